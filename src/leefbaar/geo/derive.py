@@ -1,0 +1,64 @@
+"""Derived geography written to the store after an ingest: vintage crosswalks and PC4 -> gemeente.
+
+- gemeente crosswalks between consecutive vintages 2014 -> 2017 -> 2022 -> 2024 (both directions), area-weighted.
+  The 2024 gemeenten are dissolved from the 2024 buurt boundaries (scored buurten only; unscored, nearly
+  empty buurten leave small holes, which the renormalised weights absorb).
+- PC4 (2017 boundaries) -> gemeente for every gemeente vintage with boundaries, all shares kept in
+  ``crosswalks``; the largest share is written to ``areas.gemeente_code`` for PC4 (2022 gemeenten, or the
+  latest vintage available), so that later work can group PC4 by gemeente.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from leefbaar.geo.crosswalk import GEMEENTE_VINTAGES, assign_largest, dissolve_gemeenten_from_buurten, overlay_weights
+from leefbaar.store.store import Store
+
+PC4_GEMEENTE_VINTAGE = 2022
+
+
+def _gemeenten(store: Store, vintage: int):
+    have = store.sql("SELECT count(*) AS n FROM geometries WHERE level = 'gemeente' AND vintage = ?", [vintage])
+    if have["n"].iloc[0]:
+        return store.geometries("gemeente", vintage)[["code", "geometry"]]
+    buurt = store.sql("SELECT count(*) AS n FROM geometries WHERE level = 'buurt' AND vintage = ?", [vintage])
+    if buurt["n"].iloc[0]:
+        return dissolve_gemeenten_from_buurten(store.geometries("buurt", vintage))
+    return None
+
+
+def derive_geography(store: Store) -> dict[str, int]:
+    """Recompute all crosswalks in ``store`` (inside the caller's transaction). Returns rows per crosswalk."""
+    store.con.execute("DELETE FROM crosswalks")
+    gm = {v: g for v in GEMEENTE_VINTAGES if (g := _gemeenten(store, v)) is not None}
+    vintages = sorted(gm)
+    counts: dict[str, int] = {}
+    frames = []
+    for a, b in zip(vintages, vintages[1:], strict=False):
+        for src, dst in ((a, b), (b, a)):
+            w = overlay_weights(gm[src], gm[dst])
+            frames.append(w.assign(from_level="gemeente", from_vintage=src, to_level="gemeente", to_vintage=dst,
+                                   method="area-weighted overlay (tobler)"))
+            counts[f"gemeente {src}->{dst}"] = len(w)
+    has_pc4 = store.sql("SELECT count(*) AS n FROM geometries WHERE level = 'pc4'")["n"].iloc[0]
+    if has_pc4:
+        pc4 = store.geometries("pc4")
+        pc4_vintage = int(pc4["vintage"].iloc[0])
+        for v in vintages:
+            w = overlay_weights(pc4[["code", "geometry"]], gm[v])
+            frames.append(w.assign(from_level="pc4", from_vintage=pc4_vintage, to_level="gemeente", to_vintage=v,
+                                   method="area-weighted overlay (tobler)"))
+            counts[f"pc4 {pc4_vintage}->gemeente {v}"] = len(w)
+        target = PC4_GEMEENTE_VINTAGE if PC4_GEMEENTE_VINTAGE in gm else (vintages[-1] if vintages else None)
+        if target is not None:
+            best = assign_largest(frames[-len(vintages) + vintages.index(target)])
+            store.con.register("pc4_gm", best)
+            store.con.execute("UPDATE areas a SET gemeente_code = p.to_code FROM pc4_gm p "
+                              "WHERE a.level = 'pc4' AND a.code = p.from_code")
+            store.con.unregister("pc4_gm")
+    if frames:
+        all_rows = pd.concat(frames, ignore_index=True)[
+            ["from_level", "from_vintage", "from_code", "to_level", "to_vintage", "to_code", "weight", "method"]]
+        store.append("crosswalks", all_rows)
+    return counts

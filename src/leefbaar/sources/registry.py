@@ -1,0 +1,106 @@
+"""Which file in a data folder is read by which reader.
+
+Each family names a glob pattern relative to the data folder (the layout of ``shared/data``; see SOURCES.md
+there). Families are read in this order; where two files give a geometry for the same area and vintage, the
+first one read is kept (so the more detailed boundary file comes first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from leefbaar.sources import buurt, cbs, leefbaarometer, policy
+from leefbaar.sources.batch import Batch
+from leefbaar.sources.boundaries import BoundarySpec, read_boundary_layer, read_grid_csv, read_grid_gpkg
+
+
+@dataclass(frozen=True)
+class Family:
+    """A kind of source file: where it lies, and how it is read (into one batch or several)."""
+
+    name: str
+    pattern: str
+    read: Callable[[Path], Batch | list[Batch]]
+    description: str
+
+
+def _layers(*specs: BoundarySpec) -> Callable[[Path], list[Batch]]:
+    return lambda path: [read_boundary_layer(path, s) for s in specs]
+
+
+FAMILIES: list[Family] = [
+    Family("cbs_pc4_income2017", "cbs_pc4/cbs_pc4_2017_mediaan_besteedbaar_inkomen.csv", cbs.read_pc4_income_2017,
+           "CBS median disposable income per PC4, 2017"),
+    Family("cbs_pc4", "cbs_pc4/cbs_pc4_20[0-9][0-9]*.csv", cbs.read_cbs_pc4,
+           "CBS statistics per PC4, one file per year"),
+    Family("ses_woa", "cbs_pc4/cbs_ses_woa_pc4_*.csv", cbs.read_ses_woa, "CBS SES-WOA scores per PC4"),
+    Family("lbm3_pc4", "leefbaarometer/lbm3_pc4_scores_*.csv", leefbaarometer.read_lbm3_pc4,
+           "Leefbaarometer 3 scores per PC4"),
+    Family("lbm2_pc4_classes", "leefbaarometer/lbm2_pc4_classes_*.csv", leefbaarometer.read_lbm2_pc4_classes,
+           "Leefbaarometer 2.0 classes per PC4"),
+    Family("lbm2_pc4_dimensions", "leefbaarometer/lbm2_pc4_dimensions_*.csv",
+           leefbaarometer.read_lbm2_pc4_dimensions, "Leefbaarometer 2.0 dimension scores per PC4"),
+    Family("lbm2_gemeente_classes", "leefbaarometer/lbm2_gemeente_classes_*.csv",
+           leefbaarometer.read_lbm2_gemeente_classes, "Leefbaarometer 2.0 classes per gemeente"),
+    Family("lbm2_wijk_classes", "leefbaarometer/lbm2_wijk_classes_*.csv", leefbaarometer.read_lbm2_wijk_classes,
+           "Leefbaarometer 2.0 classes per wijk"),
+    Family("lbm2_derived", "leefbaarometer/lbm2_class_*.csv", leefbaarometer.read_lbm2_derived,
+           "Derived Leefbaarometer 2.0 class ranges and boundaries"),
+    Family("kwb2017_wijk", "cbs_kwb/kwb2017_wijk_wbkaart.csv", cbs.read_kwb2017_wijk, "CBS KWB 2017 per wijk"),
+    Family("kwb2017_gemeente", "cbs_kwb/kwb2017_gemeente_wbkaart.csv", cbs.read_kwb2017_gemeente,
+           "CBS KWB 2017 per gemeente"),
+    Family("kwb2022_wijk_tmap", "cbs_kwb/kwb2022_wijk_tmap.csv", cbs.read_kwb2022_wijk, "CBS KWB 2022 per wijk"),
+    Family("kwb2022_gemeente_tmap", "cbs_kwb/kwb2022_gemeente_tmap.csv", cbs.read_kwb2022_gemeente,
+           "CBS KWB 2022 per gemeente"),
+    Family("kwb_statline", "cbs_kwb/kwb20[0-9][0-9]_gemeente_wijk_basis.csv", cbs.read_kwb_statline,
+           "CBS KWB with StatLine keys per gemeente and wijk"),
+    Family("kwb2024_buurt_inwoners", "cbs_kwb/kwb2024_buurt_inwoners.csv", cbs.read_kwb2024_buurt_inwoners,
+           "CBS KWB 2024 inhabitants per buurt"),
+    Family("statline_regions", "cbs_meta/*_kwb20[0-9][0-9]_WijkenEnBuurten.csv*", cbs.read_statline_regions,
+           "CBS StatLine region list (names of gemeenten, wijken, buurten)"),
+    Family("policy_apcg", "policy_areas/cbs_apcg_pc4_*.csv", policy.read_apcg, "CBS APCG PC4 list"),
+    *[Family(f"policy_{n}", f"policy_areas/{n}.csv", policy.read_name_list, f"policy-area list {n}")
+      for n in policy.NAME_LISTS],
+    Family("boundaries_pc4_2017", "geo/cbs_pc4_2017_v3_simplified_rd.gpkg",
+           _layers(BoundarySpec("pc4", 2017, "PC4", layer="pc4_2017", crs=28992)), "CBS PC4 boundaries 2017"),
+    Family("boundaries_gemeente_2017", "geo/gemeenten_2017_cbs_rd.geojson",
+           _layers(BoundarySpec("gemeente", 2017, "statcode", "statnaam", crs=28992)), "gemeente boundaries 2017"),
+    Family("boundaries_gemeente_2022", "geo/gemeenten_2022_pdok_gegeneraliseerd_wgs84.geojson",
+           _layers(BoundarySpec("gemeente", 2022, "statcode", "statnaam")), "gemeente boundaries 2022 (PDOK)"),
+    Family("boundaries_2022_tmap", "geo/nl_2022_wijk_gemeente_provincie_tmap.gpkg",
+           _layers(BoundarySpec("wijk", 2022, "code", "name", layer="wijk_2022", crs=28992),
+                   BoundarySpec("provincie", 2022, "code", "name", layer="provincie_2022", crs=28992)),
+           "wijk and provincie boundaries 2022"),
+    Family("boundaries_2014_tmap3", "geo/nl_2014_gemeente_provincie_tmap3.gpkg",
+           _layers(BoundarySpec("gemeente", 2014, "code", "name", layer="gemeente_2014", crs=28992,
+                                attributes_family="geo_2014_tmap3", publisher=("CBS and Kadaster", "CC BY 4.0")),
+                   BoundarySpec("provincie", 2014, "code", "name", layer="provincie_2014", crs=28992,
+                                attributes_family="geo_2014_tmap3", publisher=("CBS and Kadaster", "CC BY 4.0"))),
+           "gemeente and provincie boundaries 2014 with population"),
+    Family("boundaries_buurt_2024", "geo/lbm2024_buurten/*.geojson",
+           _layers(BoundarySpec("buurt", 2024, "code", "naam",
+                                publisher=("Ministerie van BZK, Leefbaarometer (CBS buurten 2024)", "open data"))),
+           "buurt boundaries 2024 (scored buurten, simplified about 10 m)"),
+    Family("boundaries_buurt_2024_rijnmond", "geo/rijnmond_buurt_2024_simplified_wgs84.geojson",
+           _layers(BoundarySpec("buurt", 2024, "buurtcode")), "Rijnmond buurt boundaries 2024 (simplified)"),
+    Family("grid_csv", "grid/cbs_vk*_20[0-9][0-9]_*.csv", read_grid_csv, "CBS 100 m and 500 m grid statistics"),
+    Family("grid100_pdok", "grid/cbs_vierkant100m_*.gpkg", partial(read_grid_gpkg, year=2020),
+           "CBS 100 m grid (PDOK sample)"),
+    *buurt.FAMILIES,
+]
+
+
+def discover(data_dir: Path) -> tuple[list[tuple[Family, Path]], list[Path]]:
+    """The (family, file) pairs found under ``data_dir`` in reading order, and the files no family reads."""
+    data_dir = Path(data_dir)
+    found, claimed = [], set()
+    for fam in FAMILIES:
+        for path in sorted(data_dir.glob(fam.pattern)):
+            if path.is_file() and path not in claimed:
+                found.append((fam, path))
+                claimed.add(path)
+    others = sorted(p for p in data_dir.rglob("*") if p.is_file() and p not in claimed and p.name != "SOURCES.md")
+    return found, others

@@ -1,0 +1,180 @@
+"""Strict reading of delimited text files: every problem is located by file, row and column.
+
+Rows are numbered as lines of the file (the header is row 1). All cells are read as text first, so that a
+value is never silently coerced; ``parse_values`` then turns text into numbers with a status per cell.
+
+CBS suppression and missing-value codes (Kerncijfers wijken en buurten, PC4 and grid releases):
+
+- ``-99999999``, ``-99997``, ``-99995`` and ``x``: suppressed (geheim, or too few units to publish);
+- ``.``, empty, ``NA``: missing (not available).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from leefbaar.errors import InputError
+
+SUPPRESSION_NUMBERS = (-99999999.0, -99997.0, -99995.0)
+SUPPRESSED_TEXT = {"x", "X"}
+MISSING_TEXT = {"", ".", "NA", "N/A", "nan", "NaN"}
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A file read as text: ``frame`` has string columns, ``row`` gives each record's 1-based line number."""
+
+    path: Path
+    frame: pd.DataFrame
+    row: np.ndarray
+
+
+def _check_encoding(path: Path, data: bytes, sep: str, encoding: str) -> None:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line_no = data.count(b"\n", 0, exc.start) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        field_no = data.count(sep.encode(), line_start, exc.start)
+        header = data.split(b"\n", 1)[0].decode(encoding, errors="replace").rstrip("\r").split(sep)
+        column = header[field_no].strip('"') if field_no < len(header) else f"#{field_no + 1}"
+        raise InputError(
+            path, f"not valid {encoding} text (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8",
+            row=line_no, column=column,
+        ) from None
+
+
+def read_text_table(path: str | Path, sep: str = ",", encoding: str = "utf-8", pad_short_rows: bool = False
+                    ) -> RawTable:
+    """Read a delimited file (optionally ``.gz``) as text.
+
+    A wrong encoding, an empty file, and a row with more or fewer fields than the header (a truncated or
+    malformed file) are errors. With ``pad_short_rows`` a row with fewer fields is taken to omit trailing
+    empty fields, as some official exports do (LBM 2.0 PC4 classes); more fields are still an error.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot be read: {exc.strerror}") from None
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise InputError(path, f"is not a complete gzip file: {exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        raise InputError(path, "is empty")
+    _check_encoding(path, data, sep, encoding)
+    problems: list[tuple[int | None, int, int]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        problems.append((row.number, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    first = data.split(b"\n", 1)[0].decode(encoding).rstrip("\r")
+    header = next(csv.reader([first], delimiter=sep))
+    if pad_short_rows:
+        lines = data.decode(encoding).splitlines()
+        data = "\n".join(line + sep * max(0, len(header) - 1 - line.count(sep)) for line in lines).encode()
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(block_size=1 << 26),
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False,
+                auto_dict_encode=False, include_missing_columns=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise InputError(path, f"cannot be parsed as delimited text: {exc}") from None
+    if problems:
+        number, expected, actual = problems[0]
+        more = f" (and {len(problems) - 1} more such rows)" if len(problems) > 1 else ""
+        raise InputError(
+            path, f"has {actual} fields where the header has {expected}: truncated or malformed row{more}",
+            row=number,
+        )
+    names = [str(n).strip() for n in table.column_names]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(path, "appears twice in the header", row=1, column=dup)
+    frame = pd.DataFrame({n: table.column(i).cast(pa.string()).to_numpy(zero_copy_only=False)
+                          for i, n in enumerate(names)})
+    if frame.empty:
+        raise InputError(path, "has a header but no data rows", row=2)
+    # Line numbers: the header is line 1; multi-line header cells are not used in any of the families read.
+    return RawTable(path, frame, np.arange(2, len(frame) + 2))
+
+
+def check_columns(raw: RawTable, known: set[str] | list[str], required: set[str] | list[str] | None = None) -> None:
+    """Reject unknown columns (not in ``known``) and missing ``required`` columns, naming the first one."""
+    known = set(known)
+    unknown = [c for c in raw.frame.columns if c not in known]
+    if unknown:
+        raise InputError(
+            raw.path, f"unknown or renamed column ({len(unknown)} in all); the catalogue does not map it",
+            row=1, column=unknown[0],
+        )
+    missing = [c for c in (required if required is not None else known) if c not in raw.frame.columns]
+    if missing:
+        raise InputError(raw.path, f"required column is missing ({len(missing)} in all)", row=1, column=missing[0])
+
+
+def check_unique(raw: RawTable, codes: pd.Series, column: str) -> None:
+    """Reject duplicate area codes, naming both rows."""
+    dup = codes.duplicated(keep=False).to_numpy()
+    if dup.any():
+        idx = np.flatnonzero(dup)
+        first = codes.iloc[idx[0]]
+        rows = raw.row[idx][codes.iloc[idx].to_numpy() == first]
+        raise InputError(
+            raw.path, f"duplicate area code {first!r} (rows {', '.join(map(str, rows[:5]))})",
+            row=int(rows[1]), column=column,
+        )
+
+
+def parse_values(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse the text cells of ``text`` (same index as ``raw.frame``) into float64 values and a status each.
+
+    Returns ``(values, status)``: status is ``ok``, ``suppressed`` or ``missing``. Suppressed and missing
+    cells are NaN, never a number. Text that is not a number, or a decimal comma where a point is expected,
+    raises an ``InputError`` naming the first offending row and column.
+    """
+    values = {}
+    status = {}
+    for col in text.columns:
+        s = text[col].str.strip()
+        if decimal == ",":
+            s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        num = pd.to_numeric(s, errors="coerce").astype("float64")
+        missing = s.isin(MISSING_TEXT).to_numpy()
+        suppressed = s.isin(SUPPRESSED_TEXT).to_numpy() | np.isin(num.to_numpy(), SUPPRESSION_NUMBERS)
+        bad = num.isna().to_numpy() & ~missing & ~suppressed
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = text[col].iloc[i]
+            why = ("decimal comma in a column that uses a decimal point" if _DECIMAL_COMMA.match(value)
+                   else f"text {value!r} where a number is expected")
+            raise InputError(raw.path, f"{why} ({int(bad.sum())} such cells in this column)",
+                             row=int(raw.row[i]), column=col)
+        out = num.to_numpy().copy()
+        out[missing | suppressed] = np.nan
+        values[col] = out
+        st = np.full(len(s), "ok", dtype=object)
+        st[missing] = "missing"
+        st[suppressed] = "suppressed"
+        status[col] = st
+    return pd.DataFrame(values, index=text.index), pd.DataFrame(status, index=text.index)

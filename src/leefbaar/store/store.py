@@ -1,0 +1,352 @@
+"""The store: one DuckDB file holding areas, geometries, the indicator catalogue, observations and provenance.
+
+Writes happen in one transaction per command (``Store.transaction``): a failure or a kill half-way leaves the
+file exactly as it was. Re-ingesting a file with the same SHA-256 adds nothing; a changed file replaces the
+rows it contributed before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from leefbaar import __version__
+from leefbaar.errors import StoreError
+from leefbaar.sources.batch import AREA_COLUMNS, OBS_COLUMNS, Batch, sha256
+from leefbaar.sources.catalogue import column_maps, indicators
+from leefbaar.store.schema import DDL, SCHEMA_VERSION, SOURCED_TABLES
+
+_OBS_KEY = "o.code = n.code AND o.level = n.level AND o.year = n.year AND o.indicator = n.indicator"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Store:
+    """A leefbaar store file. Open with ``Store.open(path)``; use as a context manager to close it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):
+        self.con, self.path, self.read_only = con, path, read_only
+
+    # -- opening ----------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike, read_only: bool = True) -> Store:
+        """Open the store at ``path``; read-only stores must exist and carry the current schema version."""
+        path = Path(path)
+        if read_only and not path.exists():
+            raise StoreError(f"{path}: no store here; build one with 'leefbaar build --data DIR --store {path}'")
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"{path}: cannot be opened as a DuckDB store: {exc}") from None
+        store = cls(con, path, read_only)
+        if read_only:
+            version = store._meta("schema_version")
+            if version != SCHEMA_VERSION:
+                con.close()
+                raise StoreError(f"{path}: schema version {version!r}, expected {SCHEMA_VERSION!r}; rebuild it")
+        else:
+            store._init_schema()
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _meta(self, key: str) -> str | None:
+        try:
+            row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        except duckdb.CatalogException:
+            return None
+        return row[0] if row else None
+
+    def _init_schema(self) -> None:
+        with self.transaction():
+            for ddl in DDL:
+                self.con.execute(ddl)
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            self._load_catalogue()
+
+    def _load_catalogue(self) -> None:
+        cat = indicators().reset_index()
+        self.con.execute("DELETE FROM indicators")
+        self.con.execute("INSERT INTO indicators SELECT id, label_nl, label_en, unit, theme, direction, sensitive, "
+                         "description FROM cat")
+        cols = pd.DataFrame([(m.family, m.column, m.indicator, _years_text(m.years), m.rounded)
+                             for m in column_maps()], columns=["family", "column_name", "indicator", "years",
+                                                               "rounded"])
+        self.con.execute("DELETE FROM indicator_columns")
+        self.con.execute("INSERT INTO indicator_columns SELECT * FROM cols")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together, or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- ingest -----------------------------------------------------------------------------------------
+    def known_source(self, path: Path, digest: str) -> bool:
+        """Whether this exact file content was ingested before."""
+        return self.con.execute("SELECT count(*) FROM sources WHERE sha256 = ? AND file = ?",
+                                [digest, _rel(path)]).fetchone()[0] > 0
+
+    def ingest(self, batch: Batch, digest: str | None = None) -> dict[str, int]:
+        """Write one batch (call inside ``transaction``). Returns row counts written per table."""
+        digest = digest or sha256(batch.path)
+        rel = _rel(batch.path)
+        old = [r[0] for r in self.con.execute("SELECT source_id FROM sources WHERE file = ? AND family = ?",
+                                               [rel, batch.family]).fetchall()]
+        for sid in old:
+            for table in (*SOURCED_TABLES, *self._extra_tables()):
+                self.con.execute(f"DELETE FROM {table} WHERE source_id = ?", [sid])
+            self.con.execute("DELETE FROM sources WHERE source_id = ?", [sid])
+        sid = self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()[0]
+        self.con.execute("INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [sid, batch.family, rel, digest, batch.path.stat().st_size, batch.publisher,
+                          batch.licence, _now(), batch.rows, len(batch.observations)])
+        counts = {"areas": self._merge_areas(batch.areas, sid)}
+        obs = batch.observations[OBS_COLUMNS].assign(source_id=sid)
+        if len(obs):
+            obs = obs.astype({"vintage": "int32", "year": "int32", "value": "float64"})
+            self.con.register("new_obs", obs)
+            self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
+            self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
+            self.con.unregister("new_obs")
+        counts["observations"] = len(obs)
+        counts["geometries"] = self._add_geometries(batch.geometries, sid) if batch.geometries is not None else 0
+        for table, frame in batch.tables.items():
+            counts[table] = self.append(table, frame.assign(source_id=sid))
+        return counts
+
+    def _merge_areas(self, areas: pd.DataFrame, sid: int) -> int:
+        if areas is None or areas.empty:
+            return 0
+        new = areas[AREA_COLUMNS].drop_duplicates(["code", "level", "vintage"]).assign(source_id=sid)
+        new = new.astype({c: "object" for c in AREA_COLUMNS if c != "vintage"}).astype({"vintage": "int32"})
+        self.con.register("new_areas", new)
+        sets = ", ".join(f"{c} = coalesce(a.{c}, n.{c})" for c in AREA_COLUMNS[3:])
+        self.con.execute(f"UPDATE areas a SET {sets} FROM new_areas n "
+                         "WHERE a.code = n.code AND a.level = n.level AND a.vintage = n.vintage")
+        added = self.con.execute(
+            "INSERT INTO areas SELECT n.* FROM new_areas n ANTI JOIN areas a "
+            "ON a.code = n.code AND a.level = n.level AND a.vintage = n.vintage").fetchone()[0]
+        self.con.unregister("new_areas")
+        return int(added)
+
+    def _add_geometries(self, geoms: gpd.GeoDataFrame, sid: int) -> int:
+        wgs = geoms.to_crs(4326)
+        frame = pd.DataFrame({
+            "code": geoms["code"].astype(str).to_numpy(), "level": geoms["level"].to_numpy(),
+            "vintage": geoms["vintage"].astype("int32").to_numpy(),
+            "geom_rd": shapely.to_wkb(geoms.geometry.to_numpy()),
+            "geom_wgs84": shapely.to_wkb(wgs.geometry.to_numpy()),
+            "area_m2": shapely.area(geoms.geometry.to_numpy()), "source_id": sid,
+        })
+        self.con.register("new_geoms", frame)
+        added = self.con.execute(
+            "INSERT INTO geometries SELECT n.* FROM new_geoms n ANTI JOIN geometries g "
+            "ON g.code = n.code AND g.level = n.level AND g.vintage = n.vintage").fetchone()[0]
+        self.con.unregister("new_geoms")
+        return int(added)
+
+    def _extra_tables(self) -> list[str]:
+        value = self._meta("extra_tables")
+        return json.loads(value) if value else []
+
+    def append(self, table: str, frame: pd.DataFrame) -> int:
+        """Append ``frame`` to ``table``; a table not in the schema is created from the frame's columns.
+
+        Created tables are remembered, so that rows carrying a ``source_id`` are replaced when their source
+        file changes.
+        """
+        if not table.isidentifier():
+            raise StoreError(f"{table!r} is not a valid table name")
+        self.con.register("new_rows", frame)
+        exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                  [table]).fetchone()[0]
+        if not exists:
+            self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM new_rows LIMIT 0")
+            if "source_id" in frame.columns:
+                extra = sorted({*self._extra_tables(), table})
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('extra_tables', ?)", [json.dumps(extra)])
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new_rows")
+        self.con.unregister("new_rows")
+        return len(frame)
+
+    def replace(self, table: str, frame: pd.DataFrame, where: dict[str, object] | None = None) -> int:
+        """Replace the rows of a derived ``table`` matching ``where`` (all rows if None) by ``frame``."""
+        if not table.isidentifier() or any(not k.isidentifier() for k in (where or {})):
+            raise StoreError(f"{table!r} or its keys are not valid identifiers")
+        exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                  [table]).fetchone()[0]
+        if exists:
+            if where:
+                cond = " AND ".join(f'"{k}" = ?' for k in where)
+                self.con.execute(f"DELETE FROM {table} WHERE {cond}", list(where.values()))
+            else:
+                self.con.execute(f"DELETE FROM {table}")
+        return self.append(table, frame)
+
+    # -- runs -------------------------------------------------------------------------------------------
+    @contextmanager
+    def run(self, command: str, params: dict, data_hashes: dict | None = None) -> Iterator[int]:
+        """Record a successful command in ``runs`` (parameters, data hashes, version, times).
+
+        A failed command records nothing, so that the store stays exactly as it was; a read-only store
+        records nothing either. Call inside ``transaction`` so that the run row commits with the results.
+        """
+        started = _now()
+        if self.read_only:
+            yield 0
+            return
+        rid = self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0]
+        yield rid
+        hashes = data_hashes if data_hashes is not None else dict(
+            self.con.execute("SELECT file, sha256 FROM sources ORDER BY file").fetchall())
+        self.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [rid, command, json.dumps(params, default=str), json.dumps(hashes), __version__,
+                          started, _now(), "ok", None])
+
+    # -- queries ----------------------------------------------------------------------------------------
+    def sql(self, query: str, params: Sequence | None = None) -> pd.DataFrame:
+        """Run a parameterised SQL query and return a DataFrame."""
+        return self.con.execute(query, params or []).df()
+
+    def ibis(self):
+        """An Ibis backend over this store, for expressions that also run on other engines (PySpark)."""
+        import ibis
+
+        return ibis.duckdb.from_connection(self.con)
+
+    def table(self, level: str, years: Iterable[int] | None = None, indicators: Iterable[str] | None = None,
+              *, ibis: bool = False, with_status: bool = False):
+        """Observations of ``level`` as a wide table: one row per (code, year), one column per indicator.
+
+        Values that are suppressed or missing are NULL. With ``ibis=True`` an Ibis expression is returned
+        instead of a pandas DataFrame; with ``with_status`` the frame gets a ``<indicator>__status`` column
+        per indicator.
+        """
+        years = list(years) if years is not None else None
+        wanted = list(indicators) if indicators is not None else None
+        if wanted is not None:
+            known = set(self.con.execute("SELECT id FROM indicators").df()["id"])
+            unknown = [i for i in wanted if i not in known]
+            if unknown:
+                raise StoreError(f"unknown indicator {unknown[0]!r}; see 'leefbaar indicators --search'")
+        if ibis:
+            t = self.ibis().table("observations")
+            expr = t.filter(t.level == level)
+            if years is not None:
+                expr = expr.filter(t.year.isin(years))
+            if wanted is not None:
+                expr = expr.filter(t.indicator.isin(wanted))
+            return expr.select("code", "year", "indicator", "value").pivot_wider(
+                id_cols=["code", "year"], names_from="indicator", values_from="value")
+        conds, params = ["level = ?"], [level]
+        if years is not None:
+            conds.append(f"year IN ({', '.join('?' * len(years))})")
+            params += years
+        if wanted is not None:
+            conds.append(f"indicator IN ({', '.join('?' * len(wanted))})")
+            params += wanted
+        long = self.sql(f"SELECT code, year, indicator, value, status FROM observations WHERE {' AND '.join(conds)}",
+                        params)
+        if long.empty:
+            return pd.DataFrame(columns=["code", "year", *(wanted or [])])
+        wide = long.pivot(index=["code", "year"], columns="indicator", values="value")
+        if with_status:
+            st = long.pivot(index=["code", "year"], columns="indicator", values="status").add_suffix("__status")
+            wide = wide.join(st)
+        cols = [c for c in (wanted or sorted(wide.columns)) if c in wide.columns]
+        if with_status:
+            cols += [f"{c}__status" for c in cols if f"{c}__status" in wide.columns]
+        wide = wide[cols].reset_index().sort_values(["code", "year"], ignore_index=True)
+        wide.columns.name = None
+        return wide
+
+    def areas(self, level: str | None = None, vintage: int | None = None) -> pd.DataFrame:
+        """Rows of ``areas`` for a level and vintage (all when None)."""
+        conds, params = ["TRUE"], []
+        if level is not None:
+            conds.append("level = ?")
+            params.append(level)
+        if vintage is not None:
+            conds.append("vintage = ?")
+            params.append(vintage)
+        return self.sql(f"SELECT * EXCLUDE (source_id) FROM areas WHERE {' AND '.join(conds)} "
+                        "ORDER BY level, vintage, code", params)
+
+    def geometries(self, level: str, vintage: int | None = None, crs: int = 28992) -> gpd.GeoDataFrame:
+        """Boundaries of ``level`` (latest vintage when None) as a GeoDataFrame in RD New or WGS84."""
+        if vintage is None:
+            row = self.con.execute("SELECT max(vintage) FROM geometries WHERE level = ?", [level]).fetchone()
+            if row[0] is None:
+                raise StoreError(f"the store holds no geometries at level {level!r}")
+            vintage = row[0]
+        col = "geom_rd" if crs == 28992 else "geom_wgs84"
+        frame = self.sql(f"SELECT code, vintage, area_m2, {col} AS wkb FROM geometries "
+                         "WHERE level = ? AND vintage = ? ORDER BY code", [level, vintage])
+        geom = shapely.from_wkb(np.asarray(frame.pop("wkb").map(bytes), dtype=object))
+        return gpd.GeoDataFrame(frame, geometry=geom, crs=crs if crs == 28992 else 4326)
+
+    def indicators(self, search: str | None = None) -> pd.DataFrame:
+        """The indicator catalogue, filtered by a case-insensitive search in id, labels, theme and unit."""
+        frame = self.sql("SELECT * FROM indicators ORDER BY theme, id")
+        if search:
+            hay = frame[["id", "label_nl", "label_en", "theme", "unit", "description"]].astype(str).agg(" ".join,
+                                                                                                          axis=1)
+            frame = frame[hay.str.contains(search, case=False, regex=False)]
+        return frame.reset_index(drop=True)
+
+    def area_groups(self, group_id: str | None = None) -> pd.DataFrame:
+        """Membership of area groups (policy areas given by code)."""
+        if group_id is None:
+            return self.sql("SELECT * EXCLUDE (source_id) FROM area_groups ORDER BY group_id, code")
+        return self.sql("SELECT * EXCLUDE (source_id) FROM area_groups WHERE group_id = ? ORDER BY code", [group_id])
+
+    def summary(self) -> dict[str, pd.DataFrame]:
+        """Areas per level and vintage, observations per level and year, indicators, sources."""
+        return {
+            "areas": self.sql("SELECT level, vintage, count(*) AS areas FROM areas GROUP BY ALL ORDER BY ALL"),
+            "observations": self.sql(
+                "SELECT level, year, count(DISTINCT code) AS areas, count(DISTINCT indicator) AS indicators, "
+                "count(*) AS observations, sum((status IN ('ok', 'rounded'))::INT) AS with_value "
+                "FROM observations GROUP BY ALL ORDER BY ALL"),
+            "geometries": self.sql("SELECT level, vintage, count(*) AS geometries FROM geometries "
+                                   "GROUP BY ALL ORDER BY ALL"),
+            "sources": self.sql("SELECT family, count(*) AS files, sum(rows_read) AS rows, "
+                                "sum(observations) AS observations FROM sources GROUP BY ALL ORDER BY ALL"),
+        }
+
+
+def _rel(path: Path) -> str:
+    """A file's identity in ``sources``: its path below the data folder (the last parts of the path)."""
+    parts = Path(path).resolve().parts
+    return "/".join(parts[-2:])
+
+
+def _years_text(years: frozenset[int]) -> str:
+    ys = sorted(years)
+    return f"{ys[0]}-{ys[-1]}" if ys == list(range(ys[0], ys[-1] + 1)) else ";".join(map(str, ys))
