@@ -1,0 +1,1 @@
+"""leefbaar.geo"""
