@@ -145,6 +145,8 @@ def test_explicit_selection_by_stem_key_or_all(data_dir):
         select_keys(props, 2024, "Nederland", "85984NED")
     with pytest.raises(DownloadError, match="85984NED: no column 'Bestaatniet'"):
         select_keys(props, 2024, "AantalInwoners,Bestaatniet", "85984NED")
+    with pytest.raises(DownloadError, match="maps no StatLine stems .* for 2013; choose columns"):
+        select_keys(props, 2013, None, "82339NED")
 
 
 # -- the HTTP layer ---------------------------------------------------------------------------------
@@ -289,9 +291,11 @@ def test_select_writes_only_the_chosen_columns(srv, tmp_path, monkeypatch, capsy
 def test_bad_tables_fail_at_once_with_one_line(srv, tmp_path, monkeypatch, capsys, args, message):
     code, _, err = download(monkeypatch, capsys, tmp_path / "data", tmp_path / "cache", *args)
     assert code == 1 and message in err and err.strip().count("\n") == 0
-    assert srv.requests_for("99999NED") <= 1  # a 404 is not retried
-    if "99999NED" in args:
+    if "99999NED" in args:  # a 404 is not retried
+        assert srv.requests_for("99999NED") == 1
         assert "HTTP 404" in err and "Resource not found for the segment '99999NED'" in err
+    else:
+        assert srv.log == []
     assert not (tmp_path / "data").exists()
 
 

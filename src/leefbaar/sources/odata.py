@@ -348,6 +348,9 @@ def select_keys(properties: list[dict], year: int, select: str | None, table: st
         by_stem.setdefault(stem(key), []).append(key)
     mapped = set(columns_for("kwb_statline", year))
     if select is None:
+        if not mapped:
+            raise DownloadError(f"CBS table {table}: catalogue/columns.csv maps no StatLine stems (family "
+                                f"kwb_statline) for {year}; choose columns with --select")
         wanted = sorted(mapped)
     elif select.strip().lower() == "all":
         return Selection(tuple(topics), tuple(sorted({stem(k) for k in topics} - mapped)), ())

@@ -102,5 +102,7 @@ def _add(features: dict[str, dict], feature, year: int, prefix: str, what: str) 
         raise DownloadError(f"{what}: feature {code} has no polygon geometry")
     if code in features:
         raise DownloadError(f"{what}: statcode {code} appears twice; inconsistent paging")
-    features[code] = {"type": "Feature", "id": feature.get("id"), "properties": {**props, "statcode": code},
-                      "geometry": geom}
+    out = {"type": "Feature", "properties": {**props, "statcode": code}, "geometry": geom}
+    if isinstance(feature.get("id"), str | int):
+        out["id"] = feature["id"]
+    features[code] = out
