@@ -1,9 +1,88 @@
-"""Commands of this stage (registered on the leefbaar app)."""
+"""Buurt level and perception: ``survey import``, ``perception`` and ``validate-buurt``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, print_frame, resolve_store
+from leefbaar.errors import InputError
+from leefbaar.store.store import Store
+
+survey_app = typer.Typer(help="Bewonersenquêtes: subjectieve scores per gebied. Residents' surveys.",
+                         no_args_is_help=True)
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("nl", "en"):
+        raise InputError("--lang", f"{lang!r} must be nl or en")
+    return lang
+
+
+@survey_app.command("import")
+def survey_import(
+    file: Annotated[Path, typer.Argument(help="CSV with aggregated scores or respondent-level microdata.")],
+    kind: Annotated[str, typer.Option("--kind", help="aggregate or microdata.")],
+    area_column: Annotated[str, typer.Option("--area-column", help="Column with the area code.")],
+    items: Annotated[str, typer.Option("--items", help="Comma-separated item columns.")],
+    level: Annotated[str, typer.Option("--level", help="Area level of the codes: buurt, wijk, gemeente, pc4, "
+                                                       "wijkprofiel (Rotterdam numbers allowed).")] = "buurt",
+    year_column: Annotated[str | None, typer.Option("--year-column", help="Column with the year.")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Year of all rows (no --year-column).")] = None,
+    weight_column: Annotated[str | None, typer.Option(
+        "--weight-column", help="Microdata: survey weight per respondent.")] = None,
+    n_column: Annotated[str | None, typer.Option("--n-column",
+                                                 help="Aggregates: number of respondents per row.")] = None,
+    published: Annotated[bool, typer.Option("--published", help="Aggregates already published by their owner "
+                                                                "without respondent counts.")] = False,
+    min_respondents: Annotated[int, typer.Option("--min-respondents", min=1,
+                                                 help="No figure for fewer respondents.")] = 50,
+    survey_id: Annotated[str | None, typer.Option(
+        "--survey-id", help="Name of this survey in the store (default: from the file name).")] = None,
+    dimension: Annotated[list[str] | None, typer.Option(
+        "--dimension", help="ITEM=DIM: compare the item with Leefbaarometer dimension DIM (afw, won, fys, "
+                            "vrz, soc, onv) in 'leefbaar perception'. Repeatable.")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Import survey scores: aggregate microdata with disclosure control, or take aggregates as they are."""
+    from leefbaar.analysis.survey import import_survey, parse_dimensions
+
+    item_list = [i.strip() for i in items.split(",") if i.strip()]
+    dims = parse_dimensions(dimension or [], item_list)
+    with Store.open(resolve_store(store), read_only=False) as st:
+        result = import_survey(st, file, kind, level, area_column, item_list, survey_id, year_column, year,
+                               weight_column, n_column, published, min_respondents, dims)
+    console.print(f"Survey [bold]{result.survey_id}[/bold] ({result.kind}): {result.rows} figures for "
+                  f"{result.areas} areas stored in table survey_scores; {result.suppressed_groups} groups "
+                  f"had fewer than {min_respondents} respondents and were left out entirely.")
+
+
+def perception(
+    store: StoreOpt = None,
+    out: OutOpt = Path("perception"),
+    lang: LangOpt = "nl",
+    top: Annotated[int, typer.Option("--top", min=1, help="Areas per side in the ranking chart.")] = 10,
+) -> None:
+    """Where residents judge their area worse or better than the figures say (Wijkprofiel, Leefbaarometer)."""
+    from leefbaar.analysis.perception import perception_report, write_perception
+
+    lang = _lang(lang)
+    with Store.open(resolve_store(store)) as st:
+        report = perception_report(st, top=top)
+    files = write_perception(report, out, lang, top)
+    rep = report.reproduction
+    worst = max(rep.max_abs_diff.values())
+    print_frame(report.largest.head(3)[["name", "year", "label_en" if lang == "en" else "label_nl",
+                                        "subjective", "objective", "gap"]],
+                title="Largest perception gaps" if lang == "en" else "Grootste belevingsverschillen")
+    console.print(f"Wijkprofiel index mode: {rep.n_checked} checks against the published parts, max "
+                  f"|difference| {worst:.1e} ({'within' if rep.all_within_rounding else 'NOT within'} the "
+                  f"published rounding). {len(files)} files in {out}.")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to app."""
+    app.add_typer(survey_app, name="survey")
+    app.command()(perception)
