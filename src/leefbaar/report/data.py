@@ -1,0 +1,957 @@
+"""Read-only views of the store for the dashboard and the gemeente report.
+
+``DashboardData`` loads the score series once (from the index engine's ``scores`` table when the store holds
+it, otherwise from the official Leefbaarometer observations ``lbm``, ``lbm_afw``, ``lbm_won`` .. ``lbm_onv``)
+and answers the questions of each page: map values, area profiles, comparisons, distributions, programmes.
+Scores are on the Leefbaarometer scale: ``total`` = reference (4.102265) + ``afw``; ``afw`` is the sum of the
+five dimensions ``won`` (woningvoorraad), ``fys`` (fysieke omgeving), ``vrz`` (voorzieningen), ``soc``
+(sociale samenhang), ``onv`` (overlast en onveiligheid); higher is better. Classes are 1 (zeer onvoldoende)
+.. 9 (uitstekend), from ``leefbaar.index.classes``.
+
+Every query is parameterised; results are plain Python structures (JSON-ready) or DataFrames. All methods are
+safe to call from several threads: DuckDB work goes through one cursor per thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from leefbaar.errors import StoreError
+from leefbaar.evaluation.registry import load_programmes
+from leefbaar.index.classes import classify_component, classify_total, development_class, load_scheme
+from leefbaar.store.store import Store
+
+DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
+SCORE_MEASURES = ("total", "afw", *DIMENSIONS)
+MEASURES = (*SCORE_MEASURES, "klasse", "change", "indicator")
+DIMENSION_LABELS = {
+    "won": {"nl": "Woningvoorraad", "en": "Housing stock"},
+    "fys": {"nl": "Fysieke omgeving", "en": "Physical environment"},
+    "vrz": {"nl": "Voorzieningen", "en": "Amenities"},
+    "soc": {"nl": "Sociale samenhang", "en": "Social cohesion"},
+    "onv": {"nl": "Overlast en onveiligheid", "en": "Nuisance and insecurity"},
+}
+LEVEL_LABELS = {
+    "pc4": {"nl": "Postcodegebied (PC4)", "en": "Postcode area (PC4)"},
+    "buurt": {"nl": "Buurt", "en": "Neighbourhood (buurt)"},
+    "wijk": {"nl": "Wijk", "en": "District (wijk)"},
+    "gemeente": {"nl": "Gemeente", "en": "Municipality (gemeente)"},
+}
+# observation indicator -> score column, for stores without the index engine's ``scores`` table
+OFFICIAL_SERIES = {"lbm": "total", "lbm_afw": "afw", **{f"lbm_{d}": d for d in DIMENSIONS}}
+SCORE_COLUMNS = [
+    "code",
+    "year",
+    "total",
+    "afw",
+    *DIMENSIONS,
+    "klasse",
+    "kind",
+    "total_lo",
+    "total_hi",
+    "rank_lo",
+    "rank_hi",
+    "p_class_differs",
+]
+# Nine class colours, 1 (zeer onvoldoende, dark red) .. 9 (uitstekend, dark blue): ColorBrewer RdYlBu,
+# diverging and readable with the common colour-vision deficiencies.
+CLASS_COLORS = [
+    "#a50026",
+    "#d73027",
+    "#f46d43",
+    "#fdae61",
+    "#fee090",
+    "#e0f3f8",
+    "#abd9e9",
+    "#74add1",
+    "#313695",
+]
+DEVELOPMENT_COLORS = ["#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac"]
+SEQUENTIAL_COLORS = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"]
+NO_DATA_COLOR = "#d9d9d9"
+
+
+class NotFound(StoreError):
+    """An area, year or series that the store does not hold (HTTP 404 in the web API)."""
+
+
+def _num(v) -> float | None:
+    """A JSON-safe float (None for missing/NaN), rounded to 6 decimals."""
+    if v is None or v is pd.NA:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) or math.isinf(f) else round(f, 6)
+
+
+def _int(v) -> int | None:
+    f = _num(v)
+    return None if f is None else int(f)
+
+
+@dataclass(frozen=True)
+class Legend:
+    """Bins of a choropleth: ``breaks`` are the n-1 inner boundaries (a value equal to one is in the higher
+    bin); ``colors`` and ``labels`` have one entry per bin."""
+
+    breaks: list[float]
+    colors: list[str]
+    labels_nl: list[str]
+    labels_en: list[str]
+    kind: str
+
+    def bins(self, values: np.ndarray) -> np.ndarray:
+        """Bin index 0..n-1 per value; -1 where the value is missing."""
+        out = np.searchsorted(np.asarray(self.breaks, float), values, side="right")
+        return np.where(np.isnan(values), -1, out)
+
+    def as_dict(self) -> dict:
+        return {
+            "breaks": [_num(b) for b in self.breaks],
+            "colors": self.colors,
+            "labels_nl": self.labels_nl,
+            "labels_en": self.labels_en,
+            "kind": self.kind,
+            "no_data_color": NO_DATA_COLOR,
+        }
+
+
+class DashboardData:
+    """Answers for the dashboard pages and the gemeente report, from a read-only store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.scheme = load_scheme()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._score_cache: dict[str, pd.DataFrame] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        """A parameterised query on this thread's own cursor."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self.store.con.cursor()
+        return cur.execute(query, params or []).df()
+
+    @cached_property
+    def tables(self) -> frozenset[str]:
+        """Names of the tables in the store (optional tables of later stages may be absent)."""
+        return frozenset(self.sql("SELECT table_name FROM information_schema.tables")["table_name"])
+
+    def has_rows(self, table: str, where: str = "TRUE", params: list | None = None) -> bool:
+        if table not in self.tables:
+            return False
+        return bool(
+            self.sql(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {where}) AS x", params)["x"].iloc[0]
+        )
+
+    # -- catalogue ----------------------------------------------------------------------------------
+    @cached_property
+    def indicator_catalogue(self) -> pd.DataFrame:
+        return self.sql(
+            "SELECT id, label_nl, label_en, unit, theme, direction, sensitive FROM indicators "
+            "ORDER BY theme, id"
+        ).set_index("id")
+
+    @cached_property
+    def geometry_vintages(self) -> dict[str, int]:
+        """Latest boundary vintage per level, for the levels the dashboard draws."""
+        frame = self.sql("SELECT level, max(vintage) AS vintage FROM geometries GROUP BY level")
+        return {r.level: int(r.vintage) for r in frame.itertuples() if r.level in LEVEL_LABELS}
+
+    @cached_property
+    def levels(self) -> list[str]:
+        """Levels that have boundaries, in the order pc4, buurt, wijk, gemeente."""
+        return [lv for lv in LEVEL_LABELS if lv in self.geometry_vintages]
+
+    @cached_property
+    def spec(self) -> str | None:
+        """The index specification shown (the one with most rows in ``scores``), or None without scores."""
+        if not self.has_rows("scores"):
+            return None
+        return str(
+            self.sql("SELECT spec FROM scores GROUP BY spec ORDER BY count(*) DESC, spec LIMIT 1")[
+                "spec"
+            ].iloc[0]
+        )
+
+    def score_years(self, level: str) -> list[int]:
+        frame = self.scores(level)
+        return sorted(int(y) for y in frame.loc[frame["afw"].notna(), "year"].unique())
+
+    def indicator_years(self, level: str, indicator: str) -> list[int]:
+        frame = self.sql(
+            "SELECT DISTINCT year FROM observations WHERE level = ? AND indicator = ? "
+            "AND value IS NOT NULL ORDER BY year",
+            [level, indicator],
+        )
+        return frame["year"].astype(int).tolist()
+
+    @cached_property
+    def level_indicators(self) -> dict[str, list[str]]:
+        """Catalogue indicators with values per level (for the map's indicator choice)."""
+        frame = self.sql(
+            "SELECT level, indicator FROM observations WHERE value IS NOT NULL "
+            "GROUP BY level, indicator ORDER BY level, indicator"
+        )
+        return {lv: g["indicator"].tolist() for lv, g in frame.groupby("level") if lv in LEVEL_LABELS}
+
+    def meta(self) -> dict:
+        """What the store holds, for the pages' selectors and empty states."""
+        cat = self.indicator_catalogue
+        return {
+            "spec": self.spec,
+            "reference": self.scheme.reference,
+            "levels": [
+                {
+                    "id": lv,
+                    "label": LEVEL_LABELS[lv],
+                    "vintage": self.geometry_vintages[lv],
+                    "score_years": self.score_years(lv),
+                    "indicators": self.level_indicators.get(lv, []),
+                }
+                for lv in self.levels
+            ],
+            "dimensions": [{"id": d, "label": DIMENSION_LABELS[d]} for d in DIMENSIONS],
+            "classes": {
+                "colors": CLASS_COLORS,
+                "labels_nl": list(self.scheme.total_labels_nl),
+                "labels_en": list(self.scheme.total_labels_en),
+            },
+            "indicators": [
+                {
+                    "id": i,
+                    "label_nl": r.label_nl,
+                    "label_en": r.label_en,
+                    "unit": r.unit,
+                    "theme": r.theme,
+                    "direction": int(r.direction),
+                    "sensitive": bool(r.sensitive),
+                }
+                for i, r in cat.iterrows()
+            ],
+            "available": {
+                "scores_table": "scores" in self.tables,
+                "contributions": "contributions" in self.tables,
+                "vulnerability": self.vulnerability_table is not None,
+                "programmes": bool(self.programme_registry),
+                "evaluation": self.evaluation_table is not None,
+            },
+        }
+
+    # -- scores -------------------------------------------------------------------------------------
+    def scores(self, level: str) -> pd.DataFrame:
+        """Score series of ``level`` (columns ``SCORE_COLUMNS``), one row per area and year; cached."""
+        with self._lock:
+            if level not in self._score_cache:
+                self._score_cache[level] = self._load_scores(level)
+            return self._score_cache[level]
+
+    def _load_scores(self, level: str) -> pd.DataFrame:
+        if self.spec is not None and self.has_rows("scores", "level = ? AND spec = ?", [level, self.spec]):
+            cols = [c for c in SCORE_COLUMNS if c != "code" and c != "year"]
+            have = set(
+                self.sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'scores'")[
+                    "column_name"
+                ]
+            )
+            select = ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
+            frame = self.sql(
+                f"SELECT code, year, {select} FROM scores WHERE level = ? AND spec = ? ORDER BY code, year",
+                [level, self.spec],
+            )
+        else:
+            long = self.sql(
+                "SELECT code, year, indicator, value FROM observations WHERE level = ? AND "
+                f"indicator IN ({', '.join('?' * len(OFFICIAL_SERIES))}) AND value IS NOT NULL",
+                [level, *OFFICIAL_SERIES],
+            )
+            if long.empty:
+                return pd.DataFrame(columns=SCORE_COLUMNS)
+            frame = (
+                long.pivot_table(index=["code", "year"], columns="indicator", values="value", aggfunc="first")
+                .rename(columns=OFFICIAL_SERIES)
+                .reset_index()
+            )
+            frame.columns.name = None
+            for c in SCORE_COLUMNS:
+                if c not in frame.columns:
+                    frame[c] = np.nan
+            frame["kind"] = "official"
+            frame = frame[SCORE_COLUMNS]
+        frame["year"] = frame["year"].astype(int)
+        frame["afw"] = frame["afw"].fillna(frame["total"] - self.scheme.reference)
+        frame["total"] = frame["total"].fillna(frame["afw"] + self.scheme.reference)
+        missing = frame["klasse"].isna()
+        frame.loc[missing, "klasse"] = classify_total(frame.loc[missing, "afw"].to_numpy(float)).astype(float)
+        frame.loc[frame["klasse"] == 0, "klasse"] = np.nan
+        frame["kind"] = frame["kind"].fillna("official")
+        return frame.sort_values(["code", "year"], ignore_index=True)
+
+    @cached_property
+    def population(self) -> pd.DataFrame:
+        """Inhabitants (``inwoner``) per level, code and year: the weights of reference means."""
+        return self.sql(
+            "SELECT level, code, year, value AS inwoner FROM observations WHERE indicator = 'inwoner' "
+            "AND value IS NOT NULL"
+        )
+
+    def _weights(self, level: str, codes: pd.Series, year: int) -> np.ndarray:
+        """Inhabitants of each area in the year nearest to ``year`` that has counts; 1 where unknown."""
+        pop = self.population[self.population["level"] == level]
+        if pop.empty:
+            return np.ones(len(codes))
+        years = np.array(sorted(pop["year"].unique()))
+        nearest = int(years[np.argmin(np.abs(years - year))])
+        w = pop[pop["year"] == nearest].set_index("code")["inwoner"]
+        return codes.map(w).fillna(1.0).clip(lower=0).to_numpy(float)
+
+    @cached_property
+    def area_info(self) -> pd.DataFrame:
+        """Latest name, gemeente and wijk of every area (index: level, code)."""
+        frame = self.sql(
+            "SELECT a.level, a.code, a.name, a.gemeente_code, a.wijk_code, g.name AS gemeente_name "
+            "FROM areas a "
+            "LEFT JOIN (SELECT code, arg_max(name, vintage) AS name FROM areas WHERE level = 'gemeente' "
+            "AND name IS NOT NULL GROUP BY code) g ON g.code = a.gemeente_code "
+            "QUALIFY row_number() OVER (PARTITION BY a.level, a.code ORDER BY a.vintage DESC) = 1"
+        )
+        return frame.set_index(["level", "code"]).sort_index()
+
+    def labels(self, level: str) -> pd.Series:
+        """Display label per code of ``level`` (name; for PC4 the code and its gemeente); cached."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_labels", {})
+            if level not in cache:
+                info = (
+                    self.area_info.loc[level]
+                    if level in self.area_info.index.get_level_values(0)
+                    else pd.DataFrame(columns=["name", "gemeente_name"])
+                )
+                code = info.index.to_series()
+                gm = info["gemeente_name"].fillna("")
+                label = (code + " " + gm).str.strip() if level == "pc4" else info["name"].fillna(code)
+                cache[level] = label
+            return cache[level]
+
+    def area(self, level: str, code: str) -> dict:
+        """Name, gemeente and display label of one area; ``NotFound`` if the store has no such area."""
+        try:
+            row = self.area_info.loc[(level, code)]
+        except KeyError:
+            raise NotFound(f"no {level} area {code!r} in the store") from None
+        name = row["name"] if isinstance(row["name"], str) else None
+        gm = row["gemeente_name"] if isinstance(row["gemeente_name"], str) else None
+        label = name or (f"{code}" + (f" {gm}" if gm else ""))
+        if level == "pc4":
+            label = f"{code} {gm}" if gm else code
+        return {
+            "level": level,
+            "code": code,
+            "name": name,
+            "label": label,
+            "gemeente_code": row["gemeente_code"] if isinstance(row["gemeente_code"], str) else None,
+            "gemeente_name": gm,
+            "wijk_code": row["wijk_code"] if isinstance(row["wijk_code"], str) else None,
+        }
+
+    # -- legends and map values ----------------------------------------------------------------------
+    def legend(self, measure: str, values: np.ndarray | None = None, direction: int = 1) -> Legend:
+        """Bins for a measure: official class bands for total/afw/klasse, component bands for dimensions,
+        development classes for change, seven quantiles of ``values`` for an indicator."""
+        s = self.scheme
+        if measure in ("total", "afw", "klasse"):
+            breaks = list(s.total_boundaries + (s.reference if measure == "total" else 0.0))
+            if measure == "klasse":
+                breaks = [k + 0.5 for k in range(1, 9)]
+            return Legend(breaks, CLASS_COLORS, list(s.total_labels_nl), list(s.total_labels_en), "class")
+        if measure in DIMENSIONS:
+            return Legend(
+                list(s.component_boundaries),
+                CLASS_COLORS,
+                list(s.component_labels_nl),
+                list(s.component_labels_en),
+                "component",
+            )
+        if measure == "change":
+            return Legend(
+                list(s.development_boundaries()),
+                DEVELOPMENT_COLORS,
+                list(s.development_labels_nl),
+                list(s.development_labels_en),
+                "development",
+            )
+        v = values[~np.isnan(values)] if values is not None else np.array([])
+        if len(v) == 0:
+            return Legend([], [SEQUENTIAL_COLORS[3]], ["geen gegevens"], ["no data"], "quantile")
+        qs = np.unique(np.quantile(v, np.linspace(0, 1, 8)[1:-1]))
+        colors = SEQUENTIAL_COLORS if direction >= 0 else SEQUENTIAL_COLORS[::-1]
+        picks = np.linspace(0, len(colors) - 1, len(qs) + 1).round().astype(int)
+        edges = [v.min(), *qs, v.max()]
+        labels = [f"{_fmt(edges[i])} – {_fmt(edges[i + 1])}" for i in range(len(qs) + 1)]
+        return Legend(list(qs), [colors[i] for i in picks], labels, labels, "quantile")
+
+    def map_values(
+        self, level: str, year: int, measure: str, indicator: str | None = None, base_year: int | None = None
+    ) -> dict:
+        """Values of one measure for every area of ``level`` in ``year``, with bins and a legend.
+
+        ``change`` is ``afw(year) - afw(base_year)`` (score points; default base: the previous year with
+        scores). ``indicator`` values are catalogue observations (their unit in ``unit``).
+        """
+        unit, base = "score", None
+        if measure == "indicator":
+            if indicator is None:
+                raise NotFound("measure 'indicator' needs an indicator")
+            frame = self.sql(
+                "SELECT code, value FROM observations WHERE level = ? AND year = ? AND indicator = ? "
+                "AND value IS NOT NULL ORDER BY code",
+                [level, year, indicator],
+            )
+            if frame.empty:
+                raise NotFound(f"no values of {indicator!r} for {level} in {year}")
+            codes, values = frame["code"], frame["value"].to_numpy(float)
+            row = self.indicator_catalogue.loc[indicator]
+            unit, direction = row["unit"], int(row["direction"])
+        else:
+            sc = self.scores(level)
+            years = self.score_years(level)
+            if year not in years:
+                raise NotFound(
+                    f"no scores for {level} in {year}; years with scores: "
+                    f"{', '.join(map(str, years)) or 'none'}"
+                )
+            cur = sc[sc["year"] == year].set_index("code")
+            direction = 1
+            if measure == "change":
+                earlier = [y for y in years if y < year]
+                base = base_year if base_year is not None else (earlier[-1] if earlier else None)
+                if base is None or base not in years or base >= year:
+                    raise NotFound(f"no earlier year with scores before {year} for {level}")
+                prev = sc[sc["year"] == base].set_index("code")["afw"]
+                series = (cur["afw"] - prev.reindex(cur.index)).dropna()
+            else:
+                series = cur[measure].dropna()
+            codes, values = pd.Series(series.index), series.to_numpy(float)
+            if measure == "klasse":
+                unit = "klasse 1-9"
+            if len(values) == 0:
+                raise NotFound(f"no {measure} values for {level} in {year}")
+        legend = self.legend(measure, values, direction)
+        return {
+            "level": level,
+            "year": year,
+            "measure": measure,
+            "indicator": indicator,
+            "base_year": base,
+            "unit": unit,
+            "codes": codes.astype(str).tolist(),
+            "values": [_num(v) for v in values],
+            "bins": legend.bins(values).astype(int).tolist(),
+            "legend": legend.as_dict(),
+        }
+
+    def map_frame(self, level: str, year: int, measure: str, indicator: str | None = None) -> pd.DataFrame:
+        """``map_values`` as a table (code, name, value, bin label) for downloads."""
+        mv = self.map_values(level, year, measure, indicator)
+        labels = mv["legend"]["labels_nl"]
+        frame = pd.DataFrame({"code": mv["codes"], "value": mv["values"], "bin": mv["bins"]})
+        frame.insert(1, "label", frame["code"].map(self.labels(level)).fillna(frame["code"]))
+        frame["klasse_label"] = [labels[b] if b >= 0 else None for b in frame["bin"]]
+        frame.insert(0, "year", year)
+        frame.insert(0, "level", level)
+        return frame.rename(columns={"value": measure if measure != "indicator" else indicator})
+
+    # -- profiles -----------------------------------------------------------------------------------
+    def references(self, level: str, year: int, gemeente_code: str | None) -> dict:
+        """Population-weighted mean scores of all areas of ``level`` (national) and of the gemeente."""
+        sc = self.scores(level)
+        cur = sc[sc["year"] == year]
+        out = {}
+        for key, part in (
+            ("nederland", cur),
+            (
+                "gemeente",
+                cur[cur["code"].map(self._gemeente_of(level)) == gemeente_code]
+                if gemeente_code
+                else cur.iloc[0:0],
+            ),
+        ):
+            if part.empty:
+                out[key] = None
+                continue
+            w = self._weights(level, part["code"], year)
+            vals = {}
+            for c in ("total", "afw", *DIMENSIONS):
+                v = part[c].to_numpy(float)
+                ok = ~np.isnan(v)
+                vals[c] = _num(np.average(v[ok], weights=w[ok])) if ok.any() and w[ok].sum() > 0 else None
+            vals["n_areas"] = int(len(part))
+            out[key] = vals
+        return out
+
+    def _gemeente_of(self, level: str) -> pd.Series:
+        info = self.area_info
+        if level not in info.index.get_level_values(0):
+            return pd.Series(dtype=object)
+        return info.loc[level, "gemeente_code"]
+
+    def profile(self, level: str, code: str, year: int | None = None) -> dict:
+        """Everything the area page shows: score, class, uncertainty, dimensions against references, trend,
+        the explanation of the last change, vulnerability and programmes."""
+        area = self.area(level, code)
+        sc = self.scores(level)
+        mine = sc[sc["code"] == code]
+        years = sorted(int(y) for y in mine.loc[mine["afw"].notna(), "year"])
+        if year is None and years:
+            year = years[-1]
+        if years and year not in years:
+            raise NotFound(
+                f"no scores for {level} {code} in {year}; years with scores: {', '.join(map(str, years))}"
+            )
+        score = None
+        if years:
+            r = mine[mine["year"] == year].iloc[0]
+            k = _int(r["klasse"])
+            score = {
+                "year": year,
+                "total": _num(r["total"]),
+                "afw": _num(r["afw"]),
+                "klasse": k,
+                "klasse_label_nl": self.scheme.total_labels_nl[k - 1] if k else None,
+                "klasse_label_en": self.scheme.total_labels_en[k - 1] if k else None,
+                "kind": r["kind"],
+                "total_lo": _num(r["total_lo"]),
+                "total_hi": _num(r["total_hi"]),
+                "rank_lo": _int(r["rank_lo"]),
+                "rank_hi": _int(r["rank_hi"]),
+                "p_class_differs": _num(r["p_class_differs"]),
+                "klasse_lo": _int(classify_total(r["total_lo"] - self.scheme.reference))
+                if _num(r["total_lo"]) is not None
+                else None,
+                "klasse_hi": _int(classify_total(r["total_hi"] - self.scheme.reference))
+                if _num(r["total_hi"]) is not None
+                else None,
+                "n_areas": int((sc["year"] == year).sum()),
+                "rank": int((sc.loc[sc["year"] == year, "afw"] > r["afw"]).sum() + 1),
+            }
+            refs = self.references(level, year, area["gemeente_code"])
+            dims = [
+                {
+                    "id": d,
+                    "label": DIMENSION_LABELS[d],
+                    "value": _num(r[d]),
+                    "klasse": _int(classify_component(r[d])) if _num(r[d]) is not None else None,
+                    "gemeente": refs["gemeente"][d] if refs["gemeente"] else None,
+                    "nederland": refs["nederland"][d] if refs["nederland"] else None,
+                }
+                for d in DIMENSIONS
+            ]
+        else:
+            refs, dims = {"nederland": None, "gemeente": None}, []
+        trend = [
+            {
+                "year": int(t.year),
+                "total": _num(t.total),
+                "afw": _num(t.afw),
+                "klasse": _int(t.klasse),
+                "kind": t.kind,
+                "total_lo": _num(t.total_lo),
+                "total_hi": _num(t.total_hi),
+                **{d: _num(getattr(t, d)) for d in DIMENSIONS},
+            }
+            for t in mine.itertuples()
+        ]
+        return {
+            "area": area,
+            "year": year,
+            "years": years,
+            "score": score,
+            "dimensions": dims,
+            "references": refs,
+            "trend": trend,
+            "change": self.last_change(level, code, years),
+            "vulnerability": self.vulnerability(level, code),
+            "programmes": self.area_programmes(level, code),
+            "spec": self.spec,
+        }
+
+    def last_change(self, level: str, code: str, years: list[int]) -> dict | None:
+        """The last change of the score and what drove it: per indicator from the index engine's
+        ``contributions`` (score points), otherwise per dimension from the official series."""
+        if len(years) < 2:
+            return None
+        sc = self.scores(level)
+        mine = sc[sc["code"] == code].set_index("year")
+        y1 = years[-1]
+        if "contributions" in self.tables and self.spec is not None:
+            rows = self.sql(
+                "SELECT year, dimension, indicator, contribution FROM contributions "
+                "WHERE spec = ? AND level = ? "
+                "AND code = ? ORDER BY year",
+                [self.spec, level, code],
+            )
+            cy = sorted(rows["year"].unique())
+            if len(cy) >= 2:
+                y0, y1c = int(cy[-2]), int(cy[-1])
+                wide = rows[rows["year"].isin([y0, y1c])].pivot_table(
+                    index=["dimension", "indicator"], columns="year", values="contribution", aggfunc="sum"
+                )
+                delta = (wide.get(y1c, 0) - wide.get(y0, 0)).dropna().sort_values(key=np.abs, ascending=False)
+                cat = self.indicator_catalogue
+                return {
+                    "from": y0,
+                    "to": y1c,
+                    "by": "indicator",
+                    "total": _num(mine.loc[y1c, "afw"] - mine.loc[y0, "afw"])
+                    if {y0, y1c} <= set(mine.index)
+                    else None,
+                    "items": [
+                        {
+                            "dimension": dm,
+                            "id": ind,
+                            "label_nl": cat.loc[ind, "label_nl"] if ind in cat.index else ind,
+                            "label_en": cat.loc[ind, "label_en"] if ind in cat.index else ind,
+                            "delta": _num(v),
+                        }
+                        for (dm, ind), v in delta.items()
+                    ],
+                }
+        with_dims = [y for y in years if not np.isnan(mine.loc[y, list(DIMENSIONS)].to_numpy(float)).any()]
+        y0 = years[-2]
+        out = {
+            "from": y0,
+            "to": y1,
+            "by": "total",
+            "total": _num(mine.loc[y1, "afw"] - mine.loc[y0, "afw"]),
+            "development_class": _int(development_class(mine.loc[y1, "afw"] - mine.loc[y0, "afw"])),
+            "items": [],
+        }
+        if len(with_dims) >= 2:
+            d0, d1 = with_dims[-2], with_dims[-1]
+            out.update({"dims_from": d0, "dims_to": d1, "by": "dimension"})
+            out["items"] = sorted(
+                (
+                    {
+                        "dimension": d,
+                        "id": d,
+                        "label_nl": DIMENSION_LABELS[d]["nl"],
+                        "label_en": DIMENSION_LABELS[d]["en"],
+                        "delta": _num(mine.loc[d1, d] - mine.loc[d0, d]),
+                    }
+                    for d in DIMENSIONS
+                ),
+                key=lambda it: -abs(it["delta"] or 0),
+            )
+        return out
+
+    # -- vulnerability ------------------------------------------------------------------------------
+    @cached_property
+    def vulnerability_table(self) -> str | None:
+        """The monitoring stage's table of vulnerable areas, when the store holds one."""
+        for name in ("vulnerable_areas", "vulnerability"):
+            if name in self.tables:
+                return name
+        return None
+
+    @cached_property
+    def _vulnerability_columns(self) -> set[str]:
+        if self.vulnerability_table is None:
+            return set()
+        return set(
+            self.sql(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                [self.vulnerability_table],
+            )["column_name"]
+        )
+
+    def vulnerability(self, level: str, code: str) -> dict:
+        """Flags from the monitoring stage for one area (latest year), with the reasons it gives."""
+        if self.vulnerability_table is None:
+            return {"available": False, "flags": []}
+        cols = self._vulnerability_columns
+        conds, params = ["code = ?"], [code]
+        if "level" in cols:
+            conds.append("level = ?")
+            params.append(level)
+        frame = self.sql(f"SELECT * FROM {self.vulnerability_table} WHERE {' AND '.join(conds)}", params)
+        if "year" in frame.columns and not frame.empty:
+            frame = frame[frame["year"] == frame["year"].max()]
+        return {"available": True, "flags": records(frame.drop(columns=["source_id"], errors="ignore"))}
+
+    def vulnerable_areas(self, level: str, gemeente_code: str | None = None) -> pd.DataFrame:
+        """All flagged areas of a level (optionally of one gemeente), latest year, with reasons."""
+        if self.vulnerability_table is None:
+            return pd.DataFrame()
+        cols = self._vulnerability_columns
+        conds, params = ["TRUE"], []
+        if "level" in cols:
+            conds.append("level = ?")
+            params.append(level)
+        frame = self.sql(f"SELECT * FROM {self.vulnerability_table} WHERE {' AND '.join(conds)}", params)
+        if "year" in frame.columns and not frame.empty:
+            frame = frame[frame["year"] == frame["year"].max()]
+        if gemeente_code:
+            frame = frame[frame["code"].map(self._gemeente_of(level)) == gemeente_code]
+        return frame.drop(columns=["source_id"], errors="ignore").reset_index(drop=True)
+
+    # -- programmes ---------------------------------------------------------------------------------
+    @cached_property
+    def programme_registry(self) -> list[dict]:
+        """Programmes of the evaluation stage's registry (``catalogue/programmes.yaml``), every field."""
+        return json.loads(load_programmes().to_json())["programmes"]
+
+    @cached_property
+    def evaluation_table(self) -> str | None:
+        for name in ("evaluation_results", "evaluations", "effects"):
+            if name in self.tables:
+                return name
+        return None
+
+    def programmes(self) -> dict:
+        """The timeline of programmes (registry), the lists the store holds, and evaluation results."""
+        lists = self.sql(
+            "SELECT list_id, count(*) AS entries, count(DISTINCT gm_code) AS gemeenten, "
+            "bool_or(partial) AS partial FROM policy_lists GROUP BY list_id ORDER BY list_id"
+        )
+        groups = self.sql(
+            "SELECT group_id, any_value(label) AS label, level, count(*) AS areas "
+            "FROM area_groups GROUP BY group_id, level ORDER BY group_id"
+        )
+        evaluation = []
+        if self.evaluation_table is not None:
+            evaluation = records(
+                self.sql(f"SELECT * FROM {self.evaluation_table}").drop(
+                    columns=["source_id"], errors="ignore"
+                )
+            )
+        return {
+            "registry": [_jsonable(p) for p in self.programme_registry],
+            "lists": records(lists),
+            "groups": records(groups),
+            "evaluation": evaluation,
+        }
+
+    def area_programmes(self, level: str, code: str) -> list[dict]:
+        """Programmes whose areas include this area: exact group membership (e.g. APCG 2019 by PC4) and
+        policy lists of its gemeente (which name wijken, not codes: marked ``match = 'gemeente'``)."""
+        out = []
+        groups = self.sql(
+            "SELECT group_id, label, vintage, confidence, partial FROM area_groups "
+            "WHERE level = ? AND code = ?",
+            [level, code],
+        )
+        for g in groups.itertuples():
+            prog = self._registry_entry(g.group_id)
+            out.append(
+                {
+                    "id": g.group_id,
+                    "programme": prog.get("id"),
+                    "label": prog.get("name") or g.label,
+                    "label_en": prog.get("name_en") or g.label,
+                    "match": "area",
+                    "year": prog.get("adoption_year") or _int(g.vintage),
+                    "start": prog.get("start"),
+                    "end": prog.get("end"),
+                    "confidence": g.confidence,
+                    "partial": bool(g.partial),
+                }
+            )
+        gm = self.area(level, code)["gemeente_code"] if level != "gemeente" else code
+        if gm:
+            lists = self.sql(
+                "SELECT list_id, string_agg(DISTINCT name_as_listed, '; ') AS names, "
+                "bool_or(partial) AS partial FROM policy_lists WHERE gm_code = ? GROUP BY list_id "
+                "ORDER BY list_id",
+                [gm],
+            )
+            for r in lists.itertuples():
+                prog = self._registry_entry(r.list_id)
+                out.append(
+                    {
+                        "id": r.list_id,
+                        "programme": prog.get("id"),
+                        "label": prog.get("name") or r.list_id,
+                        "label_en": prog.get("name_en") or r.list_id,
+                        "match": "gemeente",
+                        "names": r.names,
+                        "year": prog.get("adoption_year") or _list_year(r.list_id),
+                        "start": prog.get("start"),
+                        "end": prog.get("end"),
+                        "partial": bool(r.partial),
+                    }
+                )
+        return [_jsonable(o) for o in out]
+
+    def _registry_entry(self, list_id: str) -> dict:
+        """The registry programme whose treated areas come from this policy list or area group."""
+        for p in self.programme_registry:
+            for link in p.get("areas") or []:
+                if link.get("id") == list_id:
+                    return {
+                        **p,
+                        "adoption_year": link.get("adoption_year"),
+                        "name": p.get("name_nl"),
+                        "name_en": p.get("name_en"),
+                    }
+        return {}
+
+    # -- search, rankings, distributions --------------------------------------------------------------
+    def search(self, q: str, limit: int = 20) -> list[dict]:
+        """Areas matching a code, a name or a postcode ('3072', '3072 AB', 'GM0599', 'Feijenoord')."""
+        q = q.strip()
+        compact = q.replace(" ", "").upper()
+        hits: list[tuple[int, str, str]] = []
+        info = self.area_info.reset_index()
+        info = info[info["level"].isin(self.levels)]
+        if len(compact) >= 4 and compact[:4].isdigit():  # a postcode, with or without letters
+            hits += [(0, "pc4", compact[:4])]
+        codes = info[info["code"].str.upper().str.startswith(compact)] if compact else info.iloc[0:0]
+        hits += [(1, r.level, r.code) for r in codes.head(limit).itertuples()]
+        if len(q) >= 2:
+            low = q.lower()
+            names = info[info["name"].fillna("").str.lower().str.contains(low, regex=False)]
+            names = names.assign(prio=np.where(names["name"].str.lower().str.startswith(low), 2, 3))
+            hits += [
+                (r.prio, r.level, r.code)
+                for r in names.sort_values(["prio", "name"]).head(limit).itertuples()
+            ]
+            gms = info[
+                (info["level"] == "pc4") & info["gemeente_name"].fillna("").str.lower().str.startswith(low)
+            ]
+            hits += [(4, r.level, r.code) for r in gms.head(limit).itertuples()]
+        seen, out = set(), []
+        for _, lv, code in sorted(hits, key=lambda h: h[0]):
+            if (lv, code) in seen or (lv, code) not in self.area_info.index:
+                continue
+            seen.add((lv, code))
+            out.append(self.area(lv, code))
+            if len(out) >= limit:
+                break
+        return out
+
+    def ranking(self, level: str, year: int, gemeente_code: str | None = None) -> pd.DataFrame:
+        """Areas of ``level`` ranked by score in ``year`` (1 = highest), optionally within one gemeente."""
+        sc = self.scores(level)
+        cur = sc[sc["year"] == year].copy()
+        if cur.empty:
+            raise NotFound(f"no scores for {level} in {year}")
+        cur["rank_nl"] = cur["afw"].rank(ascending=False, method="min").astype(int)
+        gm = cur["code"].map(self._gemeente_of(level))
+        cur.insert(1, "gemeente_code", gm.to_numpy())
+        if gemeente_code:
+            cur = cur[cur["gemeente_code"] == gemeente_code]
+        cur.insert(1, "label", cur["code"].map(self.labels(level)).fillna(cur["code"]).to_numpy())
+        cur["klasse_label"] = [
+            self.scheme.total_labels_nl[int(k) - 1] if k == k else None for k in cur["klasse"]
+        ]
+        cur = cur.sort_values("afw", ascending=False, ignore_index=True)
+        cols = [
+            "code",
+            "label",
+            "gemeente_code",
+            "year",
+            "rank_nl",
+            "total",
+            "afw",
+            *DIMENSIONS,
+            "klasse",
+            "klasse_label",
+            "kind",
+            "total_lo",
+            "total_hi",
+        ]
+        return cur[cols]
+
+    def distribution(self, level: str, gemeente_code: str | None = None) -> dict:
+        """Per year: population-weighted quantiles of the score, the class mix, and the gap between the
+        weakest tenth of areas and the whole (score points); national or within one gemeente."""
+        sc = self.scores(level)
+        if gemeente_code:
+            sc = sc[sc["code"].map(self._gemeente_of(level)) == gemeente_code]
+        rows = []
+        for year, part in sc[sc["afw"].notna()].groupby("year"):
+            v = part["afw"].to_numpy(float)
+            w = self._weights(level, part["code"], int(year))
+            order = np.argsort(v)
+            cw = np.cumsum(w[order]) / w.sum()
+            q = {f"p{p}": _num(v[order][np.searchsorted(cw, p / 100)]) for p in (10, 25, 50, 75, 90)}
+            bottom = v[order][cw <= 0.10] if (cw <= 0.10).any() else v[order][:1]
+            mean = float(np.average(v, weights=w))
+            classes = part["klasse"].value_counts().reindex(range(1, 10), fill_value=0)
+            rows.append(
+                {
+                    "year": int(year),
+                    "n_areas": int(len(part)),
+                    "mean": _num(mean),
+                    **q,
+                    "p90_p10": _num(q["p90"] - q["p10"]),
+                    "gap_bottom10": _num(bottom.mean() - mean),
+                    "share_insufficient": _num((w[part["klasse"].to_numpy(float) <= 4]).sum() / w.sum()),
+                    "classes": [int(c) for c in classes.to_numpy()],
+                    "kind": "official" if (part["kind"] == "official").all() else "mixed",
+                }
+            )
+        return {"level": level, "gemeente_code": gemeente_code, "unit": "afw (score points)", "years": rows}
+
+    def gemeenten(self) -> list[dict]:
+        """Gemeenten (latest vintage) with their names, for selectors and the report."""
+        info = (
+            self.area_info.loc["gemeente"].reset_index()
+            if "gemeente" in self.area_info.index.get_level_values(0)
+            else pd.DataFrame(columns=["code", "name"])
+        )
+        info = info[info["name"].notna()]
+        return [{"code": r.code, "name": r.name} for r in info.sort_values("name").itertuples()]
+
+    def sources(self) -> pd.DataFrame:
+        """Publishers and licences of the files the store was built from (for credits)."""
+        return self.sql(
+            "SELECT publisher, licence, string_agg(DISTINCT family, ', ' ORDER BY family) AS families, "
+            "count(*) AS files FROM sources GROUP BY publisher, licence ORDER BY publisher"
+        )
+
+
+def _fmt(v: float) -> str:
+    a = abs(v)
+    return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 0.1 else f"{v:.3f}"
+
+
+def _list_year(list_id: str) -> int | None:
+    digits = [p for p in list_id.split("_") if p.isdigit() and len(p) == 4]
+    return int(digits[0]) if digits else None
+
+
+def _jsonable(obj):
+    """Plain JSON types: NaN to None, numpy scalars to Python, anything else unknown (dates) to text."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return _num(obj)
+    if obj is None or isinstance(obj, str):
+        return obj
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return json.loads(json.dumps(obj, default=str))
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows of a frame as JSON-ready dicts (missing values as None)."""
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [_jsonable(r) for r in frame.to_dict(orient="records")]

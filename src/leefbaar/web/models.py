@@ -1,0 +1,190 @@
+"""Response models of the dashboard API (the OpenAPI schema; responses are checked against it in tests).
+
+Scores are in Leefbaarometer score points (higher is better); ``total`` = 4.102265 + ``afw``; classes 1-9.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Error(BaseModel):
+    error: str
+    detail: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    read_only: bool
+
+
+class Labels(BaseModel):
+    nl: str
+    en: str
+
+
+class LevelInfo(BaseModel):
+    id: str
+    label: Labels
+    vintage: int
+    score_years: list[int]
+    indicators: list[str]
+
+
+class IndicatorInfo(BaseModel):
+    id: str
+    label_nl: str | None
+    label_en: str | None
+    unit: str | None
+    theme: str | None
+    direction: int
+    sensitive: bool
+
+
+class Meta(BaseModel):
+    spec: str | None
+    reference: float
+    levels: list[LevelInfo]
+    dimensions: list[Open]
+    classes: Open
+    indicators: list[IndicatorInfo]
+    available: dict[str, bool]
+
+
+class Area(BaseModel):
+    level: str
+    code: str
+    name: str | None
+    label: str
+    gemeente_code: str | None
+    gemeente_name: str | None
+    wijk_code: str | None
+
+
+class Gemeente(BaseModel):
+    code: str
+    name: str | None
+
+
+class Legend(BaseModel):
+    breaks: list[float | None]
+    colors: list[str]
+    labels_nl: list[str]
+    labels_en: list[str]
+    kind: str
+    no_data_color: str
+
+
+class MapValues(BaseModel):
+    level: str
+    year: int
+    measure: str
+    indicator: str | None
+    base_year: int | None
+    unit: str | None
+    codes: list[str]
+    values: list[float | None]
+    bins: list[int]
+    legend: Legend
+
+
+class Score(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    year: int
+    total: float | None
+    afw: float | None
+    klasse: int | None
+    klasse_label_nl: str | None
+    klasse_label_en: str | None
+    kind: str | None
+    total_lo: float | None
+    total_hi: float | None
+    rank: int
+    n_areas: int
+
+
+class AreaSummary(BaseModel):
+    area: Area
+    score: Score | None
+    years: list[int]
+
+
+class Dimension(BaseModel):
+    id: str
+    label: Labels
+    value: float | None
+    klasse: int | None
+    gemeente: float | None
+    nederland: float | None
+
+
+class TrendPoint(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    year: int
+    total: float | None
+    afw: float | None
+    klasse: int | None
+    kind: str | None
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    by: str
+    total: float | None
+    items: list[Open]
+
+
+class Vulnerability(BaseModel):
+    available: bool
+    flags: list[Open]
+
+
+class Profile(BaseModel):
+    area: Area
+    year: int | None
+    years: list[int]
+    score: Score | None
+    dimensions: list[Dimension]
+    references: dict[str, Open | None]
+    trend: list[TrendPoint]
+    change: Change | None
+    vulnerability: Vulnerability
+    programmes: list[Open]
+    spec: str | None
+
+
+class RankRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: str
+    label: str
+    rank_nl: int
+    total: float | None
+    afw: float | None
+    klasse: float | None
+
+
+class DistributionYear(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    year: int
+    n_areas: int
+    mean: float | None
+    classes: list[int]
+
+
+class Distribution(BaseModel):
+    level: str
+    gemeente_code: str | None
+    unit: str
+    years: list[DistributionYear]
+
+
+class Programmes(BaseModel):
+    registry: list[Open]
+    lists: list[Open]
+    groups: list[Open]
+    evaluation: list[Open]

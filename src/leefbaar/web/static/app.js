@@ -1,0 +1,591 @@
+// leefbaar dashboard: a small router over five pages. View state lives in the URL (shareable); the
+// language in ?lang=en (Dutch by default). All data comes from the same-origin JSON API.
+import * as maplibregl from "/static/vendor/maplibre-gl.mjs";
+import { TEXT } from "/static/i18n.js";
+import { groupedBars, lineChart, stackedBars, timeline } from "/static/charts.js";
+
+const state = { lang: "nl", meta: null, map: null, mapLevel: null, page: null };
+const main = document.getElementById("main");
+const DIM_COLORS = { area: "#1f4e9e", gemeente: "#e08214", nederland: "#7a7a7a" };
+
+// ---------- helpers ----------
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+const t = (key, vars = {}) => (TEXT[state.lang][key] ?? TEXT.nl[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
+const L = (obj, base = "label") => (obj ? obj[`${base}_${state.lang}`] ?? obj[base]?.[state.lang] ?? obj[base] : "");
+const nf = (d) => new Intl.NumberFormat(state.lang === "nl" ? "nl-NL" : "en-GB", { minimumFractionDigits: d, maximumFractionDigits: d });
+const fmt = (v, d = 3) => (v === null || v === undefined || Number.isNaN(v) ? "–" : nf(d).format(v));
+const fmtSigned = (v, d = 3) => (v === null || v === undefined ? "–" : (v > 0 ? "+" : "") + nf(d).format(v));
+const fmtAuto = (v) => (v === null || v === undefined ? "–" : Math.abs(v) >= 100 ? nf(0).format(v) : Math.abs(v) >= 1 ? nf(2).format(v) : nf(3).format(v));
+const pct = (v) => (v === null || v === undefined ? "–" : `${nf(1).format(100 * v)}%`);
+const announce = (msg) => { document.getElementById("status").textContent = msg; };
+
+class ApiError extends Error { constructor(status, detail) { super(detail); this.status = status; } }
+async function api(path) {
+  const res = await fetch(path, { headers: { Accept: "application/json" } });
+  if (!res.ok) {
+    let detail = res.statusText;
+    try { detail = (await res.json()).detail || detail; } catch { /* not JSON */ }
+    throw new ApiError(res.status, detail);
+  }
+  return res.json();
+}
+
+function params() { return new URLSearchParams(location.search); }
+function url(path, q = {}) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) {
+    if (Array.isArray(v)) v.forEach((x) => p.append(k, x));
+    else if (v !== undefined && v !== null && v !== "") p.set(k, v);
+  }
+  if (state.lang !== "nl") p.set("lang", state.lang);
+  const s = p.toString();
+  return s ? `${path}?${s}` : path;
+}
+function go(href, replace = false) {
+  if (replace) history.replaceState(null, "", href); else history.pushState(null, "", href);
+  route();
+}
+function setQuery(q) { // update view state in the URL without re-rendering
+  history.replaceState(null, "", url(location.pathname, q));
+}
+
+function emptyState(text, kind = "empty") { return h("p", { class: `empty ${kind}`, role: kind === "error" ? "alert" : null }, text); }
+function errorState(err, retry) {
+  const box = h("div", { class: "empty error", role: "alert" }, h("strong", {}, t("error")), " ", err.message || String(err));
+  if (retry) box.append(" ", h("button", { type: "button", onclick: retry }, t("retry")));
+  return box;
+}
+function section(title, ...children) {
+  const id = `s-${title.replace(/\W+/g, "-").toLowerCase()}`;
+  return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...children);
+}
+function downloads(base, q, formats = ["csv", "xlsx"]) {
+  return h("p", { class: "downloads" }, `${t("download")}: `, ...formats.flatMap((f, i) => [
+    i ? " · " : "", h("a", { href: url(base, { ...q, format: f }), download: "" }, t(f))]));
+}
+function table(columns, rows, caption) {
+  return h("div", { class: "table-wrap" }, h("table", {},
+    caption ? h("caption", {}, caption) : null,
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : null }, c.label)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, columns.map((c, i) => {
+      const v = c.value(r);
+      return i === 0 ? h("th", { scope: "row" }, v) : h("td", { class: c.num ? "num" : null }, v);
+    }))))));
+}
+function classSwatch(k) {
+  if (!k) return h("span", { class: "swatch nodata", "aria-hidden": "true" });
+  return h("span", { class: `swatch k${k}`, "aria-hidden": "true" });
+}
+function classLabel(k) {
+  if (!k) return t("no_data");
+  return state.meta.classes[`labels_${state.lang}`][k - 1];
+}
+function levelLabel(id) { const lv = state.meta.levels.find((l) => l.id === id); return lv ? lv.label[state.lang] : id; }
+
+// ---------- language ----------
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+  document.getElementById("nav").setAttribute("aria-label", t("nav.label"));
+  const btn = document.getElementById("lang");
+  btn.textContent = t("lang_button");
+  btn.setAttribute("aria-label", t("lang_label"));
+  document.querySelectorAll("a[data-nav]").forEach((a) => {
+    const path = new URL(a.href, location.origin).pathname;
+    a.href = url(path);
+  });
+}
+
+// ---------- search ----------
+function setupSearch() {
+  const input = document.getElementById("search");
+  const list = document.getElementById("search-results");
+  let timer = null, items = [];
+  const close = () => { list.hidden = true; input.setAttribute("aria-expanded", "false"); };
+  const pick = (a) => { close(); input.value = ""; (state.onPick || openArea)(a); };
+  input.setAttribute("aria-expanded", "false");
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (!q) { close(); return; }
+    timer = setTimeout(async () => {
+      try { items = await api(`/api/search?q=${encodeURIComponent(q)}`); } catch { items = []; }
+      list.replaceChildren(...(items.length ? items.map((a, i) => h("li", { role: "option", id: `opt${i}`, tabindex: "-1" },
+        h("button", { type: "button", onclick: () => pick(a) }, h("strong", {}, a.label), ` · ${levelLabel(a.level)}`,
+          a.gemeente_name && a.level !== "pc4" ? ` · ${a.gemeente_name}` : ""))) : [h("li", { class: "none" }, t("search.none"))]));
+      list.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+    }, 150);
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") close();
+    if (e.key === "ArrowDown" && !list.hidden) { e.preventDefault(); list.querySelector("button")?.focus(); }
+  });
+  list.addEventListener("keydown", (e) => {
+    const btns = [...list.querySelectorAll("button")];
+    const i = btns.indexOf(document.activeElement);
+    if (e.key === "ArrowDown" && i < btns.length - 1) { e.preventDefault(); btns[i + 1].focus(); }
+    if (e.key === "ArrowUp") { e.preventDefault(); (i > 0 ? btns[i - 1] : input).focus(); }
+    if (e.key === "Escape") { close(); input.focus(); }
+  });
+  document.getElementById("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (items.length) pick(items[0]);
+  });
+  document.addEventListener("click", (e) => { if (!e.target.closest(".search")) close(); });
+}
+function openArea(a) { go(url(`/area/${a.level}/${a.code}`)); }
+
+// ---------- map page ----------
+async function pageMap() {
+  const q = params();
+  const levels = state.meta.levels;
+  const withScores = levels.filter((l) => l.score_years.length);
+  let level = q.get("level") || (withScores[0] || levels[0] || {}).id;
+  let lv = levels.find((l) => l.id === level) || levels[0];
+  if (!lv) { main.replaceChildren(emptyState(t("map_no_geometry"))); return; }
+  level = lv.id;
+  let measure = q.get("measure") || "total";
+  let indicator = q.get("indicator") || "";
+  const years = lv.score_years;
+  let year = Number(q.get("year")) || (lv.score_years.at(-1) ?? null);
+  const highlight = q.get("area");
+
+  const measures = ["total", "afw", "won", "fys", "vrz", "soc", "onv", "klasse", "change", "indicator"];
+  const mLabel = (m) => (["won", "fys", "vrz", "soc", "onv"].includes(m) ? state.meta.dimensions.find((d) => d.id === m).label[state.lang] : t(`m.${m}`));
+  const sel = (id, label, options, value, onchange) => h("label", { class: "field" }, h("span", {}, label),
+    h("select", { id, onchange }, options.map(([v, text]) => h("option", { value: v, selected: String(v) === String(value) ? true : null }, text))));
+  const indicatorOptions = () => lv.indicators.map((id) => { const ind = state.meta.indicators.find((i) => i.id === id); return [id, ind ? `${L(ind)} (${ind.unit})` : id]; });
+
+  const controls = h("form", { class: "controls", "aria-label": t("measure"), onsubmit: (e) => e.preventDefault() },
+    sel("f-level", t("level"), levels.map((l) => [l.id, l.label[state.lang]]), level, (e) => go(url("/map", { level: e.target.value, measure }), true)),
+    sel("f-measure", t("measure"), measures.map((m) => [m, mLabel(m)]), measure, (e) => go(url("/map", { level, measure: e.target.value, year, indicator: e.target.value === "indicator" ? (indicator || lv.indicators[0]) : "" }), true)),
+    measure === "indicator" ? sel("f-indicator", t("indicator"), indicatorOptions(), indicator, (e) => go(url("/map", { level, measure, indicator: e.target.value }), true)) : null,
+    h("span", { id: "year-slot" }));
+  const mapBox = h("div", { id: "map", class: "map", tabindex: "0", role: "application", "aria-describedby": "map-help" });
+  const legend = h("div", { class: "legend", id: "legend", "aria-live": "polite" });
+  const tooltip = h("div", { class: "tooltip", id: "tooltip", hidden: true });
+  const tableBox = h("div", { id: "map-table" });
+  main.replaceChildren(
+    h("div", { class: "map-layout" },
+      h("div", { class: "map-side" }, h("h1", {}, t("nav.map")), controls, legend,
+        h("p", { id: "map-help", class: "help" }, t("map_help")), h("div", { id: "map-downloads" })),
+      h("div", { class: "map-wrap" }, mapBox, tooltip)),
+    tableBox);
+
+  let yearChoices = years;
+  if (measure === "indicator") {
+    if (!indicator) indicator = lv.indicators[0];
+    try { yearChoices = indicator ? await api(`/api/years/${level}?indicator=${encodeURIComponent(indicator)}`) : []; } catch { yearChoices = []; }
+    if (!yearChoices.includes(year)) year = yearChoices.at(-1) ?? null;
+  }
+  document.getElementById("year-slot").replaceWith(sel("f-year", t("year"), (yearChoices || []).map((y) => [y, y]), year,
+    (e) => go(url("/map", { level, measure, indicator, year: e.target.value }), true)));
+  setQuery({ level, measure, year, indicator: measure === "indicator" ? indicator : "", area: highlight });
+
+  if (!year) { legend.replaceChildren(emptyState(t("map_empty"))); }
+  const map = await ensureMap(mapBox);
+  await loadLevel(map, level);
+  let values = null;
+  if (year) {
+    try {
+      values = await api(url(`/api/map/${level}`, { year, measure, indicator: measure === "indicator" ? indicator : "" }).replace(/[?&]lang=en/, ""));
+    } catch (err) {
+      legend.replaceChildren(err.status === 404 ? emptyState(`${t("map_empty")} (${err.message})`) : errorState(err, () => route()));
+    }
+  }
+  paint(map, level, values);
+  if (values) {
+    drawLegend(legend, values, mLabel(measure) + (measure === "indicator" ? `: ${L(state.meta.indicators.find((i) => i.id === indicator))}` : ""));
+    mapBox.setAttribute("aria-label", t("map_label", { level: levelLabel(level), measure: mLabel(measure), year }));
+    document.getElementById("map-downloads").replaceChildren(downloads(`/api/download/map/${level}`, { year, measure, indicator: measure === "indicator" ? indicator : "" }, ["csv", "xlsx", "gpkg"]));
+    drawMapTable(tableBox, values, level);
+  }
+  setupHover(map, level, values, tooltip);
+  if (highlight) selectOnMap(map, highlight);
+  announce(t("map_label", { level: levelLabel(level), measure: mLabel(measure), year }));
+}
+
+async function ensureMap(container) {
+  if (state.map) {
+    container.replaceWith(state.map.getContainer());
+    state.map.getContainer().id = "map";
+    state.map.resize();
+    return state.map;
+  }
+  const map = new maplibregl.Map({
+    container, attributionControl: false, dragRotate: false, pitchWithRotate: false, maxZoom: 14, minZoom: 5,
+    bounds: [[3.31, 50.75], [7.23, 53.56]], fitBoundsOptions: { padding: 10 },
+    style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef3f7" } }] },
+  });
+  map.touchZoomRotate.disableRotation();
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: "CBS/Kadaster (PDOK) CC BY 4.0 · Leefbaarometer BZK" }));
+  state.map = map;
+  await new Promise((resolve) => (map.loaded() ? resolve() : map.once("load", resolve)));
+  return map;
+}
+
+const geoCache = {};
+async function topo(level) {
+  if (!geoCache[level]) {
+    geoCache[level] = api(`/api/geometry/${level}`).then((tj) => window.topojson.feature(tj, tj.objects.areas));
+  }
+  return geoCache[level];
+}
+
+async function loadLevel(map, level) {
+  if (state.mapLevel === level) return;
+  for (const id of ["areas-fill", "areas-line", "areas-hover", "areas-selected", "context-line"]) if (map.getLayer(id)) map.removeLayer(id);
+  for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
+  const fc = await topo(level);
+  map.addSource("areas", { type: "geojson", data: fc, promoteId: "code", tolerance: 0.3 });
+  map.addLayer({ id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#d9d9d9", "fill-opacity": 0.92 } });
+  map.addLayer({ id: "areas-line", type: "line", source: "areas", paint: { "line-color": "#ffffff", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.1, 10, 0.8] } });
+  map.addLayer({ id: "areas-hover", type: "line", source: "areas", paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] });
+  map.addLayer({ id: "areas-selected", type: "line", source: "areas", paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] });
+  if (level !== "gemeente" && state.meta.levels.some((l) => l.id === "gemeente")) {
+    topo("gemeente").then((gm) => {
+      if (state.mapLevel !== level || map.getSource("context")) return;
+      map.addSource("context", { type: "geojson", data: gm, tolerance: 0.5 });
+      map.addLayer({ id: "context-line", type: "line", source: "context", paint: { "line-color": "#4d4d4d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.4, 10, 1.4], "line-opacity": 0.7 } }, "areas-hover");
+    });
+  }
+  state.mapLevel = level;
+}
+
+function paint(map, level, values) {
+  map.removeFeatureState({ source: "areas" });
+  if (!values) { map.setPaintProperty("areas-fill", "fill-color", "#d9d9d9"); return; }
+  values.codes.forEach((code, i) => map.setFeatureState({ source: "areas", id: code }, { b: values.bins[i], v: values.values[i] }));
+  const match = ["match", ["coalesce", ["feature-state", "b"], -1]];
+  values.legend.colors.forEach((c, i) => match.push(i, c));
+  match.push(values.legend.no_data_color);
+  map.setPaintProperty("areas-fill", "fill-color", match);
+  map.once("idle", () => { document.body.dataset.mapReady = `${level}:${values.year}:${values.measure}`; });
+  map.triggerRepaint();
+}
+
+function drawLegend(box, values, title) {
+  const lg = values.legend;
+  const counts = lg.colors.map(() => 0);
+  let missing = 0;
+  values.bins.forEach((b) => { if (b >= 0) counts[b] += 1; else missing += 1; });
+  const labels = lg[`labels_${state.lang}`];
+  box.replaceChildren(h("h2", {}, `${t("legend")}: ${title}`, values.base_year ? ` (${t("change_since", { year: values.base_year })})` : ""),
+    h("ol", { class: "legend-list" }, [...lg.colors.map((c, i) => [c, labels[i], counts[i], i])].reverse().map(([c, label, n, i]) =>
+      h("li", {}, h("span", { class: `swatch bin${i}`, "data-color": c, "aria-hidden": "true" }), h("span", {}, label), h("span", { class: "count" }, nf(0).format(n))))),
+    h("p", { class: "help" }, t("areas_n", { n: nf(0).format(values.codes.length) }), missing ? ` · ${t("no_data")}: ${missing}` : ""));
+  box.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
+}
+
+function drawMapTable(box, values, level) {
+  const rows = values.codes.map((c, i) => ({ code: c, v: values.values[i], b: values.bins[i] }));
+  rows.sort((a, b) => (b.v ?? -Infinity) - (a.v ?? -Infinity));
+  const labels = values.legend[`labels_${state.lang}`];
+  let shown = 25;
+  const render = () => {
+    const tb = table([
+      { label: t("rank"), value: (r) => String(rows.indexOf(r) + 1), num: true },
+      { label: t("area"), value: (r) => h("a", { href: url(`/area/${level}/${r.code}`), "data-nav": true }, r.code) },
+      { label: t("value"), value: (r) => fmtAuto(r.v), num: true },
+      { label: t("klasse"), value: (r) => (r.b >= 0 ? labels[r.b] : t("no_data")) },
+    ], rows.slice(0, shown), `${t("table_title")} (${rows.length})`);
+    box.replaceChildren(section(t("table_title"), tb, shown < rows.length ? h("button", { type: "button", onclick: () => { shown += 100; render(); } }, t("show_more")) : null,
+      downloads(`/api/download/map/${level}`, { year: values.year, measure: values.measure, indicator: values.indicator || "" })));
+  };
+  render();
+}
+
+function setupHover(map, level, values, tooltip) {
+  const byCode = new Map(values ? values.codes.map((c, i) => [c, i]) : []);
+  if (state.hoverHandlers) for (const [ev, fn] of state.hoverHandlers) map.off(ev, "areas-fill", fn);
+  const move = (e) => {
+    const f = e.features && e.features[0];
+    if (!f) return;
+    const code = f.properties.code;
+    map.setFilter("areas-hover", ["==", ["get", "code"], code]);
+    map.getCanvas().style.cursor = "pointer";
+    const i = byCode.get(code);
+    const label = values && i !== undefined ? `${fmtAuto(values.values[i])} · ${values.legend[`labels_${state.lang}`][values.bins[i]] ?? ""}` : t("no_data");
+    tooltip.replaceChildren(h("strong", {}, code), h("br"), label);
+    tooltip.hidden = false;
+    tooltip.style.left = `${e.point.x + 12}px`;
+    tooltip.style.top = `${e.point.y + 12}px`;
+  };
+  const leave = () => { map.setFilter("areas-hover", ["==", ["get", "code"], ""]); tooltip.hidden = true; map.getCanvas().style.cursor = ""; };
+  const click = (e) => { const f = e.features && e.features[0]; if (f) go(url(`/area/${level}/${f.properties.code}`)); };
+  map.on("mousemove", "areas-fill", move);
+  map.on("mouseleave", "areas-fill", leave);
+  map.on("click", "areas-fill", click);
+  state.hoverHandlers = [["mousemove", move], ["mouseleave", leave], ["click", click]];
+}
+
+async function selectOnMap(map, code) {
+  map.setFilter("areas-selected", ["==", ["get", "code"], code]);
+  const fc = await topo(state.mapLevel);
+  const f = fc.features.find((x) => x.properties.code === code);
+  if (!f) return;
+  const b = [[180, 90], [-180, -90]];
+  const walk = (c) => { if (typeof c[0] === "number") { b[0][0] = Math.min(b[0][0], c[0]); b[0][1] = Math.min(b[0][1], c[1]); b[1][0] = Math.max(b[1][0], c[0]); b[1][1] = Math.max(b[1][1], c[1]); } else c.forEach(walk); };
+  walk(f.geometry.coordinates);
+  map.fitBounds(b, { padding: 80, maxZoom: 12, duration: 0 });
+}
+
+// ---------- area profile ----------
+async function pageArea(level, code) {
+  if (!level || !code) {
+    main.replaceChildren(h("h1", {}, t("p.title")), emptyState(t("p.choose")));
+    return;
+  }
+  const year = params().get("year");
+  main.replaceChildren(h("p", { class: "loading" }, t("loading")));
+  let p;
+  try { p = await api(`/api/profile/${level}/${encodeURIComponent(code)}${year ? `?year=${year}` : ""}`); } catch (err) {
+    main.replaceChildren(h("h1", {}, `${levelLabel(level)} ${code}`), err.status === 404 ? emptyState(err.message) : errorState(err, route));
+    return;
+  }
+  const a = p.area, sc = p.score;
+  const head = h("header", { class: "profile-head" },
+    h("h1", {}, a.label, " ", h("span", { class: "muted" }, `(${levelLabel(level)})`)),
+    h("p", { class: "muted" }, [a.gemeente_name ? `${t("gemeente")}: ${a.gemeente_name} (${a.gemeente_code})` : null, a.name && level !== "pc4" ? a.code : null].filter(Boolean).join(" · ")),
+    h("p", { class: "actions" },
+      h("a", { href: url("/map", { level, area: code, year: p.year }), "data-nav": true }, t("p.on_map")), " · ",
+      h("a", { href: url("/compare", { area: [...new Set([...(loadCompare()), `${level}:${code}`])].slice(-5) }), "data-nav": true }, t("p.compare_add"))),
+    p.years.length > 1 ? h("label", { class: "field inline" }, h("span", {}, t("year")),
+      h("select", { id: "p-year", onchange: (e) => go(url(`/area/${level}/${code}`, { year: e.target.value }), true) },
+        p.years.map((y) => h("option", { value: y, selected: y === p.year ? true : null }, y)))) : null);
+  if (!sc) { main.replaceChildren(head, emptyState(t("p.no_scores"))); return; }
+
+  const kindText = sc.kind === "modelled" ? t("p.modelled") : t("p.official");
+  const interval = sc.total_lo !== null && sc.total_hi !== null
+    ? t("p.interval_text", { lo: fmt(sc.total_lo), hi: fmt(sc.total_hi), klo: sc.klasse_lo ?? "–", khi: sc.klasse_hi ?? "–", p: sc.p_class_differs === null ? "–" : pct(sc.p_class_differs) })
+    : t("p.interval_none");
+  const scoreCard = h("section", { class: "card score", "aria-labelledby": "s-score" },
+    h("h2", { id: "s-score" }, `${t("p.score")} ${p.year}`),
+    h("div", { class: "score-row" },
+      h("div", { class: "big", id: "score-total", "data-value": sc.total }, fmt(sc.total)),
+      h("div", {}, h("div", { class: "klasse", id: "score-class", "data-klasse": sc.klasse }, classSwatch(sc.klasse), " ", `${t("p.class")} ${sc.klasse ?? "–"}: ${classLabel(sc.klasse)}`),
+        h("div", { class: "muted" }, `afw ${fmtSigned(sc.afw)} · ${t("p.kind")}: ${kindText}`),
+        h("div", { class: "muted" }, t("p.rank", { rank: nf(0).format(sc.rank), n: nf(0).format(sc.n_areas) })))),
+    h("p", { class: "interval" }, h("strong", {}, `${t("p.interval")}: `), interval));
+
+  // dimensions
+  const dims = p.dimensions.filter((d) => d.value !== null);
+  const series = [{ name: t("p.this_area"), color: DIM_COLORS.area }, { name: `${t("p.gemeente")} ${a.gemeente_name ?? ""}`.trim(), color: DIM_COLORS.gemeente }, { name: t("p.nederland"), color: DIM_COLORS.nederland }];
+  const dimCard = section(t("p.dimensions"), h("p", { class: "help" }, t("p.dimensions_desc")),
+    dims.length ? [h("ul", { class: "key" }, series.map((s) => h("li", {}, h("span", { class: "swatch", "data-color": s.color, "aria-hidden": "true" }), s.name))),
+      groupedBars({ groups: dims.map((d) => ({ label: d.label[state.lang], values: [d.value, d.gemeente, d.nederland] })), series, fmt: (v) => fmtSigned(v, 2),
+        title: `${t("p.dimensions")} ${a.label} ${p.year}`, desc: dims.map((d) => `${d.label[state.lang]}: ${fmtSigned(d.value)}`).join("; ") }),
+      table([{ label: t("p.dimensions"), value: (d) => d.label[state.lang] }, { label: series[0].name, value: (d) => fmtSigned(d.value), num: true },
+        { label: t("p.class"), value: (d) => String(d.klasse ?? "–"), num: true },
+        { label: series[1].name, value: (d) => fmtSigned(d.gemeente), num: true }, { label: series[2].name, value: (d) => fmtSigned(d.nederland), num: true }], dims)]
+      : emptyState(t("p.dims_none")));
+
+  // trend
+  const progs = p.programmes.filter((x) => x.year);
+  const markers = progs.map((x) => ({ x: x.year, label: L(x), short: (L(x) || "").split(/[ (]/)[0] }));
+  const tr = p.trend.filter((x) => x.total !== null);
+  const trendCard = section(t("p.trend"), h("p", { class: "help" }, t("p.trend_desc")),
+    lineChart({ series: [{ name: t("p.score"), color: "#1f4e9e", points: tr.map((x) => ({ x: x.year, y: x.total, hollow: x.kind !== "official", note: x.kind === "official" ? t("p.official") : t("p.modelled") })) }],
+      bands: tr.some((x) => x.total_lo !== null) ? [{ lo: tr.filter((x) => x.total_lo !== null).map((x) => ({ x: x.year, y: x.total_lo })), hi: tr.filter((x) => x.total_hi !== null).map((x) => ({ x: x.year, y: x.total_hi })), color: "rgba(31,78,158,0.15)" }] : [],
+      markers, fmt: (v) => fmt(v, 2), title: `${t("p.trend")} ${a.label}`, desc: tr.map((x) => `${x.year}: ${fmt(x.total)} (${x.kind === "official" ? t("p.official") : t("p.modelled")})`).join("; ") }),
+    table([{ label: t("year"), value: (x) => String(x.year) }, { label: t("p.score"), value: (x) => fmt(x.total), num: true }, { label: "afw", value: (x) => fmtSigned(x.afw), num: true },
+      { label: t("p.class"), value: (x) => (x.klasse ? `${x.klasse} ${classLabel(x.klasse)}` : "–") }, { label: t("p.kind"), value: (x) => (x.kind === "official" ? t("p.official") : t("p.modelled")) }], tr),
+    downloads(`/api/download/profile/${level}/${code}`, {}));
+
+  // change
+  const ch = p.change;
+  let changeBody;
+  if (!ch) changeBody = emptyState(t("p.change_none"));
+  else {
+    const devLabels = { 1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6 };
+    const dev = ch.development_class ? (state.lang === "nl" ? ["sterke achteruitgang", "achteruitgang", "lichte achteruitgang", "geen wezenlijke verandering", "lichte vooruitgang", "vooruitgang", "sterke vooruitgang"] : ["strong decline", "decline", "slight decline", "no meaningful change", "slight improvement", "improvement", "strong improvement"])[devLabels[ch.development_class]] : "";
+    const items = ch.items.slice(0, 12);
+    changeBody = [h("p", { id: "change-text" }, t("p.change_text", { from: ch.from, to: ch.to, delta: fmtSigned(ch.total), dev })),
+      items.length ? [h("p", {}, ch.by === "indicator" ? t("p.change_ind") : t("p.change_dims", { from: ch.dims_from, to: ch.dims_to })),
+        groupedBars({ groups: items.map((it) => ({ label: L(it), values: [it.delta] })), series: [{ name: "Δ", color: "#5e3c99" }], fmt: (v) => fmtSigned(v, 3),
+          title: t("p.change"), desc: items.map((it) => `${L(it)}: ${fmtSigned(it.delta)}`).join("; ") })] : null];
+  }
+  const changeCard = section(t("p.change"), changeBody);
+
+  // vulnerability
+  const v = p.vulnerability;
+  const vulnCard = section(t("p.vulnerable"), !v.available ? emptyState(t("p.vuln_na")) : !v.flags.length ? emptyState(t("p.vuln_none")) :
+    h("ul", { class: "flags" }, v.flags.map((f) => h("li", {}, h("strong", {}, f.flag ?? f.label ?? f.kind ?? "⚑"), " ", f[`reason_${state.lang}`] ?? f.reason ?? f.why ?? Object.entries(f).filter(([k]) => !["code", "level", "year"].includes(k)).map(([k, x]) => `${k}: ${x}`).join(", ")))));
+
+  // programmes
+  const progCard = section(t("p.programmes"), p.programmes.length ? h("ul", { class: "progs" }, p.programmes.map((x) => h("li", {},
+    h("strong", {}, L(x)), ` (${x.start ?? x.year ?? "?"}–${x.end ?? (x.start ? t("pr.running") : "")})`, h("br"),
+    h("span", { class: "muted" }, x.match === "area" ? t("p.match_area") : t("p.match_gemeente", { names: x.names ?? "" }), x.partial ? " · partial" : "")))) : emptyState(t("p.prog_none")));
+
+  main.replaceChildren(head, h("div", { class: "grid" }, scoreCard, dimCard, trendCard, changeCard, vulnCard, progCard));
+  main.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
+  document.title = `${a.label} – leefbaar`;
+  announce(`${a.label}: ${fmt(sc.total)}, ${classLabel(sc.klasse)}`);
+}
+
+// ---------- compare ----------
+function loadCompare() { try { return JSON.parse(sessionStorage.getItem("compare") || "[]"); } catch { return []; } }
+async function pageCompare() {
+  const refs = params().getAll("area").slice(0, 5);
+  sessionStorage.setItem("compare", JSON.stringify(refs));
+  const setRefs = (r) => go(url("/compare", { area: r }), true);
+  state.onPick = (a) => { const ref = `${a.level}:${a.code}`; if (!refs.includes(ref) && refs.length < 5) setRefs([...refs, ref]); };
+  const head = [h("h1", {}, t("c.title")), h("p", { class: "help" }, t("c.help")),
+    h("ul", { class: "chips" }, refs.map((r) => h("li", {}, r, " ", h("button", { type: "button", "aria-label": t("c.remove", { name: r }), onclick: () => setRefs(refs.filter((x) => x !== r)) }, "×")))),
+    h("p", {}, h("button", { type: "button", onclick: () => document.getElementById("search").focus() }, t("c.add")))];
+  if (refs.length < 2) { main.replaceChildren(...head, emptyState(t("c.too_few"))); return; }
+  main.replaceChildren(...head, h("p", { class: "loading" }, t("loading")));
+  let profiles;
+  try { profiles = await api(url("/api/compare", { area: refs }).replace(/[?&]lang=en/, "")); } catch (err) {
+    main.replaceChildren(...head, err.status === 404 ? emptyState(err.message) : errorState(err, route)); return;
+  }
+  const palette = ["#1f4e9e", "#e08214", "#2ca25f", "#8856a7", "#c51b7d"];
+  const dimsIds = ["won", "fys", "vrz", "soc", "onv"];
+  const series = profiles.map((p, i) => ({ name: p.area.label, color: palette[i] }));
+  const bars = groupedBars({ groups: dimsIds.map((d) => ({ label: state.meta.dimensions.find((x) => x.id === d).label[state.lang], values: profiles.map((p) => p.dimensions.find((x) => x.id === d)?.value ?? null) })),
+    series, fmt: (v) => fmtSigned(v, 2), title: t("p.dimensions"), desc: profiles.map((p) => p.area.label).join(", ") });
+  const lines = lineChart({ series: profiles.map((p, i) => ({ name: p.area.label, color: palette[i], points: p.trend.filter((x) => x.total !== null).map((x) => ({ x: x.year, y: x.total, hollow: x.kind !== "official" })) })),
+    fmt: (v) => fmt(v, 2), title: t("p.trend"), desc: profiles.map((p) => `${p.area.label}: ${fmt(p.score?.total)}`).join("; ") });
+  const tb = table([{ label: t("area"), value: (p) => h("a", { href: url(`/area/${p.area.level}/${p.area.code}`), "data-nav": true }, p.area.label) },
+    { label: t("year"), value: (p) => String(p.year ?? "–"), num: true },
+    { label: t("p.score"), value: (p) => fmt(p.score?.total), num: true },
+    { label: t("p.class"), value: (p) => (p.score?.klasse ? `${p.score.klasse} ${classLabel(p.score.klasse)}` : "–") },
+    ...dimsIds.map((d) => ({ label: state.meta.dimensions.find((x) => x.id === d).label[state.lang], value: (p) => fmtSigned(p.dimensions.find((x) => x.id === d)?.value ?? null), num: true }))], profiles);
+  main.replaceChildren(...head, h("div", { class: "grid" },
+    section(t("c.title"), tb, downloads("/api/download/compare", { area: refs })),
+    section(t("p.dimensions"), h("ul", { class: "key" }, series.map((s) => h("li", {}, h("span", { class: "swatch", "data-color": s.color, "aria-hidden": "true" }), s.name))), bars),
+    section(t("p.trend"), lines)));
+  main.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
+}
+
+// ---------- gap ----------
+async function pageGap() {
+  const q = params();
+  const levels = state.meta.levels.filter((l) => l.score_years.length);
+  const level = q.get("level") || levels[0]?.id;
+  const gemeente = q.get("gemeente") || "";
+  if (!level) { main.replaceChildren(h("h1", {}, t("g.title")), emptyState(t("g.none"))); return; }
+  let gms = [];
+  try { gms = await api("/api/gemeenten"); } catch { gms = []; }
+  const controls = h("form", { class: "controls inline", onsubmit: (e) => e.preventDefault() },
+    h("label", { class: "field" }, h("span", {}, t("level")), h("select", { id: "g-level", onchange: (e) => go(url("/gap", { level: e.target.value, gemeente }), true) },
+      levels.map((l) => h("option", { value: l.id, selected: l.id === level ? true : null }, l.label[state.lang])))),
+    h("label", { class: "field" }, h("span", {}, t("gemeente")), h("select", { id: "g-gemeente", onchange: (e) => go(url("/gap", { level, gemeente: e.target.value }), true) },
+      [h("option", { value: "" }, t("all_nl")), ...gms.map((g) => h("option", { value: g.code, selected: g.code === gemeente ? true : null }, `${g.name} (${g.code})`))])));
+  main.replaceChildren(h("h1", {}, t("g.title")), h("p", { class: "help" }, t("g.desc")), controls, h("p", { class: "loading" }, t("loading")));
+  let d;
+  try { d = await api(url(`/api/gap/${level}`, { gemeente }).replace(/[?&]lang=en/, "")); } catch (err) { main.lastChild.replaceWith(errorState(err, route)); return; }
+  if (!d.years.length) { main.lastChild.replaceWith(emptyState(t("g.none"))); return; }
+  const Y = d.years;
+  const fan = lineChart({ series: [{ name: t("g.median"), color: "#1f4e9e", points: Y.map((r) => ({ x: r.year, y: r.p50 })) }, { name: t("g.mean"), color: "#e08214", dashed: true, points: Y.map((r) => ({ x: r.year, y: r.mean })) }],
+    bands: [{ lo: Y.map((r) => ({ x: r.year, y: r.p10 })), hi: Y.map((r) => ({ x: r.year, y: r.p90 })), color: "rgba(31,78,158,0.12)" }, { lo: Y.map((r) => ({ x: r.year, y: r.p25 })), hi: Y.map((r) => ({ x: r.year, y: r.p75 })), color: "rgba(31,78,158,0.22)" }],
+    fmt: (v) => fmtSigned(v, 2), yLabel: "afw", title: t("g.fan"), desc: Y.map((r) => `${r.year}: P10 ${fmt(r.p10)}, P50 ${fmt(r.p50)}, P90 ${fmt(r.p90)}`).join("; ") });
+  const names = state.meta.classes[`labels_${state.lang}`];
+  const mix = stackedBars({ rows: Y.map((r) => ({ x: r.year, counts: r.classes })), colors: state.meta.classes.colors, names, title: t("g.classes"), desc: Y.map((r) => `${r.year}: ${r.classes.join(", ")}`).join("; ") });
+  const tb = table([{ label: t("year"), value: (r) => String(r.year) }, { label: t("areas_n", { n: "" }).trim(), value: (r) => nf(0).format(r.n_areas), num: true },
+    { label: t("g.mean"), value: (r) => fmtSigned(r.mean), num: true }, { label: "P10", value: (r) => fmtSigned(r.p10), num: true }, { label: t("g.median"), value: (r) => fmtSigned(r.p50), num: true },
+    { label: "P90", value: (r) => fmtSigned(r.p90), num: true }, { label: t("g.spread"), value: (r) => fmt(r.p90_p10), num: true }, { label: t("g.gap"), value: (r) => fmtSigned(r.gap_bottom10), num: true },
+    { label: t("g.insuff"), value: (r) => pct(r.share_insufficient), num: true }], Y);
+  main.lastChild.replaceWith(h("div", { class: "grid" }, section(t("g.fan"), h("p", { class: "help" }, t("g.fan_desc")), fan),
+    section(t("g.classes"), h("ul", { class: "key" }, names.map((n, i) => h("li", {}, h("span", { class: `swatch k${i + 1}`, "aria-hidden": "true" }), n))), mix),
+    section(t("g.title"), tb, downloads(`/api/download/gap/${level}`, { gemeente }))));
+}
+
+// ---------- programmes ----------
+async function pageProgrammes() {
+  main.replaceChildren(h("h1", {}, t("pr.title")), h("p", { class: "loading" }, t("loading")));
+  let d;
+  try { d = await api("/api/programmes"); } catch (err) { main.lastChild.replaceWith(errorState(err, route)); return; }
+  const reg = d.registry;
+  const now = new Date().getFullYear();
+  const detail = h("div", { id: "prog-detail", "aria-live": "polite" });
+  const show = (id) => {
+    const p = reg.find((x) => x.id === id);
+    if (!p) return;
+    setQuery({ id });
+    const list = (items) => (items && items.length ? h("ul", {}, items.map((x) => h("li", {}, x))) : null);
+    detail.replaceChildren(section(`${L(p, "name")} (${p.start}–${p.end ?? t("pr.running")})`,
+      p[`notes_${state.lang}`] ? h("p", {}, p[`notes_${state.lang}`]) : null,
+      h("h3", {}, t("pr.problems")), list(p[`core_problems_${state.lang}`]),
+      p[`instruments_${state.lang}`]?.length ? [h("h3", {}, t("pr.instruments")), list(p[`instruments_${state.lang}`])] : null,
+      p.areas?.length ? [h("h3", {}, t("pr.areas")), list(p.areas.map((a) => `${a.id} (${a.adoption_year})`))] : null,
+      p.evaluations?.length ? [h("h3", {}, t("pr.evaluations")), list(p.evaluations.map((e) => `${e.title} (${e.publisher ?? ""} ${e.year ?? ""}): ${e[`finding_${state.lang}`] ?? ""}`))] : null));
+    detail.querySelector("h2")?.focus?.();
+  };
+  const kinds = { programme: "#1f4e9e", phase: "#74add1", policy_note: "#e08214", law: "#5e3c99", classification: "#2ca25f" };
+  const items = reg.map((p) => ({ id: p.id, label: L(p, "name"), start: p.start, end: p.end, kind: p.kind, depth: p.parent ? 1 : 0 }));
+  const body = reg.length ? [h("p", { class: "help" }, t("pr.desc")),
+    h("ul", { class: "key" }, Object.entries(kinds).map(([k, c]) => h("li", {}, h("span", { class: "swatch", "data-color": c, "aria-hidden": "true" }), k.replace("_", " ")))),
+    h("div", { class: "timeline-wrap" }, timeline({ items, minYear: Math.min(...reg.map((p) => p.start)), maxYear: now, colors: kinds, onSelect: show, runningLabel: t("pr.running"),
+      title: t("pr.title"), desc: reg.map((p) => `${L(p, "name")} ${p.start}–${p.end ?? t("pr.running")}`).join("; ") })),
+    detail,
+    section(t("pr.title"), table([{ label: t("pr.name"), value: (p) => h("button", { type: "button", class: "link", onclick: () => show(p.id) }, L(p, "name")) },
+      { label: t("pr.period"), value: (p) => `${p.start}–${p.end ?? ""}` }, { label: t("pr.kind"), value: (p) => p.kind }], reg),
+    downloads("/api/download/programmes", {}))] : [emptyState(t("pr.none"))];
+  const evalCard = section(t("pr.eval"), d.evaluation.length ? table(Object.keys(d.evaluation[0]).map((k) => ({ label: k, value: (r) => (r[k] === null ? "–" : typeof r[k] === "number" ? fmtAuto(r[k]) : String(r[k])), num: false })), d.evaluation) : emptyState(t("pr.eval_none")));
+  const listsCard = section(t("pr.lists"), table([{ label: "id", value: (r) => r.list_id }, { label: "n", value: (r) => String(r.entries), num: true }, { label: t("gemeente"), value: (r) => String(r.gemeenten), num: true }], d.lists));
+  main.replaceChildren(h("h1", {}, t("pr.title")), ...body, evalCard, listsCard);
+  main.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
+  const id = params().get("id");
+  if (id) show(id);
+}
+
+// ---------- router ----------
+async function route() {
+  const q = params();
+  state.lang = q.get("lang") === "en" ? "en" : "nl";
+  applyLanguage();
+  state.onPick = null;
+  const parts = location.pathname.split("/").filter(Boolean);
+  const page = parts[0] || "map";
+  state.page = page;
+  document.querySelectorAll("#nav a").forEach((a) => a.removeAttribute("aria-current"));
+  document.querySelector(`#nav a[data-page="${page}"]`)?.setAttribute("aria-current", "page");
+  document.title = `${t(`nav.${page}`)} – leefbaar`;
+  try {
+    if (!state.meta) state.meta = await api("/api/meta");
+    if (page === "map") await pageMap();
+    else if (page === "area") await pageArea(parts[1], parts[2]);
+    else if (page === "compare") await pageCompare();
+    else if (page === "gap") await pageGap();
+    else if (page === "programmes") await pageProgrammes();
+    else main.replaceChildren(emptyState(t("notfound")));
+  } catch (err) {
+    console.error(err);
+    main.replaceChildren(errorState(err, route));
+  }
+  main.querySelectorAll("a[data-nav]").forEach((a) => a.addEventListener("click", navClick));
+}
+
+function navClick(e) {
+  if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+  const a = e.currentTarget;
+  if (a.hasAttribute("download")) return;
+  e.preventDefault();
+  go(a.getAttribute("href"));
+  main.focus({ preventScroll: true });
+}
+
+document.querySelectorAll("a[data-nav]").forEach((a) => a.addEventListener("click", navClick));
+document.getElementById("lang").addEventListener("click", () => {
+  const p = params();
+  if (state.lang === "nl") p.set("lang", "en"); else p.delete("lang");
+  const s = p.toString();
+  go(`${location.pathname}${s ? `?${s}` : ""}`, true);
+});
+window.addEventListener("popstate", route);
+setupSearch();
+route();
