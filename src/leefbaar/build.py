@@ -83,16 +83,17 @@ def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport,
             out = fam.read(path)
             pending.append((fam.name, path, digest, out if isinstance(out, list) else [out]))
         with store.transaction(), store.run("build", {"data": str(data_dir), "store": str(store_path)}):
-            for n, (family, path, digest, batches) in enumerate(pending, 1):
-                progress(f"writing {path.relative_to(data_dir)}", len(found) + n, len(found) + len(pending))
-                rep = FileReport(family, str(path.relative_to(data_dir)), "read")
-                for batch in batches:
-                    counts = store.ingest(batch, digest)
-                    rep.rows += batch.rows
-                    rep.observations += counts["observations"]
-                    rep.areas += counts["areas"]
-                    rep.geometries += counts["geometries"]
-                report.files.append(rep)
+            with store.bulk():
+                for n, (family, path, digest, batches) in enumerate(pending, 1):
+                    progress(f"writing {path.relative_to(data_dir)}", len(found) + n, len(found) * 2)
+                    rep = FileReport(family, str(path.relative_to(data_dir)), "read")
+                    for batch in batches:
+                        counts = store.ingest(batch, digest)
+                        rep.rows += batch.rows
+                        rep.observations += counts["observations"]
+                        rep.areas += counts["areas"]
+                        rep.geometries += counts["geometries"]
+                    report.files.append(rep)
             if pending:
                 progress("deriving crosswalks", 1, 1)
                 report.crosswalks = derive_geography(store)

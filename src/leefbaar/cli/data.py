@@ -92,14 +92,16 @@ def show(
     if theme:
         frame = frame[frame["theme"].str.lower() == theme.lower()]
     name = area["name"].iloc[0] if not area.empty and pd.notna(area["name"].iloc[0]) else ""
-    gm_text = f", gemeente {gm['name'].iloc[0]} ({area['gemeente_code'].iloc[0]})" if gm is not None and len(gm) else ""
-    console.print(f"[bold]{lvl.upper() if lvl == 'pc4' else lvl} {code}[/bold] {name}{gm_text} - {year} "
+    gm_text = (f", gemeente {gm['name'].iloc[0]} ({area['gemeente_code'].iloc[0]})"
+               if gm is not None and len(gm) else "")
+    title = f"{lvl.upper() if lvl == 'pc4' else lvl} {code}"
+    console.print(f"[bold]{title}[/bold]{' ' + name if name else ''}{gm_text} - {year} "
                   f"(years with data: {', '.join(map(str, years))})")
     print_frame(frame, max_rows=400)
 
 
 def indicators(
-    search: Annotated[str | None, typer.Option("--search", help="Words to look for in id, labels, theme, unit.")] = None,
+    search: Annotated[str | None, typer.Option("--search", help="Words to find in id, labels, theme, unit.")] = None,
     store: StoreOpt = None,
 ) -> None:
     """List the indicator catalogue (id, labels, unit, theme, direction), optionally filtered."""

@@ -1,4 +1,4 @@
-"""Crosswalks between boundary vintages and levels, computed by area-weighted overlay (tobler).
+"""Crosswalks between boundary vintages and levels, computed by area-weighted overlay.
 
 A crosswalk row says: the share ``weight`` of the area of ``from_code`` (at ``from_level``/``from_vintage``)
 lies in ``to_code``. Weights of one source area sum to 1 over its targets, up to slivers below ``MIN_SHARE``
@@ -12,34 +12,67 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from tobler.area_weighted import _area_tables_binning
+import shapely
 
 MIN_SHARE = 0.01
+SIMPLIFY_M = 5.0
 GEMEENTE_VINTAGES = (2014, 2017, 2022, 2024)
 
 
-def overlay_weights(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, min_share: float = MIN_SHARE) -> pd.DataFrame:
-    """Area shares of each ``source`` polygon in each ``target`` polygon (both with a ``code`` column, RD).
+def intersection_areas(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame,
+                       tolerance: float = SIMPLIFY_M) -> pd.DataFrame:
+    """Intersection area (m2) of every overlapping (source code, target code) pair.
 
-    Returns ``from_code, to_code, weight`` where weight is the renormalised share of the source area.
+    Boundaries are first simplified to ``tolerance`` metres (the shares change by far less than the sliver
+    threshold). Candidate pairs come from an STR-tree; a source polygon that lies wholly within one target
+    gets its own area without an intersection, so only boundary-crossing polygons are intersected.
     """
-    table = _area_tables_binning(source, target, "auto").tocoo()
-    inter = pd.DataFrame({"i": table.row, "j": table.col, "a": table.data})
-    inter = inter[inter["a"] > 0]
-    total = inter.groupby("i")["a"].transform("sum")
-    inter = inter[inter["a"] / total >= min_share]
-    inter["weight"] = inter["a"] / inter.groupby("i")["a"].transform("sum")
-    return pd.DataFrame({
-        "from_code": source["code"].to_numpy()[inter["i"].to_numpy()],
-        "to_code": target["code"].to_numpy()[inter["j"].to_numpy()],
-        "weight": inter["weight"].to_numpy(),
-    }).sort_values(["from_code", "weight"], ascending=[True, False], ignore_index=True)
+    src_geom = shapely.simplify(source.geometry.to_numpy(), tolerance)
+    dst_geom = shapely.simplify(target.geometry.to_numpy(), tolerance)
+    shapely.prepare(dst_geom)
+    i, j = shapely.STRtree(dst_geom).query(src_geom, predicate="intersects")
+    inside = shapely.contains(dst_geom[j], src_geom[i])
+    wholly = np.zeros(len(src_geom), dtype=bool)
+    wholly[i[inside]] = True
+    keep = inside | ~wholly[i]
+    i, j, inside = i[keep], j[keep], inside[keep]
+    area = shapely.area(src_geom[i])
+    area[~inside] = shapely.area(shapely.intersection(src_geom[i[~inside]], dst_geom[j[~inside]]))
+    inter = pd.DataFrame({"from": source["code"].to_numpy()[i], "to": target["code"].to_numpy()[j], "a": area})
+    return inter[inter["a"] > 0].groupby(["from", "to"], as_index=False)["a"].sum()
 
 
-def dissolve_gemeenten_from_buurten(buurten: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Gemeente polygons of a vintage for which only buurt boundaries exist (gemeente = BU code digits 3-6)."""
-    frame = buurten.assign(code="GM" + buurten["code"].str[2:6])
-    return frame[["code", "geometry"]].dissolve(by="code", as_index=False)
+def _shares(inter: pd.DataFrame, by: str, min_share: float) -> pd.DataFrame:
+    total = inter.groupby(by)["a"].transform("sum")
+    kept = inter[inter["a"] / total >= min_share]
+    return kept.assign(weight=kept["a"] / kept.groupby(by)["a"].transform("sum"))
+
+
+def overlay_weights(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, min_share: float = MIN_SHARE,
+                    both: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """Area shares of each ``source`` area in each ``target`` area (both with a ``code`` column, RD).
+
+    Several polygons may share a code (the parts of one area, e.g. the buurten of a gemeente for a vintage
+    without gemeente boundaries); their intersection areas are added up. Returns ``from_code, to_code,
+    weight`` where weight is the renormalised share of the source area; with ``both`` also the reverse
+    crosswalk (target -> source), computed from the same intersection areas.
+    """
+    inter = intersection_areas(source, target)
+
+    def frame(by: str, other: str) -> pd.DataFrame:
+        w = _shares(inter, by, min_share)
+        return pd.DataFrame({"from_code": w[by].to_numpy(), "to_code": w[other].to_numpy(),
+                             "weight": w["weight"].to_numpy()}).sort_values(
+            ["from_code", "weight"], ascending=[True, False], ignore_index=True)
+
+    forward = frame("from", "to")
+    return (forward, frame("to", "from")) if both else forward
+
+
+def gemeente_parts_from_buurten(buurten: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Gemeente areas of a vintage for which only buurt boundaries exist: each buurt polygon labelled with
+    its gemeente (BU code digits 3-6), for use as the parts of that gemeente in ``overlay_weights``."""
+    return buurten[["geometry"]].assign(code="GM" + buurten["code"].str[2:6].to_numpy())
 
 
 def assign_largest(weights: pd.DataFrame) -> pd.DataFrame:

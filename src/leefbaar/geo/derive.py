@@ -1,8 +1,8 @@
 """Derived geography written to the store after an ingest: vintage crosswalks and PC4 -> gemeente.
 
 - gemeente crosswalks between consecutive vintages 2014 -> 2017 -> 2022 -> 2024 (both directions), area-weighted.
-  The 2024 gemeenten are dissolved from the 2024 buurt boundaries (scored buurten only; unscored, nearly
-  empty buurten leave small holes, which the renormalised weights absorb).
+  The 2024 gemeenten are taken as the union of their 2024 buurt boundaries (scored buurten only; unscored,
+  nearly empty buurten leave small holes, which the renormalised weights absorb).
 - PC4 (2017 boundaries) -> gemeente for every gemeente vintage with boundaries, all shares kept in
   ``crosswalks``; the largest share is written to ``areas.gemeente_code`` for PC4 (2022 gemeenten, or the
   latest vintage available), so that later work can group PC4 by gemeente.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leefbaar.geo.crosswalk import GEMEENTE_VINTAGES, assign_largest, dissolve_gemeenten_from_buurten, overlay_weights
+from leefbaar.geo.crosswalk import GEMEENTE_VINTAGES, assign_largest, gemeente_parts_from_buurten, overlay_weights
 from leefbaar.store.store import Store
 
 PC4_GEMEENTE_VINTAGE = 2022
@@ -24,7 +24,7 @@ def _gemeenten(store: Store, vintage: int):
         return store.geometries("gemeente", vintage)[["code", "geometry"]]
     buurt = store.sql("SELECT count(*) AS n FROM geometries WHERE level = 'buurt' AND vintage = ?", [vintage])
     if buurt["n"].iloc[0]:
-        return dissolve_gemeenten_from_buurten(store.geometries("buurt", vintage))
+        return gemeente_parts_from_buurten(store.geometries("buurt", vintage))
     return None
 
 
@@ -36,10 +36,9 @@ def derive_geography(store: Store) -> dict[str, int]:
     counts: dict[str, int] = {}
     frames = []
     for a, b in zip(vintages, vintages[1:], strict=False):
-        for src, dst in ((a, b), (b, a)):
-            w = overlay_weights(gm[src], gm[dst])
+        for (src, dst), w in zip(((a, b), (b, a)), overlay_weights(gm[a], gm[b], both=True), strict=True):
             frames.append(w.assign(from_level="gemeente", from_vintage=src, to_level="gemeente", to_vintage=dst,
-                                   method="area-weighted overlay (tobler)"))
+                                   method="area-weighted overlay"))
             counts[f"gemeente {src}->{dst}"] = len(w)
     has_pc4 = store.sql("SELECT count(*) AS n FROM geometries WHERE level = 'pc4'")["n"].iloc[0]
     if has_pc4:
@@ -48,7 +47,7 @@ def derive_geography(store: Store) -> dict[str, int]:
         for v in vintages:
             w = overlay_weights(pc4[["code", "geometry"]], gm[v])
             frames.append(w.assign(from_level="pc4", from_vintage=pc4_vintage, to_level="gemeente", to_vintage=v,
-                                   method="area-weighted overlay (tobler)"))
+                                   method="area-weighted overlay"))
             counts[f"pc4 {pc4_vintage}->gemeente {v}"] = len(w)
         target = PC4_GEMEENTE_VINTAGE if PC4_GEMEENTE_VINTAGE in gm else (vintages[-1] if vintages else None)
         if target is not None:

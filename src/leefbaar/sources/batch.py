@@ -67,36 +67,41 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
     ``year`` is one year for the whole file, or a year per source column (for files with one column per year).
     Text classes are translated with the column's value map; an unmapped text is an error naming the cell.
     """
-    numeric = [c for c, m in mapping.items() if m.value_map is None]
-    values, status = parse_values(raw, raw.frame[numeric], decimal=decimal)
-    for c, m in mapping.items():
+    columns = list(mapping)
+    numeric = [c for c in columns if mapping[c].value_map is None]
+    nvals, nstat = parse_values(raw, raw.frame[numeric], decimal=decimal)
+    n, k = len(raw.frame), len(columns)
+    values = np.empty((n, k))
+    status = np.empty((n, k), dtype=object)
+    pos = {c: j for j, c in enumerate(numeric)}
+    for j, c in enumerate(columns):
+        m = mapping[c]
         if m.value_map is None:
+            values[:, j], status[:, j] = nvals[:, pos[c]], nstat[:, pos[c]]
             continue
         text = raw.frame[c].str.strip()
-        known = text.isin(list(m.value_map)) | text.isin(["", "NA"])
+        empty = text.isin(["", "NA"]).to_numpy()
+        known = text.isin(list(m.value_map)).to_numpy() | empty
         if not known.all():
-            i = int(np.flatnonzero(~known.to_numpy())[0])
+            i = int(np.flatnonzero(~known)[0])
             raise InputError(raw.path, f"text class {text.iloc[i]!r} is not in value map of the catalogue",
                              row=int(raw.row[i]), column=c)
-        mapped = text.map(lambda t, vm=m.value_map: vm.get(t)).astype("float64")
-        values[c] = mapped.to_numpy()
-        status[c] = np.where(mapped.isna(), np.where(text.isin(["", "NA"]), "missing", "suppressed"), "ok")
-    n = len(raw.frame)
-    parts = []
-    for c in mapping:
-        st = status[c].to_numpy()
-        if mapping[c].rounded:
-            st = np.where(st == "ok", "rounded", st)
-        parts.append(pd.DataFrame({
-            "code": codes.to_numpy(), "level": level, "vintage": vintage,
-            "year": year[c] if isinstance(year, dict) else year,
-            "indicator": mapping[c].indicator, "value": values[c].to_numpy(), "status": st,
-        }))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=OBS_COLUMNS)
-    dup = out.duplicated(["code", "year", "indicator"])
-    if dup.any():
-        first = out[dup].iloc[0]
-        raise InputError(raw.path, f"two columns map to indicator {first.indicator!r} for {first.year}; "
+        mapped = text.map(lambda t, vm=m.value_map: vm.get(t)).astype("float64").to_numpy()
+        values[:, j] = mapped
+        status[:, j] = np.where(np.isnan(mapped), np.where(empty, "missing", "suppressed"), "ok")
+    rounded = np.array([mapping[c].rounded for c in columns])
+    status[:, rounded] = np.where(status[:, rounded] == "ok", "rounded", status[:, rounded])
+    years = np.array([year[c] if isinstance(year, dict) else year for c in columns])
+    indicator_ids = [mapping[c].indicator for c in columns]
+    key = list(zip(indicator_ids, years.tolist(), strict=True))
+    if len(set(key)) != len(key):
+        dup = next(x for x in key if key.count(x) > 1)
+        raise InputError(raw.path, f"two columns map to indicator {dup[0]!r} for {dup[1]}; "
                          "check catalogue/columns.csv")
-    assert len(out) == n * len(mapping)
-    return out
+    return pd.DataFrame({
+        "code": np.tile(codes.to_numpy(dtype=object), k),
+        "level": level, "vintage": vintage,
+        "year": np.repeat(years, n),
+        "indicator": pd.Categorical(np.repeat(np.array(indicator_ids, dtype=object), n)),
+        "value": values.T.reshape(-1), "status": status.T.reshape(-1),
+    })

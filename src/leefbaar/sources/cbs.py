@@ -20,7 +20,8 @@ CBS = ("CBS (Centraal Bureau voor de Statistiek)", "CC BY 4.0")
 _PC4 = re.compile(r"^\d{4}$")
 _REGION = re.compile(r"^(NL\d{2}|PV\d{2}|GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})$")
 PROVINCIE_CODES = {
-    "Groningen": "PV20", "Fryslân": "PV21", "Fryslan": "PV21", "Friesland": "PV21", "Drenthe": "PV22", "Overijssel": "PV23",
+    "Groningen": "PV20", "Fryslân": "PV21", "Fryslan": "PV21", "Friesland": "PV21", "Drenthe": "PV22",
+    "Overijssel": "PV23",
     "Flevoland": "PV24", "Gelderland": "PV25", "Utrecht": "PV26", "Noord-Holland": "PV27",
     "Zuid-Holland": "PV28", "Zeeland": "PV29", "Noord-Brabant": "PV30", "Limburg": "PV31",
 }

@@ -28,18 +28,19 @@ def read_lbm3_pc4(path: Path) -> Batch:
     raw = read_text_table(path)
     maps = {m.column: m for m in column_maps() if m.family == "lbm3_pc4"}
     check_columns(raw, set(maps) | {"PC4", "jaar"})
-    years, _ = parse_values(raw, raw.frame[["jaar"]])
-    if years["jaar"].isna().any():
-        i = int(np.flatnonzero(years["jaar"].isna().to_numpy())[0])
+    values, _ = parse_values(raw, raw.frame[["jaar"]])
+    years = pd.Series(values[:, 0])
+    if years.isna().any():
+        i = int(np.flatnonzero(years.isna().to_numpy())[0])
         raise InputError(path, "year is missing", row=int(raw.row[i]), column="jaar")
     areas, parts = [], []
     valid_years = set().union(*(m.years for m in maps.values()))
-    for year in sorted(years["jaar"].astype(int).unique()):
+    for year in sorted(years.astype(int).unique()):
         if year not in valid_years:
-            i = int(np.flatnonzero((years["jaar"] == year).to_numpy())[0])
+            i = int(np.flatnonzero((years == year).to_numpy())[0])
             raise InputError(path, f"year {year} is not a Leefbaarometer 3 measurement year",
                              row=int(raw.row[i]), column="jaar")
-        sel = (years["jaar"] == year).to_numpy()
+        sel = (years == year).to_numpy()
         sub = RawTable(raw.path, raw.frame[sel].reset_index(drop=True), raw.row[sel])
         codes = pc4_codes(sub, "PC4")
         obs = observations_from_wide(sub, codes, "pc4", year, maps, year)
@@ -112,7 +113,8 @@ def read_lbm2_derived(path: Path) -> Batch:
     raw = read_text_table(path)
     check_columns(raw, columns)
     text = [c for c in columns if c in ("boundary", "between", "label_nl")]
-    values, _ = parse_values(raw, raw.frame[[c for c in columns if c not in text]])
-    frame = pd.concat([raw.frame[text], values], axis=1)[columns]
+    numeric = [c for c in columns if c not in text]
+    values, _ = parse_values(raw, raw.frame[numeric])
+    frame = pd.concat([raw.frame[text], pd.DataFrame(values, columns=numeric)], axis=1)[columns]
     return Batch("lbm2_derived", path, "leefbaar (derived from LBM 2.0 open data)", "derived", len(raw.frame),
                  tables={table: frame})

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from leefbaar.errors import InputError
@@ -80,22 +81,27 @@ def read_text_table(path: str | Path, sep: str = ",", encoding: str = "utf-8", p
     problems: list[tuple[int | None, int, int]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        problems.append((row.number, row.expected_columns, row.actual_columns))
+        number = row.number
+        if number is None:  # Arrow does not always count lines: find the row's text in the file
+            at = data.find(row.text.encode(encoding)) if row.text else -1
+            number = data.count(b"\n", 0, at) + 1 if at >= 0 else None
+        problems.append((number, row.expected_columns, row.actual_columns))
         return "skip"
 
     first = data.split(b"\n", 1)[0].decode(encoding).rstrip("\r")
     header = next(csv.reader([first], delimiter=sep))
     if pad_short_rows:
         lines = data.decode(encoding).splitlines()
-        data = "\n".join(line + sep * max(0, len(header) - 1 - line.count(sep)) for line in lines).encode()
+        width = len(header) - 1
+        data = "\n".join(line + sep * max(0, width - line.count(sep)) for line in lines).encode()
     try:
         table = pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(block_size=1 << 26),
             parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False,
-                auto_dict_encode=False, include_missing_columns=False,
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False,
+                quoted_strings_can_be_null=False, auto_dict_encode=False, include_missing_columns=False,
             ),
         )
     except pa.ArrowInvalid as exc:
@@ -146,35 +152,40 @@ def check_unique(raw: RawTable, codes: pd.Series, column: str) -> None:
         )
 
 
-def parse_values(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse the text cells of ``text`` (same index as ``raw.frame``) into float64 values and a status each.
+_NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 
-    Returns ``(values, status)``: status is ``ok``, ``suppressed`` or ``missing``. Suppressed and missing
-    cells are NaN, never a number. Text that is not a number, or a decimal comma where a point is expected,
-    raises an ``InputError`` naming the first offending row and column.
+
+def parse_values(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
+    """Parse the text cells of ``text`` (rows as in ``raw.frame``) into numbers and a status per cell.
+
+    Returns ``(values, status)`` as 2-D arrays of shape (rows, columns): float64 values, NaN where the status
+    is ``suppressed`` or ``missing`` (never a number), and status ``ok``, ``suppressed`` or ``missing``.
+    Text that is not a number, or a decimal comma where a point is expected, raises an ``InputError``
+    naming the first offending row and column. Vectorised over all cells with Arrow compute kernels.
     """
-    values = {}
-    status = {}
-    for col in text.columns:
-        s = text[col].str.strip()
-        if decimal == ",":
-            s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-        num = pd.to_numeric(s, errors="coerce").astype("float64")
-        missing = s.isin(MISSING_TEXT).to_numpy()
-        suppressed = s.isin(SUPPRESSED_TEXT).to_numpy() | np.isin(num.to_numpy(), SUPPRESSION_NUMBERS)
-        bad = num.isna().to_numpy() & ~missing & ~suppressed
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            value = text[col].iloc[i]
-            why = ("decimal comma in a column that uses a decimal point" if _DECIMAL_COMMA.match(value)
-                   else f"text {value!r} where a number is expected")
-            raise InputError(raw.path, f"{why} ({int(bad.sum())} such cells in this column)",
-                             row=int(raw.row[i]), column=col)
-        out = num.to_numpy().copy()
-        out[missing | suppressed] = np.nan
-        values[col] = out
-        st = np.full(len(s), "ok", dtype=object)
-        st[missing] = "missing"
-        st[suppressed] = "suppressed"
-        status[col] = st
-    return pd.DataFrame(values, index=text.index), pd.DataFrame(status, index=text.index)
+    n, k = text.shape
+    if k == 0:
+        return np.empty((n, 0)), np.empty((n, 0), dtype=object)
+    cells = pa.concat_arrays([pa.array(text[c].to_numpy(dtype=object), type=pa.string()) for c in text.columns])
+    cells = pc.utf8_trim_whitespace(cells)
+    if decimal == ",":
+        cells = pc.replace_substring(pc.replace_substring(cells, ".", ""), ",", ".")
+    missing = pc.fill_null(pc.is_in(cells, pa.array(sorted(MISSING_TEXT))), True)
+    numeric = pc.fill_null(pc.match_substring_regex(cells, _NUMBER), False)
+    values = pc.cast(pc.if_else(numeric, cells, pa.scalar(None, pa.string())), pa.float64())
+    values = values.to_numpy(zero_copy_only=False).copy()
+    suppressed = (pc.is_in(cells, pa.array(sorted(SUPPRESSED_TEXT))).to_numpy(zero_copy_only=False)
+                  | np.isin(values, SUPPRESSION_NUMBERS))
+    missing = missing.to_numpy(zero_copy_only=False)
+    bad = ~numeric.to_numpy(zero_copy_only=False) & ~missing & ~suppressed
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        col, i = text.columns[first // n], first % n
+        value = str(text[col].iloc[i])
+        why = ("decimal comma in a column that uses a decimal point" if _DECIMAL_COMMA.match(value)
+               else f"text {value!r} where a number is expected")
+        in_col = int(bad[(first // n) * n:(first // n + 1) * n].sum())
+        raise InputError(raw.path, f"{why} ({in_col} such cells in this column)", row=int(raw.row[i]), column=col)
+    values[missing | suppressed] = np.nan
+    status = np.where(suppressed, "suppressed", np.where(missing, "missing", "ok")).astype(object)
+    return values.reshape(k, n).T, status.reshape(k, n).T

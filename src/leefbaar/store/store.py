@@ -18,6 +18,7 @@ import duckdb
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from leefbaar import __version__
@@ -86,13 +87,17 @@ class Store:
     def _load_catalogue(self) -> None:
         cat = indicators().reset_index()
         self.con.execute("DELETE FROM indicators")
+        self.con.register("cat", cat)
         self.con.execute("INSERT INTO indicators SELECT id, label_nl, label_en, unit, theme, direction, sensitive, "
                          "description FROM cat")
+        self.con.unregister("cat")
         cols = pd.DataFrame([(m.family, m.column, m.indicator, _years_text(m.years), m.rounded)
                              for m in column_maps()], columns=["family", "column_name", "indicator", "years",
                                                                "rounded"])
         self.con.execute("DELETE FROM indicator_columns")
+        self.con.register("cols", cols)
         self.con.execute("INSERT INTO indicator_columns SELECT * FROM cols")
+        self.con.unregister("cols")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -111,8 +116,22 @@ class Store:
         return self.con.execute("SELECT count(*) FROM sources WHERE sha256 = ? AND file = ?",
                                 [digest, _rel(path)]).fetchone()[0] > 0
 
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Stage observations and areas of many ``ingest`` calls and write them at once (inside a transaction).
+
+        One bulk write replaces one scan of the observations table per file; later files win over earlier
+        ones for the same (code, level, year, indicator).
+        """
+        self._staged: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+        try:
+            yield
+            self._flush()
+        finally:
+            del self._staged
+
     def ingest(self, batch: Batch, digest: str | None = None) -> dict[str, int]:
-        """Write one batch (call inside ``transaction``). Returns row counts written per table."""
+        """Write one batch (inside ``transaction``). Returns row counts per table (areas: rows offered)."""
         digest = digest or sha256(batch.path)
         rel = _rel(batch.path)
         old = [r[0] for r in self.con.execute("SELECT source_id FROM sources WHERE file = ? AND family = ?",
@@ -125,34 +144,57 @@ class Store:
         self.con.execute("INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          [sid, batch.family, rel, digest, batch.path.stat().st_size, batch.publisher,
                           batch.licence, _now(), batch.rows, len(batch.observations)])
-        counts = {"areas": self._merge_areas(batch.areas, sid)}
+        areas = batch.areas[AREA_COLUMNS].assign(source_id=sid) if batch.areas is not None else None
         obs = batch.observations[OBS_COLUMNS].assign(source_id=sid)
-        if len(obs):
-            obs = obs.astype({"vintage": "int32", "year": "int32", "value": "float64"})
-            self.con.register("new_obs", obs)
-            self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
-            self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
-            self.con.unregister("new_obs")
-        counts["observations"] = len(obs)
+        if hasattr(self, "_staged"):
+            self._staged.append((areas, obs))
+        else:
+            self._write_areas(areas)
+            self._write_observations(obs)
+        counts = {"areas": 0 if areas is None else len(areas), "observations": len(obs)}
         counts["geometries"] = self._add_geometries(batch.geometries, sid) if batch.geometries is not None else 0
         for table, frame in batch.tables.items():
             counts[table] = self.append(table, frame.assign(source_id=sid))
         return counts
 
-    def _merge_areas(self, areas: pd.DataFrame, sid: int) -> int:
+    def _flush(self) -> None:
+        areas = [a for a, _ in self._staged if a is not None and len(a)]
+        obs = [o for _, o in self._staged if len(o)]
+        if areas:
+            self._write_areas(pd.concat(areas, ignore_index=True))
+        if obs:
+            frame = pd.concat(obs, ignore_index=True)
+            # later files win: keep the last row per key
+            frame = frame[~frame.duplicated(["code", "level", "year", "indicator"], keep="last")]
+            self._write_observations(frame)
+
+    def _write_observations(self, obs: pd.DataFrame) -> None:
+        if obs.empty:
+            return
+        table = pa.Table.from_pandas(obs.astype({"vintage": "int32", "year": "int32", "value": "float64",
+                                                 "source_id": "int32", "code": "category", "level": "category",
+                                                 "indicator": "category", "status": "category"}),
+                                     preserve_index=False)
+        self.con.register("new_obs", table)
+        if self.con.execute("SELECT count(*) FROM observations").fetchone()[0]:
+            self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
+        self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
+        self.con.unregister("new_obs")
+
+    def _write_areas(self, areas: pd.DataFrame | None) -> None:
+        """Add new areas; for known areas fill fields that are still NULL (first non-NULL value wins)."""
         if areas is None or areas.empty:
-            return 0
-        new = areas[AREA_COLUMNS].drop_duplicates(["code", "level", "vintage"]).assign(source_id=sid)
-        new = new.astype({c: "object" for c in AREA_COLUMNS if c != "vintage"}).astype({"vintage": "int32"})
-        self.con.register("new_areas", new)
+            return
+        key = ["code", "level", "vintage"]
+        new = areas.astype({c: "object" for c in AREA_COLUMNS if c != "vintage"}).astype({"vintage": "int32"})
+        new = new.groupby(key, sort=False, as_index=False).first()
+        self.con.register("new_areas", new[[*AREA_COLUMNS, "source_id"]])
         sets = ", ".join(f"{c} = coalesce(a.{c}, n.{c})" for c in AREA_COLUMNS[3:])
         self.con.execute(f"UPDATE areas a SET {sets} FROM new_areas n "
                          "WHERE a.code = n.code AND a.level = n.level AND a.vintage = n.vintage")
-        added = self.con.execute(
-            "INSERT INTO areas SELECT n.* FROM new_areas n ANTI JOIN areas a "
-            "ON a.code = n.code AND a.level = n.level AND a.vintage = n.vintage").fetchone()[0]
+        self.con.execute("INSERT INTO areas SELECT n.* FROM new_areas n ANTI JOIN areas a "
+                         "ON a.code = n.code AND a.level = n.level AND a.vintage = n.vintage")
         self.con.unregister("new_areas")
-        return int(added)
 
     def _add_geometries(self, geoms: gpd.GeoDataFrame, sid: int) -> int:
         wgs = geoms.to_crs(4326)

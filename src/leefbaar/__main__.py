@@ -1,0 +1,5 @@
+"""``python -m leefbaar`` runs the CLI."""
+
+from leefbaar.cli import main
+
+main()
