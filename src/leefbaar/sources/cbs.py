@@ -145,6 +145,11 @@ def read_kwb2022_gemeente(path: Path) -> Batch:
     return _kwb_tmap(path, "gemeente")
 
 
+# Identity columns of a StatLine KWB table (stems; the suffix shifts by year).
+STATLINE_IDENTITY = {"WijkenEnBuurten", "ID", "Gemeentenaam", "SoortRegio", "Codering",
+                     "IndelingswijzigingGemeenteWijkBuurt"}
+
+
 def statline_stem(key: str) -> str:
     """The stable part of a StatLine column key: ``AantalInwoners_5`` -> ``AantalInwoners``."""
     return re.sub(r"_\d+$", "", key)
@@ -156,14 +161,19 @@ def statline_frame_to_batch(raw: RawTable, year: int, family: str = "kwb_statlin
     Keys are matched on their stem, because CBS renumbers the suffix every year.
     """
     stems = columns_for("kwb_statline", year)
-    mapping = {}
+    mapping, seen = {}, {}
     for col in raw.frame.columns:
-        if col in ("WijkenEnBuurten", "ID", "Gemeentenaam_1", "SoortRegio_2", "Codering_3"):
+        if col in STATLINE_IDENTITY or statline_stem(col) in STATLINE_IDENTITY:
             continue
-        if statline_stem(col) not in stems:
+        stem = statline_stem(col)
+        if stem not in stems:
             raise InputError(raw.path, "unknown StatLine key; the catalogue maps no indicator to its stem",
                              row=1, column=col)
-        mapping[col] = stems[statline_stem(col)]
+        if stem in seen:
+            raise InputError(raw.path, f"keys {seen[stem]!r} and {col!r} share the stem {stem!r}; StatLine reuses a "
+                             "stem for different measures, so map the full key", row=1, column=col)
+        seen[stem] = col
+        mapping[col] = stems[stem]
     codes = region_codes(raw, "WijkenEnBuurten", ("NL", "GM", "WK", "BU"))
     levels = codes.str[:2].map(LEVEL_OF_PREFIX)
     areas, parts = [], []

@@ -7,6 +7,7 @@ first one read is kept (so the more detailed boundary file comes first).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +30,12 @@ class Family:
 
 def _layers(*specs: BoundarySpec) -> Callable[[Path], list[Batch]]:
     return lambda path: [read_boundary_layer(path, s) for s in specs]
+
+
+def _pdok_layer(path: Path) -> list[Batch]:
+    """A boundary layer written by ``leefbaar download --boundaries`` (level and year in the file name)."""
+    m = re.fullmatch(r"pdok_(gemeente|wijk|buurt|provincie)_(\d{4})_gegeneraliseerd_wgs84", path.stem)
+    return [read_boundary_layer(path, BoundarySpec(m[1], int(m[2]), "statcode", "statnaam"))]
 
 
 FAMILIES: list[Family] = [
@@ -57,6 +64,8 @@ FAMILIES: list[Family] = [
            "CBS KWB 2022 per gemeente"),
     Family("kwb_statline", "cbs_kwb/kwb20[0-9][0-9]_gemeente_wijk_basis.csv", cbs.read_kwb_statline,
            "CBS KWB with StatLine keys per gemeente and wijk"),
+    Family("kwb_statline_buurt", "cbs_kwb/kwb20[0-9][0-9]_buurt_statline.csv", cbs.read_kwb_statline,
+           "CBS KWB with StatLine keys per buurt (leefbaar download)"),
     Family("kwb2024_buurt_inwoners", "cbs_kwb/kwb2024_buurt_inwoners.csv", cbs.read_kwb2024_buurt_inwoners,
            "CBS KWB 2024 inhabitants per buurt"),
     Family("statline_regions", "cbs_meta/*_kwb20[0-9][0-9]_WijkenEnBuurten.csv*", cbs.read_statline_regions,
@@ -86,6 +95,8 @@ FAMILIES: list[Family] = [
            "buurt boundaries 2024 (scored buurten, simplified about 10 m)"),
     Family("boundaries_buurt_2024_rijnmond", "geo/rijnmond_buurt_2024_simplified_wgs84.geojson",
            _layers(BoundarySpec("buurt", 2024, "buurtcode")), "Rijnmond buurt boundaries 2024 (simplified)"),
+    Family("boundaries_pdok_download", "geo/pdok_*_20[0-9][0-9]_gegeneraliseerd_wgs84.geojson", _pdok_layer,
+           "PDOK CBS gebiedsindelingen (leefbaar download)"),
     Family("grid_csv", "grid/cbs_vk*_20[0-9][0-9]_*.csv", read_grid_csv, "CBS 100 m and 500 m grid statistics"),
     Family("grid100_pdok", "grid/cbs_vierkant100m_*.gpkg", partial(read_grid_gpkg, year=2020),
            "CBS 100 m grid (PDOK sample)"),
