@@ -1,9 +1,116 @@
-"""Commands of this stage (registered on the leefbaar app)."""
+"""Dashboard, report and export commands: ``leefbaar serve``, ``leefbaar report``, ``leefbaar export``."""
 
 from __future__ import annotations
 
+import enum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, progress_bar, resolve_store
+from leefbaar.errors import InputError
+
+
+class ExportTable(enum.StrEnum):
+    map = "map"
+    ranking = "ranking"
+    gap = "gap"
+    programmes = "programmes"
+
+
+def serve(
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the dashboard (map, area profiles, compare, gap, programmes) over the store, read-only."""
+    from leefbaar.web import serve as run_server
+
+    path = resolve_store(store)
+    console.print(f"leefbaar dashboard: http://{host}:{port}/  (store {path}, read-only; Ctrl+C stops)")
+    run_server(path, host, port)
+
+
+def report(
+    gemeente: Annotated[str, typer.Argument(help="Gemeente code (GM0599) or name (Rotterdam).")],
+    out: OutOpt = Path("out/report"),
+    store: StoreOpt = None,
+    level: Annotated[str, typer.Option("--level", help="Area level of the report: pc4 or buurt.")] = "pc4",
+    year: Annotated[int | None, typer.Option("--year", help="Score year (default: latest).")] = None,
+    lang: LangOpt = "nl",
+) -> None:
+    """Write a gemeente report as PDF and HTML (map, ranked areas, areas needing attention, trends, sources)."""
+    from leefbaar.report.gemeente import build_report
+
+    with progress_bar() as update:
+        update(f"report {gemeente}", 0, 1)
+        result = build_report(resolve_store(store), gemeente, out, lang=lang, level=level, year=year)
+        update(f"report {gemeente}", 1, 1)
+    console.print(f"PDF ({result.pages} pages): {result.pdf}\nHTML: {result.html}")
+    for path in result.tables:
+        console.print(f"table: {path}")
+
+
+def export(
+    table: Annotated[ExportTable, typer.Argument(help="What to export: map, ranking, gap or programmes.")],
+    out: OutOpt = Path("out/export"),
+    store: StoreOpt = None,
+    level: Annotated[str, typer.Option("--level", help="pc4, buurt, wijk or gemeente.")] = "pc4",
+    year: Annotated[int | None, typer.Option("--year", help="Year (default: latest with scores).")] = None,
+    measure: Annotated[str, typer.Option("--measure", help="total, afw, won, fys, vrz, soc, onv, klasse, "
+                                                           "change or indicator (map only).")] = "total",
+    indicator: Annotated[str | None, typer.Option("--indicator", help="Indicator id for --measure "
+                                                                      "indicator.")] = None,
+    gemeente: Annotated[str | None, typer.Option("--gemeente", help="Only this gemeente (GM code).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx, or gpkg (map only).")] = "csv",
+) -> None:
+    """Export a dashboard table (CSV or Excel) or the map (GeoPackage, EPSG:28992) into --out."""
+    import pandas as pd
+
+    from leefbaar.report import exports
+    from leefbaar.report.data import MEASURES, DashboardData
+    from leefbaar.store.store import Store
+
+    if fmt not in ("csv", "xlsx", "gpkg") or (fmt == "gpkg" and table != ExportTable.map):
+        raise InputError("--format", f"{fmt!r} is not available for {table.value}; use csv or xlsx"
+                                     + (" or gpkg" if table == ExportTable.map else ""))
+    if measure not in MEASURES:
+        raise InputError("--measure", f"unknown measure {measure!r}; use one of {', '.join(MEASURES)}")
+    with Store.open(resolve_store(store)) as st:
+        data = DashboardData(st)
+        years = data.score_years(level)
+        year = year if year is not None else (years[-1] if years else None)
+        name = f"leefbaar_{table.value}_{level}" + (f"_{year}" if year and table != ExportTable.gap else "")
+        if table == ExportTable.map:
+            if year is None:
+                raise InputError("--year", f"no scores at level {level}; give --year for an indicator")
+            frame = data.map_frame(level, year, measure, indicator)
+            name += f"_{indicator or measure}"
+            if fmt == "gpkg":
+                geo = st.geometries(level, crs=28992)[["code", "geometry"]].merge(frame, on="code")
+                body = exports.gpkg_bytes(geo, name)
+        elif table == ExportTable.ranking:
+            frame = data.ranking(level, year, gemeente)
+        elif table == ExportTable.gap:
+            d = data.distribution(level, gemeente)
+            frame = pd.DataFrame(d["years"])
+            if not frame.empty:
+                classes = pd.DataFrame(frame.pop("classes").tolist(), columns=[f"klasse_{k}" for k in range(1, 10)])
+                frame = pd.concat([frame, classes], axis=1)
+        else:
+            frame = pd.DataFrame(data.programmes()["registry"])
+        if fmt != "gpkg":
+            body = exports.table_bytes(frame, fmt, table.value)
+    if gemeente and table in (ExportTable.ranking, ExportTable.gap):
+        name += f"_{gemeente}"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.{fmt}"
+    path.write_bytes(body)
+    console.print(f"{len(frame):,} rows -> {path}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to app."""
+    for fn in (serve, report, export):
+        app.command()(fn)

@@ -198,19 +198,27 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
                 geo[level] = level_topojson(store, level)
             return geo[level]
 
+    ready = threading.Event()
+
     def warm_up() -> None:
         try:
             data.meta()
             for level in data.levels[:1]:
-                geometry(level)
                 data.scores(level)
+                geometry(level)
+            if "gemeente" in data.levels:
+                geometry("gemeente")
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
             log.warning("warm-up incomplete: %s", exc)
+        finally:
+            ready.set()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if warm:
             threading.Thread(target=warm_up, name="leefbaar-warm-up", daemon=True).start()
+        else:
+            ready.set()
         yield
         store.close()
 
@@ -256,8 +264,8 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     # -- API ----------------------------------------------------------------------------------------
     @app.get("/api/health", response_model=models.Health, tags=["meta"])
     def health():
-        """Liveness: the store is open (read-only)."""
-        return {"status": "ok", "version": __version__, "read_only": store.read_only}
+        """Liveness: the store is open (read-only); ``ready`` once the start-up caches are filled."""
+        return {"status": "ok", "version": __version__, "read_only": store.read_only, "ready": ready.is_set()}
 
     @app.get("/api/meta", response_model=models.Meta, tags=["meta"])
     def meta(request: Request):

@@ -21,6 +21,7 @@ class Health(BaseModel):
     status: str
     version: str
     read_only: bool
+    ready: bool
 
 
 class Labels(BaseModel):
