@@ -43,6 +43,9 @@ SURVEY_COLUMNS = ["survey_id", "kind", "level", "code", "year", "item", "value",
                   "weighted", "min_respondents", "lbm_dimension"]
 LBM_DIMENSIONS = ("afw", "won", "fys", "vrz", "soc", "onv")
 _SURVEY_ID = re.compile(r"^[a-z0-9_]{1,60}$")
+_SURVEY_DDL = (f"CREATE TABLE IF NOT EXISTS {SURVEY_TABLE} (survey_id VARCHAR, kind VARCHAR, level VARCHAR, "
+               "code VARCHAR, year INTEGER, item VARCHAR, value DOUBLE, n DOUBLE, n_eff DOUBLE, se DOUBLE, "
+               "weighted BOOLEAN, min_respondents INTEGER, lbm_dimension VARCHAR, run_id INTEGER)")
 
 
 @dataclass
@@ -284,9 +287,10 @@ def import_survey(store: Store, path: str | Path, kind: str, level: str, area_co
               "published": published, "dimensions": dims}
     hashes = {path.name: sha256(path)}
     with store.transaction(), store.run("survey import", params, data_hashes=hashes) as rid:
+        store.sql(_SURVEY_DDL)
         store.replace(SURVEY_TABLE, table.assign(run_id=rid), where={"survey_id": survey_id})
     return SurveyImport(survey_id, len(table), table["code"].nunique(), agg.suppressed_groups,
-                        agg.respondents, kind)
+                        agg.respondents, table["kind"].iloc[0] if len(table) else kind)
 
 
 def survey_scores(store: Store, survey_id: str | None = None) -> pd.DataFrame:
