@@ -1,0 +1,60 @@
+"""Benchmark: build the whole store from the data folder; baseline: plain pandas read_csv of the same CSV files.
+
+Usage: python benchmarks/bench_build.py [--data DIR] [--repeat N]
+Prints wall time, observations per second and the baseline, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from leefbaar.build import build
+from leefbaar.config import data_dir
+from leefbaar.sources.registry import discover
+from leefbaar.store.store import Store
+
+
+def baseline(paths: list[Path]) -> float:
+    """Seconds for pandas.read_csv of every delimited file the build reads (no validation, no store)."""
+    start = time.perf_counter()
+    for p in paths:
+        sep = ";" if "ses_woa" in p.name or "apcg" in p.name else ","
+        if p.suffix == ".gz":
+            with gzip.open(p, "rt", encoding="utf-8") as f:
+                pd.read_csv(f, sep=sep, low_memory=False)
+        else:
+            pd.read_csv(p, sep=sep, low_memory=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    data = data_dir(args.data)
+    found, _ = discover(data)
+    csvs = [p for _, p in found if p.name.endswith((".csv", ".csv.gz"))]
+    mb = sum(p.stat().st_size for _, p in found) / 1e6
+    for run in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Path(tmp) / "bench.duckdb"
+            t0 = time.perf_counter()
+            build(data, store)
+            wall = time.perf_counter() - t0
+            with Store.open(store) as st:
+                n_obs = st.sql("SELECT count(*) AS n FROM observations")["n"].iloc[0]
+        base = baseline(csvs)
+        print(f"run {run + 1}: build {wall:.1f} s for {len(found)} files ({mb:.0f} MB), {n_obs:,} observations "
+              f"= {n_obs / wall:,.0f} observations/s | baseline pandas.read_csv of the {len(csvs)} CSV files: "
+              f"{base:.1f} s | target: build < 20 s")
+
+
+if __name__ == "__main__":
+    main()

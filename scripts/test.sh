@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what the tests need and run the whole suite (this is the README's second command; CI runs it too).
+# Runs as root on a clean checkout: installs the package with its test extras, the web bundle (npm) and
+# Debian's chromium for the browser tests. The shared data folder is $LEEFBAAR_DATA or ../shared/data.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+bash scripts/setup-web.sh --test
+set +e
+python3 -m pytest -q -p no:cacheprovider "$@"
+code=$?
+set -e
+if [[ $code -eq 5 ]]; then
+  echo "no tests were collected" >&2
+fi
+exit $code
