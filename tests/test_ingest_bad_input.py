@@ -240,3 +240,21 @@ def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "leefbaar", "--help"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert proc.returncode == 0 and "build" in proc.stdout
+
+
+def test_topojson_boundaries_are_the_fallback_for_the_geopackage(tmp_path, data_dir):
+    """Without the PC4 GeoPackage, the TopoJSON of the same boundaries (RD, no CRS declared) is read instead."""
+    data = make_data(tmp_path, data_dir, "geo/cbs_pc4_2017_v3_simplified_rd.topo.json")
+    store = tmp_path / "topo.duckdb"
+    report = build(data, store)
+    assert [f.family for f in report.files if f.status == "read"] == ["boundaries_pc4_2017_topojson"]
+    with Store.open(store) as st:
+        topo = st.geometries("pc4", 2017).set_index("code")
+    assert len(topo) == 4066 and topo.geometry.is_valid.all()
+    from leefbaar.sources.boundaries import BoundarySpec, read_boundary_layer
+
+    gpkg = read_boundary_layer(data_dir / "geo/cbs_pc4_2017_v3_simplified_rd.gpkg",
+                               BoundarySpec("pc4", 2017, "PC4", layer="pc4_2017", crs=28992))
+    ref = gpkg.geometries.set_index("code").geometry
+    rel = (topo.geometry.area - ref.area.reindex(topo.index)).abs() / ref.area.reindex(topo.index)
+    assert rel.median() < 0.001  # the same polygons (the GeoPackage is the repaired TopoJSON)

@@ -28,6 +28,7 @@ class FileReport:
     observations: int = 0
     areas: int = 0
     geometries: int = 0
+    note: str = ""
 
 
 @dataclass
@@ -47,6 +48,19 @@ class BuildReport:
 
 
 Progress = Callable[[str, int, int], None]
+
+
+def why_skipped(path: Path) -> str:
+    """Why a file in the data folder is not ingested."""
+    if "source_copies" in path.parts:
+        return "byte copy of an original; its converted CSV is read instead"
+    if "codebook" in path.name:
+        return "code book; the catalogue maps its columns"
+    if path.name.endswith(("DataProperties.csv", "TableInfos.csv", "Perioden.csv", "SoortMisdrijf.csv")):
+        return "StatLine metadata (no observations)"
+    if path.parent.name == "politie":
+        return "police table metadata only; the data file is not in the folder"
+    return "no reader for this file"
 
 
 def build(data_dir: str | Path, store_path: str | Path, progress: Progress | None = None) -> BuildReport:
@@ -98,4 +112,4 @@ def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport,
                 progress("deriving crosswalks", 1, 1)
                 report.crosswalks = derive_geography(store)
         for p in others:
-            report.files.append(FileReport("(no reader)", str(p.relative_to(data_dir)), "skipped"))
+            report.files.append(FileReport("(no reader)", str(p.relative_to(data_dir)), "skipped", note=why_skipped(p)))

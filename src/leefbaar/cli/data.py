@@ -27,10 +27,9 @@ def run_build(data: Path | None, store: Path | None) -> Path:
     fam = report.by_family()
     if not fam.empty:
         print_frame(fam, title=f"Ingest into {target}", max_rows=200)
-    skipped = [f.file for f in report.files if f.status == "skipped"]
-    if skipped:
-        console.print(f"{len(skipped)} files have no reader and were skipped (source copies and metadata), "
-                      f"e.g. {', '.join(skipped[:3])}")
+    skipped = pd.DataFrame([{"file": f.file, "reason": f.note} for f in report.files if f.status == "skipped"])
+    if not skipped.empty:
+        print_frame(skipped, title="Files not ingested", max_rows=100)
     return target
 
 

@@ -26,6 +26,7 @@ class Family:
     pattern: str
     read: Callable[[Path], Batch | list[Batch]]
     description: str
+    fallback_for: str | None = None  # read only when the named family finds no file
 
 
 def _layers(*specs: BoundarySpec) -> Callable[[Path], list[Batch]]:
@@ -75,6 +76,9 @@ FAMILIES: list[Family] = [
       for n in policy.NAME_LISTS],
     Family("boundaries_pc4_2017", "geo/cbs_pc4_2017_v3_simplified_rd.gpkg",
            _layers(BoundarySpec("pc4", 2017, "PC4", layer="pc4_2017", crs=28992)), "CBS PC4 boundaries 2017"),
+    Family("boundaries_pc4_2017_topojson", "geo/cbs_pc4_2017_v3_simplified_rd.topo.json",
+           _layers(BoundarySpec("pc4", 2017, "area_code", crs=28992)), "CBS PC4 boundaries 2017 (TopoJSON)",
+           fallback_for="boundaries_pc4_2017"),
     Family("boundaries_gemeente_2017", "geo/gemeenten_2017_cbs_rd.geojson",
            _layers(BoundarySpec("gemeente", 2017, "statcode", "statnaam", crs=28992)), "gemeente boundaries 2017"),
     Family("boundaries_gemeente_2022", "geo/gemeenten_2022_pdok_gegeneraliseerd_wgs84.geojson",
@@ -107,11 +111,16 @@ FAMILIES: list[Family] = [
 def discover(data_dir: Path) -> tuple[list[tuple[Family, Path]], list[Path]]:
     """The (family, file) pairs found under ``data_dir`` in reading order, and the files no family reads."""
     data_dir = Path(data_dir)
-    found, claimed = [], set()
+    found, claimed, families_found = [], set(), set()
     for fam in FAMILIES:
+        if fam.fallback_for in families_found:
+            continue
         for path in sorted(data_dir.glob(fam.pattern)):
             if path.is_file() and path not in claimed:
                 found.append((fam, path))
                 claimed.add(path)
-    others = sorted(p for p in data_dir.rglob("*") if p.is_file() and p not in claimed and p.name != "SOURCES.md")
+                families_found.add(fam.name)
+    fallbacks = {p for fam in FAMILIES if fam.fallback_for in families_found for p in data_dir.glob(fam.pattern)}
+    others = sorted(p for p in data_dir.rglob("*")
+                    if p.is_file() and p not in claimed | fallbacks and p.name != "SOURCES.md")
     return found, others
