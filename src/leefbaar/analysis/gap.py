@@ -1,0 +1,262 @@
+"""The gap between strong and weak areas: inequality of livability between areas, per year, and its trend.
+
+Measures per year, over areas (unweighted) and over residents (each resident counted with the score of the area
+they live in; ``_w`` columns):
+
+- ``p10, p50, p90``: deciles of the score; ``p90_p10``: the interdecile gap (score points; independent of the
+  zero point of the scale, the headline measure); ``p90_div_p10`` the ratio.
+- ``sd`` (sigma) and ``cv`` = sd / mean.
+- ``theil`` and ``gini`` (PySAL ``inequality``; the weighted ones computed here with the same formulas). Both
+  need strictly positive values, so for the Leefbaarometer the total score ``lbm`` is used, not the deviation
+  ``afw`` (negative in about half of the areas). Because the zero point of ``lbm`` is a convention, the level
+  of Theil/Gini is small and only their change over time is meaningful.
+- ``share_below``: share of residents (and of areas) in areas below *voldoende* (class 1-4 of the
+  Leefbaarometer) or below a user threshold.
+
+Sigma convergence: does ``sd`` fall? Beta convergence: OLS (statsmodels, HC1 standard errors) of the change
+over a period on the level at its start; a negative slope means that weak areas improved more. Because a score
+measured with error regresses towards the mean, beta convergence can appear without the spread narrowing;
+sigma convergence and the interdecile gap are the decisive answer to "is the gap growing?".
+
+Uncertainty: areas are resampled with replacement (bootstrap, the same resample for every year, so changes
+are paired); percentile intervals for every measure and for its change between the first and last year.
+All measures are computed on the areas that have a score in every year analysed (a balanced panel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from inequality.gini import Gini
+from inequality.theil import Theil, TheilD
+
+from leefbaar.analysis.panel import Panel
+from leefbaar.analysis.weights import PopulationWeights
+from leefbaar.errors import StoreError
+
+HEADLINE = "p90_p10"
+
+
+# -- measures (vectorised over rows: shape (..., n)) ----------------------------------------------------------
+def theil_t(y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Theil's T over the last axis: sum_i s_i ln(s_i / p_i), s = weighted share of the total, p = weight share.
+
+    With equal weights this is ``inequality.theil.Theil``. ``y`` must be > 0.
+    """
+    y = np.asarray(y, float)
+    w = np.ones_like(y) if w is None else np.broadcast_to(np.asarray(w, float), y.shape)
+    mu = (w * y).sum(-1, keepdims=True) / w.sum(-1, keepdims=True)
+    r = y / mu
+    return (w * r * np.log(r)).sum(-1) / w.sum(-1)
+
+
+def gini(y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Gini coefficient (mean absolute difference / (2 mean)) over the last axis, weighted by ``w``.
+
+    G = sum_ij w_i w_j |y_i - y_j| / (2 W^2 mean). With equal weights this is ``inequality.gini.Gini``.
+    """
+    y = np.asarray(y, float)
+    w = np.ones_like(y) if w is None else np.broadcast_to(np.asarray(w, float), y.shape)
+    order = np.argsort(y, axis=-1)
+    return _sorted_stats(np.take_along_axis(y, order, -1), np.take_along_axis(w, order, -1), ())["gini"]
+
+
+def _sorted_stats(ys: np.ndarray, ws: np.ndarray, qs: tuple[float, ...]) -> dict[str, np.ndarray]:
+    """Weighted quantiles (midpoint rule: equal weights give numpy's ``hazen`` method) and Gini over the last
+    axis of values ``ys`` sorted ascending with their weights ``ws``."""
+    cum = np.cumsum(ws, -1)
+    total = cum[..., -1:]
+    out = {}
+    mid = (cum - 0.5 * ws) / total
+    n = ys.shape[-1]
+    for q in qs:
+        k = np.clip((mid < q).sum(-1, keepdims=True), 1, n - 1)
+        x0, x1 = np.take_along_axis(mid, k - 1, -1), np.take_along_axis(mid, k, -1)
+        v0, v1 = np.take_along_axis(ys, k - 1, -1), np.take_along_axis(ys, k, -1)
+        frac = np.clip(np.where(x1 > x0, (q - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0), 0.0, 1.0)
+        out[q] = (v0 + frac * (v1 - v0))[..., 0]
+    below, above = cum - ws, total - cum
+    mu = (ws * ys).sum(-1) / total[..., 0]
+    out["gini"] = (ws * ys * (below - above)).sum(-1) / (total[..., 0] ** 2 * mu)
+    return out
+
+
+def measures(y: np.ndarray, w: np.ndarray, below: np.ndarray | None, positive: bool) -> dict[str, np.ndarray]:
+    """All gap measures of one year for each row of ``y`` (rows = bootstrap resamples, columns = areas).
+
+    ``w`` are resident weights (same shape), ``below`` a boolean array (same shape) marking areas under the
+    threshold, or None.
+    """
+    y, w = np.atleast_2d(y), np.atleast_2d(w)
+    order = np.argsort(y, axis=-1)
+    ys = np.take_along_axis(y, order, -1)
+    out: dict[str, np.ndarray] = {}
+    for suffix, ww in (("", np.ones_like(y)), ("_w", w)):
+        ws = np.take_along_axis(ww, order, -1)
+        st = _sorted_stats(ys, ws, (0.1, 0.5, 0.9))
+        mean = (ww * y).sum(-1) / ww.sum(-1)
+        sd = np.sqrt((ww * (y - mean[:, None]) ** 2).sum(-1) / ww.sum(-1))
+        out[f"mean{suffix}"] = mean
+        out[f"p10{suffix}"], out[f"p50{suffix}"], out[f"p90{suffix}"] = st[0.1], st[0.5], st[0.9]
+        out[f"p90_p10{suffix}"] = st[0.9] - st[0.1]
+        out[f"sd{suffix}"] = sd
+        if positive:
+            out[f"p90_div_p10{suffix}"] = st[0.9] / st[0.1]
+            out[f"cv{suffix}"] = sd / mean
+            out[f"theil{suffix}"] = theil_t(y, ww)
+            out[f"gini{suffix}"] = st["gini"]
+        if below is not None:
+            b = np.atleast_2d(below)
+            out[f"share_below{suffix}"] = (ww * b).sum(-1) / ww.sum(-1)
+    return out
+
+
+@dataclass
+class GapAnalysis:
+    """Inequality between areas per year, its change, convergence and a between/within-gemeente split.
+
+    Fit with ``GapAnalysis(panel, weights, ...).fit()``; results as attributes:
+
+    - ``by_year``: one row per year and measure: estimate, bootstrap ``lo``/``hi`` (``level`` interval).
+    - ``change``: per measure the change first -> last year with its interval and a verdict
+      (``growing``/``shrinking``/``no_change``).
+    - ``beta``: beta convergence per period (slope, standard error, p, n).
+    - ``decomposition``: Theil T per year split into between- and within-gemeente parts.
+    - ``cohorts``: mean score per year of the areas that were in the weakest and strongest decile at the start.
+    """
+
+    panel: Panel
+    weights: PopulationWeights | None = None
+    gemeente: pd.Series | None = None
+    below: pd.DataFrame | None = None
+    years: list[int] | None = None
+    n_boot: int = 999
+    level: float = 0.95
+    seed: int = 20240101
+    notes: list[str] = field(default_factory=list)
+
+    def fit(self) -> GapAnalysis:
+        years = self.years or self.panel.years
+        wide = self.panel.balanced(years)
+        if len(wide) < 10:
+            raise StoreError(f"{self.panel.label}: only {len(wide)} areas have a score in every year "
+                             f"{years[0]}-{years[-1]}; too few for inequality measures")
+        self.years = [int(y) for y in wide.columns]
+        self.codes = wide.index
+        n_all = self.panel.frame["code"].nunique()
+        self.notes.append(f"{len(wide)} van {n_all} gebieden hebben een score in alle jaren en zijn gebruikt "
+                          f"(gebalanceerd panel). | {len(wide)} of {n_all} areas have a score in every year and "
+                          f"were used (balanced panel).")
+        y = wide.to_numpy(float)
+        n = len(wide)
+        positive = bool((y > 0).all())
+        if not positive:
+            self.notes.append("Theil en Gini zijn niet berekend: de waarden zijn niet alle positief. | Theil and "
+                              "Gini were not computed: the values are not all positive.")
+        w = np.column_stack([self.weights.for_year(t, self.codes) if self.weights is not None
+                             else np.ones(n) for t in self.years])
+        b = None if self.below is None else self.below.reindex(index=self.codes, columns=self.years).fillna(
+            False).to_numpy(bool)
+        rng = np.random.default_rng(self.seed)
+        idx = rng.integers(0, n, size=(self.n_boot, n))
+        point, boot = {}, {}
+        for j, t in enumerate(self.years):
+            bj = None if b is None else b[:, j]
+            point[t] = {k: v[0] for k, v in measures(y[:, j], w[:, j], bj, positive).items()}
+            boot[t] = measures(y[idx, j], w[idx, j], None if bj is None else bj[idx], positive)
+        alpha = (1 - self.level) / 2
+        rows = []
+        for t in self.years:
+            for m, est in point[t].items():
+                lo, hi = np.nanquantile(boot[t][m], [alpha, 1 - alpha])
+                rows.append((t, m, est, lo, hi))
+        self.by_year = pd.DataFrame(rows, columns=["year", "measure", "estimate", "lo", "hi"])
+        self._package_check(y, positive)
+        first, last = self.years[0], self.years[-1]
+        rows = []
+        for m in point[first]:
+            d = point[last][m] - point[first][m]
+            dist = boot[last][m] - boot[first][m]
+            lo, hi = np.nanquantile(dist, [alpha, 1 - alpha])
+            verdict = "growing" if lo > 0 else "shrinking" if hi < 0 else "no_change"
+            rows.append((m, first, last, point[first][m], point[last][m], d, lo, hi, verdict))
+        self.change = pd.DataFrame(rows, columns=["measure", "from_year", "to_year", "from_value", "to_value",
+                                                  "change", "lo", "hi", "verdict"])
+        self.beta = self._beta(wide)
+        self.cohorts = self._cohorts(wide)
+        self.decomposition = self._decompose(wide, w) if self.gemeente is not None and positive else None
+        return self
+
+    @property
+    def verdict(self) -> str:
+        """``growing``, ``shrinking`` or ``no_change`` for the interdecile gap (P90-P10 over areas)."""
+        return str(self.change.set_index("measure").loc[HEADLINE, "verdict"])
+
+    def _package_check(self, y: np.ndarray, positive: bool) -> None:
+        """Unweighted Theil and Gini straight from PySAL ``inequality`` (replaces our own point estimates)."""
+        if not positive:
+            return
+        est = self.by_year.set_index(["year", "measure"])["estimate"]
+        for j, t in enumerate(self.years):
+            est.loc[(t, "theil")] = float(np.ravel(Theil(y[:, j]).T)[0])
+            est.loc[(t, "gini")] = float(Gini(y[:, j]).g)
+        self.by_year["estimate"] = est.to_numpy()
+
+    def _beta(self, wide: pd.DataFrame) -> pd.DataFrame:
+        years = self.years
+        periods = [(years[0], years[-1])] + [(a, b) for a, b in zip(years, years[1:], strict=False)]
+        rows = []
+        for a, b in dict.fromkeys(periods):
+            x, d = wide[a].to_numpy(), (wide[b] - wide[a]).to_numpy() / (b - a)
+            fit = sm.OLS(d, sm.add_constant(x)).fit(cov_type="HC1")
+            rows.append((a, b, fit.params[1], fit.bse[1], fit.pvalues[1], fit.rsquared, len(x),
+                         "convergence" if fit.params[1] < 0 and fit.pvalues[1] < 0.05 else
+                         "divergence" if fit.params[1] > 0 and fit.pvalues[1] < 0.05 else "none"))
+        return pd.DataFrame(rows, columns=["from_year", "to_year", "beta_per_year", "se", "p", "r2", "n",
+                                           "result"])
+
+    def _cohorts(self, wide: pd.DataFrame) -> pd.DataFrame:
+        start = wide[self.years[0]]
+        lo, hi = start.quantile(0.1), start.quantile(0.9)
+        groups = {"weakest_decile_at_start": start <= lo, "strongest_decile_at_start": start >= hi}
+        rows = []
+        for name, mask in groups.items():
+            for t in self.years:
+                rows.append((name, t, int(mask.sum()), float(wide.loc[mask, t].mean())))
+        frame = pd.DataFrame(rows, columns=["cohort", "year", "n", "mean"])
+        gap = frame.pivot(index="year", columns="cohort", values="mean")
+        extra = pd.DataFrame({"cohort": "gap_strong_minus_weak", "year": gap.index, "n": np.nan,
+                              "mean": (gap["strongest_decile_at_start"] - gap["weakest_decile_at_start"]).to_numpy()})
+        return pd.concat([frame, extra], ignore_index=True)
+
+    def _decompose(self, wide: pd.DataFrame, w: np.ndarray) -> pd.DataFrame:
+        gm = self.gemeente.reindex(wide.index)
+        ok = gm.notna().to_numpy()
+        part = gm[ok].to_numpy()
+        rows = []
+        for j, t in enumerate(self.years):
+            y = wide[t].to_numpy()[ok]
+            d = TheilD(y, part)
+            total, between = float(np.ravel(d.T)[0]), float(np.ravel(d.bg)[0])
+            tw, bw = theil_decomposition(y, w[ok, j], part)
+            rows.append((t, int(ok.sum()), len(np.unique(part)), total, between, total - between,
+                         between / total, tw, bw, tw - bw, bw / tw if tw > 0 else np.nan))
+        return pd.DataFrame(rows, columns=["year", "n_areas", "n_gemeenten", "theil", "between", "within",
+                                           "between_share", "theil_w", "between_w", "within_w", "between_share_w"])
+
+
+def theil_decomposition(y: np.ndarray, w: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    """Weighted Theil T and its between-group part: sum_g (W_g m_g / W m) ln(m_g / m), m = weighted means."""
+    y, w = np.asarray(y, float), np.asarray(w, float)
+    total = float(theil_t(y, w))
+    frame = pd.DataFrame({"g": groups, "wy": w * y, "w": w})
+    agg = frame.groupby("g")[["wy", "w"]].sum()
+    agg = agg[agg["w"] > 0]
+    mu = agg["wy"].sum() / agg["w"].sum()
+    mg = agg["wy"] / agg["w"]
+    share = agg["wy"] / agg["wy"].sum()
+    return total, float((share * np.log(mg / mu)).sum())
+
