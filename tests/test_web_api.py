@@ -1,0 +1,223 @@
+"""The dashboard API over the real store: numbers equal the store's, errors are clean, the server only reads."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from leefbaar.index.classes import classify_total
+from leefbaar.web import create_app
+from leefbaar.web.geometry import encode_topojson
+
+
+@pytest.fixture(scope="module")
+def client(store_file):
+    app = create_app(store_file, warm=False)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def lbm(store, code: str, year: int) -> dict:
+    frame = store.sql("SELECT indicator, value FROM observations WHERE level = 'pc4' AND code = ? AND year = ? "
+                      "AND indicator LIKE 'lbm%'", [code, year])
+    return dict(zip(frame["indicator"], frame["value"], strict=True))
+
+
+def test_security_headers_on_every_response(client):
+    for path in ("/api/health", "/map", "/static/app.js", "/api/profile/pc4/0000", "/api/profile/xx/1"):
+        r = client.get(path)
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_health_and_read_only(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["read_only"] is True
+    con = client.app.state.data.store.con
+    with pytest.raises(Exception, match="read-only"):
+        con.execute("CREATE TABLE intruder (a INTEGER)")
+
+
+def test_meta_lists_levels_years_and_classes(client):
+    meta = client.get("/api/meta").json()
+    pc4 = next(lv for lv in meta["levels"] if lv["id"] == "pc4")
+    assert pc4["score_years"] == [2002, 2008, 2012, 2014, 2016, 2018, 2020, 2022]
+    assert len(meta["classes"]["labels_nl"]) == 9 and meta["classes"]["labels_nl"][-1] == "uitstekend"
+    assert {"scores_table", "contributions", "vulnerability", "programmes"} <= set(meta["available"])
+
+
+def test_map_values_equal_the_store(client, store):
+    body = client.get("/api/map/pc4", params={"year": 2022, "measure": "total"}).json()
+    values = dict(zip(body["codes"], body["values"], strict=True))
+    assert len(values) == store.sql("SELECT count(*) AS n FROM observations WHERE level = 'pc4' AND year = 2022 "
+                                    "AND indicator = 'lbm' AND value IS NOT NULL")["n"].iloc[0]
+    assert values["3072"] == pytest.approx(lbm(store, "3072", 2022)["lbm"], abs=1e-6)
+    # bins of the total are the official class bands: bin + 1 == class of afw
+    klasse = client.get("/api/map/pc4", params={"year": 2022, "measure": "klasse"}).json()
+    k = dict(zip(klasse["codes"], klasse["values"], strict=True))
+    afw = lbm(store, "1011", 2022)["lbm_afw"]
+    assert k["1011"] == classify_total(afw)
+    assert body["bins"][body["codes"].index("1011")] == classify_total(afw) - 1
+    assert len(body["legend"]["colors"]) == 9
+
+
+def test_change_and_indicator_maps(client, store):
+    ch = client.get("/api/map/pc4", params={"year": 2022, "measure": "change"}).json()
+    assert ch["base_year"] == 2020 and len(ch["legend"]["colors"]) == 7
+    a, b = lbm(store, "3072", 2022)["lbm_afw"], lbm(store, "3072", 2020)["lbm_afw"]
+    assert ch["values"][ch["codes"].index("3072")] == pytest.approx(a - b, abs=1e-6)
+    woz = client.get("/api/map/gemeente", params={"year": 2022, "measure": "indicator", "indicator": "wozwoning"})
+    assert woz.status_code == 200 and woz.json()["unit"]
+
+
+def test_profile_numbers(client, store):
+    p = client.get("/api/profile/pc4/3072").json()
+    obs = lbm(store, "3072", 2022)
+    assert p["year"] == 2022 and p["area"]["gemeente_code"] == "GM0599"
+    assert p["score"]["total"] == pytest.approx(obs["lbm"], abs=1e-6)
+    assert p["score"]["klasse"] == classify_total(obs["lbm_afw"])
+    dims = {d["id"]: d["value"] for d in p["dimensions"]}
+    assert dims == pytest.approx({d: obs[f"lbm_{d}"] for d in ("won", "fys", "vrz", "soc", "onv")}, abs=1e-6)
+    assert sum(dims.values()) == pytest.approx(obs["lbm_afw"], abs=1e-5)
+    assert [t["year"] for t in p["trend"]] == [2002, 2008, 2012, 2014, 2016, 2018, 2020, 2022]
+    assert all(t["kind"] == "official" for t in p["trend"])
+    # the explanation of the last change adds up to the change of afw (dimensions 2020 -> 2022)
+    ch = p["change"]
+    assert ch["by"] == "dimension" and ch["total"] == pytest.approx(
+        obs["lbm_afw"] - lbm(store, "3072", 2020)["lbm_afw"], abs=1e-5)
+    assert sum(it["delta"] for it in ch["items"]) == pytest.approx(ch["total"], abs=1e-5)
+    assert any(x["id"] == "nprz_focuswijken" and x["match"] == "gemeente" for x in p["programmes"])
+
+
+def test_gemeente_reference_is_population_weighted(client, store):
+    p = client.get("/api/profile/pc4/3072").json()
+    codes = store.sql("SELECT code FROM areas WHERE level = 'pc4' AND gemeente_code = 'GM0599' "
+                      "QUALIFY row_number() OVER (PARTITION BY code ORDER BY vintage DESC) = 1")["code"]
+    sc = store.table("pc4", years=[2022], indicators=["lbm_onv"]).set_index("code")["lbm_onv"]
+    pop = store.table("pc4", years=[2022], indicators=["inwoner"]).set_index("code")["inwoner"]
+    sc = sc.reindex(codes).dropna()
+    w = pop.reindex(sc.index).fillna(1.0)
+    onv = next(d for d in p["dimensions"] if d["id"] == "onv")
+    assert onv["gemeente"] == pytest.approx(np.average(sc, weights=w), abs=1e-6)
+
+
+def test_empty_and_error_states(client):
+    r = client.get("/api/profile/pc4/0000")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = client.get("/api/map/pc4", params={"year": 2021})
+    assert r.status_code == 404 and "2022" in r.json()["detail"]
+    r = client.get("/api/profile/xx/3072")
+    assert r.status_code == 422 and r.json()["error"] == "invalid_parameter"
+    assert client.get("/api/compare", params={"area": ["pc4:3072"]}).status_code == 422
+    assert client.get("/api/compare", params={"area": ["pc4:3072", "pc4:../../etc"]}).status_code == 422
+    assert client.get("/api/map/pc4", params={"year": 2022, "measure": "indicator", "indicator": "x;drop"}) \
+        .status_code == 422
+
+
+def test_internal_errors_reveal_nothing(client, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret detail /etc/passwd")
+
+    monkeypatch.setattr(client.app.state.data, "search", boom)
+    r = client.get("/api/search", params={"q": "x"})
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal_error", "detail": "internal error"}
+    assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_no_file_paths_from_requests(client):
+    for path in ("/static/../../pyproject.toml", "/static/%2e%2e/%2e%2e/pyproject.toml", "/api/geometry/..%2F.."):
+        r = client.get(path)
+        assert r.status_code in (404, 422) and "leefbaar" not in r.text.lower().split("detail")[0]
+
+
+def test_search_by_postcode_code_and_name(client):
+    assert client.get("/api/search", params={"q": "3072 AB"}).json()[0]["code"] == "3072"
+    assert client.get("/api/search", params={"q": "GM0599"}).json()[0]["label"] == "Rotterdam"
+    names = [a["label"] for a in client.get("/api/search", params={"q": "Feijenoord"}).json()]
+    assert "Feijenoord" in names
+
+
+def test_ranking_and_downloads(client):
+    rows = client.get("/api/ranking/pc4", params={"year": 2022, "gemeente": "GM0599"}).json()
+    assert rows[0]["afw"] >= rows[-1]["afw"] and all(r["gemeente_code"] == "GM0599" for r in rows)
+    r = client.get("/api/download/ranking/pc4", params={"year": 2022, "gemeente": "GM0599", "format": "csv"})
+    assert r.headers["content-disposition"].startswith("attachment")
+    table = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [t["code"] for t in table] == [x["code"] for x in rows]
+    r = client.get("/api/download/compare", params={"area": ["pc4:3072", "pc4:1011"], "format": "xlsx"})
+    ws = openpyxl.load_workbook(io.BytesIO(r.content))["vergelijking"]
+    assert [c.value for c in ws[1]][:3] == ["level", "code", "label"] and ws.max_row == 3
+    gap = client.get("/api/download/gap/pc4", params={"format": "csv"})
+    assert pd.read_csv(io.BytesIO(gap.content))["year"].tolist()[-1] == 2022
+
+
+def test_map_downloads_as_geopackage(client, tmp_path):
+    r = client.get("/api/download/map/gemeente", params={"year": 2022, "measure": "indicator",
+                                                         "indicator": "wozwoning", "format": "gpkg"})
+    assert r.status_code == 200
+    path = tmp_path / "map.gpkg"
+    path.write_bytes(r.content)
+    gdf = pyogrio.read_dataframe(path)
+    assert len(gdf) == 345 and gdf.crs.to_epsg() == 28992 and "wozwoning" in gdf.columns
+
+
+def _decode(topo: dict) -> list:
+    """A minimal TopoJSON decoder (quantised, delta-encoded arcs) for the round-trip check."""
+    sx, sy = topo["transform"]["scale"]
+    tx, ty = topo["transform"]["translate"]
+    arcs = [np.cumsum(np.asarray(a, float), axis=0) * [sx, sy] + [tx, ty] for a in topo["arcs"]]
+
+    def ring(refs):
+        pts = []
+        for i in refs:
+            a = arcs[i] if i >= 0 else arcs[~i][::-1]
+            pts.extend(a if not pts else a[1:])
+        return pts
+
+    return [shapely.MultiPolygon([shapely.Polygon(ring(p[0]), [ring(h) for h in p[1:]]) for p in g["arcs"]])
+            for g in topo["objects"]["areas"]["geometries"]]
+
+
+def test_topojson_round_trip_keeps_shapes_and_shares_edges(store):
+    gdf = store.geometries("gemeente", crs=4326)
+    enc = encode_topojson(gdf["code"].tolist(), gdf.geometry.to_numpy())
+    import json
+
+    topo = json.loads(enc.raw)
+    decoded = _decode(topo)
+    assert [g["properties"]["code"] for g in topo["objects"]["areas"]["geometries"]] == gdf["code"].tolist()
+    orig = shapely.area(gdf.geometry.to_numpy())
+    rel = np.abs(shapely.area(np.array(decoded)) - orig) / orig
+    assert np.median(rel) < 1e-3 and rel.max() < 0.05
+    # shared boundaries are stored once: far fewer vertices than in the input
+    assert enc.vertices < 0.75 * shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum()
+    assert len(enc.gz) < len(enc.raw) / 2
+
+
+def test_geometry_endpoint_serves_all_pc4_compressed(client):
+    r = client.get("/api/geometry/pc4", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+    assert len(r.json()["objects"]["areas"]["geometries"]) == 4066
+    again = client.get("/api/geometry/pc4", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_programmes_and_gap(client):
+    pr = client.get("/api/programmes").json()
+    assert len(pr["registry"]) >= 10 and any(p["id"] == "krachtwijken" for p in pr["registry"])
+    gap = client.get("/api/gap/pc4", params={"gemeente": "GM0599"}).json()
+    last = gap["years"][-1]
+    assert last["p10"] <= last["p50"] <= last["p90"] and sum(last["classes"]) == last["n_areas"]
