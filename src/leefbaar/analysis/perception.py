@@ -9,7 +9,8 @@ Two yardsticks for the objective side:
   (wijk, deelwijk, wijkcombinatie): it removes the citywide difference in level and spread between the parts.
 - the Leefbaarometer 2024 per CBS buurt: the Wijkprofiel safety index (VI and its parts) against the
   dimension ``onv`` (overlast en onveiligheid), and SI/FI against ``soc``/``fys``, for the Wijkprofiel areas
-  that are one CBS buurt or a union of buurten (inhabitant-weighted mean; shared buurten are left out).
+  that are one CBS buurt or a union of buurten (inhabitant-weighted mean of the scored buurten, if they hold
+  90 % of the inhabitants; buurten shared by two Wijkprofiel areas are left out).
 
 Stored survey scores (``leefbaar survey import``) whose items carry a Leefbaarometer dimension are set against
 that dimension in the same areas in the same way (standardised gap).
@@ -42,6 +43,9 @@ from leefbaar.store.store import Store
 
 LBM_PAIRS = (("VI", "onv"), ("VIs", "onv"), ("VIo", "onv"), ("SI", "soc"), ("FI", "fys"))
 """Wijkprofiel score against Leefbaarometer dimension; the first pair is the headline comparison."""
+MIN_SCORED_SHARE = 0.9
+"""A Wijkprofiel area made of several buurten is compared when the buurten with an LBM score hold at least this
+share of its inhabitants (the LBM leaves sparsely populated buurten unscored)."""
 LBM_LABELS = {"onv": ("overlast en onveiligheid", "nuisance and insecurity"),
               "soc": ("sociale samenhang", "social cohesion"),
               "fys": ("fysieke omgeving", "physical environment"),
@@ -102,7 +106,8 @@ def perception_gaps(frame: pd.DataFrame) -> pd.DataFrame:
 class LbmComparison:
     """Wijkprofiel scores against Leefbaarometer buurt dimensions.
 
-    ``areas``: one row per Wijkprofiel area with a buurt match (code, name, relation, buurten, inhabitants,
+    ``areas``: one row per Wijkprofiel area with a buurt match (code, name, relation, scored buurten,
+    their inhabitants and share of the area's inhabitants,
     the Wijkprofiel scores of ``edition`` and the LBM dimensions of ``lbm_year``), plus for the headline pair
     (VI vs onv) the ranks, the rank difference and ``vi_residual`` / ``vis_residual``: VI (VIs) minus the
     value the line over all matched areas predicts from onv (negative = residents feel less safe than the
@@ -131,11 +136,15 @@ def lbm_comparison(store: Store, edition: int | None = None, lbm_year: int | Non
     lbm = lbm.rename(columns={f"lbm_{d}": d for d in dims})
     m = link.merge(lbm, left_on="cbs_code", right_on="code", suffixes=("", "_bu"), how="left")
     m["w"] = m["inwoner"].fillna(0.0)
-    missing = m.groupby("code")[dims[0]].transform(lambda s: s.isna().any())
-    m = m[~missing]
+    m["scored"] = m[dims[0]].notna()
+    total = m.groupby("code")["w"].transform("sum")
+    share = (m["w"] * m["scored"]).groupby(m["code"]).transform("sum") / total.where(total > 0)
+    share = share.fillna(m.groupby("code")["scored"].transform("mean"))
+    m = m[(share >= MIN_SCORED_SHARE) & m["scored"]].assign(scored_share=share)
     w = m["w"].where(m.groupby("code")["w"].transform("sum") > 0, 1.0)
     agg = m.assign(**{d: m[d] * w for d in dims}, w=w).groupby("code").agg(
-        {**{d: "sum" for d in dims}, "w": "sum", "cbs_code": ";".join, "relation": "first", "inwoner": "sum"})
+        {**{d: "sum" for d in dims}, "w": "sum", "cbs_code": ";".join, "relation": "first", "inwoner": "sum",
+         "scored_share": "first"})
     for d in dims:
         agg[d] = agg[d] / agg["w"]
     agg = agg.drop(columns="w").rename(columns={"cbs_code": "buurten", "inwoner": "inwoners"}).reset_index()
@@ -151,7 +160,7 @@ def lbm_comparison(store: Store, edition: int | None = None, lbm_year: int | Non
     for c, d in LBM_PAIRS:
         ok = areas[[c, d]].dropna()
         stats.append({"wijkprofiel": c, "lbm": d, "n": len(ok), "pearson_r": ok[c].corr(ok[d]),
-                      "spearman_rho": ok[c].corr(ok[d], method="spearman")})
+                      "spearman_rho": ok[c].rank().corr(ok[d].rank())})
         lines[f"{c}~{d}"] = _fit_line(areas[d], areas[c])
     for c in ("VI", "VIs"):
         a, b = lines[f"{c}~onv"]
