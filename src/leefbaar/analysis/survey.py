@@ -137,10 +137,12 @@ def read_microdata(path: str | Path, area_column: str, items: list[str], level: 
 def aggregate_microdata(frame: pd.DataFrame, items: list[str], level: str, weighted: bool,
                         min_respondents: int = DEFAULT_MIN_RESPONDENTS) -> SurveyAggregate:
     """Aggregate respondent rows (``read_microdata``) per area, year and item with disclosure control;
-    ``weighted`` says whether the ``weight`` column holds real survey weights."""
+    ``weighted`` says whether to use the ``weight`` column (else every respondent counts once)."""
     if min_respondents < 1:
         raise ValueError(f"min_respondents must be at least 1, got {min_respondents}")
     keys = ["code", "year"]
+    if not weighted:
+        frame = frame.assign(weight=1.0)
     parts, suppressed = [], 0
     for item in items:
         sub = frame.loc[frame[item].notna() & (frame["weight"] > 0), [*keys, "weight", item]]
