@@ -1,0 +1,200 @@
+"""From store observations to the indicator matrix of an index spec: denominators, missing values,
+transforms, and spatial lags.
+
+Steps, in order, for every (area, year) row of a panel:
+
+1. CBS 'suppressed' counts (0-4 persons or dwellings) take ``spec.missing_suppressed`` (default 2);
+2. ratios ``id / per * scale`` (``per: area_km2`` divides by the land area of the geometry in km2);
+3. a value still missing takes the value of the same area up to ``missing_carry_years`` years earlier
+   (else later), e.g. income in 2023, which CBS did not publish;
+4. ``deflate: year_median`` divides by the median of that year (WOZ values and incomes rise over time);
+5. ``transform``: ``log`` is ``log(x + d)`` with ``d`` = 1 % of the median positive value (so that a change
+   of unit only shifts the result), ``rank`` the percentile within the year;
+6. ``winsor`` clips to quantiles learnt at ``fit``; remaining gaps take the median learnt at ``fit``;
+7. with ``spatial_lag``, each feature gets a twin ``<key>@buren``: the mean over the Queen-contiguous
+   areas of the same year (an area without neighbours in the data keeps its own value).
+
+``IndicatorMatrix.fit`` learns only quantiles and medians; ``transform`` is then deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from leefbaar.errors import StoreError
+from leefbaar.index.spec import AREA_DENOMINATOR, IndexSpec, IndicatorSpec
+
+LAG_SUFFIX = "@buren"
+
+
+def load_panel(store, spec: IndexSpec, years, extra: list[str] | None = None) -> pd.DataFrame:
+    """Wide panel (code, year, gemeente_code, area_km2, indicators..., ``<id>__status``) from the store."""
+    wanted = list(dict.fromkeys([*spec.store_indicators(), *(extra or [])]))
+    frame = store.table(spec.level, years=list(years), indicators=wanted, with_status=True)
+    if frame.empty:
+        raise StoreError(f"the store holds no {spec.level} observations for years {list(years)}")
+    for col in wanted:
+        if col not in frame.columns:
+            frame[col] = np.nan
+            frame[f"{col}__status"] = "missing"
+    areas = store.areas(spec.level)
+    gm = areas.dropna(subset=["gemeente_code"]).drop_duplicates("code", keep="last").set_index("code")
+    frame["gemeente_code"] = frame["code"].map(gm["gemeente_code"])
+    try:
+        geo = store.geometries(spec.level).set_index("code")
+        frame["area_km2"] = frame["code"].map(geo["area_m2"] / 1e6)
+        centre = geo.geometry.representative_point()
+        frame["centroid_x_km"] = frame["code"].map(centre.x / 1000)
+        frame["centroid_y_km"] = frame["code"].map(centre.y / 1000)
+    except StoreError:
+        frame["area_km2"] = frame["centroid_x_km"] = frame["centroid_y_km"] = np.nan
+    return frame
+
+
+def contiguity(store, level: str):
+    """Queen contiguity weights (libpysal) of the level's latest geometries, row-standardised."""
+    from libpysal.weights import Queen
+
+    geo = store.geometries(level).reset_index(drop=True)
+    w = Queen.from_dataframe(geo, ids=geo["code"].astype(str).tolist(), use_index=False, silence_warnings=True)
+    w.transform = "r"
+    return w
+
+
+def neighbour_pairs(w) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code, neighbour code, weight) arrays of a libpysal weights object."""
+    src, dst, wt = [], [], []
+    for i, nbrs in w.neighbors.items():
+        for j, v in zip(nbrs, w.weights[i], strict=True):
+            src.append(i)
+            dst.append(j)
+            wt.append(v)
+    return np.asarray(src, dtype=object), np.asarray(dst, dtype=object), np.asarray(wt, dtype=float)
+
+
+def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs) -> pd.DataFrame:
+    """Mean of ``values`` over contiguous areas of the same year (re-normalised to the neighbours present)."""
+    src, dst, _ = pairs
+    key = pd.MultiIndex.from_arrays([frame["code"].astype(str).to_numpy(), frame["year"].to_numpy()])
+    pos = pd.Series(np.arange(len(frame)), index=key)
+    out = values.to_numpy(float).copy()
+    if len(src) == 0:
+        return pd.DataFrame(out, index=values.index, columns=values.columns)
+    years = np.unique(frame["year"].to_numpy())
+    rows, cols = [], []
+    for year in years:
+        i = pos.reindex(pd.MultiIndex.from_arrays([src, np.full(len(src), year)])).to_numpy()
+        j = pos.reindex(pd.MultiIndex.from_arrays([dst, np.full(len(dst), year)])).to_numpy()
+        ok = ~(np.isnan(i) | np.isnan(j))
+        rows.append(i[ok].astype(int))
+        cols.append(j[ok].astype(int))
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    from scipy import sparse
+
+    adj = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(frame), len(frame)))
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    v = values.to_numpy(float)
+    lag = adj @ np.nan_to_num(v)
+    has = deg > 0
+    out[has] = lag[has] / deg[has, None]
+    return pd.DataFrame(out, index=values.index, columns=values.columns)
+
+
+def _raw_values(frame: pd.DataFrame, ind: IndicatorSpec, suppressed: float | None) -> np.ndarray:
+    def col(name: str) -> np.ndarray:
+        v = frame[name].to_numpy(float).copy()
+        st = frame.get(f"{name}__status")
+        if suppressed is not None and st is not None:
+            v[(st == "suppressed").to_numpy() & np.isnan(v)] = suppressed
+        return v
+
+    x = col(ind.id)
+    if ind.per:
+        den = frame[AREA_DENOMINATOR].to_numpy(float) if ind.per == AREA_DENOMINATOR else col(ind.per)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(den > 0, x / den, np.nan)
+    return x * ind.scale
+
+
+def _carry(frame: pd.DataFrame, x: np.ndarray, years: int) -> np.ndarray:
+    if years <= 0 or not np.isnan(x).any():
+        return x
+    s = pd.Series(x, index=pd.MultiIndex.from_arrays([frame["code"].to_numpy(), frame["year"].to_numpy()]))
+    out = x.copy()
+    for dy in [d for k in range(1, years + 1) for d in (-k, k)]:
+        gap = np.isnan(out)
+        if not gap.any():
+            break
+        donor = s.reindex(pd.MultiIndex.from_arrays([frame["code"].to_numpy()[gap],
+                                                     frame["year"].to_numpy()[gap] + dy])).to_numpy()
+        out[np.flatnonzero(gap)] = donor
+    return out
+
+
+@dataclass
+class IndicatorMatrix:
+    """Turns a panel into the feature matrix of a spec (see the module docstring). sklearn-style fit/transform."""
+
+    spec: IndexSpec
+    pairs: tuple | None = None
+
+    def features(self) -> list[IndicatorSpec]:
+        seen: dict[str, IndicatorSpec] = {}
+        for d in self.spec.dimensions:
+            for ind in d.indicators:
+                seen.setdefault(ind.key, ind)
+        return list(seen.values())
+
+    def _prepared(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        out = {}
+        years = frame["year"].to_numpy()
+        for ind in self.features():
+            x = _carry(frame, _raw_values(frame, ind, self.spec.missing_suppressed), self.spec.missing_carry_years)
+            if ind.deflate == "year_median":
+                med = pd.Series(x).groupby(years).transform("median").to_numpy()
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    x = np.where(med > 0, x / med, np.nan)
+            if ind.transform == "log":
+                pos = x[np.isfinite(x) & (x > 0)]
+                d = 0.01 * (np.median(pos) if len(pos) else 1.0)
+                x = np.log(np.maximum(x, 0) + d)
+            elif ind.transform == "rank":
+                x = pd.Series(x).groupby(years).rank(pct=True).to_numpy()
+            out[ind.key] = x
+        return out
+
+    def fit(self, frame: pd.DataFrame) -> IndicatorMatrix:
+        prepared = self._prepared(frame)
+        self.clip_, self.median_ = {}, {}
+        for ind in self.features():
+            x = prepared[ind.key]
+            x = x[np.isfinite(x)]
+            self.clip_[ind.key] = (np.quantile(x, ind.winsor) if ind.winsor is not None and len(x)
+                                   else (-np.inf, np.inf))
+            self.median_[ind.key] = float(np.median(np.clip(x, *self.clip_[ind.key]))) if len(x) else 0.0
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        prepared = self._prepared(frame)
+        cols = {}
+        for ind in self.features():
+            x = np.clip(prepared[ind.key], *self.clip_[ind.key])
+            if self.spec.missing_fill == "median":
+                x = np.where(np.isfinite(x), x, self.median_[ind.key])
+            cols[ind.key] = x
+        out = pd.DataFrame(cols, index=frame.index)
+        if self.spec.location is not None:
+            for c in ("centroid_x_km", "centroid_y_km"):
+                if c not in frame.columns:
+                    raise StoreError(f"the spec has a location term but the panel has no {c}")
+                v = frame[c].to_numpy(float)
+                out[c] = np.where(np.isfinite(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0)
+        if self.spec.spatial_lag and self.pairs is not None:
+            base = out[[f.key for f in self.features()]]
+            lag = spatial_lag(frame, base, self.pairs)
+            lag.columns = [c + LAG_SUFFIX for c in base.columns]
+            out = pd.concat([out, lag], axis=1)
+        return out
