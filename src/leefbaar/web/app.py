@@ -252,7 +252,8 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return JSONResponse({"error": "http_error", "detail": str(exc.detail)}, status_code=exc.status_code)
+        return JSONResponse({"error": "http_error", "detail": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):
@@ -323,6 +324,13 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
                 ),
             ),
         )
+
+    @app.get("/api/years/{level}", response_model=list[int], tags=["map"])
+    def years(level: Level, indicator: Indicator | None = None):
+        """Years with scores for a level, or with values of ``indicator``."""
+        if indicator is None:
+            return data.score_years(level.value)
+        return data.indicator_years(level.value, indicator.value)
 
     @app.get(
         "/api/areas/{level}/{code}",

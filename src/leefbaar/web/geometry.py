@@ -13,7 +13,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -149,10 +151,19 @@ def encode_topojson(
     )
 
 
+_ENCODED: dict[tuple, Encoded] = {}
+_ENCODED_LOCK = threading.Lock()
+
+
 def level_topojson(store: Store, level: str, vintage: int | None = None) -> Encoded:
-    """The boundaries of ``level`` (latest vintage) as encoded TopoJSON."""
-    gdf = store.geometries(level, vintage, crs=4326)
-    return encode_topojson(gdf["code"].astype(str).tolist(), gdf.geometry.to_numpy())
+    """The boundaries of ``level`` (latest vintage) as encoded TopoJSON; kept per store file and version."""
+    path = Path(store.path).resolve()
+    key = (str(path), path.stat().st_mtime_ns, level, vintage)
+    with _ENCODED_LOCK:
+        if key not in _ENCODED:
+            gdf = store.geometries(level, vintage, crs=4326)
+            _ENCODED[key] = encode_topojson(gdf["code"].astype(str).tolist(), gdf.geometry.to_numpy())
+        return _ENCODED[key]
 
 
 def naive_geojson(store: Store, level: str, vintage: int | None = None) -> bytes:

@@ -251,7 +251,7 @@ async function loadLevel(map, level) {
   for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
   const fc = await topo(level);
   map.addSource("areas", { type: "geojson", data: fc, promoteId: "code", tolerance: 0.3 });
-  map.addLayer({ id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#d9d9d9", "fill-opacity": 0.92 } });
+  map.addLayer({ id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#d9d9d9", "fill-opacity": 1 } });
   map.addLayer({ id: "areas-line", type: "line", source: "areas", paint: { "line-color": "#ffffff", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.1, 10, 0.8] } });
   map.addLayer({ id: "areas-hover", type: "line", source: "areas", paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] });
   map.addLayer({ id: "areas-selected", type: "line", source: "areas", paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] });

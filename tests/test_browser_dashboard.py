@@ -1,0 +1,218 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright (never `playwright install`).
+
+The server runs as its own process on 127.0.0.1 with an ephemeral port. Screenshots of the main pages go to
+test-artifacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from PIL import Image
+
+from leefbaar.report.gemeente import build_report
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+VENDOR = Path(__file__).resolve().parents[1] / "src" / "leefbaar" / "web" / "static" / "vendor" / "maplibre-gl.mjs"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian chromium is not installed: run scripts/setup-web.sh --test", allow_module_level=True)
+if not VENDOR.exists():
+    pytest.skip("front-end libraries missing: run scripts/setup-web.sh", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(store_file):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
+                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]))", str(store_file), str(port)])
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as r:
+                if b'"ready":true' in r.read():
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the dashboard server did not start")
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="nl-NL")
+    pg = ctx.new_page()
+    problems: list[str] = []
+    pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    pg.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    pg.problems = problems
+    yield pg
+    ctx.close()
+
+
+def _shot(pg, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=False)
+    return path
+
+
+def _wait_map(pg) -> None:
+    pg.wait_for_selector("body[data-map-ready]", state="attached", timeout=60_000)
+
+
+def test_map_draws_all_pc4_polygons(server, page):
+    page.goto(f"{server}/map?level=pc4&year=2022&measure=total")
+    _wait_map(page)
+    assert page.locator("body").get_attribute("data-map-ready") == "pc4:2022:total"
+    canvas = page.locator("#map canvas")
+    path = SHOTS / "map_canvas.png"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    canvas.screenshot(path=str(path))
+    px = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3).astype(int)
+    background = np.array([0xEE, 0xF3, 0xF7])
+    drawn = np.abs(px - background).sum(axis=1) > 30
+    assert drawn.mean() > 0.2, "the map canvas is (nearly) blank"
+    # the class colours are there: at least six of the nine
+    legend = page.locator(".legend-list li")
+    assert legend.count() == 9
+    classes = ["#a50026", "#d73027", "#f46d43", "#fdae61", "#fee090", "#e0f3f8", "#abd9e9", "#74add1", "#313695"]
+    rgb = [np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)]) for c in classes]
+    present = sum((np.abs(px - c).sum(axis=1) < 12).mean() > 0.0005 for c in rgb)
+    assert present >= 6
+    assert page.locator("#map-table tbody tr").count() == 25
+    _shot(page, "map")
+    assert not page.problems, page.problems
+
+
+def _mercator_centre(bounds):
+    x0, y0, x1, y1 = bounds
+    merc = lambda lat: math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))  # noqa: E731
+    ym = (merc(y0) + merc(y1)) / 2
+    return (x0 + x1) / 2, math.degrees(2 * math.atan(math.exp(ym)) - math.pi / 2)
+
+
+def test_click_on_area_opens_its_profile_with_store_numbers(server, page, store):
+    geo = store.geometries("pc4", crs=4326).set_index("code")
+    code = next(c for c in ("3072", "3071", "3073", "1011", "3511") if shapely.contains(
+        geo.loc[c, "geometry"], shapely.Point(_mercator_centre(geo.loc[c, "geometry"].bounds))))
+    page.goto(f"{server}/map?level=pc4&year=2022&measure=total&area={code}")
+    _wait_map(page)
+    page.wait_for_timeout(500)
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url(re.compile(rf"/area/pc4/{code}"))
+    page.wait_for_selector("#score-total")
+    expected = store.sql("SELECT value FROM observations WHERE level = 'pc4' AND code = ? AND year = 2022 "
+                         "AND indicator = 'lbm'", [code])["value"].iloc[0]
+    assert float(page.locator("#score-total").get_attribute("data-value")) == pytest.approx(expected, abs=1e-6)
+    assert page.locator("#score-total").inner_text() == f"{expected:.3f}".replace(".", ",")
+    assert page.locator("h1").inner_text().startswith(code)
+    assert page.locator("svg.chart").count() >= 2
+    _shot(page, "area_profile")
+    assert not page.problems, page.problems
+
+
+def test_language_toggle(server, page):
+    page.goto(f"{server}/area/pc4/3072")
+    page.wait_for_selector("#score-total")
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert page.locator("#nav a[data-page=map]").inner_text() == "Kaart"
+    assert "Leefbaarheidsscore" in page.locator("#s-score").inner_text()
+    page.click("#lang")
+    page.wait_for_selector("text=Livability score")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("#nav a[data-page=map]").inner_text() == "Map"
+    assert "lang=en" in page.url
+    _shot(page, "area_profile_en")
+    page.reload()  # the language is part of the shareable URL
+    page.wait_for_selector("text=Livability score")
+    page.click("#lang")
+    page.wait_for_selector("text=Leefbaarheidsscore")
+    assert "lang=en" not in page.url
+    assert not page.problems, page.problems
+
+
+def test_keyboard_search_opens_a_profile(server, page):
+    page.goto(f"{server}/gap")
+    page.wait_for_selector("svg.chart")
+    page.focus("#search")
+    page.keyboard.type("3072 AB")
+    page.wait_for_selector("#search-results button")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/area/pc4/3072"))
+    page.wait_for_selector("#score-total")
+    assert not page.problems, page.problems
+
+
+def test_other_pages_and_empty_states(server, page):
+    page.goto(f"{server}/compare?area=pc4:3072&area=pc4:1011&area=pc4:6877")
+    page.wait_for_selector("svg.chart")
+    assert page.locator("table tbody tr").first.is_visible()
+    _shot(page, "compare")
+    page.goto(f"{server}/gap?level=pc4&gemeente=GM0599")
+    page.wait_for_selector("svg.chart")
+    _shot(page, "gap")
+    page.goto(f"{server}/programmes")
+    page.wait_for_selector(".tl-row")
+    page.locator(".tl-row").nth(3).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#prog-detail h2")
+    _shot(page, "programmes")
+    page.goto(f"{server}/area/pc4/0000")
+    page.wait_for_selector(".empty")
+    assert "0000" in page.locator(".empty").inner_text()
+    page.goto(f"{server}/map?level=pc4&year=2021&measure=total")
+    page.wait_for_selector(".legend .empty")
+    assert "2022" in page.locator(".legend .empty").inner_text()
+    assert [p for p in page.problems if "404" not in p] == []
+
+
+def test_report_pdf_has_pages(store_file, tmp_path):
+    result = build_report(store_file, "GM0599", tmp_path, lang="nl")
+    pdf = result.pdf.read_bytes()
+    assert pdf.startswith(b"%PDF") and result.pages >= 7
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == result.pages
+    html = result.html.read_text(encoding="utf-8")
+    assert "Rotterdam" in html and "CC BY 4.0" in html and "<svg" in html
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "3", str(result.pdf),
+                        str(SHOTS / "report_page")], check=True)
