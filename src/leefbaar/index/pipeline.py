@@ -1,0 +1,200 @@
+"""Scores for every area and year with indicators: official where the Leefbaarometer exists, else modelled.
+
+Store tables written by ``write_scores`` (``leefbaar score``):
+
+``scores`` - one row per (spec, level, code, year):
+    spec, level, code, year;
+    total (score points, = reference + afw; for the default spec comparable to the official lbm),
+    afw (deviation from the national reference, = won + fys + vrz + soc + onv), won, fys, vrz, soc, onv;
+    klasse (LBM3 class 1-9 of afw; NULL for specs not on the LBM scale);
+    kind: 'official' (the official Leefbaarometer values of that area-year) or 'modelled';
+    anchor_year: for modelled rows, the official year whose unexplained part (_residual) is carried over
+    (NULL when the area never had official scores);
+    total_lo, total_hi (90 % Monte Carlo interval; equal to total for official rows), rank (1 = best within
+    level and year), rank_lo, rank_hi, p_class_differs (share of draws whose class differs; 0 if official).
+``contributions`` - one row per (spec, level, code, year, dimension, indicator):
+    contribution in score points. ``indicator`` is a feature key (``won_hcorp/woning``), a spatial lag
+    (``<key>@buren``), ``_ligging`` (smooth regional term), ``_baseline`` (national mean of the dimension in
+    the calibration data) or ``_residual`` (official minus modelled; for modelled rows the residual carried
+    from ``anchor_year``). Per (code, year, dimension) the contributions add up exactly to the dimension score.
+
+Nowcast rule: a modelled area-year = model(indicators of that year) + the residual of the nearest official
+year of the same area (ties: the earlier year). Validated in ``leefbaar validate`` (out-of-time, anchored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from leefbaar.index import uncertainty as unc
+from leefbaar.index.classes import classify_total
+from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
+from leefbaar.index.model import BASELINE, RESIDUAL, LivabilityIndex
+from leefbaar.index.spec import IndexSpec
+
+SCORE_COLUMNS = ["spec", "level", "code", "year", "total", "afw", "won", "fys", "vrz", "soc", "onv", "klasse",
+                 "kind", "anchor_year", "total_lo", "total_hi", "rank", "rank_lo", "rank_hi", "p_class_differs"]
+
+
+@dataclass
+class ScoreResult:
+    scores: pd.DataFrame
+    contributions: pd.DataFrame
+    model: LivabilityIndex
+    panel: pd.DataFrame
+
+
+def on_lbm_scale(spec: IndexSpec) -> bool:
+    """Whether a spec's scores are in Leefbaarometer points (calibrated on the official LBM dimensions)."""
+    return spec.weighting == "calibrated" and all((d.target or "").startswith("lbm_") for d in spec.dimensions)
+
+
+def nearest_official(codes: np.ndarray, years: np.ndarray, official: pd.DataFrame) -> np.ndarray:
+    """For each (code, year) the nearest year with official scores of the same code (ties: earlier), or NaN."""
+    by_code = official.groupby("code")["year"].apply(lambda s: np.sort(s.to_numpy()))
+    out = np.full(len(codes), np.nan)
+    for i, (c, y) in enumerate(zip(codes, years, strict=True)):
+        ys = by_code.get(c)
+        if ys is None or len(ys) == 0:
+            continue
+        d = np.abs(ys - y)
+        out[i] = ys[np.flatnonzero(d == d.min())[0]]
+    return out
+
+
+def anchored_residual(panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.DataFrame, anchor: np.ndarray,
+                      is_official: np.ndarray) -> pd.DataFrame:
+    """Official minus modelled dimension scores at each row's anchor year (0 where there is no anchor)."""
+    dims = list(modelled.columns)
+    res = target[dims].to_numpy(float) - modelled[dims].to_numpy(float)
+    key = pd.MultiIndex.from_arrays([panel["code"].to_numpy(), panel["year"].to_numpy()])
+    lookup = pd.DataFrame(res, index=key, columns=dims)[is_official]
+    out = pd.DataFrame(0.0, index=panel.index, columns=dims)
+    has = ~np.isnan(anchor)
+    want = pd.MultiIndex.from_arrays([panel["code"].to_numpy()[has], anchor[has].astype(int)])
+    out.loc[has, dims] = lookup.reindex(want).to_numpy()
+    return out
+
+
+def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int = 0, progress=None
+                 ) -> ScoreResult:
+    """Fit ``spec`` on the store and score every area-year in ``years`` (see the module docstring)."""
+    years = sorted(set(years))
+    step = (lambda msg: progress(msg)) if progress else (lambda msg: None)
+    with threadpool_limits(limits=1, user_api="blas"):
+        step("panel")
+        panel = load_panel(store, spec, years).reset_index(drop=True)
+        pairs = neighbour_pairs(contiguity(store, spec.level)) if spec.spatial_lag else None
+        step("fit")
+        model = LivabilityIndex(spec, pairs).fit(panel)
+        X = model.matrix_.transform(panel)
+        parts = model.contributions(panel, X)
+        dims = list(spec.dimension_codes)
+        modelled = pd.DataFrame({d: parts[d].sum(axis=1).to_numpy() for d in dims})
+        scores = panel[["code", "year"]].copy()
+        lbm = on_lbm_scale(spec)
+        residual = pd.DataFrame(0.0, index=panel.index, columns=dims)
+        kind = np.full(len(panel), "modelled", dtype=object)
+        anchor = np.full(len(panel), np.nan)
+        if lbm:
+            target = model.targets(panel)
+            is_official = target.notna().all(axis=1).to_numpy()
+            kind[is_official] = "official"
+            anchor = nearest_official(panel["code"].to_numpy(), panel["year"].to_numpy(),
+                                      panel.loc[is_official, ["code", "year"]])
+            residual = anchored_residual(panel, target, modelled, anchor, is_official)
+        final = modelled + residual.to_numpy()
+        for d in dims:
+            scores[d] = final[d].to_numpy()
+        scores["afw"] = final.sum(axis=1).to_numpy()
+        scores["total"] = spec.reference + scores["afw"]
+        scores["klasse"] = (pd.array(classify_total(scores["afw"].to_numpy()), dtype="Int8") if lbm
+                            else pd.array([pd.NA] * len(scores), dtype="Int8"))
+        scores["kind"] = kind
+        anchor_out = np.where(kind == "official", np.nan, anchor)
+        scores["anchor_year"] = pd.array(np.where(np.isnan(anchor_out), pd.NA, anchor_out), dtype="Int64")
+        if spec.weighting == "calibrated" and n_draws > 0:
+            step("uncertainty")
+            alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
+            offsets = [residual.sum(axis=1).to_numpy()]
+            if lbm:
+                alt_scores = alt.score(panel)[dims].reset_index(drop=True)
+                offsets.append(anchored_residual(panel, target, alt_scores, anchor, is_official).sum(axis=1)
+                               .to_numpy())
+            else:
+                offsets.append(offsets[0])
+            prepared = unc.prepare([model, alt], panel)
+            afw_draws = unc.draws(prepared, n_draws, seed, offsets=offsets)
+            summary = unc.summarise(scores["afw"].to_numpy(), afw_draws, scores["year"].to_numpy(),
+                                    spec.reference, classify_total, fixed=kind == "official")
+            for c in summary.columns:
+                scores[c] = summary[c].to_numpy()
+            scores.loc[kind == "official", "p_class_differs"] = 0.0
+        else:
+            for c in ("total_lo", "total_hi", "rank_lo", "rank_hi", "p_class_differs"):
+                scores[c] = np.nan
+            scores["rank"] = scores.groupby("year")["afw"].rank(ascending=False, method="min")
+        scores.insert(0, "spec", spec.name)
+        scores.insert(1, "level", spec.level)
+        step("contributions")
+        contributions = _long_contributions(spec, panel, parts, residual)
+    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel)
+
+
+def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, pd.DataFrame],
+                        residual: pd.DataFrame) -> pd.DataFrame:
+    frames = []
+    for d, frame in parts.items():
+        f = frame.copy()
+        f[RESIDUAL] = residual[d].to_numpy()
+        values = f.to_numpy()
+        n, k = values.shape
+        frames.append(pd.DataFrame({
+            "code": np.repeat(panel["code"].to_numpy(), k),
+            "year": np.repeat(panel["year"].to_numpy(), k),
+            "dimension": d,
+            "indicator": np.tile(np.asarray(f.columns, dtype=object), n),
+            "contribution": values.ravel(),
+        }))
+    out = pd.concat(frames, ignore_index=True)
+    out = out[(out["contribution"] != 0) | out["indicator"].isin([BASELINE, RESIDUAL])]
+    out.insert(0, "spec", spec.name)
+    out.insert(1, "level", spec.level)
+    return out.reset_index(drop=True)
+
+
+def replace_rows(store, table: str, frame: pd.DataFrame, where: dict) -> int:
+    """``store.replace`` after finishing any pending DuckDB result.
+
+    With duckdb 2.0 ``register`` refuses to run while a result fetched with ``fetchone`` is pending, which
+    ``Store.run``/``Store.append`` leave behind; a fully fetched no-op query clears it.
+    """
+    store.con.execute("SELECT 1").fetchall()
+    exists = store.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                               [table]).fetchall()[0][0]
+    if exists:
+        cond = " AND ".join(f'"{k}" = ?' for k in where)
+        store.con.execute(f"DELETE FROM {table} WHERE {cond}", list(where.values())).fetchall()
+    else:
+        store.con.execute("SELECT 1").fetchall()
+        store.con.register("new_rows", frame)
+        store.con.execute(f"CREATE TABLE {table} AS SELECT * FROM new_rows LIMIT 0").fetchall()
+        store.con.unregister("new_rows")
+    store.con.register("new_rows", frame)
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    store.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new_rows").fetchall()
+    store.con.unregister("new_rows")
+    return len(frame)
+
+
+def write_scores(store, result: ScoreResult, params: dict) -> int:
+    """Replace this spec/level's rows of ``scores`` and ``contributions`` in the store; returns the run id."""
+    spec, level = result.scores["spec"].iloc[0], result.scores["level"].iloc[0]
+    with store.transaction(), store.run("score", params) as run_id:
+        replace_rows(store, "scores", result.scores, {"spec": spec, "level": level})
+        replace_rows(store, "contributions", result.contributions, {"spec": spec, "level": level})
+    return run_id
