@@ -19,6 +19,7 @@ import math
 import threading
 from dataclasses import dataclass
 from functools import cached_property
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -344,26 +345,27 @@ class DashboardData:
                 cache[level] = label
             return cache[level]
 
+    @cached_property
+    def _areas(self) -> dict[tuple[str, str], dict]:
+        """``area`` answers for every area, prepared once."""
+        out = {}
+        for r in self.area_info.reset_index().itertuples(index=False):
+            name = r.name if isinstance(r.name, str) else None
+            gm = r.gemeente_name if isinstance(r.gemeente_name, str) else None
+            label = (f"{r.code} {gm}" if gm else r.code) if r.level == "pc4" else (name or r.code)
+            out[(r.level, r.code)] = {
+                "level": r.level, "code": r.code, "name": name, "label": label,
+                "gemeente_code": r.gemeente_code if isinstance(r.gemeente_code, str) else None,
+                "gemeente_name": gm, "wijk_code": r.wijk_code if isinstance(r.wijk_code, str) else None,
+            }
+        return out
+
     def area(self, level: str, code: str) -> dict:
         """Name, gemeente and display label of one area; ``NotFound`` if the store has no such area."""
         try:
-            row = self.area_info.loc[(level, code)]
+            return dict(self._areas[(level, code)])
         except KeyError:
             raise NotFound(f"no {level} area {code!r} in the store") from None
-        name = row["name"] if isinstance(row["name"], str) else None
-        gm = row["gemeente_name"] if isinstance(row["gemeente_name"], str) else None
-        label = name or (f"{code}" + (f" {gm}" if gm else ""))
-        if level == "pc4":
-            label = f"{code} {gm}" if gm else code
-        return {
-            "level": level,
-            "code": code,
-            "name": name,
-            "label": label,
-            "gemeente_code": row["gemeente_code"] if isinstance(row["gemeente_code"], str) else None,
-            "gemeente_name": gm,
-            "wijk_code": row["wijk_code"] if isinstance(row["wijk_code"], str) else None,
-        }
 
     # -- legends and map values ----------------------------------------------------------------------
     def legend(self, measure: str, values: np.ndarray | None = None, direction: int = 1) -> Legend:
@@ -475,44 +477,76 @@ class DashboardData:
     # -- profiles -----------------------------------------------------------------------------------
     def references(self, level: str, year: int, gemeente_code: str | None) -> dict:
         """Population-weighted mean scores of all areas of ``level`` (national) and of the gemeente."""
+        table = self._reference_table(level, year)
+        return {"nederland": table.get("__NL__"), "gemeente": table.get(gemeente_code) if gemeente_code else None}
+
+    def _reference_table(self, level: str, year: int) -> dict[str, dict]:
+        """Weighted means per gemeente and for the whole country (key ``__NL__``); cached per level and year."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_refs", {})
+            if (level, year) in cache:
+                return cache[(level, year)]
         sc = self.scores(level)
         cur = sc[sc["year"] == year]
+        gm = cur["code"].map(self._gemeente_of(level))
+        w = self._weights(level, cur["code"], year)
         out = {}
-        for key, part in (
-            ("nederland", cur),
-            (
-                "gemeente",
-                cur[cur["code"].map(self._gemeente_of(level)) == gemeente_code]
-                if gemeente_code
-                else cur.iloc[0:0],
-            ),
-        ):
-            if part.empty:
-                out[key] = None
-                continue
-            w = self._weights(level, part["code"], year)
+        for key, mask in [("__NL__", np.ones(len(cur), bool)),
+                          *((g, (gm == g).to_numpy()) for g in gm.dropna().unique())]:
+            part = cur[mask]
             vals = {}
             for c in ("total", "afw", *DIMENSIONS):
                 v = part[c].to_numpy(float)
                 ok = ~np.isnan(v)
-                vals[c] = _num(np.average(v[ok], weights=w[ok])) if ok.any() and w[ok].sum() > 0 else None
+                ww = w[mask][ok]
+                vals[c] = _num(np.average(v[ok], weights=ww)) if ok.any() and ww.sum() > 0 else None
             vals["n_areas"] = int(len(part))
             out[key] = vals
+        with self._lock:
+            self.__dict__["_refs"][(level, year)] = out
         return out
 
     def _gemeente_of(self, level: str) -> pd.Series:
-        info = self.area_info
-        if level not in info.index.get_level_values(0):
-            return pd.Series(dtype=object)
-        return info.loc[level, "gemeente_code"]
+        """Gemeente code per area code of ``level``."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_gm_of", {})
+            if level not in cache:
+                info = self.area_info
+                cache[level] = info.loc[level, "gemeente_code"] if level in info.index.get_level_values(0) \
+                    else pd.Series(dtype=object)
+            return cache[level]
+
+    def _sorted_afw(self, level: str, year: int) -> np.ndarray:
+        """All scored ``afw`` values of a level and year, ascending (for national ranks); cached."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_sorted", {})
+            if (level, year) not in cache:
+                sc = self._score_cache.get(level)
+                sc = sc if sc is not None else self._load_scores(level)
+                v = sc.loc[sc["year"] == year, "afw"].to_numpy(float)
+                cache[(level, year)] = np.sort(v[~np.isnan(v)])
+            return cache[(level, year)]
+
+    def _series_of(self, level: str) -> dict[str, dict[int, dict]]:
+        """The score rows of each area of ``level`` as {year: row}, prepared once."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_by_code", {})
+            if level in cache:
+                return cache[level]
+        frame = self.scores(level)
+        groups: dict[str, dict[int, dict]] = {}
+        for rec in frame.astype(object).where(frame.notna(), np.nan).to_dict(orient="records"):
+            groups.setdefault(rec["code"], {})[int(rec["year"])] = rec
+        with self._lock:
+            self.__dict__["_by_code"][level] = groups
+        return groups
 
     def profile(self, level: str, code: str, year: int | None = None) -> dict:
         """Everything the area page shows: score, class, uncertainty, dimensions against references, trend,
         the explanation of the last change, vulnerability and programmes."""
         area = self.area(level, code)
-        sc = self.scores(level)
-        mine = sc[sc["code"] == code]
-        years = sorted(int(y) for y in mine.loc[mine["afw"].notna(), "year"])
+        mine = self._series_of(level).get(code, {})
+        years = sorted(y for y, rec in mine.items() if _num(rec["afw"]) is not None)
         if year is None and years:
             year = years[-1]
         if years and year not in years:
@@ -521,8 +555,9 @@ class DashboardData:
             )
         score = None
         if years:
-            r = mine[mine["year"] == year].iloc[0]
+            r = mine[year]
             k = _int(r["klasse"])
+            ranked = self._sorted_afw(level, year)
             score = {
                 "year": year,
                 "total": _num(r["total"]),
@@ -542,8 +577,8 @@ class DashboardData:
                 "klasse_hi": _int(classify_total(r["total_hi"] - self.scheme.reference))
                 if _num(r["total_hi"]) is not None
                 else None,
-                "n_areas": int((sc["year"] == year).sum()),
-                "rank": int((sc.loc[sc["year"] == year, "afw"] > r["afw"]).sum() + 1),
+                "n_areas": int(len(ranked)),
+                "rank": int(len(ranked) - np.searchsorted(ranked, r["afw"], side="right") + 1),
             }
             refs = self.references(level, year, area["gemeente_code"])
             dims = [
@@ -570,7 +605,7 @@ class DashboardData:
                 "total_hi": _num(t.total_hi),
                 **{d: _num(getattr(t, d)) for d in DIMENSIONS},
             }
-            for t in mine.itertuples()
+            for t in (SimpleNamespace(**mine[y]) for y in sorted(mine))
         ]
         return {
             "area": area,
@@ -591,8 +626,7 @@ class DashboardData:
         ``contributions`` (score points), otherwise per dimension from the official series."""
         if len(years) < 2:
             return None
-        sc = self.scores(level)
-        mine = sc[sc["code"] == code].set_index("year")
+        mine = self._series_of(level).get(code, {})
         y1 = years[-1]
         if "contributions" in self.tables and self.spec is not None:
             rows = self.sql(
@@ -613,8 +647,8 @@ class DashboardData:
                     "from": y0,
                     "to": y1c,
                     "by": "indicator",
-                    "total": _num(mine.loc[y1c, "afw"] - mine.loc[y0, "afw"])
-                    if {y0, y1c} <= set(mine.index)
+                    "total": _num(mine[y1c]["afw"] - mine[y0]["afw"])
+                    if {y0, y1c} <= set(mine)
                     else None,
                     "items": [
                         {
@@ -627,14 +661,14 @@ class DashboardData:
                         for (dm, ind), v in delta.items()
                     ],
                 }
-        with_dims = [y for y in years if not np.isnan(mine.loc[y, list(DIMENSIONS)].to_numpy(float)).any()]
+        with_dims = [y for y in years if all(_num(mine[y][d]) is not None for d in DIMENSIONS)]
         y0 = years[-2]
         out = {
             "from": y0,
             "to": y1,
             "by": "total",
-            "total": _num(mine.loc[y1, "afw"] - mine.loc[y0, "afw"]),
-            "development_class": _int(development_class(mine.loc[y1, "afw"] - mine.loc[y0, "afw"])),
+            "total": _num(mine[y1]["afw"] - mine[y0]["afw"]),
+            "development_class": _int(development_class(mine[y1]["afw"] - mine[y0]["afw"])),
             "items": [],
         }
         if len(with_dims) >= 2:
@@ -647,7 +681,7 @@ class DashboardData:
                         "id": d,
                         "label_nl": DIMENSION_LABELS[d]["nl"],
                         "label_en": DIMENSION_LABELS[d]["en"],
-                        "delta": _num(mine.loc[d1, d] - mine.loc[d0, d]),
+                        "delta": _num(mine[d1][d] - mine[d0][d]),
                     }
                     for d in DIMENSIONS
                 ),
@@ -742,16 +776,26 @@ class DashboardData:
             "evaluation": evaluation,
         }
 
+    @cached_property
+    def _memberships(self) -> dict[str, dict]:
+        """Area-group rows per (level, code) and policy-list rows per gemeente, read once."""
+        groups = self.sql("SELECT group_id, label, vintage, confidence, partial, level, code FROM area_groups "
+                          "ORDER BY group_id")
+        lists = self.sql("SELECT gm_code, list_id, string_agg(DISTINCT name_as_listed, '; ') AS names, "
+                         "bool_or(partial) AS partial FROM policy_lists WHERE gm_code IS NOT NULL "
+                         "GROUP BY gm_code, list_id ORDER BY list_id")
+        out: dict[str, dict] = {"groups": {}, "lists": {}}
+        for g in groups.itertuples(index=False):
+            out["groups"].setdefault((g.level, g.code), []).append(g)
+        for r in lists.itertuples(index=False):
+            out["lists"].setdefault(r.gm_code, []).append(r)
+        return out
+
     def area_programmes(self, level: str, code: str) -> list[dict]:
         """Programmes whose areas include this area: exact group membership (e.g. APCG 2019 by PC4) and
         policy lists of its gemeente (which name wijken, not codes: marked ``match = 'gemeente'``)."""
         out = []
-        groups = self.sql(
-            "SELECT group_id, label, vintage, confidence, partial FROM area_groups "
-            "WHERE level = ? AND code = ?",
-            [level, code],
-        )
-        for g in groups.itertuples():
+        for g in self._memberships["groups"].get((level, code), []):
             prog = self._registry_entry(g.group_id)
             out.append(
                 {
@@ -769,13 +813,7 @@ class DashboardData:
             )
         gm = self.area(level, code)["gemeente_code"] if level != "gemeente" else code
         if gm:
-            lists = self.sql(
-                "SELECT list_id, string_agg(DISTINCT name_as_listed, '; ') AS names, "
-                "bool_or(partial) AS partial FROM policy_lists WHERE gm_code = ? GROUP BY list_id "
-                "ORDER BY list_id",
-                [gm],
-            )
-            for r in lists.itertuples():
+            for r in self._memberships["lists"].get(gm, []):
                 prog = self._registry_entry(r.list_id)
                 out.append(
                     {
