@@ -86,7 +86,8 @@ def conditional_randomisation(z: np.ndarray, w: W, observed: np.ndarray, permuta
     statistics ``(n-1) z_i lag_i / sum z^2``. For area i, each permutation takes its ``k_i`` neighbours'
     values from the other n-1 areas without replacement (rows of one shared permutation table). Returns
     ``(larger + 1) / (permutations + 1)`` with ``larger`` the count of simulated statistics at least as extreme
-    on the side of the observed one.
+    on the side of the observed one. A simulated value equal to the observed one up to rounding (1e-9 relative)
+    counts as at least as extreme: drawing the observed neighbours themselves is a tie, not a smaller value.
     """
     n = len(z)
     sp = w.sparse.tocsr()
@@ -104,7 +105,8 @@ def conditional_randomisation(z: np.ndarray, w: W, observed: np.ndarray, permuta
             ids = rows[ch]
             idx = p[None, :, :] + (p[None, :, :] >= ids[:, None, None])
             sims = scale * z[ids, None] * np.einsum("cpk,ck->cp", z[idx], wts[ch])
-            larger[ids] = (sims >= observed[ids, None]).sum(1)
+            tie = 1e-12 + 1e-9 * np.abs(observed[ids, None])
+            larger[ids] = (sims >= observed[ids, None] - tie).sum(1)
     low = (permutations - larger) < larger
     larger[low] = permutations - larger[low]
     return (larger + 1.0) / (permutations + 1.0)
@@ -152,7 +154,8 @@ def persistence(lisa: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             rows.append((a, b, fa, fb, int(n)))
     trans = pd.DataFrame(rows, columns=["from_year", "to_year", "from_cluster", "to_cluster", "n"])
     per = pd.DataFrame({
-        "years": wide.notna().sum(1), "hot_years": (wide == "HH").sum(1), "cold_years": (wide == "LL").sum(1),
+        "years": wide.notna().sum(axis=1), "hot_years": (wide == "HH").sum(axis=1),
+        "cold_years": (wide == "LL").sum(axis=1),
         "first_cluster": wide[years[0]], "last_cluster": wide[years[-1]],
     })
     per["pattern"] = np.select(

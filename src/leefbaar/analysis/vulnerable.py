@@ -248,7 +248,7 @@ class VulnerableAreas:
             low.append(flag)
         out["n_low"] = np.sum(low, axis=0)
         out["cumulation"] = out["n_low"] >= d.min_count
-        met = out[list(CRITERIA)].sum(1)
+        met = out[list(CRITERIA)].sum(axis=1)
         out["criteria_met"] = met
         ok = met >= d.min_met
         for r in d.required:
