@@ -1,9 +1,149 @@
-"""Commands of this stage (registered on the leefbaar app)."""
+"""Index commands: score, explain, validate, audit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, err_console, print_frame, resolve_store, write_csv
+from leefbaar.errors import LeefbaarError
+
+SpecOpt = Annotated[str, typer.Option("--spec", help="Built-in spec name or a .yaml/.toml spec file.")]
+LevelOpt = Annotated[str, typer.Option("--level", help="Area level (pc4).")]
+
+
+def _years(text: str) -> list[int]:
+    try:
+        out: list[int] = []
+        for part in text.split(","):
+            a, _, b = part.partition("-")
+            out += list(range(int(a), int(b or a) + 1))
+        return out
+    except ValueError:
+        raise LeefbaarError(f"--years {text!r} is not like '2017-2023' or '2018,2020'") from None
+
+
+def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt = "default",
+          level: LevelOpt = "pc4", years: Annotated[str, typer.Option(help="Years, e.g. 2017-2023.")] = "2017-2023",
+          draws: Annotated[int, typer.Option(help="Monte Carlo draws (0 = none).")] = 1000,
+          seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
+    """Score every area and year; official where the Leefbaarometer exists, else modelled (nowcast)."""
+    from leefbaar.index.pipeline import build_scores, write_scores
+    from leefbaar.index.spec import load_spec
+    from leefbaar.store.store import Store
+
+    sp = load_spec(spec)
+    if sp.level != level:
+        raise LeefbaarError(f"spec {sp.name!r} is for level {sp.level!r}, not {level!r}")
+    with Store.open(resolve_store(store), read_only=False) as st:
+        result = build_scores(st, sp, _years(years), n_draws=draws, seed=seed,
+                              progress=lambda m: err_console.print(f"[dim]{m}[/dim]"))
+        run = write_scores(st, result, {"spec": spec, "level": level, "years": years, "draws": draws, "seed": seed})
+    write_csv(result.scores, out, f"scores_{sp.name}_{level}.csv")
+    summary = result.scores.groupby(["year", "kind"]).agg(areas=("code", "size"), mean_total=("total", "mean"),
+                                                           mean_p_class_differs=("p_class_differs", "mean"))
+    summary = summary.reset_index()
+    write_csv(summary, out, f"summary_{sp.name}_{level}.csv")
+    (out / f"summary_{sp.name}_{level}.md").write_text(
+        f"# Scores {sp.name} ({level})\n\nRun {run}. Official = Leefbaarometer values, modelled = nowcast.\n\n"
+        + summary.to_markdown(index=False) + "\n", encoding="utf-8")
+    print_frame(summary, title=f"scores {sp.name} {level} (run {run})")
+
+
+def explain(level: Annotated[str, typer.Argument(help="Area level, e.g. PC4.")],
+            code: Annotated[str, typer.Argument(help="Area code, e.g. 3072.")],
+            store: StoreOpt = None,
+            from_year: Annotated[int | None, typer.Option("--from", help="Earlier year.")] = None,
+            to_year: Annotated[int | None, typer.Option("--to", help="Later year (or the single year).")] = None,
+            spec: SpecOpt = "default", lang: LangOpt = "nl", top: int = 12,
+            out: Annotated[Path | None, typer.Option("--out", help="Folder for the table as CSV.")] = None) -> None:
+    """Explain one area's score (--to YEAR) or its change (--from A --to B) per dimension and indicator."""
+    from leefbaar.index import api
+    from leefbaar.store.store import Store
+
+    lvl = level.lower()
+    en = lang == "en"
+    with Store.open(resolve_store(store)) as st:
+        if from_year is not None and to_year is not None:
+            table = api.explain_change(st, code, from_year, to_year, spec, lvl)
+            if en:
+                table["label"] = [api.indicator_label(k, api._labels(st), "en") for k in table["indicator"]]
+            scores = api.load_scores(st, spec, lvl, [from_year, to_year]).set_index(["code", "year"])
+            a, b = scores.loc[(code, from_year)], scores.loc[(code, to_year)]
+            console.print(f"[bold]{level.upper()} {code}: {from_year} -> {to_year}[/bold]  total {a.total:.3f} "
+                          f"({a.kind}) -> {b.total:.3f} ({b.kind}), "
+                          f"{'change' if en else 'verandering'} {b.total - a.total:+.3f}")
+            dims = table.groupby("dimension")["change"].sum()
+            console.print("  " + "  ".join(f"{d} {v:+.3f}" for d, v in dims.items()))
+            print_frame(table[["dimension", "label", "from", "to", "change"]], max_rows=top,
+                        title="indicators that moved" if en else "indicatoren die bewogen")
+        else:
+            year = to_year or from_year
+            if year is None:
+                raise LeefbaarError("give --to YEAR for one year, or --from A --to B for a change")
+            table = api.explain_area(st, code, year, spec, lvl)
+            s = api.load_scores(st, spec, lvl, [year]).set_index("code").loc[code]
+            console.print(f"[bold]{level.upper()} {code} {year}[/bold]: total {s.total:.3f} ({s.kind}), "
+                          f"klasse {s.klasse}, afw {s.afw:+.3f}")
+            print_frame(table[["dimension", "label", "contribution", "vs_gemeente"]], max_rows=top)
+    if out is not None:
+        write_csv(table, out, f"explain_{lvl}_{code}.csv")
+
+
+def validate(store: StoreOpt = None, out: OutOpt = Path("out/validate"), spec: SpecOpt = "default",
+             folds: Annotated[int, typer.Option(help="Groups of gemeenten in the CV.")] = 10,
+             baseline: Annotated[bool, typer.Option(help="Also run the gradient-boosting baseline.")] = False,
+             years: Annotated[str, typer.Option(help="Official years to cross-validate.")] = "2018,2020,2022"
+             ) -> None:
+    """Leave-gemeente-out CV and out-of-time tests against the official Leefbaarometer."""
+    import pandas as pd
+
+    from leefbaar.index import validate as V
+    from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
+    from leefbaar.index.spec import load_spec
+    from leefbaar.store.store import Store
+
+    sp = load_spec(spec)
+    with Store.open(resolve_store(store)) as st:
+        panel = load_panel(st, sp, range(2017, 2024)).reset_index(drop=True)
+        pairs = neighbour_pairs(contiguity(st, sp.level)) if sp.spatial_lag else None
+    note = lambda m: err_console.print(f"[dim]{m}[/dim]")  # noqa: E731
+    models = ["index"] + (["baseline"] if baseline else [])
+    cv = pd.concat([V.cross_validate(sp, panel, pairs, _years(years), folds, m, note) for m in models])
+    oot = pd.concat([V.out_of_time(sp, panel, pairs, model=m) for m in models])
+    write_csv(cv, out, "cv.csv")
+    write_csv(oot, out, "out_of_time.csv")
+    print_frame(cv.round(3), title="leave-gemeente-out CV", max_rows=100)
+    print_frame(oot.round(3), title="out-of-time (fit 2018)", max_rows=100)
+
+
+def audit(store: StoreOpt = None, out: OutOpt = Path("out/audit"), spec: SpecOpt = "default",
+          variant: Annotated[str, typer.Option(help="Variant with ethnicity shares.")] = "lbm2_like",
+          lang: LangOpt = "nl", top: int = 5, folds: int = 5) -> None:
+    """Discrimination audit: association with migration-background shares, proxies, LBM2-like variant."""
+    from leefbaar.index import audit as A
+    from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
+    from leefbaar.index.spec import load_spec
+    from leefbaar.store.store import Store
+
+    sp, var = load_spec(spec), load_spec(variant)
+    with Store.open(resolve_store(store)) as st:
+        panel = load_panel(st, var, [2018, 2020], extra=A.SHARE_INDICATORS).reset_index(drop=True)
+        pairs = neighbour_pairs(contiguity(st, sp.level)) if sp.spatial_lag else None
+    tables = A.run_audit(sp, var, panel, pairs, years=(2018, 2020), top=top, folds=folds,
+                         progress=lambda m: err_console.print(f"[dim]{m}[/dim]"))
+    for name, frame in tables.items():
+        write_csv(frame, out, f"audit_{name}.csv")
+    text = A.report(tables, 2018, lang)
+    (out / f"audit_{lang}.md").write_text(text, encoding="utf-8")
+    console.print(text)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to app."""
+    app.command("score")(score)
+    app.command("explain")(explain)
+    app.command("validate")(validate)
+    app.command("audit")(audit)
