@@ -1,9 +1,167 @@
-"""Commands of this stage (registered on the leefbaar app)."""
+"""Programme commands: ``programmes`` (the registry), ``resolve-areas`` (treated areas) and ``evaluate``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
 import typer
+
+from leefbaar.cli.common import LangOpt, StoreOpt, console, print_frame, progress_bar, resolve_store, write_csv
+from leefbaar.errors import InputError, LeefbaarError
+from leefbaar.store.store import Store
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("nl", "en"):
+        raise InputError("--lang", f"{lang!r} is not nl or en")
+    return lang
+
+
+def programmes(
+    store: StoreOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write programmes.csv, programmes.json and "
+                                                           "investment.csv (descriptive) to this folder.")] = None,
+    lang: LangOpt = "nl",
+) -> None:
+    """List the programme registry: name, period, budget and the areas attached in the store."""
+    from leefbaar.evaluation.investment import investment_table
+    from leefbaar.evaluation.registry import load_programmes
+
+    lang = _lang(lang)
+    reg = load_programmes()
+    frame = reg.frame(lang)
+    path = resolve_store(store)
+    if path.exists():
+        with Store.open(path) as st:
+            tables = set(st.sql("SELECT table_name FROM information_schema.tables")["table_name"])
+            if "programme_areas" in tables:
+                n = st.sql("SELECT programme, count(DISTINCT code) FILTER (WHERE share_confident >= 0.5) AS pc4, "
+                           "count(DISTINCT code) FILTER (WHERE share > 0) AS pc4_touched "
+                           "FROM programme_areas WHERE level = 'pc4' GROUP BY programme")
+                frame = frame.merge(n, left_on="id", right_on="programme", how="left").drop(columns="programme")
+    if "pc4" not in frame:
+        frame["pc4"] = pd.NA
+        frame["pc4_touched"] = pd.NA
+    frame["areas"] = [_areas_text(r, lang) for r in frame.itertuples()]
+    print_frame(frame[["id", "name", "period", "budget_text", "areas"]].rename(
+        columns={"budget_text": "budget"}), title="Programma's" if lang == "nl" else "Programmes", max_rows=100)
+    if out is not None:
+        write_csv(frame, out, "programmes.csv")
+        (out / "programmes.json").write_text(reg.to_json(), encoding="utf-8")
+        write_csv(investment_table(reg, lang=lang), out, "investment.csv")
+        console.print(f"written: {out / 'programmes.csv'}, {out / 'programmes.json'}, {out / 'investment.csv'}")
+
+
+def _areas_text(r, lang: str) -> str:
+    if not r.area_lists:
+        return "-"
+    if pd.isna(r.pc4):
+        return r.area_lists + (" (not resolved yet)" if lang == "en" else " (nog niet gekoppeld)")
+    return f"{int(r.pc4)} PC4 ({int(r.pc4_touched)} {'touched' if lang == 'en' else 'geraakt'})"
+
+
+def resolve_areas(
+    store: StoreOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for area_matches.csv (the reviewable file), "
+                                                    "unresolved.csv and resolution_stats.csv.")] = Path("."),
+    review: Annotated[Path | None, typer.Option("--review", help="A reviewed decisions file to use instead of the "
+                                                                 "packaged one (columns as area_matches.csv in the "
+                                                                 "package catalogue).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the files but leave the store unchanged.")] = False,
+) -> None:
+    """Resolve the registry's policy areas to wijk, buurt and PC4 codes and store them as programme_areas."""
+    from leefbaar.evaluation.report import replace_rows
+    from leefbaar.evaluation.resolve import load_reviews, resolve_programme_areas
+
+    reviews = load_reviews(review)
+    path = resolve_store(store)
+    with Store.open(path, read_only=dry_run) as st:
+        with progress_bar() as update:
+            update("resolving names and overlaying on PC4", 0, 1)
+            res = resolve_programme_areas(st, reviews=reviews)
+            update("done", 1, 1)
+        if not dry_run:
+            with st.transaction(), st.run("resolve-areas", {"review": str(review) if review else "packaged"}):
+                replace_rows(st, "programme_areas", res.areas)
+                replace_rows(st, "area_matches", res.matches)
+    write_csv(res.matches, out, "area_matches.csv")
+    write_csv(res.unresolved, out, "unresolved.csv")
+    stats = res.stats()
+    write_csv(stats, out, "resolution_stats.csv")
+    print_frame(stats, title="Resolution per list (components by confidence)")
+    console.print(f"{len(res.unresolved)} listed names or parts could not be placed: see {out / 'unresolved.csv'}. "
+                  f"Every match is in {out / 'area_matches.csv'}." + ("" if dry_run else " Stored in programme_areas."))
+
+
+def evaluate(
+    programme: Annotated[str, typer.Argument(help="Programme id from 'leefbaar programmes', e.g. krachtwijken.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="Indicator id (lbm, lbm_won, ...), 'index' or "
+                                                           "'scores.<column>'.")] = "lbm",
+    year_from: Annotated[int | None, typer.Option("--from", help="First measurement year in the window.")] = None,
+    year_to: Annotated[int | None, typer.Option("--to", help="Last measurement year in the window.")] = None,
+    store: StoreOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("evaluation"),
+    lang: LangOpt = "nl",
+    min_share: Annotated[float, typer.Option("--min-share", help="Share of a PC4's residents in the programme "
+                                                                 "areas for it to count as treated.")] = 0.5,
+    match: Annotated[str, typer.Option("--match", help="mahalanobis or propensity.")] = "mahalanobis",
+    neighbors: Annotated[int, typer.Option("--neighbors", help="References per treated area.")] = 5,
+    covariates: Annotated[str, typer.Option("--covariates", help="Composition indicators to match on (comma-"
+                                                                 "separated; only values measured before the "
+                                                                 "start are used; '' for none).")]
+    = "oad,p_huurwon,p_link_hh",
+    permutations: Annotated[int, typer.Option("--permutations", help="Placebo sets for permutation "
+                                                                     "inference.")] = 499,
+    placebos: Annotated[int, typer.Option("--placebos", help="Placebo units for the synthetic control.")] = 50,
+    treat_from: Annotated[int | None, typer.Option("--treat-from", help="Override the first post year of every "
+                                                                        "treated area.")] = None,
+    keep_unresolved: Annotated[bool, typer.Option("--keep-unresolved-gemeenten", help="Keep references in gemeenten "
+                                                  "with listed names that could not be placed.")] = False,
+    no_holdout: Annotated[bool, typer.Option("--no-holdout", help="Match on the level and trend of all pre "
+                                             "measurements; the pre-trend is then assumed, not tested.")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    record: Annotated[bool, typer.Option("--record", help="Also store the estimates in the store table "
+                                                          "evaluation_results (recorded as a run).")] = False,
+) -> None:
+    """Evaluate a programme against matched reference areas and write a report folder."""
+    from leefbaar.evaluation.report import EvaluationConfig, write_report
+    from leefbaar.evaluation.report import evaluate as run_evaluation
+    from leefbaar.evaluation.report import record as record_results
+
+    lang = _lang(lang)
+    if match not in ("mahalanobis", "propensity"):
+        raise InputError("--match", f"{match!r} is not mahalanobis or propensity")
+    if not 0 < min_share <= 1:
+        raise InputError("--min-share", "must be above 0 and at most 1")
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise LeefbaarError(f"--from {year_from} is after --to {year_to}")
+    config = EvaluationConfig(outcome=outcome, year_from=year_from, year_to=year_to, min_share=min_share,
+                              match_method=match, n_neighbors=neighbors,
+                              covariates=tuple(c.strip() for c in covariates.split(",") if c.strip()),
+                              n_permutations=permutations, n_placebos=placebos, treat_from=treat_from,
+                              exclude_unresolved_gemeenten=not keep_unresolved, holdout=not no_holdout,
+                              seed=seed)
+    path = resolve_store(store)
+    with Store.open(path, read_only=not record) as st:
+        with progress_bar() as update:
+            ev = run_evaluation(st, programme, config, progress=update)
+        hashes = dict(st.con.execute("SELECT file, sha256 FROM sources ORDER BY file").fetchall())
+        files = write_report(ev, out, lang, hashes)
+        if record:
+            with st.transaction(), st.run("evaluate", {"programme": programme, **config.__dict__}):
+                record_results(st, ev)
+    est = ev.estimates()
+    show = est[["method", "inference", "estimate", "ci_low", "ci_high", "p_value", "status"]]
+    print_frame(show, title=f"{ev.programme.name(lang)}: {outcome}")
+    verdict = ("conclusion supported" if ev.supported else "no conclusion: " + "; ".join(ev.reasons("en")))
+    console.print(verdict, markup=False)
+    console.print(f"{len(files)} files written to {out}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to app."""
+    app.command("programmes")(programmes)
+    app.command("resolve-areas")(resolve_areas)
+    app.command("evaluate")(evaluate)

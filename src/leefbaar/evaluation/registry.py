@@ -96,8 +96,8 @@ class AreaLink:
 
     @property
     def key(self) -> str:
-        """A stable key for this link, e.g. ``proeftuinen_aardgasvrije_wijken_partial[ronde=1]``."""
-        return self.id + ("[" + ",".join(f"{k}={v}" for k, v in self.filter) + "]" if self.filter else "")
+        """A stable key for this link, e.g. ``proeftuinen_aardgasvrije_wijken_partial:ronde=1``."""
+        return self.id + (":" + ",".join(f"{k}={v}" for k, v in self.filter) if self.filter else "")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,773 @@
+"""Evaluate one programme on one outcome and write the report folder.
+
+``evaluate(store, programme_id, config)`` builds the panel (``panel``), runs the matched DiD (``did``), the
+event study (``event_study``), synthetic controls (``synth``) and, with several adoption years, the staggered
+estimator (``staggered``), and applies the rules below. ``write_report`` writes tables (CSV), figures (PNG),
+``summary.md`` (Dutch, or English with ``lang='en'``) and ``run.json``.
+
+Rules: an estimate is withheld, and the summary says why in plain words, when
+
+* fewer than ``MIN_TREATED`` treated PC4 are in the panel;
+* there is no measurement after the programme started, or fewer than two before it (the pre-trend could not
+  be checked);
+* the pre-trend test fails (held-out placebo change or event-study Wald test, p < ``PRETREND_ALPHA``);
+* matching leaves a covariate poorly balanced (|standardised difference| >= 0.25).
+
+Clustered intervals are shown but not relied on when fewer than ``MIN_TREATED_CLUSTERS`` gemeenten hold treated
+areas; the permutation interval is the headline then.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leefbaar import __version__
+from leefbaar.errors import LeefbaarError, StoreError
+from leefbaar.evaluation.did import MatchedDiD
+from leefbaar.evaluation.event_study import EventStudy
+from leefbaar.evaluation.investment import describe, investment_table
+from leefbaar.evaluation.matching import SMD_POOR, ReferenceMatcher
+from leefbaar.evaluation.panel import Panel, build_panel, unresolved_gemeenten
+from leefbaar.evaluation.registry import Programme, Registry, load_programmes
+from leefbaar.evaluation.staggered import StaggeredDiD
+from leefbaar.evaluation.synth import SyntheticControl
+
+MIN_TREATED = 5
+MIN_TREATED_CLUSTERS = 10
+PRETREND_ALPHA = 0.05
+DEFAULT_COVARIATES = ("oad", "p_huurwon", "p_link_hh")
+
+
+@dataclass
+class EvaluationConfig:
+    """Settings of one evaluation (all recorded in ``run.json``)."""
+
+    outcome: str = "lbm"
+    year_from: int | None = None
+    year_to: int | None = None
+    min_share: float = 0.5
+    match_method: str = "mahalanobis"
+    n_neighbors: int = 5
+    caliper: float | None = None
+    covariates: tuple[str, ...] = DEFAULT_COVARIATES
+    n_permutations: int = 499
+    n_placebos: int = 50
+    max_synth_units: int = 40
+    n_boot: int = 499
+    holdout: bool = True
+    exclude_unresolved_gemeenten: bool = True
+    treat_from: int | None = None
+    alpha: float = 0.05
+    seed: int = 0
+
+
+@dataclass
+class Check:
+    code: str
+    passed: bool
+    blocking: bool
+    nl: str
+    en: str
+
+
+@dataclass
+class Evaluation:
+    programme: Programme
+    config: EvaluationConfig
+    panel: Panel
+    outcome_label: dict
+    covariates_used: dict
+    covariates_skipped: dict
+    did: MatchedDiD | None = None
+    event_study: EventStudy | None = None
+    synth: SyntheticControl | None = None
+    staggered: StaggeredDiD | None = None
+    checks: list[Check] = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
+    investment: pd.DataFrame | None = None
+    residents: float | None = None
+    areas: pd.DataFrame | None = None
+    matches: pd.DataFrame | None = None
+
+    @property
+    def supported(self) -> bool:
+        return all(c.passed or not c.blocking for c in self.checks)
+
+    def reasons(self, lang: str = "nl") -> list[str]:
+        return [c.en if lang == "en" else c.nl for c in self.checks if not c.passed and c.blocking]
+
+    def warnings(self, lang: str = "nl") -> list[str]:
+        return [c.en if lang == "en" else c.nl for c in self.checks if not c.passed and not c.blocking]
+
+    def estimates(self) -> pd.DataFrame:
+        """One row per method; estimate and intervals empty when withheld."""
+        rows = []
+        ok = self.supported
+        withheld = "; ".join(self.reasons("en"))
+        d = self.did
+        if d is not None:
+            base = {"n_treated": d.n_treated_, "n_references": d.n_references_,
+                    "n_treated_clusters": d.n_treated_clusters_, "n_clusters": d.n_clusters_}
+            rows.append({"method": "matched_did", "estimand": "ATT, mean over post years", "inference": "permutation",
+                         "estimate": d.att_, "ci_low": d.perm_ci_[0], "ci_high": d.perm_ci_[1],
+                         "p_value": d.perm_p_, **base})
+            rows.append({"method": "matched_did", "estimand": "ATT, mean over post years",
+                         "inference": "cluster-robust (gemeente)", "estimate": d.att_, "ci_low": d.ci_[0],
+                         "ci_high": d.ci_[1], "p_value": d.p_value_, **base,
+                         "note": "" if d.n_treated_clusters_ >= MIN_TREATED_CLUSTERS else
+                         f"only {d.n_treated_clusters_} gemeenten hold treated areas: clustered interval unreliable"})
+            if d.pretrend_ is not None:
+                rows.append({"method": "pretrend_holdout", "estimand": f"placebo change {d.pretrend_['holdout']}",
+                             "inference": "permutation", "estimate": d.pretrend_["estimate"],
+                             "p_value": d.pretrend_["perm_p"], **base, "diagnostic": True})
+        es = self.event_study
+        if es is not None and es.pretrend_ is not None:
+            rows.append({"method": "event_study_pretrend", "estimand": "joint test of pre-period coefficients",
+                         "inference": "Wald F, cluster-robust", "estimate": es.pretrend_["f_stat"],
+                         "p_value": es.pretrend_["p_value"], "diagnostic": True})
+        s = self.synth
+        if s is not None:
+            rows.append({"method": "synthetic_control", "estimand": "mean post gap over treated PC4",
+                         "inference": "placebo permutation", "estimate": s.att_, "ci_low": s.ci_[0],
+                         "ci_high": s.ci_[1], "p_value": s.p_value_, "n_treated": len(s.units_),
+                         "note": "" if s.status_ == "ok" else s.status_})
+        st = self.staggered
+        if st is not None:
+            rows.append({"method": "staggered_cs", "estimand": "ATT, cohorts weighted by size",
+                         "inference": "cluster bootstrap", "estimate": st.att_, "ci_low": st.ci_[0],
+                         "ci_high": st.ci_[1], "n_treated": int(self.panel.info["treated_in_panel"])})
+            if st.twfe_:
+                rows.append({"method": "twfe_static", "estimand": "TWFE coefficient (comparison only)",
+                             "inference": "cluster-robust", "estimate": st.twfe_["estimate"],
+                             "p_value": st.twfe_["p_value"], "diagnostic": True})
+        frame = pd.DataFrame(rows)
+        for col in ("ci_low", "ci_high", "p_value", "note", "diagnostic"):
+            if col not in frame:
+                frame[col] = np.nan
+        frame["diagnostic"] = frame["diagnostic"].fillna(False).astype(bool)
+        frame["status"] = "ok" if ok else "withheld"
+        frame.loc[frame["diagnostic"], "status"] = "diagnostic"
+        if not ok:
+            effect = ~frame["diagnostic"]
+            frame.loc[effect, ["estimate", "ci_low", "ci_high", "p_value"]] = np.nan
+            frame.loc[effect, "note"] = withheld
+        if s is not None and s.status_ != "ok":
+            frame.loc[frame["method"] == "synthetic_control", "status"] = "not run"
+        frame.insert(0, "outcome", self.config.outcome)
+        frame.insert(0, "programme", self.programme.id)
+        return frame
+
+
+# -- evaluation -------------------------------------------------------------------------------------------
+
+def outcome_label(store, outcome: str) -> dict:
+    row = store.sql("SELECT label_nl, label_en, unit, direction FROM indicators WHERE id = ?", [outcome])
+    if row.empty:
+        return {"nl": outcome, "en": outcome, "unit": "", "direction": 0}
+    r = row.iloc[0]
+    return {"nl": r["label_nl"], "en": r["label_en"], "unit": r["unit"] or "", "direction": int(r["direction"] or 0)}
+
+
+def composition(store, panel: Panel, covariates: tuple[str, ...]) -> tuple[pd.DataFrame | None, dict, dict]:
+    """Composition covariates measured before the first post year (latest such year); others are skipped."""
+    if not covariates or not panel.cohorts:
+        return None, {}, {}
+    first = min(panel.cohorts)
+    used, skipped, cols = {}, {}, []
+    for c in covariates:
+        years = store.sql("SELECT DISTINCT year FROM observations WHERE level = 'pc4' AND indicator = ? "
+                          "ORDER BY year", [c])["year"].tolist()
+        if not years:
+            skipped[c] = {"nl": "niet in de store", "en": "not in the store"}
+            continue
+        before = [y for y in years if y < first]
+        if not before:
+            skipped[c] = {"nl": f"pas gemeten vanaf {years[0]}, niet vóór het programma ({first})",
+                          "en": f"first measured in {years[0]}, not before the programme ({first})"}
+            continue
+        y = before[-1]
+        v = store.sql("SELECT code, value FROM observations WHERE level = 'pc4' AND indicator = ? AND year = ?",
+                      [c, y]).set_index("code")["value"].rename(c)
+        cols.append(v)
+        used[c] = y
+    if not cols:
+        return None, used, skipped
+    frame = pd.concat(cols, axis=1).reindex(panel.wide().index)
+    return frame, used, skipped
+
+
+def _resolution_for(store, programme: Programme, registry: Registry):
+    """Areas (all levels) and name matches of a programme: stored by resolve-areas, else resolved now."""
+    tables = set(store.sql("SELECT table_name FROM information_schema.tables")["table_name"])
+    if "programme_areas" in tables:
+        areas = store.sql("SELECT * FROM programme_areas WHERE programme = ?", [programme.id])
+        if not areas.empty or not programme.areas:
+            matches = None
+            if "area_matches" in tables:
+                links = [a.id for a in programme.areas]
+                matches = store.sql(f"SELECT * FROM area_matches WHERE list_id IN ({', '.join('?' * len(links))})",
+                                    links) if links else None
+            return areas, unresolved_gemeenten(store, programme), matches
+    from leefbaar.evaluation.resolve import resolve_programme_areas
+
+    sub = Registry([programme], registry.path)
+    res = resolve_programme_areas(store, sub)
+    areas = res.areas
+    unresolved = set(res.matches.loc[res.matches["confidence"] == "unresolved", "gm_code"].dropna())
+    return areas, unresolved, res.matches
+
+
+def programme_residents(store, areas: pd.DataFrame) -> float | None:
+    """Residents (CBS 2024) of the buurten matched to a programme with high or medium confidence."""
+    from leefbaar.evaluation.resolve import BUURT_VINTAGE, CONFIDENCE_ORDER, CONFIDENT
+
+    b = areas[(areas["level"] == "buurt") & (areas["confidence"].map(CONFIDENCE_ORDER).fillna(0) >= CONFIDENT)]
+    if b.empty:
+        return None
+    pop = store.sql("SELECT code, value FROM observations WHERE level = 'buurt' AND indicator = 'inwoner' "
+                    "AND year = ?", [BUURT_VINTAGE]).set_index("code")["value"]
+    return float(pop.reindex(b["code"].unique()).sum())
+
+
+def evaluate(store, programme_id: str, config: EvaluationConfig | None = None, registry: Registry | None = None,
+             progress=None) -> Evaluation:
+    """Run every method for one programme and outcome and apply the rules of the module docstring."""
+    config = config or EvaluationConfig()
+    registry = registry or load_programmes()
+    programme = registry.get(programme_id)
+    if not programme.areas:
+        raise LeefbaarError(f"programme {programme_id!r} has no areas attached in the registry (no list of treated "
+                            "areas is available), so it cannot be evaluated against reference areas")
+    step = progress or (lambda *_: None)
+    step("treated areas", 0, 6)
+    areas, unresolved, matches = _resolution_for(store, programme, registry)
+    step("panel", 1, 6)
+    panel = build_panel(store, programme, config.outcome, config.year_from, config.year_to,
+                        areas=areas[areas["level"] == "pc4"],
+                        min_share=config.min_share, unresolved_gemeenten=unresolved,
+                        exclude_unresolved_gemeenten=config.exclude_unresolved_gemeenten,
+                        cohort_override=config.treat_from)
+    covs, used, skipped = composition(store, panel, tuple(config.covariates))
+    ev = Evaluation(programme, config, panel, outcome_label(store, config.outcome), used, skipped,
+                    areas=areas[areas["level"] == "pc4"], matches=matches)
+    ev.residents = programme_residents(store, areas)
+    ev.investment = investment_table(registry, [programme.id], residents={programme.id: ev.residents})
+    n_treated = panel.info["treated_in_panel"]
+    if n_treated and panel.info["references"]:
+        matcher = ReferenceMatcher(config.match_method, config.n_neighbors, config.caliper)
+        step("matched difference-in-differences", 2, 6)
+        try:
+            ev.did = MatchedDiD(matcher, covs, config.holdout, config.n_permutations, config.alpha,
+                                config.seed).fit(panel)
+        except ValueError as exc:
+            ev.errors["matched_did"] = str(exc)
+        step("event study", 3, 6)
+        if ev.did is not None:
+            try:
+                ev.event_study = EventStudy(config.alpha).fit(panel, ev.did.pairs_)
+            except Exception as exc:  # pyfixest failures (e.g. collinear designs) are reported, not fatal
+                ev.errors["event_study"] = f"{type(exc).__name__}: {exc}"
+        step("synthetic control", 4, 6)
+        ev.synth = SyntheticControl(n_placebos=config.n_placebos, max_units=config.max_synth_units,
+                                    alpha=config.alpha, seed=config.seed).fit(panel)
+        step("staggered adoption", 5, 6)
+        if len([g for g in panel.cohorts if panel.post_years(g) and panel.pre_years(g)]) >= 2:
+            try:
+                ev.staggered = StaggeredDiD(n_boot=config.n_boot, alpha=config.alpha, seed=config.seed).fit(panel)
+            except ValueError as exc:
+                ev.errors["staggered"] = str(exc)
+    ev.checks = _checks(ev)
+    step("done", 6, 6)
+    return ev
+
+
+def _checks(ev: Evaluation) -> list[Check]:
+    info, cfg = ev.panel.info, ev.config
+    checks = []
+    n = info["treated_in_panel"]
+    checks.append(Check("treated", n >= MIN_TREATED, True,
+                        f"te weinig behandelde gebieden: {n} PC4 met ten minste {cfg.min_share:.0%} van de bewoners "
+                        f"in de programmagebieden (minimaal {MIN_TREATED} nodig)",
+                        f"too few treated areas: {n} PC4 with at least {cfg.min_share:.0%} of residents in the "
+                        f"programme's areas (at least {MIN_TREATED} needed)"))
+    cohorts = ev.panel.cohorts
+    no_post = [g for g in cohorts if not ev.panel.post_years(g)]
+    if cohorts and len(no_post) == len(cohorts):
+        checks.append(Check("post", False, True,
+                            f"geen meting na de start: de eerste nameting zou {min(cohorts)} of later moeten zijn, de "
+                            f"laatste meting in het venster is {ev.panel.years[-1]}",
+                            f"no measurement after the start: the first post measurement would be {min(cohorts)} or "
+                            f"later, the last measurement in the window is {ev.panel.years[-1]}"))
+    few_pre = [g for g in cohorts if ev.panel.post_years(g) and len(ev.panel.pre_years(g)) < 2]
+    if few_pre:
+        checks.append(Check("pre", False, True,
+                            "te weinig voormetingen (minder dan twee): of de trends vooraf gelijk liepen is niet te "
+                            "toetsen",
+                            "too few pre-period measurements (fewer than two): whether trends ran parallel before "
+                            "cannot be tested"))
+    d = ev.did
+    if d is not None and d.pretrend_ is not None and np.isfinite(d.pretrend_["perm_p"]):
+        p = d.pretrend_["perm_p"]
+        checks.append(Check("pretrend_holdout", p >= PRETREND_ALPHA, True,
+                            f"de trend vooraf wijkt af: in de toetsperiode {d.pretrend_['holdout']} veranderden de "
+                            f"programmagebieden {_fmt(d.pretrend_['estimate'], 'nl')} anders dan de "
+                            f"referentiegebieden (permutatie-p = {_p(p, 'nl')})",
+                            f"the pre-trend differs: over the held-out period {d.pretrend_['holdout']} the programme "
+                            f"areas changed by {d.pretrend_['estimate']:+.3f} relative to the references "
+                            f"(permutation p = {p:.3f})"))
+    es = ev.event_study
+    if es is not None and es.pretrend_ is not None and cfg.holdout:
+        p = es.pretrend_["p_value"]
+        checks.append(Check("pretrend_event_study", p >= PRETREND_ALPHA, True,
+                            f"de eventstudie vindt verschillen vóór de start (Wald-toets p = {_p(p, 'nl')})",
+                            f"the event study finds differences before the start (Wald test p = {p:.3f})"))
+    if not cfg.holdout:
+        checks.append(Check("pretrend_untested", False, False,
+                            "de referenties zijn gematcht op de trend in alle voormetingen: of de trends vooraf "
+                            "gelijk liepen is daardoor niet getoetst, maar aangenomen",
+                            "references were matched on the trend over all pre measurements: parallel pre-trends "
+                            "are therefore assumed, not tested"))
+    if d is not None:
+        after = d.balance_["smd_after"].abs()
+        bad = d.balance_.loc[after >= SMD_POOR, "covariate"].tolist()
+        checks.append(Check("balance", not bad, True,
+                            f"de matching vond geen vergelijkbare referentiegebieden voor: {', '.join(bad)} "
+                            f"(gestandaardiseerd verschil >= {SMD_POOR})",
+                            f"matching found no comparable references for: {', '.join(bad)} (standardised "
+                            f"difference >= {SMD_POOR})"))
+        checks.append(Check("clusters", d.n_treated_clusters_ >= MIN_TREATED_CLUSTERS, False,
+                            f"de behandelde gebieden liggen in {d.n_treated_clusters_} gemeente(n): het geclusterde "
+                            "interval is onbetrouwbaar, het permutatie-interval is leidend",
+                            f"the treated areas lie in {d.n_treated_clusters_} gemeente(n): the clustered interval is "
+                            "unreliable, the permutation interval leads"))
+    if info.get("partial_list"):
+        checks.append(Check("partial", False, False,
+                            "de lijst van programmagebieden is partieel: niet-gevonden programmagebieden kunnen als "
+                            "referentie meetellen, wat een effect naar nul trekt",
+                            "the list of programme areas is partial: programme areas not found may count as "
+                            "references, which pulls an effect towards zero"))
+    if ev.synth is not None and ev.synth.status_ != "ok":
+        checks.append(Check("synth", False, False, f"synthetische controle niet uitgevoerd: {ev.synth.status_}",
+                            f"synthetic control not run: {ev.synth.status_}"))
+    if cfg.treat_from is not None:
+        checks.append(Check("timing", False, False,
+                            f"de startdatum is door de gebruiker gezet op {cfg.treat_from}",
+                            f"the start year was set by the user to {cfg.treat_from}"))
+    for name, err in ev.errors.items():
+        checks.append(Check(f"error_{name}", False, name == "matched_did", f"{name} mislukt: {err}",
+                            f"{name} failed: {err}"))
+    if d is None and "matched_did" not in ev.errors and n >= MIN_TREATED:
+        checks.append(Check("references", False, True, "geen referentiegebieden beschikbaar",
+                            "no reference areas available"))
+    return checks
+
+
+# -- writing ----------------------------------------------------------------------------------------------
+
+def write_report(ev: Evaluation, out: Path, lang: str = "nl", store_hashes: dict | None = None) -> list[Path]:
+    """Write the report folder; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def csv(frame: pd.DataFrame | None, name: str) -> None:
+        if frame is not None and not frame.empty:
+            frame.to_csv(out / name, index=False)
+            written.append(out / name)
+
+    csv(ev.estimates(), "estimates.csv")
+    d = ev.did
+    if d is not None:
+        csv(d.balance_, "balance.csv")
+        periods = d.att_by_period_.copy()
+        if not ev.supported:
+            periods.loc[periods["period"] >= 0, "estimate"] = np.nan
+        csv(periods, "did_periods.csv")
+        csv(pd.DataFrame({"placebo_att": d.placebo_atts_}), "placebo_did.csv")
+        csv(d.pairs_, "matched_references.csv")
+    if ev.event_study is not None:
+        coefs = ev.event_study.coefs_.copy()
+        if not ev.supported:
+            coefs.loc[coefs["period"] >= 0, ["estimate", "se", "ci_low", "ci_high", "p_value"]] = np.nan
+        csv(coefs, "event_study.csv")
+    s = ev.synth
+    if s is not None and s.status_ == "ok":
+        units = s.units_.copy()
+        if not ev.supported:
+            units[["att", "p_value"]] = np.nan
+        csv(units, "synth_units.csv")
+        csv(s.placebos_, "synth_placebos.csv")
+    if ev.staggered is not None:
+        gt = ev.staggered.att_gt_.copy()
+        ev_t = ev.staggered.att_event_.copy()
+        if not ev.supported:
+            gt.loc[gt["event_time"] >= 0, ["estimate", "se"]] = np.nan
+            ev_t.loc[ev_t["event_time"] >= 0, ["estimate", "se", "ci_low", "ci_high"]] = np.nan
+        csv(gt, "staggered_att_gt.csv")
+        csv(ev_t, "staggered_event_time.csv")
+    treated = ev.panel.treated_units.rename(columns={"unit": "pc4", "cluster": "gemeente", "weight": "residents"})
+    if ev.areas is not None and not ev.areas.empty:
+        treated = treated.merge(ev.areas[["code", "share", "confidence", "name_as_listed"]].drop_duplicates("code"),
+                                left_on="pc4", right_on="code", how="left").drop(columns="code")
+    csv(treated, "treated_areas.csv")
+    if ev.matches is not None:
+        csv(ev.matches, "area_matches.csv")
+    inv = (investment_table(load_programmes(), [ev.programme.id], residents={ev.programme.id: ev.residents},
+                            lang=lang) if ev.investment is not None else None)
+    csv(inv, "investment.csv")
+    written += _figures(ev, out, lang)
+    text = summary(ev, lang, inv)
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    written.append(out / "summary.md")
+    run = {"programme": ev.programme.id, "config": _jsonable(asdict(ev.config)), "version": __version__,
+           "panel": _jsonable(ev.panel.info), "covariates_used": ev.covariates_used,
+           "covariates_skipped": ev.covariates_skipped, "supported": ev.supported,
+           "checks": [asdict(c) for c in ev.checks], "data_hashes": store_hashes or {}}
+    (out / "run.json").write_text(json.dumps(run, indent=1, ensure_ascii=False), encoding="utf-8")
+    written.append(out / "run.json")
+    return written
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, np.integer | np.floating):
+        return _jsonable(obj.item())
+    return obj
+
+
+def _fmt(x: float, lang: str, digits: int = 3) -> str:
+    if x is None or not np.isfinite(x):
+        return "-"
+    s = f"{x:+.{digits}f}"
+    return s.replace(".", ",") if lang != "en" else s
+
+
+def _p(x: float, lang: str) -> str:
+    if x is None or not np.isfinite(x):
+        return "-"
+    s = f"{x:.3f}"
+    return s.replace(".", ",") if lang != "en" else s
+
+
+def summary(ev: Evaluation, lang: str = "nl", investment: pd.DataFrame | None = None) -> str:
+    """The plain-language summary (Markdown)."""
+    en = lang == "en"
+    p, cfg, info, d = ev.programme, ev.config, ev.panel.info, ev.did
+    label = ev.outcome_label["en" if en else "nl"]
+    years = info["years"]
+    lines = [f"# {'Evaluation' if en else 'Evaluatie'}: {p.name(lang)} ({p.period()})", "",
+             f"{'Outcome' if en else 'Uitkomst'}: **{label}** (`{cfg.outcome}`), "
+             f"{'measurements' if en else 'metingen'} {', '.join(map(str, years))}.", ""]
+    lines += ["## " + ("Conclusion" if en else "Conclusie"), ""]
+    if not ev.supported:
+        lines.append(("**No conclusion is possible.** " if en else "**Er is geen conclusie mogelijk.** ") +
+                     ("The data cannot support an effect estimate, so none is given: " if en else
+                      "De gegevens dragen geen effectschatting, dus die wordt niet gegeven: "))
+        lines += [f"- {r}" for r in ev.reasons(lang)]
+    elif d is not None:
+        lines.append(_headline(ev, lang))
+    lines.append("")
+    lines += ["## " + ("Design" if en else "Opzet"), ""]
+    cohorts = ", ".join(f"{g} ({n} PC4)" for g, n in sorted(info["cohorts"].items()))
+    lines.append(
+        f"- Treated: {info['treated_in_panel']} PC4 areas with at least {cfg.min_share:.0%} of their residents in "
+         f"the programme's areas matched with high or medium confidence; first post year: {cohorts}."
+         if en else
+         f"- Behandeld: {info['treated_in_panel']} PC4-gebieden met ten minste {cfg.min_share:.0%} van hun bewoners "
+         f"in de programmagebieden die met hoge of middelhoge zekerheid zijn gekoppeld; eerste nameting: {cohorts}.")
+    lines.append(
+        (f"- References: {info['references']} PC4 areas not touched by the programme; {info.get('buffer_excluded', 0)} "
+         f"partly touched PC4 are left out as buffer"
+         if en else
+         f"- Referenties: {info['references']} PC4-gebieden die het programma niet raakt; "
+         f"{info.get('buffer_excluded', 0)} deels geraakte PC4 blijven als buffer buiten beschouwing") +
+        (f"; gemeenten with names that could not be placed are left out ({', '.join(info['excluded_gemeenten'])})."
+         if en and info.get("excluded_gemeenten") else
+         f"; gemeenten met namen die niet te plaatsen waren blijven buiten beschouwing "
+         f"({', '.join(info['excluded_gemeenten'])})." if info.get("excluded_gemeenten") else "."))
+    if d is not None:
+        design = d.designs_[0]
+        matched = ", ".join(map(str, design.matched_years))
+        covs = ", ".join(f"{c} ({y})" for c, y in ev.covariates_used.items())
+        lines.append(
+            (f"- Matching: {cfg.n_neighbors} nearest references per treated area ({cfg.match_method}) on the outcome "
+             f"level and trend in {matched}" + (f" and composition: {covs}" if covs else "") +
+             f". The change {design.holdout}->{design.base} is held out as a pre-trend test; effects are changes "
+             f"from {design.base}." if en else
+             f"- Matching: {cfg.n_neighbors} dichtstbijzijnde referenties per behandeld gebied ({cfg.match_method}) "
+             f"op niveau en trend van de uitkomst in {matched}" + (f" en samenstelling: {covs}" if covs else "") +
+             f". De verandering {design.holdout}->{design.base} is achtergehouden als toets op de trend vooraf; "
+             f"effecten zijn veranderingen ten opzichte van {design.base}.")
+            if design.holdout is not None else
+            (f"- Matching on the outcome level in {matched}; there is no pre-period left to test the pre-trend."
+             if en else f"- Matching op het niveau van de uitkomst in {matched}; er is geen voorperiode over om de "
+             "trend vooraf te toetsen."))
+        if ev.covariates_skipped:
+            sk = "; ".join(f"{c}: {why['en' if en else 'nl']}" for c, why in ev.covariates_skipped.items())
+            lines.append(f"- {'Composition not used' if en else 'Samenstelling niet gebruikt'}: {sk}.")
+    lines.append("")
+    lines += ["## " + ("Results" if en else "Resultaten"), ""]
+    lines += _results_table(ev, lang)
+    lines.append("")
+    lines += ["## " + ("Checks" if en else "Controles"), ""]
+    lines += _checks_text(ev, lang)
+    lines.append("")
+    lines += ["## " + ("What these figures do not say" if en else "Wat deze cijfers niet zeggen"), ""]
+    lines += [f"- {w}" for w in ev.warnings(lang)]
+    lines += [
+        ("- PC4 areas are coarse: most listed neighbourhoods cover only part of a PC4, so effects are diluted and "
+         "small neighbourhoods drop out." if en else
+         "- PC4-gebieden zijn grof: de meeste genoemde wijken beslaan maar een deel van een PC4, zodat effecten "
+         "verdunnen en kleine wijken wegvallen."),
+        ("- Areas were chosen for their problems; matching on earlier levels and trends reduces, but does not "
+         "remove, regression to the mean and selection." if en else
+         "- De gebieden zijn gekozen om hun problemen; matching op eerdere niveaus en trends vermindert regressie "
+         "naar het gemiddelde en selectie, maar neemt ze niet weg."),
+        ("- Other programmes ran at the same time in many of these areas; the estimate is the combined change "
+         "relative to similar areas, not the effect of one instrument." if en else
+         "- In veel van deze gebieden liepen tegelijk andere programma's; de schatting is de gezamenlijke "
+         "verandering ten opzichte van vergelijkbare gebieden, niet het effect van één instrument."),
+    ]
+    lines.append("")
+    if investment is not None and not investment.empty:
+        lines += ["## " + ("Investment (descriptive)" if en else "Investeringen (beschrijvend)"), ""]
+        lines.append("These figures divide stated amounts by counts; they are not effects." if en else
+                     "Deze cijfers delen opgegeven bedragen door aantallen; het zijn geen effecten.")
+        lines.append("")
+        lines += [f"- {x}" for x in describe(investment, lang)]
+        lines.append("")
+    lines += ["## " + ("Files" if en else "Bestanden"), ""]
+    lines.append("estimates.csv, balance.csv, did_periods.csv, event_study.csv, placebo_did.csv, synth_units.csv, "
+                 "treated_areas.csv, area_matches.csv, investment.csv, figures (*.png), run.json.")
+    return "\n".join(lines) + "\n"
+
+
+def _headline(ev: Evaluation, lang: str) -> str:
+    en = lang == "en"
+    d, info = ev.did, ev.panel.info
+    unit = ev.outcome_label.get("unit") or ""
+    sig = d.perm_p_ < ev.config.alpha
+    lo, hi = d.perm_ci_
+    direction = ev.outcome_label.get("direction", 0)
+    if en:
+        text = (f"Relative to matched reference areas, the {d.n_treated_} treated PC4 changed by "
+                f"**{_fmt(d.att_, lang)}** {unit} on average after the start (95% permutation interval "
+                f"{_fmt(lo, lang)} to {_fmt(hi, lang)}; p = {_p(d.perm_p_, lang)}). ")
+        text += ("This difference is larger than chance differences between comparable areas would produce."
+                 if sig else "This is within the range of chance differences between comparable areas: "
+                 "no effect is detectable with these data.")
+        if sig and direction:
+            good = (d.att_ > 0) == (direction > 0)
+            text += " The direction is " + ("favourable." if good else "unfavourable.")
+    else:
+        text = (f"Ten opzichte van gematchte referentiegebieden veranderden de {d.n_treated_} behandelde PC4 na de "
+                f"start gemiddeld **{_fmt(d.att_, lang)}** {unit} (95%-permutatie-interval {_fmt(lo, lang)} tot "
+                f"{_fmt(hi, lang)}; p = {_p(d.perm_p_, lang)}). ")
+        text += ("Dat verschil is groter dan toevallige verschillen tussen vergelijkbare gebieden opleveren."
+                 if sig else "Dat valt binnen de toevallige verschillen tussen vergelijkbare gebieden: met deze "
+                 "gegevens is geen effect aantoonbaar.")
+        if sig and direction:
+            good = (d.att_ > 0) == (direction > 0)
+            text += " De richting is " + ("gunstig." if good else "ongunstig.")
+    sd = ev.panel.data.loc[ev.panel.data["year"] == d.designs_[0].base, "y"].std()
+    if np.isfinite(sd) and sd > 0:
+        text += (f" For scale: the standard deviation between PC4 areas in {d.designs_[0].base} is {sd:.3f}."
+                 if en else f" Ter vergelijking: de spreiding (standaardafwijking) tussen PC4-gebieden in "
+                 f"{d.designs_[0].base} is {str(round(sd, 3)).replace('.', ',')}.")
+    if info.get("partial_list"):
+        text += (" The list of areas is partial." if en else " De lijst van gebieden is partieel.")
+    return text
+
+
+def _results_table(ev: Evaluation, lang: str) -> list[str]:
+    en = lang == "en"
+    est = ev.estimates()
+    head = ("| method | inference | estimate | 95% interval | p |" if en else
+            "| methode | onzekerheid | schatting | 95%-interval | p |")
+    lines = [head, "|---|---|---|---|---|"]
+    names = {"matched_did": ("matched DiD", "DiD met matching"),
+             "pretrend_holdout": ("pre-trend (held-out change)", "trend vooraf (achtergehouden verandering)"),
+             "event_study_pretrend": ("event study pre-trend (F)", "eventstudie trend vooraf (F)"),
+             "synthetic_control": ("synthetic control (pooled)", "synthetische controle (gepoold)"),
+             "staggered_cs": ("staggered DiD (Callaway-Sant'Anna)", "gespreide invoering (Callaway-Sant'Anna)"),
+             "twfe_static": ("TWFE (comparison only)", "TWFE (alleen ter vergelijking)")}
+    for r in est.itertuples():
+        name = names.get(r.method, (r.method, r.method))[0 if en else 1]
+        interval = f"{_fmt(r.ci_low, lang)} .. {_fmt(r.ci_high, lang)}" if np.isfinite(r.ci_low) else "-"
+        estimate = _fmt(r.estimate, lang) if np.isfinite(r.estimate) else (
+            "not run" if en else "niet uitgevoerd") if r.status == "not run" else (
+            "withheld" if en else "niet gegeven") if r.status == "withheld" and not r.diagnostic else "-"
+        lines.append(f"| {name} | {r.inference} | {estimate} | {interval} | {_p(r.p_value, lang)} |")
+    return lines
+
+
+def _checks_text(ev: Evaluation, lang: str) -> list[str]:
+    en = lang == "en"
+    lines = []
+    for c in ev.checks:
+        if c.code in ("partial", "synth", "timing") or c.code.startswith("error"):
+            continue
+        mark = "ok" if c.passed else ("fails" if en else "faalt")
+        if c.passed:
+            text = {"treated": ("enough treated areas", "genoeg behandelde gebieden"),
+                    "pretrend_holdout": ("pre-trend (held-out change) passes", "trend vooraf (achtergehouden "
+                                         "verandering) in orde"),
+                    "pretrend_event_study": ("event-study pre-trend test passes", "toets trend vooraf in de "
+                                             "eventstudie in orde"),
+                    "balance": ("covariates balanced after matching (|SMD| < 0.25)", "covariaten in balans na "
+                                "matching (|SMD| < 0,25)"),
+                    "clusters": ("treated areas spread over enough gemeenten", "behandelde gebieden verspreid "
+                                 "over genoeg gemeenten")}.get(c.code, (c.en, c.nl))[0 if en else 1]
+        else:
+            text = c.en if en else c.nl
+        lines.append(f"- [{mark}] {text}")
+    d = ev.did
+    if d is not None and len(d.placebo_atts_):
+        lines.append(("- Placebo: " if en else "- Placebo: ") +
+                     (f"{len(d.placebo_atts_)} placebo sets of reference areas (same number per gemeente) give "
+                      f"estimates with a 95% range of {_fmt(np.nanquantile(d.placebo_atts_, 0.025), lang)} to "
+                      f"{_fmt(np.nanquantile(d.placebo_atts_, 0.975), lang)}." if en else
+                      f"{len(d.placebo_atts_)} placebo-sets van referentiegebieden (evenveel per gemeente) geven "
+                      f"schattingen met een 95%-bereik van {_fmt(np.nanquantile(d.placebo_atts_, 0.025), lang)} tot "
+                      f"{_fmt(np.nanquantile(d.placebo_atts_, 0.975), lang)}."))
+    return lines
+
+
+def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    en = lang == "en"
+    files = []
+    d = ev.did
+    label = ev.outcome_label["en" if en else "nl"]
+    if d is not None:
+        per = d.att_by_period_
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(per["period"], per["treated_mean"], "o-", color="#c0392b",
+                label="programme areas" if en else "programmagebieden")
+        ax.plot(per["period"], per["reference_mean"], "o-", color="#2c3e50",
+                label="matched references" if en else "gematchte referenties")
+        ax.axvline(-0.5, color="grey", ls="--", lw=1)
+        ax.set_xticks(per["period"], per["years"].str.replace(";", "/"), rotation=30)
+        ax.set_ylabel(label)
+        ax.set_title("Trends before and after the start" if en else "Trends voor en na de start")
+        ax.legend()
+        files.append(_save(fig, out / "trends.png"))
+        # placebo distribution
+        if len(d.placebo_atts_):
+            fig, ax = plt.subplots(figsize=(7, 4))
+            ax.hist(d.placebo_atts_[np.isfinite(d.placebo_atts_)], bins=30, color="#95a5a6")
+            if ev.supported:
+                ax.axvline(d.att_, color="#c0392b", lw=2, label="estimate" if en else "schatting")
+            if d.pretrend_ is not None:
+                ax.axvline(d.pretrend_["estimate"], color="#2980b9", lw=1.5, ls=":",
+                           label="pre-trend (held-out)" if en else "trend vooraf (achtergehouden)")
+            ax.set_xlabel("placebo estimates (reference areas as if treated)" if en else
+                          "placebo-schattingen (referentiegebieden alsof behandeld)")
+            ax.legend()
+            files.append(_save(fig, out / "placebo.png"))
+        # balance (love plot)
+        b = d.balance_
+        fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(b)))
+        ylab = b["covariate"] + (" (" + b["cohort"].astype(str) + ")" if b["cohort"].nunique() > 1 else "")
+        ax.scatter(b["smd_before"], ylab, marker="o", color="#95a5a6", label="before" if en else "voor")
+        ax.scatter(b["smd_after"], ylab, marker="D", color="#c0392b", label="after matching" if en else "na matching")
+        ax.axvline(0, color="black", lw=0.8)
+        for x in (-SMD_POOR, SMD_POOR):
+            ax.axvline(x, color="grey", ls=":", lw=0.8)
+        ax.set_xlabel("standardised mean difference" if en else "gestandaardiseerd verschil")
+        ax.legend(loc="best")
+        files.append(_save(fig, out / "balance.png"))
+    es = ev.event_study
+    if es is not None and not es.coefs_.empty:
+        c = es.coefs_.copy()
+        show = c["period"] < 0 if not ev.supported else np.ones(len(c), bool)
+        c = c[show]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.errorbar(c["period"], c["estimate"], yerr=[c["estimate"] - c["ci_low"], c["ci_high"] - c["estimate"]],
+                    fmt="o", color="#2c3e50", capsize=3)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axvline(-0.5, color="grey", ls="--", lw=1)
+        ax.set_xlabel("measurement relative to the start (0 = first after)" if en else
+                      "meting ten opzichte van de start (0 = eerste erna)")
+        ax.set_ylabel(label)
+        title = "Event study (pre-trend)" if en else "Eventstudie (trend vooraf)"
+        if es.pretrend_ is not None:
+            title += f": p = {es.pretrend_['p_value']:.3f}"
+        ax.set_title(title)
+        files.append(_save(fig, out / "event_study.png"))
+    s = ev.synth
+    if s is not None and s.status_ == "ok" and not s.gaps_.empty:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        years = list(s.gaps_.columns)
+        for _, g in s.placebo_gaps_.iterrows():
+            ax.plot(years, g.to_numpy(), color="#bdc3c7", lw=0.6)
+        if ev.supported:
+            for _, g in s.gaps_.iterrows():
+                ax.plot(years, g.to_numpy(), color="#c0392b", lw=0.9, alpha=0.6)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title("Synthetic control gaps: treated (red) and placebos (grey)" if en else
+                     "Synthetische controle: verschil behandeld (rood) en placebo's (grijs)")
+        ax.set_ylabel(label)
+        files.append(_save(fig, out / "synth_gaps.png"))
+    st = ev.staggered
+    if st is not None and not st.att_event_.empty:
+        e = st.att_event_
+        e = e if ev.supported else e[e["event_time"] < 0]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.errorbar(e["event_time"], e["estimate"], yerr=[e["estimate"] - e["ci_low"], e["ci_high"] - e["estimate"]],
+                    fmt="o", color="#8e44ad", capsize=3)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xlabel("years since the start" if en else "jaren sinds de start")
+        ax.set_title("Staggered adoption (Callaway-Sant'Anna)" if en else "Gespreide invoering (Callaway-Sant'Anna)")
+        files.append(_save(fig, out / "staggered.png"))
+    return files
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def record(store, ev: Evaluation) -> int:
+    """Write the estimates into the store table ``evaluation_results`` (call inside transaction and run)."""
+    est = ev.estimates().assign(year_from=ev.panel.years[0], year_to=ev.panel.years[-1])
+    if est.empty:
+        raise StoreError("nothing to record")
+    return replace_rows(store, "evaluation_results", est, {"programme": ev.programme.id,
+                                                            "outcome": ev.config.outcome})
+
+
+def replace_rows(store, table: str, frame: pd.DataFrame, where: dict | None = None) -> int:
+    """Replace rows of a derived table (all, or those matching ``where``) by ``frame``.
+
+    Same contract as ``Store.replace``, which currently fails with duckdb 2 when the table does not exist yet
+    ('unfinished result from execute()': it registers the frame while a ``fetchone`` result is still open).
+    Every query here is fully fetched first, then ``Store.append`` does the insert.
+    """
+    store.sql("SELECT 1")  # completes a result left open by Store.run
+    exists = store.sql("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [table])
+    if exists["n"].iloc[0]:
+        if where:
+            cond = " AND ".join(f'"{k}" = ?' for k in where)
+            store.sql(f"DELETE FROM {table} WHERE {cond}", list(where.values()))
+        else:
+            store.sql(f"DELETE FROM {table}")
+    return store.append(table, frame)
