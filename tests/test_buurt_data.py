@@ -9,7 +9,8 @@ from leefbaar.build import build
 
 BUURT_FILES = ("buurt/lbm2024_buurt_scores_nl.csv", "buurt/rotterdam_wijkprofiel_2014_2024.csv",
                "buurt/rotterdam_wijkprofiel_codebook.csv", "buurt/rotterdam_wijkprofiel_areas_cbs2024.csv",
-               "buurt/rijnmond_kwb2024_buurt.csv", "cbs_kwb/kwb2024_buurt_inwoners.csv", "geo/lbm2024_buurten")
+               "buurt/rijnmond_kwb2024_buurt.csv", "cbs_kwb/kwb2024_buurt_inwoners.csv", "geo/lbm2024_buurten",
+               "geo/rijnmond_buurt_2024_simplified_wgs84.geojson")
 
 
 def buurt_store(tmp_path_factory, data_dir: Path) -> Path:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, print_frame, resolve_store
+from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, print_frame, progress_bar, resolve_store
 from leefbaar.errors import InputError
 from leefbaar.store.store import Store
 
@@ -82,7 +82,37 @@ def perception(
                   f"published rounding). {len(files)} files in {out}.")
 
 
+def validate_buurt(
+    store: StoreOpt = None,
+    out: OutOpt = Path("buurt-validation"),
+    spec: Annotated[str, typer.Option("--spec", help="Index spec: a built-in name or a YAML file.")] = "default",
+    year: Annotated[int, typer.Option("--year", help="Year of the buurt figures and official scores.")] = 2024,
+    save: Annotated[bool, typer.Option("--save", help="Also store the buurt scores (table buurt_scores).")] = False,
+    lang: LangOpt = "nl",
+) -> None:
+    """Calibrate and validate the index at buurt level on the Rijnmond buurten (leave one gemeente out)."""
+    from leefbaar.analysis.buurt_index import validate_buurt as run_validation
+    from leefbaar.analysis.buurt_index import write_buurt_validation
+
+    lang = _lang(lang)
+    path = resolve_store(store)
+    with Store.open(path) as st, progress_bar() as update:
+        result = run_validation(st, spec, year, progress=update)
+    files = write_buurt_validation(result, out, lang)
+    if save:
+        from leefbaar.analysis.buurt_index import save_buurt_scores
+
+        with Store.open(path, read_only=False) as st:
+            save_buurt_scores(st, result, {"spec": spec, "year": year})
+    afw = result.table[result.table["component"] == "afw"]
+    print_frame(afw.drop(columns="component"), title="afw: prediction against the official LBM 2024 score")
+    console.print(f"{result.n_scored} of {result.n_buurten} buurten scored officially, {result.n_gemeenten} "
+                  f"gemeenten; every buurt scored with variant '{result.chosen}'. {len(files)} files in {out}"
+                  + (", scores stored in table buurt_scores." if save else "."))
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to app."""
     app.add_typer(survey_app, name="survey")
     app.command()(perception)
+    app.command("validate-buurt")(validate_buurt)
