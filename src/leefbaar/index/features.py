@@ -3,7 +3,7 @@ transforms, and spatial lags.
 
 Steps, in order, for every (area, year) row of a panel:
 
-1. CBS 'suppressed' counts (0-4 persons or dwellings) take ``spec.missing_suppressed`` (default 2);
+1. CBS 'suppressed' counts (unit 'aantal': 0-4 persons or dwellings) take ``spec.missing_suppressed`` (default 2);
 2. ratios ``id / per * scale`` (``per: area_km2`` divides by the land area of the geometry in km2);
 3. a value still missing takes the value of the same area up to ``missing_carry_years`` years earlier
    (else later), e.g. income in 2023, which CBS did not publish;
@@ -103,11 +103,21 @@ def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs) -> pd.DataFram
     return pd.DataFrame(out, index=values.index, columns=values.columns)
 
 
+def _count_indicators() -> set[str]:
+    """Indicators counted in units (unit 'aantal'): only these take the suppressed-count value."""
+    from leefbaar.sources.catalogue import indicators
+
+    cat = indicators()
+    return set(cat.index[cat["unit"] == "aantal"])
+
+
 def _raw_values(frame: pd.DataFrame, ind: IndicatorSpec, suppressed: float | None) -> np.ndarray:
+    counts = _count_indicators()
+
     def col(name: str) -> np.ndarray:
         v = frame[name].to_numpy(float).copy()
         st = frame.get(f"{name}__status")
-        if suppressed is not None and st is not None:
+        if suppressed is not None and st is not None and name in counts:
             v[(st == "suppressed").to_numpy() & np.isnan(v)] = suppressed
         return v
 

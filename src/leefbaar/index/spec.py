@@ -252,6 +252,13 @@ def parse_spec(data: object, source: str = "<spec>") -> IndexSpec:
             indicators=tuple(inds), target=target,
             weight=_number(body.get("weight", 1.0), f"{where}: weight", positive=True),
         ))
+    directions: dict[str, tuple[int, str]] = {}
+    for d in out_dims:
+        for ind in d.indicators:
+            first = directions.setdefault(ind.key, (ind.direction, d.code))
+            if first[0] != ind.direction:
+                raise SpecError(f"{source}: indicator {ind.key!r} has direction {first[0]} in dimension "
+                                f"{first[1]!r} but {ind.direction} in {d.code!r}; one indicator has one direction")
     unknown_targets = set(targets) - set(dims)
     if unknown_targets:
         raise SpecError(f"{source}: target for unknown dimension {sorted(unknown_targets)[0]!r}")
