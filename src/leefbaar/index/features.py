@@ -133,6 +133,7 @@ def _carry(frame: pd.DataFrame, x: np.ndarray, years: int) -> np.ndarray:
     if years <= 0 or not np.isnan(x).any():
         return x
     s = pd.Series(x, index=pd.MultiIndex.from_arrays([frame["code"].to_numpy(), frame["year"].to_numpy()]))
+    s = s[~s.index.duplicated()]  # bootstrap samples repeat rows
     out = x.copy()
     for dy in [d for k in range(1, years + 1) for d in (-k, k)]:
         gap = np.isnan(out)
