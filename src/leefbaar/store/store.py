@@ -72,10 +72,10 @@ class Store:
 
     def _meta(self, key: str) -> str | None:
         try:
-            row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+            rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
         except duckdb.CatalogException:
             return None
-        return row[0] if row else None
+        return rows[0][0] if rows else None
 
     def _init_schema(self) -> None:
         with self.transaction():
@@ -114,7 +114,7 @@ class Store:
     def known_source(self, path: Path, digest: str) -> bool:
         """Whether this exact file content was ingested before."""
         return self.con.execute("SELECT count(*) FROM sources WHERE sha256 = ? AND file = ?",
-                                [digest, _rel(path)]).fetchone()[0] > 0
+                                [digest, _rel(path)]).fetchall()[0][0] > 0
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
@@ -140,7 +140,7 @@ class Store:
             for table in (*SOURCED_TABLES, *self._extra_tables()):
                 self.con.execute(f"DELETE FROM {table} WHERE source_id = ?", [sid])
             self.con.execute("DELETE FROM sources WHERE source_id = ?", [sid])
-        sid = self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()[0]
+        sid = self.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchall()[0][0]
         self.con.execute("INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          [sid, batch.family, rel, digest, batch.path.stat().st_size, batch.publisher,
                           batch.licence, _now(), batch.rows, len(batch.observations)])
@@ -176,7 +176,7 @@ class Store:
                                                  "indicator": "category", "status": "category"}),
                                      preserve_index=False)
         self.con.register("new_obs", table)
-        if self.con.execute("SELECT count(*) FROM observations").fetchone()[0]:
+        if self.con.execute("SELECT count(*) FROM observations").fetchall()[0][0]:
             self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
         self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
         self.con.unregister("new_obs")
@@ -208,7 +208,7 @@ class Store:
         self.con.register("new_geoms", frame)
         added = self.con.execute(
             "INSERT INTO geometries SELECT n.* FROM new_geoms n ANTI JOIN geometries g "
-            "ON g.code = n.code AND g.level = n.level AND g.vintage = n.vintage").fetchone()[0]
+            "ON g.code = n.code AND g.level = n.level AND g.vintage = n.vintage").fetchall()[0][0]
         self.con.unregister("new_geoms")
         return int(added)
 
@@ -226,7 +226,7 @@ class Store:
             raise StoreError(f"{table!r} is not a valid table name")
         self.con.register("new_rows", frame)
         exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                                  [table]).fetchone()[0]
+                                  [table]).fetchall()[0][0]
         if not exists:
             self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM new_rows LIMIT 0")
             if "source_id" in frame.columns:
@@ -242,7 +242,7 @@ class Store:
         if not table.isidentifier() or any(not k.isidentifier() for k in (where or {})):
             raise StoreError(f"{table!r} or its keys are not valid identifiers")
         exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                                  [table]).fetchone()[0]
+                                  [table]).fetchall()[0][0]
         if exists:
             if where:
                 cond = " AND ".join(f'"{k}" = ?' for k in where)
@@ -263,7 +263,7 @@ class Store:
         if self.read_only:
             yield 0
             return
-        rid = self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0]
+        rid = self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0][0]
         yield rid
         hashes = data_hashes if data_hashes is not None else dict(
             self.con.execute("SELECT file, sha256 FROM sources ORDER BY file").fetchall())
@@ -343,7 +343,7 @@ class Store:
     def geometries(self, level: str, vintage: int | None = None, crs: int = 28992) -> gpd.GeoDataFrame:
         """Boundaries of ``level`` (latest vintage when None) as a GeoDataFrame in RD New or WGS84."""
         if vintage is None:
-            row = self.con.execute("SELECT max(vintage) FROM geometries WHERE level = ?", [level]).fetchone()
+            row = self.con.execute("SELECT max(vintage) FROM geometries WHERE level = ?", [level]).fetchall()[0]
             if row[0] is None:
                 raise StoreError(f"the store holds no geometries at level {level!r}")
             vintage = row[0]
