@@ -273,7 +273,10 @@ function paint(map, level, values) {
   values.legend.colors.forEach((c, i) => match.push(i, c));
   match.push(values.legend.no_data_color);
   map.setPaintProperty("areas-fill", "fill-color", match);
-  map.once("idle", () => { document.body.dataset.mapReady = `${level}:${values.year}:${values.measure}`; });
+  map.once("idle", () => {
+    document.body.dataset.mapReadyMs = String(Math.round(performance.now()));
+    document.body.dataset.mapReady = `${level}:${values.year}:${values.measure}`;
+  });
   map.triggerRepaint();
 }
 
@@ -465,7 +468,7 @@ async function pageCompare() {
     { label: t("p.class"), value: (p) => (p.score?.klasse ? `${p.score.klasse} ${classLabel(p.score.klasse)}` : "–") },
     ...dimsIds.map((d) => ({ label: state.meta.dimensions.find((x) => x.id === d).label[state.lang], value: (p) => fmtSigned(p.dimensions.find((x) => x.id === d)?.value ?? null), num: true }))], profiles);
   main.replaceChildren(...head, h("div", { class: "grid" },
-    section(t("c.title"), tb, downloads("/api/download/compare", { area: refs })),
+    h("div", { class: "wide" }, section(t("c.title"), tb, downloads("/api/download/compare", { area: refs }))),
     section(t("p.dimensions"), h("ul", { class: "key" }, series.map((s) => h("li", {}, h("span", { class: "swatch", "data-color": s.color, "aria-hidden": "true" }), s.name))), bars),
     section(t("p.trend"), lines)));
   main.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
@@ -501,7 +504,7 @@ async function pageGap() {
     { label: t("g.insuff"), value: (r) => pct(r.share_insufficient), num: true }], Y);
   main.lastChild.replaceWith(h("div", { class: "grid" }, section(t("g.fan"), h("p", { class: "help" }, t("g.fan_desc")), fan),
     section(t("g.classes"), h("ul", { class: "key" }, names.map((n, i) => h("li", {}, h("span", { class: `swatch k${i + 1}`, "aria-hidden": "true" }), n))), mix),
-    section(t("g.title"), tb, downloads(`/api/download/gap/${level}`, { gemeente }))));
+    h("div", { class: "wide" }, section(t("g.title"), tb, downloads(`/api/download/gap/${level}`, { gemeente })))));
 }
 
 // ---------- programmes ----------
@@ -526,14 +529,15 @@ async function pageProgrammes() {
     detail.querySelector("h2")?.focus?.();
   };
   const kinds = { programme: "#1f4e9e", phase: "#74add1", policy_note: "#e08214", law: "#5e3c99", classification: "#2ca25f" };
+  const kindLabel = (k) => t(`kind.${k}`);
   const items = reg.map((p) => ({ id: p.id, label: L(p, "name"), start: p.start, end: p.end, kind: p.kind, depth: p.parent ? 1 : 0 }));
   const body = reg.length ? [h("p", { class: "help" }, t("pr.desc")),
-    h("ul", { class: "key" }, Object.entries(kinds).map(([k, c]) => h("li", {}, h("span", { class: "swatch", "data-color": c, "aria-hidden": "true" }), k.replace("_", " ")))),
+    h("ul", { class: "key" }, Object.entries(kinds).map(([k, c]) => h("li", {}, h("span", { class: "swatch", "data-color": c, "aria-hidden": "true" }), kindLabel(k)))),
     h("div", { class: "timeline-wrap" }, timeline({ items, minYear: Math.min(...reg.map((p) => p.start)), maxYear: now, colors: kinds, onSelect: show, runningLabel: t("pr.running"),
       title: t("pr.title"), desc: reg.map((p) => `${L(p, "name")} ${p.start}–${p.end ?? t("pr.running")}`).join("; ") })),
     detail,
     section(t("pr.title"), table([{ label: t("pr.name"), value: (p) => h("button", { type: "button", class: "link", onclick: () => show(p.id) }, L(p, "name")) },
-      { label: t("pr.period"), value: (p) => `${p.start}–${p.end ?? ""}` }, { label: t("pr.kind"), value: (p) => p.kind }], reg),
+      { label: t("pr.period"), value: (p) => `${p.start}–${p.end ?? ""}` }, { label: t("pr.kind"), value: (p) => kindLabel(p.kind) }], reg),
     downloads("/api/download/programmes", {}))] : [emptyState(t("pr.none"))];
   const evalCard = section(t("pr.eval"), d.evaluation.length ? table(Object.keys(d.evaluation[0]).map((k) => ({ label: k, value: (r) => (r[k] === null ? "–" : typeof r[k] === "number" ? fmtAuto(r[k]) : String(r[k])), num: false })), d.evaluation) : emptyState(t("pr.eval_none")));
   const listsCard = section(t("pr.lists"), table([{ label: "id", value: (r) => r.list_id }, { label: "n", value: (r) => String(r.entries), num: true }, { label: t("gemeente"), value: (r) => String(r.gemeenten), num: true }], d.lists));

@@ -130,7 +130,8 @@ export function stackedBars({ rows, colors, names, title, desc }) {
 
 // Timeline: items = [{id, label, start, end (null = running), kind, depth}] from minYear to maxYear
 export function timeline({ items, minYear, maxYear, title, desc, colors, onSelect, runningLabel }) {
-  const width = 900, left = 300, right = 20, rowH = 22, top = 24;
+  const width = 980, left = 380, right = 20, rowH = 22, top = 24;
+  const clip = (text) => (text.length > 52 ? `${text.slice(0, 50)}…` : text);
   const height = top + items.length * rowH + 10;
   const X = (v) => left + ((v - minYear) / (maxYear - minYear)) * (width - left - right);
   const svg = frame(width, height, title, desc);
@@ -142,7 +143,7 @@ export function timeline({ items, minYear, maxYear, title, desc, colors, onSelec
     const y = top + i * rowH;
     const end = it.end ?? maxYear;
     const g = s("g", { class: "tl-row", tabindex: "0", role: "button", "aria-label": `${it.label}, ${it.start}–${it.end ?? runningLabel}` });
-    g.append(s("text", { x: left - 8 - (it.depth ? 0 : 0), y: y + 14, "text-anchor": "end", class: it.depth ? "label sub" : "label" }, (it.depth ? "↳ " : "") + it.label));
+    g.append(s("text", { x: left - 8 - (it.depth ? 0 : 0), y: y + 14, "text-anchor": "end", class: it.depth ? "label sub" : "label" }, (it.depth ? "↳ " : "") + clip(it.label)));
     g.append(s("rect", { x: X(it.start), y: y + 4, width: Math.max(4, X(end + 1) - X(it.start)), height: 14, rx: 3, fill: colors[it.kind] || "#888", class: it.end === null ? "bar running" : "bar" },
       s("title", {}, `${it.label}: ${it.start}–${it.end ?? runningLabel}`)));
     if (onSelect) {

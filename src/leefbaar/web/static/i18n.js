@@ -50,6 +50,8 @@ export const TEXT = {
     "pr.evaluations": "Gepubliceerde evaluaties", "pr.areas": "Gebieden", "pr.period": "Periode",
     "pr.kind": "Soort", "pr.name": "Naam",
     "notfound": "Pagina niet gevonden.",
+    "kind.programme": "programma", "kind.phase": "fase", "kind.policy_note": "beleidsnota", "kind.law": "wet",
+    "kind.classification": "indeling",
   },
   en: {
     skip: "Skip to content", "nav.map": "Map", "nav.area": "Area", "nav.compare": "Compare",
@@ -101,5 +103,7 @@ export const TEXT = {
     "pr.evaluations": "Published evaluations", "pr.areas": "Areas", "pr.period": "Period",
     "pr.kind": "Kind", "pr.name": "Name",
     "notfound": "Page not found.",
+    "kind.programme": "programme", "kind.phase": "phase", "kind.policy_note": "policy note", "kind.law": "law",
+    "kind.classification": "classification",
   },
 };

@@ -1,0 +1,286 @@
+"""Benchmark of the dashboard against a naive baseline that serves full-precision GeoJSON.
+
+    python benchmarks/bench_web.py --store /path/leefbaar.duckdb [--concurrency 50] [--requests 2000]
+
+Measures, in one run, for the leefbaar server and for the baseline (both started here on 127.0.0.1):
+  1. API latency with N concurrent keep-alive clients on loopback (p50/p95/p99 in ms, requests/s) for area,
+     profile and map-data requests (codes drawn at random from all PC4, seed fixed). The baseline computes
+     every answer per request and returns map data as full-precision GeoJSON with the values joined in.
+  2. Time to first map paint of all PC4 areas in headless Debian chromium (navigation start to the map's
+     first 'idle' after colouring; fresh browser context per run, so nothing comes from the HTTP cache).
+  3. Bytes transferred for the full PC4 map (as counted by the browser: encoded bytes on the wire).
+Only loopback traffic; every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+NAIVE_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>naive</title>
+<link rel="stylesheet" href="/static/vendor/maplibre-gl.css">
+<style>#map{position:absolute;top:0;bottom:0;left:0;right:0}</style></head>
+<body><div id="map"></div><script type="module" src="/naive.js"></script></body></html>"""
+
+NAIVE_JS = """import * as maplibregl from "/static/vendor/maplibre-gl.mjs";
+const map = new maplibregl.Map({container: "map", bounds: [[3.31, 50.75], [7.23, 53.56]],
+  style: {version: 8, sources: {}, layers: [{id: "bg", type: "background", paint: {"background-color": "#eef3f7"}}]}});
+map.on("load", async () => {
+  const data = await (await fetch("/naive/map/pc4?year=2022&measure=total")).json();
+  map.addSource("areas", {type: "geojson", data});
+  const colors = data.legend.colors, match = ["match", ["get", "bin"]];
+  colors.forEach((c, i) => match.push(i, c)); match.push("#d9d9d9");
+  map.addLayer({id: "fill", type: "fill", source: "areas", paint: {"fill-color": match}});
+  map.addLayer({id: "line", type: "line", source: "areas", paint: {"line-color": "#fff", "line-width": 0.3}});
+  map.once("idle", () => { document.body.dataset.mapReadyMs = String(Math.round(performance.now()));
+                           document.body.dataset.mapReady = "1"; });
+});"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the naive baseline server (run in its own process) ---------------------------------------------------
+def baseline_app(store_path: str):
+    """Full-precision GeoJSON with values joined per request; profiles computed per request; no gzip."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse, Response
+    from fastapi.staticfiles import StaticFiles
+
+    from leefbaar.report.data import DashboardData
+    from leefbaar.store.store import Store
+    from leefbaar.web.app import STATIC
+    from leefbaar.web.geometry import naive_geojson
+
+    store = Store.open(store_path)
+    geojson = json.loads(naive_geojson(store, "pc4"))
+    app = FastAPI()
+
+    def fresh() -> DashboardData:  # no cached answers between requests (scores stay loaded, as in any server)
+        d = DashboardData(store)
+        d._score_cache = base._score_cache
+        d.__dict__["area_info"] = base.area_info
+        return d
+
+    base = DashboardData(store)
+    base.scores("pc4")
+
+    @app.get("/naive/map/{level}")
+    def naive_map(level: str, year: int, measure: str = "total"):
+        mv = fresh().map_values(level, year, measure)
+        by_code = dict(zip(mv["codes"], zip(mv["values"], mv["bins"], strict=True), strict=True))
+        feats = []
+        for f in geojson["features"]:
+            v, b = by_code.get(f["properties"]["code"], (None, -1))
+            feats.append({**f, "properties": {**f["properties"], "value": v, "bin": b}})
+        body = {"type": "FeatureCollection", "features": feats, "legend": mv["legend"]}
+        return Response(json.dumps(body), media_type="application/json")
+
+    @app.get("/naive/profile/{level}/{code}")
+    def naive_profile(level: str, code: str):
+        return Response(json.dumps(fresh().profile(level, code)), media_type="application/json")
+
+    @app.get("/naive/areas/{level}/{code}")
+    def naive_area(level: str, code: str):
+        p = fresh().profile(level, code)
+        return Response(json.dumps({"area": p["area"], "score": p["score"], "years": p["years"]}),
+                        media_type="application/json")
+
+    @app.get("/naive.html")
+    def page():
+        return HTMLResponse(NAIVE_HTML)
+
+    @app.get("/naive.js")
+    def script():
+        return Response(NAIVE_JS, media_type="text/javascript")
+
+    @app.get("/api/health")
+    def health():
+        return {"ready": True}
+
+    app.mount("/static", StaticFiles(directory=STATIC))
+    return app
+
+
+def start(cmd: list[str], port: int, timeout: float = 180) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                if b'"ready":true' in r.read().replace(b" ", b""):
+                    return proc
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"server on port {port} did not start")
+
+
+# -- load generator: minimal HTTP/1.1 keep-alive client on asyncio streams ---------------------------------
+async def _fetch(reader, writer, path: str) -> tuple[int, int]:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n".encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = await reader.readexactly(length)
+    return status, len(body)
+
+
+async def _load(port: int, paths: list[str], concurrency: int, time_limit: float) -> tuple[list[float], int, float]:
+    queue = list(reversed(paths))
+    latencies: list[float] = []
+    errors = 0
+    t_end = time.monotonic() + time_limit
+
+    async def worker():
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue and time.monotonic() < t_end:
+                path = queue.pop()
+                t0 = time.perf_counter()
+                status, _ = await _fetch(reader, writer, path)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                errors += status != 200
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - t0
+
+
+def latency(port: int, paths: list[str], concurrency: int, time_limit: float = 120) -> dict:
+    lat, errors, wall = asyncio.run(_load(port, paths, concurrency, time_limit))
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+    return {"n": len(lat), "errors": errors, "p50": q[49], "p95": q[94], "p99": q[98], "rps": len(lat) / wall}
+
+
+# -- browser: time to first paint and bytes ----------------------------------------------------------------
+def first_paint(url: str, runs: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    times, wire, geo = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for _ in range(runs):
+            ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = ctx.new_page()
+            cdp = ctx.new_cdp_session(page)
+            cdp.send("Network.enable")
+            cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+            urls, sizes = {}, {}
+            cdp.on("Network.requestWillBeSent",
+                   lambda e, urls=urls: urls.__setitem__(e["requestId"], e["request"]["url"]))
+            cdp.on("Network.loadingFinished",
+                   lambda e, sizes=sizes: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+            page.goto(url)
+            page.wait_for_selector("body[data-map-ready]", state="attached", timeout=120_000)
+            times.append(float(page.locator("body").get_attribute("data-map-ready-ms")))
+            page.wait_for_timeout(300)
+            wire.append(sum(sizes.values()))
+            geo.append(sum(v for k, v in sizes.items()
+                           if any(part in urls.get(k, "") for part in ("/geometry/", "/api/map/", "/naive/map"))))
+            ctx.close()
+        browser.close()
+    return {"paint_ms": statistics.median(times), "paint_all": times, "bytes": statistics.median(wire),
+            "map_bytes": statistics.median(geo)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", required=True, help="a leefbaar store (read-only)")
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=2000, help="requests per endpoint for leefbaar")
+    ap.add_argument("--baseline-requests", type=int, default=300, help="requests per endpoint for the baseline "
+                    "(map data: a tenth of it, each response is megabytes)")
+    ap.add_argument("--runs", type=int, default=3, help="browser runs per page")
+    ap.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.baseline_server:
+        import uvicorn
+
+        uvicorn.run(baseline_app(args.store), host="127.0.0.1", port=args.baseline_server, log_level="warning",
+                    access_log=False)
+        return
+
+    from leefbaar.store.store import Store
+    from leefbaar.web.geometry import level_topojson, naive_geojson
+
+    with Store.open(args.store) as st:
+        codes = st.sql("SELECT DISTINCT code FROM observations WHERE level = 'pc4' AND indicator = 'lbm' "
+                       "AND year = 2022 ORDER BY code")["code"].tolist()
+        enc = level_topojson(st, "pc4")
+        naive = naive_geojson(st, "pc4")
+    print(f"PC4 boundaries: {len(codes)} areas with 2022 scores, {enc.features} polygons")
+    print(f"  leefbaar TopoJSON (quantised 1e5, shared arcs): {len(enc.raw):>11,} B raw  {len(enc.gz):>10,} B gzip"
+          f"  ({enc.vertices:,} vertices)")
+    print(f"  naive full-precision GeoJSON:                   {len(naive):>11,} B raw  "
+          f"{len(gzip.compress(naive, 6)):>10,} B gzip")
+    print(f"  ratio (raw): {len(naive) / len(enc.raw):.1f}x smaller; as sent (leefbaar gzip vs naive raw): "
+          f"{len(naive) / len(enc.gz):.1f}x smaller")
+
+    rng = random.Random(42)
+    years = [2002, 2008, 2012, 2014, 2016, 2018, 2020, 2022]
+    port, bport = free_port(), free_port()
+    server = start([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
+                    "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]))", args.store, str(port)], port)
+    baseline = start([sys.executable, __file__, "--store", args.store, "--baseline-server", str(bport)], bport)
+    try:
+        print(f"\nAPI latency, {args.concurrency} concurrent keep-alive clients on loopback (ms)")
+        print(f"  {'endpoint':<10} {'server':<9} {'n':>6} {'err':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>8}")
+        for kind in ("area", "profile", "map"):
+            for name, p, prefix, n in (("leefbaar", port, "/api", args.requests),
+                                       ("naive", bport, "/naive", args.baseline_requests)):
+                if kind == "map":
+                    n = max(args.concurrency, n // 10) if name == "naive" else n
+                    paths = [f"{prefix}/map/pc4?year={rng.choice(years)}&measure="
+                             f"{rng.choice(['total', 'afw', 'klasse', 'onv'])}"
+                             for _ in range(n)]
+                else:
+                    paths = [f"{prefix}/{'areas' if kind == 'area' else 'profile'}/pc4/{rng.choice(codes)}"
+                             for _ in range(n)]
+                r = latency(p, paths, args.concurrency)
+                print(f"  {kind:<10} {name:<9} {r['n']:>6} {r['errors']:>4} {r['p50']:>8.1f} {r['p95']:>8.1f} "
+                      f"{r['p99']:>8.1f} {r['rps']:>8.0f}")
+        if Path("/usr/bin/chromium").exists():
+            print(f"\nTime to first map paint, all PC4, headless chromium (median of {args.runs}, fresh context)")
+            for name, url in (("leefbaar", f"http://127.0.0.1:{port}/map?level=pc4&year=2022&measure=total"),
+                              ("naive", f"http://127.0.0.1:{bport}/naive.html")):
+                r = first_paint(url, args.runs)
+                print(f"  {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
+                      f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  bytes on the wire: page {r['bytes']:>11,.0f}"
+                      f"  map data {r['map_bytes']:>11,.0f}")
+        else:
+            print("\n(no /usr/bin/chromium: first-paint benchmark skipped; run scripts/setup-web.sh --test)")
+    finally:
+        for proc in (server, baseline):
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
