@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -338,3 +339,28 @@ def test_commands_fail_with_one_clear_error(store_file, tmp_path):
     assert isinstance(r.exception, StoreError) and "per PC4" in str(r.exception)
     r = run("clusters", "--store", copy, "--out", tmp_path / "x", "--variable", "xyz")
     assert r.exception is not None and "--variable" in str(r.exception)
+
+
+def test_index_source_and_programme_groups(store_file, tmp_path, official):
+    """leefbaar's own scores (table ``scores``) and resolved programme areas are read from the store."""
+    from leefbaar.analysis.groups import programme_groupings
+    from leefbaar.store.store import Store
+
+    copy = tmp_path / "s.duckdb"
+    shutil.copy(store_file, copy)
+    real = official.frame[official.frame["year"].isin([2018, 2022])]
+    scores = real.assign(spec="test", level="pc4", klasse=0, kind="official")
+    with Store.open(copy, read_only=False) as st, st.transaction():
+        st.replace("scores", scores[["spec", "level", "code", "year", "total", "afw", "won", "fys", "vrz", "soc",
+                                     "onv", "klasse", "kind"]])
+    with Store.open(copy) as st:
+        panel = load_panel(st, "index", "pc4", spec="test")
+        with pytest.raises(StoreError, match="no index scores for spec 'other'"):
+            load_panel(st, "index", "pc4", spec="other")
+    assert panel.years == [2018, 2022] and panel.components == ["won", "fys", "vrz", "soc", "onv"]
+    merged = panel.frame.merge(real, on=["code", "year"], suffixes=("", "_o"))
+    assert len(merged) == len(real) and (merged["total"] == merged["total_o"]).all()
+    rows = pd.DataFrame({"programme": ["nprz", "nprz", "nprz", "apcg_2019"], "link": ["nprz_focuswijken"] * 3 +
+                         ["apcg_2019"], "code": ["3073", "3074", "3081", "1011"], "share": [0.9, 0.5, 0.2, 1.0]})
+    groups = programme_groupings(rows, 0.5, skip={"apcg_2019"})
+    assert len(groups) == 1 and set(groups[0].labels.index) == {"3073", "3074"}

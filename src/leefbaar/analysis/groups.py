@@ -50,7 +50,8 @@ class Grouping:
 
 
 def initial_class(panel: Panel, lang: str = "nl") -> Grouping:
-    """Class of the total score in the panel's first year (quintiles for sources without ``afw``)."""
+    """Class of the total score in the panel's first year; for sources without ``afw``, the value itself when it
+    is a class (at most nine whole values), else its quintile."""
     first = panel.years[0]
     part = panel.frame[panel.frame["year"] == first].set_index("code")
     if panel.has_afw:
@@ -60,7 +61,12 @@ def initial_class(panel: Panel, lang: str = "nl") -> Grouping:
         named = cls.map(lambda c: f"{int(c)} {labels[int(c) - 1]}" if pd.notna(c) else None).dropna()
         order = [f"{k} {labels[k - 1]}" for k in range(1, 10) if f"{k} {labels[k - 1]}" in set(named)]
         return Grouping("initial_class", f"Klasse in {first}", f"Class in {first}", named.astype(str), order)
-    q = pd.qcut(part["total"], 5, labels=False, duplicates="drop") + 1
+    values = part["total"].dropna()
+    if values.nunique() <= 9 and (values == values.round()).all():  # a class indicator: group by its value
+        named = values.astype(int).map(lambda v: f"{first}: {v}")
+        order = [f"{first}: {v}" for v in sorted(values.astype(int).unique())]
+        return Grouping("initial_value", f"Waarde in {first}", f"Value in {first}", named, order)
+    q = pd.qcut(values, 5, labels=False, duplicates="drop") + 1
     word = "kwintiel" if lang == "nl" else "quintile"
     named = q.dropna().astype(int).map(lambda k: f"{word} {k}")
     return Grouping("initial_quintile", f"Kwintiel in {first}", f"Quintile in {first}", named,
@@ -93,19 +99,24 @@ def area_group(store: Store, group_id: str, lang: str = "nl") -> Grouping:
                        f"{len(rows)} gebieden in {group_id}. | {len(rows)} areas in {group_id}.")
 
 
-def programme_groups(store: Store, level: str, min_share: float = 0.5, lang: str = "nl") -> list[Grouping]:
+def programme_groups(store: Store, level: str, min_share: float = 0.5, lang: str = "nl",
+                     skip: set[str] | None = None) -> list[Grouping]:
     """One grouping per programme in the stored ``programme_areas`` (empty list if none are stored)."""
     have = store.sql("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'programme_areas'")
     if not have["n"].iloc[0]:
         return []
     rows = store.sql("SELECT programme, link, code, share, confidence FROM programme_areas WHERE level = ? "
                      "AND share >= ?", [level, min_share])
-    return programme_groupings(rows, min_share, lang)
+    return programme_groupings(rows, min_share, lang, skip)
 
 
-def programme_groupings(rows: pd.DataFrame, min_share: float, lang: str = "nl") -> list[Grouping]:
-    """Groupings from ``programme_areas`` rows (``programme, link, code, share``) with share >= ``min_share``."""
-    rows = rows[rows["share"] >= min_share]
+def programme_groupings(rows: pd.DataFrame, min_share: float, lang: str = "nl",
+                        skip: set[str] | None = None) -> list[Grouping]:
+    """Groupings from ``programme_areas`` rows (``programme, link, code, share``) with share >= ``min_share``.
+
+    Links named in ``skip`` (lists that are area groups in their own right, such as ``apcg_2019``) are left out.
+    """
+    rows = rows[(rows["share"] >= min_share) & ~rows["link"].isin(skip or set())]
     out = []
     for (programme, link), grp in rows.groupby(["programme", "link"], sort=True):
         name = str(link).split("[")[0]

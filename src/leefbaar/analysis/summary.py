@@ -43,35 +43,40 @@ def header(title: str, label: str, lang: str) -> list[str]:
     return [f"# {title}", "", _t(lang, f"Invoer: {label}.", f"Input: {label}."), ""]
 
 
-def trends_summary(label: str, groups: pd.DataFrame, titles: dict[str, str], weight: str, years: list[int],
-                   notes: list[str], files: list[str], lang: str) -> str:
-    """Level and change per group (weighted by ``weight`` where known) between the first and last year."""
+def trends_summary(label: str, groups: pd.DataFrame, titles: dict[str, tuple[str, list[str]]], weight: str,
+                   years: list[int], notes: list[str], files: list[str], lang: str) -> str:
+    """Level and change per group (weighted by ``weight`` where known) between the first and last year.
+
+    ``titles`` maps a grouping's name to its title and the order of its groups.
+    """
     lines = header(_t(lang, "Trends in leefbaarheid", "Trends in livability"), label, lang)
     col = f"mean_{weight}" if f"mean_{weight}" in groups.columns else "mean"
+    how = _t(lang, "gewogen", "weighted") if col != "mean" else _t(lang, "ongewogen", "unweighted")
     tot = groups[groups["variable"] == "total"]
     first, last = years[0], years[-1]
     nat = tot[tot["grouping"] == "national"].set_index("year")[col]
     if first in nat.index and last in nat.index:
-        lines.append(_t(lang, f"Landelijk gemiddelde ({_t(lang, 'gewogen', 'weighted')}): {num(nat[first], 3, lang)} "
-                              f"in {first} en {num(nat[last], 3, lang)} in {last} "
-                              f"({num(nat[last] - nat[first], 3, lang, True)}).",
-                        f"National mean (weighted): {num(nat[first], 3, lang)} in {first} and "
-                        f"{num(nat[last], 3, lang)} in {last} ({num(nat[last] - nat[first], 3, lang, True)})."))
+        lines.append(_t(lang, f"Landelijk gemiddelde ({how}): {num(nat[first], 3, lang)} in {first} en "
+                              f"{num(nat[last], 3, lang)} in {last} ({num(nat[last] - nat[first], 3, lang, True)}).",
+                        f"National mean ({how}): {num(nat[first], 3, lang)} in {first} and {num(nat[last], 3, lang)} "
+                        f"in {last} ({num(nat[last] - nat[first], 3, lang, True)})."))
         lines.append("")
-    for grouping, title in titles.items():
+    for grouping, (title, order) in titles.items():
         sub = tot[tot["grouping"] == grouping]
         if sub.empty:
             continue
         wide = sub.pivot(index="group", columns="year", values=col)
+        count = sub.pivot(index="group", columns="year", values="n_areas")
         if first not in wide.columns or last not in wide.columns:
             continue
+        wide = wide.reindex([g for g in order if g in wide.index])
         ch = (wide[last] - wide[first]).dropna().sort_values()
-        lines.append(f"## {title}")
-        lines.append("")
-        lines.append(_t(lang, f"| groep | {first} | {last} | verandering |", f"| group | {first} | {last} | change |"))
-        lines.append("|---|---:|---:|---:|")
+        lines += [f"## {title}", "",
+                  _t(lang, f"| groep | gebieden | {first} | {last} | verandering |",
+                     f"| group | areas | {first} | {last} | change |"), "|---|---:|---:|---:|---:|"]
         for g in wide.index:
-            lines.append(f"| {g} | {num(wide.loc[g, first], 3, lang)} | {num(wide.loc[g, last], 3, lang)} | "
+            lines.append(f"| {g} | {int(count.loc[g, last]) if pd.notna(count.loc[g, last]) else 0} | "
+                         f"{num(wide.loc[g, first], 3, lang)} | {num(wide.loc[g, last], 3, lang)} | "
                          f"{num(wide.loc[g, last] - wide.loc[g, first], 3, lang, True)} |")
         if len(ch) >= 2:
             lines += ["", _t(lang, f"Sterkste stijging: {ch.index[-1]} ({num(ch.iloc[-1], 3, lang, True)}); "
@@ -115,7 +120,7 @@ def gap_summary(label: str, gap, notes: list[str], files: list[str], lang: str) 
         if m not in ch.index:
             continue
         r = ch.loc[m]
-        nd = 4 if m.startswith(("theil", "gini")) else 3
+        nd = 5 if m.startswith("theil") else 4 if m.startswith("gini") else 3
         if m.startswith("share"):
             vals = [pct(r["from_value"], 1, lang), pct(r["to_value"], 1, lang), num(100 * r["change"], 1, lang, True)
                     + " %-punt", f"{num(100 * r['lo'], 1, lang, True)} .. {num(100 * r['hi'], 1, lang, True)}"]
@@ -142,15 +147,15 @@ def gap_summary(label: str, gap, notes: list[str], files: list[str], lang: str) 
                     "the spread (sigma) and P90-P10 are therefore the real answer."))
     lines.append("")
     c = gap.cohorts[gap.cohorts["cohort"] == "gap_strong_minus_weak"].set_index("year")["mean"]
+    closer = c.iloc[-1] < c.iloc[0]
     lines.append(_t(lang,
-                    f"De gebieden die in {first} bij de zwakste 10 % hoorden, liepen in op de sterkste 10 % van "
-                    "toen: het "
+                    f"De gebieden die in {first} bij de zwakste 10 % hoorden, "
+                    f"{'liepen in op' if closer else 'raakten verder achter bij'} de sterkste 10 % van toen: het "
                     f"verschil tussen beide groepen ging van {num(c.iloc[0], 3, lang)} naar {num(c.iloc[-1], 3, lang)} "
-                    "(ook hier speelt regressie naar het gemiddelde mee).",
-                    f"Areas among the weakest 10 % in {first} caught up with the strongest 10 % of then: the "
-                    "difference "
-                    f"between the two went from {num(c.iloc[0], 3, lang)} to {num(c.iloc[-1], 3, lang)} (regression to "
-                    "the mean plays a part here too)."))
+                    "(regressie naar het gemiddelde speelt hierbij mee).",
+                    f"Areas among the weakest 10 % in {first} {'caught up with' if closer else 'fell further behind'} "
+                    f"the strongest 10 % of then: the difference between the two went from {num(c.iloc[0], 3, lang)} "
+                    f"to {num(c.iloc[-1], 3, lang)} (regression to the mean plays a part)."))
     lines.append("")
     if gap.decomposition is not None:
         d = gap.decomposition
@@ -220,15 +225,17 @@ def compare_text(vul, lang: str) -> list[str]:
     if only_ref in p.index and p.loc[only_ref, "n"] > 0:
         r = p.loc[only_ref]
         lines.append(_t(lang,
-                        f"Wat de {int(r['n'])} gebieden alleen op {ref_label} gemeen hebben: slechts "
-                        f"{pct(r['share_level'], 0, lang)} heeft een laag leefbaarheidsniveau (gemiddelde score "
+                        f"Wat de {int(r['n'])} gebieden alleen op {ref_label} gemeen hebben: "
+                        f"{'slechts ' if r['share_level'] < 0.5 else ''}{pct(r['share_level'], 0, lang)} heeft een "
+                        "laag leefbaarheidsniveau (gemiddelde score "
                         f"{num(r['mean_total'], 3, lang)} tegen {num(p.loc['both', 'mean_total'], 3, lang)} op beide "
                         "lijsten), "
                         f"{pct(r['share_decline'], 0, lang)} gaat achteruit en {pct(r['share_cumulation'], 0, lang)} "
                         "stapelt "
                         f"zwakke dimensies. {_profile_contrast(p, only_ref, 'neither', lang)}",
-                        f"What the {int(r['n'])} areas only in {ref_label} have in common: only "
-                        f"{pct(r['share_level'], 0, lang)} have a low livability level (mean score "
+                        f"What the {int(r['n'])} areas only in {ref_label} have in common: "
+                        f"{'only ' if r['share_level'] < 0.5 else ''}{pct(r['share_level'], 0, lang)} have a low "
+                        "livability level (mean score "
                         f"{num(r['mean_total'], 3, lang)} against {num(p.loc['both', 'mean_total'], 3, lang)} on "
                         "both lists), "
                         f"{pct(r['share_decline'], 0, lang)} decline and {pct(r['share_cumulation'], 0, lang)} "

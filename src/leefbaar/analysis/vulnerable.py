@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from leefbaar.analysis.panel import DIMENSION_LABELS, DIMENSIONS, Panel
+from leefbaar.analysis.summary import num
 from leefbaar.errors import SpecError, StoreError
 from leefbaar.index.classes import classify_component, classify_total, development_class, load_scheme
 from leefbaar.store.store import Store
@@ -196,9 +197,12 @@ class VulnerableAreas:
 
     definition: Definition
     lang: str = "nl"
+    year: int | None = None
+    since: int | None = None
     notes: list[str] = field(default_factory=list)
 
     def fit(self, panel: Panel, store: Store) -> VulnerableAreas:
+        """Apply the definition; ``year``/``since`` given here override the definition's."""
         d = self.definition
         if not panel.has_afw:
             raise StoreError(f"{panel.label}: vulnerable areas need Leefbaarometer scores with a deviation (afw); "
@@ -208,12 +212,12 @@ class VulnerableAreas:
         candidates = years_dims if need_dims else panel.years
         if not candidates:
             raise StoreError(f"{panel.label}: no year has all dimensions {', '.join(d.dimensions)}")
-        year = d.year if d.year is not None else candidates[-1]
+        year = self.year or (d.year if d.year is not None else candidates[-1])
         if year not in candidates:
             raise StoreError(f"{d.source}: reference year {year} has no scores"
                              + (" with all dimensions" if need_dims else "") + f"; use one of "
                              f"{', '.join(map(str, candidates))}")
-        since = d.decline_since if d.decline_since is not None else panel.years[0]
+        since = self.since or (d.decline_since if d.decline_since is not None else panel.years[0])
         if since not in panel.years or since >= year:
             raise StoreError(f"{d.source}: decline since {since} needs a score year before {year}; years: "
                              f"{', '.join(map(str, panel.years))}")
@@ -292,21 +296,19 @@ class VulnerableAreas:
         d, lang = self.definition, self.lang
         scheme = load_scheme()
         parts = []
+        nl = lang == "nl"
         if pd.notna(k["class"]):
             label = scheme.labels("total", lang)[int(k["class"]) - 1]
-            parts.append((f"klasse {int(k['class'])} {label} in {self.year}" if lang == "nl" else
-                          f"class {int(k['class'])} {label} in {self.year}") + (" (laag)" if lang == "nl" and
-                                                                                 k["level"] else
-                                                                                 " (low)" if k["level"] else ""))
+            low = (" (laag)" if nl else " (low)") if k["level"] else ""
+            parts.append(f"{'klasse' if nl else 'class'} {int(k['class'])} {label} in {self.year}{low}")
         if k["decline"]:
-            ch = k["change"]
             if d.decline_method == "development_class":
                 dl = scheme.labels("development", lang)[int(k["development_class"]) - 1]
-                parts.append(f"{dl} {self.since}-{self.year}: {ch:+.3f}")
+                parts.append(f"{dl} {self.since}-{self.year}: {num(k['change'], 3, lang, True)}")
             else:
-                parts.append(f"dalende trend {self.since}-{self.year}: {k['slope']:+.4f}/jaar (t = {k['slope_t']:.1f})"
-                              if lang == "nl" else f"declining trend {self.since}-{self.year}: "
-                              f"{k['slope']:+.4f}/year (t = {k['slope_t']:.1f})")
+                parts.append(f"{'dalende trend' if nl else 'declining trend'} {self.since}-{self.year}: "
+                             f"{num(k['slope'], 4, lang, True)}/{'jaar' if nl else 'year'} "
+                             f"(t = {num(k['slope_t'], 1, lang)})")
         weak = [DIMENSION_LABELS[lang][dim] + f" ({int(k[f'k{dim}'])})" for dim in d.dimensions if k[f"low_{dim}"]]
         weak += [r.id for r in d.indicators if k[f"low_{r.id}"]]
         if weak:

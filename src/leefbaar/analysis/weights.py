@@ -30,6 +30,7 @@ class PopulationWeights:
     measure: str
     frame: pd.DataFrame
     substitutions: dict[int, int]
+    boundary_notes: list[str]
 
     def for_year(self, year: int, codes: pd.Index) -> np.ndarray:
         """Weights of ``codes`` in score ``year`` (0 for areas without a figure)."""
@@ -39,12 +40,12 @@ class PopulationWeights:
     def notes(self) -> list[str]:
         """What was substituted ("Dutch | English")."""
         if not self.substitutions:
-            return []
+            return list(self.boundary_notes)
         nl, en = MEASURES[self.measure]
         pairs = ", ".join(f"{a}->{b}" for a, b in sorted(self.substitutions.items()))
         return [f"Weging naar {nl}: CBS-cijfers ontbreken voor sommige jaren; gebruikt is het dichtstbijzijnde "
                 f"jaar ({pairs}). | Weighting by {en}: CBS figures are missing for some years; the nearest year was "
-                f"used ({pairs})."]
+                f"used ({pairs}).", *self.boundary_notes]
 
 
 def population_weights(store: Store, level: str, years: list[int], measure: str = "inwoner",
@@ -56,7 +57,7 @@ def population_weights(store: Store, level: str, years: list[int], measure: str 
                     "WHERE level = ? AND indicator = ? AND status <> 'missing'", [level, measure])
     if obs.empty:
         raise StoreError(f"the store holds no {measure} figures at level {level!r}; cannot weight")
-    frame, _, _ = harmonise(store, obs, level, extensive=True, target=vintage)
+    frame, _, boundary_notes = harmonise(store, obs, level, extensive=True, target=vintage)
     have = sorted(int(y) for y in frame["year"].unique())
     parts, subs = [], {}
     for year in years:
@@ -66,5 +67,5 @@ def population_weights(store: Store, level: str, years: list[int], measure: str 
         part = frame[frame["year"] == use]
         parts.append(pd.DataFrame({"code": part["code"].to_numpy(), "year": int(year),
                                    "weight": part["value"].clip(lower=0).to_numpy(), "weight_year": use}))
-    return PopulationWeights(measure, pd.concat(parts, ignore_index=True), subs)
+    return PopulationWeights(measure, pd.concat(parts, ignore_index=True), subs, boundary_notes)
 

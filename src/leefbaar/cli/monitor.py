@@ -149,7 +149,7 @@ def trends(
         col = f"mean_{weight}" if weight in weights else "mean"
         wlabel = {"nl": {"inwoner": "per inwoner", "aantal_hh": "per huishouden"},
                   "en": {"inwoner": "per resident", "aantal_hh": "per household"}}[lang].get(weight, "")
-        titles = {g.name: g.title(lang) for g in groupings}
+        titles = {g.name: (g.title(lang), g.order) for g in groupings}
         nat = per_group[(per_group["grouping"] == "national") & (per_group["variable"] == "total")]
         for g in groupings:
             sub = per_group[(per_group["grouping"] == g.name) & (per_group["variable"] == "total")]
@@ -211,7 +211,7 @@ def _programmes(st: Store, panel: Panel, how: str, min_share: float, lang: str,
     if how == "none":
         return []
     if how == "stored":
-        found = grp.programme_groups(st, panel.level, min_share, lang)
+        found = grp.programme_groups(st, panel.level, min_share, lang, skip=set(st.area_groups()["group_id"]))
         if not found:
             notes.append("Programmagebieden (Vogelaarwijken, NPRZ, NPLV) niet gebruikt: de store bevat geen tabel "
                          "programme_areas; draai 'leefbaar resolve-areas' of geef --programmes resolve. | Programme "
@@ -222,7 +222,7 @@ def _programmes(st: Store, panel: Panel, how: str, min_share: float, lang: str,
 
     areas = resolve_programme_areas(st).areas
     rows = areas[areas["level"] == panel.level]
-    return grp.programme_groupings(rows, min_share, lang)
+    return grp.programme_groupings(rows, min_share, lang, skip=set(st.area_groups()["group_id"]))
 
 
 # -- gap ------------------------------------------------------------------------------------------------------
@@ -327,6 +327,9 @@ def vulnerable(
         "--definition", help="YAML definition (default: catalogue/vulnerability.yaml).")] = None,
     compare: Annotated[str, typer.Option("--compare", help="Area group to compare with (default apcg_2019); "
                                                            "'none' to skip.")] = "apcg_2019",
+    year: Annotated[int | None, typer.Option("--year", help="Reference year (overrides the definition).")] = None,
+    since: Annotated[int | None, typer.Option("--since", help="Start year of the decline (overrides the "
+                                                               "definition).")] = None,
     top: Annotated[int, typer.Option("--top", help="Rows of the ranking to print.")] = 20,
     lang: LangOpt = "nl",
 ) -> None:
@@ -337,7 +340,7 @@ def vulnerable(
         panel = load_panel(st, source, level, None, spec)
         d = load_definition(definition)
         update("applying the definition", 1, 3)
-        vul = VulnerableAreas(d, lang).fit(panel, st)
+        vul = VulnerableAreas(d, lang, year, since).fit(panel, st)
         gm, _ = gemeente_of(st, vul.areas["code"], panel.level)
         vul.areas.insert(1, "gemeente_code", gm.to_numpy())
         files = [write_csv(vul.areas, out, "vulnerable_areas.csv"),
@@ -360,7 +363,7 @@ def vulnerable(
                                                     "since": vul.since, "compare": compare}, st))
     print_frame(vul.areas[vul.areas["flagged"]][["rank", "code", "total", "class", "change", "reason"]].head(top),
                 title=d.name(lang))
-    _finish(out, vulnerable_summary(panel.label, vul, panel.notes, _rel(out, files), lang), files)
+    _finish(out, vulnerable_summary(panel.label, vul, panel.notes, _rel(out, files), lang, top), files)
 
 
 def _definition_text(path: Path | None) -> str:
