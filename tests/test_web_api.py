@@ -55,7 +55,7 @@ def test_meta_lists_levels_years_and_classes(client):
     pc4 = next(lv for lv in meta["levels"] if lv["id"] == "pc4")
     assert pc4["score_years"] == [2002, 2008, 2012, 2014, 2016, 2018, 2020, 2022]
     assert len(meta["classes"]["labels_nl"]) == 9 and meta["classes"]["labels_nl"][-1] == "uitstekend"
-    assert {"scores_table", "contributions", "vulnerability", "programmes"} <= set(meta["available"])
+    assert {"scores_table", "contributions", "programmes", "evaluation"} <= set(meta["available"])
 
 
 def test_map_values_equal_the_store(client, store):

@@ -24,8 +24,13 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from leefbaar.errors import StoreError
+from leefbaar.analysis.gap import GapAnalysis
+from leefbaar.analysis.panel import load_panel
+from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
+from leefbaar.analysis.weights import population_weights
+from leefbaar.errors import LeefbaarError, StoreError
 from leefbaar.evaluation.registry import load_programmes
+from leefbaar.index.api import indicator_label
 from leefbaar.index.classes import classify_component, classify_total, development_class, load_scheme
 from leefbaar.store.store import Store
 
@@ -177,14 +182,17 @@ class DashboardData:
 
     @cached_property
     def spec(self) -> str | None:
-        """The index specification shown (the one with most rows in ``scores``), or None without scores."""
+        """The index specification shown ('default' if present, else the one with most rows in ``scores``),
+        or None when the store has no index scores."""
         if not self.has_rows("scores"):
             return None
-        return str(
-            self.sql("SELECT spec FROM scores GROUP BY spec ORDER BY count(*) DESC, spec LIMIT 1")[
-                "spec"
-            ].iloc[0]
-        )
+        specs = self.sql("SELECT spec FROM scores GROUP BY spec ORDER BY count(*) DESC, spec")["spec"].tolist()
+        return "default" if "default" in specs else str(specs[0])
+
+    def _score_source(self, level: str) -> str:
+        """'index' when the series of ``level`` comes from the index engine's ``scores``, else 'official'."""
+        return "index" if self.spec is not None and self.has_rows(
+            "scores", "level = ? AND spec = ?", [level, self.spec]) else "official"
 
     def score_years(self, level: str) -> list[int]:
         frame = self.scores(level)
@@ -244,7 +252,6 @@ class DashboardData:
             "available": {
                 "scores_table": "scores" in self.tables,
                 "contributions": "contributions" in self.tables,
-                "vulnerability": self.vulnerability_table is not None,
                 "programmes": bool(self.programme_registry),
                 "evaluation": self.evaluation_table is not None,
             },
@@ -643,6 +650,7 @@ class DashboardData:
                 )
                 delta = (wide.get(y1c, 0) - wide.get(y0, 0)).dropna().sort_values(key=np.abs, ascending=False)
                 cat = self.indicator_catalogue
+                labels_nl, labels_en = cat["label_nl"].to_dict(), cat["label_en"].to_dict()
                 return {
                     "from": y0,
                     "to": y1c,
@@ -654,8 +662,8 @@ class DashboardData:
                         {
                             "dimension": dm,
                             "id": ind,
-                            "label_nl": cat.loc[ind, "label_nl"] if ind in cat.index else ind,
-                            "label_en": cat.loc[ind, "label_en"] if ind in cat.index else ind,
+                            "label_nl": indicator_label(ind, labels_nl, "nl"),
+                            "label_en": indicator_label(ind, labels_en, "en"),
                             "delta": _num(v),
                         }
                         for (dm, ind), v in delta.items()
@@ -690,54 +698,55 @@ class DashboardData:
         return out
 
     # -- vulnerability ------------------------------------------------------------------------------
-    @cached_property
-    def vulnerability_table(self) -> str | None:
-        """The monitoring stage's table of vulnerable areas, when the store holds one."""
-        for name in ("vulnerable_areas", "vulnerability"):
-            if name in self.tables:
-                return name
-        return None
-
-    @cached_property
-    def _vulnerability_columns(self) -> set[str]:
-        if self.vulnerability_table is None:
-            return set()
-        return set(
-            self.sql(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                [self.vulnerability_table],
-            )["column_name"]
-        )
+    def _vulnerable(self, level: str, lang: str) -> VulnerableAreas | None:
+        """The monitoring stage's vulnerable-area analysis (``catalogue/vulnerability.yaml``) on the series
+        shown here (index scores when the store has them, else the official Leefbaarometer); cached. None
+        when the level has no series it can run on."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_vuln", {})
+            if (level, lang) not in cache:
+                try:
+                    source = self._score_source(level)
+                    panel = load_panel(self.store, source, level, spec=self.spec if source == "index" else None)
+                    cache[(level, lang)] = VulnerableAreas(load_definition(), lang).fit(panel, self.store)
+                except LeefbaarError as exc:
+                    self.__dict__.setdefault("_vuln_errors", {})[level] = str(exc)
+                    cache[(level, lang)] = None
+            return cache[(level, lang)]
 
     def vulnerability(self, level: str, code: str) -> dict:
-        """Flags from the monitoring stage for one area (latest year), with the reasons it gives."""
-        if self.vulnerability_table is None:
-            return {"available": False, "flags": []}
-        cols = self._vulnerability_columns
-        conds, params = ["code = ?"], [code]
-        if "level" in cols:
-            conds.append("level = ?")
-            params.append(level)
-        frame = self.sql(f"SELECT * FROM {self.vulnerability_table} WHERE {' AND '.join(conds)}", params)
-        if "year" in frame.columns and not frame.empty:
-            frame = frame[frame["year"] == frame["year"].max()]
-        return {"available": True, "flags": records(frame.drop(columns=["source_id"], errors="ignore"))}
+        """Whether the area is flagged as vulnerable (latest year of the definition), the criteria it meets and
+        why, in Dutch and English."""
+        nl, en = self._vulnerable(level, "nl"), self._vulnerable(level, "en")
+        if nl is None or en is None:
+            return {"available": False, "flags": [],
+                    "note": self.__dict__.get("_vuln_errors", {}).get(level)}
+        d = nl.definition
+        row = nl.areas[nl.areas["code"] == code]
+        if row.empty:
+            return {"available": True, "flagged": False, "flags": [], "definition_nl": d.name("nl"),
+                    "definition_en": d.name("en"), "year": nl.year, "since": nl.since}
+        r = row.iloc[0]
+        reason_en = en.areas.loc[en.areas["code"] == code, "reason"].iloc[0]
+        flags = [{"criterion": c, "met": bool(r[c])} for c in ("level", "decline", "cumulation")]
+        return {"available": True, "flagged": bool(r["flagged"]), "rank": _int(r["rank"]),
+                "criteria_met": _int(r["criteria_met"]), "reason_nl": r["reason"], "reason_en": reason_en,
+                "flags": flags, "definition_nl": d.name("nl"), "definition_en": d.name("en"), "year": nl.year,
+                "since": nl.since}
 
-    def vulnerable_areas(self, level: str, gemeente_code: str | None = None) -> pd.DataFrame:
-        """All flagged areas of a level (optionally of one gemeente), latest year, with reasons."""
-        if self.vulnerability_table is None:
-            return pd.DataFrame()
-        cols = self._vulnerability_columns
-        conds, params = ["TRUE"], []
-        if "level" in cols:
-            conds.append("level = ?")
-            params.append(level)
-        frame = self.sql(f"SELECT * FROM {self.vulnerability_table} WHERE {' AND '.join(conds)}", params)
-        if "year" in frame.columns and not frame.empty:
-            frame = frame[frame["year"] == frame["year"].max()]
+    def vulnerable_areas(self, level: str, gemeente_code: str | None = None, lang: str = "nl") -> pd.DataFrame | None:
+        """Flagged areas of a level (optionally of one gemeente), ranked, with the reasons; None when the
+        analysis cannot run on this level."""
+        vul = self._vulnerable(level, lang)
+        if vul is None:
+            return None
+        frame = vul.areas[vul.areas["flagged"]].copy()
         if gemeente_code:
             frame = frame[frame["code"].map(self._gemeente_of(level)) == gemeente_code]
-        return frame.drop(columns=["source_id"], errors="ignore").reset_index(drop=True)
+        frame.insert(1, "label", frame["code"].map(self.labels(level)).fillna(frame["code"]).to_numpy())
+        return frame[["code", "label", "rank", "total", "afw", "class", "criteria_met", "reason"]].reset_index(
+            drop=True).assign(rank=lambda f: f["rank"].astype("Int64"), **{"class": lambda f: f["class"].astype(
+                "Int64")})
 
     # -- programmes ---------------------------------------------------------------------------------
     @cached_property
@@ -941,6 +950,28 @@ class DashboardData:
                 }
             )
         return {"level": level, "gemeente_code": gemeente_code, "unit": "afw (score points)", "years": rows}
+
+    def gap_analysis(self, level: str) -> dict:
+        """The monitoring stage's inequality analysis (``leefbaar.analysis.gap.GapAnalysis``) of the series
+        shown, nationally: per year the P90-P10 gap (per area and per inhabitant) with a 95 % bootstrap band,
+        and whether it grew between the first and last year. Cached; ``available`` False when it cannot run."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_gap", {})
+            if level not in cache:
+                try:
+                    panel = load_panel(self.store, self._score_source(level), level,
+                                       spec=self.spec if self._score_source(level) == "index" else None)
+                    weights = population_weights(self.store, level, panel.years, "inwoner", panel.vintage)
+                    res = GapAnalysis(panel, weights, n_boot=499).fit()
+                    keep = ["p90_p10", "p90_p10_w", "sd_w", "gini_w", "theil_w"]
+                    cache[level] = {
+                        "available": True, "verdict": res.verdict, "years": res.years, "n_areas": len(res.codes),
+                        "by_year": records(res.by_year[res.by_year["measure"].isin(keep)]),
+                        "change": records(res.change[res.change["measure"].isin(keep)]),
+                        "notes": list(res.notes)}
+                except LeefbaarError as exc:
+                    cache[level] = {"available": False, "note": str(exc)}
+            return cache[level]
 
     def gemeenten(self) -> list[dict]:
         """Gemeenten (latest vintage) with their names, for selectors and the report."""

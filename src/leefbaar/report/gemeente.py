@@ -176,8 +176,8 @@ class _Content:
         self.programmes = self._programmes()
 
     def _attention(self, years: list[int]) -> tuple[pd.DataFrame, bool]:
-        flagged = self.data.vulnerable_areas(self.level, self.code)
-        if not flagged.empty:
+        flagged = self.data.vulnerable_areas(self.level, self.code, self.lang)
+        if flagged is not None:
             return flagged, True
         sc = self.data.scores(self.level)
         prev = [y for y in years if y < self.year]

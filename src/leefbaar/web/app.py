@@ -206,6 +206,8 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             for level in data.levels[:1]:
                 data.scores(level)
                 geometry(level)
+                data.vulnerability(level, "")
+                data.gap_analysis(level)
             if "gemeente" in data.levels:
                 geometry("gemeente")
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
@@ -394,13 +396,14 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     @app.get("/api/gap/{level}", response_model=models.Distribution, tags=["tables"])
     def gap(request: Request, level: Level, gemeente: GemeenteQuery = None):
         """Inequality over time: weighted quantiles, P90-P10 spread, gap of the weakest tenth to the mean,
-        share of inhabitants in an insufficient class (1-4), and the class mix."""
-        return _encoded(
-            request,
-            *cache.get(
-                ("gap", level.value, gemeente), lambda: _dumps(data.distribution(level.value, gemeente))
-            ),
-        )
+        share of inhabitants in an insufficient class (1-4), the class mix, and (``analysis``, national) the
+        monitoring stage's P90-P10 gap with bootstrap band and its verdict (growing/shrinking/no change)."""
+        def make():
+            out = data.distribution(level.value, gemeente)
+            out["analysis"] = data.gap_analysis(level.value)
+            return _dumps(out)
+
+        return _encoded(request, *cache.get(("gap", level.value, gemeente), make))
 
     @app.get("/api/programmes", response_model=models.Programmes, tags=["programmes"])
     def programmes(request: Request):

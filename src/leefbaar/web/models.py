@@ -141,6 +141,7 @@ class Change(BaseModel):
 
 
 class Vulnerability(BaseModel):
+    model_config = ConfigDict(extra="allow")
     available: bool
     flags: list[Open]
 
@@ -178,6 +179,7 @@ class DistributionYear(BaseModel):
 
 
 class Distribution(BaseModel):
+    model_config = ConfigDict(extra="allow")
     level: str
     gemeente_code: str | None
     unit: str

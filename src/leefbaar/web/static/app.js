@@ -226,6 +226,7 @@ async function ensureMap(container) {
   }
   const map = new maplibregl.Map({
     container, attributionControl: false, dragRotate: false, pitchWithRotate: false, maxZoom: 14, minZoom: 5,
+    fadeDuration: 0, renderWorldCopies: false,
     bounds: [[3.31, 50.75], [7.23, 53.56]], fitBoundsOptions: { padding: 10 },
     style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef3f7" } }] },
   });
@@ -247,20 +248,20 @@ async function topo(level) {
 
 async function loadLevel(map, level) {
   if (state.mapLevel === level) return;
-  for (const id of ["areas-fill", "areas-line", "areas-hover", "areas-selected", "context-line"]) if (map.getLayer(id)) map.removeLayer(id);
+  for (const id of ["areas-fill", "areas-hover", "areas-selected", "context-line"]) if (map.getLayer(id)) map.removeLayer(id);
   for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
   const fc = await topo(level);
   map.addSource("areas", { type: "geojson", data: fc, promoteId: "code", tolerance: 0.3 });
-  map.addLayer({ id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#d9d9d9", "fill-opacity": 1 } });
-  map.addLayer({ id: "areas-line", type: "line", source: "areas", paint: { "line-color": "#ffffff", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.1, 10, 0.8] } });
+  map.addLayer({ id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } });
   map.addLayer({ id: "areas-hover", type: "line", source: "areas", paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] });
   map.addLayer({ id: "areas-selected", type: "line", source: "areas", paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] });
   if (level !== "gemeente" && state.meta.levels.some((l) => l.id === "gemeente")) {
-    topo("gemeente").then((gm) => {
+    // gemeente boundaries as context, added once the areas are drawn (not on the critical path)
+    map.once("idle", () => topo("gemeente").then((gm) => {
       if (state.mapLevel !== level || map.getSource("context")) return;
       map.addSource("context", { type: "geojson", data: gm, tolerance: 0.5 });
       map.addLayer({ id: "context-line", type: "line", source: "context", paint: { "line-color": "#4d4d4d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.4, 10, 1.4], "line-opacity": 0.7 } }, "areas-hover");
-    });
+    }));
   }
   state.mapLevel = level;
 }
@@ -425,8 +426,13 @@ async function pageArea(level, code) {
 
   // vulnerability
   const v = p.vulnerability;
-  const vulnCard = section(t("p.vulnerable"), !v.available ? emptyState(t("p.vuln_na")) : !v.flags.length ? emptyState(t("p.vuln_none")) :
-    h("ul", { class: "flags" }, v.flags.map((f) => h("li", {}, h("strong", {}, f.flag ?? f.label ?? f.kind ?? "⚑"), " ", f[`reason_${state.lang}`] ?? f.reason ?? f.why ?? Object.entries(f).filter(([k]) => !["code", "level", "year"].includes(k)).map(([k, x]) => `${k}: ${x}`).join(", ")))));
+  const crit = { level: t("v.level"), decline: t("v.decline"), cumulation: t("v.cumulation") };
+  const vulnCard = section(t("p.vulnerable"), !v.available ? emptyState(`${t("p.vuln_na")}${v.note ? ` (${v.note})` : ""}`) : [
+    h("p", { id: "vuln-status", class: v.flagged ? "flag on" : "flag off" },
+      h("strong", {}, v.flagged ? t("v.flagged", { rank: v.rank }) : t("p.vuln_none"))),
+    h("p", {}, `${t("v.why")}: `, v[`reason_${state.lang}`] || "–"),
+    h("ul", { class: "criteria" }, v.flags.map((f) => h("li", {}, f.met ? "✔ " : "✘ ", crit[f.criterion] ?? f.criterion))),
+    h("p", { class: "help" }, t("v.definition", { name: v[`definition_${state.lang}`], year: v.year, since: v.since }))]);
 
   // programmes
   const progCard = section(t("p.programmes"), p.programmes.length ? h("ul", { class: "progs" }, p.programmes.map((x) => h("li", {},
@@ -502,9 +508,25 @@ async function pageGap() {
     { label: t("g.mean"), value: (r) => fmtSigned(r.mean), num: true }, { label: "P10", value: (r) => fmtSigned(r.p10), num: true }, { label: t("g.median"), value: (r) => fmtSigned(r.p50), num: true },
     { label: "P90", value: (r) => fmtSigned(r.p90), num: true }, { label: t("g.spread"), value: (r) => fmt(r.p90_p10), num: true }, { label: t("g.gap"), value: (r) => fmtSigned(r.gap_bottom10), num: true },
     { label: t("g.insuff"), value: (r) => pct(r.share_insufficient), num: true }], Y);
-  main.lastChild.replaceWith(h("div", { class: "grid" }, section(t("g.fan"), h("p", { class: "help" }, t("g.fan_desc")), fan),
+  const an = d.analysis;
+  let gapCard = null;
+  if (an && an.available) {
+    const rows = (m) => an.by_year.filter((r) => r.measure === m);
+    const ch = an.change.find((c) => c.measure === "p90_p10_w") || an.change[0];
+    gapCard = section(t("g.verdict_title"),
+      h("p", { id: "gap-verdict", class: "verdict" }, h("strong", {}, t(`g.v.${ch.verdict}`)), " ",
+        t("g.verdict_text", { from: ch.from_year, to: ch.to_year, a: fmt(ch.from_value), b: fmt(ch.to_value), d: fmtSigned(ch.change), lo: fmtSigned(ch.lo), hi: fmtSigned(ch.hi), n: nf(0).format(an.n_areas) })),
+      lineChart({ series: [{ name: t("g.per_area"), color: "#1f4e9e", points: rows("p90_p10").map((r) => ({ x: r.year, y: r.estimate })) },
+        { name: t("g.per_inhabitant"), color: "#e08214", dashed: true, points: rows("p90_p10_w").map((r) => ({ x: r.year, y: r.estimate })) }],
+      bands: [{ lo: rows("p90_p10").map((r) => ({ x: r.year, y: r.lo })), hi: rows("p90_p10").map((r) => ({ x: r.year, y: r.hi })), color: "rgba(31,78,158,0.15)" },
+        { lo: rows("p90_p10_w").map((r) => ({ x: r.year, y: r.lo })), hi: rows("p90_p10_w").map((r) => ({ x: r.year, y: r.hi })), color: "rgba(224,130,20,0.15)" }],
+      fmt: (v) => fmt(v, 2), yLabel: "P90 − P10", title: t("g.verdict_title"), desc: rows("p90_p10_w").map((r) => `${r.year}: ${fmt(r.estimate)} (${fmt(r.lo)} – ${fmt(r.hi)})`).join("; ") }),
+      h("ul", { class: "key" }, h("li", {}, h("span", { class: "swatch", "data-color": "#1f4e9e", "aria-hidden": "true" }), t("g.per_area")), h("li", {}, h("span", { class: "swatch", "data-color": "#e08214", "aria-hidden": "true" }), t("g.per_inhabitant"))));
+  }
+  main.lastChild.replaceWith(h("div", { class: "grid" }, gapCard, section(t("g.fan"), h("p", { class: "help" }, t("g.fan_desc")), fan),
     section(t("g.classes"), h("ul", { class: "key" }, names.map((n, i) => h("li", {}, h("span", { class: `swatch k${i + 1}`, "aria-hidden": "true" }), n))), mix),
     h("div", { class: "wide" }, section(t("g.title"), tb, downloads(`/api/download/gap/${level}`, { gemeente })))));
+  main.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
 }
 
 // ---------- programmes ----------
