@@ -31,7 +31,7 @@ def panel(store_file):
     from leefbaar.store.store import Store
 
     with Store.open(store_file) as s:
-        frame = load_panel(s, load_spec("default"), [2020, 2021, 2022])
+        frame = load_panel(s, load_spec("default"), [2020, 2021, 2022], extra=["lbm_afw"])
     # a subset of provinces' PC4 (first digits 1-3: Noord-Holland, Utrecht, Zuid-Holland...) keeps fits fast
     return frame[frame["code"].str[0].isin(["1", "2", "3"])].reset_index(drop=True)
 
