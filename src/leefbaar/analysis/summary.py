@@ -318,11 +318,20 @@ def clusters_summary(label: str, moran: pd.DataFrame, counts: pd.DataFrame, per_
               _t(lang, f"- Buren: Queen-contiguïteit (gedeelde grens of hoek), rij-gestandaardiseerd. LISA met "
                        f"{settings['permutations']} permutaties (conditionele randomisatie), seed {settings['seed']}, "
                        f"significant bij FDR {num(settings['alpha'], 2, lang)}"
-                       f"{'' if settings['fdr'] else ' (zonder FDR-correctie)'}.",
+                       f"{'' if settings['fdr'] else ' (zonder FDR-correctie)'}: in het laatste jaar p <= "
+                       f"{num(m1['threshold'], 4, lang)} ({int(m1['n_significant'])} gebieden; zonder correctie "
+                       f"{int(m1['n_p_below_alpha'])}). Met 999 permutaties ligt die drempel vlak boven de kleinst "
+                       "mogelijke "
+                       "p (0,001): welke gebieden er net boven of onder vallen, wisselt met de seed. Gebruik "
+                       "--permutations 9999 voor een scherpere grens.",
                  f"- Neighbours: Queen contiguity (shared edge or corner), row-standardised. LISA with "
                  f"{settings['permutations']} permutations (conditional randomisation), seed {settings['seed']}, "
                  f"significant at FDR {num(settings['alpha'], 2, lang)}"
-                 f"{'' if settings['fdr'] else ' (no FDR correction)'}."),
+                 f"{'' if settings['fdr'] else ' (no FDR correction)'}: in the last year p <= "
+                 f"{num(m1['threshold'], 4, lang)} ({int(m1['n_significant'])} areas; uncorrected "
+                 f"{int(m1['n_p_below_alpha'])}). With 999 permutations that threshold lies just above the smallest "
+                 "possible p (0.001): which areas fall just above or below it changes with the seed. Use "
+                 "--permutations 9999 for a sharper boundary."),
               *_notes(notes, lang), "", *_files(files, lang)]
     return "\n".join(lines) + "\n"
 

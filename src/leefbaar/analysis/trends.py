@@ -47,14 +47,15 @@ def area_trends(panel: Panel) -> pd.DataFrame:
     out = pd.DataFrame(index=total.index)
     for y in years:
         out[f"total_{y}"] = total[y]
-    first = total.apply(lambda r: r.first_valid_index(), axis=1)
-    last = total.apply(lambda r: r.last_valid_index(), axis=1)
-    out["first_year"], out["last_year"] = first, last
     vals = total.to_numpy(float)
-    col = {y: i for i, y in enumerate(years)}
+    ok = np.isfinite(vals)
+    has = ok.any(axis=1)
+    fi = ok.argmax(axis=1)
+    la = ok.shape[1] - 1 - ok[:, ::-1].argmax(axis=1)
+    yrs = np.asarray(years, dtype=float)
+    out["first_year"] = pd.array(np.where(has, yrs[fi], np.nan), dtype="Int64")
+    out["last_year"] = pd.array(np.where(has, yrs[la], np.nan), dtype="Int64")
     rows = np.arange(len(total))
-    fi = np.array([col.get(y, 0) for y in first.fillna(years[0])])
-    la = np.array([col.get(y, 0) for y in last.fillna(years[0])])
     out["change"] = vals[rows, la] - vals[rows, fi]
     out["slope_per_year"] = slope(total)
     if panel.has_afw:

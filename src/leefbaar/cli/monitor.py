@@ -438,7 +438,10 @@ def clusters(
             values = v.reindex(w.id_order).to_numpy(float)
             g = global_moran(values, w, permutations, seed)
             lisa = local_moran(values, w, permutations, alpha, seed, fdr)
-            moran_rows.append({"year": y, **g, "no_boundary": len(v) - w.n, "islands_joined": len(islands)})
+            moran_rows.append({"year": y, **g, "no_boundary": len(v) - w.n, "islands_joined": len(islands),
+                               "threshold": float(lisa["threshold"].iloc[0]),
+                               "n_significant": int(lisa["significant"].sum()),
+                               "n_p_below_alpha": int((lisa["p_sim"] <= alpha).sum())})
             lisa_parts.append(lisa.assign(year=y))
             if islands:
                 notes.append(f"{y}: {len(islands)} gebieden zonder buren met een waarde gekoppeld aan het "
