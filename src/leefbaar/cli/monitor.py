@@ -22,7 +22,7 @@ from leefbaar.analysis.clusters import LABELS as LISA_LABELS
 from leefbaar.analysis.clusters import contiguity, global_moran, local_moran, persistence
 from leefbaar.analysis.gap import GapAnalysis
 from leefbaar.analysis.panel import DIMENSION_LABELS, Panel, gemeente_of, load_panel
-from leefbaar.analysis.summary import clusters_summary, gap_summary, trends_summary, vulnerable_summary
+from leefbaar.analysis.summary import VERDICT, clusters_summary, gap_summary, trends_summary, vulnerable_summary
 from leefbaar.analysis.trends import NATIONAL, area_trends, group_trends
 from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import MEASURES, population_weights
@@ -281,7 +281,8 @@ def gap(
             panels += [("Theil", "T", [("theil", areas_l), ("theil_w", per_res)]),
                        ("Gini", "G", [("gini", areas_l), ("gini_w", per_res)])]
         if below is not None:
-            panels.append((_t(lang, "aandeel onder drempel", "share below threshold"), "",
+            panels.append((_t(lang, "aandeel onder drempel", "share below threshold") if threshold is not None else
+                           _t(lang, "aandeel onder 'voldoende'", "share below 'sufficient'"), "",
                            [("share_below", areas_l), ("share_below_w", per_res)]))
         title = _t(lang, f"Kloof tussen sterke en zwakke gebieden - {panel.label} ({int(ci * 100)} %-band)",
                    f"Gap between strong and weak areas - {panel.label} ({int(ci * 100)} % band)")
@@ -293,7 +294,8 @@ def gap(
                                              "bootstrap": bootstrap, "ci": ci, "seed": seed,
                                              "gemeente_vintage": gemeente_vintage}, st))
         update("writing summary", 3, 4)
-    console.print(f"[bold]{_t(lang, 'Kloof (P90-P10)', 'Gap (P90-P10)')}:[/bold] {result.verdict}")
+    verdict = VERDICT[lang][result.verdict]
+    console.print(f"[bold]{_t(lang, 'De kloof (P90-P10)', 'The gap (P90-P10)')}:[/bold] {verdict}")
     shown = result.change[result.change["measure"].isin(["p90_p10", "p90_p10_w", "sd", "theil", "gini",
                                                          "share_below_w"])]
     print_frame(shown.astype({"from_year": str, "to_year": str}), title="change")
