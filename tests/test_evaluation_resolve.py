@@ -1,19 +1,16 @@
-"""Name resolution of policy areas: pure matching rules, and real Vogelaar/NPRZ names against the store."""
+"""Name resolution of policy areas: the matching rules on constructed names (real names: test_evaluation_cli)."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from leefbaar.errors import InputError
-from leefbaar.evaluation.registry import Registry, load_programmes
 from leefbaar.evaluation.resolve import (
     Candidate,
     Candidates,
     load_reviews,
     match_component,
     normalise,
-    resolve_programme_areas,
     split_components,
 )
 
@@ -75,52 +72,3 @@ def test_packaged_reviews_are_valid(tmp_path):
                    "x,GM0001,A,A,replace,wijk,,WK000101,high,because\n", encoding="utf-8")
     with pytest.raises(InputError, match="row 2.*replace needs"):
         load_reviews(bad)
-
-
-@pytest.fixture(scope="module")
-def resolution(store_file):
-    from leefbaar.store.store import Store
-
-    reg = load_programmes()
-    with Store.open(store_file) as st:
-        return resolve_programme_areas(st, Registry([reg.get("krachtwijken"), reg.get("nprz")]))
-
-
-def _row(res, gm, component):
-    m = res.matches
-    hit = m[(m["gm_code"] == gm) & (m["component"] == component)]
-    assert len(hit) == 1, (gm, component)
-    return hit.iloc[0]
-
-
-def test_vogelaar_wijken_resolve_to_the_right_codes(resolution):
-    r = _row(resolution, "GM0202", "Klarendal")
-    assert (r["codes"], r["level"], r["confidence"], r["method"]) == ("WK020207", "wijk", "high", "exact")
-    assert _row(resolution, "GM0344", "Overvecht")["codes"] == "WK034403"
-    assert _row(resolution, "GM0479", "Poelenburg")["codes"] == "WK047912"
-    assert _row(resolution, "GM0599", "Oude Westen")["codes"] == "BU05990111"
-    assert _row(resolution, "GM0307", "De Kruiskamp")["codes"] == "WK030707"
-    dh = _row(resolution, "GM0518", "Schilderswijk")  # automatic stem match, confirmed in the reviewed file
-    assert dh["codes"] == "WK051829" and dh["confidence"] == "high" and "reviewed" in dh["note"]
-    parts = resolution.matches[resolution.matches["name_as_listed"].str.startswith("Zuidwest (")]
-    assert set(parts["component"]) == {"Bouwlust", "Vrederust", "Morgenstond", "Moerwijk"}
-    # nothing silently dropped: every listed name is in the match table, with a reason when not placed
-    m = resolution.matches[resolution.matches["link"] == "vogelaarwijken_2007"]
-    assert m["name_as_listed"].nunique() == 41
-    oost = _row(resolution, "GM0363", "delen van Amsterdam-Oost")
-    assert oost["confidence"] == "envelope" and "not delimited" in oost["note"]
-
-
-def test_nprz_focuswijken_are_buurten_and_overlay_on_pc4(resolution):
-    m = resolution.matches[resolution.matches["link"] == "nprz_focuswijken"]
-    assert len(m) == 7 and (m["level"] == "buurt").all()
-    assert _row(resolution, "GM0599", "Feijenoord")["codes"] == "BU05991087"  # the buurt, not wijk WK059910
-    a = resolution.areas
-    pc4 = a[(a["programme"] == "nprz") & (a["level"] == "pc4")].set_index("code")
-    assert pc4.loc["3074", "share_confident"] > 0.5  # Hillesluis
-    assert pc4["share"].between(0, 1).all() and (pc4["share_confident"] <= pc4["share"] + 1e-9).all()
-    assert set(pc4["first_post_year"]) == {2013}
-    stats = resolution.stats().set_index("link")
-    assert stats.loc["nprz_focuswijken", "unresolved"] == 0
-    assert stats.loc["vogelaarwijken_2007", "high"] >= 25
-    assert isinstance(resolution.matches, pd.DataFrame)

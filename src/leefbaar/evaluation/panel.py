@@ -29,8 +29,9 @@ NEVER = np.inf
 def load_outcome(store, outcome: str, level: str = LEVEL) -> pd.DataFrame:
     """Observed values of ``outcome`` per area and year: columns code, year, y.
 
-    ``outcome`` is an indicator id of the store, ``scores.<column>`` for a column of the ``scores`` table, or
-    ``index`` for its total score column.
+    ``outcome`` is an indicator id of the store, ``scores.<column>`` for a column of the ``scores`` table
+    written by ``leefbaar score`` (default spec; ``scores.<column>@<spec>`` for another spec), or ``index`` for
+    its total score (official Leefbaarometer values where they exist, modelled elsewhere).
     """
     if outcome == "index" or outcome.startswith("scores."):
         tables = set(store.sql("SELECT table_name FROM information_schema.tables")["table_name"])
@@ -38,11 +39,21 @@ def load_outcome(store, outcome: str, level: str = LEVEL) -> pd.DataFrame:
             raise StoreError("the store has no 'scores' table yet; compute leefbaar's index first "
                              "('leefbaar score') or choose an indicator")
         cols = list(store.sql("SELECT * FROM scores LIMIT 0").columns)
-        column = outcome.split(".", 1)[1] if outcome.startswith("scores.") else next(
-            (c for c in ("score", "total", "lbm", "value") if c in cols), None)
+        spec = "default"
+        column = "total"
+        if outcome.startswith("scores."):
+            column, _, spec = outcome.split(".", 1)[1].partition("@")
+            spec = spec or "default"
         if column not in cols or not {"code", "year"} <= set(cols):
             raise StoreError(f"the 'scores' table has no usable column {column!r} (columns: {', '.join(cols)})")
-        where, params = ("WHERE level = ?", [level]) if "level" in cols else ("", [])
+        conds, params = [], []
+        if "level" in cols:
+            conds.append("level = ?")
+            params.append(level)
+        if "spec" in cols:
+            conds.append("spec = ?")
+            params.append(spec)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
         frame = store.sql(f'SELECT code, year, "{column}" AS y FROM scores {where}', params)
     else:
         known = store.sql("SELECT count(*) AS n FROM indicators WHERE id = ?", [outcome])["n"].iloc[0]
@@ -144,7 +155,8 @@ def build_panel(store, programme: Programme, outcome: str, year_from: int | None
     # balanced: observed in every year of the window
     counts = out.groupby("code")["year"].nunique()
     complete = set(counts[counts == len(years)].index)
-    excluded_gm = set(unresolved_gemeenten or ()) if exclude_unresolved_gemeenten else set()
+    excluded_gm = (_to_2022(store, set(unresolved_gemeenten or ())) if exclude_unresolved_gemeenten
+                   else set())
     units = pd.DataFrame({"unit": sorted(complete)})
     units["cohort"] = units["unit"].map(cohorts).astype(float).fillna(NEVER)
     units["cluster"] = units["unit"].map(gemeente).fillna("unknown")
@@ -169,6 +181,17 @@ def build_panel(store, programme: Programme, outcome: str, year_from: int | None
     data = out.merge(units, left_on="code", right_on="unit").drop(columns="code")
     data = data[["unit", "year", "y", "cohort", "cluster", "weight"]].sort_values(["unit", "year"])
     return Panel(data.reset_index(drop=True), years, outcome, info)
+
+
+def _to_2022(store, codes: set[str]) -> set[str]:
+    """Gemeente codes of any vintage with the 2022 gemeenten that took over (part of) them: PC4 areas carry
+    their 2022 gemeente."""
+    if not codes:
+        return set()
+    cw = store.sql(f"SELECT DISTINCT to_code FROM crosswalks WHERE from_level = 'gemeente' AND to_level = "
+                   f"'gemeente' AND to_vintage = 2022 AND weight >= 0.05 AND from_code IN "
+                   f"({', '.join('?' * len(codes))})", list(codes))
+    return set(codes) | set(cw["to_code"])
 
 
 def unresolved_gemeenten(store, programme: Programme) -> set[str]:

@@ -33,7 +33,7 @@ from leefbaar.evaluation.did import MatchedDiD
 from leefbaar.evaluation.event_study import EventStudy
 from leefbaar.evaluation.investment import describe, investment_table
 from leefbaar.evaluation.matching import SMD_POOR, ReferenceMatcher
-from leefbaar.evaluation.panel import Panel, build_panel, unresolved_gemeenten
+from leefbaar.evaluation.panel import Panel, build_panel, load_outcome, unresolved_gemeenten
 from leefbaar.evaluation.registry import Programme, Registry, load_programmes
 from leefbaar.evaluation.staggered import StaggeredDiD
 from leefbaar.evaluation.synth import SyntheticControl
@@ -150,7 +150,8 @@ class Evaluation:
         for col in ("ci_low", "ci_high", "p_value", "note", "diagnostic"):
             if col not in frame:
                 frame[col] = np.nan
-        frame["diagnostic"] = frame["diagnostic"].fillna(False).astype(bool)
+        frame["diagnostic"] = frame["diagnostic"].astype(object).where(frame["diagnostic"].notna(), False)
+        frame["diagnostic"] = frame["diagnostic"].astype(bool)
         frame["status"] = "ok" if ok else "withheld"
         frame.loc[frame["diagnostic"], "status"] = "diagnostic"
         if not ok:
@@ -167,6 +168,11 @@ class Evaluation:
 # -- evaluation -------------------------------------------------------------------------------------------
 
 def outcome_label(store, outcome: str) -> dict:
+    """Label, unit and direction (+1 higher is better) of an outcome."""
+    if outcome == "index" or outcome.startswith("scores."):
+        column = "total" if outcome == "index" else outcome.split(".", 1)[1].partition("@")[0]
+        return {"nl": f"leefbaar-index ({column})", "en": f"leefbaar index ({column})", "unit": "score",
+                "direction": 1 if column in ("total", "afw", "won", "fys", "vrz", "soc", "onv") else 0}
     row = store.sql("SELECT label_nl, label_en, unit, direction FROM indicators WHERE id = ?", [outcome])
     if row.empty:
         return {"nl": outcome, "en": outcome, "unit": "", "direction": 0}
@@ -245,6 +251,7 @@ def evaluate(store, programme_id: str, config: EvaluationConfig | None = None, r
         raise LeefbaarError(f"programme {programme_id!r} has no areas attached in the registry (no list of treated "
                             "areas is available), so it cannot be evaluated against reference areas")
     step = progress or (lambda *_: None)
+    load_outcome(store, config.outcome)  # fail early on an unknown outcome
     step("treated areas", 0, 6)
     areas, unresolved, matches = _resolution_for(store, programme, registry)
     step("panel", 1, 6)
@@ -677,7 +684,8 @@ def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
                            label="pre-trend (held-out)" if en else "trend vooraf (achtergehouden)")
             ax.set_xlabel("placebo estimates (reference areas as if treated)" if en else
                           "placebo-schattingen (referentiegebieden alsof behandeld)")
-            ax.legend()
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend()
             files.append(_save(fig, out / "placebo.png"))
         # balance (love plot)
         b = d.balance_

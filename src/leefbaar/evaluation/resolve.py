@@ -675,8 +675,13 @@ def _overlay(gaz: Gazetteer, matches: pd.DataFrame, entries: list[NameEntry],
                       else pd.Series(dtype=float))
         pieces = gaz.pieces(list(buurten))
         pieces = pieces[pieces["buurt"].isin(set(buurten))]
+        # a PC4 is named after the buurten that make up at least 2% of its area (not slivers along its edge)
+        main = pieces[pieces["area_m2"] >= 0.02 * pieces["pc4_area_m2"]]
         for pc4, s in shares.iterrows():
-            srcs = [buurten[b] for b in pieces.loc[pieces["pc4"] == pc4, "buurt"].unique()]
+            names = main.loc[main["pc4"] == pc4, "buurt"].unique()
+            if not len(names):
+                names = pieces.loc[pieces["pc4"] == pc4, "buurt"].unique()
+            srcs = [buurten[b] for b in names]
             best = max(srcs, key=lambda v: CONFIDENCE_ORDER[v[0]])
             rows.append({"programme": programme, "link": link_key, "gm_code": best[2],
                          "name_as_listed": "; ".join(dict.fromkeys(v[1] for v in srcs)), "level": "pc4",
