@@ -122,8 +122,9 @@ def gap_summary(label: str, gap, notes: list[str], files: list[str], lang: str) 
         r = ch.loc[m]
         nd = 5 if m.startswith("theil") else 4 if m.startswith("gini") else 3
         if m.startswith("share"):
-            vals = [pct(r["from_value"], 1, lang), pct(r["to_value"], 1, lang), num(100 * r["change"], 1, lang, True)
-                    + " %-punt", f"{num(100 * r['lo'], 1, lang, True)} .. {num(100 * r['hi'], 1, lang, True)}"]
+            band = f"{num(100 * r['lo'], 1, lang, True)} .. {num(100 * r['hi'], 1, lang, True)}"
+            vals = [pct(r["from_value"], 1, lang), pct(r["to_value"], 1, lang),
+                    num(100 * r["change"], 1, lang, True) + _t(lang, " %-punt", " pp"), band]
         else:
             vals = [num(r["from_value"], nd, lang), num(r["to_value"], nd, lang), num(r["change"], nd, lang, True),
                     f"{num(r['lo'], nd, lang, True)} .. {num(r['hi'], nd, lang, True)}"]
