@@ -67,10 +67,10 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, max_rows: int = 6
 def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and pd.isna(v)):
         return ""
-    if isinstance(v, float):
-        return f"{v:,.0f}" if v.is_integer() and abs(v) >= 1000 else f"{v:.4g}"
+    if isinstance(v, float):  # whole numbers of 10,000 and more get separators; years stay as they are
+        return f"{v:,.0f}" if v.is_integer() and abs(v) >= 10_000 else (f"{v:.0f}" if v.is_integer() else f"{v:.4g}")
     if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
     return str(v)
 
 
