@@ -138,7 +138,9 @@ class DashboardData:
         self.store = store
         self.scheme = load_scheme()
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # short critical sections (caches of prepared tables)
+        # held by work that uses the store's own connection (analyses of other stages, geometry reads)
+        self.store_lock = threading.Lock()
         self._score_cache: dict[str, pd.DataFrame] = {}
 
     # -- plumbing -----------------------------------------------------------------------------------
@@ -198,22 +200,25 @@ class DashboardData:
         frame = self.scores(level)
         return sorted(int(y) for y in frame.loc[frame["afw"].notna(), "year"].unique())
 
+    @cached_property
+    def _indicator_years(self) -> dict[tuple[str, str], list[int]]:
+        """Years with values per (level, indicator), from one scan of the observations."""
+        frame = self.sql("SELECT DISTINCT level, indicator, year FROM observations WHERE value IS NOT NULL "
+                         "ORDER BY level, indicator, year")
+        return {(lv, ind): g["year"].astype(int).tolist() for (lv, ind), g in frame.groupby(["level", "indicator"])}
+
     def indicator_years(self, level: str, indicator: str) -> list[int]:
-        frame = self.sql(
-            "SELECT DISTINCT year FROM observations WHERE level = ? AND indicator = ? "
-            "AND value IS NOT NULL ORDER BY year",
-            [level, indicator],
-        )
-        return frame["year"].astype(int).tolist()
+        """Years in which ``indicator`` has values at ``level``."""
+        return self._indicator_years.get((level, indicator), [])
 
     @cached_property
     def level_indicators(self) -> dict[str, list[str]]:
         """Catalogue indicators with values per level (for the map's indicator choice)."""
-        frame = self.sql(
-            "SELECT level, indicator FROM observations WHERE value IS NOT NULL "
-            "GROUP BY level, indicator ORDER BY level, indicator"
-        )
-        return {lv: g["indicator"].tolist() for lv, g in frame.groupby("level") if lv in LEVEL_LABELS}
+        out: dict[str, list[str]] = {}
+        for lv, ind in self._indicator_years:
+            if lv in LEVEL_LABELS:
+                out.setdefault(lv, []).append(ind)
+        return out
 
     def meta(self) -> dict:
         """What the store holds, for the pages' selectors and empty states."""
@@ -373,6 +378,17 @@ class DashboardData:
             return dict(self._areas[(level, code)])
         except KeyError:
             raise NotFound(f"no {level} area {code!r} in the store") from None
+
+    def warm(self, level: str) -> None:
+        """Prepare everything a first profile, map or gap request of ``level`` needs (server start-up)."""
+        sc = self.scores(level)
+        self.meta()
+        if not sc.empty:
+            self.profile(level, str(sc["code"].iloc[0]))
+            for year in self.score_years(level):
+                self._reference_table(level, year)
+                self._sorted_afw(level, year)
+        self.gap_analysis(level)
 
     # -- legends and map values ----------------------------------------------------------------------
     def legend(self, measure: str, values: np.ndarray | None = None, direction: int = 1) -> Legend:
@@ -702,7 +718,7 @@ class DashboardData:
         """The monitoring stage's vulnerable-area analysis (``catalogue/vulnerability.yaml``) on the series
         shown here (index scores when the store has them, else the official Leefbaarometer); cached. None
         when the level has no series it can run on."""
-        with self._lock:
+        with self.store_lock:
             cache = self.__dict__.setdefault("_vuln", {})
             if (level, lang) not in cache:
                 try:
@@ -955,7 +971,7 @@ class DashboardData:
         """The monitoring stage's inequality analysis (``leefbaar.analysis.gap.GapAnalysis``) of the series
         shown, nationally: per year the P90-P10 gap (per area and per inhabitant) with a 95 % bootstrap band,
         and whether it grew between the first and last year. Cached; ``available`` False when it cannot run."""
-        with self._lock:
+        with self.store_lock:
             cache = self.__dict__.setdefault("_gap", {})
             if level not in cache:
                 try:

@@ -195,19 +195,17 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             if level not in geo:
                 if level not in data.levels:
                     raise NotFound(f"the store holds no boundaries at level {level!r}")
-                geo[level] = level_topojson(store, level)
+                with data.store_lock:  # the store's own connection is not shared between threads
+                    geo[level] = level_topojson(store, level)
             return geo[level]
 
     ready = threading.Event()
 
     def warm_up() -> None:
         try:
-            data.meta()
             for level in data.levels[:1]:
-                data.scores(level)
                 geometry(level)
-                data.vulnerability(level, "")
-                data.gap_analysis(level)
+                data.warm(level)
             if "gemeente" in data.levels:
                 geometry("gemeente")
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
@@ -445,7 +443,8 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value)
         name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}"
         if format == MapFormat.gpkg:
-            geoms = store.geometries(level.value, crs=28992)[["code", "geometry"]]
+            with data.store_lock:
+                geoms = store.geometries(level.value, crs=28992)[["code", "geometry"]]
             gdf = geoms.merge(frame, on="code", how="inner")
             return _download(exports.gpkg_bytes(gdf, name), "gpkg", name)
         return _download(exports.table_bytes(frame, format.value, "kaart", _notes()), format.value, name)

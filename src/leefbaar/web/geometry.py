@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from leefbaar.store.store import Store
@@ -67,9 +68,9 @@ def _split_shared(rings: list[np.ndarray]) -> tuple[list[list[tuple[int, bool]]]
     nxt = np.where(idx == ends[ring_of] - 1, starts[ring_of], idx + 1)
     a, b = key[prev], key[nxt]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    combos = np.unique(np.column_stack([key, lo, hi]), axis=0)
-    kind, count = np.unique(combos[:, 0], return_counts=True)
-    is_junction = np.isin(key, kind[count > 1])
+    pairs = pd.DataFrame({"key": key, "lo": lo, "hi": hi}).drop_duplicates()
+    count = pairs.groupby("key").size()
+    is_junction = np.isin(key, count.index[count > 1].to_numpy())
     arcs: list[np.ndarray] = []
     index: dict[tuple, int] = {}
     refs: list[list[tuple[int, bool]]] = []

@@ -17,7 +17,7 @@ function h(tag, attrs = {}, ...children) {
     else if (k === "class") el.className = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return el;
 }
 const t = (key, vars = {}) => (TEXT[state.lang][key] ?? TEXT.nl[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
@@ -439,7 +439,8 @@ async function pageArea(level, code) {
     h("strong", {}, L(x)), ` (${x.start ?? x.year ?? "?"}–${x.end ?? (x.start ? t("pr.running") : "")})`, h("br"),
     h("span", { class: "muted" }, x.match === "area" ? t("p.match_area") : t("p.match_gemeente", { names: x.names ?? "" }), x.partial ? " · partial" : "")))) : emptyState(t("p.prog_none")));
 
-  main.replaceChildren(head, h("div", { class: "grid" }, scoreCard, dimCard, trendCard, changeCard, vulnCard, progCard));
+  main.replaceChildren(head, h("div", { class: "cols" }, h("div", { class: "col" }, scoreCard, vulnCard, changeCard, progCard),
+    h("div", { class: "col" }, dimCard, trendCard)));
   main.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
   document.title = `${a.label} – leefbaar`;
   announce(`${a.label}: ${fmt(sc.total)}, ${classLabel(sc.klasse)}`);
