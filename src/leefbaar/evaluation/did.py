@@ -18,9 +18,10 @@ Uncertainty, two ways:
   gemeenten hold treated units (``min_treated_clusters``).
 * Permutation: placebo "treated" sets are drawn from the references with the same number of units per
   gemeente as the real treated set (cluster-structured, so spatial correlation inside gemeenten is kept), the
-  whole matching and DiD is rerun, and the real estimate is ranked among the placebo estimates. The interval
-  inverts the placebo distribution (estimate minus its 97.5% and 2.5% quantiles). Placebo units come from the
-  reference pool, which is mostly better off than the treated; the interval is therefore approximate.
+  whole matching and DiD is rerun, and the real estimate is ranked among the placebo estimates (equal-tailed
+  two-sided p-value). The interval inverts the placebo distribution (estimate minus its 97.5% and 2.5%
+  quantiles), so that it excludes zero when p < alpha. Placebo units come from the reference pool, which is
+  mostly better off than the treated; the interval is therefore approximate.
 """
 
 from __future__ import annotations
@@ -230,15 +231,12 @@ class MatchedDiD:
             e = self._estimate(fake, pool[~used[pool]])
             atts[b], pres[b] = e["att"], e["pretrend"]
         self.placebo_atts_ = atts
-        ok = np.isfinite(atts)
-        self.perm_p_ = float((1 + np.sum(np.abs(atts[ok]) >= abs(self.att_))) / (1 + ok.sum()))
-        hi, lo = np.quantile(atts[ok], [1 - self.alpha / 2, self.alpha / 2])
+        self.perm_p_ = permutation_p(atts, self.att_)
+        hi, lo = np.quantile(atts[np.isfinite(atts)], [1 - self.alpha / 2, self.alpha / 2])
         self.perm_ci_ = (self.att_ - hi, self.att_ - lo)
         if np.isfinite(pre):
-            okp = np.isfinite(pres)
             self.placebo_pretrends_ = pres
-            self.pretrend_ = {"estimate": float(pre),
-                              "perm_p": float((1 + np.sum(np.abs(pres[okp]) >= abs(pre))) / (1 + okp.sum())),
+            self.pretrend_ = {"estimate": float(pre), "perm_p": permutation_p(pres, pre),
                               "holdout": self._holdout_text()}
 
     def _draw(self, rng, counts: np.ndarray, groups: list[np.ndarray], pool: np.ndarray,
@@ -270,6 +268,17 @@ class MatchedDiD:
 
     def _holdout_text(self) -> str:
         return "; ".join(f"{d.holdout}->{d.base}" for d in self.designs_ if d.holdout is not None)
+
+
+def permutation_p(placebos: np.ndarray, value: float) -> float:
+    """Equal-tailed two-sided permutation p-value: twice the smaller tail share of placebo estimates at or
+    beyond ``value`` (counting the real estimate itself), capped at 1. It agrees with the inverted interval:
+    p < alpha exactly when the interval excludes zero (up to the discreteness of the placebo draws)."""
+    x = np.asarray(placebos, dtype=float)
+    x = x[np.isfinite(x)]
+    upper = (1 + np.sum(x >= value)) / (1 + len(x))
+    lower = (1 + np.sum(x <= value)) / (1 + len(x))
+    return float(min(1.0, 2 * min(upper, lower)))
 
 
 def _period_table(rows: pd.DataFrame, parts) -> pd.DataFrame:

@@ -329,12 +329,15 @@ def _checks(ev: Evaluation) -> list[Check]:
                             f"areas changed by {d.pretrend_['estimate']:+.3f} relative to the references "
                             f"(permutation p = {p:.3f})"))
     es = ev.event_study
-    if es is not None and es.pretrend_ is not None and cfg.holdout:
+    # with matching on the trend of all pre measurements the event-study pre-period coefficients still carry
+    # information (departures from a straight trend) when there are three or more pre measurements
+    n_pre = max((len(ev.panel.pre_years(g)) for g in cohorts), default=0)
+    if es is not None and es.pretrend_ is not None and (cfg.holdout or n_pre >= 3):
         p = es.pretrend_["p_value"]
         checks.append(Check("pretrend_event_study", p >= PRETREND_ALPHA, True,
                             f"de eventstudie vindt verschillen vóór de start (Wald-toets p = {_p(p, 'nl')})",
                             f"the event study finds differences before the start (Wald test p = {p:.3f})"))
-    if not cfg.holdout:
+    if not cfg.holdout and n_pre < 3:
         checks.append(Check("pretrend_untested", False, False,
                             "de referenties zijn gematcht op de trend in alle voormetingen: of de trends vooraf "
                             "gelijk liepen is daardoor niet getoetst, maar aangenomen",
@@ -362,6 +365,12 @@ def _checks(ev: Evaluation) -> list[Check]:
     if ev.synth is not None and ev.synth.status_ != "ok":
         checks.append(Check("synth", False, False, f"synthetische controle niet uitgevoerd: {ev.synth.status_}",
                             f"synthetic control not run: {ev.synth.status_}"))
+    elif ev.synth is not None and d is not None and d.n_treated_clusters_ < MIN_TREATED_CLUSTERS:
+        checks.append(Check("synth_clusters", False, False,
+                            "de placebo's van de synthetische controle zijn losse PC4 uit het hele land; schokken "
+                            "die een hele gemeente treffen zitten daar niet in, dus de p-waarde is te gunstig",
+                            "the synthetic-control placebos are single PC4 from the whole country; shocks that hit "
+                            "a whole gemeente are not among them, so its p-value is too favourable"))
     if cfg.treat_from is not None:
         checks.append(Check("timing", False, False,
                             f"de startdatum is door de gebruiker gezet op {cfg.treat_from}",
@@ -516,9 +525,14 @@ def summary(ev: Evaluation, lang: str = "nl", investment: pd.DataFrame | None = 
              f". De verandering {design.holdout}->{design.base} is achtergehouden als toets op de trend vooraf; "
              f"effecten zijn veranderingen ten opzichte van {design.base}.")
             if design.holdout is not None else
-            (f"- Matching on the outcome level in {matched}; there is no pre-period left to test the pre-trend."
-             if en else f"- Matching op het niveau van de uitkomst in {matched}; er is geen voorperiode over om de "
-             "trend vooraf te toetsen."))
+            (f"- Matching: {cfg.n_neighbors} nearest references per treated area ({cfg.match_method}) on the outcome "
+             f"level{' and trend' if len(design.matched_years) > 1 else ''} in {matched}"
+             + (f" and composition: {covs}" if covs else "") + "; no pre-period change is held out to test the "
+             f"pre-trend. Effects are changes from {design.base}." if en else
+             f"- Matching: {cfg.n_neighbors} dichtstbijzijnde referenties per behandeld gebied ({cfg.match_method}) "
+             f"op niveau{' en trend' if len(design.matched_years) > 1 else ''} van de uitkomst in {matched}"
+             + (f" en samenstelling: {covs}" if covs else "") + "; er is geen verandering vooraf achtergehouden om "
+             f"de trend vooraf te toetsen. Effecten zijn veranderingen ten opzichte van {design.base}."))
         if ev.covariates_skipped:
             sk = "; ".join(f"{c}: {why['en' if en else 'nl']}" for c, why in ev.covariates_skipped.items())
             lines.append(f"- {'Composition not used' if en else 'Samenstelling niet gebruikt'}: {sk}.")
@@ -622,7 +636,8 @@ def _checks_text(ev: Evaluation, lang: str) -> list[str]:
     en = lang == "en"
     lines = []
     for c in ev.checks:
-        if c.code in ("partial", "synth", "timing") or c.code.startswith("error"):
+        if c.code in ("partial", "synth", "synth_clusters", "timing", "pretrend_untested") or \
+                c.code.startswith("error"):
             continue
         mark = "ok" if c.passed else ("fails" if en else "faalt")
         if c.passed:
@@ -727,6 +742,7 @@ def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
             for _, g in s.gaps_.iterrows():
                 ax.plot(years, g.to_numpy(), color="#c0392b", lw=0.9, alpha=0.6)
         ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(years, [str(y) for y in years], rotation=30)
         ax.set_title("Synthetic control gaps: treated (red) and placebos (grey)" if en else
                      "Synthetische controle: verschil behandeld (rood) en placebo's (grijs)")
         ax.set_ylabel(label)

@@ -11,6 +11,10 @@ root mean squared gap among the placebo ratios. For the pooled effect (the mean 
 placebo means are drawn by sampling as many placebo areas as there are treated areas, and the real mean is
 ranked among them.
 
+Placebo units are single PC4 areas from anywhere in the country, so shocks shared by a whole gemeente are not
+in the placebo distribution: when the treated areas lie in few gemeenten the pooled p-value is optimistic
+(the matched DiD's cluster-structured permutation is the better guide then).
+
 At least ``min_pre`` pre measurements are required (default 3): with fewer, a synthetic control fits any
 series and says nothing; the estimator then reports that instead of a number.
 """
@@ -23,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from leefbaar.evaluation.did import permutation_p
 from leefbaar.evaluation.panel import Panel
 
 
@@ -91,7 +96,7 @@ class SyntheticControl:
         draws = np.array([rng.choice(pl["att"].to_numpy(), size=len(self.units_), replace=True).mean()
                           for _ in range(self.n_draws)])
         self.placebo_means_ = draws
-        self.p_value_ = float((1 + np.sum(np.abs(draws) >= abs(self.att_))) / (1 + len(draws)))
+        self.p_value_ = permutation_p(draws, self.att_)
         hi, lo = np.quantile(draws, [1 - self.alpha / 2, self.alpha / 2])
         self.ci_ = (self.att_ - hi, self.att_ - lo)
         sd = float(np.nanstd(y[pool][:, [years.index(t) for t in panel.pre_years(usable[0])]]))
