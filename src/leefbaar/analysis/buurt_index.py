@@ -24,11 +24,14 @@ Three ways to a buurt score, each validated on the 509 scored buurten, grouped b
 - ``pc4+buurt``: the PC4 model with a per-dimension linear recalibration (a + b x score) fitted on the buurten
   of the other gemeenten (leave one gemeente out).
 
-The validation table gives per variant and component (afw and the five dimensions) n, Pearson r, Spearman
-rho, R2 (1 - SSE/SST), RMSE, MAE, bias (mean of predicted minus official) and the agreement with the official
-classes (exact and within one class; total class for afw, component classes for the dimensions). Every
-Rijnmond buurt (also the 116 without an official score) is then scored by the variant with the highest
-out-of-gemeente R2 for afw, fitted on all scored buurten.
+On request (``baseline=True``) a fourth, ``baseline``, is the PC4 validation's reference: gradient boosting
+on the raw buurt indicators (no ethnicity, no spatial features), leave one gemeente out.
+
+The validation table has the layout of the PC4 validation (``leefbaar validate``): per model (variant) and
+target (afw and the five dimensions) n, R2, Spearman, MAE and the class agreement (exact and within one
+class; total classes for afw, component classes for the dimensions), plus Pearson r, RMSE and bias (mean of
+predicted minus official). Every Rijnmond buurt (also the 116 without an official score) is then scored by
+the index variant with the highest out-of-gemeente R2 for afw, fitted on all scored buurten.
 """
 
 from __future__ import annotations
@@ -37,12 +40,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from leefbaar.errors import StoreError
-from leefbaar.index.classes import classify_component, classify_total
+from leefbaar.index.classes import classify_total
 from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
 from leefbaar.index.model import LivabilityIndex
 from leefbaar.index.spec import IndexSpec, load_spec
+from leefbaar.index.validate import baseline_fit_predict, metrics, raw_columns
 from leefbaar.store.store import Store
 
 DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
@@ -122,22 +127,15 @@ def buurt_pairs(store: Store, codes: list[str], year: int = 2024):
     return neighbour_pairs(fuzzy_contiguity(geo, buffering=True, buffer=NEIGHBOUR_BUFFER_M, drop=False))
 
 
-def validation_metrics(pred: pd.Series, official: pd.Series, classes: pd.Series | None, component: str
-                       ) -> dict:
-    """n, r, rho, R2, RMSE, MAE, bias and class agreement of predictions against official scores."""
-    ok = pred.notna() & official.notna()
-    p, o = pred[ok].to_numpy(float), official[ok].to_numpy(float)
-    out = {"n": int(ok.sum()), "pearson_r": float(np.corrcoef(p, o)[0, 1]),
-           "spearman_rho": float(pd.Series(p).rank().corr(pd.Series(o).rank())),
-           "r2": float(1 - np.sum((o - p) ** 2) / np.sum((o - o.mean()) ** 2)),
-           "rmse": float(np.sqrt(np.mean((p - o) ** 2))), "mae": float(np.mean(np.abs(p - o))),
-           "bias": float(np.mean(p - o))}
-    if classes is not None:
-        c = classes[ok].to_numpy(float)
-        ours = (classify_total(p) if component == "afw" else classify_component(p)).astype(float)
-        has = ~np.isnan(c)
-        out["class_exact"] = float(np.mean(ours[has] == c[has]))
-        out["class_within_one"] = float(np.mean(np.abs(ours[has] - c[has]) <= 1))
+def validation_metrics(pred: pd.Series, official: pd.Series, target: str) -> dict:
+    """The PC4 validation metrics (``leefbaar.index.validate.metrics``: n, R2, Spearman, MAE, class agreement
+    exact and within one; classes of the official and the predicted score) plus Pearson r, RMSE and bias
+    (mean of predicted minus official)."""
+    o, p = official.to_numpy(float), pred.to_numpy(float)
+    out = metrics(o, p, target)
+    ok = np.isfinite(o) & np.isfinite(p)
+    out.update(pearson_r=float(np.corrcoef(p[ok], o[ok])[0, 1]), rmse=float(np.sqrt(np.mean((p[ok] - o[ok]) ** 2))),
+               bias=float(np.mean(p[ok] - o[ok])))
     return out
 
 
@@ -145,9 +143,9 @@ def validation_metrics(pred: pd.Series, official: pd.Series, classes: pd.Series 
 class BuurtValidation:
     """Results of ``validate_buurt``.
 
-    ``predictions``: per scored buurt and variant the out-of-gemeente (for ``pc4``: out-of-level) prediction
-    of every component next to the official score. ``table``: the validation table (variant x component).
-    ``by_gemeente``: per variant and gemeente n, r, RMSE and bias of afw. ``scores``: every Rijnmond buurt
+    ``predictions``: per scored buurt and model the out-of-gemeente (for ``pc4``: out-of-level) prediction
+    of every target next to the official score. ``table``: the validation table (model x target, PC4
+    layout). ``by_gemeente``: per model and gemeente n, r, RMSE and bias of afw. ``scores``: every Rijnmond buurt
     scored by ``chosen``. ``indicators``: indicators per dimension in the buurt spec. ``notes``: what was
     left out or approximated, in Dutch and English.
     """
@@ -184,12 +182,19 @@ def _logo(panel: pd.DataFrame, scored: np.ndarray, fit_predict) -> pd.DataFrame:
 
 
 def validate_buurt(store: Store, spec: IndexSpec | str = "default", year: int = 2024,
-                   pc4_years: tuple[int, ...] | None = None, progress=None) -> BuurtValidation:
+                   pc4_years: tuple[int, ...] | None = None, baseline: bool = False, progress=None
+                   ) -> BuurtValidation:
     """Calibrate and validate ``spec`` at buurt level (see the module docstring). ``pc4_years``: the PC4 years
     for the national calibration (default: every year in which all PC4 targets are published); the ``pc4``
-    variants are skipped with a note when the store holds no PC4 data."""
-    spec = load_spec(spec) if isinstance(spec, str) else spec
-    progress = progress or (lambda *_: None)
+    variants are skipped with a note when the store holds no PC4 data. ``baseline``: add the gradient-boosting
+    reference of the PC4 validation."""
+    with threadpool_limits(limits=1):  # BLAS and OpenMP threads oversubscribe a shared machine badly
+        return _validate(store, load_spec(spec) if isinstance(spec, str) else spec, year, pc4_years, baseline,
+                         progress or (lambda *_: None))
+
+
+def _validate(store: Store, spec: IndexSpec, year: int, pc4_years, with_baseline: bool, progress
+              ) -> BuurtValidation:
     panel = buurt_panel(store, spec, year)
     bspec, dropped = buurt_spec(spec, panel)
     targets = _targets(bspec)
@@ -202,16 +207,20 @@ def validate_buurt(store: Store, spec: IndexSpec | str = "default", year: int = 
              "laatste tien jaar. | uitkminaow is approximated by AO + WW + bijstand (persons); won_1524 by the "
              "share of dwellings built in the last ten years."]
     n_gm = panel.loc[scored, "gemeente_code"].nunique()
-    steps = iter(range(1, n_gm + 3))
+    steps = iter(range(1, n_gm + 4))
 
     def buurt_fit(train, test):
-        progress("buurt: calibrating without one gemeente", next(steps), n_gm + 2)
+        progress("buurt: calibrating without one gemeente", next(steps), n_gm + 3)
         model = LivabilityIndex(bspec, pairs=pairs).fit(panel[train], with_cov=False)
         return _score(model, panel, pairs)[list(COMPONENTS)][test]
 
     preds = {"buurt": _logo(panel, scored, buurt_fit)}
+    if with_baseline:
+        progress("baseline: gradient boosting per gemeente", next(steps), n_gm + 3)
+        fit = baseline_fit_predict(bspec, raw_columns(panel))
+        preds["baseline"] = _logo(panel, scored, lambda train, test: fit(panel[train], panel)[list(COMPONENTS)][test])
     base = None
-    progress("pc4: national calibration", next(steps), n_gm + 2)
+    progress("pc4: national calibration", next(steps), n_gm + 3)
     pc4_model = _pc4_model(store, bspec, pc4_years, notes)
     if pc4_model is not None:
         base = _score(pc4_model, panel, pairs)
@@ -229,26 +238,24 @@ def validate_buurt(store: Store, spec: IndexSpec | str = "default", year: int = 
     table, pred_rows, by_gm = [], [], []
     official = {d: panel[targets[d]] for d in DIMENSIONS}
     official["afw"] = panel[[targets[d] for d in DIMENSIONS]].sum(axis=1)
-    klass = {c: panel.get("lbm_klasse" if c == "afw" else f"lbm_klasse_{c}") for c in COMPONENTS}
     for variant, p in preds.items():
         for c in COMPONENTS:
-            table.append({"variant": variant, "component": c,
-                          **validation_metrics(p[c], official[c].loc[p.index], klass[c].loc[p.index]
-                                               if klass[c] is not None else None, c)})
+            table.append({"model": variant, "year": year, "target": c,
+                          **validation_metrics(p[c], official[c].loc[p.index], c)})
         pred_rows.append(pd.DataFrame({"code": panel.loc[p.index, "code"], "name": panel.loc[p.index, "name"],
-                                       "gemeente_code": p["fold"], "variant": variant,
+                                       "gemeente_code": p["fold"], "model": variant,
                                        **{c: p[c] for c in COMPONENTS},
                                        **{f"official_{c}": official[c].loc[p.index] for c in COMPONENTS}}))
         for gm, g in p.groupby("fold"):
             o = official["afw"].loc[g.index]
-            by_gm.append({"variant": variant, "gemeente_code": gm, "n": len(g),
+            by_gm.append({"model": variant, "gemeente_code": gm, "n": len(g),
                           "pearson_r": g["afw"].corr(o) if len(g) > 2 else np.nan,
                           "rmse": float(np.sqrt(np.mean((g["afw"] - o) ** 2))),
                           "bias": float(np.mean(g["afw"] - o))})
     table = pd.DataFrame(table)
-    afw = table[table["component"] == "afw"].set_index("variant")["r2"]
+    afw = table[(table["target"] == "afw") & table["model"].isin(VARIANTS)].set_index("model")["r2"]
     chosen = str(afw.idxmax())
-    progress(f"scoring every buurt ({chosen})", next(steps), n_gm + 2)
+    progress(f"scoring every buurt ({chosen})", next(steps), n_gm + 3)
     scores = _final_scores(panel, bspec, pairs, chosen, base, targets, scored)
     return BuurtValidation(pd.concat(pred_rows, ignore_index=True), table, pd.DataFrame(by_gm), scores, chosen,
                            spec.name, len(panel), int(scored.sum()), n_gm,
@@ -321,7 +328,8 @@ _TEXT = {
                  "door een model dat geen buurt van de eigen gemeente zag."),
         "variants": ("Varianten: buurt = gekalibreerd op de Rijnmondse buurten (laat-één-gemeente-weg); pc4 = "
                      "landelijk gekalibreerd op PC4 en ongewijzigd toegepast; pc4+buurt = pc4 met lineaire "
-                     "herkalibratie per dimensie op de andere gemeenten."),
+                     "herkalibratie per dimensie op de andere gemeenten; baseline = gradient boosting op de "
+                     "ruwe buurtindicatoren (referentie van de PC4-validatie)."),
         "table": "Validatietabel (voorspelling tegen officiële score)",
         "gemeente": "Per gemeente (afw)",
         "carry": "Hoe ver 625 buurten dragen",
@@ -345,7 +353,8 @@ _TEXT = {
                  "a model that saw no buurt of its own gemeente."),
         "variants": ("Variants: buurt = calibrated on the Rijnmond buurten (leave one gemeente out); pc4 = "
                      "calibrated nationally on PC4 and applied unchanged; pc4+buurt = pc4 with a linear "
-                     "recalibration per dimension on the other gemeenten."),
+                     "recalibration per dimension on the other gemeenten; baseline = gradient boosting on the raw "
+                     "buurt indicators (the reference of the PC4 validation)."),
         "table": "Validation table (prediction against official score)",
         "gemeente": "Per gemeente (afw)",
         "carry": "How far 625 buurten carry",
@@ -368,15 +377,15 @@ _TEXT = {
 def _plot_validation(v: BuurtValidation, path) -> None:
     from matplotlib.figure import Figure
 
-    variants = list(v.predictions["variant"].unique())
+    variants = list(v.predictions["model"].unique())
     fig = Figure(figsize=(5 * len(variants), 4.8))
     axes = np.atleast_1d(fig.subplots(1, len(variants), sharex=True, sharey=True))
     for ax, variant in zip(axes, variants, strict=True):
-        p = v.predictions[v.predictions["variant"] == variant]
+        p = v.predictions[v.predictions["model"] == variant]
         ax.scatter(p["official_afw"], p["afw"], s=9, alpha=0.6)
         lo, hi = p[["official_afw", "afw"]].min().min(), p[["official_afw", "afw"]].max().max()
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--")
-        row = v.table[(v.table["variant"] == variant) & (v.table["component"] == "afw")].iloc[0]
+        row = v.table[(v.table["model"] == variant) & (v.table["target"] == "afw")].iloc[0]
         ax.set_title(f"{variant}: r = {row['pearson_r']:.2f}, R2 = {row['r2']:.2f}")
         ax.set_xlabel("official afw (LBM 2024)")
         ax.set_ylabel("predicted afw")
@@ -400,14 +409,14 @@ def write_buurt_validation(v: BuurtValidation, out, lang: str = "nl") -> list:
         files.append(out / name)
     _plot_validation(v, out / "chart_buurt_validation.png")
     files.append(out / "chart_buurt_validation.png")
-    tab = v.table.set_index(["variant", "component"])
+    tab = v.table.set_index(["model", "target"])
     b = tab.loc[("buurt", "afw")]
-    gm = v.by_gemeente[v.by_gemeente["variant"] == "buurt"]
+    gm = v.by_gemeente[v.by_gemeente["model"] == "buurt"]
     weak = [c for c in DIMENSIONS if tab.loc[("buurt", c), "r2"] < 0.3]
     r2p = f"{tab.loc[('pc4', 'afw'), 'r2']:.2f}" if ("pc4", "afw") in tab.index else "-"
     k = f"{min(v.indicators.values())}-{max(v.indicators.values())}"
     carry = t["carry_text"].format(r2=b["r2"], r=b["pearson_r"], rmse=b["rmse"], r2p=r2p, exact=b["class_exact"],
-                                   within=b["class_within_one"], rmin=gm["pearson_r"].min(),
+                                   within=b["class_within1"], rmin=gm["pearson_r"].min(),
                                    rmax=gm["pearson_r"].max(), bmin=gm["bias"].min(), bmax=gm["bias"].max(),
                                    weak=", ".join(weak) or t["none"], s=v.n_scored, g=v.n_gemeenten, k=k)
 

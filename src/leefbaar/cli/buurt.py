@@ -88,6 +88,7 @@ def validate_buurt(
     spec: Annotated[str, typer.Option("--spec", help="Index spec: a built-in name or a YAML file.")] = "default",
     year: Annotated[int, typer.Option("--year", help="Year of the buurt figures and official scores.")] = 2024,
     save: Annotated[bool, typer.Option("--save", help="Also store the buurt scores (table buurt_scores).")] = False,
+    baseline: Annotated[bool, typer.Option("--baseline", help="Add the gradient-boosting reference model.")] = False,
     lang: LangOpt = "nl",
 ) -> None:
     """Calibrate and validate the index at buurt level on the Rijnmond buurten (leave one gemeente out)."""
@@ -97,15 +98,15 @@ def validate_buurt(
     lang = _lang(lang)
     path = resolve_store(store)
     with Store.open(path) as st, progress_bar() as update:
-        result = run_validation(st, spec, year, progress=update)
+        result = run_validation(st, spec, year, baseline=baseline, progress=update)
     files = write_buurt_validation(result, out, lang)
     if save:
         from leefbaar.analysis.buurt_index import save_buurt_scores
 
         with Store.open(path, read_only=False) as st:
             save_buurt_scores(st, result, {"spec": spec, "year": year})
-    afw = result.table[result.table["component"] == "afw"]
-    print_frame(afw.drop(columns="component"), title="afw: prediction against the official LBM 2024 score")
+    afw = result.table[result.table["target"] == "afw"]
+    print_frame(afw.drop(columns=["year", "target"]), title="afw: prediction against the official LBM 2024 score")
     console.print(f"{result.n_scored} of {result.n_buurten} buurten scored officially, {result.n_gemeenten} "
                   f"gemeenten; every buurt scored with variant '{result.chosen}'. {len(files)} files in {out}"
                   + (", scores stored in table buurt_scores." if save else "."))
