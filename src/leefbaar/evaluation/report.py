@@ -577,29 +577,44 @@ def _headline(ev: Evaluation, lang: str) -> str:
     en = lang == "en"
     d, info = ev.did, ev.panel.info
     unit = ev.outcome_label.get("unit") or ""
-    sig = d.perm_p_ < ev.config.alpha
+    alpha = ev.config.alpha
+    perm_sig = d.perm_p_ < alpha
+    clustered_ok = d.n_treated_clusters_ >= MIN_TREATED_CLUSTERS and np.isfinite(d.p_value_)
+    agree = not clustered_ok or (d.p_value_ < alpha) == perm_sig
     lo, hi = d.perm_ci_
     direction = ev.outcome_label.get("direction", 0)
     if en:
         text = (f"Relative to matched reference areas, the {d.n_treated_} treated PC4 changed by "
                 f"**{_fmt(d.att_, lang)}** {unit} on average after the start (95% permutation interval "
-                f"{_fmt(lo, lang)} to {_fmt(hi, lang)}; p = {_p(d.perm_p_, lang)}). ")
-        text += ("This difference is larger than chance differences between comparable areas would produce."
-                 if sig else "This is within the range of chance differences between comparable areas: "
-                 "no effect is detectable with these data.")
-        if sig and direction:
-            good = (d.att_ > 0) == (direction > 0)
-            text += " The direction is " + ("favourable." if good else "unfavourable.")
+                f"{_fmt(lo, lang)} to {_fmt(hi, lang)}; p = {_p(d.perm_p_, lang)}")
+        text += (f"; clustered by gemeente {_fmt(d.ci_[0], lang)} to {_fmt(d.ci_[1], lang)}, "
+                 f"p = {_p(d.p_value_, lang)}). " if clustered_ok else "). ")
+        if not agree:
+            text += ("The two ways of measuring uncertainty disagree, so the difference is uncertain: it may be "
+                     "chance.")
+        elif perm_sig:
+            text += "This difference is larger than chance differences between comparable areas would produce."
+        else:
+            text += ("This is within the range of chance differences between comparable areas: no effect is "
+                     "detectable with these data.")
+        if perm_sig and agree and direction:
+            text += " The direction is " + ("favourable." if (d.att_ > 0) == (direction > 0) else "unfavourable.")
     else:
         text = (f"Ten opzichte van gematchte referentiegebieden veranderden de {d.n_treated_} behandelde PC4 na de "
                 f"start gemiddeld **{_fmt(d.att_, lang)}** {unit} (95%-permutatie-interval {_fmt(lo, lang)} tot "
-                f"{_fmt(hi, lang)}; p = {_p(d.perm_p_, lang)}). ")
-        text += ("Dat verschil is groter dan toevallige verschillen tussen vergelijkbare gebieden opleveren."
-                 if sig else "Dat valt binnen de toevallige verschillen tussen vergelijkbare gebieden: met deze "
-                 "gegevens is geen effect aantoonbaar.")
-        if sig and direction:
-            good = (d.att_ > 0) == (direction > 0)
-            text += " De richting is " + ("gunstig." if good else "ongunstig.")
+                f"{_fmt(hi, lang)}; p = {_p(d.perm_p_, lang)}")
+        text += (f"; geclusterd per gemeente {_fmt(d.ci_[0], lang)} tot {_fmt(d.ci_[1], lang)}, "
+                 f"p = {_p(d.p_value_, lang)}). " if clustered_ok else "). ")
+        if not agree:
+            text += ("De twee manieren om de onzekerheid te meten spreken elkaar tegen, dus het verschil is "
+                     "onzeker: het kan toeval zijn.")
+        elif perm_sig:
+            text += "Dat verschil is groter dan toevallige verschillen tussen vergelijkbare gebieden opleveren."
+        else:
+            text += ("Dat valt binnen de toevallige verschillen tussen vergelijkbare gebieden: met deze "
+                     "gegevens is geen effect aantoonbaar.")
+        if perm_sig and agree and direction:
+            text += " De richting is " + ("gunstig." if (d.att_ > 0) == (direction > 0) else "ongunstig.")
     sd = ev.panel.data.loc[ev.panel.data["year"] == d.designs_[0].base, "y"].std()
     if np.isfinite(sd) and sd > 0:
         text += (f" For scale: the standard deviation between PC4 areas in {d.designs_[0].base} is {sd:.3f}."
