@@ -375,7 +375,10 @@ def _checks(ev: Evaluation) -> list[Check]:
         checks.append(Check("timing", False, False,
                             f"de startdatum is door de gebruiker gezet op {cfg.treat_from}",
                             f"the start year was set by the user to {cfg.treat_from}"))
+    timing_blocked = any(c.code in ("pre", "post") for c in checks)
     for name, err in ev.errors.items():
+        if timing_blocked and name == "matched_did":
+            continue  # already explained by the missing pre or post measurements
         checks.append(Check(f"error_{name}", False, name == "matched_did", f"{name} mislukt: {err}",
                             f"{name} failed: {err}"))
     if d is None and "matched_did" not in ev.errors and n >= MIN_TREATED:
