@@ -10,6 +10,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -65,13 +66,14 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, max_rows: int = 6
 
 
 def _fmt(v) -> str:
+    """A cell as plain text (never read as Rich markup)."""
     if v is None or (isinstance(v, float) and pd.isna(v)):
         return ""
     if isinstance(v, float):  # whole numbers of 10,000 and more get separators; years stay as they are
         return f"{v:,.0f}" if v.is_integer() and abs(v) >= 10_000 else (f"{v:.0f}" if v.is_integer() else f"{v:.4g}")
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}" if abs(v) >= 10_000 else str(v)
-    return str(v)
+    return escape(str(v))
 
 
 def write_csv(frame: pd.DataFrame, out: Path, name: str) -> Path:
