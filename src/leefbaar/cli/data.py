@@ -109,9 +109,23 @@ def indicators(
     print_frame(frame[["id", "label_nl", "label_en", "unit", "theme", "direction", "sensitive"]], max_rows=400)
 
 
-def run(data: DataOpt = None, store: StoreOpt = None) -> None:
-    """The main job: build the store from the data folder and print its summary."""
-    print_summary(run_build(data, store))
+def run(
+    data: DataOpt = None,
+    store: StoreOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the index tables.")] = Path("out"),
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard afterwards.")] = True,
+    port: Annotated[int, typer.Option("--port", help="Dashboard port.", min=1, max=65535)] = 8000,
+    draws: Annotated[int, typer.Option("--draws", help="Monte Carlo draws for score uncertainty.")] = 1000,
+) -> None:
+    """The main job: build the store, score every PC4 area and year, and serve the dashboard."""
+    from leefbaar.cli.index import score
+    from leefbaar.cli.web import serve as serve_dashboard
+
+    target = run_build(data, store)
+    print_summary(target)
+    score(store=target, out=out / "index", draws=draws)
+    if serve:
+        serve_dashboard(store=target, port=port)
 
 
 def register(app: typer.Typer) -> None:
