@@ -336,7 +336,7 @@ _TEXT = {
         "carry_text": (
             "Buiten de eigen gemeente voorspelt de buurtkalibratie de totale afwijking met R2 = {r2:.2f} "
             "(r = {r:.2f}, RMSE {rmse:.3f} scorepunten; een klasse is ongeveer 0,08 breed); de landelijke "
-            "PC4-kalibratie haalt zonder buurtgegevens R2 = {r2p}. Exact dezelfde klasse als officieel: "
+            "PC4-kalibratie haalt zonder buurtgegevens R2 = {r2p}{compare} Exact dezelfde klasse als officieel: "
             "{exact:.0%}, binnen één klasse: {within:.0%}. Per gemeente loopt r van {rmin:.2f} tot {rmax:.2f} en "
             "de gemiddelde afwijking van {bmin:+.3f} tot {bmax:+.3f}: de rangorde binnen Rijnmond is bruikbaar, "
             "het niveau per gemeente en de exacte klasse niet. Dimensies die niet dragen (R2 < 0,3): {weak}. "
@@ -345,6 +345,8 @@ _TEXT = {
             "vervanging van de officiële Leefbaarometer."),
         "scores": "Scores: alle {n} buurten met variant {v} (gekalibreerd op alle {s} buurten met score).",
         "notes": "Opmerkingen", "files": "Bestanden", "none": "geen",
+        "better": ": de buurten met score voegen daar niets aan toe.", "worse": ": de buurtkalibratie is beter.",
+        "no_pc4": ".",
     },
     "en": {
         "title": "The index at buurt level: Rijnmond, Leefbaarometer 2024",
@@ -361,7 +363,7 @@ _TEXT = {
         "carry_text": (
             "Outside its own gemeente the buurt calibration predicts the total deviation with R2 = {r2:.2f} "
             "(r = {r:.2f}, RMSE {rmse:.3f} score points; a class is about 0.08 wide); the national PC4 "
-            "calibration reaches R2 = {r2p} without any buurt data. Same class as the official one: "
+            "calibration reaches R2 = {r2p} without any buurt data{compare} Same class as the official one: "
             "{exact:.0%}, within one class: {within:.0%}. Per gemeente r runs from {rmin:.2f} to {rmax:.2f} "
             "and the mean deviation from {bmin:+.3f} to {bmax:+.3f}: the ranking within Rijnmond is usable, the "
             "level per gemeente and the exact class are not. Dimensions that do not carry (R2 < 0.3): {weak}. "
@@ -370,6 +372,8 @@ _TEXT = {
             "the official Leefbaarometer."),
         "scores": "Scores: all {n} buurten with variant {v} (calibrated on all {s} scored buurten).",
         "notes": "Notes", "files": "Files", "none": "none",
+        "better": ": the scored buurten add nothing to it.", "worse": ": the buurt calibration is better.",
+        "no_pc4": ".",
     },
 }
 
@@ -413,9 +417,13 @@ def write_buurt_validation(v: BuurtValidation, out, lang: str = "nl") -> list:
     b = tab.loc[("buurt", "afw")]
     gm = v.by_gemeente[v.by_gemeente["model"] == "buurt"]
     weak = [c for c in DIMENSIONS if tab.loc[("buurt", c), "r2"] < 0.3]
-    r2p = f"{tab.loc[('pc4', 'afw'), 'r2']:.2f}" if ("pc4", "afw") in tab.index else "-"
+    has_pc4 = ("pc4", "afw") in tab.index
+    r2p = f"{tab.loc[('pc4', 'afw'), 'r2']:.2f}" if has_pc4 else "-"
+    compare = (t["no_pc4"] if not has_pc4 else t["better"] if tab.loc[("pc4", "afw"), "r2"] >= b["r2"]
+               else t["worse"])
     k = f"{min(v.indicators.values())}-{max(v.indicators.values())}"
-    carry = t["carry_text"].format(r2=b["r2"], r=b["pearson_r"], rmse=b["rmse"], r2p=r2p, exact=b["class_exact"],
+    carry = t["carry_text"].format(r2=b["r2"], r=b["pearson_r"], rmse=b["rmse"], r2p=r2p, compare=compare,
+                                   exact=b["class_exact"],
                                    within=b["class_within1"], rmin=gm["pearson_r"].min(),
                                    rmax=gm["pearson_r"].max(), bmin=gm["bias"].min(), bmax=gm["bias"].max(),
                                    weak=", ".join(weak) or t["none"], s=v.n_scored, g=v.n_gemeenten, k=k)
