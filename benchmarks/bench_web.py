@@ -4,8 +4,9 @@
 
 Measures, in one run, for the leefbaar server and for the baseline (both started here on 127.0.0.1):
   1. API latency with N concurrent keep-alive clients on loopback (p50/p95/p99 in ms, requests/s) for area,
-     profile and map-data requests (codes drawn at random from all PC4, seed fixed). The baseline computes
-     every answer per request and returns map data as full-precision GeoJSON with the values joined in.
+     profile and map-data requests (codes drawn at random from all PC4, seed fixed). The baseline (one
+     process, plain uvicorn) computes every answer per request from the same prepared tables, without gzip or
+     response cache, and returns map data as full-precision GeoJSON with the values joined in.
   2. Time to first map paint of all PC4 areas in headless Debian chromium (navigation start to the map's
      first 'idle' after colouring; fresh browser context per run, so nothing comes from the HTTP cache).
   3. Bytes transferred for the full PC4 map (as counted by the browser: encoded bytes on the wire).
@@ -73,18 +74,12 @@ def baseline_app(store_path: str):
     geojson = json.loads(naive_geojson(store, "pc4"))
     app = FastAPI()
 
-    def fresh() -> DashboardData:  # no cached answers between requests (scores stay loaded, as in any server)
-        d = DashboardData(store)
-        d._score_cache = base._score_cache
-        d.__dict__["area_info"] = base.area_info
-        return d
-
-    base = DashboardData(store)
-    base.scores("pc4")
+    base = DashboardData(store)  # the same prepared tables; answers computed per request, not kept
+    base.warm("pc4")
 
     @app.get("/naive/map/{level}")
     def naive_map(level: str, year: int, measure: str = "total"):
-        mv = fresh().map_values(level, year, measure)
+        mv = base.map_values(level, year, measure)
         by_code = dict(zip(mv["codes"], zip(mv["values"], mv["bins"], strict=True), strict=True))
         feats = []
         for f in geojson["features"]:
@@ -95,11 +90,11 @@ def baseline_app(store_path: str):
 
     @app.get("/naive/profile/{level}/{code}")
     def naive_profile(level: str, code: str):
-        return Response(json.dumps(fresh().profile(level, code)), media_type="application/json")
+        return Response(json.dumps(base.profile(level, code)), media_type="application/json")
 
     @app.get("/naive/areas/{level}/{code}")
     def naive_area(level: str, code: str):
-        p = fresh().profile(level, code)
+        p = base.profile(level, code)
         return Response(json.dumps({"area": p["area"], "score": p["score"], "years": p["years"]}),
                         media_type="application/json")
 
@@ -119,16 +114,20 @@ def baseline_app(store_path: str):
     return app
 
 
-def start(cmd: list[str], port: int, timeout: float = 180) -> subprocess.Popen:
+def start(cmd: list[str], port: int, timeout: float = 300) -> subprocess.Popen:
+    """Start a server and wait until it answers ready 10 times in a row (every worker process warm)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
+    streak = 0
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
-                if b'"ready":true' in r.read().replace(b" ", b""):
-                    return proc
+                streak = streak + 1 if b'"ready":true' in r.read().replace(b" ", b"") else 0
+            if streak >= 10:
+                return proc
+            continue
         except OSError:
-            pass
+            streak = 0
         if proc.poll() is not None:
             break
         time.sleep(0.3)
@@ -211,6 +210,12 @@ def first_paint(url: str, runs: int) -> dict:
             "map_bytes": statistics.median(geo)}
 
 
+def _impl(module: str) -> str:
+    import importlib.util
+
+    return module if importlib.util.find_spec(module) else "pure Python"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", required=True, help="a leefbaar store (read-only)")
@@ -219,6 +224,7 @@ def main() -> None:
     ap.add_argument("--baseline-requests", type=int, default=300, help="requests per endpoint for the baseline "
                     "(map data: a tenth of it, each response is megabytes)")
     ap.add_argument("--runs", type=int, default=3, help="browser runs per page")
+    ap.add_argument("--workers", type=int, default=1, help="leefbaar server processes")
     ap.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.baseline_server:
@@ -250,10 +256,12 @@ def main() -> None:
     years = [2002, 2008, 2012, 2014, 2016, 2018, 2020, 2022]
     port, bport = free_port(), free_port()
     server = start([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
-                    "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]))", args.store, str(port)], port)
+                    "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), int(sys.argv[3]))", args.store, str(port),
+                    str(args.workers)], port)
     baseline = start([sys.executable, __file__, "--store", args.store, "--baseline-server", str(bport)], bport)
     try:
-        print(f"\nAPI latency, {args.concurrency} concurrent keep-alive clients on loopback (ms)")
+        print(f"\nAPI latency, {args.concurrency} concurrent keep-alive clients on loopback (ms); leefbaar with "
+              f"{args.workers} worker process(es), http={_impl('httptools')}, loop={_impl('uvloop')}")
         print(f"  {'endpoint':<10} {'server':<9} {'n':>6} {'err':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>8}")
         for kind in ("area", "profile", "map"):
             for name, p, prefix, n in (("leefbaar", port, "/api", args.requests),

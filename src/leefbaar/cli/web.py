@@ -23,13 +23,15 @@ def serve(
     store: StoreOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Server processes (e.g. one per core).", min=1,
+                                         max=32)] = 1,
 ) -> None:
     """Serve the dashboard (map, area profiles, compare, gap, programmes) over the store, read-only."""
     from leefbaar.web import serve as run_server
 
     path = resolve_store(store)
     console.print(f"leefbaar dashboard: http://{host}:{port}/  (store {path}, read-only; Ctrl+C stops)")
-    run_server(path, host, port)
+    run_server(path, host, port, workers)
 
 
 def report(

@@ -738,17 +738,26 @@ class DashboardData:
             return {"available": False, "flags": [],
                     "note": self.__dict__.get("_vuln_errors", {}).get(level)}
         d = nl.definition
-        row = nl.areas[nl.areas["code"] == code]
-        if row.empty:
+        rows = self._vulnerable_rows(level)
+        if code not in rows:
             return {"available": True, "flagged": False, "flags": [], "definition_nl": d.name("nl"),
                     "definition_en": d.name("en"), "year": nl.year, "since": nl.since}
-        r = row.iloc[0]
-        reason_en = en.areas.loc[en.areas["code"] == code, "reason"].iloc[0]
+        r, reason_en = rows[code]
         flags = [{"criterion": c, "met": bool(r[c])} for c in ("level", "decline", "cumulation")]
         return {"available": True, "flagged": bool(r["flagged"]), "rank": _int(r["rank"]),
                 "criteria_met": _int(r["criteria_met"]), "reason_nl": r["reason"], "reason_en": reason_en,
                 "flags": flags, "definition_nl": d.name("nl"), "definition_en": d.name("en"), "year": nl.year,
                 "since": nl.since}
+
+    def _vulnerable_rows(self, level: str) -> dict[str, tuple[dict, str]]:
+        """Per area code: its row of the vulnerability analysis and the English reason; prepared once."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_vuln_rows", {})
+            if level not in cache:
+                nl, en = self.__dict__["_vuln"][(level, "nl")], self.__dict__["_vuln"][(level, "en")]
+                reasons_en = dict(zip(en.areas["code"], en.areas["reason"], strict=True))
+                cache[level] = {r["code"]: (r, reasons_en.get(r["code"])) for r in nl.areas.to_dict("records")}
+            return cache[level]
 
     def vulnerable_areas(self, level: str, gemeente_code: str | None = None, lang: str = "nl") -> pd.DataFrame | None:
         """Flagged areas of a level (optionally of one gemeente), ranked, with the reasons; None when the

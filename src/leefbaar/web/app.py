@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -186,7 +187,17 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     """
     store = Store.open(store_path, read_only=True)
     data = DashboardData(store)
-    cache = Cache()
+    cache = Cache(size=40_000)
+
+    def profile_body(level: str, code: str, year: int | None = None):
+        return cache.get(("profile", level, code, year), lambda: _dumps(data.profile(level, code, year)))
+
+    def area_body(level: str, code: str):
+        def make():
+            p = json.loads(profile_body(level, code)[0])
+            return _dumps({"area": p["area"], "score": p["score"], "years": p["years"]})
+
+        return cache.get(("area", level, code), make)
     geo: dict[str, Encoded] = {}
     geo_lock = threading.Lock()
 
@@ -206,6 +217,8 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             for level in data.levels[:1]:
                 geometry(level)
                 data.warm(level)
+                for code in data.scores(level)["code"].unique():  # every profile answered from memory
+                    area_body(level, str(code))
             if "gemeente" in data.levels:
                 geometry("gemeente")
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
@@ -341,11 +354,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     def area(request: Request, level: Level, code: CodeParam):
         """One area: names, gemeente and latest score with class."""
 
-        def make():
-            p = data.profile(level.value, code)
-            return _dumps({"area": p["area"], "score": p["score"], "years": p["years"]})
-
-        return _encoded(request, *cache.get(("area", level.value, code), make))
+        return _encoded(request, *area_body(level.value, code))
 
     @app.get(
         "/api/profile/{level}/{code}", response_model=models.Profile, tags=["areas"], responses=not_found_doc
@@ -354,12 +363,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         """The area profile: score and class with uncertainty, five dimensions against gemeente and
         national reference, trend (official vs modelled), the last change by indicator or dimension,
         vulnerability flags with reasons, and programmes whose areas include it."""
-        return _encoded(
-            request,
-            *cache.get(
-                ("profile", level.value, code, year), lambda: _dumps(data.profile(level.value, code, year))
-            ),
-        )
+        return _encoded(request, *profile_body(level.value, code, year))
 
     @app.get("/api/compare", response_model=list[models.Profile], tags=["areas"], responses=not_found_doc)
     def compare(request: Request, area: AreaRef, year: YearQuery = None):
@@ -576,8 +580,23 @@ def _parse_refs(refs: list[str]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(tuple(ref.split(":", 1)) for ref in refs))
 
 
-def serve(store_path: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the dashboard over the store at ``store_path`` until interrupted (blocking)."""
+def app_from_environment() -> FastAPI:
+    """The app over the store named by ``$LEEFBAAR_WEB_STORE`` (the factory each worker process calls)."""
+    return create_app(os.environ["LEEFBAAR_WEB_STORE"])
+
+
+def serve(store_path: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the dashboard over the store at ``store_path`` until interrupted (blocking).
+
+    ``workers`` > 1 runs that many server processes (each opens the store read-only and fills its own
+    caches); uvicorn uses httptools and uvloop when they are installed.
+    """
     import uvicorn
 
+    if workers > 1:
+        os.environ["LEEFBAAR_WEB_STORE"] = str(Path(store_path).resolve())
+        Store.open(store_path).close()  # fail here, once, if the store cannot be opened
+        uvicorn.run("leefbaar.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning", access_log=False)
+        return
     uvicorn.run(create_app(store_path), host=host, port=port, log_level="warning", access_log=False)
