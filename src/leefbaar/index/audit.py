@@ -99,7 +99,7 @@ def run_audit(spec: IndexSpec, variant: IndexSpec, panel: pd.DataFrame, pairs, y
               top: int = 5, folds: int = 5, progress=None) -> dict[str, pd.DataFrame]:
     """All audit tables: association, proxies, removal, variant (see module docstring)."""
     step = progress or (lambda msg: None)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1):
         fit_rows = panel[panel["year"].isin(years)]
         model = LivabilityIndex(spec, pairs).fit(fit_rows, with_cov=False)
         step("association")

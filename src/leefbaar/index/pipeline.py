@@ -85,7 +85,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
     """Fit ``spec`` on the store and score every area-year in ``years`` (see the module docstring)."""
     years = sorted(set(years))
     step = (lambda msg: progress(msg)) if progress else (lambda msg: None)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1):
         step("panel")
         panel = load_panel(store, spec, years).reset_index(drop=True)
         pairs = neighbour_pairs(contiguity(store, spec.level)) if spec.spatial_lag else None

@@ -91,7 +91,7 @@ def cross_validate(spec, panel: pd.DataFrame, pairs, years=(2018, 2020, 2022), f
     """Leave-gemeente-out CV metrics per year and target (rows: model, year, target, metrics...)."""
     fp = index_fit_predict(spec, pairs) if model == "index" else baseline_fit_predict(spec, raw_columns(panel))
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1):
         for y in years:
             d = panel[panel["year"] == y]
             off = official_frame(d, spec)
@@ -112,7 +112,7 @@ def out_of_time(spec, panel: pd.DataFrame, pairs, fit_year: int = 2018, test_yea
     """Fit on ``fit_year`` only; metrics for levels (model, anchored) and changes in ``test_years``."""
     fp = index_fit_predict(spec, pairs) if model == "index" else baseline_fit_predict(spec, raw_columns(panel))
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1):
         train = panel[panel["year"] == fit_year]
         train = train[official_frame(train, spec)["afw"].notna().to_numpy()]
         base = panel[panel["year"] == fit_year].set_index("code")
