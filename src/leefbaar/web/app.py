@@ -192,6 +192,10 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     def profile_body(level: str, code: str, year: int | None = None):
         return cache.get(("profile", level, code, year), lambda: _dumps(data.profile(level, code, year)))
 
+    def map_body(level: str, year: int, measure: str, indicator: str | None, base_year: int | None):
+        return cache.get(("map", level, year, measure, indicator, base_year),
+                         lambda: _dumps(data.map_values(level, year, measure, indicator, base_year)))
+
     def area_body(level: str, code: str):
         def make():
             p = json.loads(profile_body(level, code)[0])
@@ -219,6 +223,12 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
                 data.warm(level)
                 for code in data.scores(level)["code"].unique():  # every profile answered from memory
                     area_body(level, str(code))
+                for year in data.score_years(level):  # and every score map
+                    for measure in ("total", "afw", "klasse", "change", *DIMENSIONS):
+                        try:
+                            map_body(level, year, measure, None, None)
+                        except NotFound:  # no dimensions or no earlier year: answered as 404 on request
+                            pass
             if "gemeente" in data.levels:
                 geometry("gemeente")
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
@@ -325,18 +335,8 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         """Values, bins and legend of one measure for all areas of a level in one year. ``change`` is the
         change of afw since ``base_year`` (default: the previous year with scores), binned in the seven
         development classes; ``indicator`` needs ``indicator``."""
-        key = ("map", level.value, year, measure.value, indicator and indicator.value, base_year)
-        return _encoded(
-            request,
-            *cache.get(
-                key,
-                lambda: _dumps(
-                    data.map_values(
-                        level.value, year, measure.value, indicator and indicator.value, base_year
-                    )
-                ),
-            ),
-        )
+        return _encoded(request, *map_body(level.value, year, measure.value, indicator and indicator.value,
+                                           base_year))
 
     @app.get("/api/years/{level}", response_model=list[int], tags=["map"])
     def years(level: Level, indicator: Indicator | None = None):
