@@ -117,13 +117,18 @@ def run(
     port: Annotated[int, typer.Option("--port", help="Dashboard port.", min=1, max=65535)] = 8000,
     draws: Annotated[int, typer.Option("--draws", help="Monte Carlo draws for score uncertainty.")] = 1000,
 ) -> None:
-    """The main job: build the store, score every PC4 area and year, and serve the dashboard."""
+    """The main job: build the store, score every PC4 area and year, resolve and evaluate the programme areas,
+    and serve the dashboard."""
+    from leefbaar.cli.evaluate import evaluate, resolve_areas
     from leefbaar.cli.index import score
     from leefbaar.cli.web import serve as serve_dashboard
 
     target = run_build(data, store)
     print_summary(target)
     score(store=target, out=out / "index", draws=draws)
+    resolve_areas(store=target, out=out / "programmes")
+    for programme in ("krachtwijken", "nprz"):
+        evaluate(programme, store=target, out=out / "evaluation" / programme, record=True)
     if serve:
         serve_dashboard(store=target, port=port)
 
