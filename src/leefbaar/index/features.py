@@ -79,6 +79,11 @@ def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs) -> pd.DataFram
     """Mean of ``values`` over contiguous areas of the same year (re-normalised to the neighbours present)."""
     src, dst, _ = pairs
     key = pd.MultiIndex.from_arrays([frame["code"].astype(str).to_numpy(), frame["year"].to_numpy()])
+    if key.has_duplicates:  # bootstrap samples repeat rows: lag the distinct areas, then copy back
+        first = ~key.duplicated()
+        lag = spatial_lag(frame[first], values[first], pairs)
+        at = pd.Series(np.arange(int(first.sum())), index=key[first]).reindex(key).to_numpy()
+        return pd.DataFrame(lag.to_numpy()[at], index=values.index, columns=values.columns)
     pos = pd.Series(np.arange(len(frame)), index=key)
     out = values.to_numpy(float).copy()
     if len(src) == 0:
