@@ -3,9 +3,8 @@
 - gemeente crosswalks between consecutive vintages 2014 -> 2017 -> 2022 -> 2024 (both directions), area-weighted.
   The 2024 gemeenten are taken as the union of their 2024 buurt boundaries (scored buurten only; unscored,
   nearly empty buurten leave small holes, which the renormalised weights absorb).
-- PC4 (2017 boundaries) -> gemeente for every gemeente vintage with boundaries, all shares kept in
-  ``crosswalks``; the largest share is written to ``areas.gemeente_code`` for PC4 (2022 gemeenten, or the
-  latest vintage available), so that later work can group PC4 by gemeente.
+- PC4 (2017 boundaries) -> gemeente 2017 and 2022, all shares kept in ``crosswalks``; the largest share is
+  written to ``areas.gemeente_code`` for PC4 (2022 gemeenten), so that later work can group PC4 by gemeente.
 """
 
 from __future__ import annotations
@@ -16,6 +15,9 @@ from leefbaar.geo.crosswalk import GEMEENTE_VINTAGES, assign_largest, gemeente_p
 from leefbaar.store.store import Store
 
 PC4_GEMEENTE_VINTAGE = 2022
+# PC4 (2017 boundaries) is overlaid on the gemeenten of its own vintage and of 2022; other vintages are one
+# gemeente crosswalk away.
+PC4_TARGET_VINTAGES = (2017, 2022)
 
 
 def _gemeenten(store: Store, vintage: int):
@@ -44,14 +46,16 @@ def derive_geography(store: Store) -> dict[str, int]:
     if has_pc4:
         pc4 = store.geometries("pc4")
         pc4_vintage = int(pc4["vintage"].iloc[0])
-        for v in vintages:
+        pc4_targets = [v for v in vintages if v in PC4_TARGET_VINTAGES]
+        for v in pc4_targets:
             w = overlay_weights(pc4[["code", "geometry"]], gm[v])
             frames.append(w.assign(from_level="pc4", from_vintage=pc4_vintage, to_level="gemeente", to_vintage=v,
                                    method="area-weighted overlay"))
             counts[f"pc4 {pc4_vintage}->gemeente {v}"] = len(w)
-        target = PC4_GEMEENTE_VINTAGE if PC4_GEMEENTE_VINTAGE in gm else (vintages[-1] if vintages else None)
+        target = PC4_GEMEENTE_VINTAGE if PC4_GEMEENTE_VINTAGE in pc4_targets else (
+            pc4_targets[-1] if pc4_targets else None)
         if target is not None:
-            best = assign_largest(frames[-len(vintages) + vintages.index(target)])
+            best = assign_largest(frames[-len(pc4_targets) + pc4_targets.index(target)])
             store.con.register("pc4_gm", best)
             store.con.execute("UPDATE areas a SET gemeente_code = p.to_code FROM pc4_gm p "
                               "WHERE a.level = 'pc4' AND a.code = p.from_code")

@@ -163,22 +163,21 @@ class Store:
         if areas:
             self._write_areas(pd.concat(areas, ignore_index=True))
         if obs:
-            frame = pd.concat(obs, ignore_index=True)
-            # later files win: keep the last row per key
-            frame = frame[~frame.duplicated(["code", "level", "year", "indicator"], keep="last")]
-            self._write_observations(frame)
+            # later files win: keep the last row per key (deduplicated inside DuckDB, not in pandas)
+            self._write_observations(pa.concat_tables([_obs_arrow(o, n) for n, o in enumerate(obs)]), dedupe=True)
 
-    def _write_observations(self, obs: pd.DataFrame) -> None:
-        if obs.empty:
+    def _write_observations(self, obs: pd.DataFrame | pa.Table, dedupe: bool = False) -> None:
+        table = obs if isinstance(obs, pa.Table) else _obs_arrow(obs, 0)
+        if table.num_rows == 0:
             return
-        table = pa.Table.from_pandas(obs.astype({"vintage": "int32", "year": "int32", "value": "float64",
-                                                 "source_id": "int32", "code": "category", "level": "category",
-                                                 "indicator": "category", "status": "category"}),
-                                     preserve_index=False)
         self.con.register("new_obs", table)
+        source = "new_obs"
+        if dedupe:
+            source = ("(SELECT * FROM new_obs QUALIFY row_number() OVER "
+                      "(PARTITION BY code, level, year, indicator ORDER BY seq DESC) = 1)")
         if self.con.execute("SELECT count(*) FROM observations").fetchall()[0][0]:
             self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
-        self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
+        self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM {source}")
         self.con.unregister("new_obs")
 
     def _write_areas(self, areas: pd.DataFrame | None) -> None:
@@ -381,6 +380,17 @@ class Store:
             "sources": self.sql("SELECT family, count(*) AS files, sum(rows_read) AS rows, "
                                 "sum(observations) AS observations FROM sources GROUP BY ALL ORDER BY ALL"),
         }
+
+
+def _obs_arrow(obs: pd.DataFrame, seq: int) -> pa.Table:
+    """Observations as an Arrow table with the order ``seq`` of their batch (later batches win)."""
+    frame = obs.astype({"vintage": "int32", "year": "int32", "value": "float64", "source_id": "int32"})
+    schema = pa.schema([("code", pa.string()), ("level", pa.string()), ("vintage", pa.int32()),
+                        ("year", pa.int32()), ("indicator", pa.string()), ("value", pa.float64()),
+                        ("status", pa.string()), ("source_id", pa.int32())])
+    table = pa.Table.from_pandas(frame[[*OBS_COLUMNS, "source_id"]].astype(
+        {"code": str, "level": str, "indicator": str, "status": str}), schema=schema, preserve_index=False)
+    return table.append_column("seq", pa.array(np.full(table.num_rows, seq, dtype=np.int32)))
 
 
 def _rel(path: Path) -> str:
