@@ -72,7 +72,6 @@ def resolve_areas(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the files but leave the store unchanged.")] = False,
 ) -> None:
     """Resolve the registry's policy areas to wijk, buurt and PC4 codes and store them as programme_areas."""
-    from leefbaar.evaluation.report import replace_rows
     from leefbaar.evaluation.resolve import load_reviews, resolve_programme_areas
 
     reviews = load_reviews(review)
@@ -84,8 +83,8 @@ def resolve_areas(
             update("done", 1, 1)
         if not dry_run:
             with st.transaction(), st.run("resolve-areas", {"review": str(review) if review else "packaged"}):
-                replace_rows(st, "programme_areas", res.areas)
-                replace_rows(st, "area_matches", res.matches)
+                st.replace("programme_areas", res.areas)
+                st.replace("area_matches", res.matches)
     write_csv(res.matches, out, "area_matches.csv")
     write_csv(res.unresolved, out, "unresolved.csv")
     stats = res.stats()

@@ -793,23 +793,6 @@ def record(store, ev: Evaluation) -> int:
     est = ev.estimates().assign(year_from=ev.panel.years[0], year_to=ev.panel.years[-1])
     if est.empty:
         raise StoreError("nothing to record")
-    return replace_rows(store, "evaluation_results", est, {"programme": ev.programme.id,
+    return store.replace("evaluation_results", est, {"programme": ev.programme.id,
                                                             "outcome": ev.config.outcome})
 
-
-def replace_rows(store, table: str, frame: pd.DataFrame, where: dict | None = None) -> int:
-    """Replace rows of a derived table (all, or those matching ``where``) by ``frame``.
-
-    Same contract as ``Store.replace``, which currently fails with duckdb 2 when the table does not exist yet
-    ('unfinished result from execute()': it registers the frame while a ``fetchone`` result is still open).
-    Every query here is fully fetched first, then ``Store.append`` does the insert.
-    """
-    store.sql("SELECT 1")  # completes a result left open by Store.run
-    exists = store.sql("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [table])
-    if exists["n"].iloc[0]:
-        if where:
-            cond = " AND ".join(f'"{k}" = ?' for k in where)
-            store.sql(f"DELETE FROM {table} WHERE {cond}", list(where.values()))
-        else:
-            store.sql(f"DELETE FROM {table}")
-    return store.append(table, frame)

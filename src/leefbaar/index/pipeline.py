@@ -167,34 +167,10 @@ def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, p
     return out.reset_index(drop=True)
 
 
-def replace_rows(store, table: str, frame: pd.DataFrame, where: dict) -> int:
-    """``store.replace`` after finishing any pending DuckDB result.
-
-    With duckdb 2.0 ``register`` refuses to run while a result fetched with ``fetchone`` is pending, which
-    ``Store.run``/``Store.append`` leave behind; a fully fetched no-op query clears it.
-    """
-    store.con.execute("SELECT 1").fetchall()
-    exists = store.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                               [table]).fetchall()[0][0]
-    if exists:
-        cond = " AND ".join(f'"{k}" = ?' for k in where)
-        store.con.execute(f"DELETE FROM {table} WHERE {cond}", list(where.values())).fetchall()
-    else:
-        store.con.execute("SELECT 1").fetchall()
-        store.con.register("new_rows", frame)
-        store.con.execute(f"CREATE TABLE {table} AS SELECT * FROM new_rows LIMIT 0").fetchall()
-        store.con.unregister("new_rows")
-    store.con.register("new_rows", frame)
-    cols = ", ".join(f'"{c}"' for c in frame.columns)
-    store.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new_rows").fetchall()
-    store.con.unregister("new_rows")
-    return len(frame)
-
-
 def write_scores(store, result: ScoreResult, params: dict) -> int:
     """Replace this spec/level's rows of ``scores`` and ``contributions`` in the store; returns the run id."""
     spec, level = result.scores["spec"].iloc[0], result.scores["level"].iloc[0]
     with store.transaction(), store.run("score", params) as run_id:
-        replace_rows(store, "scores", result.scores, {"spec": spec, "level": level})
-        replace_rows(store, "contributions", result.contributions, {"spec": spec, "level": level})
+        store.replace("scores", result.scores, {"spec": spec, "level": level})
+        store.replace("contributions", result.contributions, {"spec": spec, "level": level})
     return run_id
