@@ -16,7 +16,6 @@ from leefbaar.sources.tabular import RawTable, parse_values
 
 AREA_COLUMNS = ["code", "level", "vintage", "name", "gemeente_code", "wijk_code", "provincie_code", "area_type"]
 OBS_COLUMNS = ["code", "level", "vintage", "year", "indicator", "value", "status"]
-LEVELS = ("provincie", "gemeente", "wijk", "buurt", "pc4", "grid100", "grid500", "wijkprofiel")
 
 
 def sha256(path: Path) -> str:
