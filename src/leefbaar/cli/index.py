@@ -95,13 +95,14 @@ def explain(level: Annotated[str, typer.Argument(help="Area level, e.g. PC4.")],
 def validate(store: StoreOpt = None, out: OutOpt = Path("out/validate"), spec: SpecOpt = "default",
              folds: Annotated[int, typer.Option(help="Groups of gemeenten in the CV.")] = 10,
              baseline: Annotated[bool, typer.Option(help="Also run the gradient-boosting baseline.")] = False,
-             years: Annotated[str, typer.Option(help="Official years to cross-validate.")] = "2018,2020,2022"
-             ) -> None:
+             years: Annotated[str, typer.Option(help="Official years to cross-validate.")] = "2018,2020,2022",
+             lang: LangOpt = "nl") -> None:
     """Leave-gemeente-out CV and out-of-time tests against the official Leefbaarometer."""
     import pandas as pd
 
     from leefbaar.index import validate as V
     from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
+    from leefbaar.index.nowcast import Reversion, load_official
     from leefbaar.index.spec import load_spec
     from leefbaar.store.store import Store
 
@@ -109,14 +110,20 @@ def validate(store: StoreOpt = None, out: OutOpt = Path("out/validate"), spec: S
     with Store.open(resolve_store(store)) as st:
         panel = load_panel(st, sp, range(2017, 2024)).reset_index(drop=True)
         pairs = neighbour_pairs(contiguity(st, sp.level)) if sp.spatial_lag else None
+        official = load_official(st, sp)
     note = lambda m: err_console.print(f"[dim]{m}[/dim]")  # noqa: E731
     models = ["index"] + (["baseline"] if baseline else [])
     cv = pd.concat([V.cross_validate(sp, panel, pairs, _years(years), folds, m, note) for m in models])
-    oot = pd.concat([V.out_of_time(sp, panel, pairs, model=m) for m in models])
+    oot = pd.concat([V.out_of_time(sp, panel, pairs, official, model=m) for m in models])
+    reversion = Reversion().fit(official, sp.dimension_codes, until=2018).pairs_
     write_csv(cv, out, "cv.csv")
     write_csv(oot, out, "out_of_time.csv")
+    write_csv(reversion, out, "reversion.csv")
+    (out / "validate.md").write_text(V.summary_markdown(cv, oot, reversion, lang), encoding="utf-8")
     print_frame(cv.round(3), title="leave-gemeente-out CV", max_rows=100)
-    print_frame(oot.round(3), title="out-of-time (fit 2018)", max_rows=100)
+    print_frame(oot.round(3), title="out-of-time (fit 2018)", max_rows=120)
+    print_frame(reversion.round(4), title="reversion to the mean (official years up to 2018)")
+    console.print(f"written: {out}/cv.csv, out_of_time.csv, reversion.csv, validate.md")
 
 
 def audit(store: StoreOpt = None, out: OutOpt = Path("out/audit"), spec: SpecOpt = "default",

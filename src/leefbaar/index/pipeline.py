@@ -15,11 +15,15 @@ Store tables written by ``write_scores`` (``leefbaar score``):
 ``contributions`` - one row per (spec, level, code, year, dimension, indicator):
     contribution in score points. ``indicator`` is a feature key (``won_hcorp/woning``), a spatial lag
     (``<key>@buren``), ``_ligging`` (smooth regional term), ``_baseline`` (national mean of the dimension in
-    the calibration data) or ``_residual`` (official minus modelled; for modelled rows the residual carried
-    from ``anchor_year``). Per (code, year, dimension) the contributions add up exactly to the dimension score.
+    the calibration data), ``_residual`` (official minus modelled; for modelled rows the residual carried
+    from ``anchor_year``) or ``_reversion`` (nowcasts after the anchor year: the drift of the anchor year's
+    official deviation back towards the mean, ``nowcast.Reversion``). Per (code, year, dimension) the
+    contributions add up exactly to the dimension score.
 
 Nowcast rule: a modelled area-year = model(indicators of that year) + the residual of the nearest official
-year of the same area (ties: the earlier year). Validated in ``leefbaar validate`` (out-of-time, anchored).
+year of the same area (ties: the earlier year) + for years after that anchor the reversion to the mean,
+fitted on all official years in the store. Validated in ``leefbaar validate`` (out-of-time, ``level_nowcast``
+and ``change_nowcast``, with the reversion fitted on official years up to the fit year only).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from leefbaar.index import uncertainty as unc
 from leefbaar.index.classes import classify_total
 from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
 from leefbaar.index.model import BASELINE, RESIDUAL, LivabilityIndex
+from leefbaar.index.nowcast import REVERSION, Reversion, load_official
 from leefbaar.index.spec import IndexSpec
 
 SCORE_COLUMNS = ["spec", "level", "code", "year", "total", "afw", "won", "fys", "vrz", "soc", "onv", "klasse",
@@ -80,6 +85,22 @@ def anchored_residual(panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.Da
     return out
 
 
+def reversion_terms(store, spec: IndexSpec, panel: pd.DataFrame, target: pd.DataFrame, anchor: np.ndarray,
+                    is_official: np.ndarray) -> pd.DataFrame:
+    """Reversion of each modelled row's anchor-year official deviation (0 for official rows and h <= 0)."""
+    dims = list(spec.dimension_codes)
+    rev = Reversion().fit(load_official(store, spec), dims)
+    key = pd.MultiIndex.from_arrays([panel["code"].to_numpy(), panel["year"].to_numpy()])
+    lookup = pd.DataFrame(target[[d.code for d in spec.dimensions]].to_numpy(float), index=key,
+                          columns=dims)[is_official]
+    has = ~np.isnan(anchor)
+    at_anchor = pd.DataFrame(np.nan, index=panel.index, columns=dims)
+    at_anchor.loc[has, dims] = lookup.reindex(pd.MultiIndex.from_arrays(
+        [panel["code"].to_numpy()[has], anchor[has].astype(int)])).to_numpy()
+    out = rev.adjustment(at_anchor, np.where(is_official, np.nan, anchor), panel["year"].to_numpy())
+    return out[dims]
+
+
 def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int = 0, progress=None
                  ) -> ScoreResult:
     """Fit ``spec`` on the store and score every area-year in ``years`` (see the module docstring)."""
@@ -98,6 +119,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores = panel[["code", "year"]].copy()
         lbm = on_lbm_scale(spec)
         residual = pd.DataFrame(0.0, index=panel.index, columns=dims)
+        reversion = residual.copy()
         kind = np.full(len(panel), "modelled", dtype=object)
         anchor = np.full(len(panel), np.nan)
         if lbm:
@@ -107,7 +129,8 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
             anchor = nearest_official(panel["code"].to_numpy(), panel["year"].to_numpy(),
                                       panel.loc[is_official, ["code", "year"]])
             residual = anchored_residual(panel, target, modelled, anchor, is_official)
-        final = modelled + residual.to_numpy()
+            reversion = reversion_terms(store, spec, panel, target, anchor, is_official)
+        final = modelled + residual.to_numpy() + reversion.to_numpy()
         for d in dims:
             scores[d] = final[d].to_numpy()
         scores["afw"] = final.sum(axis=1).to_numpy()
@@ -120,11 +143,12 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         if spec.weighting == "calibrated" and n_draws > 0:
             step("uncertainty")
             alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
-            offsets = [residual.sum(axis=1).to_numpy()]
+            shift = reversion.sum(axis=1).to_numpy()
+            offsets = [residual.sum(axis=1).to_numpy() + shift]
             if lbm:
                 alt_scores = alt.score(panel)[dims].reset_index(drop=True)
                 offsets.append(anchored_residual(panel, target, alt_scores, anchor, is_official).sum(axis=1)
-                               .to_numpy())
+                               .to_numpy() + shift)
             else:
                 offsets.append(offsets[0])
             prepared = unc.prepare([model, alt], panel)
@@ -141,16 +165,17 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores.insert(0, "spec", spec.name)
         scores.insert(1, "level", spec.level)
         step("contributions")
-        contributions = _long_contributions(spec, panel, parts, residual)
+        contributions = _long_contributions(spec, panel, parts, residual, reversion)
     return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel)
 
 
 def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, pd.DataFrame],
-                        residual: pd.DataFrame) -> pd.DataFrame:
+                        residual: pd.DataFrame, reversion: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for d, frame in parts.items():
         f = frame.copy()
         f[RESIDUAL] = residual[d].to_numpy()
+        f[REVERSION] = reversion[d].to_numpy()
         values = f.to_numpy()
         n, k = values.shape
         frames.append(pd.DataFrame({

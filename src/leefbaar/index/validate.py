@@ -5,9 +5,11 @@
   dimension: R2, Spearman, mean absolute error, and class agreement (exact and within one class; LBM3 total
   classes for afw, component classes for the dimensions).
 - ``out_of_time``: fit on one year (2018), predict later years (2020, 2022) from their own indicators.
-  Levels are reported twice: model only, and anchored (the area's official fit-year residual carried over,
-  which is how ``leefbaar score`` nowcasts); changes (predicted minus predicted in the fit year, against the
-  official change) are the same for both.
+  Levels are reported three times: ``level`` (model only), ``level_anchored`` (plus the area's official
+  fit-year residual) and ``level_nowcast`` (anchored plus reversion to the mean, ``nowcast.Reversion`` fitted
+  on official years up to the fit year only: this is how ``leefbaar score`` nowcasts). Changes against the
+  official change from the fit year: ``change`` (model minus model; the residual cancels) and
+  ``change_nowcast`` (with reversion).
 - ``baseline``: the same protocol with gradient boosting on the raw, untransformed PC4 indicators (no
   ethnicity, no spatial features), the reference named in the issue.
 Scores are in Leefbaarometer points; all metrics compare with official values.
@@ -23,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from leefbaar.index.classes import classify_component, classify_total
 from leefbaar.index.model import LivabilityIndex
+from leefbaar.index.nowcast import Reversion
 from leefbaar.sources.catalogue import indicators as catalogue
 
 TARGETS = ("afw", "won", "fys", "vrz", "soc", "onv")
@@ -107,10 +110,16 @@ def cross_validate(spec, panel: pd.DataFrame, pairs, years=(2018, 2020, 2022), f
     return pd.DataFrame(rows)
 
 
-def out_of_time(spec, panel: pd.DataFrame, pairs, fit_year: int = 2018, test_years=(2020, 2022),
-                model: str = "index") -> pd.DataFrame:
-    """Fit on ``fit_year`` only; metrics for levels (model, anchored) and changes in ``test_years``."""
+def out_of_time(spec, panel: pd.DataFrame, pairs, official: pd.DataFrame | None = None, fit_year: int = 2018,
+                test_years=(2020, 2022), model: str = "index") -> pd.DataFrame:
+    """Fit on ``fit_year`` only; metrics for levels and changes in ``test_years`` (see the module docstring).
+
+    ``official``: all official dimension scores (``nowcast.load_official``) for the reversion; without it the
+    nowcast rows are left out.
+    """
     fp = index_fit_predict(spec, pairs) if model == "index" else baseline_fit_predict(spec, raw_columns(panel))
+    dims = list(spec.dimension_codes)
+    reversion = Reversion().fit(official, dims, until=fit_year) if official is not None else None
     rows = []
     with threadpool_limits(limits=1):
         train = panel[panel["year"] == fit_year]
@@ -125,13 +134,75 @@ def out_of_time(spec, panel: pd.DataFrame, pairs, fit_year: int = 2018, test_yea
             codes = d["code"].to_numpy()
             p0 = pred_base.reindex(codes)
             o0 = off_base.reindex(codes)
+            rev = None
+            if reversion is not None:
+                rev = reversion.adjustment(o0[dims].reset_index(drop=True), np.full(len(d), fit_year),
+                                           d["year"].to_numpy())
+                rev["afw"] = rev[dims].sum(axis=1)
             for t in TARGETS:
                 o, p = off[t].to_numpy(), pred[t].to_numpy(float)
-                rows.append({"model": model, "fit_year": fit_year, "year": y, "target": t, "kind": "level",
-                             **metrics(o, p, t)})
+                key = {"model": model, "fit_year": fit_year, "year": y, "target": t}
                 anchored = p + (o0[t].to_numpy() - p0[t].to_numpy())
-                rows.append({"model": model, "fit_year": fit_year, "year": y, "target": t,
-                             "kind": "level_anchored", **metrics(o, anchored, t)})
-                rows.append({"model": model, "fit_year": fit_year, "year": y, "target": t, "kind": "change",
-                             **metrics(o - o0[t].to_numpy(), p - p0[t].to_numpy(), t, classes=False)})
+                change_o, change_p = o - o0[t].to_numpy(), p - p0[t].to_numpy()
+                rows.append({**key, "kind": "level", **metrics(o, p, t)})
+                rows.append({**key, "kind": "level_anchored", **metrics(o, anchored, t)})
+                if rev is not None:
+                    rows.append({**key, "kind": "level_nowcast", **metrics(o, anchored + rev[t].to_numpy(), t)})
+                rows.append({**key, "kind": "change", **metrics(change_o, change_p, t, classes=False)})
+                if rev is not None:
+                    rows.append({**key, "kind": "change_nowcast",
+                                 **metrics(change_o, change_p + rev[t].to_numpy(), t, classes=False)})
     return pd.DataFrame(rows)
+
+
+TEXT = {
+    "nl": {"title": "Validatie tegen de officiële Leefbaarometer 3 (PC4)",
+           "cv": "Leave-gemeente-out kruisvalidatie, totaal (afw)",
+           "dims": "Kruisvalidatie per dimensie: R²",
+           "oot": "Buiten de tijd: model geschat op {fit}, voorspeld voor latere jaren (totaal)",
+           "rev": "Terugval naar het gemiddelde (officiële jaren tot en met {fit})",
+           "targets": "Doelen: R² ≥ 0,90 en Spearman ≥ 0,95 voor het totaal; Spearman van de verandering "
+                      "{fit}→{last} ≥ 0,7. Gehaald: R² {r2}, Spearman {sp}, verandering {chg}.",
+           "yes": "ja", "no": "nee",
+           "kinds": {"level": "niveau, model", "level_anchored": "niveau, verankerd",
+                     "level_nowcast": "niveau, nowcast", "change": "verandering, model",
+                     "change_nowcast": "verandering, nowcast"}},
+    "en": {"title": "Validation against the official Leefbaarometer 3 (PC4)",
+           "cv": "Leave-gemeente-out cross-validation, total (afw)",
+           "dims": "Cross-validation per dimension: R²",
+           "oot": "Out of time: model fitted on {fit}, predicted for later years (total)",
+           "rev": "Reversion to the mean (official years up to {fit})",
+           "targets": "Targets: R² ≥ 0.90 and Spearman ≥ 0.95 for the total; Spearman of the change "
+                      "{fit}→{last} ≥ 0.7. Met: R² {r2}, Spearman {sp}, change {chg}.",
+           "yes": "yes", "no": "no",
+           "kinds": {"level": "level, model", "level_anchored": "level, anchored", "level_nowcast": "level, nowcast",
+                     "change": "change, model", "change_nowcast": "change, nowcast"}},
+}
+
+
+def summary_markdown(cv: pd.DataFrame, oot: pd.DataFrame, reversion: pd.DataFrame, lang: str = "nl") -> str:
+    """A short readable summary of ``cross_validate``, ``out_of_time`` and the reversion estimates."""
+    t = TEXT["en" if lang == "en" else "nl"]
+    fit = int(oot["fit_year"].iloc[0])
+    last = int(oot["year"].max())
+    afw = cv[cv["target"] == "afw"]
+    dims = cv.pivot_table(index=["model", "year"], columns="target", values="r2").reset_index()
+    o = oot[oot["target"] == "afw"].copy()
+    o["kind"] = o["kind"].map(t["kinds"])
+    index_cv = afw[afw["model"] == "index"]
+    chg = oot.query("model == 'index' and target == 'afw' and year == @last and kind.str.startswith('change')")
+    yes = lambda ok: t["yes"] if ok else t["no"]  # noqa: E731
+    parts = [
+        f"# {t['title']}", "",
+        t["targets"].format(fit=fit, last=last, r2=yes((index_cv["r2"] >= 0.90).all()),
+                            sp=yes((index_cv["spearman"] >= 0.95).all()), chg=yes((chg["spearman"] >= 0.7).any())),
+        "", f"## {t['cv']}", "",
+        afw[["model", "year", "n", "r2", "spearman", "mae", "class_exact", "class_within1"]].round(3)
+        .to_markdown(index=False),
+        "", f"## {t['dims']}", "", dims.round(3).to_markdown(index=False),
+        "", f"## {t['oot'].format(fit=fit)}", "",
+        o[["model", "year", "kind", "n", "r2", "spearman", "mae"]].round(3).to_markdown(index=False),
+        "", f"## {t['rev'].format(fit=fit)}", "",
+        reversion.round(4).to_markdown(index=False), "",
+    ]
+    return "\n".join(parts)
