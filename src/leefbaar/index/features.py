@@ -7,14 +7,17 @@ Steps, in order, for every (area, year) row of a panel:
 2. ratios ``id / per * scale`` (``per: area_km2`` divides by the land area of the geometry in km2);
 3. a value still missing takes the value of the same area up to ``missing_carry_years`` years earlier
    (else later), e.g. income in 2023, which CBS did not publish;
-4. ``deflate: year_median`` divides by the median of that year (WOZ values and incomes rise over time);
-5. ``transform``: ``log`` is ``log(x + d)`` with ``d`` = 1 % of the median positive value (so that a change
-   of unit only shifts the result), ``rank`` the percentile within the year;
+4. ``deflate: year_median`` divides by the median of that year (WOZ values and incomes rise over time): the
+   median learnt at ``fit`` for years in the fit data, else the median of that year in the data scored (so
+   score a year's whole national set, not a subset, when it was not in the fit data);
+5. ``transform``: ``log`` is ``log(x + d)`` with ``d`` = 1 % of the median positive value learnt at ``fit``
+   (so that a change of unit only shifts the result), ``rank`` the percentile within the year of the data;
 6. ``winsor`` clips to quantiles learnt at ``fit``; remaining gaps take the median learnt at ``fit``;
 7. with ``spatial_lag``, each feature gets a twin ``<key>@buren``: the mean over the Queen-contiguous
    areas of the same year (an area without neighbours in the data keeps its own value).
 
-``IndicatorMatrix.fit`` learns only quantiles and medians; ``transform`` is then deterministic.
+``IndicatorMatrix.fit`` learns year medians, log offsets, quantiles and medians; ``transform`` is then
+deterministic, and scoring a subset of areas (one gemeente, buurten) uses the fit data's reference values.
 """
 
 from __future__ import annotations
@@ -164,26 +167,33 @@ class IndicatorMatrix:
                 seen.setdefault(ind.key, ind)
         return list(seen.values())
 
-    def _prepared(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _prepared(self, frame: pd.DataFrame, fitting: bool = False) -> dict[str, np.ndarray]:
         out = {}
         years = frame["year"].to_numpy()
+        if fitting:
+            self.year_median_, self.log_offset_ = {}, {}
         for ind in self.features():
             x = _carry(frame, _raw_values(frame, ind, self.spec.missing_suppressed), self.spec.missing_carry_years)
             if ind.deflate == "year_median":
-                med = pd.Series(x).groupby(years).transform("median").to_numpy()
+                here = pd.Series(x).groupby(years).median()
+                if fitting:
+                    self.year_median_[ind.key] = here.to_dict()
+                yrs = pd.Series(years)
+                med = yrs.map(self.year_median_[ind.key]).fillna(yrs.map(here)).to_numpy(float)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     x = np.where(med > 0, x / med, np.nan)
             if ind.transform == "log":
-                pos = x[np.isfinite(x) & (x > 0)]
-                d = 0.01 * (np.median(pos) if len(pos) else 1.0)
-                x = np.log(np.maximum(x, 0) + d)
+                if fitting:
+                    pos = x[np.isfinite(x) & (x > 0)]
+                    self.log_offset_[ind.key] = 0.01 * (float(np.median(pos)) if len(pos) else 1.0)
+                x = np.log(np.maximum(x, 0) + self.log_offset_[ind.key])
             elif ind.transform == "rank":
                 x = pd.Series(x).groupby(years).rank(pct=True).to_numpy()
             out[ind.key] = x
         return out
 
     def fit(self, frame: pd.DataFrame) -> IndicatorMatrix:
-        prepared = self._prepared(frame)
+        prepared = self._prepared(frame, fitting=True)
         self.clip_, self.median_ = {}, {}
         for ind in self.features():
             x = prepared[ind.key]
