@@ -128,7 +128,12 @@ def _solve(gram: np.ndarray, rhs: np.ndarray, lower: np.ndarray) -> np.ndarray:
 
 @dataclass
 class DimensionModel:
-    """The fitted additive model of one dimension (calibrated weighting)."""
+    """The fitted additive model of one dimension (calibrated weighting).
+
+    ``cov`` (when fitted ``with_cov``): sampling covariance of ``(intercept, *coef)``, shape (p + 1, p + 1),
+    in squared score points per unit of basis; rows and columns of coefficients held at their monotonicity
+    bound are zero (see ``fit_dimension``).
+    """
 
     features: list[str]
     bases: list[SplineBasis]
@@ -200,10 +205,26 @@ def fit_dimension(X: pd.DataFrame, y: np.ndarray, features: list[str], signs: di
     rhs = Bw.T @ (y - intercept) / n
     model.coef, model.intercept = _solve(gram, rhs, lower), intercept
     if with_cov:
-        resid = y - intercept - B @ model.coef
-        inv = np.linalg.pinv(gram)
-        meat = (Bw * resid[:, None] ** 2).T @ (B * w[:, None]) / n ** 2
-        model.cov = inv @ meat @ inv
+        # First-order covariance of the bootstrap over rows (sandwich, heteroskedasticity-robust): coefficients
+        # held at their bound (active monotonicity constraints) stay there; the free set F gets
+        # G_FF^-1 M G_FF^-1 of the problem reduced to it, M the covariance of the centred per-row scores
+        # w_i (B_i e_i - Bbar_w (y_i - intercept)) / sqrt(1 - h_i) (leverage h_i, HC2: with many spline terms
+        # per row the plain HC0 sandwich understates the bootstrap spread). The intercept (weighted mean of
+        # y) has influence w_i (y_i - intercept). (Clipping draws of the unconstrained sandwich at the bounds
+        # instead shifts and widens them: it breaks the negative correlation of neighbouring spline slopes.)
+        tol = 1e-10 * max(1.0, float(np.abs(model.coef).max()))
+        free = ~(np.isfinite(lower) & (model.coef <= lower + tol))
+        dev = y - intercept
+        score = w[:, None] * (B[:, free] * (dev - B @ model.coef)[:, None]
+                              - np.outer(dev, Bw[:, free].sum(axis=0) / n))
+        score -= score.mean(axis=0)
+        ginv = np.linalg.pinv(gram[np.ix_(free, free)], hermitian=True)
+        lev = ((Bw[:, free] @ ginv) * B[:, free]).sum(axis=1) / n
+        score /= np.sqrt(np.clip(1 - lev, 0.05, None))[:, None]
+        infl = np.column_stack([w * dev, score @ ginv]) / n
+        at = np.concatenate([[0], 1 + np.flatnonzero(free)])
+        model.cov = np.zeros((len(lower) + 1, len(lower) + 1))
+        model.cov[np.ix_(at, at)] = infl.T @ infl
     return model
 
 
