@@ -7,10 +7,11 @@ Three sources vary in every draw:
   sandwich covariance of the problem reduced to the free coefficients). Coefficients whose monotonicity
   bound is active at the fit stay at the bound; a free bounded coefficient drawn past its bound is set to it.
   The draws hold the design fixed: they leave out the re-estimation of knots, winsor limits, fill medians and
-  the location centres on each bootstrap sample, which ``naive_draws`` includes. On all PC4 of 2022 (default
-  spec, calibration only) the median per-area sd was 0.0112 score points here against 0.0115 for exact
-  refits on resampled rows with the design fixed and about 0.013 for full rebuilds (30 draws), per-area sd
-  correlated 0.97 and 0.92; the unconstrained sandwich clipped coefficient-wise gave 0.0119.
+  the location centres on each bootstrap sample, which ``naive_draws`` includes. Measured on all PC4 of 2022
+  (default spec, calibration only, ``bench_uncertainty.py --calibration-only``): median per-area sd of afw
+  0.0118 score points against 0.0130 for 30 full rebuilds, per-area sd correlated 0.93; exact refits on
+  resampled rows with the design fixed gave 0.0115. All three sources together: 0.0285 against 0.0310
+  (20 rebuilds), correlation 0.97.
 - normalisation: each draw uses one of the ``alternatives`` (by default the spec as written and the same spec
   with every indicator rank-transformed within its year), chosen with equal probability;
 - weights: the five dimension weights are ``k * Dirichlet(concentration)`` (mean 1 each, coefficient of

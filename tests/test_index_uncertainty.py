@@ -1,0 +1,79 @@
+"""Monte Carlo uncertainty of the index: the vectorised calibration draws against a known sandwich and against
+the reference method (rebuilding the index on bootstrap samples of the rows) on a real region."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from threadpoolctl import threadpool_limits
+
+from leefbaar.index import uncertainty as unc
+from leefbaar.index.features import load_panel, neighbour_pairs
+from leefbaar.index.model import LivabilityIndex, fit_dimension
+from leefbaar.index.spec import load_spec
+
+
+def test_cov_is_the_hc2_sandwich_of_the_reduced_problem():
+    """Known answer: with no penalty and one monotone feature held at its bound, the covariance of the free
+    slope is the HC2 sandwich of the regression on the free feature alone, the intercept's variance is
+    var(y) / n, and the bounded coefficient gets none."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    y = 0.5 * x1 - 0.3 * x2 + rng.normal(size=n) * (0.5 + np.abs(x1))  # x2 hurts but is declared +1
+    X = pd.DataFrame({"a": x1, "b": x2})
+    m = fit_dimension(X, y, ["a", "b"], {"a": 0, "b": 1}, knots=0, smoothing=0.0)
+    assert m.coef[1] == 0.0
+    assert m.cov.shape == (3, 3)
+    np.testing.assert_array_equal(m.cov[2], 0.0)
+    np.testing.assert_array_equal(m.cov[:, 2], 0.0)
+    z = m.design(X)[:, 0]
+    ols = sm.OLS(y, sm.add_constant(z)).fit(cov_type="HC2")
+    np.testing.assert_allclose(m.coef[0], ols.params[1], rtol=1e-8)
+    np.testing.assert_allclose(m.cov[1, 1], ols.cov_params()[1, 1], rtol=2e-3)
+    np.testing.assert_allclose(m.cov[0, 0], y.var() / n, rtol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def region(store_file):
+    """PC4 of 2022 in postcode region 3 (Utrecht, Rotterdam and surroundings; about 460 with official
+    dimension scores), with Queen neighbours among them. The default spec with 3 knots and 8 location centres
+    (the region is small); no carrying of values across years (one year only: it would find nothing)."""
+    from libpysal.weights import Queen
+
+    from leefbaar.store.store import Store
+
+    spec = replace(load_spec("default"), knots=3, location=(8, 12.0, 1e-4), missing_carry_years=0)
+    with Store.open(store_file) as st:
+        panel = load_panel(st, spec, [2022])
+        geo = st.geometries("pc4").reset_index(drop=True)
+    panel = panel[panel["code"].str.startswith("3")].reset_index(drop=True)
+    geo = geo[geo["code"].isin(panel["code"])].reset_index(drop=True)
+    w = Queen.from_dataframe(geo, ids=geo["code"].astype(str).tolist(), use_index=False, silence_warnings=True)
+    w.transform = "r"
+    return spec, panel, neighbour_pairs(w)
+
+
+def test_calibration_draws_agree_with_bootstrap_refits(region):
+    """Calibration only (one normalisation, weights fixed at 1): the per-area sd of afw from 1,000 vectorised
+    draws and from 30 full rebuilds on bootstrap samples (knots, winsor limits, medians, lags and location
+    centres refitted each time) agree: ratio of the median sd within [0.67, 1.5] and correlation of the
+    per-area sd above 0.5. (Measured here: ratio 0.90, correlation 0.94; a 30-draw sd has a relative sd of
+    about 13 %. The former draws, the unconstrained HC0 sandwich clipped at the bounds: 0.88 and 0.89; the
+    HC0 sandwich of the reduced problem without the leverage adjustment: 0.78.)"""
+    spec, panel, pairs = region
+    with threadpool_limits(limits=1):
+        model = LivabilityIndex(spec, pairs).fit(panel)
+        fast = unc.draws(unc.prepare([model], panel), 1000, seed=2, concentration=np.inf)
+        naive = unc.naive_draws([spec], panel, panel, pairs, 30, seed=3, concentration=np.inf)
+    sd_fast, sd_naive = fast.std(axis=1), naive.std(axis=1)
+    ratio = np.median(sd_fast) / np.median(sd_naive)
+    assert 0.67 < ratio < 1.5, ratio
+    assert np.corrcoef(sd_fast, sd_naive)[0, 1] > 0.5
+    # draws are centred on the point scores (no shift from clipping): mean within a tenth of the median sd
+    point = model.score(panel)["afw"].to_numpy()
+    assert abs(np.median(fast.mean(axis=1) - point)) < 0.1 * np.median(sd_fast)
