@@ -12,7 +12,8 @@ Weighting methods (``spec.weighting``):
   dimension score by default; any store indicator such as WOZ or a survey score can be the target): each
   indicator enters as a piecewise-linear spline with knots at quantiles of its robust-standardised value,
   monotone (non-decreasing in the good direction) where the spec gives a direction, with a ridge penalty on
-  changes of slope (``smoothing``). Fitted as a bound-constrained quadratic programme (L-BFGS-B).
+  changes of slope (``smoothing``). Fitted as a bound-constrained quadratic programme
+  (bounded-variable least squares).
 - ``pca``: indicators normalised (``normalisation``: zscore, minmax or rank), turned to their good direction
   and weighted by the squared loadings of the first principal component within the dimension;
 - ``expert``: normalised, directed indicators weighted by the spec's weights;
