@@ -171,7 +171,7 @@ def test_score_pipeline_writes_tables_and_explains_changes(store_file, tmp_path)
         for d in DIMS:
             assert per_dim[d] == pytest.approx(t.loc[(code, 2023), d] - t.loc[(code, 2021), d], abs=1e-9)
         moved = change.set_index(["dimension", "indicator"])["change"]
-        assert "_reversion" in set(change["indicator"]) and moved.xs("_reversion", level="indicator").abs().sum() > 0
+        assert "_nowcast" in set(change["indicator"]) and moved.xs("_nowcast", level="indicator").abs().sum() > 0
         one = api.explain_area(s, code, 2022)
         assert one.groupby("dimension")["contribution"].sum()["vrz"] == pytest.approx(t.loc[(code, 2022), "vrz"])
         assert one["gemeente_code"].iloc[0] == "GM0599"

@@ -1,5 +1,5 @@
-"""Reversion to the mean for nowcasts (``leefbaar.index.nowcast``) and the out-of-time validation that uses it,
-checked against an independent OLS on the official LBM3 dimension scores in the store."""
+"""The nowcast correction (``leefbaar.index.nowcast``) and the out-of-time validation that uses it, checked
+against an independent OLS (statsmodels) on the official LBM3 dimension scores in the store."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 
 from leefbaar.errors import LeefbaarError
-from leefbaar.index.nowcast import Reversion, load_official
+from leefbaar.index.nowcast import NowcastCorrection, load_official
 from leefbaar.index.spec import load_spec
 
 DIMS = ["won", "fys", "vrz", "soc", "onv"]
@@ -31,43 +31,79 @@ def test_official_frame_has_the_dimension_years(official):
     assert official.loc[official["year"] == 2018, DIMS].notna().all(axis=1).sum() > 4000
 
 
-def test_slope_matches_an_independent_ols(official):
-    rev = Reversion().fit(official, DIMS, until=2018)
-    assert rev.pairs_[["from_year", "to_year"]].drop_duplicates().values.tolist() == [[2014, 2018]]
+@pytest.fixture(scope="module")
+def modelled(store_file):
+    """Scores of a small index fitted on 2018, for the official years 2018, 2020 and 2022 (one region)."""
+    from leefbaar.index.features import load_panel
+    from leefbaar.index.model import LivabilityIndex
+    from leefbaar.store.store import Store
+
+    spec = replace(load_spec("default"), location=None, spatial_lag=False, knots=2)
+    with Store.open(store_file) as s:
+        panel = load_panel(s, spec, [2018, 2020, 2022]).reset_index(drop=True)
+    panel = panel[panel["code"].str[0].isin(["1", "2", "3"])].reset_index(drop=True)
+    model = LivabilityIndex(spec).fit(panel[panel["year"] == 2018], with_cov=False)
+    return model.score(panel)[["code", "year", *DIMS]]
+
+
+def test_level_form_matches_an_independent_ols(official):
+    corr = NowcastCorrection().fit(official, DIMS, until=2018)
+    assert corr.pair_ == (2014, 2018) and set(corr.pairs_["form"]) == {"level"}
     full = official.dropna(subset=DIMS)
     pair = full[full["year"] == 2014].merge(full[full["year"] == 2018], on="code", suffixes=("_a", "_b"))
+    at = pair[[f"{d}_a" for d in DIMS]].set_axis(DIMS, axis=1)
+    zero = pd.DataFrame(0.0, index=at.index, columns=DIMS)
+    adj = corr.correction(at, zero, zero, np.full(len(at), 2014.0), np.full(len(at), 2018))
     for d in DIMS:
         ols = sm.OLS(pair[f"{d}_b"] - pair[f"{d}_a"], sm.add_constant(pair[f"{d}_a"])).fit()
-        got = rev.pairs_.set_index("dimension").loc[d]
-        assert got["kappa"] == pytest.approx(ols.params[f"{d}_a"], rel=1e-9)
-        assert got["n"] == len(pair)
-        # one pair of 4 years: the 4-year adjustment is the OLS prediction without its intercept
-        at = pair[[f"{d}_a" for d in DIMS]].set_axis(DIMS, axis=1)
-        adj = rev.adjustment(at, np.full(len(at), 2014.0), np.full(len(at), 2018))
-        expected = ols.params[f"{d}_a"] * (pair[f"{d}_a"] - pair[f"{d}_a"].mean())
-        np.testing.assert_allclose(adj[d].to_numpy(), expected.to_numpy(), atol=1e-12)
+        assert corr.pairs_.set_index("dimension").loc[d, "kappa"] == pytest.approx(ols.params[f"{d}_a"], rel=1e-9)
+        # for h equal to the pair's span: the OLS slope times the deviation from the mean of all 2014 areas
+        centre = full.loc[full["year"] == 2014, d].mean()
+        assert corr.means_[(2014, d)] == pytest.approx(centre)
+        np.testing.assert_allclose(adj[d].to_numpy(), ols.params[f"{d}_a"] * (pair[f"{d}_a"] - centre).to_numpy(),
+                                   atol=1e-12)
 
 
-def test_reversion_pools_pairs_and_stays_put_before_the_anchor(official):
-    rev = Reversion().fit(official, DIMS)
-    assert len(rev.pairs_) == 3 * len(DIMS)
+def test_full_form_matches_an_independent_ols(official, modelled):
+    corr = NowcastCorrection().fit(official, DIMS, modelled=modelled, until=2020)
+    assert corr.pair_ == (2018, 2020)
+    assert corr.pairs_.set_index("to_year").loc[2018, "form"].eq("level").all()
+    p = (official.merge(modelled, on=["code", "year"], suffixes=("", "_m")).dropna())
+    a, b = p[p["year"] == 2018].set_index("code"), p[p["year"] == 2020].set_index("code")
+    a, b = a.loc[a.index.intersection(b.index)], b.loc[a.index.intersection(b.index)]
+    mean18 = official[official["year"] == 2018].dropna(subset=DIMS)
     for d in DIMS:
-        g = rev.pairs_[rev.pairs_["dimension"] == d]
-        span = g["to_year"] - g["from_year"]
-        assert min(g["persistence"]) <= rev.persistence_[d] <= max(g["persistence"])
-        assert rev.persistence_[d] == pytest.approx(np.exp((np.log(g["persistence"]) * span).sum() / span.sum()))
-    at = pd.DataFrame({d: [0.3, 0.3, 0.3, np.nan] for d in DIMS})
-    adj = rev.adjustment(at, np.array([2022.0, 2022.0, np.nan, 2022.0]), np.array([2021, 2022, 2023, 2023]))
-    assert (adj.iloc[[0, 1, 2, 3]] == 0).all().all()  # before/at the anchor, no anchor, no official value
-    later = rev.adjustment(at.iloc[[0]], np.array([2022.0]), np.array([2023]))
+        X = pd.DataFrame({"dm": b[f"{d}_m"] - a[f"{d}_m"], "r": a[d] - a[f"{d}_m"], "dev": a[d] - mean18[d].mean()})
+        ols = sm.OLS(b[d] - a[d], sm.add_constant(X)).fit()
+        got = corr.pairs_.query("to_year == 2020").set_index("dimension").loc[d]
+        assert [got["alpha"], got["beta"], got["kappa"]] == pytest.approx(ols.params[["dm", "r", "dev"]].tolist(),
+                                                                          rel=1e-7, abs=1e-10)
+        adj = corr.correction(a[DIMS], a[DIMS] - a[[f"{x}_m" for x in DIMS]].set_axis(DIMS, axis=1),
+                              (b[[f"{x}_m" for x in DIMS]] - a[[f"{x}_m" for x in DIMS]].values).set_axis(DIMS, axis=1),
+                              np.full(len(a), 2018.0), np.full(len(a), 2020))
+        expected = ols.fittedvalues - ols.params["const"] - X["dm"]  # the anchored nowcast already has dm once
+        np.testing.assert_allclose(adj[d].to_numpy(), expected.to_numpy(), atol=1e-10)
+
+
+def test_correction_is_zero_before_the_anchor_and_decays_with_the_horizon(official, modelled):
+    corr = NowcastCorrection().fit(official, DIMS, modelled=modelled)
+    assert corr.pair_ == (2020, 2022)
+    at = pd.DataFrame({d: [0.3] * 5 + [np.nan] for d in DIMS})
+    res = pd.DataFrame({d: [0.05] * 6 for d in DIMS})
+    dm = pd.DataFrame({d: [0.02] * 6 for d in DIMS})
+    adj = corr.correction(at, res, dm, np.array([2022.0, 2022.0, np.nan, 2022.0, 2022.0, 2022.0]),
+                          np.array([2021, 2022, 2023, 2023, 2024, 2024]))
+    assert (adj.iloc[[0, 1, 2, 5]] == 0).all().all()  # before/at the anchor, no anchor, no official value
     for d in DIMS:
-        centre = rev.means_[(2022, d)]
-        assert later[d].iloc[0] == pytest.approx((rev.persistence_[d] - 1) * (0.3 - centre))
+        c, centre = corr.coef_[d], corr.means_[(2022, d)]
+        for row, h in ((3, 1), (4, 2)):
+            assert adj.loc[row, d] == pytest.approx((c["alpha"] - 1) * 0.02 + (c["phi_r"] ** h - 1) * 0.05
+                                                    + (c["phi_o"] ** h - 1) * (0.3 - centre))
 
 
-def test_reversion_needs_two_official_years(official):
+def test_correction_needs_two_official_years(official):
     with pytest.raises(LeefbaarError, match="two official years"):
-        Reversion().fit(official, DIMS, until=2014)
+        NowcastCorrection().fit(official, DIMS, until=2014)
 
 
 def test_out_of_time_reports_nowcasts_and_a_summary(store_file, official):
@@ -77,18 +113,17 @@ def test_out_of_time_reports_nowcasts_and_a_summary(store_file, official):
 
     spec = replace(load_spec("default"), location=None, spatial_lag=False, knots=2)
     with Store.open(store_file) as s:
-        panel = load_panel(s, spec, [2018, 2022]).reset_index(drop=True)
+        panel = load_panel(s, spec, [2018, 2020, 2022]).reset_index(drop=True)
     panel = panel[panel["code"].str[0].isin(["1", "2", "3"])].reset_index(drop=True)
-    oot = V.out_of_time(spec, panel, None, official, test_years=(2022,))
+    oot, pairs = V.out_of_time(spec, panel, None, official, 2020, (2022,))
     afw = oot[oot["target"] == "afw"].set_index("kind")
     assert set(afw.index) == {"level", "level_anchored", "level_nowcast", "change", "change_nowcast"}
-    # the reversion uses official years up to 2018 only, and moves the nowcast but not the model
+    # the correction uses official years up to 2020 only: 2014-2018 (level form) and 2018-2020 (used)
+    assert pairs["to_year"].max() == 2020 and pairs.loc[pairs["used"], "form"].eq("full").all()
     assert afw.loc["level_anchored", "r2"] != afw.loc["level_nowcast", "r2"]
     assert afw.loc["change", "n"] == afw.loc["change_nowcast", "n"] > 1000
-    assert -1 <= afw.loc["change_nowcast", "spearman"] <= 1
     cv = pd.DataFrame([{"model": "index", "year": 2018, "target": t, "n": 10, "r2": 0.5, "spearman": 0.7,
                         "mae": 0.1, "class_exact": 0.5, "class_within1": 0.9} for t in V.TARGETS])
-    rev = Reversion().fit(official, DIMS, until=2018).pairs_
-    nl, en = V.summary_markdown(cv, oot, rev, "nl"), V.summary_markdown(cv, oot, rev, "en")
+    nl, en = V.summary_markdown(cv, oot, pairs, "nl"), V.summary_markdown(cv, oot, pairs, "en")
     assert "Buiten de tijd" in nl and "verandering, nowcast" in nl
     assert "Out of time" in en and "Met: R² no" in en

@@ -60,7 +60,8 @@ def indicator_label(key: str, labels: dict[str, str], lang: str = "nl") -> str:
     """Readable name of a contribution key (feature, lag, location, baseline, residual)."""
     special = {"_baseline": ("landelijk referentieniveau", "national reference level"),
                "_residual": ("niet verklaard door indicatoren (officieel)", "not explained by indicators (official)"),
-               "_reversion": ("terugval naar het gemiddelde (nowcast)", "reversion to the mean (nowcast)"),
+               "_nowcast": ("nowcast-correctie (demping, terugval naar het gemiddelde)",
+                            "nowcast correction (damping, reversion to the mean)"),
                "_ligging": ("regionale ligging", "regional location")}
     if key in special:
         return special[key][lang == "en"]

@@ -1,22 +1,26 @@
-"""Reversion to the mean of official Leefbaarometer deviations, for nowcasts after the last official year.
+"""Nowcast correction: how official Leefbaarometer scores move after the last official year.
 
-An area's official dimension score is partly persistent and partly transient: areas far above or below the
-national mean drift back towards it. Between 2014 and 2018 the official deviations of all five LBM3
-dimensions shrank by 3-11 % (see ``leefbaar validate``); carrying the last official value forward unchanged
-(pure anchoring) ignores that, and so misses much of the change the official instrument later reports.
+A modelled score after the last official year a (year t = a + h, h > 0) starts from the anchored nowcast
+``m(t) + r(a)``: the index model on year t's indicators plus the area's unexplained part in year a
+(``r = official - model``). Between two official years the official scores do not move like that: the
+model's change over-states the official change (much of the year-to-year movement of rounded CBS figures is
+noise), and areas far from the mean drift back towards it. ``NowcastCorrection`` measures both on pairs of
+official years and corrects the anchored nowcast with one extra term per dimension d:
 
-``Reversion.fit(official)`` estimates, per dimension d and for every pair of consecutive official years
-(a, b) with all dimensions, the OLS slope ``kappa`` of ``o_d(b) - o_d(a)`` on ``o_d(a) - mean_a(o_d)`` over the
-areas official in both years, and turns it into an annual persistence ``(1 + kappa) ** (1 / (b - a))``.
-Pairs are pooled by the geometric mean weighted by their span in years. The nowcast adjustment of an area
-anchored on official year a, for year t = a + h (h > 0 years), is
+    v_d = (alpha_d - 1) * (m_d(t) - m_d(a)) + (phi_r,d ** h - 1) * r_d(a) + (phi_o,d ** h - 1) * dev_d(a)
 
-    v_d = (persistence_d ** h - 1) * (o_d(a) - mean_a(o_d))          (score points; 0 for h <= 0)
+so that the score becomes ``o(a) + alpha * (m(t) - m(a))`` plus the decay of the residual and of the official
+deviation from the mean of year a (``dev = o(a) - mean_a(o)``), in score points. The coefficients come from
+an OLS, over the areas official in both years of a pair (a0, b0) of span s = b0 - a0 years, of
 
-so the deviation decays geometrically (it would grow for a persistence above 1, which the data allow but
-have not shown for the total). The common shift of all areas (the OLS intercept) is left out: the index
-model carries year-on-year level changes through the indicators. Only official years up to ``until`` enter
-the fit, so a validation that fits on 2018 sees no later official value.
+    o_d(b0) - o_d(a0) = c + alpha_d * (m_d(b0) - m_d(a0)) + beta_d * r_d(a0) + kappa_d * dev_d(a0)
+
+with annual persistences ``phi_r = (1 + beta) ** (1 / s)`` and ``phi_o = (1 + kappa) ** (1 / s)``; for h = s
+the correction reproduces the OLS prediction without its intercept (the common shift of all areas is left to
+the model's indicators). The OLS runs over the areas with model scores in both years; when there are none
+(2014: no CBS PC4 data) only the reversion of the deviation is estimated (alpha = 1, beta = 0). The latest pair
+with the richest form is used; ``pairs_`` lists the estimates of every pair. Only official years up to
+``until`` enter, so a validation that fits on 2018 sees no later official value.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import pandas as pd
 
 from leefbaar.errors import LeefbaarError
 
-REVERSION = "_reversion"
+CORRECTION = "_nowcast"
 
 
 def load_official(store, spec) -> pd.DataFrame:
@@ -39,53 +43,76 @@ def load_official(store, spec) -> pd.DataFrame:
     return frame[["code", "year", *targets]].rename(columns=targets)
 
 
-class Reversion:
-    """Annual persistence of official dimension deviations (see the module docstring).
+def _ols(y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    A = np.column_stack([np.ones(len(y)), X])
+    return np.linalg.lstsq(A, y, rcond=None)[0][1:]
 
-    Attributes after ``fit``: ``pairs_`` (one row per year pair and dimension: from_year, to_year, dimension,
-    n, kappa, annual persistence), ``persistence_`` (dimension -> pooled annual persistence), ``means_``
-    ((year, dimension) -> mean official score of that year, the centre of the deviations).
+
+class NowcastCorrection:
+    """Damping of the model change and decay of residual and deviation (see the module docstring).
+
+    Attributes after ``fit``: ``pairs_`` (one row per official year pair and dimension: from_year, to_year,
+    dimension, form 'full' or 'level', n, alpha, beta, kappa), ``coef_`` (dimension -> dict alpha, phi_r,
+    phi_o of the pair used), ``pair_`` (that pair), ``means_`` ((year, dimension) -> mean official score).
     """
 
-    def fit(self, official: pd.DataFrame, dimensions, until: int | None = None) -> Reversion:
-        """``official``: code, year and one column per dimension (official scores; NaN where absent)."""
+    def fit(self, official: pd.DataFrame, dimensions, modelled: pd.DataFrame | None = None,
+            until: int | None = None) -> NowcastCorrection:
+        """``official`` and ``modelled``: code, year and one column per dimension (score points)."""
         dims = list(dimensions)
         full = official.dropna(subset=dims)
         if until is not None:
             full = full[full["year"] <= until]
         years = sorted(full["year"].unique())
         self.means_ = {(int(y), d): float(m) for y, g in full.groupby("year") for d, m in g[dims].mean().items()}
+        model = None if modelled is None else modelled.dropna(subset=dims).drop_duplicates(["code", "year"])
         rows = []
         for a, b in zip(years[:-1], years[1:], strict=True):
             pair = full[full["year"] == a].merge(full[full["year"] == b], on="code", suffixes=("_a", "_b"))
+            form = "level"
+            if model is not None:
+                with_m = (pair.merge(model[model["year"] == a], on="code")
+                          .merge(model[model["year"] == b], on="code", suffixes=("_ma", "_mb")))
+                if len(with_m) >= 30:
+                    pair, form = with_m, "full"
             if len(pair) < 30:
                 continue
             for d in dims:
-                x = pair[f"{d}_a"].to_numpy(float) - self.means_[(int(a), d)]
-                dy = pair[f"{d}_b"].to_numpy(float) - pair[f"{d}_a"].to_numpy(float)
-                kappa = float(np.cov(x, dy)[0, 1] / np.var(x, ddof=1))
-                rows.append({"from_year": int(a), "to_year": int(b), "dimension": d, "n": len(pair),
-                             "kappa": kappa, "persistence": max(1 + kappa, 1e-6) ** (1 / (b - a))})
+                oa, ob = pair[f"{d}_a"].to_numpy(float), pair[f"{d}_b"].to_numpy(float)
+                dev = oa - self.means_[(int(a), d)]
+                if form == "full":
+                    ma, mb = pair[f"{d}_ma"].to_numpy(float), pair[f"{d}_mb"].to_numpy(float)
+                    alpha, beta, kappa = _ols(ob - oa, np.column_stack([mb - ma, oa - ma, dev]))
+                else:
+                    alpha, beta, kappa = 1.0, 0.0, _ols(ob - oa, dev[:, None])[0]
+                rows.append({"from_year": int(a), "to_year": int(b), "dimension": d, "form": form, "n": len(pair),
+                             "alpha": float(alpha), "beta": float(beta), "kappa": float(kappa)})
         if not rows:
-            raise LeefbaarError("reversion needs two official years with all dimensions"
+            raise LeefbaarError("the nowcast correction needs two official years with all dimensions"
                                 + (f" up to {until}" if until is not None else ""))
         self.pairs_ = pd.DataFrame(rows)
-        span = self.pairs_["to_year"] - self.pairs_["from_year"]
-        self.persistence_ = {d: float(np.exp(np.average(np.log(g["persistence"]), weights=span[g.index])))
-                             for d, g in self.pairs_.groupby("dimension", sort=False)}
+        best = self.pairs_.assign(rich=self.pairs_["form"] == "full").sort_values(["rich", "to_year"]).iloc[-1]
+        self.pair_ = (int(best["from_year"]), int(best["to_year"]))
+        span = self.pair_[1] - self.pair_[0]
+        used = self.pairs_[(self.pairs_["from_year"] == self.pair_[0]) & (self.pairs_["to_year"] == self.pair_[1])]
+        self.coef_ = {r.dimension: {"alpha": r.alpha, "phi_r": max(1 + r.beta, 1e-6) ** (1 / span),
+                                    "phi_o": max(1 + r.kappa, 1e-6) ** (1 / span)} for r in used.itertuples()}
         return self
 
-    def adjustment(self, official_at_anchor: pd.DataFrame, anchor: np.ndarray, years: np.ndarray) -> pd.DataFrame:
-        """Per row and dimension the reversion term in score points (0 where there is no anchor or h <= 0).
+    def correction(self, at_anchor: pd.DataFrame, residual: pd.DataFrame, model_change: pd.DataFrame,
+                   anchor: np.ndarray, years: np.ndarray) -> pd.DataFrame:
+        """Per row and dimension the correction v in score points (0 where there is no anchor or h <= 0).
 
-        ``official_at_anchor``: the official dimension scores of each row's area in its anchor year.
+        ``at_anchor``: official scores of each row's area in its anchor year; ``residual``: official minus
+        model in the anchor year; ``model_change``: model in the row's year minus model in the anchor year.
         """
         anchor = np.asarray(anchor, float)
-        h = np.where(np.isnan(anchor), 0.0, np.asarray(years, float) - np.nan_to_num(anchor))
-        h = np.clip(h, 0.0, None)
-        out = pd.DataFrame(0.0, index=official_at_anchor.index, columns=list(self.persistence_))
-        for d, p in self.persistence_.items():
-            centre = np.array([self.means_.get((int(a), d), np.nan) if np.isfinite(a) else np.nan for a in anchor])
-            dev = official_at_anchor[d].to_numpy(float) - centre
-            out[d] = np.where((h > 0) & np.isfinite(dev), (p ** h - 1) * dev, 0.0)
+        h = np.clip(np.where(np.isnan(anchor), 0.0, np.asarray(years, float) - np.nan_to_num(anchor)), 0.0, None)
+        out = pd.DataFrame(0.0, index=at_anchor.index, columns=list(self.coef_))
+        for d, c in self.coef_.items():
+            centre = pd.Series(anchor).map({a: m for (a, dd), m in self.means_.items() if dd == d}).to_numpy(float)
+            dev = at_anchor[d].to_numpy(float) - centre
+            v = ((c["alpha"] - 1) * model_change[d].to_numpy(float) + (c["phi_r"] ** h - 1)
+                 * residual[d].to_numpy(float) + (c["phi_o"] ** h - 1) * dev)
+            out[d] = np.where((h > 0) & np.isfinite(v), v, 0.0)
         return out

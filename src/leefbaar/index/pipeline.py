@@ -16,14 +16,14 @@ Store tables written by ``write_scores`` (``leefbaar score``):
     contribution in score points. ``indicator`` is a feature key (``won_hcorp/woning``), a spatial lag
     (``<key>@buren``), ``_ligging`` (smooth regional term), ``_baseline`` (national mean of the dimension in
     the calibration data), ``_residual`` (official minus modelled; for modelled rows the residual carried
-    from ``anchor_year``) or ``_reversion`` (nowcasts after the anchor year: the drift of the anchor year's
-    official deviation back towards the mean, ``nowcast.Reversion``). Per (code, year, dimension) the
-    contributions add up exactly to the dimension score.
+    from ``anchor_year``) or ``_nowcast`` (nowcasts after the anchor year: damping of the model's change and
+    decay of the residual and of the deviation from the mean, ``nowcast.NowcastCorrection``). Per (code,
+    year, dimension) the contributions add up exactly to the dimension score.
 
 Nowcast rule: a modelled area-year = model(indicators of that year) + the residual of the nearest official
-year of the same area (ties: the earlier year) + for years after that anchor the reversion to the mean,
-fitted on all official years in the store. Validated in ``leefbaar validate`` (out-of-time, ``level_nowcast``
-and ``change_nowcast``, with the reversion fitted on official years up to the fit year only).
+year of the same area (ties: the earlier year) + for years after that anchor the nowcast correction, fitted
+on the latest pair of official years in the store. Validated in ``leefbaar validate`` (out-of-time,
+``level_nowcast`` and ``change_nowcast``, with the correction fitted on official years up to the fit year).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from leefbaar.index import uncertainty as unc
 from leefbaar.index.classes import classify_total
 from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
 from leefbaar.index.model import BASELINE, RESIDUAL, LivabilityIndex
-from leefbaar.index.nowcast import REVERSION, Reversion, load_official
+from leefbaar.index.nowcast import CORRECTION, NowcastCorrection, load_official
 from leefbaar.index.spec import IndexSpec
 
 SCORE_COLUMNS = ["spec", "level", "code", "year", "total", "afw", "won", "fys", "vrz", "soc", "onv", "klasse",
@@ -85,20 +85,28 @@ def anchored_residual(panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.Da
     return out
 
 
-def reversion_terms(store, spec: IndexSpec, panel: pd.DataFrame, target: pd.DataFrame, anchor: np.ndarray,
-                    is_official: np.ndarray) -> pd.DataFrame:
-    """Reversion of each modelled row's anchor-year official deviation (0 for official rows and h <= 0)."""
-    dims = list(spec.dimension_codes)
-    rev = Reversion().fit(load_official(store, spec), dims)
+def _at_anchor(panel: pd.DataFrame, values: pd.DataFrame, anchor: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
+    """``values`` (aligned with ``panel``; only ``rows`` usable) looked up at each row's (code, anchor year)."""
     key = pd.MultiIndex.from_arrays([panel["code"].to_numpy(), panel["year"].to_numpy()])
-    lookup = pd.DataFrame(target[[d.code for d in spec.dimensions]].to_numpy(float), index=key,
-                          columns=dims)[is_official]
+    lookup = values.set_axis(key)[rows]
+    out = pd.DataFrame(np.nan, index=panel.index, columns=values.columns)
     has = ~np.isnan(anchor)
-    at_anchor = pd.DataFrame(np.nan, index=panel.index, columns=dims)
-    at_anchor.loc[has, dims] = lookup.reindex(pd.MultiIndex.from_arrays(
+    out.loc[has, list(values.columns)] = lookup.reindex(pd.MultiIndex.from_arrays(
         [panel["code"].to_numpy()[has], anchor[has].astype(int)])).to_numpy()
-    out = rev.adjustment(at_anchor, np.where(is_official, np.nan, anchor), panel["year"].to_numpy())
-    return out[dims]
+    return out
+
+
+def nowcast_terms(store, spec: IndexSpec, panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.DataFrame,
+                  residual: pd.DataFrame, anchor: np.ndarray, is_official: np.ndarray) -> pd.DataFrame:
+    """The nowcast correction of each modelled row after its anchor year (0 for official rows and h <= 0)."""
+    dims = list(spec.dimension_codes)
+    model_rows = panel[["code", "year"]].assign(**{d: modelled[d].to_numpy() for d in dims})[is_official]
+    corr = NowcastCorrection().fit(load_official(store, spec), dims, modelled=model_rows)
+    target = target[dims].set_axis(panel.index)
+    change = modelled[dims].set_axis(panel.index) - _at_anchor(panel, modelled[dims].set_axis(panel.index),
+                                                               anchor, is_official)
+    return corr.correction(_at_anchor(panel, target, anchor, is_official), residual[dims], change,
+                           np.where(is_official, np.nan, anchor), panel["year"].to_numpy())[dims]
 
 
 def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int = 0, progress=None
@@ -119,7 +127,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores = panel[["code", "year"]].copy()
         lbm = on_lbm_scale(spec)
         residual = pd.DataFrame(0.0, index=panel.index, columns=dims)
-        reversion = residual.copy()
+        correction = residual.copy()
         kind = np.full(len(panel), "modelled", dtype=object)
         anchor = np.full(len(panel), np.nan)
         if lbm:
@@ -129,8 +137,8 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
             anchor = nearest_official(panel["code"].to_numpy(), panel["year"].to_numpy(),
                                       panel.loc[is_official, ["code", "year"]])
             residual = anchored_residual(panel, target, modelled, anchor, is_official)
-            reversion = reversion_terms(store, spec, panel, target, anchor, is_official)
-        final = modelled + residual.to_numpy() + reversion.to_numpy()
+            correction = nowcast_terms(store, spec, panel, target, modelled, residual, anchor, is_official)
+        final = modelled + residual.to_numpy() + correction.to_numpy()
         for d in dims:
             scores[d] = final[d].to_numpy()
         scores["afw"] = final.sum(axis=1).to_numpy()
@@ -143,7 +151,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         if spec.weighting == "calibrated" and n_draws > 0:
             step("uncertainty")
             alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
-            shift = reversion.sum(axis=1).to_numpy()
+            shift = correction.sum(axis=1).to_numpy()
             offsets = [residual.sum(axis=1).to_numpy() + shift]
             if lbm:
                 alt_scores = alt.score(panel)[dims].reset_index(drop=True)
@@ -165,17 +173,17 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores.insert(0, "spec", spec.name)
         scores.insert(1, "level", spec.level)
         step("contributions")
-        contributions = _long_contributions(spec, panel, parts, residual, reversion)
+        contributions = _long_contributions(spec, panel, parts, residual, correction)
     return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel)
 
 
 def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, pd.DataFrame],
-                        residual: pd.DataFrame, reversion: pd.DataFrame) -> pd.DataFrame:
+                        residual: pd.DataFrame, correction: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for d, frame in parts.items():
         f = frame.copy()
         f[RESIDUAL] = residual[d].to_numpy()
-        f[REVERSION] = reversion[d].to_numpy()
+        f[CORRECTION] = correction[d].to_numpy()
         values = f.to_numpy()
         n, k = values.shape
         frames.append(pd.DataFrame({

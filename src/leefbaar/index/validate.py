@@ -6,10 +6,10 @@
   classes for afw, component classes for the dimensions).
 - ``out_of_time``: fit on one year (2018), predict later years (2020, 2022) from their own indicators.
   Levels are reported three times: ``level`` (model only), ``level_anchored`` (plus the area's official
-  fit-year residual) and ``level_nowcast`` (anchored plus reversion to the mean, ``nowcast.Reversion`` fitted
-  on official years up to the fit year only: this is how ``leefbaar score`` nowcasts). Changes against the
-  official change from the fit year: ``change`` (model minus model; the residual cancels) and
-  ``change_nowcast`` (with reversion).
+  fit-year residual) and ``level_nowcast`` (anchored plus ``nowcast.NowcastCorrection``, fitted on official
+  years up to the fit year only: this is how ``leefbaar score`` nowcasts). Changes against the official
+  change from the fit year: ``change`` (model minus model; the residual cancels) and ``change_nowcast``
+  (with the correction).
 - ``baseline``: the same protocol with gradient boosting on the raw, untransformed PC4 indicators (no
   ethnicity, no spatial features), the reference named in the issue.
 Scores are in Leefbaarometer points; all metrics compare with official values.
@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from leefbaar.index.classes import classify_component, classify_total
 from leefbaar.index.model import LivabilityIndex
-from leefbaar.index.nowcast import Reversion
+from leefbaar.index.nowcast import NowcastCorrection
 from leefbaar.sources.catalogue import indicators as catalogue
 
 TARGETS = ("afw", "won", "fys", "vrz", "soc", "onv")
@@ -111,34 +111,40 @@ def cross_validate(spec, panel: pd.DataFrame, pairs, years=(2018, 2020, 2022), f
 
 
 def out_of_time(spec, panel: pd.DataFrame, pairs, official: pd.DataFrame | None = None, fit_year: int = 2018,
-                test_years=(2020, 2022), model: str = "index") -> pd.DataFrame:
+                test_years=(2020, 2022), model: str = "index") -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Fit on ``fit_year`` only; metrics for levels and changes in ``test_years`` (see the module docstring).
 
-    ``official``: all official dimension scores (``nowcast.load_official``) for the reversion; without it the
-    nowcast rows are left out.
+    ``official``: all official dimension scores (``nowcast.load_official``) for the nowcast correction; without
+    it the nowcast rows are left out. Returns the metrics and the correction's ``pairs_`` (or None).
     """
     fp = index_fit_predict(spec, pairs) if model == "index" else baseline_fit_predict(spec, raw_columns(panel))
     dims = list(spec.dimension_codes)
-    reversion = Reversion().fit(official, dims, until=fit_year) if official is not None else None
     rows = []
     with threadpool_limits(limits=1):
         train = panel[panel["year"] == fit_year]
         train = train[official_frame(train, spec)["afw"].notna().to_numpy()]
-        base = panel[panel["year"] == fit_year].set_index("code")
-        pred_base = fp(train, base.reset_index()).set_index("code")
-        off_base = official_frame(base.reset_index(), spec).set_axis(base.index)
+        past = panel[panel["year"] <= fit_year]
+        past = past[official_frame(past, spec)["afw"].notna().to_numpy()].reset_index(drop=True)
+        pred_past = fp(train, past)
+        correction = None
+        if official is not None:
+            correction = NowcastCorrection().fit(official, dims, modelled=pred_past[["code", "year", *dims]],
+                                                 until=fit_year)
+        pred_base = pred_past[pred_past["year"] == fit_year].set_index("code")
+        off_base = official_frame(past[past["year"] == fit_year].reset_index(drop=True), spec).set_axis(
+            pred_base.index)
         for y in test_years:
             d = panel[panel["year"] == y].reset_index(drop=True)
             off = official_frame(d, spec)
             pred = fp(train, d)
             codes = d["code"].to_numpy()
-            p0 = pred_base.reindex(codes)
-            o0 = off_base.reindex(codes)
-            rev = None
-            if reversion is not None:
-                rev = reversion.adjustment(o0[dims].reset_index(drop=True), np.full(len(d), fit_year),
-                                           d["year"].to_numpy())
-                rev["afw"] = rev[dims].sum(axis=1)
+            p0 = pred_base.reindex(codes).reset_index(drop=True)
+            o0 = off_base.reindex(codes).reset_index(drop=True)
+            corr = None
+            if correction is not None:
+                corr = correction.correction(o0[dims], o0[dims] - p0[dims], pred[dims] - p0[dims],
+                                             np.full(len(d), float(fit_year)), d["year"].to_numpy())
+                corr["afw"] = corr[dims].sum(axis=1)
             for t in TARGETS:
                 o, p = off[t].to_numpy(), pred[t].to_numpy(float)
                 key = {"model": model, "fit_year": fit_year, "year": y, "target": t}
@@ -146,21 +152,24 @@ def out_of_time(spec, panel: pd.DataFrame, pairs, official: pd.DataFrame | None 
                 change_o, change_p = o - o0[t].to_numpy(), p - p0[t].to_numpy()
                 rows.append({**key, "kind": "level", **metrics(o, p, t)})
                 rows.append({**key, "kind": "level_anchored", **metrics(o, anchored, t)})
-                if rev is not None:
-                    rows.append({**key, "kind": "level_nowcast", **metrics(o, anchored + rev[t].to_numpy(), t)})
+                if corr is not None:
+                    rows.append({**key, "kind": "level_nowcast", **metrics(o, anchored + corr[t].to_numpy(), t)})
                 rows.append({**key, "kind": "change", **metrics(change_o, change_p, t, classes=False)})
-                if rev is not None:
+                if corr is not None:
                     rows.append({**key, "kind": "change_nowcast",
-                                 **metrics(change_o, change_p + rev[t].to_numpy(), t, classes=False)})
-    return pd.DataFrame(rows)
+                                 **metrics(change_o, change_p + corr[t].to_numpy(), t, classes=False)})
+    if correction is None:
+        return pd.DataFrame(rows), None
+    used = correction.pairs_["to_year"] == correction.pair_[1]
+    return pd.DataFrame(rows), correction.pairs_.assign(model=model, fit_year=fit_year, used=used)
 
 
 TEXT = {
     "nl": {"title": "Validatie tegen de officiële Leefbaarometer 3 (PC4)",
            "cv": "Leave-gemeente-out kruisvalidatie, totaal (afw)",
            "dims": "Kruisvalidatie per dimensie: R²",
-           "oot": "Buiten de tijd: model geschat op {fit}, voorspeld voor latere jaren (totaal)",
-           "rev": "Terugval naar het gemiddelde (officiële jaren tot en met {fit})",
+           "oot": "Buiten de tijd: model geschat op één jaar (fit_year), voorspeld voor latere jaren (totaal)",
+           "rev": "Nowcast-correctie per paar officiële jaren tot en met het schattingsjaar (used: gebruikt)",
            "targets": "Doelen: R² ≥ 0,90 en Spearman ≥ 0,95 voor het totaal; Spearman van de verandering "
                       "{fit}→{last} ≥ 0,7. Gehaald: R² {r2}, Spearman {sp}, verandering {chg}.",
            "yes": "ja", "no": "nee",
@@ -170,8 +179,8 @@ TEXT = {
     "en": {"title": "Validation against the official Leefbaarometer 3 (PC4)",
            "cv": "Leave-gemeente-out cross-validation, total (afw)",
            "dims": "Cross-validation per dimension: R²",
-           "oot": "Out of time: model fitted on {fit}, predicted for later years (total)",
-           "rev": "Reversion to the mean (official years up to {fit})",
+           "oot": "Out of time: model fitted on one year (fit_year), predicted for later years (total)",
+           "rev": "Nowcast correction per pair of official years up to the fit year (used: applied)",
            "targets": "Targets: R² ≥ 0.90 and Spearman ≥ 0.95 for the total; Spearman of the change "
                       "{fit}→{last} ≥ 0.7. Met: R² {r2}, Spearman {sp}, change {chg}.",
            "yes": "yes", "no": "no",
@@ -180,17 +189,19 @@ TEXT = {
 }
 
 
-def summary_markdown(cv: pd.DataFrame, oot: pd.DataFrame, reversion: pd.DataFrame, lang: str = "nl") -> str:
-    """A short readable summary of ``cross_validate``, ``out_of_time`` and the reversion estimates."""
+def summary_markdown(cv: pd.DataFrame, oot: pd.DataFrame, corrections: pd.DataFrame, lang: str = "nl") -> str:
+    """A short readable summary of ``cross_validate``, ``out_of_time`` (one or more fit years) and the nowcast
+    corrections; the change target is judged on the first fit year and the last test year."""
     t = TEXT["en" if lang == "en" else "nl"]
-    fit = int(oot["fit_year"].iloc[0])
-    last = int(oot["year"].max())
+    fit = int(oot["fit_year"].min())
+    last = int(oot.loc[oot["fit_year"] == fit, "year"].max())
     afw = cv[cv["target"] == "afw"]
     dims = cv.pivot_table(index=["model", "year"], columns="target", values="r2").reset_index()
     o = oot[oot["target"] == "afw"].copy()
     o["kind"] = o["kind"].map(t["kinds"])
     index_cv = afw[afw["model"] == "index"]
-    chg = oot.query("model == 'index' and target == 'afw' and year == @last and kind.str.startswith('change')")
+    chg = oot.query("model == 'index' and target == 'afw' and fit_year == @fit and year == @last "
+                    "and kind.str.startswith('change')")
     yes = lambda ok: t["yes"] if ok else t["no"]  # noqa: E731
     parts = [
         f"# {t['title']}", "",
@@ -200,9 +211,9 @@ def summary_markdown(cv: pd.DataFrame, oot: pd.DataFrame, reversion: pd.DataFram
         afw[["model", "year", "n", "r2", "spearman", "mae", "class_exact", "class_within1"]].round(3)
         .to_markdown(index=False),
         "", f"## {t['dims']}", "", dims.round(3).to_markdown(index=False),
-        "", f"## {t['oot'].format(fit=fit)}", "",
-        o[["model", "year", "kind", "n", "r2", "spearman", "mae"]].round(3).to_markdown(index=False),
-        "", f"## {t['rev'].format(fit=fit)}", "",
-        reversion.round(4).to_markdown(index=False), "",
+        "", f"## {t['oot']}", "",
+        o[["model", "fit_year", "year", "kind", "n", "r2", "spearman", "mae"]].round(3).to_markdown(index=False),
+        "", f"## {t['rev']}", "",
+        corrections.round(4).to_markdown(index=False), "",
     ]
     return "\n".join(parts)
