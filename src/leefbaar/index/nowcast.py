@@ -15,7 +15,8 @@ an OLS, over the areas official in both years of a pair (a0, b0) of span s = b0 
 
     o_d(b0) - o_d(a0) = c + alpha_d * (m_d(b0) - m_d(a0)) + beta_d * r_d(a0) + kappa_d * dev_d(a0)
 
-with annual persistences ``phi_r = (1 + beta) ** (1 / s)`` and ``phi_o = (1 + kappa) ** (1 / s)``; for h = s
+with annual persistences ``phi_r = (1 + beta) ** (1 / s)`` and ``phi_o = (1 + kappa) ** (1 / s)``; alpha is
+used no lower than 0, so that improving an indicator never lowers a nowcast (monotonicity). For h = s
 the correction reproduces the OLS prediction without its intercept (the common shift of all areas is left to
 the model's indicators). The OLS runs over the areas with model scores in both years; when there are none
 (2014: no CBS PC4 data) only the reversion of the deviation is estimated (alpha = 1, beta = 0). The latest pair
@@ -95,7 +96,7 @@ class NowcastCorrection:
         self.pair_ = (int(best["from_year"]), int(best["to_year"]))
         span = self.pair_[1] - self.pair_[0]
         used = self.pairs_[(self.pairs_["from_year"] == self.pair_[0]) & (self.pairs_["to_year"] == self.pair_[1])]
-        self.coef_ = {r.dimension: {"alpha": r.alpha, "phi_r": max(1 + r.beta, 1e-6) ** (1 / span),
+        self.coef_ = {r.dimension: {"alpha": max(r.alpha, 0.0), "phi_r": max(1 + r.beta, 1e-6) ** (1 / span),
                                     "phi_o": max(1 + r.kappa, 1e-6) ** (1 / span)} for r in used.itertuples()}
         return self
 
