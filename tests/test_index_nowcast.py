@@ -4,6 +4,7 @@ against an independent OLS (statsmodels) on the official LBM3 dimension scores i
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,3 +128,29 @@ def test_out_of_time_reports_nowcasts_and_a_summary(store_file, official):
     nl, en = V.summary_markdown(cv, oot, pairs, "nl"), V.summary_markdown(cv, oot, pairs, "en")
     assert "Buiten de tijd" in nl and "verandering, nowcast" in nl
     assert "Out of time" in en and "Met: R² no" in en
+
+
+def test_validate_command_writes_tables_and_summary(store_file, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from leefbaar.cli import app
+
+    spec = yaml.safe_load((Path(__file__).parents[1] / "src/leefbaar/catalogue/specs/default.yaml").read_text())
+    spec.update(name="small_validate_test", spatial_lag=False, knots=2)
+    spec.pop("location")
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["validate", "--store", str(store_file), "--out", str(out), "--spec", str(path),
+                                      "--years", "2020,2022", "--fit-years", "2020", "--folds", "3", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert {f.name for f in out.iterdir()} == {"cv.csv", "out_of_time.csv", "nowcast_correction.csv", "validate.md"}
+    cv = pd.read_csv(out / "cv.csv")
+    assert set(cv["year"]) == {2020, 2022} and (cv["n"] > 4000).all() and cv["r2"].between(0, 1).all()
+    oot = pd.read_csv(out / "out_of_time.csv")
+    assert set(oot["fit_year"]) == {2020} and set(oot["year"]) == {2022}
+    assert "Out of time" in (out / "validate.md").read_text(encoding="utf-8")
+    bad = CliRunner().invoke(app, ["validate", "--store", str(store_file), "--out", str(out), "--spec", str(path),
+                                   "--years", "2018", "--fit-years", "2020"])
+    assert bad.exit_code != 0 and "comes after" in str(bad.exception)

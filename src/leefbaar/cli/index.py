@@ -108,6 +108,9 @@ def validate(store: StoreOpt = None, out: OutOpt = Path("out/validate"), spec: S
     from leefbaar.index.spec import load_spec
     from leefbaar.store.store import Store
 
+    plan = {fit: tests for fit in _years(fit_years) if (tests := [y for y in _years(years) if y > fit])}
+    if not plan:
+        raise LeefbaarError(f"no cross-validated year in --years {years} comes after --fit-years {fit_years}")
     sp = load_spec(spec)
     with Store.open(resolve_store(store)) as st:
         panel = load_panel(st, sp, range(2017, 2024)).reset_index(drop=True)
@@ -116,10 +119,7 @@ def validate(store: StoreOpt = None, out: OutOpt = Path("out/validate"), spec: S
     note = lambda m: err_console.print(f"[dim]{m}[/dim]")  # noqa: E731
     models = ["index"] + (["baseline"] if baseline else [])
     cv = pd.concat([V.cross_validate(sp, panel, pairs, _years(years), folds, m, note) for m in models])
-    runs = [V.out_of_time(sp, panel, pairs, official, fit, tests, m) for m in models for fit in _years(fit_years)
-            if (tests := [y for y in _years(years) if y > fit])]
-    if not runs:
-        raise LeefbaarError(f"no cross-validated year in --years {years} comes after --fit-years {fit_years}")
+    runs = [V.out_of_time(sp, panel, pairs, official, fit, tests, m) for m in models for fit, tests in plan.items()]
     oot = pd.concat([r[0] for r in runs], ignore_index=True)
     corrections = pd.concat([r[1] for r in runs], ignore_index=True)
     write_csv(cv, out, "cv.csv")
