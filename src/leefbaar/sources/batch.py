@@ -97,10 +97,16 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
         dup = next(x for x in key if key.count(x) > 1)
         raise InputError(raw.path, f"two columns map to indicator {dup[0]!r} for {dup[1]}; "
                          "check catalogue/columns.csv")
+    # categoricals: the same few strings repeat n * k times (cheap to build, cast once on the way to the store)
+    code_idx, code_values = pd.factorize(codes.to_numpy(dtype=object), use_na_sentinel=False)
+    status_idx, status_values = pd.factorize(status.T.reshape(-1))
     return pd.DataFrame({
-        "code": np.tile(codes.to_numpy(dtype=object), k),
-        "level": level, "vintage": vintage,
+        "code": pd.Categorical.from_codes(np.tile(code_idx, k), categories=pd.Index(code_values, dtype=object)),
+        "level": pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int8), categories=[level]),
+        "vintage": vintage,
         "year": np.repeat(years, n),
-        "indicator": pd.Categorical(np.repeat(np.array(indicator_ids, dtype=object), n)),
-        "value": values.T.reshape(-1), "status": status.T.reshape(-1),
+        "indicator": pd.Categorical.from_codes(np.repeat(np.arange(k), n), categories=indicator_ids)
+        if len(set(indicator_ids)) == k else pd.Categorical(np.repeat(np.array(indicator_ids, dtype=object), n)),
+        "value": values.T.reshape(-1),
+        "status": pd.Categorical.from_codes(status_idx, categories=pd.Index(status_values, dtype=object)),
     })

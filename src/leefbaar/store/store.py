@@ -382,15 +382,28 @@ class Store:
         }
 
 
+def _string_array(column: pd.Series) -> pa.Array:
+    """A column of text (object, str or categorical of text) as an Arrow string array; categories cast once."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        dictionary = pa.array(column.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
+        indices = pa.array(column.cat.codes.to_numpy(), mask=column.cat.codes.to_numpy() < 0)
+        return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
+    return pa.array(column.astype(str).to_numpy(dtype=object), type=pa.string())
+
+
 def _obs_arrow(obs: pd.DataFrame, seq: int) -> pa.Table:
     """Observations as an Arrow table with the order ``seq`` of their batch (later batches win)."""
-    frame = obs.astype({"vintage": "int32", "year": "int32", "value": "float64", "source_id": "int32"})
-    schema = pa.schema([("code", pa.string()), ("level", pa.string()), ("vintage", pa.int32()),
-                        ("year", pa.int32()), ("indicator", pa.string()), ("value", pa.float64()),
-                        ("status", pa.string()), ("source_id", pa.int32())])
-    table = pa.Table.from_pandas(frame[[*OBS_COLUMNS, "source_id"]].astype(
-        {"code": str, "level": str, "indicator": str, "status": str}), schema=schema, preserve_index=False)
-    return table.append_column("seq", pa.array(np.full(table.num_rows, seq, dtype=np.int32)))
+    n = len(obs)
+    return pa.table({
+        "code": _string_array(obs["code"]), "level": _string_array(obs["level"]),
+        "vintage": pa.array(obs["vintage"].to_numpy(dtype=np.int32)),
+        "year": pa.array(obs["year"].to_numpy(dtype=np.int32)),
+        "indicator": _string_array(obs["indicator"]),
+        "value": pa.array(obs["value"].to_numpy(dtype=np.float64), from_pandas=True),
+        "status": _string_array(obs["status"]),
+        "source_id": pa.array(obs["source_id"].to_numpy(dtype=np.int32)),
+        "seq": pa.array(np.full(n, seq, dtype=np.int32)),
+    })
 
 
 def _rel(path: Path) -> str:
