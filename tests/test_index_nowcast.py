@@ -82,7 +82,9 @@ def test_full_form_matches_an_independent_ols(official, modelled):
         adj = corr.correction(a[DIMS], a[DIMS] - a[[f"{x}_m" for x in DIMS]].set_axis(DIMS, axis=1),
                               (b[[f"{x}_m" for x in DIMS]] - a[[f"{x}_m" for x in DIMS]].values).set_axis(DIMS, axis=1),
                               np.full(len(a), 2018.0), np.full(len(a), 2020))
-        expected = ols.fittedvalues - ols.params["const"] - X["dm"]  # the anchored nowcast already has dm once
+        # the anchored nowcast already has dm once; alpha is used no lower than 0 (monotonicity)
+        k = ols.params
+        expected = (max(k["dm"], 0) - 1) * X["dm"] + k["r"] * X["r"] + k["dev"] * X["dev"]
         np.testing.assert_allclose(adj[d].to_numpy(), expected.to_numpy(), atol=1e-10)
 
 
@@ -154,3 +156,52 @@ def test_validate_command_writes_tables_and_summary(store_file, tmp_path):
     bad = CliRunner().invoke(app, ["validate", "--store", str(store_file), "--out", str(out), "--spec", str(path),
                                    "--years", "2018", "--fit-years", "2020"])
     assert bad.exit_code != 0 and "comes after" in str(bad.exception)
+
+
+def test_linear_terms_rebuild_the_nowcast(official, modelled):
+    corr = NowcastCorrection().fit(official, DIMS, modelled=modelled)
+    rng = np.random.default_rng(0)
+    n = 40
+    m_now, m_anchor = (pd.DataFrame(rng.normal(0, 0.05, (n, 5)), columns=DIMS) for _ in range(2))
+    o = pd.DataFrame(rng.normal(0, 0.08, (n, 5)), columns=DIMS)
+    anchor = np.where(np.arange(n) % 4 == 0, np.nan, 2022.0)
+    years = np.where(np.arange(n) % 2 == 0, 2023, 2021)  # after and before the anchor
+    expected = m_now + np.where(np.isnan(anchor)[:, None], 0, (o - m_anchor).to_numpy())
+    expected += corr.correction(o, o - m_anchor, m_now - m_anchor, anchor, years).to_numpy()
+    c_now, c_anchor, const = corr.linear_terms(o, anchor, years)
+    for d in DIMS:
+        rebuilt = c_now[d] * m_now[d] + c_anchor[d] * m_anchor[d] + const[d]
+        np.testing.assert_allclose(rebuilt, expected[d], atol=1e-12)
+    sd = corr.error_sd(anchor, years)
+    assert np.isnan(sd[np.isnan(anchor)]).all()
+    assert sd[2] == pytest.approx(corr.error_sd_ / np.sqrt(corr.span_)) and corr.error_sd_ > 0
+
+
+def test_draws_without_calibration_noise_reproduce_the_anchored_scores(store_file):
+    from leefbaar.index import uncertainty as unc
+    from leefbaar.index.features import load_panel
+    from leefbaar.index.model import LivabilityIndex
+    from leefbaar.index.pipeline import anchored_residual, nearest_official, nowcast_terms
+    from leefbaar.store.store import Store
+
+    spec = replace(load_spec("default"), location=None, spatial_lag=False, knots=2)
+    with Store.open(store_file) as s:
+        panel = load_panel(s, spec, [2020, 2021, 2022, 2023]).reset_index(drop=True)
+        panel = panel[panel["code"].str[0] == "3"].reset_index(drop=True)
+        model = LivabilityIndex(spec).fit(panel, with_cov=False)
+        modelled = model.score(panel)[DIMS]
+        target = model.targets(panel)
+        is_official = target.notna().all(axis=1).to_numpy()
+        anchor = nearest_official(panel["code"].to_numpy(), panel["year"].to_numpy(),
+                                  panel.loc[is_official, ["code", "year"]])
+        residual = anchored_residual(panel, target, modelled, anchor, is_official)
+        correction, anchoring = nowcast_terms(s, spec, panel, target, modelled, residual, anchor, is_official)
+    point = (modelled + residual.to_numpy() + correction.to_numpy()).sum(axis=1).to_numpy()
+    quiet = unc.Anchoring(anchoring.anchor_row, anchoring.c_now, anchoring.c_anchor, anchoring.const,
+                          np.zeros(len(panel)))
+    draws = unc.draws(unc.prepare([model], panel), 5, seed=1, concentration=np.inf, anchoring=quiet)
+    modelled_rows = ~is_official
+    np.testing.assert_allclose(draws[modelled_rows], np.repeat(point[modelled_rows, None], 5, axis=1), atol=1e-10)
+    noisy = unc.draws(unc.prepare([model], panel), 400, seed=1, concentration=np.inf, anchoring=anchoring)
+    after = modelled_rows & (panel["year"].to_numpy() == 2023)
+    assert np.median(noisy[after].std(axis=1)) == pytest.approx(np.median(anchoring.noise_sd[after]), rel=0.15)

@@ -45,8 +45,14 @@ def load_official(store, spec) -> pd.DataFrame:
 
 
 def _ols(y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """OLS slopes of y on X with an intercept (the intercept is dropped)."""
     A = np.column_stack([np.ones(len(y)), X])
     return np.linalg.lstsq(A, y, rcond=None)[0][1:]
+
+
+def _fitted(y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    A = np.column_stack([np.ones(len(y)), X])
+    return A @ np.linalg.lstsq(A, y, rcond=None)[0]
 
 
 class NowcastCorrection:
@@ -54,7 +60,9 @@ class NowcastCorrection:
 
     Attributes after ``fit``: ``pairs_`` (one row per official year pair and dimension: from_year, to_year,
     dimension, form 'full' or 'level', n, alpha, beta, kappa), ``coef_`` (dimension -> dict alpha, phi_r,
-    phi_o of the pair used), ``pair_`` (that pair), ``means_`` ((year, dimension) -> mean official score).
+    phi_o of the pair used), ``pair_`` (that pair) and ``span_`` (its years), ``error_sd_`` (sd over areas of
+    the OLS residual of the afw change over that pair: the nowcast error, score points), ``means_`` ((year,
+    dimension) -> mean official score).
     """
 
     def fit(self, official: pd.DataFrame, dimensions, modelled: pd.DataFrame | None = None,
@@ -67,7 +75,7 @@ class NowcastCorrection:
         years = sorted(full["year"].unique())
         self.means_ = {(int(y), d): float(m) for y, g in full.groupby("year") for d, m in g[dims].mean().items()}
         model = None if modelled is None else modelled.dropna(subset=dims).drop_duplicates(["code", "year"])
-        rows = []
+        rows, errors = [], {}
         for a, b in zip(years[:-1], years[1:], strict=True):
             pair = full[full["year"] == a].merge(full[full["year"] == b], on="code", suffixes=("_a", "_b"))
             form = "level"
@@ -78,23 +86,29 @@ class NowcastCorrection:
                     pair, form = with_m, "full"
             if len(pair) < 30:
                 continue
+            error = np.zeros(len(pair))
             for d in dims:
                 oa, ob = pair[f"{d}_a"].to_numpy(float), pair[f"{d}_b"].to_numpy(float)
                 dev = oa - self.means_[(int(a), d)]
                 if form == "full":
                     ma, mb = pair[f"{d}_ma"].to_numpy(float), pair[f"{d}_mb"].to_numpy(float)
-                    alpha, beta, kappa = _ols(ob - oa, np.column_stack([mb - ma, oa - ma, dev]))
+                    X = np.column_stack([mb - ma, oa - ma, dev])
+                    alpha, beta, kappa = _ols(ob - oa, X)
+                    error += ob - oa - _fitted(ob - oa, X)
                 else:
                     alpha, beta, kappa = 1.0, 0.0, _ols(ob - oa, dev[:, None])[0]
+                    error += ob - oa - _fitted(ob - oa, dev[:, None])
                 rows.append({"from_year": int(a), "to_year": int(b), "dimension": d, "form": form, "n": len(pair),
                              "alpha": float(alpha), "beta": float(beta), "kappa": float(kappa)})
+            errors[(int(a), int(b))] = float(np.std(error, ddof=1))
         if not rows:
             raise LeefbaarError("the nowcast correction needs two official years with all dimensions"
                                 + (f" up to {until}" if until is not None else ""))
         self.pairs_ = pd.DataFrame(rows)
         best = self.pairs_.assign(rich=self.pairs_["form"] == "full").sort_values(["rich", "to_year"]).iloc[-1]
         self.pair_ = (int(best["from_year"]), int(best["to_year"]))
-        span = self.pair_[1] - self.pair_[0]
+        span = self.span_ = self.pair_[1] - self.pair_[0]
+        self.error_sd_ = errors[self.pair_]
         used = self.pairs_[(self.pairs_["from_year"] == self.pair_[0]) & (self.pairs_["to_year"] == self.pair_[1])]
         self.coef_ = {r.dimension: {"alpha": max(r.alpha, 0.0), "phi_r": max(1 + r.beta, 1e-6) ** (1 / span),
                                     "phi_o": max(1 + r.kappa, 1e-6) ** (1 / span)} for r in used.itertuples()}
@@ -117,3 +131,32 @@ class NowcastCorrection:
                  * residual[d].to_numpy(float) + (c["phi_o"] ** h - 1) * dev)
             out[d] = np.where((h > 0) & np.isfinite(v), v, 0.0)
         return out
+
+    def linear_terms(self, at_anchor: pd.DataFrame, anchor: np.ndarray, years: np.ndarray
+                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The score of every row as ``c_now * m(t) + c_anchor * m(a) + const`` per dimension.
+
+        m(t) is the model in the row's year and m(a) in its anchor year: with the correction (h > 0)
+        ``c_now = alpha``, ``c_anchor = -alpha - (phi_r ** h - 1)``, ``const = phi_r ** h * o(a) + (phi_o ** h
+        - 1) * dev(a)``; anchored before the anchor (h <= 0) 1, -1 and o(a); without an anchor 1, 0 and 0.
+        Used by the Monte Carlo to redraw the model terms of both years.
+        """
+        anchor = np.asarray(anchor, float)
+        has = ~np.isnan(anchor)
+        h = np.where(has, np.asarray(years, float) - np.nan_to_num(anchor), 0.0)
+        after = has & (h > 0)
+        c_now, c_anchor, const = {}, {}, {}
+        for d, c in self.coef_.items():
+            centre = pd.Series(anchor).map({a: m for (a, dd), m in self.means_.items() if dd == d}).to_numpy(float)
+            o = at_anchor[d].to_numpy(float)
+            decay_r, decay_o = c["phi_r"] ** np.clip(h, 0, None), c["phi_o"] ** np.clip(h, 0, None)
+            c_now[d] = np.where(after, c["alpha"], 1.0)
+            c_anchor[d] = np.where(after, -c["alpha"] - (decay_r - 1), np.where(has, -1.0, 0.0))
+            const[d] = np.where(after, decay_r * o + np.nan_to_num((decay_o - 1) * (o - centre)),
+                                np.where(has, o, 0.0))
+        return c_now, c_anchor, const
+
+    def error_sd(self, anchor: np.ndarray, years: np.ndarray) -> np.ndarray:
+        """Nowcast error sd of afw per row: ``error_sd_ * sqrt(|h| / span_)`` (NaN without an anchor)."""
+        anchor = np.asarray(anchor, float)
+        return self.error_sd_ * np.sqrt(np.abs(np.asarray(years, float) - anchor) / self.span_)

@@ -97,16 +97,30 @@ def _at_anchor(panel: pd.DataFrame, values: pd.DataFrame, anchor: np.ndarray, ro
 
 
 def nowcast_terms(store, spec: IndexSpec, panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.DataFrame,
-                  residual: pd.DataFrame, anchor: np.ndarray, is_official: np.ndarray) -> pd.DataFrame:
-    """The nowcast correction of each modelled row after its anchor year (0 for official rows and h <= 0)."""
+                  residual: pd.DataFrame, anchor: np.ndarray, is_official: np.ndarray
+                  ) -> tuple[pd.DataFrame, unc.Anchoring]:
+    """The nowcast correction of each modelled row after its anchor year (0 for official rows and h <= 0),
+    and the ``Anchoring`` that lets the Monte Carlo redraw every row the same way."""
     dims = list(spec.dimension_codes)
     model_rows = panel[["code", "year"]].assign(**{d: modelled[d].to_numpy() for d in dims})[is_official]
     corr = NowcastCorrection().fit(load_official(store, spec), dims, modelled=model_rows)
     target = target[dims].set_axis(panel.index)
+    at_anchor = _at_anchor(panel, target, anchor, is_official)
     change = modelled[dims].set_axis(panel.index) - _at_anchor(panel, modelled[dims].set_axis(panel.index),
                                                                anchor, is_official)
-    return corr.correction(_at_anchor(panel, target, anchor, is_official), residual[dims], change,
-                           np.where(is_official, np.nan, anchor), panel["year"].to_numpy())[dims]
+    row_anchor = np.where(is_official, np.nan, anchor)
+    years = panel["year"].to_numpy()
+    correction = corr.correction(at_anchor, residual[dims], change, row_anchor, years)[dims]
+    position = pd.Series(np.arange(len(panel)), index=pd.MultiIndex.from_arrays([panel["code"].to_numpy(), years]))
+    has = ~np.isnan(row_anchor)
+    anchor_row = np.arange(len(panel))
+    anchor_row[has] = position.reindex(pd.MultiIndex.from_arrays(
+        [panel["code"].to_numpy()[has], row_anchor[has].astype(int)])).to_numpy()
+    c_now, c_anchor, const = corr.linear_terms(at_anchor, row_anchor, years)
+    level_sd = float(np.std((target.to_numpy(float) - modelled[dims].to_numpy(float))[is_official].sum(axis=1),
+                            ddof=1))
+    noise = np.where(has, corr.error_sd(row_anchor, years), np.where(is_official, 0.0, level_sd))
+    return correction, unc.Anchoring(anchor_row, c_now, c_anchor, const, noise)
 
 
 def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int = 0, progress=None
@@ -127,7 +141,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores = panel[["code", "year"]].copy()
         lbm = on_lbm_scale(spec)
         residual = pd.DataFrame(0.0, index=panel.index, columns=dims)
-        correction = residual.copy()
+        correction, anchoring = residual.copy(), None
         kind = np.full(len(panel), "modelled", dtype=object)
         anchor = np.full(len(panel), np.nan)
         if lbm:
@@ -137,7 +151,8 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
             anchor = nearest_official(panel["code"].to_numpy(), panel["year"].to_numpy(),
                                       panel.loc[is_official, ["code", "year"]])
             residual = anchored_residual(panel, target, modelled, anchor, is_official)
-            correction = nowcast_terms(store, spec, panel, target, modelled, residual, anchor, is_official)
+            correction, anchoring = nowcast_terms(store, spec, panel, target, modelled, residual, anchor,
+                                                  is_official)
         final = modelled + residual.to_numpy() + correction.to_numpy()
         for d in dims:
             scores[d] = final[d].to_numpy()
@@ -151,16 +166,8 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         if spec.weighting == "calibrated" and n_draws > 0:
             step("uncertainty")
             alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
-            shift = correction.sum(axis=1).to_numpy()
-            offsets = [residual.sum(axis=1).to_numpy() + shift]
-            if lbm:
-                alt_scores = alt.score(panel)[dims].reset_index(drop=True)
-                offsets.append(anchored_residual(panel, target, alt_scores, anchor, is_official).sum(axis=1)
-                               .to_numpy() + shift)
-            else:
-                offsets.append(offsets[0])
             prepared = unc.prepare([model, alt], panel)
-            afw_draws = unc.draws(prepared, n_draws, seed, offsets=offsets)
+            afw_draws = unc.draws(prepared, n_draws, seed, anchoring=anchoring)
             summary = unc.summarise(scores["afw"].to_numpy(), afw_draws, scores["year"].to_numpy(),
                                     spec.reference, classify_total, fixed=kind == "official")
             for c in summary.columns:

@@ -15,7 +15,11 @@ Three sources vary in every draw:
 - normalisation: each draw uses one of the ``alternatives`` (by default the spec as written and the same spec
   with every indicator rank-transformed within its year), chosen with equal probability;
 - weights: the five dimension weights are ``k * Dirichlet(concentration)`` (mean 1 each, coefficient of
-  variation about 1/sqrt(concentration)); ``concentration=inf`` keeps every weight at 1.
+  variation about 1/sqrt(concentration)); ``concentration=inf`` keeps every weight at 1;
+- nowcasts (with ``Anchoring``): a modelled row anchored on an official year is redrawn as its nowcast
+  formula ``c_now * m(t) + c_anchor * m(a) + const`` (``nowcast.NowcastCorrection.linear_terms``), so the
+  model terms of both years move together in every draw, plus a normal nowcast error with the row's
+  ``noise_sd`` (the spread of the official change the correction did not predict).
 
 All draws of one alternative are one matrix product ``B @ coef_draws.T`` per dimension, so 1,000 draws over
 all PC4 and five dimensions take seconds; ``naive_draws`` rebuilds the index once per draw (bootstrap rows,
@@ -39,6 +43,19 @@ def rank_variant(spec: IndexSpec) -> IndexSpec:
     dims = tuple(replace(d, indicators=tuple(replace(i, transform="rank", deflate=None, winsor=None)
                                              for i in d.indicators)) for d in spec.dimensions)
     return replace(spec, dimensions=dims, name=f"{spec.name}__rank")
+
+
+@dataclass
+class Anchoring:
+    """How each row's score is built from model draws: per dimension ``c_now * m(row) + c_anchor *
+    m(anchor_row) + const``; ``anchor_row`` is the row's own index where there is no anchor (``c_anchor``
+    0). ``noise_sd``: sd of a normal error added to afw per row (0 for none), score points."""
+
+    anchor_row: np.ndarray
+    c_now: dict[str, np.ndarray]
+    c_anchor: dict[str, np.ndarray]
+    const: dict[str, np.ndarray]
+    noise_sd: np.ndarray
 
 
 @dataclass
@@ -76,8 +93,8 @@ def _weights(rng: np.random.Generator, k: int, size: int | None, concentration: 
 
 
 def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: float = 50.0,
-          offsets: list[np.ndarray] | None = None) -> np.ndarray:
-    """afw draws, shape (rows, n_draws), in score points; ``offsets[a]`` is added to alternative a's draws."""
+          anchoring: Anchoring | None = None) -> np.ndarray:
+    """afw draws, shape (rows, n_draws), in score points (the model alone without ``anchoring``)."""
     rng = np.random.default_rng(seed)
     n_alt = len(prepared)
     dims = list(prepared[0].designs)
@@ -94,8 +111,14 @@ def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: 
             mm, root = prep.model.models_[d], prep.roots[d]
             theta = np.concatenate([[mm.intercept], mm.coef]) + rng.standard_normal((len(idx), len(root))) @ root.T
             coef = np.maximum(theta[:, 1:], mm.lower)
-            total += weights[idx, k] * (theta[:, 0] + prep.designs[d] @ coef.T)
-        out[:, idx] = total + (offsets[a][:, None] if offsets is not None else 0.0)
+            m = theta[:, 0] + prep.designs[d] @ coef.T
+            if anchoring is not None:
+                m = (anchoring.c_now[d][:, None] * m + anchoring.c_anchor[d][:, None] * m[anchoring.anchor_row]
+                     + anchoring.const[d][:, None])
+            total += weights[idx, k] * m
+        out[:, idx] = total
+    if anchoring is not None:
+        out += np.nan_to_num(anchoring.noise_sd)[:, None] * rng.standard_normal((n, n_draws))
     return out
 
 
