@@ -142,7 +142,7 @@ def test_other_weighting_methods(panel):
 
 def test_score_pipeline_writes_tables_and_explains_changes(store_file, tmp_path):
     from leefbaar.index import api
-    from leefbaar.index.pipeline import SCORE_COLUMNS, build_scores, write_scores
+    from leefbaar.index.pipeline import SCORE_COLUMNS, build_scores, score_summary, summary_markdown, write_scores
     from leefbaar.store.store import Store
 
     path = tmp_path / "store.duckdb"
@@ -152,6 +152,12 @@ def test_score_pipeline_writes_tables_and_explains_changes(store_file, tmp_path)
         write_scores(s, result, {"test": True})
     sc = result.scores
     assert list(sc.columns) == SCORE_COLUMNS
+    summary = score_summary(result).set_index(["year", "kind"])
+    assert summary.loc[(2022, "official"), "median_width"] == 0 and summary.loc[(2023, "modelled"), "median_width"] > 0
+    assert summary["share_weak"].between(0, 1).all()
+    md = summary_markdown(result, 1, "nl")
+    assert "Nowcast-correctie, geschat op de officiële jaren" in md and "gemodelleerd" in md
+    assert "Livability scores default (pc4), run 1" in summary_markdown(result, 1, "en")
     assert set(sc.loc[sc["year"] == 2021, "kind"]) == {"modelled"}
     assert (sc.loc[sc["year"] == 2022, "kind"] == "official").mean() > 0.99
     assert (sc.loc[(sc["year"] == 2023) & sc["anchor_year"].notna(), "anchor_year"] == 2022).all()

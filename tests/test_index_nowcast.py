@@ -195,7 +195,7 @@ def test_draws_without_calibration_noise_reproduce_the_anchored_scores(store_fil
         anchor = nearest_official(panel["code"].to_numpy(), panel["year"].to_numpy(),
                                   panel.loc[is_official, ["code", "year"]])
         residual = anchored_residual(panel, target, modelled, anchor, is_official)
-        correction, anchoring = nowcast_terms(s, spec, panel, target, modelled, residual, anchor, is_official)
+        correction, anchoring, _ = nowcast_terms(s, spec, panel, target, modelled, residual, anchor, is_official)
     point = (modelled + residual.to_numpy() + correction.to_numpy()).sum(axis=1).to_numpy()
     quiet = unc.Anchoring(anchoring.anchor_row, anchoring.c_now, anchoring.c_anchor, anchoring.const,
                           np.zeros(len(panel)))

@@ -28,9 +28,9 @@ def _years(text: str) -> list[int]:
 def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt = "default",
           level: LevelOpt = "pc4", years: Annotated[str, typer.Option(help="Years, e.g. 2017-2023.")] = "2017-2023",
           draws: Annotated[int, typer.Option(help="Monte Carlo draws (0 = none).")] = 1000,
-          seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
+          seed: Annotated[int, typer.Option(help="Random seed.")] = 0, lang: LangOpt = "nl") -> None:
     """Score every area and year; official where the Leefbaarometer exists, else modelled (nowcast)."""
-    from leefbaar.index.pipeline import build_scores, write_scores
+    from leefbaar.index.pipeline import build_scores, score_summary, summary_markdown, write_scores
     from leefbaar.index.spec import load_spec
     from leefbaar.store.store import Store
 
@@ -42,14 +42,12 @@ def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt
                               progress=lambda m: err_console.print(f"[dim]{m}[/dim]"))
         run = write_scores(st, result, {"spec": spec, "level": level, "years": years, "draws": draws, "seed": seed})
     write_csv(result.scores, out, f"scores_{sp.name}_{level}.csv")
-    summary = result.scores.groupby(["year", "kind"]).agg(areas=("code", "size"), mean_total=("total", "mean"),
-                                                           mean_p_class_differs=("p_class_differs", "mean"))
-    summary = summary.reset_index()
+    summary = score_summary(result)
     write_csv(summary, out, f"summary_{sp.name}_{level}.csv")
-    (out / f"summary_{sp.name}_{level}.md").write_text(
-        f"# Scores {sp.name} ({level})\n\nRun {run}. Official = Leefbaarometer values, modelled = nowcast.\n\n"
-        + summary.to_markdown(index=False) + "\n", encoding="utf-8")
-    print_frame(summary, title=f"scores {sp.name} {level} (run {run})")
+    if result.nowcast is not None:
+        write_csv(result.nowcast.pairs_, out, f"nowcast_correction_{sp.name}_{level}.csv")
+    (out / f"summary_{sp.name}_{level}.md").write_text(summary_markdown(result, run, lang), encoding="utf-8")
+    print_frame(summary.round(3), title=f"scores {sp.name} {level} (run {run})")
 
 
 def explain(level: Annotated[str, typer.Argument(help="Area level, e.g. PC4.")],

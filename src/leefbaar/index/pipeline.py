@@ -51,6 +51,7 @@ class ScoreResult:
     contributions: pd.DataFrame
     model: LivabilityIndex
     panel: pd.DataFrame
+    nowcast: NowcastCorrection | None = None
 
 
 def on_lbm_scale(spec: IndexSpec) -> bool:
@@ -98,9 +99,9 @@ def _at_anchor(panel: pd.DataFrame, values: pd.DataFrame, anchor: np.ndarray, ro
 
 def nowcast_terms(store, spec: IndexSpec, panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.DataFrame,
                   residual: pd.DataFrame, anchor: np.ndarray, is_official: np.ndarray
-                  ) -> tuple[pd.DataFrame, unc.Anchoring]:
+                  ) -> tuple[pd.DataFrame, unc.Anchoring, NowcastCorrection]:
     """The nowcast correction of each modelled row after its anchor year (0 for official rows and h <= 0),
-    and the ``Anchoring`` that lets the Monte Carlo redraw every row the same way."""
+    the ``Anchoring`` that lets the Monte Carlo redraw every row the same way, and the fitted correction."""
     dims = list(spec.dimension_codes)
     model_rows = panel[["code", "year"]].assign(**{d: modelled[d].to_numpy() for d in dims})[is_official]
     corr = NowcastCorrection().fit(load_official(store, spec), dims, modelled=model_rows)
@@ -120,7 +121,7 @@ def nowcast_terms(store, spec: IndexSpec, panel: pd.DataFrame, target: pd.DataFr
     level_sd = float(np.std((target.to_numpy(float) - modelled[dims].to_numpy(float))[is_official].sum(axis=1),
                             ddof=1))
     noise = np.where(has, corr.error_sd(row_anchor, years), np.where(is_official, 0.0, level_sd))
-    return correction, unc.Anchoring(anchor_row, c_now, c_anchor, const, noise)
+    return correction, unc.Anchoring(anchor_row, c_now, c_anchor, const, noise), corr
 
 
 def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int = 0, progress=None
@@ -141,7 +142,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores = panel[["code", "year"]].copy()
         lbm = on_lbm_scale(spec)
         residual = pd.DataFrame(0.0, index=panel.index, columns=dims)
-        correction, anchoring = residual.copy(), None
+        correction, anchoring, nowcast = residual.copy(), None, None
         kind = np.full(len(panel), "modelled", dtype=object)
         anchor = np.full(len(panel), np.nan)
         if lbm:
@@ -151,8 +152,8 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
             anchor = nearest_official(panel["code"].to_numpy(), panel["year"].to_numpy(),
                                       panel.loc[is_official, ["code", "year"]])
             residual = anchored_residual(panel, target, modelled, anchor, is_official)
-            correction, anchoring = nowcast_terms(store, spec, panel, target, modelled, residual, anchor,
-                                                  is_official)
+            correction, anchoring, nowcast = nowcast_terms(store, spec, panel, target, modelled, residual, anchor,
+                                                           is_official)
         final = modelled + residual.to_numpy() + correction.to_numpy()
         for d in dims:
             scores[d] = final[d].to_numpy()
@@ -181,7 +182,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores.insert(1, "level", spec.level)
         step("contributions")
         contributions = _long_contributions(spec, panel, parts, residual, correction)
-    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel)
+    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel, nowcast)
 
 
 def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, pd.DataFrame],
@@ -214,3 +215,60 @@ def write_scores(store, result: ScoreResult, params: dict) -> int:
         store.replace("scores", result.scores, {"spec": spec, "level": level})
         store.replace("contributions", result.contributions, {"spec": spec, "level": level})
     return run_id
+
+
+SUMMARY_TEXT = {
+    "nl": {"title": "Leefbaarheidsscores {spec} ({level}), run {run}",
+           "intro": "Officieel = waarden van de Leefbaarometer; gemodelleerd = nowcast: het model op de indicatoren "
+                    "van dat jaar plus het onverklaarde deel van het dichtstbijzijnde officiële jaar, na dat jaar "
+                    "gecorrigeerd voor demping en terugval naar het gemiddelde. Interval: 90 % Monte Carlo "
+                    "(kalibratie, normalisatie, gewichten, nowcastfout). Klasse onzeker: kans > 50 % dat de klasse "
+                    "anders is.",
+           "cols": {"year": "jaar", "kind": "soort", "areas": "gebieden", "mean_total": "gemiddelde score",
+                    "share_weak": "aandeel zwak of slechter", "median_width": "mediane intervalbreedte",
+                    "share_uncertain": "aandeel klasse onzeker"},
+           "kinds": {"official": "officieel", "modelled": "gemodelleerd"},
+           "correction": "Nowcast-correctie, geschat op de officiële jaren {a}-{b} (α demping, β terugval van het "
+                         "residu, κ terugval van de afwijking; nowcastfout sd {sd:.3f} punt over {span} jaar)"},
+    "en": {"title": "Livability scores {spec} ({level}), run {run}",
+           "intro": "Official = Leefbaarometer values; modelled = nowcast: the model on that year's indicators plus "
+                    "the unexplained part of the nearest official year, after that year corrected for damping "
+                    "and reversion to the mean. Interval: 90 % Monte Carlo (calibration, normalisation, weights, "
+                    "nowcast error). Class uncertain: probability > 50 % that the class differs.",
+           "cols": {"year": "year", "kind": "kind", "areas": "areas", "mean_total": "mean score",
+                    "share_weak": "share weak or worse", "median_width": "median interval width",
+                    "share_uncertain": "share class uncertain"},
+           "kinds": {"official": "official", "modelled": "modelled"},
+           "correction": "Nowcast correction, estimated on the official years {a}-{b} (α damping, β reversion of the "
+                         "residual, κ reversion of the deviation; nowcast error sd {sd:.3f} points over {span} "
+                         "years)"},
+}
+
+
+def score_summary(result: ScoreResult) -> pd.DataFrame:
+    """Per year and kind: areas, mean total, share in class 4 (zwak) or lower, median width of the interval,
+    share of areas whose class is uncertain (p_class_differs > 0.5)."""
+    s = result.scores.assign(weak=lambda f: f["klasse"].astype("Float64") <= 4,
+                             width=lambda f: f["total_hi"] - f["total_lo"],
+                             uncertain=lambda f: f["p_class_differs"] > 0.5)
+    out = s.groupby(["year", "kind"]).agg(areas=("code", "size"), mean_total=("total", "mean"),
+                                          share_weak=("weak", "mean"), median_width=("width", "median"),
+                                          share_uncertain=("uncertain", "mean"))
+    return out.reset_index()
+
+
+def summary_markdown(result: ScoreResult, run: int, lang: str = "nl") -> str:
+    """A short readable summary of a scoring run (``score_summary`` plus the nowcast correction used)."""
+    t = SUMMARY_TEXT["en" if lang == "en" else "nl"]
+    spec, level = result.scores["spec"].iloc[0], result.scores["level"].iloc[0]
+    table = score_summary(result)
+    table["kind"] = table["kind"].map(t["kinds"])
+    parts = [f"# {t['title'].format(spec=spec, level=level, run=run)}", "", t["intro"], "",
+             table.rename(columns=t["cols"]).round(3).to_markdown(index=False), ""]
+    if result.nowcast is not None:
+        n = result.nowcast
+        coef = pd.DataFrame(n.coef_).T.rename_axis("dimension").reset_index().rename(columns={"alpha": "alpha_used"})
+        used = n.pairs_[n.pairs_["to_year"] == n.pair_[1]][["dimension", "alpha", "beta", "kappa"]]
+        parts += [f"## {t['correction'].format(a=n.pair_[0], b=n.pair_[1], sd=n.error_sd_, span=n.span_)}", "",
+                  used.merge(coef, on="dimension").round(4).to_markdown(index=False), ""]
+    return "\n".join(parts)
