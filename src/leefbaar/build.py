@@ -7,6 +7,7 @@ derived geography then commit together. Files whose SHA-256 is already in the st
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,14 +89,23 @@ def build(data_dir: str | Path, store_path: str | Path, progress: Progress | Non
 def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport, progress: Progress) -> None:
     with Store.open(store_path, read_only=False) as store:
         pending: list[tuple[str, Path, str, list[Batch]]] = []
-        for n, (fam, path) in enumerate(found, 1):
-            progress(f"reading {path.relative_to(data_dir)}", n, len(found) * 2)
-            digest = sha256(path)
-            if store.known_source(path, digest):
+        digests = [sha256(path) for _, path in found]
+        todo = [(fam, path, d) for (fam, path), d in zip(found, digests, strict=True)
+                if not store.known_source(path, d)]
+        for (fam, path), d in zip(found, digests, strict=True):
+            if store.known_source(path, d):
                 report.files.append(FileReport(fam.name, str(path.relative_to(data_dir)), "unchanged"))
-                continue
-            out = fam.read(path)
-            pending.append((fam.name, path, digest, out if isinstance(out, list) else [out]))
+        # readers release the GIL in pyarrow, pyogrio and shapely: two threads; results and errors in file order
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(fam.read, path) for fam, path, _ in todo]
+            try:
+                for n, ((fam, path, digest), future) in enumerate(zip(todo, futures, strict=True), 1):
+                    progress(f"reading {path.relative_to(data_dir)}", n, len(found) * 2)
+                    out = future.result()
+                    pending.append((fam.name, path, digest, out if isinstance(out, list) else [out]))
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
         with store.transaction(), store.run("build", {"data": str(data_dir), "store": str(store_path)}):
             with store.bulk():
                 for n, (family, path, digest, batches) in enumerate(pending, 1):
