@@ -89,12 +89,13 @@ def build(data_dir: str | Path, store_path: str | Path, progress: Progress | Non
 def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport, progress: Progress) -> None:
     with Store.open(store_path, read_only=False) as store:
         pending: list[tuple[str, Path, str, list[Batch]]] = []
-        digests = [sha256(path) for _, path in found]
-        todo = [(fam, path, d) for (fam, path), d in zip(found, digests, strict=True)
-                if not store.known_source(path, d)]
-        for (fam, path), d in zip(found, digests, strict=True):
-            if store.known_source(path, d):
+        todo = []
+        for fam, path in found:
+            digest = sha256(path)
+            if store.known_source(path, digest):
                 report.files.append(FileReport(fam.name, str(path.relative_to(data_dir)), "unchanged"))
+            else:
+                todo.append((fam, path, digest))
         # readers release the GIL in pyarrow, pyogrio and shapely: two threads; results and errors in file order
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = [pool.submit(fam.read, path) for fam, path, _ in todo]
