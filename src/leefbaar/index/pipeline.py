@@ -76,13 +76,10 @@ def anchored_residual(panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.Da
                       is_official: np.ndarray) -> pd.DataFrame:
     """Official minus modelled dimension scores at each row's anchor year (0 where there is no anchor)."""
     dims = list(modelled.columns)
-    res = target[dims].to_numpy(float) - modelled[dims].to_numpy(float)
-    key = pd.MultiIndex.from_arrays([panel["code"].to_numpy(), panel["year"].to_numpy()])
-    lookup = pd.DataFrame(res, index=key, columns=dims)[is_official]
-    out = pd.DataFrame(0.0, index=panel.index, columns=dims)
-    has = ~np.isnan(anchor)
-    want = pd.MultiIndex.from_arrays([panel["code"].to_numpy()[has], anchor[has].astype(int)])
-    out.loc[has, dims] = lookup.reindex(want).to_numpy()
+    res = pd.DataFrame(target[dims].to_numpy(float) - modelled[dims].to_numpy(float), index=panel.index,
+                       columns=dims)
+    out = _at_anchor(panel, res, anchor, is_official)
+    out.loc[np.isnan(anchor), dims] = 0.0
     return out
 
 
