@@ -234,10 +234,12 @@ def main() -> None:
                     access_log=False)
         return
 
+    from leefbaar.report.data import DashboardData
     from leefbaar.store.store import Store
     from leefbaar.web.geometry import level_topojson, naive_geojson
 
     with Store.open(args.store) as st:
+        years = DashboardData(st).score_years("pc4")  # the years both servers can map
         codes = st.sql("SELECT DISTINCT code FROM observations WHERE level = 'pc4' AND indicator = 'lbm' "
                        "AND year = 2022 ORDER BY code")["code"].tolist()
         enc = level_topojson(st, "pc4")
@@ -253,7 +255,6 @@ def main() -> None:
           f"{len(naive) / len(enc.gz):.1f}x smaller")
 
     rng = random.Random(42)
-    years = [2002, 2008, 2012, 2014, 2016, 2018, 2020, 2022]
     port, bport = free_port(), free_port()
     server = start([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
                     "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), int(sys.argv[3]))", args.store, str(port),
