@@ -44,15 +44,17 @@ def load_official(store, spec) -> pd.DataFrame:
     return frame[["code", "year", *targets]].rename(columns=targets)
 
 
-def _ols(y: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """OLS slopes of y on X with an intercept (the intercept is dropped)."""
+def _ols(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OLS of y on X with an intercept: the slopes (intercept dropped) and the residuals."""
     A = np.column_stack([np.ones(len(y)), X])
-    return np.linalg.lstsq(A, y, rcond=None)[0][1:]
+    coef = np.linalg.lstsq(A, y, rcond=None)[0]
+    return coef[1:], y - A @ coef
 
 
-def _fitted(y: np.ndarray, X: np.ndarray) -> np.ndarray:
-    A = np.column_stack([np.ones(len(y)), X])
-    return A @ np.linalg.lstsq(A, y, rcond=None)[0]
+def _horizon(anchor: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each row has an anchor, and its horizon h = year - anchor in years (0 without an anchor)."""
+    has = ~np.isnan(anchor)
+    return has, np.where(has, np.asarray(years, float) - np.nan_to_num(anchor), 0.0)
 
 
 class NowcastCorrection:
@@ -92,12 +94,11 @@ class NowcastCorrection:
                 dev = oa - self.means_[(int(a), d)]
                 if form == "full":
                     ma, mb = pair[f"{d}_ma"].to_numpy(float), pair[f"{d}_mb"].to_numpy(float)
-                    X = np.column_stack([mb - ma, oa - ma, dev])
-                    alpha, beta, kappa = _ols(ob - oa, X)
-                    error += ob - oa - _fitted(ob - oa, X)
+                    (alpha, beta, kappa), resid = _ols(ob - oa, np.column_stack([mb - ma, oa - ma, dev]))
                 else:
-                    alpha, beta, kappa = 1.0, 0.0, _ols(ob - oa, dev[:, None])[0]
-                    error += ob - oa - _fitted(ob - oa, dev[:, None])
+                    (kappa,), resid = _ols(ob - oa, dev[:, None])
+                    alpha, beta = 1.0, 0.0
+                error += resid
                 rows.append({"from_year": int(a), "to_year": int(b), "dimension": d, "form": form, "n": len(pair),
                              "alpha": float(alpha), "beta": float(beta), "kappa": float(kappa)})
             errors[(int(a), int(b))] = float(np.std(error, ddof=1))
@@ -114,6 +115,11 @@ class NowcastCorrection:
                                     "phi_o": max(1 + r.kappa, 1e-6) ** (1 / span)} for r in used.itertuples()}
         return self
 
+    def _deviation(self, at_anchor: pd.DataFrame, anchor: np.ndarray, d: str) -> np.ndarray:
+        """Official score of dimension d in the anchor year minus that year's mean (NaN without an anchor)."""
+        centre = pd.Series(anchor).map({a: m for (a, dd), m in self.means_.items() if dd == d}).to_numpy(float)
+        return at_anchor[d].to_numpy(float) - centre
+
     def correction(self, at_anchor: pd.DataFrame, residual: pd.DataFrame, model_change: pd.DataFrame,
                    anchor: np.ndarray, years: np.ndarray) -> pd.DataFrame:
         """Per row and dimension the correction v in score points (0 where there is no anchor or h <= 0).
@@ -122,11 +128,10 @@ class NowcastCorrection:
         model in the anchor year; ``model_change``: model in the row's year minus model in the anchor year.
         """
         anchor = np.asarray(anchor, float)
-        h = np.clip(np.where(np.isnan(anchor), 0.0, np.asarray(years, float) - np.nan_to_num(anchor)), 0.0, None)
+        h = np.clip(_horizon(anchor, years)[1], 0.0, None)
         out = pd.DataFrame(0.0, index=at_anchor.index, columns=list(self.coef_))
         for d, c in self.coef_.items():
-            centre = pd.Series(anchor).map({a: m for (a, dd), m in self.means_.items() if dd == d}).to_numpy(float)
-            dev = at_anchor[d].to_numpy(float) - centre
+            dev = self._deviation(at_anchor, anchor, d)
             v = ((c["alpha"] - 1) * model_change[d].to_numpy(float) + (c["phi_r"] ** h - 1)
                  * residual[d].to_numpy(float) + (c["phi_o"] ** h - 1) * dev)
             out[d] = np.where((h > 0) & np.isfinite(v), v, 0.0)
@@ -142,18 +147,16 @@ class NowcastCorrection:
         Used by the Monte Carlo to redraw the model terms of both years.
         """
         anchor = np.asarray(anchor, float)
-        has = ~np.isnan(anchor)
-        h = np.where(has, np.asarray(years, float) - np.nan_to_num(anchor), 0.0)
+        has, h = _horizon(anchor, years)
         after = has & (h > 0)
         c_now, c_anchor, const = {}, {}, {}
         for d, c in self.coef_.items():
-            centre = pd.Series(anchor).map({a: m for (a, dd), m in self.means_.items() if dd == d}).to_numpy(float)
             o = at_anchor[d].to_numpy(float)
             decay_r, decay_o = c["phi_r"] ** np.clip(h, 0, None), c["phi_o"] ** np.clip(h, 0, None)
             c_now[d] = np.where(after, c["alpha"], 1.0)
             c_anchor[d] = np.where(after, -c["alpha"] - (decay_r - 1), np.where(has, -1.0, 0.0))
-            const[d] = np.where(after, decay_r * o + np.nan_to_num((decay_o - 1) * (o - centre)),
-                                np.where(has, o, 0.0))
+            dev = self._deviation(at_anchor, anchor, d)
+            const[d] = np.where(after, decay_r * o + np.nan_to_num((decay_o - 1) * dev), np.where(has, o, 0.0))
         return c_now, c_anchor, const
 
     def error_sd(self, anchor: np.ndarray, years: np.ndarray) -> np.ndarray:
