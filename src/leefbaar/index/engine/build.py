@@ -1,0 +1,527 @@
+"""Build an index from a table of units and indicators with an ``EngineSpec``; record every step; replay.
+
+``build(frame, spec)`` validates the table (``validate``: unique unit codes, numeric indicator columns; errors
+name the file, row and column), then runs the steps in order (``run``): denominate, screen, impute, treat,
+normalise, weights, aggregate, on NumPy arrays. The ``IndexResult`` holds the data set after every step, the
+scores and ranks of every level (rank 1 = highest, ties at the minimum), the contributions, and ``record``:
+the spec with its metadata inlined, a SHA-256 of the input data and what every step did. ``replay(record,
+frame)`` rebuilds the same result from the record (and refuses data whose hash differs).
+
+Contributions: every child's part of its parent (``ops.contributions``: linear for arithmetic, log-additive
+for geometric: ``log node = sum (w / sum w) log child``, reciprocal for harmonic) and, where every level above
+an indicator uses the same arithmetic or geometric mean, each indicator's part of the top node: the product
+of the renormalised weights along its path times its normalised value (arithmetic; these add up exactly to
+the index) or times its log (geometric; they add up to the log of the index).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leefbaar.errors import InputError, SpecError
+from leefbaar.index.engine import ops
+from leefbaar.index.engine.hierarchy import Hierarchy
+from leefbaar.index.engine.spec import EngineSpec, parse_engine_spec
+
+ENGINE_VERSION = 1
+
+
+@dataclass
+class Inputs:
+    """A validated table as arrays: ``X`` raw indicator values (units x indicators, NaN missing), ``D`` the
+    denominator of each indicator column (NaN columns where an indicator has none)."""
+
+    units: np.ndarray
+    labels: np.ndarray | None
+    X: np.ndarray
+    D: np.ndarray | None
+    groups: np.ndarray | None
+    target: np.ndarray | None
+    sha256: str
+    source: str = "<data>"
+
+
+def read_table(path) -> pd.DataFrame:
+    """A CSV or Parquet table of units and indicators."""
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix in (".csv", ".txt"):
+            return pd.read_csv(path, dtype=object, keep_default_na=False, na_values=["", "NA", "NaN", "nan"])
+    except (OSError, ValueError) as exc:
+        raise InputError(str(path), f"cannot be read: {exc}") from None
+    raise InputError(str(path), "the data must be a .csv or .parquet file")
+
+
+def _numeric(frame: pd.DataFrame, col: str, source: str) -> np.ndarray:
+    if col not in frame.columns:
+        raise InputError(source, "the data have no such column", column=col)
+    s = frame[col]
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(float)
+    num = pd.to_numeric(s.astype(str).str.strip().replace({"": None}), errors="coerce")
+    bad = num.isna() & s.notna() & (s.astype(str).str.strip() != "")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(source, f"{s.iloc[i]!r} is not a number", i + 2, col)
+    return num.to_numpy(float)
+
+
+def _numeric_block(frame: pd.DataFrame, cols: list[str], source: str) -> np.ndarray:
+    """Columns as one float matrix (one conversion; a column-by-column check only to name a bad cell)."""
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise InputError(source, "the data have no such column", column=missing[0])
+    block = frame[cols]
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in block.dtypes):
+        return block.to_numpy(float)
+    vals = block.to_numpy(object)
+    blank = pd.isna(block).to_numpy() | np.vectorize(lambda v: isinstance(v, str) and not v.strip())(vals)
+    try:
+        return np.where(blank, "nan", vals).astype(float)
+    except (TypeError, ValueError):
+        return np.column_stack([_numeric(frame, c, source) for c in cols])
+
+
+def data_hash(frame: pd.DataFrame, columns: list[str]) -> str:
+    """SHA-256 of the columns an index reads, as CSV text (order of rows and columns included)."""
+    text = frame[columns].to_csv(index=False, float_format="%.17g", lineterminator="\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def validate(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") -> Inputs:
+    """Check the table against the spec and return it as arrays (see ``Inputs``)."""
+    h = spec.hierarchy
+    if spec.unit not in frame.columns:
+        raise InputError(source, "the unit column named in the spec is missing", column=spec.unit)
+    units = frame[spec.unit]
+    blank = units.isna() | (units.astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError(source, "a unit code is missing", int(np.flatnonzero(blank.to_numpy())[0]) + 2, spec.unit)
+    dup = units.astype(str).duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(source, f"unit {units.iloc[i]!r} appears twice", i + 2, spec.unit)
+    inds = h.indicators
+    X = _numeric_block(frame, inds, source)
+    inf = ~np.isfinite(X) & ~np.isnan(X)
+    if inf.any():
+        i, j = np.argwhere(inf)[0]
+        raise InputError(source, "an infinite value", int(i) + 2, inds[j])
+    used = [spec.unit, *inds]
+    D = None
+    if spec.denominate:
+        D = np.full(X.shape, np.nan)
+        for j, c in enumerate(inds):
+            den = h.nodes[c].denominator
+            if den:
+                D[:, j] = _numeric(frame, den, source)
+                used.append(den)
+    groups = None
+    if spec.impute_group:
+        if spec.impute_group not in frame.columns:
+            raise InputError(source, "the group column named in the spec (impute.group) is missing",
+                             column=spec.impute_group)
+        groups = frame[spec.impute_group].astype(object).where(frame[spec.impute_group].notna(), None).to_numpy()
+        used.append(spec.impute_group)
+    target = None
+    if spec.weights_target:
+        target = _numeric(frame, spec.weights_target, source)
+        used.append(spec.weights_target)
+    labels = frame[spec.label].astype(str).to_numpy() if spec.label and spec.label in frame.columns else None
+    if spec.label and spec.label not in frame.columns:
+        raise InputError(source, "the label column named in the spec is missing", column=spec.label)
+    return Inputs(units.astype(str).to_numpy(), labels, X, D, groups, target,
+                  data_hash(frame, list(dict.fromkeys(used))), source)
+
+
+@dataclass
+class Stages:
+    """Arrays after each step (rows: the kept units)."""
+
+    keep: np.ndarray
+    raw: np.ndarray
+    denominated: np.ndarray
+    imputed: np.ndarray
+    treated: np.ndarray
+    normalised: np.ndarray
+    steps: list[dict] = field(default_factory=list)
+
+
+def prepare(inputs: Inputs, spec: EngineSpec, record: bool = True) -> Stages:
+    """Every step up to and including normalising (the part an uncertainty analysis computes once)."""
+    h = spec.hierarchy
+    inds = h.indicators
+    steps: list[dict] = []
+    X = inputs.X
+    den = X
+    if spec.denominate:
+        D = np.where(np.isnan(inputs.D), 1.0, inputs.D)
+        den = np.where(np.isnan(inputs.D), X, ops.denominate(X, D, spec.denominate_scale))
+        if record:
+            steps.append({"step": "denominate", "params": {"scale": spec.denominate_scale},
+                          "details": {c: h.nodes[c].denominator for c in inds if h.nodes[c].denominator}})
+    keep = np.ones(len(X), bool)
+    if spec.screen_min_share is not None:
+        keep, share = ops.screen(den, spec.screen_min_share, spec.screen_by)
+        if record:
+            steps.append({"step": "screen", "params": {"min_share": spec.screen_min_share, "by": spec.screen_by},
+                          "details": {"removed": inputs.units[~keep].tolist(),
+                                      "share": dict(zip(inputs.units.tolist(), share.round(6).tolist(),
+                                                        strict=True))}})
+        if not keep.any():
+            raise SpecError(f"{spec.source}: screening removed every unit (min_share {spec.screen_min_share})")
+    den = den[keep]
+    groups = inputs.groups[keep] if inputs.groups is not None else None
+    imp, filled = ops.impute(den, spec.impute, groups)
+    if record:
+        steps.append({"step": "impute", "params": {"method": spec.impute, "group": spec.impute_group},
+                      "details": {"filled": {c: int(n) for c, n in zip(inds, filled, strict=True) if n},
+                                  "missing_after": int(np.isnan(imp).sum())}})
+    treated = imp
+    if spec.treat is not None or spec.treat_per:
+        treated = imp.copy()
+        details = {}
+        for j, c in enumerate(inds):
+            t = spec.treat_per.get(c, spec.treat)
+            if t is None:
+                continue
+            treated[:, j], det = ops.treat(imp[:, j], t.winmax, t.skew, t.kurt, t.fallback)
+            if det["action"] != "none":
+                details[c] = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in det.items()}
+        if record:
+            t = spec.treat
+            steps.append({"step": "treat", "params": None if t is None else {
+                "winmax": t.winmax, "skew": t.skew, "kurt": t.kurt, "fallback": t.fallback},
+                "details": details})
+    norm = normalise_all(treated, spec)
+    if record:
+        steps.append({"step": "normalise", "params": spec.normaliser.as_dict(),
+                      "details": {"per_indicator": {c: n.as_dict() for c, n in spec.normaliser_per.items()},
+                                  "directions": {c: h.nodes[c].direction for c in inds
+                                                 if h.nodes[c].direction != 1}}})
+    return Stages(keep, X[keep], den, imp, treated, norm, steps)
+
+
+def normalise_all(T: np.ndarray, spec: EngineSpec, normaliser=None) -> np.ndarray:
+    """Normalise every indicator column with the spec's normaliser (or ``normaliser``) and its overrides."""
+    h = spec.hierarchy
+    inds = h.indicators
+    dirs = np.array([h.nodes[c].direction for c in inds], float)
+    targets = np.array([np.nan if h.nodes[c].target is None else h.nodes[c].target for c in inds])
+    goal = np.array([h.nodes[c].goalposts or (np.nan, np.nan) for c in inds]).T
+
+    def run(nz, cols):
+        return ops.normalise(T[:, cols], dirs[cols], nz.method, lo=nz.lo, hi=nz.hi, mean=nz.mean, sd=nz.sd,
+                             targets=targets[cols], cap=nz.cap, goalposts=goal[:, cols])
+
+    nz = normaliser or spec.normaliser
+    if not spec.normaliser_per or normaliser is not None:
+        return run(nz, np.arange(len(inds)))
+    out = np.empty_like(T, dtype=float)
+    default = [j for j, c in enumerate(inds) if c not in spec.normaliser_per]
+    if default:
+        out[:, default] = run(nz, np.array(default))
+    for c, n in spec.normaliser_per.items():
+        j = inds.index(c)
+        out[:, [j]] = run(n, np.array([j]))
+    return out
+
+
+def _pca_weights(V: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Per parent: squared loadings of the first principal component of its (standardised, complete-case)
+    children, normalised to sum 1 within the parent."""
+    w = np.ones(V.shape[1])
+    for g in range(A.shape[1]):
+        kids = np.flatnonzero(A[:, g])
+        if len(kids) < 2:
+            continue
+        sub = V[:, kids]
+        sub = sub[~np.isnan(sub).any(axis=1)]
+        if len(sub) < 3:
+            raise SpecError(f"pca weights need at least 3 complete units under a node, found {len(sub)}")
+        sd = sub.std(axis=0, ddof=1)
+        Zs = (sub - sub.mean(axis=0)) / np.where(sd > 0, sd, 1)
+        _, _, vt = np.linalg.svd(Zs, full_matrices=False)
+        load = vt[0] ** 2
+        w[kids] = load / load.sum()
+    return w
+
+
+def level_weights(spec: EngineSpec) -> list[np.ndarray]:
+    """Child weights per level 1..depth-1 from the metadata (``equal``: all 1)."""
+    h = spec.hierarchy
+    return [np.ones(len(h.codes(lv))) if spec.weights == "equal" else h.weights(lv) for lv in range(1, h.depth)]
+
+
+def aggregate_all(Z: np.ndarray, spec: EngineSpec, weights: list[np.ndarray], start: int = 1,
+                  aggregators: dict[int, str] | None = None) -> list[np.ndarray]:
+    """Values of levels ``start``..depth from the values ``Z`` of level ``start`` (``weights[k]``: children of
+    level k + 1). Vectorised over a leading axis of draws when the weights are (draws, children)."""
+    h = spec.hierarchy
+    values = [Z]
+    for lv in range(start, h.depth):
+        method = (aggregators or {}).get(lv + 1, spec.aggregator_at(lv + 1))
+        values.append(ops.aggregate(values[-1], weights[lv - 1], h.membership(lv), method, spec.min_share))
+    return values
+
+
+def _optimise_weights(Z, spec, weights, level) -> np.ndarray:
+    """Weights of level ``level`` whose normalised correlations with the top node are equal (COINr
+    ``get_opt_weights``, optype 'balance'), by Nelder-Mead over log weights."""
+    from scipy.optimize import minimize
+
+    h = spec.hierarchy
+    if len(h.codes(h.depth)) != 1:
+        raise SpecError(f"{spec.source}: optimised weights need a single top node")
+    below = aggregate_all(Z, spec, weights)[: level]
+    V = below[level - 1]
+    n = V.shape[1]
+
+    def top(logw):
+        ws = list(weights)
+        ws[level - 1] = np.exp(logw)
+        return aggregate_all(V, spec, ws, start=level)[-1][:, 0]
+
+    def loss(logw):
+        t = top(logw)
+        ok = ~np.isnan(t)
+        r = np.array([np.corrcoef(np.where(np.isnan(V[ok, j]), np.nanmean(V[:, j]), V[ok, j]), t[ok])[0, 1]
+                      for j in range(n)])
+        r = np.nan_to_num(r)
+        return float(((r / r.sum()) - 1 / n) @ ((r / r.sum()) - 1 / n)) if r.sum() else 1.0
+
+    res = minimize(loss, np.log(np.maximum(weights[level - 1], 1e-6)), method="Nelder-Mead",
+                   options={"xatol": 1e-6, "fatol": 1e-12, "maxiter": 4000})
+    w = np.exp(res.x)
+    return w / w.sum() * n
+
+
+def _calibrated_weights(Z, spec, weights, level, target) -> np.ndarray:
+    """Weights of level ``level``: per parent, non-negative least squares of the criterion on its children
+    (complete cases), normalised to sum 1 within the parent."""
+    from scipy.optimize import nnls
+
+    h = spec.hierarchy
+    V = aggregate_all(Z, spec, weights)[level - 1]
+    A = h.membership(level)
+    w = np.array(weights[level - 1], float)
+    for g in range(A.shape[1]):
+        kids = np.flatnonzero(A[:, g])
+        sub = np.column_stack([V[:, kids], np.ones(len(V))])
+        ok = ~np.isnan(sub).any(axis=1) & ~np.isnan(target)
+        if ok.sum() < len(kids) + 2:
+            raise SpecError(f"{spec.source}: calibrated weights need more complete units than children")
+        coef, _ = nnls(np.column_stack([sub[ok, :-1], sub[ok, -1:], -sub[ok, -1:]]), target[ok])
+        c = coef[: len(kids)]
+        if c.sum() <= 0:
+            raise SpecError(f"{spec.source}: calibrated weights of {h.codes(level + 1)[g]!r} are all zero")
+        w[kids] = c / c.sum()
+    return w
+
+
+def final_weights(Z: np.ndarray, spec: EngineSpec, target: np.ndarray | None = None) -> list[np.ndarray]:
+    """The weights used at every level after the ``weights`` step."""
+    h = spec.hierarchy
+    weights = level_weights(spec)
+    if spec.weights == "pca":
+        levels = spec.weights_levels or tuple(range(1, h.depth))
+        values = Z
+        for lv in range(1, h.depth):
+            if lv in levels:
+                weights[lv - 1] = _pca_weights(values, h.membership(lv))
+            values = ops.aggregate(values, weights[lv - 1], h.membership(lv), spec.aggregator_at(lv + 1),
+                                   spec.min_share)
+    elif spec.weights == "optimise":
+        weights[spec.weights_levels[0] - 1] = _optimise_weights(Z, spec, weights, spec.weights_levels[0])
+    elif spec.weights == "calibrated":
+        weights[spec.weights_levels[0] - 1] = _calibrated_weights(Z, spec, weights, spec.weights_levels[0], target)
+    return weights
+
+
+@dataclass
+class IndexResult:
+    """A built index. ``scores``/``ranks``: units x codes of every level (indicators: normalised values);
+    ``data``: the data set after each step (units x indicators); ``contributions``: long (unit, node, child,
+    contribution, space); ``indicator_contributions``: long (unit, top, indicator, contribution, space);
+    ``weights``: the weight of every node in its parent after the weights step; ``record``: the build record."""
+
+    spec: EngineSpec
+    units: np.ndarray
+    labels: np.ndarray | None
+    scores: pd.DataFrame
+    ranks: pd.DataFrame
+    data: dict[str, pd.DataFrame]
+    contributions: pd.DataFrame
+    indicator_contributions: pd.DataFrame
+    weights: dict[str, float]
+    record: dict
+
+    def level(self, level: int) -> pd.DataFrame:
+        """Scores and ranks of one level: unit (label), one column per code and ``<code>_rank``."""
+        codes = self.spec.hierarchy.codes(level)
+        out = pd.DataFrame({"unit": self.units})
+        if self.labels is not None:
+            out["label"] = self.labels
+        for c in codes:
+            out[c] = self.scores[c].to_numpy()
+        for c in codes:
+            out[f"{c}_rank"] = self.ranks[c].to_numpy()
+        return out
+
+    def long(self) -> pd.DataFrame:
+        """unit, level, level_name, code, score, rank for every level."""
+        h = self.spec.hierarchy
+        frames = []
+        for c, node in h.nodes.items():
+            frames.append(pd.DataFrame({"unit": self.units, "level": node.level,
+                                        "level_name": h.level_name(node.level), "code": c,
+                                        "score": self.scores[c].to_numpy(), "rank": self.ranks[c].to_numpy()}))
+        return pd.concat(frames, ignore_index=True)
+
+    def write(self, out: Path) -> list[Path]:
+        """Scores and ranks per level, the long table, data after each step, contributions, weights and the
+        record (JSON) into ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        h = self.spec.hierarchy
+        written = []
+        for lv in range(1, h.depth + 1):
+            p = out / f"scores_level{lv}_{h.level_name(lv)}.csv"
+            self.level(lv).to_csv(p, index=False)
+            written.append(p)
+        for name, frame in [("scores_long", self.long()), ("contributions", self.contributions),
+                            ("indicator_contributions", self.indicator_contributions),
+                            ("weights", pd.DataFrame({"code": list(self.weights),
+                                                      "weight": list(self.weights.values())})),
+                            *[(f"data_{k}", v.reset_index()) for k, v in self.data.items()]]:
+            p = out / f"{name}.csv"
+            frame.to_csv(p, index=False)
+            written.append(p)
+        p = out / "record.json"
+        p.write_text(json.dumps(self.record, indent=1, default=_json_default), encoding="utf-8")
+        written.append(p)
+        return written
+
+
+def _json_default(v):
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
+
+
+def run(inputs: Inputs, spec: EngineSpec, record: bool = True) -> IndexResult | list[np.ndarray]:
+    """All steps on validated ``inputs``. With ``record=False`` only the level values (a fast rebuild)."""
+    st = prepare(inputs, spec, record)
+    target = inputs.target[st.keep] if inputs.target is not None else None
+    weights = final_weights(st.normalised, spec, target)
+    values = aggregate_all(st.normalised, spec, weights)
+    if not record:
+        return values
+    h = spec.hierarchy
+    units = inputs.units[st.keep]
+    labels = inputs.labels[st.keep] if inputs.labels is not None else None
+    codes = [c for lv in range(1, h.depth + 1) for c in h.codes(lv)]
+    scores = pd.DataFrame(np.column_stack(values), columns=codes, index=pd.Index(units, name="unit"))
+    ranks = pd.DataFrame(ops.ranks(scores.to_numpy()), columns=codes, index=scores.index)
+    wmap = {c: float(w) for lv in range(1, h.depth) for c, w in zip(h.codes(lv), weights[lv - 1], strict=True)}
+    contrib, top_contrib = _contributions(values, weights, spec, units)
+    steps = st.steps + [
+        {"step": "weights", "params": {"method": spec.weights, "levels": list(spec.weights_levels),
+                                       "target": spec.weights_target}, "details": wmap},
+        {"step": "aggregate", "params": {"method": spec.aggregator, "levels": spec.aggregator_levels,
+                                         "min_share": spec.min_share},
+         "details": {"missing": {c: int(scores[c].isna().sum()) for c in codes[len(h.indicators):]
+                                 if scores[c].isna().any()}}}]
+    inds = h.indicators
+    data = {name: pd.DataFrame(arr, columns=inds, index=pd.Index(units, name="unit"))
+            for name, arr in [("raw", st.raw), ("denominated", st.denominated[:, :]), ("imputed", st.imputed),
+                              ("treated", st.treated), ("normalised", st.normalised)]}
+    rec = {"engine_version": ENGINE_VERSION, "spec": spec.raw,
+           "data": {"source": inputs.source, "sha256": inputs.sha256, "units": len(inputs.units),
+                    "units_kept": int(st.keep.sum())},
+           "steps": steps}
+    return IndexResult(spec, units, labels, scores, ranks, data, contrib, top_contrib, wmap, rec)
+
+
+def _contributions(values, weights, spec: EngineSpec, units) -> tuple[pd.DataFrame, pd.DataFrame]:
+    h = spec.hierarchy
+    frames = []
+    share_to_top = {h.depth: np.ones((len(units), len(h.codes(h.depth))))}
+    spaces = {}
+    for lv in range(h.depth - 1, 0, -1):
+        A = h.membership(lv)
+        method = spec.aggregator_at(lv + 1)
+        parts, space = ops.contributions(values[lv - 1], weights[lv - 1], A, method)
+        spaces[lv + 1] = space
+        kids, parents = h.codes(lv), h.codes(lv + 1)
+        parent_of = A.argmax(axis=1)
+        frames.append(pd.DataFrame({
+            "unit": np.repeat(units, len(kids)), "level": lv + 1,
+            "node": np.tile(np.asarray(parents, object)[parent_of], len(units)),
+            "child": np.tile(np.asarray(kids, object), len(units)), "contribution": parts.ravel(),
+            "space": space}))
+        present = ~np.isnan(values[lv - 1])
+        wp = np.where(present, weights[lv - 1], 0.0)
+        den = (wp @ A) @ A.T
+        share = wp / np.where(den > 0, den, np.nan)
+        share_to_top[lv] = share * share_to_top[lv + 1][:, parent_of]
+    contrib = pd.concat(frames[::-1], ignore_index=True)
+    kinds = {spaces[lv] for lv in range(2, h.depth + 1)}
+    top = pd.DataFrame(columns=["unit", "top", "indicator", "contribution", "space"])
+    if len(kinds) == 1 and next(iter(kinds)) in ("linear", "log"):
+        space = next(iter(kinds))
+        Z = values[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            base = Z if space == "linear" else np.log(Z)
+        inds = h.indicators
+        top_of = [h.nodes[c] for c in inds]
+        for _ in range(h.depth - 1):
+            top_of = [h.nodes[n.parent] for n in top_of]
+        top = pd.DataFrame({"unit": np.repeat(units, len(inds)),
+                            "top": np.tile(np.asarray([n.code for n in top_of], object), len(units)),
+                            "indicator": np.tile(np.asarray(inds, object), len(units)),
+                            "contribution": (share_to_top[1] * base).ravel(), "space": space})
+    return contrib, top
+
+
+def build(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") -> IndexResult:
+    """Validate ``frame`` and build the index (see the module docstring)."""
+    return run(validate(frame, spec, source), spec)
+
+
+def build_file(data, spec_path, meta=None) -> IndexResult:
+    """``build`` from a CSV/Parquet file and a spec file (``meta``: an iMeta file overriding the spec's)."""
+    from leefbaar.index.engine.spec import load_engine_spec
+
+    spec = load_engine_spec(spec_path, meta)
+    return build(read_table(data), spec, str(data))
+
+
+def replay(record: dict, frame: pd.DataFrame, source: str = "<data>") -> IndexResult:
+    """Rebuild an index from its ``record`` on the same data (refused when the data's hash differs)."""
+    if record.get("engine_version") != ENGINE_VERSION:
+        raise SpecError(f"the record is of engine version {record.get('engine_version')}, not {ENGINE_VERSION}")
+    spec = parse_engine_spec(record["spec"], f"{source} (record)")
+    inputs = validate(frame, spec, source)
+    if inputs.sha256 != record["data"]["sha256"]:
+        raise InputError(source, "these data differ from the data of the record (SHA-256 of the columns used)")
+    return run(inputs, spec)
+
+
+def with_weights(spec: EngineSpec, weights: dict[str, float]) -> EngineSpec:
+    """A copy of ``spec`` whose hierarchy has some node weights replaced."""
+    h = spec.hierarchy
+    nodes = {c: replace(n, weight=weights.get(c, n.weight)) for c, n in h.nodes.items()}
+    return spec.replace(hierarchy=Hierarchy(nodes, h.level_names, h.groups, h.denominators))
