@@ -1,4 +1,5 @@
-"""Index commands: score, explain, validate, audit."""
+"""Index commands: score, explain, validate, audit; and the ``index`` sub-app (``leefbaar index build``,
+``leefbaar index uncertainty``) for the open index engine on any table of units and indicators."""
 
 from __future__ import annotations
 
@@ -153,8 +154,57 @@ def audit(store: StoreOpt = None, out: OutOpt = Path("out/audit"), spec: SpecOpt
     console.print(text)
 
 
+engine_app = typer.Typer(name="index", help="Open index engine: any data, any hierarchy (COINr-style). "
+                                           "Open index-engine: eigen data, eigen hiërarchie.", no_args_is_help=True)
+DataFileOpt = Annotated[Path, typer.Option("--data", help="Table of units and indicators (.csv or .parquet).")]
+EngineSpecOpt = Annotated[Path, typer.Option("--spec", help="Engine spec (.yaml/.toml), see docs/index-engine.md.")]
+MetaOpt = Annotated[Path | None, typer.Option("--meta", help="iMeta-style metadata (.csv) instead of the spec's.")]
+
+
+@engine_app.command("build")
+def engine_build(data: DataFileOpt, spec: EngineSpecOpt, out: OutOpt = Path("out/engine"),
+                 meta: MetaOpt = None) -> None:
+    """Build an index: scores and ranks per level (CSV), data after each step, contributions, record.json."""
+    from leefbaar.index.engine import build_file
+
+    result = build_file(data, spec, meta)
+    written = result.write(out)
+    h = result.spec.hierarchy
+    top = result.level(h.depth)
+    print_frame(top.sort_values(f"{h.codes(h.depth)[0]}_rank").round(3), max_rows=15,
+                title=f"{result.spec.name}: {h.level_name(h.depth)} ({len(result.units)} units)")
+    console.print(f"written: {len(written)} files in {out}")
+
+
+@engine_app.command("uncertainty")
+def engine_uncertainty(data: DataFileOpt, spec: EngineSpecOpt, out: OutOpt = Path("out/engine"),
+                       meta: MetaOpt = None,
+                       draws: Annotated[int | None, typer.Option(help="Model runs (default: the spec's).")] = None,
+                       seed: Annotated[int | None, typer.Option(help="Random seed (default: the spec's).")] = None
+                       ) -> None:
+    """Uncertainty (score and rank distributions) and Sobol sensitivity of the spec's 'uncertainty' choices."""
+    from dataclasses import replace
+
+    from leefbaar.index.engine import load_engine_spec, read_table, validate
+    from leefbaar.index.engine.uncertainty import analyse, parse_uncertainty
+
+    sp = load_engine_spec(spec, meta)
+    if not sp.uncertainty:
+        raise LeefbaarError(f"{spec}: the spec has no 'uncertainty' section naming what varies")
+    plan = parse_uncertainty(sp.uncertainty, sp)
+    plan = replace(plan, draws=draws or plan.draws, seed=plan.seed if seed is None else seed)
+    result = analyse(validate(read_table(data), sp, str(data)), sp, plan)
+    written = result.write(out)
+    print_frame(result.sobol.round(3), title=f"Sobol indices ({len(result.draws)} runs), output: mean absolute "
+                                             "rank shift")
+    print_frame(result.scores.sort_values("rank").round(2), max_rows=15,
+                title="score and rank: median and 90 % interval (5 %-95 %)")
+    console.print(f"written: {', '.join(p.name for p in written)} in {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to app."""
+    app.add_typer(engine_app, name="index")
     app.command("score")(score)
     app.command("explain")(explain)
     app.command("validate")(validate)

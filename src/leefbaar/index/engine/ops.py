@@ -288,24 +288,29 @@ def aggregate(V: np.ndarray, w: np.ndarray, A: np.ndarray, method: str, min_shar
 
 
 def _aggregate_shared(V, present, w, A, method, min_share):
-    """``aggregate`` of one (units, children) matrix under many weight vectors (draws, children): one
-    product (units, children) @ (children, draws * nodes)."""
-    D, (C, G) = len(w), A.shape
-    WA = (w.T[:, :, None] * A[:, None, :]).reshape(C, D * G)
-    den = (present.astype(float) @ WA).reshape(len(V), D, G)
+    """``aggregate`` of one (units, children) matrix under many weight vectors (draws, children), as
+    ``einsum('nc,dc,cg->dng')`` (measured 5x faster than one wide matrix product for ASEM's 49 x 8)."""
     if method == "arithmetic":
-        num = (np.where(present, V, 0.0) @ WA).reshape(len(V), D, G)
+        base = np.where(present, V, 0.0)
+    elif method == "geometric":
+        base = np.where(present, np.log(np.where(present, V, 1.0)), 0.0)
+    else:
+        base = np.where(present, 1 / np.where(present, V, 1.0), 0.0)
+    num = np.einsum("nc,dc,cg->dng", base, w, A, optimize=True)
+    if present.all():
+        den = (w @ A)[:, None, :]
+    else:
+        den = np.einsum("nc,dc,cg->dng", present.astype(float), w, A, optimize=True)
+    if method == "arithmetic":
         out = num / np.where(den > 0, den, np.nan)
     elif method == "geometric":
-        num = (np.where(present, np.log(np.where(present, V, 1.0)), 0.0) @ WA).reshape(len(V), D, G)
         out = np.exp(num / np.where(den > 0, den, np.nan))
     else:
-        num = (np.where(present, 1 / np.where(present, V, 1.0), 0.0) @ WA).reshape(len(V), D, G)
         out = den / np.where(num > 0, num, np.nan)
     if min_share > 0:
         share = (present.astype(float) @ A) / A.sum(axis=0)
-        out = np.where((share >= min_share - 1e-12)[:, None, :], out, np.nan)
-    return out.transpose(1, 0, 2)
+        out = np.where((share >= min_share - 1e-12)[None], out, np.nan)
+    return out
 
 
 def _matmul(M: np.ndarray, A: np.ndarray) -> np.ndarray:

@@ -183,17 +183,53 @@ def design(plan: Plan, spec: EngineSpec) -> Design:
 
 @dataclass
 class Analysis:
-    """``scores``: per unit and top code the nominal score and rank and the median, 5 % and 95 % quantile of
-    score and rank; ``sobol``: S1, ST (and confidence) of each factor for the mean absolute rank shift;
-    ``sobol_units``: S1 and ST of each factor for each unit's rank; ``draws``: top-node scores (draws x units);
-    ``design``: the decoded design."""
+    """Results as arrays; tables on demand. ``scores``: per unit of the top code the nominal score and rank
+    and the median, 5 % and 95 % quantiles of score and rank; ``sobol``: S1, ST (and SALib's bootstrap 95 %
+    confidence) of each factor for the mean absolute rank shift; ``sobol_units``: S1 and ST of each factor
+    for each unit's rank; ``draws``/``rank_draws``: top-node scores and ranks (draws x units)."""
 
-    scores: pd.DataFrame
-    sobol: pd.DataFrame
-    sobol_units: pd.DataFrame
+    units: np.ndarray
+    top: str
+    nominal: np.ndarray
+    nominal_rank: np.ndarray
+    score_q: np.ndarray
+    rank_q: np.ndarray
+    factors: list[str]
+    salib: dict
+    s1: np.ndarray
+    st: np.ndarray
     draws: np.ndarray
     rank_draws: np.ndarray
     design: Design
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        qs, qr = self.score_q, self.rank_q
+        return pd.DataFrame({"unit": self.units, "code": self.top, "score": self.nominal, "rank": self.nominal_rank,
+                             "score_median": qs[0], "score_p05": qs[1], "score_p95": qs[2],
+                             "rank_median": qr[0], "rank_p05": qr[1], "rank_p95": qr[2]})
+
+    @property
+    def sobol(self) -> pd.DataFrame:
+        return pd.DataFrame({"output": "mean_abs_rank_shift", "factor": self.factors,
+                             **{k: np.asarray(self.salib[k]) for k in ("S1", "S1_conf", "ST", "ST_conf")}})
+
+    @property
+    def sobol_units(self) -> pd.DataFrame:
+        return pd.concat([pd.DataFrame({"unit": self.units, "factor": f, "S1": self.s1[j], "ST": self.st[j]})
+                          for j, f in enumerate(self.factors)], ignore_index=True)
+
+    def write(self, out) -> list:
+        from pathlib import Path
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, frame in (("uncertainty_scores", self.scores), ("sensitivity_index", self.sobol),
+                            ("sensitivity_units", self.sobol_units)):
+            paths.append(out / f"{name}.csv")
+            frame.to_csv(paths[-1], index=False)
+        return paths
 
 
 def _variants(inputs: Inputs, spec: EngineSpec, plan: Plan) -> dict[tuple[int, int], np.ndarray]:
@@ -274,26 +310,15 @@ def analyse(inputs: Inputs, spec: EngineSpec, plan: Plan | None = None, naive: b
     units = inputs.units[prepare(inputs, spec, record=False).keep]
     top = spec.hierarchy.codes(spec.hierarchy.depth)[0]
     q = lambda M: (np.nanquantile if np.isnan(M).any() else np.quantile)(M, [0.5, 0.05, 0.95], axis=0)  # noqa: E731
-    qs, qr = q(S), q(R)
-    scores = pd.DataFrame({"unit": units, "code": top, "score": nominal, "rank": nominal_rank,
-                           "score_median": qs[0], "score_p05": qs[1], "score_p95": qs[2],
-                           "rank_median": qr[0], "rank_p05": qr[1], "rank_p95": qr[2]})
-    factors = plan.factors()
     shift = np.nanmean(np.abs(R - nominal_rank), axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         si = sobol_analyze.analyze(d.problem, shift, calc_second_order=False, num_resamples=100,
                                    seed=plan.seed, print_to_console=False)
-    order = list(dict.fromkeys(d.problem["groups"]))
-    pos = [order.index(f) for f in factors]
-    sob = pd.DataFrame({"output": "mean_abs_rank_shift", "factor": factors,
-                        "S1": np.asarray(si["S1"])[pos], "S1_conf": np.asarray(si["S1_conf"])[pos],
-                        "ST": np.asarray(si["ST"])[pos], "ST_conf": np.asarray(si["ST_conf"])[pos]})
+    order = list(dict.fromkeys(d.problem["groups"]))  # SALib's order of the groups = plan.factors()
     s1, st = sobol_indices(R, len(order))
-    rows = []
-    for j, f in enumerate(order):
-        rows.append(pd.DataFrame({"unit": units, "factor": f, "S1": s1[j], "ST": st[j]}))
-    return Analysis(scores, sob, pd.concat(rows, ignore_index=True), S, R, d)
+    salib = {k: np.asarray(si[k]) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+    return Analysis(units, top, nominal, nominal_rank, q(S), q(R), order, salib, s1, st, S, R, d)
 
 
 def naive_scores(inputs: Inputs, spec: EngineSpec, plan: Plan, d: Design) -> np.ndarray:
