@@ -283,9 +283,12 @@ def _rank_rows(S: np.ndarray) -> np.ndarray:
 
 def sobol_indices(Y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """First-order and total indices of ``k`` factors for outputs ``Y`` (rows in SALib's order for
-    ``calc_second_order=False``: per base row A, AB_1..AB_k, B; columns: outputs). SALib's estimators:
-    S1 = mean(fB (fAB - fA)) / var, ST = mean((fA - fAB)^2) / 2 / var, var over A and B together."""
+    ``calc_second_order=False``: per base row A, AB_1..AB_k, B; columns: outputs). SALib's estimators on
+    standardised outputs: S1 = mean(fB (fAB - fA)) / var, ST = mean((fA - fAB)^2) / 2 / var, var over A and
+    B together. A constant output (a unit whose rank never moves) gives NaN."""
     step = k + 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Y = (Y - Y.mean(axis=0)) / Y.std(axis=0)  # as SALib: the estimators are biased for uncentred outputs
     A, B = Y[0::step], Y[step - 1::step]
     var = np.var(np.concatenate([A, B]), axis=0)
     s1, st = np.empty((k, Y.shape[1])), np.empty((k, Y.shape[1]))
