@@ -42,7 +42,7 @@ def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt
         result = build_scores(st, sp, _years(years), n_draws=draws, seed=seed,
                               progress=lambda m: err_console.print(f"[dim]{m}[/dim]"))
         run = write_scores(st, result, {"spec": spec, "level": level, "years": years, "draws": draws, "seed": seed})
-    write_csv(result.scores, out, f"scores_{sp.name}_{level}.csv")
+    write_csv(result.wide(), out, f"scores_{sp.name}_{level}.csv")
     summary = score_summary(result)
     write_csv(summary, out, f"summary_{sp.name}_{level}.csv")
     if result.nowcast is not None:

@@ -23,6 +23,7 @@ deterministic, and scoring a subset of areas (one gemeente, buurten) uses the fi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -111,12 +112,13 @@ def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs) -> pd.DataFram
     return pd.DataFrame(out, index=values.index, columns=values.columns)
 
 
-def _count_indicators() -> set[str]:
-    """Indicators counted in units (unit 'aantal'): only these take the suppressed-count value."""
+@lru_cache(maxsize=1)
+def _count_indicators() -> frozenset[str]:
+    """Indicators counted in units (unit 'aantal'): only these take the suppressed-count value (read once)."""
     from leefbaar.sources.catalogue import indicators
 
     cat = indicators()
-    return set(cat.index[cat["unit"] == "aantal"])
+    return frozenset(cat.index[cat["unit"] == "aantal"])
 
 
 def _raw_values(frame: pd.DataFrame, ind: IndicatorSpec, suppressed: float | None) -> np.ndarray:

@@ -41,17 +41,34 @@ from leefbaar.index.model import BASELINE, RESIDUAL, LivabilityIndex
 from leefbaar.index.nowcast import CORRECTION, NowcastCorrection, load_official
 from leefbaar.index.spec import IndexSpec
 
-SCORE_COLUMNS = ["spec", "level", "code", "year", "total", "afw", "won", "fys", "vrz", "soc", "onv", "klasse",
+LBM_DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
+SCORE_COLUMNS = ["spec", "level", "code", "year", "total", "afw", *LBM_DIMENSIONS, "klasse",
                  "kind", "anchor_year", "total_lo", "total_hi", "rank", "rank_lo", "rank_hi", "p_class_differs"]
 
 
 @dataclass
 class ScoreResult:
+    """``scores``: the store's score columns (the five Leefbaarometer dimension columns are NaN for a spec
+    without them); ``dimensions``: every dimension score of the spec in long form (spec, level, code, year,
+    dimension, score), whatever the dimensions are called."""
+
     scores: pd.DataFrame
     contributions: pd.DataFrame
     model: LivabilityIndex
     panel: pd.DataFrame
     nowcast: NowcastCorrection | None = None
+    dimensions: pd.DataFrame | None = None
+
+    def wide(self) -> pd.DataFrame:
+        """The scores with the spec's own dimension columns (for CSV output)."""
+        dims = self.dimensions.pivot_table(index=["code", "year"], columns="dimension", values="score",
+                                           sort=False)
+        order = list(dict.fromkeys(self.dimensions["dimension"]))
+        base = self.scores.drop(columns=[d for d in LBM_DIMENSIONS if d not in order])
+        base = base.drop(columns=[d for d in order if d in base.columns])
+        out = base.merge(dims[order].reset_index(), on=["code", "year"], how="left")
+        first = ["spec", "level", "code", "year", "total", "afw", *order]
+        return out[first + [c for c in out.columns if c not in first]]
 
 
 def on_lbm_scale(spec: IndexSpec) -> bool:
@@ -161,25 +178,40 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores["kind"] = kind
         anchor_out = np.where(kind == "official", np.nan, anchor)
         scores["anchor_year"] = pd.array(np.where(np.isnan(anchor_out), pd.NA, anchor_out), dtype="Int64")
-        if spec.weighting == "calibrated" and n_draws > 0:
+        if n_draws > 0:
             step("uncertainty")
             alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
-            prepared = unc.prepare([model, alt], panel)
-            afw_draws = unc.draws(prepared, n_draws, seed, anchoring=anchoring)
+            if spec.weighting == "calibrated":
+                prepared = unc.prepare([model, alt], panel)
+                afw_draws = unc.draws(prepared, n_draws, seed, anchoring=anchoring)
+            else:
+                afw_draws = unc.weight_draws([model, alt], panel, n_draws, seed)
+            classify = classify_total if lbm else (lambda a: np.zeros(np.shape(a), dtype=np.int8))
             summary = unc.summarise(scores["afw"].to_numpy(), afw_draws, scores["year"].to_numpy(),
-                                    spec.reference, classify_total, fixed=kind == "official")
+                                    spec.reference, classify, fixed=kind == "official")
             for c in summary.columns:
                 scores[c] = summary[c].to_numpy()
             scores.loc[kind == "official", "p_class_differs"] = 0.0
+            if not lbm:
+                scores["p_class_differs"] = np.nan  # no classes outside the Leefbaarometer scale
         else:
             for c in ("total_lo", "total_hi", "rank_lo", "rank_hi", "p_class_differs"):
                 scores[c] = np.nan
             scores["rank"] = scores.groupby("year")["afw"].rank(ascending=False, method="min")
         scores.insert(0, "spec", spec.name)
         scores.insert(1, "level", spec.level)
+        for d in LBM_DIMENSIONS:
+            if d not in dims:
+                scores[d] = np.nan
+        n = len(scores)
+        dimensions = pd.DataFrame({"spec": spec.name, "level": spec.level,
+                                   "code": np.tile(scores["code"].to_numpy(), len(dims)),
+                                   "year": np.tile(scores["year"].to_numpy(), len(dims)),
+                                   "dimension": np.repeat(np.asarray(dims, dtype=object), n),
+                                   "score": final[dims].to_numpy().T.ravel()})
         step("contributions")
         contributions = _long_contributions(spec, panel, parts, residual, correction)
-    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel, nowcast)
+    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel, nowcast, dimensions)
 
 
 def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, pd.DataFrame],
@@ -211,6 +243,8 @@ def write_scores(store, result: ScoreResult, params: dict) -> int:
     with store.transaction(), store.run("score", params) as run_id:
         store.replace("scores", result.scores, {"spec": spec, "level": level})
         store.replace("contributions", result.contributions, {"spec": spec, "level": level})
+        if result.dimensions is not None:
+            store.replace("dimension_scores", result.dimensions, {"spec": spec, "level": level})
     return run_id
 
 
@@ -221,6 +255,9 @@ SUMMARY_TEXT = {
                     "gecorrigeerd voor demping en terugval naar het gemiddelde. Interval: 90 % Monte Carlo "
                     "(kalibratie, normalisatie, gewichten, nowcastfout). Klasse onzeker: kans > 50 % dat de klasse "
                     "anders is.",
+           "intro_open": "Gemodelleerd = de spec op de indicatoren van dat jaar (geen officiële reeks, geen "
+                         "klassen). Interval: 90 % Monte Carlo (normalisatie: z-score of rang; gewichten van de "
+                         "dimensies).",
            "cols": {"year": "jaar", "kind": "soort", "areas": "gebieden", "mean_total": "gemiddelde score",
                     "share_weak": "aandeel zwak of slechter", "median_width": "mediane intervalbreedte",
                     "share_uncertain": "aandeel klasse onzeker"},
@@ -232,6 +269,8 @@ SUMMARY_TEXT = {
                     "the unexplained part of the nearest official year, after that year corrected for damping "
                     "and reversion to the mean. Interval: 90 % Monte Carlo (calibration, normalisation, weights, "
                     "nowcast error). Class uncertain: probability > 50 % that the class differs.",
+           "intro_open": "Modelled = the spec on that year's indicators (no official series, no classes). "
+                         "Interval: 90 % Monte Carlo (normalisation: z-score or rank; dimension weights).",
            "cols": {"year": "year", "kind": "kind", "areas": "areas", "mean_total": "mean score",
                     "share_weak": "share weak or worse", "median_width": "median interval width",
                     "share_uncertain": "share class uncertain"},
@@ -247,7 +286,7 @@ def score_summary(result: ScoreResult) -> pd.DataFrame:
     share of areas whose class is uncertain (p_class_differs > 0.5)."""
     s = result.scores.assign(weak=lambda f: f["klasse"].astype("Float64") <= 4,
                              width=lambda f: f["total_hi"] - f["total_lo"],
-                             uncertain=lambda f: f["p_class_differs"] > 0.5)
+                             uncertain=lambda f: (f["p_class_differs"] > 0.5).where(f["p_class_differs"].notna()))
     out = s.groupby(["year", "kind"]).agg(areas=("code", "size"), mean_total=("total", "mean"),
                                           share_weak=("weak", "mean"), median_width=("width", "median"),
                                           share_uncertain=("uncertain", "mean"))
@@ -260,7 +299,8 @@ def summary_markdown(result: ScoreResult, run: int, lang: str = "nl") -> str:
     spec, level = result.scores["spec"].iloc[0], result.scores["level"].iloc[0]
     table = score_summary(result)
     table["kind"] = table["kind"].map(t["kinds"])
-    parts = [f"# {t['title'].format(spec=spec, level=level, run=run)}", "", t["intro"], "",
+    intro = t["intro"] if on_lbm_scale(result.model.spec) else t["intro_open"]
+    parts = [f"# {t['title'].format(spec=spec, level=level, run=run)}", "", intro, "",
              table.rename(columns=t["cols"]).round(3).to_markdown(index=False), ""]
     if result.nowcast is not None:
         n = result.nowcast

@@ -9,7 +9,7 @@ A spec is validated on load; every problem raises ``SpecError`` naming the file 
     weighting: calibrated        # calibrated | pca | expert | equal
     target: {won: lbm_won, ...}  # calibrated only: criterion per dimension (an indicator in the store)
     normalisation: zscore        # pca/expert/equal: zscore | minmax | rank
-    missing: {suppressed: 2.0, carry_years: 1, fill: median}
+    missing: {suppressed: 2.0, carry_years: 1, fill: median}  # fill: median only
     spatial_lag: true            # add the mean of contiguous areas (Queen) of each indicator
     smoothing: 1.0               # calibrated: ridge penalty on slope changes (0 = none)
     location: {centres: 80, bandwidth_km: 12, penalty: 0.0001}  # calibrated: smooth regional term
@@ -283,10 +283,19 @@ def parse_spec(data: object, source: str = "<spec>") -> IndexSpec:
         missing_suppressed=None if suppressed is None else _number(suppressed, f"{source}: missing.suppressed"),
         missing_carry_years=int(_number(missing.get("carry_years", 1), f"{source}: missing.carry_years",
                                         positive=True)),
-        missing_fill=_choice(missing.get("fill", "median"), ("median", "none"), f"{source}: missing.fill"),
+        missing_fill=_fill(missing.get("fill", "median"), f"{source}: missing.fill"),
         allow_sensitive=allow_sensitive, source=source, description=str(data.get("description", "")),
         raw=data,
     )
+
+
+def _fill(value, where: str) -> str:
+    """``median`` is the only fill of the store-based index: its models need a value in every cell."""
+    if value == "none":
+        raise SpecError(f"{where}: 'none' (skip a missing value and renormalise the weights of the others) is not "
+                        "available for store-based indices, whose models need every value; use 'median', or the "
+                        "index engine ('leefbaar index build', aggregate skips missing values)")
+    return _choice(value, ("median",), where)
 
 
 def _read(path: Path, text: str, source: str) -> object:

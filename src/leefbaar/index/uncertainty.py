@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from leefbaar.errors import LeefbaarError
 from leefbaar.index.model import LivabilityIndex
 from leefbaar.index.spec import IndexSpec
 
@@ -79,6 +80,8 @@ def prepare(models: list[LivabilityIndex], panel: pd.DataFrame) -> list[Prepared
     """Design matrices of each fitted calibrated model on ``panel`` (computed once, reused by every draw)."""
     out = []
     for m in models:
+        if not hasattr(m, "models_"):
+            raise LeefbaarError(f"spec {m.spec.name!r} is not calibrated: use weight_draws for its uncertainty")
         X = m.matrix_.transform(panel)
         out.append(Prepared({d: mm.design(X) for d, mm in m.models_.items()}, m,
                             {d: _root(mm.cov, len(mm.coef) + 1) for d, mm in m.models_.items()}))
@@ -119,6 +122,25 @@ def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: 
         out[:, idx] = total
     if anchoring is not None:
         out += np.nan_to_num(anchoring.noise_sd)[:, None] * rng.standard_normal((n, n_draws))
+    return out
+
+
+def weight_draws(models: list[LivabilityIndex], panel: pd.DataFrame, n_draws: int, seed: int = 0,
+                 concentration: float = 50.0) -> np.ndarray:
+    """afw draws, shape (rows, n_draws), for specs without calibration (pca, expert, equal weighting): each
+    draw takes one of the fitted ``models`` (the spec and its rank variant: the normalisation) with equal
+    probability and dimension weights ``k * Dirichlet(concentration)``; all draws of a model are one matrix
+    product of its dimension scores with the weight draws. (Indicator weights within a dimension stay as
+    fitted.)"""
+    rng = np.random.default_rng(seed)
+    dims = [d.code for d in models[0].spec.dimensions]
+    choice = rng.integers(0, len(models), size=n_draws)
+    weights = _weights(rng, len(dims), n_draws, concentration)
+    out = np.empty((len(panel), n_draws))
+    for a, m in enumerate(models):
+        idx = np.flatnonzero(choice == a)
+        if len(idx):
+            out[:, idx] = m.score(panel)[dims].to_numpy(float) @ weights[idx].T
     return out
 
 
