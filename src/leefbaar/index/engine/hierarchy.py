@@ -44,25 +44,35 @@ class Hierarchy:
     level_names: dict[int, str] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)
     denominators: list[str] = field(default_factory=list)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def depth(self) -> int:
-        return max(n.level for n in self.nodes.values())
+        if "depth" not in self._cache:
+            self._cache["depth"] = max(n.level for n in self.nodes.values())
+        return self._cache["depth"]
 
     def codes(self, level: int) -> list[str]:
-        return [c for c, n in self.nodes.items() if n.level == level]
+        key = ("codes", level)
+        if key not in self._cache:
+            self._cache[key] = [c for c, n in self.nodes.items() if n.level == level]
+        return self._cache[key]
 
     @property
     def indicators(self) -> list[str]:
         return self.codes(1)
 
     def membership(self, level: int) -> np.ndarray:
-        """(codes at ``level``) x (codes at ``level + 1``) matrix of 0/1."""
+        """(codes at ``level``) x (codes at ``level + 1``) matrix of 0/1 (computed once)."""
+        key = ("membership", level)
+        if key in self._cache:
+            return self._cache[key]
         kids, parents = self.codes(level), self.codes(level + 1)
         pos = {p: j for j, p in enumerate(parents)}
         A = np.zeros((len(kids), len(parents)))
         for i, k in enumerate(kids):
             A[i, pos[self.nodes[k].parent]] = 1.0
+        self._cache[key] = A
         return A
 
     def weights(self, level: int) -> np.ndarray:

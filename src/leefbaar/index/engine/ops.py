@@ -257,7 +257,7 @@ def aggregate(V: np.ndarray, w: np.ndarray, A: np.ndarray, method: str, min_shar
         raise SpecError(f"aggregation {method!r} is not one of {', '.join(AGGREGATE)}")
     w = np.asarray(w, float)
     present = ~np.isnan(V)
-    if method in ("geometric", "harmonic") and np.any(V[present] <= 0):
+    if method in ("geometric", "harmonic") and np.any(V <= 0):  # NaN <= 0 is False
         bad = float(np.nanmin(V))
         raise SpecError(f"{method} aggregation needs positive values, but a value is {bad:.6g}; normalise to a "
                         "positive range (e.g. minmax range [1, 100] or zscore mean 10)")
@@ -288,19 +288,26 @@ def aggregate(V: np.ndarray, w: np.ndarray, A: np.ndarray, method: str, min_shar
 
 
 def _aggregate_shared(V, present, w, A, method, min_share):
-    """``aggregate`` of one (units, children) matrix under many weight vectors (draws, children), as
-    ``einsum('nc,dc,cg->dng')`` (measured 5x faster than one wide matrix product for ASEM's 49 x 8)."""
+    """``aggregate`` of one (units, children) matrix under many weight vectors (draws, children): per node one
+    product (draws, its children) @ (its children, units), the fewest operations (measured faster than
+    ``einsum`` or one wide product with the membership matrix)."""
     if method == "arithmetic":
         base = np.where(present, V, 0.0)
     elif method == "geometric":
         base = np.where(present, np.log(np.where(present, V, 1.0)), 0.0)
     else:
         base = np.where(present, 1 / np.where(present, V, 1.0), 0.0)
-    num = np.einsum("nc,dc,cg->dng", base, w, A, optimize=True)
-    if present.all():
-        den = (w @ A)[:, None, :]
-    else:
-        den = np.einsum("nc,dc,cg->dng", present.astype(float), w, A, optimize=True)
+    D, G = len(w), A.shape[1]
+    num = np.empty((G, D, len(V)))
+    den = np.empty((G, D, len(V)))
+    full = present.all()
+    pf = present.astype(float)
+    for g in range(G):
+        kids = np.flatnonzero(A[:, g])
+        wk = w[:, kids]
+        num[g] = wk @ base[:, kids].T
+        den[g] = wk.sum(axis=1)[:, None] if full else wk @ pf[:, kids].T
+    num, den = num.transpose(1, 2, 0), den.transpose(1, 2, 0)
     if method == "arithmetic":
         out = num / np.where(den > 0, den, np.nan)
     elif method == "geometric":
@@ -308,7 +315,7 @@ def _aggregate_shared(V, present, w, A, method, min_share):
     else:
         out = den / np.where(num > 0, num, np.nan)
     if min_share > 0:
-        share = (present.astype(float) @ A) / A.sum(axis=0)
+        share = (pf @ A) / A.sum(axis=0)
         out = np.where((share >= min_share - 1e-12)[None], out, np.nan)
     return out
 

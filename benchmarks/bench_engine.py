@@ -1,0 +1,77 @@
+"""Benchmark of the index engine on COINr's ASEM example (51 units, 49 indicators, 4 levels), issue 13.
+
+Prints, measured in the same run:
+- one rebuild (all steps on validated data, ``build.run(record=False)``), target < 5 ms; and a full build
+  with validation and the build record;
+- the uncertainty and sensitivity analysis of 500 draws on pipeline (1) (weights +-25 %, normaliser min-max
+  or z-score, aggregator arithmetic or geometric, Sobol indices), vectorised, target < 0.5 s;
+- the same analysis rebuilding the index once per draw through the same engine (target: >= 50x slower);
+- the load average (the machine is shared), wall and CPU time.
+
+Run: ``PYTHONPATH=src python3 benchmarks/bench_engine.py [--data DIR] [--draws 500] [--repeat 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from leefbaar.index.engine import build, parse_engine_spec, read_meta, read_table, run, validate
+from leefbaar.index.engine.uncertainty import analyse, parse_uncertainty
+
+SPEC = {"name": "asem_p1", "unit": "uCode", "label": "uName",
+        "levels": {1: "indicator", 2: "pillar", 3: "subindex", 4: "index"},
+        "normalise": {"method": "minmax", "range": [0, 100]}, "aggregate": {"method": "arithmetic"},
+        "uncertainty": {"weights": {"perturb": 0.25},
+                        "normalise": [{"method": "minmax", "range": [1, 100]},
+                                      {"method": "zscore", "mean": 10, "sd": 2}],
+                        "aggregate": ["arithmetic", "geometric"]}}
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``repeat`` calls."""
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    return float(np.median(wall)), float(np.median(cpu))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("LEEFBAAR_DATA", "../shared/data")))
+    ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    folder = args.data / "peers" / "coinr_asem"
+    data, meta = read_table(folder / "ASEM_iData.csv"), read_meta(folder / "ASEM_iMeta.csv")
+    spec = parse_engine_spec(SPEC, "bench", meta=meta, meta_source=str(folder / "ASEM_iMeta.csv"))
+    inputs = validate(data, spec)
+    plan = parse_uncertainty({**SPEC["uncertainty"], "draws": args.draws}, spec)
+    print(f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())} on "
+          f"{os.cpu_count()} cores")
+    run(inputs, spec, record=False)
+    w, c = timed(lambda: run(inputs, spec, record=False), 50)
+    print(f"one rebuild (run, record=False):      {w * 1e3:8.2f} ms wall {c * 1e3:8.2f} ms cpu   target < 5 ms")
+    w, c = timed(lambda: build(data, spec), args.repeat)
+    print(f"full build (validate + record):       {w * 1e3:8.2f} ms wall {c * 1e3:8.2f} ms cpu")
+    fast = analyse(inputs, spec, plan)
+    n = len(fast.draws)
+    wf, cf = timed(lambda: analyse(inputs, spec, plan), args.repeat)
+    print(f"{n} draws + Sobol, vectorised:        {wf:8.3f} s  wall {cf:8.3f} s  cpu   target < 0.5 s")
+    ws, cs = timed(lambda: analyse(inputs, spec, plan, naive=True), 1)
+    print(f"{n} draws + Sobol, one rebuild each:  {ws:8.3f} s  wall {cs:8.3f} s  cpu")
+    print(f"speed-up: {ws / wf:.1f}x wall, {cs / cf:.1f}x cpu   target >= 50x")
+    slow = analyse(inputs, spec, plan, naive=True)
+    print(f"largest difference of the draws, vectorised vs rebuilds: {np.nanmax(np.abs(fast.draws - slow.draws)):.2e}")
+    print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
