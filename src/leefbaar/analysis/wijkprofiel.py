@@ -3,9 +3,11 @@
 The Rotterdam Wijkprofiel (Gemeente Rotterdam, OBI) has three indices - social (SI), physical (FI) and
 safety (VI). Each is the mean of a subjective part (resident survey) and an objective part (registers), and
 each part is the mean of its themes; every score is in points with 100 = Rotterdam in 2014 (higher is
-better). The structure is in ``DIMENSIONS``. ``combine_parts`` is the rule; ``WijkprofielIndex`` applies it
-to a frame of theme scores (or parts), and ``reproduce`` checks that the published parts give the published
-indices for every area and edition, within the published rounding (values carry ten significant digits).
+better). The structure is in ``DIMENSIONS``; ``engine_spec`` turns it into a spec of the open index engine
+(themes -> parts -> indices, plain means, a part missing when a theme is). ``WijkprofielIndex`` builds that
+spec on a frame of theme scores (or parts), and ``reproduce`` checks with it that the published parts give
+the published indices for every area and edition, within the published rounding (values carry ten
+significant digits). ``combine_parts`` states the rule for two numbers.
 
 For the dashboard: ``wijkprofiel_areas(store)`` lists the areas and ``wijkprofiel_profile(store, code)`` gives
 one area's objective against subjective scores over all editions.
@@ -109,6 +111,42 @@ def published_rounding(values) -> np.ndarray:
     return np.where(v > 0, 0.5 * 10.0 ** (exp - SIGNIFICANT_DIGITS + 1), 0.0)
 
 
+GIVEN = "@given"
+"""Suffix of the one input of a part that enters as published (its themes are not in the frame)."""
+
+
+def engine_spec(weight_subjective: float = 0.5, given_parts=(), dimensions: tuple[Dimension, ...] = DIMENSIONS):
+    """The Wijkprofiel as an engine spec (``leefbaar.index.engine``): level 1 the themes, level 2 the parts
+    (plain mean, missing when any theme is: ``min_share: 1``), level 3 the indices (weights 1 - w and w of the
+    objective and subjective part). Scores are not normalised (they are points already). A part named in
+    ``given_parts`` has one input ``<part>@given``: the part as published."""
+    from leefbaar.index.engine import parse_engine_spec
+
+    combine_parts(0.0, 0.0, weight_subjective)  # validates the weight
+    indicators, aggregates = [], []
+    for d in dimensions:
+        for part, themes, w in ((d.objective, d.objective_themes, 1.0 - weight_subjective),
+                                (d.subjective, d.subjective_themes, weight_subjective)):
+            kids = [part + GIVEN] if part in given_parts else list(themes)
+            indicators += [{"code": t, "parent": part} for t in kids]
+            aggregates.append({"code": part, "parent": d.index, "level": 2, "weight": w})
+        aggregates.append({"code": d.index, "level": 3})
+    return parse_engine_spec({"name": "wijkprofiel", "unit": "unit", "indicators": indicators,
+                              "aggregates": aggregates, "levels": {1: "theme", 2: "part", 3: "index"},
+                              "normalise": "none", "aggregate": {"method": "arithmetic", "min_share": 1.0}},
+                             "wijkprofiel (engine spec)")
+
+
+def _engine_scores(frame: pd.DataFrame, spec) -> pd.DataFrame:
+    """Scores of every code of ``spec`` for the rows of ``frame`` (same index)."""
+    from leefbaar.index.engine import build
+
+    inds = spec.hierarchy.indicators
+    data = pd.DataFrame({c: frame[c.removesuffix(GIVEN)].to_numpy(float) for c in inds})
+    data.insert(0, "unit", [str(i) for i in range(len(frame))])
+    return build(data, spec, "wijkprofiel frame").scores.set_axis(frame.index)
+
+
 class WijkprofielIndex:
     """Combine subjective and objective parts per dimension as the Wijkprofiel does.
 
@@ -124,17 +162,15 @@ class WijkprofielIndex:
         self.dimensions = dimensions
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        out = pd.DataFrame(index=frame.index)
+        given = []
         for d in self.dimensions:
             for part, themes in ((d.subjective, d.subjective_themes), (d.objective, d.objective_themes)):
-                if all(t in frame for t in themes):
-                    out[part] = frame[list(themes)].mean(axis=1, skipna=False)
-                elif part in frame:
-                    out[part] = frame[part]
-                else:
-                    raise KeyError(f"neither part {part!r} nor all its themes {themes} are in the frame")
-            out[d.index] = combine_parts(out[d.objective], out[d.subjective], self.weight_subjective)
-        return out
+                if not all(t in frame for t in themes):
+                    if part not in frame:
+                        raise KeyError(f"neither part {part!r} nor all its themes {themes} are in the frame")
+                    given.append(part)
+        scores = _engine_scores(frame, engine_spec(self.weight_subjective, given, self.dimensions))
+        return scores[[c for d in self.dimensions for c in (d.subjective, d.objective, d.index)]]
 
 
 @dataclass
@@ -151,22 +187,23 @@ class Reproduction:
 
 
 def reproduce(frame: pd.DataFrame) -> Reproduction:
-    """Recompute every index from its published parts, and every part from its published themes.
+    """Recompute every index from its published parts, and every part from its published themes, with the
+    engine spec (``engine_spec``).
 
     ``frame`` has columns ``code``, ``year`` and the Wijkprofiel codes (``wijkprofiel_frame``). Rows where a
     target or an input is missing are not checked (the Wijkprofiel publishes all three indices complete).
     """
     rows = []
+    parts = [p for d in DIMENSIONS for p in (d.objective, d.subjective)]
+    from_themes = _engine_scores(frame, engine_spec())
+    from_parts = _engine_scores(frame, engine_spec(given_parts=parts))
     for d in DIMENSIONS:
         steps = ((d.index, [d.objective, d.subjective], "index"),
                  (d.subjective, list(d.subjective_themes), "subjective"),
                  (d.objective, list(d.objective_themes), "objective"))
         for target, inputs, step in steps:
             sub = frame[["code", "year", target, *inputs]].dropna()
-            if step == "index":
-                computed = combine_parts(sub[d.objective], sub[d.subjective])
-            else:
-                computed = sub[inputs].mean(axis=1)
+            computed = (from_parts if step == "index" else from_themes).loc[sub.index, target]
             tol = (published_rounding(sub[target])
                    + np.mean([published_rounding(sub[c]) for c in inputs], axis=0))
             rows.append(pd.DataFrame({"code": sub["code"], "year": sub["year"], "dimension": d.key,
