@@ -269,17 +269,17 @@ def aggregate(V: np.ndarray, w: np.ndarray, A: np.ndarray, method: str, min_shar
     wv = w[..., None, :] if w.ndim == 2 else w
     if method == "median":
         return _weighted_median(V, np.broadcast_to(wv, V.shape), A, min_share)
-    wp = np.where(present, wv, 0.0)
-    den = _matmul(wp, A)
+    full = bool(present.all())
+    den = (wv @ A) if full else _matmul(np.where(present, wv, 0.0), A)  # no gap: the weights' sums
     if method == "arithmetic":
-        num = _matmul(np.where(present, V, 0.0) * wv, A)
+        num = _matmul(V * wv if full else np.where(present, V, 0.0) * wv, A)
         out = num / np.where(den > 0, den, np.nan)
     elif method == "geometric":
         with np.errstate(divide="ignore"):
-            num = _matmul(np.where(present, np.log(np.where(present, V, 1.0)), 0.0) * wv, A)
-        out = np.exp(num / np.where(den > 0, den, np.nan))
+            logs = np.log(V) if full else np.where(present, np.log(np.where(present, V, 1.0)), 0.0)
+        out = np.exp(_matmul(logs * wv, A) / np.where(den > 0, den, np.nan))
     else:
-        num = _matmul(np.where(present, wv / np.where(present, V, 1.0), 0.0), A)
+        num = _matmul(wv / V if full else np.where(present, wv / np.where(present, V, 1.0), 0.0), A)
         out = den / np.where(num > 0, num, np.nan)
     if min_share > 0:
         share = _matmul(present.astype(float), A) / A.sum(axis=0)
