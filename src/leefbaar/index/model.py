@@ -19,7 +19,9 @@ Weighting methods (``spec.weighting``):
 - ``expert``: normalised, directed indicators weighted by the spec's weights;
 - ``equal``: normalised, directed indicators weighted equally.
 For pca/expert/equal only directed indicators (direction +-1) count, dimension scores are in normalised
-units, and dimension ``weight`` scales each dimension before they are summed into ``afw``.
+units, and dimension ``weight`` scales each dimension before they are summed into ``afw``. Z-scores use the
+sample sd (n - 1). Every term is centred on its mean, so applying the direction after normalising gives the
+same scores as applying it before (min-max: -m(x) and 1 - m(x) differ by a constant that the centring removes).
 """
 
 from __future__ import annotations
@@ -295,7 +297,7 @@ class LivabilityIndex:
         for f in X.columns:
             x = X[f].to_numpy(float)
             if self.spec.normalisation == "zscore":
-                self.norm_[f] = (float(x.mean()), float(x.std()) or 1.0)
+                self.norm_[f] = (float(x.mean()), float(x.std(ddof=1)) or 1.0)  # sample sd (n - 1)
             elif self.spec.normalisation == "minmax":
                 self.norm_[f] = (float(x.min()), float(x.max() - x.min()) or 1.0)
             else:
