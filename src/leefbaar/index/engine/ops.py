@@ -297,17 +297,14 @@ def _aggregate_shared(V, present, w, A, method, min_share):
         base = np.where(present, np.log(np.where(present, V, 1.0)), 0.0)
     else:
         base = np.where(present, 1 / np.where(present, V, 1.0), 0.0)
-    D, G = len(w), A.shape[1]
-    num = np.empty((G, D, len(V)))
-    den = np.empty((G, D, len(V)))
-    full = present.all()
+    D, G, n = len(w), A.shape[1], len(V)
     pf = present.astype(float)
+    stack = np.concatenate([base, pf]).T  # (children, 2 units): values and presence, one product per node
+    both = np.empty((G, D, 2 * n))
     for g in range(G):
         kids = np.flatnonzero(A[:, g])
-        wk = w[:, kids]
-        num[g] = wk @ base[:, kids].T
-        den[g] = wk.sum(axis=1)[:, None] if full else wk @ pf[:, kids].T
-    num, den = num.transpose(1, 2, 0), den.transpose(1, 2, 0)
+        both[g] = w[:, kids] @ stack[kids]
+    num, den = both[:, :, :n].transpose(1, 2, 0), both[:, :, n:].transpose(1, 2, 0)
     if method == "arithmetic":
         out = num / np.where(den > 0, den, np.nan)
     elif method == "geometric":
