@@ -286,7 +286,8 @@ def score_summary(result: ScoreResult) -> pd.DataFrame:
     share of areas whose class is uncertain (p_class_differs > 0.5)."""
     s = result.scores.assign(weak=lambda f: f["klasse"].astype("Float64") <= 4,
                              width=lambda f: f["total_hi"] - f["total_lo"],
-                             uncertain=lambda f: (f["p_class_differs"] > 0.5).where(f["p_class_differs"].notna()))
+                             uncertain=lambda f: (f["p_class_differs"] > 0.5).astype(float)
+                             .where(f["p_class_differs"].notna()))
     out = s.groupby(["year", "kind"]).agg(areas=("code", "size"), mean_total=("total", "mean"),
                                           share_weak=("weak", "mean"), median_width=("width", "median"),
                                           share_uncertain=("uncertain", "mean"))
