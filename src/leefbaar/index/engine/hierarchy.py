@@ -10,6 +10,7 @@ directions are -1 or 1.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -104,6 +105,22 @@ def _blank(v) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
+def _cell(r: dict, col: str, default=None, cast=float, *, code: str, row: int, source: str):
+    """A number from metadata row ``r`` (``default`` when blank; none means required)."""
+    v = r.get(col)
+    if _blank(v):
+        if default is None:
+            raise InputError(source, f"{code}: a value is needed", row, col)
+        return default
+    try:
+        out = cast(float(v))
+    except (TypeError, ValueError):
+        raise InputError(source, f"{code}: {v!r} is not a number", row, col) from None
+    if cast is float and not np.isfinite(out):
+        raise InputError(source, f"{code}: {v!r} is not a finite number", row, col)
+    return out
+
+
 def from_meta(meta: pd.DataFrame, source: str = "<meta>", level_names: dict[int, str] | None = None,
               row_offset: int = 2) -> Hierarchy:
     """A validated ``Hierarchy`` from an iMeta-style table (column names case-insensitive).
@@ -137,25 +154,13 @@ def from_meta(meta: pd.DataFrame, source: str = "<meta>", level_names: dict[int,
             groups.append(code)
             continue
         if kind in ("Denominator", "Other"):
-            denoms.append(code) if kind == "Denominator" else None
+            if kind == "Denominator":
+                denoms.append(code)
             continue
         if code in nodes:
             raise InputError(source, f"code {code!r} appears twice", row, "iCode")
 
-        def num(col, default=None, cast=float):
-            v = r.get(col)
-            if _blank(v):
-                if default is None:
-                    raise InputError(source, f"{code}: a value is needed", row, col)
-                return default
-            try:
-                out = cast(float(v))
-            except (TypeError, ValueError):
-                raise InputError(source, f"{code}: {v!r} is not a number", row, col) from None
-            if cast is float and not np.isfinite(out):
-                raise InputError(source, f"{code}: {v!r} is not a finite number", row, col)
-            return out
-
+        num = partial(_cell, r, code=code, row=row, source=source)
         level = num("Level", 1 if kind == "Indicator" else None, int)
         weight = num("Weight", 1.0)
         if weight < 0:
