@@ -134,12 +134,12 @@ def winsorise(x: np.ndarray, winmax: int, skew_max: float, kurt_max: float) -> t
     """Winsorise one indicator: while it fails ``passes`` and fewer than ``winmax`` points were changed, set the
     highest value(s) (skew >= 0) or lowest value(s) (skew < 0) to the next value. Returns (x, points changed).
 
-    Ties at the extreme are changed together and counted as that many points. (COINr 1.1 counts only the
-    last tie set against ``winmax``; here every changed point counts, as its documentation describes.)
+    Ties at the extreme are changed together; the count is of distinct points changed (a point moved twice
+    counts once: after one step it ties with the next value), as COINr's ``winsorise`` counts.
     """
     x = x.astype(float, copy=True)
-    n_changed = 0
-    while not passes(x, skew_max, kurt_max) and n_changed < winmax:
+    changed = np.zeros(len(x), bool)
+    while not passes(x, skew_max, kurt_max) and changed.sum() < winmax:
         v = x[~np.isnan(x)]
         if skew(x) >= 0:
             ext = v.max()
@@ -155,8 +155,8 @@ def winsorise(x: np.ndarray, winmax: int, skew_max: float, kurt_max: float) -> t
             if not len(rest):
                 break
             x[at] = rest.min()
-        n_changed += int(at.sum())
-    return x, n_changed
+        changed |= at
+    return x, int(changed.sum())
 
 
 def treat(x: np.ndarray, winmax: int = 5, skew_max: float = 2.0, kurt_max: float = 3.5,
