@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -369,10 +370,14 @@ def parse_engine_spec(data: object, source: str = "<spec>", base: Path | None = 
 
 
 def load_engine_spec(path, meta=None) -> EngineSpec:
-    """An engine spec from a ``.yaml``/``.yml``/``.toml`` file (``meta``: an iMeta file overriding it)."""
+    """An engine spec from a ``.yaml``/``.yml``/``.toml`` file, or by the name of one in
+    ``catalogue/specs/engine/`` (``asem_minmax``); ``meta``: an iMeta file overriding the spec's hierarchy."""
     import tomllib
 
     path = Path(path)
+    builtin = resources.files("leefbaar") / "catalogue" / "specs" / "engine" / f"{path}.yaml"
+    if not path.suffix and not path.exists() and builtin.is_file():
+        path = Path(str(builtin))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
