@@ -226,3 +226,24 @@ def test_cli_build_writes_scores_and_ranks_per_level(asem, data_dir, tmp_path):
     pillars = pd.read_csv(tmp_path / "out" / "scores_level2_pillar.csv")
     assert pillars.shape == (51, 2 + 16)
     assert json.loads((tmp_path / "out" / "record.json").read_text())["data"]["units"] == 51
+
+
+def test_cli_uncertainty_of_pipeline1_in_one_command(data_dir, tmp_path):
+    """500 runs varying the weights (+-25 %), the normaliser and the aggregator, with Sobol indices."""
+    from typer.testing import CliRunner
+
+    from leefbaar.cli import app
+
+    folder = data_dir / "peers" / "coinr_asem"
+    res = CliRunner().invoke(app, ["index", "uncertainty", "--data", str(folder / "ASEM_iData.csv"), "--meta",
+                                   str(folder / "ASEM_iMeta.csv"), "--spec", "asem_minmax",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    scores = pd.read_csv(tmp_path / "uncertainty_scores.csv")
+    assert len(scores) == 51
+    assert (scores["rank_p05"] <= scores["rank_median"]).all() and (scores["rank_median"] <= scores["rank_p95"]).all()
+    sob = pd.read_csv(tmp_path / "sensitivity_index.csv")
+    assert list(sob["factor"]) == ["weights", "normaliser", "aggregator"]
+    assert ((sob["ST"] >= -0.05) & (sob["ST"] <= 1.5)).all()
+    units = pd.read_csv(tmp_path / "sensitivity_units.csv")
+    assert len(units) == 51 * 3
