@@ -163,12 +163,12 @@ MetaOpt = Annotated[Path | None, typer.Option("--meta", help="iMeta-style metada
 
 @engine_app.command("build")
 def engine_build(data: DataFileOpt, spec: EngineSpecOpt, out: OutOpt = Path("out/engine"),
-                 meta: MetaOpt = None) -> None:
+                 meta: MetaOpt = None, lang: LangOpt = "nl") -> None:
     """Build an index: scores and ranks per level (CSV), data after each step, contributions, record.json."""
     from leefbaar.index.engine import build_file
 
     result = build_file(data, spec, meta)
-    written = result.write(out)
+    written = result.write(out, lang)
     h = result.spec.hierarchy
     top = result.level(h.depth)
     print_frame(top.sort_values(f"{h.codes(h.depth)[0]}_rank").round(3), max_rows=15,

@@ -386,9 +386,33 @@ class IndexResult:
                                         "score": self.scores[c].to_numpy(), "rank": self.ranks[c].to_numpy()}))
         return pd.concat(frames, ignore_index=True)
 
-    def write(self, out: Path) -> list[Path]:
-        """Scores and ranks per level, the long table, data after each step, contributions, weights and the
-        record (JSON) into ``out``."""
+    def summary_markdown(self, lang: str = "nl", top: int = 10) -> str:
+        """A short readable summary: the steps as recorded and the first ``top`` units of the top level."""
+        t = SUMMARY_TEXT["en" if lang == "en" else "nl"]
+        h = self.spec.hierarchy
+        code = h.codes(h.depth)[0]
+        levels = ", ".join(f"{lv} {h.level_name(lv)} ({len(h.codes(lv))})" for lv in range(1, h.depth + 1))
+        lines = [f"# {t['title'].format(name=self.spec.name)}", "",
+                 t["intro"].format(units=len(self.units), all=self.record["data"]["units"], levels=levels,
+                                   sha=self.record["data"]["sha256"][:12]), "", f"## {t['steps']}", ""]
+        for step in self.record["steps"]:
+            params = {k: v for k, v in (step.get("params") or {}).items() if v not in (None, [], {})}
+            lines.append(f"- **{t['names'].get(step['step'], step['step'])}**: "
+                         + ", ".join(f"`{k}: {v}`" for k, v in params.items()))
+            if step["step"] == "treat" and step["details"]:
+                lines.append("  " + t["treated"] + ": " + ", ".join(
+                    f"{c} ({t['actions'].get(d['action'], d['action']).format(n=d['winsorised'])})"
+                    for c, d in step["details"].items()))
+            if step["step"] == "impute" and step["details"]["filled"]:
+                lines.append(f"  {t['filled']}: {sum(step['details']['filled'].values())}")
+        table = self.level(h.depth).sort_values(f"{code}_rank").head(top)
+        lines += ["", f"## {t['top'].format(n=top, level=h.level_name(h.depth))}", "",
+                  table.round(3).to_markdown(index=False), ""]
+        return "\n".join(lines)
+
+    def write(self, out: Path, lang: str = "nl") -> list[Path]:
+        """Scores and ranks per level, the long table, data after each step, contributions, weights, the
+        record (JSON) and a summary (Markdown, ``lang``) into ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         h = self.spec.hierarchy
@@ -408,7 +432,34 @@ class IndexResult:
         p = out / "record.json"
         p.write_text(json.dumps(self.record, indent=1, default=_json_default), encoding="utf-8")
         written.append(p)
+        p = out / f"summary_{lang}.md"
+        p.write_text(self.summary_markdown(lang), encoding="utf-8")
+        written.append(p)
         return written
+
+
+SUMMARY_TEXT = {
+    "nl": {"title": "Index {name}",
+           "intro": "{units} van de {all} eenheden; niveaus: {levels}. Gegevens: SHA-256 {sha}… (volledig in "
+                    "record.json, waarmee de bouw opnieuw kan worden uitgevoerd).",
+           "steps": "Stappen", "treated": "behandeld", "filled": "aangevulde waarden",
+           "top": "Eerste {n} op {level}",
+           "actions": {"winsorise": "gewinsoriseerd, {n} punten", "log": "logaritme",
+                       "winsorise (still failing)": "gewinsoriseerd, {n} punten, nog scheef"},
+           "names": {"denominate": "delen door noemer", "screen": "selectie op beschikbaarheid",
+                     "impute": "aanvullen", "treat": "uitschieters", "normalise": "normaliseren",
+                     "weights": "gewichten", "aggregate": "aggregeren"}},
+    "en": {"title": "Index {name}",
+           "intro": "{units} of {all} units; levels: {levels}. Data: SHA-256 {sha}… (in full in record.json, "
+                    "from which the build replays).",
+           "steps": "Steps", "treated": "treated", "filled": "values imputed",
+           "top": "First {n} on {level}",
+           "actions": {"winsorise": "winsorised, {n} points", "log": "log",
+                       "winsorise (still failing)": "winsorised, {n} points, still skewed"},
+           "names": {"denominate": "denominate", "screen": "screen", "impute": "impute",
+                     "treat": "outliers", "normalise": "normalise", "weights": "weights",
+                     "aggregate": "aggregate"}},
+}
 
 
 def _json_default(v):
