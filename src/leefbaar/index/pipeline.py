@@ -256,8 +256,8 @@ SUMMARY_TEXT = {
                     "(kalibratie, normalisatie, gewichten, nowcastfout). Klasse onzeker: kans > 50 % dat de klasse "
                     "anders is.",
            "intro_open": "Gemodelleerd = de spec op de indicatoren van dat jaar (geen officiële reeks, geen "
-                         "klassen). Interval: 90 % Monte Carlo (normalisatie: z-score of rang; gewichten van de "
-                         "dimensies).",
+                         "klassen). Interval: 90 % Monte Carlo (normalisatie: zoals in de spec of rangen; gewichten van "
+                         "de dimensies; bij kalibratie ook de coëfficiënten).",
            "cols": {"year": "jaar", "kind": "soort", "areas": "gebieden", "mean_total": "gemiddelde score",
                     "share_weak": "aandeel zwak of slechter", "median_width": "mediane intervalbreedte",
                     "share_uncertain": "aandeel klasse onzeker"},
@@ -270,7 +270,8 @@ SUMMARY_TEXT = {
                     "and reversion to the mean. Interval: 90 % Monte Carlo (calibration, normalisation, weights, "
                     "nowcast error). Class uncertain: probability > 50 % that the class differs.",
            "intro_open": "Modelled = the spec on that year's indicators (no official series, no classes). "
-                         "Interval: 90 % Monte Carlo (normalisation: z-score or rank; dimension weights).",
+                         "Interval: 90 % Monte Carlo (normalisation: as in the spec or ranks; dimension weights; "
+                         "with calibration also its coefficients).",
            "cols": {"year": "year", "kind": "kind", "areas": "areas", "mean_total": "mean score",
                     "share_weak": "share weak or worse", "median_width": "median interval width",
                     "share_uncertain": "share class uncertain"},
