@@ -256,8 +256,8 @@ SUMMARY_TEXT = {
                     "(kalibratie, normalisatie, gewichten, nowcastfout). Klasse onzeker: kans > 50 % dat de klasse "
                     "anders is.",
            "intro_open": "Gemodelleerd = de spec op de indicatoren van dat jaar (geen officiële reeks, geen "
-                         "klassen). Interval: 90 % Monte Carlo (normalisatie: zoals in de spec of rangen; gewichten van "
-                         "de dimensies; bij kalibratie ook de coëfficiënten).",
+                         "klassen). Interval: 90 % Monte Carlo (normalisatie: zoals in de spec of rangen; "
+                         "gewichten van de dimensies; bij kalibratie ook de coëfficiënten).",
            "cols": {"year": "jaar", "kind": "soort", "areas": "gebieden", "mean_total": "gemiddelde score",
                     "share_weak": "aandeel zwak of slechter", "median_width": "mediane intervalbreedte",
                     "share_uncertain": "aandeel klasse onzeker"},
