@@ -154,8 +154,9 @@ def audit(store: StoreOpt = None, out: OutOpt = Path("out/audit"), spec: SpecOpt
     console.print(text)
 
 
-engine_app = typer.Typer(name="index", help="Open index engine: any data, any hierarchy (COINr-style). "
-                                           "Open index-engine: eigen data, eigen hiërarchie.", no_args_is_help=True)
+engine_app = typer.Typer(name="index", help="Open index-engine: eigen gegevens, eigen hiërarchie (zoals COINr). "
+                                           "Open index engine: any data, any hierarchy (COINr-style).",
+                         no_args_is_help=True)
 DataFileOpt = Annotated[Path, typer.Option("--data", help="Table of units and indicators (.csv or .parquet).")]
 EngineSpecOpt = Annotated[Path, typer.Option("--spec", help="Engine spec (.yaml/.toml), see docs/index-engine.md.")]
 MetaOpt = Annotated[Path | None, typer.Option("--meta", help="iMeta-style metadata (.csv) instead of the spec's.")]
