@@ -27,9 +27,10 @@ TEXT = {
                      "aggregatie (het verschil tussen de twee instrumenten).",
         "val": "De meting 2024 per PC4 als toets van de nowcast 2023",
         "anchor": "Anker 2024 voor 2023 (interpolatie): {verdict}",
-        "anchor_yes": "de cijfers steunen het; zie docs/levels.md",
-        "anchor_no": "niet ingevoerd: de gemeten verandering 2022-2024 per PC4 heeft een spreiding van {sd24} punt "
-                     "tegen {sd22} voor 2020-2022; de nowcast-verandering voorspelt haar met Spearman {sp}",
+        "anchor_no": "niet ingevoerd. De gemeten verandering 2022-2024 per PC4 heeft een spreiding van {sd24} "
+                     "punt tegen {sd22} voor 2020-2022; de nowcast-verandering voorspelt haar met Spearman {sp}. "
+                     "Met een eindpunt dat zo veel ruis heeft, geeft interpolatie de verandering 2018-2020 terug met "
+                     "Spearman {spi}: niet beter dan de nowcast (zie leefbaar validate en docs/levels.md).",
         "cols": {"level": "niveau", "year": "jaar", "kind": "soort", "areas": "gebieden", "subset": "deel",
                  "n": "n", "exact": "exact", "within_1": "±1", "mean_difference": "verschil",
                  "spearman": "Spearman", "test": "toets", "what": "wat", "r2": "R²", "mae": "MAE",
@@ -51,9 +52,10 @@ TEXT = {
                      "aggregation (the difference between the two instruments).",
         "val": "The 2024 measurement per PC4 as a test of the 2023 nowcast",
         "anchor": "2024 anchor for 2023 (interpolation): {verdict}",
-        "anchor_yes": "the figures support it; see docs/levels.md",
-        "anchor_no": "not introduced: the measured change 2022-2024 per PC4 has a spread of {sd24} points against "
-                     "{sd22} for 2020-2022; the nowcast change predicts it with Spearman {sp}",
+        "anchor_no": "not introduced. The measured change 2022-2024 per PC4 has a spread of {sd24} points "
+                     "against {sd22} for 2020-2022; the nowcast change predicts it with Spearman {sp}. "
+                     "With an endpoint this noisy, interpolation reproduces the change 2018-2020 with Spearman "
+                     "{spi}: no better than the nowcast (see leefbaar validate and docs/levels.md).",
         "cols": {"level": "level", "year": "year", "kind": "kind", "areas": "areas", "subset": "subset", "n": "n",
                  "exact": "exact", "within_1": "±1", "mean_difference": "difference", "spearman": "Spearman",
                  "test": "test", "what": "what", "r2": "R²", "mae": "MAE", "sd_change": "sd of change"},
@@ -139,7 +141,9 @@ def summary_markdown(available: pd.DataFrame, agreement: pd.DataFrame, validatio
     verdict = t["anchor_no"].format(
         sd24=_number(sd.get("sd of the change measured 2024 - official 2022"), lang),
         sd22=_number(sd.get("sd of the change official 2022 - 2020"), lang),
-        sp=_number(sp.get("change: nowcast 2023 - official 2022 vs measured 2024 - official 2022"), lang))
+        sp=_number(sp.get("change: nowcast 2023 - official 2022 vs measured 2024 - official 2022"), lang),
+        spi=_number(sp.get("change: interpolation as above with noise added to official 2022 (sd: last column)"),
+                    lang))
     ys = f"{min(pc4_years)}-{max(pc4_years)}" if pc4_years else "-"
     return "\n".join([
         f"# {t['title'].format(run=run)}", "",
