@@ -176,15 +176,22 @@ def write_levels(store: Store, result: LevelScores, params: dict) -> int:
 
 
 def available(store: Store, spec: str = SPEC) -> pd.DataFrame:
-    """Which levels and years have scores in the store: level, year, kind, areas (one row per combination).
+    """Which levels and years have scores: level, year, kind, areas (one row per combination), ordered.
 
+    Rows of ``scores`` (official, modelled, aggregated) plus the official Leefbaarometer observations
+    (``lbm_afw``) of level-years that ``scores`` does not hold as official (e.g. PC4 2002-2016, buurt 2024).
     A level or year absent here has no values and must not be offered.
     """
+    official = store.sql("SELECT level, year, 'official' AS kind, count(DISTINCT code) AS areas FROM observations "
+                         "WHERE indicator = 'lbm_afw' AND value IS NOT NULL GROUP BY ALL")
     have = store.sql("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'scores'")["n"].iloc[0]
-    if not have:
-        return pd.DataFrame(columns=["level", "year", "kind", "areas"])
-    return store.sql("SELECT level, year, kind, count(*) AS areas FROM scores WHERE spec = ? AND afw IS NOT NULL "
-                     "GROUP BY ALL ORDER BY level, year, kind", [spec])
+    scored = store.sql("SELECT level, year, kind, count(*) AS areas FROM scores WHERE spec = ? AND afw IS NOT NULL "
+                       "GROUP BY ALL", [spec]) if have else official.iloc[:0]
+    key = ["level", "year", "kind"]
+    extra = official.merge(scored[key], on=key, how="left", indicator=True)
+    out = pd.concat([scored, extra[extra["_merge"] == "left_only"].drop(columns="_merge")], ignore_index=True)
+    out["areas"] = out["areas"].astype(int)
+    return out.sort_values(key, ignore_index=True)
 
 
 # -- checks ------------------------------------------------------------------------------------------------
