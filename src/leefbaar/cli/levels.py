@@ -166,7 +166,10 @@ def levels(store: StoreOpt = None, out: OutOpt = Path("out/levels"), lang: LangO
 
     if lang not in ("nl", "en"):
         raise LeefbaarError(f"--lang {lang!r}: use nl or en")
-    with Store.open(resolve_store(store), read_only=False) as st:
+    target = resolve_store(store)
+    if not target.exists():
+        raise LeefbaarError(f"{target}: no store here; build one with 'leefbaar build --data DIR --store {target}'")
+    with Store.open(target, read_only=False) as st:
         result = lv.build_levels(st, min_coverage)
         run = lv.write_levels(st, result, {"min_coverage": min_coverage})
         available = lv.available(st)
