@@ -120,15 +120,11 @@ def build_levels(store: Store, min_coverage: float = MIN_COVERAGE) -> LevelScore
     if pc4.empty and buurt.empty:
         raise StoreError("the store holds no official Leefbaarometer scores (lbm_afw at pc4 or buurt); "
                          "build it from a data folder with leefbaarometer/ or buurt/")
-    sources = []
-    if not pc4.empty:
-        pc4_vintage = _geometry_vintage(store, "pc4")
-        sources.append(("pc4", pc4_vintage, pc4))
-    if not buurt.empty:
-        sources.append(("buurt", _geometry_vintage(store, "buurt"), buurt))
+    # the finer source first: a level-year that both could fill is taken from the buurten
+    sources = [(lvl, _geometry_vintage(store, lvl), v) for lvl, v in (("buurt", buurt), ("pc4", pc4)) if not v.empty]
     targets = {lv: v for lv in (*TARGET_LEVELS, "pc4") if (v := _geometry_vintage(store, lv)) is not None}
     cache: dict = {}
-    parts, details, weights = [], [], []
+    parts, details, weights, filled = [], [], [], set()
     for src_level, src_vintage, values in sources:
         if src_vintage is None:
             continue
@@ -136,14 +132,18 @@ def build_levels(store: Store, min_coverage: float = MIN_COVERAGE) -> LevelScore
         for level, vintage in targets.items():
             if level == src_level:
                 continue
+            todo = values[~values["year"].isin({y for lv_, y in filled if lv_ == level})]
+            if todo.empty:
+                continue
             shares = _shares(store, src_level, src_vintage, level, vintage, cache)
-            agg, used = aggregate(values, pop, shares, min_coverage)
+            agg, used = aggregate(todo, pop, shares, min_coverage)
             if agg.empty:
                 continue
             meta = dict(level=level, vintage=vintage, from_level=src_level, from_vintage=src_vintage)
             details.append(agg.drop(columns=VALUES).assign(**meta))
             weights.append(used.rename(columns={"to_code": "code"}).assign(**meta))
             parts.append(agg[["code", "year", *VALUES]].assign(level=level))
+            filled |= {(level, int(y)) for y in todo["year"].unique()}
     if not parts:
         raise StoreError("no level could be filled: the store lacks boundaries or residents for the aggregation")
     sc = pd.concat(parts, ignore_index=True)
