@@ -91,9 +91,13 @@ def test_lbm2_agreement_floors(levels_store):
     wk = total.loc[("wijk", "boundaries 2022, all codes")]
     assert gm["n"] >= 1900 and gm["within_1"] >= 0.93 and gm["exact"] >= 0.50
     assert wk["n"] >= 11000 and wk["within_1"] >= 0.82 and wk["exact"] >= 0.38
-    nl = summary_markdown(lv.available(Store.open(path)), ag, pd.DataFrame(
-        columns=["test", "what", "n", "spearman", "r2", "mae", "sd_change"]), 1, [2002, 2022], 0.5, "nl")
-    assert "grenzen 2017, alle" in nl and "boundaries" not in nl and "aggregated" not in nl
+    with Store.open(path) as st:
+        available = lv.available(st)
+    empty = pd.DataFrame(columns=["test", "what", "n", "spearman", "r2", "mae", "sd_change"])
+    nl = summary_markdown(available, ag, empty, 1, [2002, 2022], 0.5, "nl")
+    en = summary_markdown(available, ag, empty, 1, [2002, 2022], 0.5, "en")
+    assert "grenzen 2017, alle" in nl and "0,9" in nl and not {"boundaries", "aggregated", "official"} & set(nl.split())
+    assert "boundaries 2017, all" in en and not {"grenzen", "geaggregeerd", "officieel", "alle"} & set(en.split())
 
 
 def test_2024_pc4_coverage(levels_store):

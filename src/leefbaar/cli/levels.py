@@ -100,13 +100,19 @@ def _number(v, lang: str, digits: int = 3) -> str:
     return format_decimal(v, format=fmt, locale="nl_NL" if lang == "nl" else "en_GB")
 
 
-def _table(frame: pd.DataFrame, lang: str, counts=("n", "areas", "year")) -> str:
+def _formatted(frame: pd.DataFrame, lang: str, counts=("n", "areas")) -> pd.DataFrame:
+    """Numbers as text in the locale of ``lang`` (counts whole, others 3 decimals; years as they are), with the
+    column names of ``lang``."""
     f = frame.copy()
     for c in f.columns:
         if pd.api.types.is_numeric_dtype(f[c]) or f[c].map(lambda v: isinstance(v, float | int)).all():
             f[c] = [("" if pd.isna(v) else str(v)) if c == "year" else _number(v, lang, 0 if c in counts else 3)
                     for v in f[c]]
-    return f.rename(columns=TEXT[lang]["cols"]).to_markdown(index=False, disable_numparse=True)
+    return f.rename(columns=TEXT[lang]["cols"])
+
+
+def _table(frame: pd.DataFrame, lang: str) -> str:
+    return _formatted(frame, lang).to_markdown(index=False, disable_numparse=True)
 
 
 def _subset_nl(text: str) -> str:
@@ -185,8 +191,8 @@ def levels(store: StoreOpt = None, out: OutOpt = Path("out/levels"), lang: LangO
                                                      lang), encoding="utf-8")
     av, ag, val = localise(available, agreement, validation, lang)
     t = TEXT[lang]
-    print_frame(ag[agreement["year"] == "all"].rename(columns=t["cols"]).round(3), title=t["lbm2"])
-    print_frame(val.rename(columns=t["cols"]).round(3), title=t["val"])
+    print_frame(_formatted(ag[agreement["year"] == "all"], lang), title=t["lbm2"])
+    print_frame(_formatted(val, lang), title=t["val"])
 
 
 def register(app: typer.Typer) -> None:
