@@ -287,11 +287,12 @@ def lbm2_agreement(store: Store, result: LevelScores) -> pd.DataFrame:
 
 
 def index_scores(store: Store, years: list[int], spec: str = SPEC) -> pd.DataFrame:
-    """The index's official and modelled PC4 rows of ``years``: code, year, kind, afw."""
+    """The index's official and modelled PC4 rows of ``years``: code, year, kind, afw, won .. onv."""
     have = store.sql("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'scores'")["n"].iloc[0]
     if not have:
-        return pd.DataFrame(columns=["code", "year", "kind", "afw"])
-    return store.sql(f"SELECT code, year, kind, afw FROM scores WHERE spec = ? AND level = 'pc4' AND kind <> ? "
+        return pd.DataFrame(columns=["code", "year", "kind", *VALUES])
+    return store.sql(f"SELECT code, year, kind, {', '.join(VALUES)} FROM scores WHERE spec = ? AND level = 'pc4' "
+                     f"AND kind <> ? "
                      f"AND year IN ({', '.join('?' * len(years))})", [spec, KIND, *years])
 
 
@@ -302,13 +303,16 @@ def validate_2024(store: Store, result: LevelScores) -> pd.DataFrame:
     of the 2024 level; the modelled change 2022 -> 2023 against the measured change 2022 -> 2024; the official
     change 2020 -> 2022 against it (how much a change persists); the historical interpolation test (official
     2020 against the mean of official 2018 and 2022; change 2018 -> 2020 against half of 2018 -> 2022); and
-    the sd of every two-year change (the 2022 -> 2024 one includes the aggregation error). Columns: test,
+    the sd of every two-year change (the 2022 -> 2024 one includes the aggregation error); the level of each
+    dimension, nowcast 2023 against measured 2024. Columns: test,
     what, n, spearman, r2, mae, sd_change.
     """
-    pc4 = result.scores[(result.scores["level"] == "pc4") & (result.scores["year"] == 2024)].set_index("code")["afw"]
+    pc4_all = result.scores[(result.scores["level"] == "pc4") & (result.scores["year"] == 2024)].set_index("code")
+    pc4 = pc4_all["afw"]
     off = official_scores(store, "pc4").pivot(index="code", columns="year", values="afw")
     idx = index_scores(store, [2023])
-    now = idx[idx["kind"] == "modelled"].set_index("code")["afw"]
+    now_all = idx[idx["kind"] == "modelled"].set_index("code")
+    now = now_all["afw"]
     codes = off.index.union(pc4.index)
     off, m24, n23 = off.reindex(codes), pc4.reindex(codes).to_numpy(float), now.reindex(codes).to_numpy(float)
     o = {y: off[y].to_numpy(float) if y in off else np.full(len(codes), np.nan) for y in (2014, 2018, 2020, 2022)}
@@ -324,6 +328,8 @@ def validate_2024(store: Store, result: LevelScores) -> pd.DataFrame:
         ("interpolation (history)", "change: (official 2022 - 2018) / 2 vs official 2020 - 2018",
          (o[2022] - o[2018]) / 2, o[2020] - o[2018]),
     ]
+    rows += [("dimension", f"level {d}: nowcast 2023 vs measured 2024", now_all[d].reindex(codes).to_numpy(float),
+              pc4_all[d].reindex(codes).to_numpy(float)) for d in DIMENSIONS]
     out = [{"test": t, "what": w, **_fit(p, y)} for t, w, p, y in rows]
     sds = {}
     for a, b, v in ((2018, 2020, o[2020] - o[2018]), (2020, 2022, o[2022] - o[2020]), (2022, 2024, m24 - o[2022])):

@@ -82,9 +82,11 @@ WHAT_NL = {
     "sd of the change official 2022 - 2020": "sd van de verandering officieel 2022 - 2020",
     "sd of the change measured 2024 - official 2022": "sd van de verandering gemeten 2024 - officieel 2022",
 }
+WHAT_NL |= {f"level {d}: nowcast 2023 vs measured 2024": f"niveau {d}: nowcast 2023 tegen gemeten 2024"
+            for d in ("won", "fys", "vrz", "soc", "onv")}
 TEST_NL = {"nowcast": "nowcast", "persistence": "persistentie", "interpolation (history)": "interpolatie (historie)",
            "interpolation (history, noisy endpoint)": "interpolatie (historie, eindpunt met ruis)",
-           "spread": "spreiding"}
+           "spread": "spreiding", "dimension": "dimensie"}
 SUBSET_NL = {"all codes": "alle codes", "unchanged": "ongewijzigd", "all": "alle",
              "official LBM3 vs LBM2 (reference)": "officieel LBM3 tegen LBM2 (referentie)"}
 
