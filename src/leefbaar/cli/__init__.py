@@ -11,11 +11,11 @@ import sys
 import click
 import typer
 
-from leefbaar.cli import buurt, data, download, evaluate, index, monitor, web
+from leefbaar.cli import buurt, data, download, evaluate, index, levels, monitor, web
 from leefbaar.cli.common import app, err_console
 from leefbaar.errors import LeefbaarError
 
-for module in (data, download, index, monitor, evaluate, buurt, web):
+for module in (data, download, index, levels, monitor, evaluate, buurt, web):
     module.register(app)
 
 

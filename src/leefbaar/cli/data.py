@@ -121,11 +121,13 @@ def run(
     and serve the dashboard."""
     from leefbaar.cli.evaluate import evaluate, resolve_areas
     from leefbaar.cli.index import score
+    from leefbaar.cli.levels import levels
     from leefbaar.cli.web import serve as serve_dashboard
 
     target = run_build(data, store)
     print_summary(target)
     score(store=target, out=out / "index", draws=draws)
+    levels(store=target, out=out / "levels")
     resolve_areas(store=target, out=out / "programmes")
     for programme in ("krachtwijken", "nprz"):
         evaluate(programme, store=target, out=out / "evaluation" / programme, record=True)
