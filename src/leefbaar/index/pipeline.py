@@ -238,14 +238,27 @@ def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, p
 
 
 def write_scores(store, result: ScoreResult, params: dict) -> int:
-    """Replace this spec/level's rows of ``scores`` and ``contributions`` in the store; returns the run id."""
+    """Replace this spec/level's rows of ``scores`` and ``contributions`` in the store; returns the run id.
+
+    Rows of kind ``aggregated`` (written by ``leefbaar levels`` from the official measurements of another level)
+    are kept: scoring replaces only what it computes."""
     spec, level = result.scores["spec"].iloc[0], result.scores["level"].iloc[0]
     with store.transaction(), store.run("score", params) as run_id:
-        store.replace("scores", result.scores, {"spec": spec, "level": level})
+        kept = _aggregated_rows(store, spec, level)
+        kept = kept.reindex(columns=result.scores.columns)
+        scores = result.scores if kept.empty else pd.concat([result.scores, kept], ignore_index=True)
+        store.replace("scores", scores, {"spec": spec, "level": level})
         store.replace("contributions", result.contributions, {"spec": spec, "level": level})
         if result.dimensions is not None:
             store.replace("dimension_scores", result.dimensions, {"spec": spec, "level": level})
     return run_id
+
+
+def _aggregated_rows(store, spec: str, level: str) -> pd.DataFrame:
+    """The ``aggregated`` rows of ``scores`` for this spec and level (empty when the table does not exist yet)."""
+    if "scores" not in store.sql("SELECT table_name FROM information_schema.tables")["table_name"].tolist():
+        return pd.DataFrame()
+    return store.sql("SELECT * FROM scores WHERE spec = ? AND level = ? AND kind = 'aggregated'", [spec, level])
 
 
 SUMMARY_TEXT = {
