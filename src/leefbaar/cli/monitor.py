@@ -22,7 +22,7 @@ from leefbaar.analysis.clusters import LABELS as LISA_LABELS
 from leefbaar.analysis.clusters import contiguity, global_moran, local_moran, persistence
 from leefbaar.analysis.gap import GapAnalysis
 from leefbaar.analysis.panel import DIMENSION_LABELS, Panel, gemeente_of, load_panel
-from leefbaar.analysis.summary import VERDICT, clusters_summary, gap_summary, trends_summary, vulnerable_summary
+from leefbaar.analysis.summary import clusters_summary, gap_summary, trends_summary, verdict_text, vulnerable_summary
 from leefbaar.analysis.trends import NATIONAL, area_trends, group_trends
 from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import MEASURES, population_weights
@@ -294,7 +294,7 @@ def gap(
                                              "bootstrap": bootstrap, "ci": ci, "seed": seed,
                                              "gemeente_vintage": gemeente_vintage}, st))
         update("writing summary", 3, 4)
-    verdict = VERDICT[lang][result.verdict]
+    verdict = verdict_text(result.verdict, lang)
     console.print(f"[bold]{_t(lang, 'De kloof (P90-P10)', 'The gap (P90-P10)')}:[/bold] {verdict}")
     shown = result.change[result.change["measure"].isin(["p90_p10", "p90_p10_w", "sd", "theil", "gini",
                                                          "share_below_w"])]
