@@ -22,7 +22,7 @@ import gettext as _gettext
 import io
 import math
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from leefbaar.errors import LeefbaarError
@@ -173,7 +173,7 @@ class Translator:
         return fmt_date(d, self.lang, format)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translator(lang: str) -> Translator:
     """The (cached) :class:`Translator` of ``lang`` ("nl" or "en")."""
     return Translator(lang)

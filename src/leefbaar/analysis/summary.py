@@ -34,7 +34,8 @@ def _notes(notes: list[str], lang: str) -> list[str]:
 
 
 def header(title: str, label: str, lang: str) -> list[str]:
-    return [f"# {title}", "", translator(lang)("Input: {label}.", label=label), ""]
+    _ = translator(lang)
+    return [f"# {title}", "", _("Input: {label}.", label=label), ""]
 
 
 def trends_summary(label: str, groups: pd.DataFrame, titles: dict[str, tuple[str, list[str]]], weight: str,
@@ -281,7 +282,8 @@ def clusters_summary(label: str, moran: pd.DataFrame, counts: pd.DataFrame, per_
 
 
 def _files(files: list[str], lang: str) -> list[str]:
-    return ["## " + translator(lang)("Files"), "", *[f"- `{f}`" for f in files]]
+    _ = translator(lang)
+    return ["## " + _("Files"), "", *[f"- `{f}`" for f in files]]
 
 
 def _row(*cells) -> str:
