@@ -100,6 +100,22 @@ def test_every_text_is_extractable():
     assert not bad, bad
 
 
+def test_translator_is_not_shadowed():
+    """A function that calls ``_(...)`` must not also use ``_`` as a throwaway name (``for _, row in ...``)."""
+    bad = []
+    for path in SRC.rglob("*.py"):
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            calls = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
+                        for n in ast.walk(fn))
+            targets = [t for n in ast.walk(fn) if isinstance(n, ast.For | ast.comprehension)
+                       for t in ast.walk(n.target) if isinstance(t, ast.Name) and t.id == "_"]
+            if calls and targets:
+                bad.append(f"{path.relative_to(SRC)}:{fn.name}")
+    assert not bad, bad
+
+
 def test_dutch_and_english_differ_where_they_should():
     nl, en = translator("nl"), translator("en")
     assert nl("Vulnerable areas") == "Kwetsbare gebieden" and en("Vulnerable areas") == "Vulnerable areas"

@@ -718,10 +718,10 @@ def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
     if s is not None and s.status_ == "ok" and not s.gaps_.empty:
         fig, ax = plt.subplots(figsize=(7, 4))
         years = list(s.gaps_.columns)
-        for _, g in s.placebo_gaps_.iterrows():
+        for _row, g in s.placebo_gaps_.iterrows():
             ax.plot(years, g.to_numpy(), color="#bdc3c7", lw=0.6)
         if ev.supported:
-            for _, g in s.gaps_.iterrows():
+            for _row, g in s.gaps_.iterrows():
                 ax.plot(years, g.to_numpy(), color="#c0392b", lw=0.9, alpha=0.6)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(years, [str(y) for y in years], rotation=30)
