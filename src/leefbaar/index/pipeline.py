@@ -242,8 +242,10 @@ def summary_markdown(result: ScoreResult, run: int, lang: str = "nl") -> str:
     table = score_summary(result)
     table["kind"] = [_(KIND_LABELS[k]) if k in KIND_LABELS else k for k in table["kind"]]
     table["year"] = table["year"].astype(str)
-    for col, digits in (("mean_total", 3), ("share_weak", 3), ("median_width", 3), ("share_uncertain", 3)):
-        table[col] = [_.number(v, digits) for v in table[col]]
+    for col in ("mean_total", "median_width"):
+        table[col] = [_.number(v, 3) for v in table[col]]
+    for col in ("share_weak", "share_uncertain"):
+        table[col] = [_.percent(v, 1) for v in table[col]]
     table["areas"] = [_.integer(v) for v in table["areas"]]
     parts = ["# " + _("Livability scores {spec} ({level}), run {run}", spec=spec, level=level, run=run), "",
              _("Official = Leefbaarometer values; modelled = nowcast: the model on that year's indicators plus the "
