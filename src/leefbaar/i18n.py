@@ -119,6 +119,16 @@ def fmt_percent(x, lang: str, digits: int = 0) -> str:
     return format_percent(v, format=pattern, locale=LOCALES[check_lang(lang)])
 
 
+def fmt_scientific(x, lang: str, digits: int = 1) -> str:
+    """``x`` in scientific notation by the locale's rules (nl: 1,2E-11; en: 1.2E-11)."""
+    from babel.numbers import format_scientific
+
+    v = _num(x)
+    if v is None:
+        return MISSING
+    return format_scientific(v, format="0." + "0" * digits + "E0", locale=LOCALES[check_lang(lang)])
+
+
 def fmt_integer(x, lang: str) -> str:
     """A count with the locale's thousands separator (nl: 4.061; en: 4,061)."""
     return fmt_number(x, lang, 0)
