@@ -16,7 +16,7 @@ WORDS = {
            "no", "above", "below", "after", "before", "because", "should", "would", "could", "does", "areas",
            "files", "written", "change", "shows", "growing", "neighbours", "residents"},
     "nl": {"de", "het", "een", "en", "van", "met", "zijn", "niet", "voor", "naar", "tussen", "wordt", "werd", "dat",
-           "die", "ook", "geen", "bij", "tot", "gebieden", "heeft", "hebben", "naar", "waar", "wanneer", "omdat",
+           "die", "ook", "geen", "bij", "tot", "gebieden", "heeft", "hebben", "waar", "wanneer", "omdat",
            "alleen", "beide", "elk", "boven", "onder", "na", "geschreven", "bestanden", "verandering", "inwoners",
            "buren", "groeit", "neemt", "af", "sinds", "nog", "wel", "maar", "dan", "zonder"},
 }
