@@ -126,7 +126,7 @@ def trends(
     if weight not in MEASURES:
         raise LeefbaarError(f"--weight must be one of {', '.join(MEASURES)}")
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
-        update("reading scores", 0, 5)
+        update(_("reading scores"), 0, 5)
         panel = _panel(st, source, indicator, spec, level, years)
         notes = list(panel.notes)
         weights = {}
@@ -137,16 +137,16 @@ def trends(
             except StoreError as exc:
                 notes.append(_("No weighting by {measure}: {error}", measure=MEASURES[m][1 if lang == "en" else 0],
                                error=exc))
-        update("grouping areas", 1, 5)
+        update(_("grouping areas"), 1, 5)
         groupings = _groupings(st, panel, group, groups_file or [], programmes, min_share, lang, notes)
-        update("computing trends", 2, 5)
+        update(_("computing trends"), 2, 5)
         per_area = area_trends(panel)
         gm, gm_note = gemeente_of(st, per_area["code"], panel.level)
         if gm_note:
             per_area.insert(1, "gemeente_code", gm.to_numpy())
         per_group = group_trends(panel, groupings, weights, lang)
         files = [write_csv(per_area, out, "area_trends.csv"), write_csv(per_group, out, "group_trends.csv")]
-        update("drawing charts", 3, 5)
+        update(_("drawing charts"), 3, 5)
         col = f"mean_{weight}" if weight in weights else "mean"
         wlabel = _(WEIGHT_LABELS[weight]) if weight in WEIGHT_LABELS else ""
         titles = {g.name: (g.title(lang), g.order) for g in groupings}
@@ -171,7 +171,7 @@ def trends(
         notes += [g.note for g in groupings if g.note]
         if gm_note:
             notes.append(gm_note)
-        update("writing summary", 4, 5)
+        update(_("writing summary"), 4, 5)
         files.append(_write_run(out, "trends", {"source": panel.source, "label": panel.label, "level": panel.level,
                                                 "years": panel.years, "groupings": [g.name for g in groupings],
                                                 "weight": weight, "min_share": min_share}, st))
@@ -251,7 +251,7 @@ def gap(
     if bootstrap < 19 or not 0.5 <= ci < 1:
         raise LeefbaarError("--bootstrap must be at least 19 and --ci between 0.5 and 1")
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
-        update("reading scores", 0, 4)
+        update(_("reading scores"), 0, 4)
         panel = _panel(st, source, indicator, spec, level, years)
         notes = list(panel.notes)
         pw = population_weights(st, panel.level, panel.years, weight, panel.vintage)
@@ -260,7 +260,7 @@ def gap(
         gm, gm_note = gemeente_of(st, panel.frame["code"].unique(), panel.level, gemeente_vintage)
         if gm_note:
             notes.append(gm_note)
-        update(f"bootstrap ({bootstrap} resamples)", 1, 4)
+        update(_("bootstrap ({n} resamples)", n=bootstrap), 1, 4)
         result = GapAnalysis(panel, pw, gemeente=gm if panel.level != "gemeente" else None, below=below,
                              n_boot=bootstrap, level=ci, seed=seed).fit()
         notes += result.notes
@@ -268,7 +268,7 @@ def gap(
                  write_csv(result.beta, out, "beta_convergence.csv"), write_csv(result.cohorts, out, "cohorts.csv")]
         if result.decomposition is not None:
             files.append(write_csv(result.decomposition, out, "theil_decomposition.csv"))
-        update("drawing charts", 2, 4)
+        update(_("drawing charts"), 2, 4)
         per_res = _(WEIGHT_LABELS[weight])
         areas_l = _("per area")
         panels = [("P90-P10", _("score points"), [("p90_p10", areas_l), ("p90_p10_w", per_res)]),
@@ -289,7 +289,7 @@ def gap(
                                              "years": result.years, "weight": weight, "threshold": threshold,
                                              "bootstrap": bootstrap, "ci": ci, "seed": seed,
                                              "gemeente_vintage": gemeente_vintage}, st))
-        update("writing summary", 3, 4)
+        update(_("writing summary"), 3, 4)
     verdict = verdict_text(result.verdict, lang)
     console.print("[bold]" + _("The gap (P90-P10)") + f":[/bold] {verdict}")
     shown = result.change[result.change["measure"].isin(["p90_p10", "p90_p10_w", "sd", "theil", "gini",
@@ -336,10 +336,10 @@ def vulnerable(
     lang = check_lang(lang)
     _ = translator(lang)
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
-        update("reading scores", 0, 3)
+        update(_("reading scores"), 0, 3)
         panel = load_panel(st, source, level, None, spec)
         d = load_definition(definition)
-        update("applying the definition", 1, 3)
+        update(_("applying the definition"), 1, 3)
         vul = VulnerableAreas(d, lang, year, since).fit(panel, st)
         gm, _ = gemeente_of(st, vul.areas["code"], panel.level)
         vul.areas.insert(1, "gemeente_code", gm.to_numpy())
@@ -355,7 +355,7 @@ def vulnerable(
                       write_csv(vul.profile, out, f"profile_{compare}.csv")]
         (out / "definition.yaml").write_text(_definition_text(definition), encoding="utf-8")
         files.append(out / "definition.yaml")
-        update("drawing the map", 2, 3)
+        update(_("drawing the map"), 2, 3)
         if panel.level == "pc4":
             files += _vulnerable_map(st, vul, compare, out, lang)
         files.append(_write_run(out, "vulnerable", {"source": panel.source, "label": panel.label,
@@ -429,7 +429,7 @@ def clusters(
         vint = vintage or panel.vintage or 2017
         geo = st.geometries(panel.level, vint)
         notes.append(_("Boundaries: {level} {vintage}.", level=panel.level, vintage=vint))
-        update("contiguity weights", 0, len(yrs) + 2)
+        update(_("contiguity weights"), 0, len(yrs) + 2)
         cont = contiguity(geo)
         moran_rows, lisa_parts = [], []
         for i, y in enumerate(yrs):
@@ -459,7 +459,7 @@ def clusters(
         if missing:
             notes.append(_("Up to {n} areas per year have no boundary in {level} {vintage} and are left out of "
                            "the cluster analysis.", n=_.integer(missing), level=panel.level, vintage=vint))
-        update("maps", len(yrs) + 1, len(yrs) + 2)
+        update(_("maps"), len(yrs) + 1, len(yrs) + 2)
         if maps:
             files += _lisa_maps(geo, lisa, per_area, panel, variable, out, lang)
         settings = {"permutations": permutations, "alpha": alpha, "fdr": fdr, "seed": seed}
