@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from language import leaks
 from leefbaar.cli import app
+from leefbaar.errors import LeefbaarError
 
 COMMANDS = {
     "gap": ["gap", "--bootstrap", "19", "--years", "2002,2022"],
@@ -52,3 +53,16 @@ def test_dutch_and_english_outputs_differ(outputs):
     """The language option is honoured at all: each summary differs between the languages."""
     for name in COMMANDS:
         assert outputs[name, "nl"][1] != outputs[name, "en"][1], name
+
+
+@pytest.mark.parametrize("args", [["trends", "--weight", "bogus"], ["gap", "--bootstrap", "5"],
+                                  ["clusters", "--permutations", "5"]])
+def test_error_messages_follow_the_language(tmp_path, args):
+    """An error raised after --lang is known is worded in that language (checked before any store is opened)."""
+    texts = {}
+    for lang in ("nl", "en"):
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--lang", lang])
+        assert result.exit_code == 1 and isinstance(result.exception, LeefbaarError), result.output
+        texts[lang] = str(result.exception)
+        assert not leaks(texts[lang], lang)
+    assert texts["nl"] != texts["en"]

@@ -124,7 +124,7 @@ def trends(
     lang = check_lang(lang)
     _ = translator(lang)
     if weight not in MEASURES:
-        raise LeefbaarError(f"--weight must be one of {', '.join(MEASURES)}")
+        raise LeefbaarError(_("--weight must be one of {choices}", choices=", ".join(MEASURES)))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update(_("reading scores"), 0, 5)
         panel = _panel(st, source, indicator, spec, level, years)
@@ -183,7 +183,7 @@ def _groupings(st: Store, panel: Panel, wanted: list[str] | None, files: list[Pa
                min_share: float, lang: str, notes: list[str]) -> list[grp.Grouping]:
     _ = translator(lang)
     if programmes not in ("stored", "resolve", "none"):
-        raise LeefbaarError("--programmes must be stored, resolve or none")
+        raise LeefbaarError(_("--programmes must be stored, resolve or none"))
     default = wanted is None
     wanted = wanted if wanted is not None else ["initial", "sted", "programmes",
                                                 *sorted(st.area_groups()["group_id"].unique())]
@@ -249,7 +249,7 @@ def gap(
     lang = check_lang(lang)
     _ = translator(lang)
     if bootstrap < 19 or not 0.5 <= ci < 1:
-        raise LeefbaarError("--bootstrap must be at least 19 and --ci between 0.5 and 1")
+        raise LeefbaarError(_("--bootstrap must be at least 19 and --ci between 0.5 and 1"))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update(_("reading scores"), 0, 4)
         panel = _panel(st, source, indicator, spec, level, years)
@@ -348,7 +348,7 @@ def vulnerable(
         if compare != "none":
             ref = st.area_groups(compare)
             if ref.empty:
-                raise StoreError(f"no area group {compare!r} in the store to compare with")
+                raise StoreError(_("no area group {group} in the store to compare with", group=repr(compare)))
             vul.compare(st, set(ref["code"].astype(str)), compare)
             files += [write_csv(vul.comparison.rename("value").rename_axis("measure").reset_index(), out,
                                 f"comparison_{compare}.csv"),
@@ -419,11 +419,12 @@ def clusters(
     lang = check_lang(lang)
     _ = translator(lang)
     if permutations < 99 or not 0 < alpha < 1:
-        raise LeefbaarError("--permutations must be at least 99 and --alpha between 0 and 1")
+        raise LeefbaarError(_("--permutations must be at least 99 and --alpha between 0 and 1"))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         panel = _panel(st, source, indicator, spec, level, years)
         if variable != "total" and variable not in panel.components:
-            raise LeefbaarError(f"--variable must be total or one of {', '.join(panel.components) or '(none)'}")
+            raise LeefbaarError(_("--variable must be total or one of {choices}",
+                                  choices=", ".join(panel.components) or "-"))
         yrs = panel.years_with(variable)
         notes = list(panel.notes)
         vint = vintage or panel.vintage or 2017
