@@ -14,6 +14,11 @@ plain ``pip install -e .`` works and a stale ``.mo`` never serves old text. ``te
 in the code without a non-empty Dutch and English translation.
 
 Numbers follow Babel's locale data for ``nl_NL`` and ``en_GB``: 1.518 / 1,518; 0,44 / 0.44; +0,04 / +0.04.
+
+Adding a text: write ``_("English text with {field}", field=...)`` (``_ = translator(lang)`` in the same function;
+never ``translator(lang)("...")`` or a call inside an f-string, which Babel cannot see), run
+``scripts/i18n.sh update``, write the Dutch msgstr in ``locale/nl/LC_MESSAGES/leefbaar.po``. For Jinja templates add
+a ``[jinja2: ...]`` section to ``babel.cfg``.
 """
 
 from __future__ import annotations
