@@ -101,7 +101,8 @@ def test_every_text_is_extractable():
 
 
 def test_translator_is_not_shadowed():
-    """A function that calls ``_(...)`` must not also use ``_`` as a throwaway name (``for _, row in ...``)."""
+    """A function that calls ``_(...)`` must not also use ``_`` as a throwaway name (``for _, row in ...``,
+    ``value, _ = ...``)."""
     bad = []
     for path in SRC.rglob("*.py"):
         for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -109,8 +110,10 @@ def test_translator_is_not_shadowed():
                 continue
             calls = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
                         for n in ast.walk(fn))
-            targets = [t for n in ast.walk(fn) if isinstance(n, ast.For | ast.comprehension)
-                       for t in ast.walk(n.target) if isinstance(t, ast.Name) and t.id == "_"]
+            bound = [n.target for n in ast.walk(fn) if isinstance(n, ast.For | ast.comprehension)]
+            bound += [t for n in ast.walk(fn) if isinstance(n, ast.Assign) for t in n.targets
+                      if isinstance(t, ast.Tuple | ast.List)]
+            targets = [t for b in bound for t in ast.walk(b) if isinstance(t, ast.Name) and t.id == "_"]
             if calls and targets:
                 bad.append(f"{path.relative_to(SRC)}:{fn.name}")
     assert not bad, bad

@@ -341,7 +341,7 @@ def vulnerable(
         d = load_definition(definition)
         update(_("applying the definition"), 1, 3)
         vul = VulnerableAreas(d, lang, year, since).fit(panel, st)
-        gm, _ = gemeente_of(st, vul.areas["code"], panel.level)
+        gm, _gm_note = gemeente_of(st, vul.areas["code"], panel.level)
         vul.areas.insert(1, "gemeente_code", gm.to_numpy())
         files = [write_csv(vul.areas, out, "vulnerable_areas.csv"),
                  write_csv(vul.areas[vul.areas["flagged"]], out, "vulnerable_ranked.csv")]
