@@ -25,6 +25,7 @@ def run_main(args: list[str], capsys) -> tuple[int, str, str]:
     (["trends"], "Missing option '--out'"),
     (["trends", "--out"], "Option '--out' requires an argument"),
     (["gap", "--out", "x", "--bootstrap", "many"], "Invalid value for '--bootstrap'"),
+    (["trends", "--out", "x", "--lang", "de"], "Invalid value for '--lang': must be nl or en, not 'de'"),
     (["clusters", "--out", "x", "--fdr", "--maps", "extra"], "Got unexpected extra argument"),
 ])
 def test_usage_error_is_one_line_with_exit_code_2(args, reason, capsys):

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from leefbaar.config import store_path
-from leefbaar.i18n import fmt_number, translator
+from leefbaar.i18n import LANGS, fmt_number, translator
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +29,14 @@ StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store file (defa
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder for tables (CSV), charts and the summary.")]
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Data folder (default $LEEFBAAR_DATA or "
                                                                "../shared/data).", show_default=False)]
-LangOpt = Annotated[str, typer.Option("--lang", help="Language of summaries: nl or en.")]
+def _lang_option(value: str) -> str:
+    """--lang is nl or en; anything else is a usage error (exit code 2)."""
+    if value not in LANGS:
+        raise typer.BadParameter(f"must be nl or en, not {value!r}")
+    return value
+
+
+LangOpt = Annotated[str, typer.Option("--lang", help="Language of summaries: nl or en.", callback=_lang_option)]
 
 
 def resolve_store(path: Path | None) -> Path:
