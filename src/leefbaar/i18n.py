@@ -86,17 +86,18 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def fmt_number(x, lang: str, digits: int = 3, group: bool = True) -> str:
+def fmt_number(x, lang: str, digits: int = 3, group: bool = True, trailing_zeros: bool = True) -> str:
     """``x`` with exactly ``digits`` decimals by the locale's rules (nl: 1.518 and 0,440); :data:`MISSING` if absent.
 
-    ``group=False`` drops the thousands separator (codes, years).
+    ``group=False`` drops the thousands separator (codes, years); ``trailing_zeros=False`` shows at most ``digits``
+    decimals (0,035 rather than 0,03500).
     """
     from babel.numbers import format_decimal
 
     v = _num(x)
     if v is None:
         return MISSING
-    pattern = ("#,##0" if group else "0") + ("." + "0" * digits if digits > 0 else "")
+    pattern = ("#,##0" if group else "0") + ("." + ("0" if trailing_zeros else "#") * digits if digits > 0 else "")
     return format_decimal(v, format=pattern, locale=LOCALES[check_lang(lang)], decimal_quantization=True)
 
 

@@ -89,8 +89,10 @@ def _fmt(v, lang: str = "nl") -> str:
     if isinstance(v, int | np.integer) or (isinstance(v, float | np.floating) and float(v).is_integer()):
         return fmt_number(v, lang, 0, group=abs(v) >= 10_000)
     if isinstance(v, float | np.floating):
+        if abs(v) < 1e-9:  # rounding noise of sums that are zero
+            return fmt_number(0, lang, 0)
         digits = max(0, 3 - math.floor(math.log10(abs(v))))
-        return fmt_number(v, lang, digits, group=abs(v) >= 10_000)
+        return fmt_number(v, lang, digits, group=abs(v) >= 10_000, trailing_zeros=False)
     return escape(str(v))
 
 

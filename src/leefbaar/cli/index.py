@@ -31,7 +31,7 @@ def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt
           draws: Annotated[int, typer.Option(help="Monte Carlo draws (0 = none).")] = 1000,
           seed: Annotated[int, typer.Option(help="Random seed.")] = 0, lang: LangOpt = "nl") -> None:
     """Score every area and year; official where the Leefbaarometer exists, else modelled (nowcast)."""
-    from leefbaar.index.pipeline import build_scores, score_summary, summary_markdown, write_scores
+    from leefbaar.index.pipeline import KIND_LABELS, build_scores, score_summary, summary_markdown, write_scores
     from leefbaar.index.spec import load_spec
     from leefbaar.store.store import Store
 
@@ -48,7 +48,9 @@ def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt
     if result.nowcast is not None:
         write_csv(result.nowcast.pairs_, out, f"nowcast_correction_{sp.name}_{level}.csv")
     (out / f"summary_{sp.name}_{level}.md").write_text(summary_markdown(result, run, lang), encoding="utf-8")
-    print_frame(summary.round(3), title=f"scores {sp.name} {level} (run {run})")
+    _ = translator(lang)
+    shown = summary.assign(kind=[_(KIND_LABELS.get(k, k)) for k in summary["kind"]])
+    print_frame(shown.round(3), title=f"scores {sp.name} {level} (run {run})", lang=lang)
 
 
 def explain(level: Annotated[str, typer.Argument(help="Area level, e.g. PC4.")],
