@@ -70,3 +70,13 @@ def test_a_command_runs_through_the_lazy_group(tmp_path, capsys):
     """A command's module is imported when it runs; its own errors stay one line with exit code 1."""
     code, out, err = run_main(["indicators", "--store", str(tmp_path / "none.duckdb"), "--search", "woz"], capsys)
     assert code == 1 and err.startswith("leefbaar: error: ") and "no store here" in err, err
+
+
+@pytest.mark.parametrize(("value", "nl", "en"), [(0.035, "0,035", "0.035"), (4.1553, "4,155", "4.155"),
+                                                  (12345.0, "12.345", "12,345"), (2022, "2022", "2022"),
+                                                  (-2.7e-17, "0", "0"), (float("nan"), "", ""), ("a[b]", "a\\[b]",
+                                                                                                "a\\[b]")])
+def test_table_cells_follow_the_locale(value, nl, en):
+    from leefbaar.cli.common import _fmt
+
+    assert (_fmt(value, "nl"), _fmt(value, "en")) == (nl, en)
