@@ -6,6 +6,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# Message catalogues: .po -> .mo (build products, not committed; leefbaar.i18n falls back to the .po if absent).
+bash scripts/i18n.sh compile
 bash scripts/setup-web.sh --test
 # One thread per BLAS/OpenMP pool: the suite runs many fits on 2 cores, and oversubscribed pools stall them.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"

@@ -43,6 +43,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from leefbaar.errors import StoreError
+from leefbaar.i18n import N_, check_lang, translator
 from leefbaar.index.classes import classify_total
 from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
 from leefbaar.index.model import LivabilityIndex
@@ -321,61 +322,31 @@ def save_buurt_scores(store: Store, v: BuurtValidation, params: dict) -> int:
 
 # -- output -----------------------------------------------------------------------------------------------
 _TEXT = {
-    "nl": {
-        "title": "De index op buurtniveau: Rijnmond, Leefbaarometer 2024",
-        "data": ("{n} buurten in {g} gemeenten met CBS-kerncijfers 2024, waarvan {s} met een officiële "
-                 "Leefbaarometer-score 2024. Specificatie: {spec}. Validatie per gemeente: elke buurt is voorspeld "
-                 "door een model dat geen buurt van de eigen gemeente zag."),
-        "variants": ("Varianten: buurt = gekalibreerd op de Rijnmondse buurten (laat-één-gemeente-weg); pc4 = "
-                     "landelijk gekalibreerd op PC4 en ongewijzigd toegepast; pc4+buurt = pc4 met lineaire "
-                     "herkalibratie per dimensie op de andere gemeenten; baseline = gradient boosting op de "
-                     "ruwe buurtindicatoren (referentie van de PC4-validatie)."),
-        "table": "Validatietabel (voorspelling tegen officiële score)",
-        "gemeente": "Per gemeente (afw)",
-        "carry": "Hoe ver 625 buurten dragen",
-        "carry_text": (
-            "Buiten de eigen gemeente voorspelt de buurtkalibratie de totale afwijking met R2 = {r2:.2f} "
-            "(r = {r:.2f}, RMSE {rmse:.3f} scorepunten; een klasse is ongeveer 0,08 breed); de landelijke "
-            "PC4-kalibratie haalt zonder buurtgegevens R2 = {r2p}{compare} Exact dezelfde klasse als officieel: "
-            "{exact:.0%}, binnen één klasse: {within:.0%}. Per gemeente loopt r van {rmin:.2f} tot {rmax:.2f} en "
-            "de gemiddelde afwijking van {bmin:+.3f} tot {bmax:+.3f}: de rangorde binnen Rijnmond is bruikbaar, "
-            "het niveau per gemeente en de exacte klasse niet. Dimensies die niet dragen (R2 < 0,3): {weak}. "
-            "{s} buurten in {g} gemeenten van één regio zijn te weinig om {k} indicatoren per dimensie "
-            "landelijk geldig te kalibreren; gebruik de buurtscores als regionale rangorde, niet als "
-            "vervanging van de officiële Leefbaarometer."),
-        "scores": "Scores: alle {n} buurten met variant {v} (gekalibreerd op alle {s} buurten met score).",
-        "notes": "Opmerkingen", "files": "Bestanden", "none": "geen",
-        "better": ": de buurten met score voegen daar niets aan toe.", "worse": ": de buurtkalibratie is beter.",
-        "no_pc4": ".",
-    },
-    "en": {
-        "title": "The index at buurt level: Rijnmond, Leefbaarometer 2024",
-        "data": ("{n} buurten in {g} gemeenten with CBS key figures 2024, {s} of them with an official "
-                 "Leefbaarometer 2024 score. Spec: {spec}. Validation by gemeente: every buurt is predicted by "
-                 "a model that saw no buurt of its own gemeente."),
-        "variants": ("Variants: buurt = calibrated on the Rijnmond buurten (leave one gemeente out); pc4 = "
-                     "calibrated nationally on PC4 and applied unchanged; pc4+buurt = pc4 with a linear "
-                     "recalibration per dimension on the other gemeenten; baseline = gradient boosting on the raw "
-                     "buurt indicators (the reference of the PC4 validation)."),
-        "table": "Validation table (prediction against official score)",
-        "gemeente": "Per gemeente (afw)",
-        "carry": "How far 625 buurten carry",
-        "carry_text": (
-            "Outside its own gemeente the buurt calibration predicts the total deviation with R2 = {r2:.2f} "
-            "(r = {r:.2f}, RMSE {rmse:.3f} score points; a class is about 0.08 wide); the national PC4 "
-            "calibration reaches R2 = {r2p} without any buurt data{compare} Same class as the official one: "
-            "{exact:.0%}, within one class: {within:.0%}. Per gemeente r runs from {rmin:.2f} to {rmax:.2f} "
-            "and the mean deviation from {bmin:+.3f} to {bmax:+.3f}: the ranking within Rijnmond is usable, the "
-            "level per gemeente and the exact class are not. Dimensions that do not carry (R2 < 0.3): {weak}. "
-            "{s} buurten in {g} gemeenten of one region are too few to calibrate {k} indicators per "
-            "dimension for national use; use the buurt scores as a regional ranking, not as a replacement of "
-            "the official Leefbaarometer."),
-        "scores": "Scores: all {n} buurten with variant {v} (calibrated on all {s} scored buurten).",
-        "notes": "Notes", "files": "Files", "none": "none",
-        "better": ": the scored buurten add nothing to it.", "worse": ": the buurt calibration is better.",
-        "no_pc4": ".",
-    },
+    "title": N_("The index at buurt level: Rijnmond, Leefbaarometer 2024"),
+    "data": N_("{n} buurten in {g} gemeenten with CBS key figures 2024, {s} of them with an official Leefbaarometer "
+               "2024 score. Spec: {spec}. Validation by gemeente: every buurt is predicted by a model that saw no "
+               "buurt of its own gemeente."),
+    "variants": N_("Variants: buurt = calibrated on the Rijnmond buurten (leave one gemeente out); pc4 = calibrated "
+                   "nationally on PC4 and applied unchanged; pc4+buurt = pc4 with a linear recalibration per "
+                   "dimension on the other gemeenten; baseline = gradient boosting on the raw buurt indicators (the "
+                   "reference of the PC4 validation)."),
+    "table": N_("Validation table (prediction against official score)"),
+    "gemeente": N_("Per gemeente (afw)"),
+    "carry": N_("How far {n} buurten carry"),
+    "carry_text": N_(
+        "Outside its own gemeente the buurt calibration predicts the total deviation with R2 = {r2} (r = {r}, RMSE "
+        "{rmse} score points; a class is about 0.08 wide); the national PC4 calibration reaches R2 = {r2p} without "
+        "any buurt data{compare} Same class as the official one: {exact}, within one class: {within}. Per gemeente "
+        "r runs from {rmin} to {rmax} and the mean deviation from {bmin} to {bmax}: the ranking within Rijnmond is "
+        "usable, the level per gemeente and the exact class are not. Dimensions that do not carry (R2 < 0.3): "
+        "{weak}. {s} buurten in {g} gemeenten of one region are too few to calibrate {k} indicators per dimension "
+        "for national use; use the buurt scores as a regional ranking, not as a replacement of the official "
+        "Leefbaarometer."),
+    "scores": N_("Scores: all {n} buurten with variant {v} (calibrated on all {s} scored buurten)."),
+    "notes": N_("Notes"), "files": N_("Files"), "none": N_("none"),
+    "better": N_(": the scored buurten add nothing to it."), "worse": N_(": the buurt calibration is better."),
 }
+"""The texts of the buurt validation summary (msgids, translated in :func:`write_buurt_validation`)."""
 
 
 def _plot_validation(v: BuurtValidation, path) -> None:
@@ -402,9 +373,8 @@ def write_buurt_validation(v: BuurtValidation, out, lang: str = "nl") -> list:
     ``summary.md`` to ``out``; returns the files written."""
     from pathlib import Path
 
-    if lang not in _TEXT:
-        raise ValueError(f"lang must be nl or en, got {lang!r}")
-    t, out = _TEXT[lang], Path(out)
+    _ = translator(check_lang(lang))
+    t, out = {k: _(text) for k, text in _TEXT.items()}, Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for frame, name in ((v.table, "buurt_validation.csv"), (v.by_gemeente, "buurt_validation_by_gemeente.csv"),
@@ -418,28 +388,30 @@ def write_buurt_validation(v: BuurtValidation, out, lang: str = "nl") -> list:
     gm = v.by_gemeente[v.by_gemeente["model"] == "buurt"]
     weak = [c for c in DIMENSIONS if tab.loc[("buurt", c), "r2"] < 0.3]
     has_pc4 = ("pc4", "afw") in tab.index
-    r2p = f"{tab.loc[('pc4', 'afw'), 'r2']:.2f}" if has_pc4 else "-"
-    compare = (t["no_pc4"] if not has_pc4 else t["better"] if tab.loc[("pc4", "afw"), "r2"] >= b["r2"]
+    r2p = _.number(tab.loc[("pc4", "afw"), "r2"], 2) if has_pc4 else "-"
+    compare = ("." if not has_pc4 else t["better"] if tab.loc[("pc4", "afw"), "r2"] >= b["r2"]
                else t["worse"])
     k = f"{min(v.indicators.values())}-{max(v.indicators.values())}"
-    carry = t["carry_text"].format(r2=b["r2"], r=b["pearson_r"], rmse=b["rmse"], r2p=r2p, compare=compare,
-                                   exact=b["class_exact"],
-                                   within=b["class_within1"], rmin=gm["pearson_r"].min(),
-                                   rmax=gm["pearson_r"].max(), bmin=gm["bias"].min(), bmax=gm["bias"].max(),
-                                   weak=", ".join(weak) or t["none"], s=v.n_scored, g=v.n_gemeenten, k=k)
+    carry = t["carry_text"].format(r2=_.number(b["r2"], 2), r=_.number(b["pearson_r"], 2),
+                                   rmse=_.number(b["rmse"]), r2p=r2p, compare=compare,
+                                   exact=_.percent(b["class_exact"]), within=_.percent(b["class_within1"]),
+                                   rmin=_.number(gm["pearson_r"].min(), 2), rmax=_.number(gm["pearson_r"].max(), 2),
+                                   bmin=_.signed(gm["bias"].min()), bmax=_.signed(gm["bias"].max()),
+                                   weak=", ".join(weak) or t["none"], s=_.integer(v.n_scored), g=v.n_gemeenten, k=k)
 
     def md(frame: pd.DataFrame) -> str:
         cols = list(frame.columns)
         rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         for r in frame.itertuples(index=False):
-            rows.append("| " + " | ".join(f"{x:.3f}" if isinstance(x, float) else str(x) for x in r) + " |")
+            rows.append("| " + " | ".join(_.number(x) if isinstance(x, float) else str(x) for x in r) + " |")
         return "\n".join(rows)
 
-    lines = [f"# {t['title']}", "", t["data"].format(n=v.n_buurten, g=v.n_gemeenten, s=v.n_scored,
-                                                      spec=v.spec_name), "", t["variants"], "",
-             f"## {t['carry']}", "", carry, "", f"## {t['table']}", "", md(v.table), "",
-             f"## {t['gemeente']}", "", md(v.by_gemeente), "",
-             t["scores"].format(n=len(v.scores), v=v.chosen, s=v.n_scored), "", f"## {t['notes']}", "",
+    lines = [f"# {t['title']}", "", t["data"].format(n=_.integer(v.n_buurten), g=v.n_gemeenten,
+                                                      s=_.integer(v.n_scored), spec=v.spec_name), "", t["variants"], "",
+             "## " + t["carry"].format(n=_.integer(v.n_buurten)), "", carry, "", f"## {t['table']}", "",
+             md(v.table), "", f"## {t['gemeente']}", "", md(v.by_gemeente), "",
+             t["scores"].format(n=_.integer(len(v.scores)), v=v.chosen, s=_.integer(v.n_scored)), "",
+             f"## {t['notes']}", "",
              *(f"- {n.split(' | ')[1 if lang == 'en' else 0]}" for n in v.notes), "", f"## {t['files']}", "",
              *(f"- {f.name}" for f in files)]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

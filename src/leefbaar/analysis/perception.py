@@ -38,6 +38,7 @@ from leefbaar.analysis.wijkprofiel import (
     wijkprofiel_link,
 )
 from leefbaar.errors import StoreError
+from leefbaar.i18n import N_, check_lang, fmt_number, fmt_scientific, translator
 from leefbaar.index.classes import classify_total, load_scheme
 from leefbaar.store.store import Store
 
@@ -260,53 +261,38 @@ def lbm_buurt_layer(store: Store, year: int | None = None, crs: int = 4326, lang
 
 # -- output -----------------------------------------------------------------------------------------------
 TEXT = {
-    "nl": {
-        "title": "Beleving naast feiten: Wijkprofiel Rotterdam",
-        "intro": ("Gat = subjectief min objectief deel, in Wijkprofielpunten (100 = Rotterdam 2014). "
-                  "Negatief: bewoners oordelen slechter dan de registercijfers; positief: beter."),
-        "largest": "Grootste verschillen tussen beleving en feiten (buurten, alle edities)",
-        "worse": "slechter", "better": "beter",
-        "edition": "Editie {e}: meest negatief oordelende buurten",
-        "lbm": "Veiligheidsindex (Wijkprofiel {e}) tegen Leefbaarometer {y}, overlast en onveiligheid",
-        "lbm_stats": "{n} gebieden gekoppeld aan CBS-buurten; r = {r:.2f}, Spearman rho = {rho:.2f}.",
-        "lbm_worse": "Bewoners voelen zich minder veilig dan de Leefbaarometer (onv) doet verwachten",
-        "survey": "Eigen enquête tegen Leefbaarometerdimensie",
-        "repro": "Wijkprofiel-indexmodus",
-        "repro_text": ("SI, FI en VI = gemiddelde van subjectief en objectief deel, delen = gemiddelde "
-                       "van hun thema's: {n} controles, grootste absolute verschil {d:.1e}, {v}."),
-        "within": "alle binnen de publicatieafronding (10 significante cijfers)",
-        "outside": "NIET alle binnen de publicatieafronding", "judgement": "oordeel",
-        "files": "Bestanden",
-        "area": "gebied", "dimension": "dimensie", "year": "editie", "subj": "subjectief", "obj": "objectief",
-        "gap": "gat",
-    },
-    "en": {
-        "title": "Perception next to facts: Rotterdam Wijkprofiel",
-        "intro": ("Gap = subjective minus objective part, in Wijkprofiel points (100 = Rotterdam 2014). "
-                  "Negative: residents judge worse than the register figures; positive: better."),
-        "largest": "Largest gaps between perception and facts (neighbourhoods, all editions)",
-        "worse": "worse", "better": "better",
-        "edition": "Edition {e}: neighbourhoods judging most negatively",
-        "lbm": "Safety index (Wijkprofiel {e}) against Leefbaarometer {y}, nuisance and insecurity",
-        "lbm_stats": "{n} areas matched to CBS buurten; r = {r:.2f}, Spearman rho = {rho:.2f}.",
-        "lbm_worse": "Residents feel less safe than the Leefbaarometer (onv) suggests",
-        "survey": "Own survey against Leefbaarometer dimension",
-        "repro": "Wijkprofiel index mode",
-        "repro_text": ("SI, FI and VI = mean of subjective and objective part, parts = mean of their themes: "
-                       "{n} checks, largest absolute difference {d:.1e}, {v}."),
-        "within": "all within the published rounding (10 significant digits)",
-        "outside": "NOT all within the published rounding", "judgement": "judgement",
-        "files": "Files",
-        "area": "area", "dimension": "dimension", "year": "edition", "subj": "subjective", "obj": "objective",
-        "gap": "gap",
-    },
+    "title": N_("Perception next to facts: Rotterdam Wijkprofiel"),
+    "intro": N_("Gap = subjective minus objective part, in Wijkprofiel points (100 = Rotterdam 2014). Negative: "
+                "residents judge worse than the register figures; positive: better."),
+    "largest": N_("Largest gaps between perception and facts (neighbourhoods, all editions)"),
+    "worse": N_("worse"), "better": N_("better"),
+    "edition": N_("Edition {e}: neighbourhoods judging most negatively"),
+    "lbm": N_("Safety index (Wijkprofiel {e}) against Leefbaarometer {y}, nuisance and insecurity"),
+    "lbm_stats": N_("{n} areas matched to CBS buurten; r = {r}, Spearman rho = {rho}."),
+    "lbm_worse": N_("Residents feel less safe than the Leefbaarometer (onv) suggests"),
+    "survey": N_("Own survey against Leefbaarometer dimension"),
+    "repro": N_("Wijkprofiel index mode"),
+    "repro_text": N_("SI, FI and VI = mean of subjective and objective part, parts = mean of their themes: {n} "
+                     "checks, largest absolute difference {d}, {v}."),
+    "within": N_("all within the published rounding (10 significant digits)"),
+    "outside": N_("NOT all within the published rounding"), "judgement": N_("judgement"),
+    "files": N_("Files"),
+    "area": N_("area"), "dimension": N_("dimension"), "year": N_("edition"), "subj": N_("subjective"),
+    "obj": N_("objective"), "gap": N_("gap"),
 }
+"""The texts of the perception report (msgids; :func:`_texts` translates them)."""
 
 
-def _md_table(frame: pd.DataFrame) -> str:
+def _texts(lang: str) -> dict[str, str]:
+    """:data:`TEXT` in ``lang``."""
+    _ = translator(lang)
+    return {k: _(v) for k, v in TEXT.items()}
+
+
+def _md_table(frame: pd.DataFrame, lang: str) -> str:
     def cell(v):
         if isinstance(v, float):
-            return "" if np.isnan(v) else (f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}")
+            return "" if np.isnan(v) else fmt_number(v, lang, 1 if abs(v) >= 10 else 2)
         return str(v)
     head = "| " + " | ".join(map(str, frame.columns)) + " |\n|" + "---|" * len(frame.columns) + "\n"
     body = ("| " + " | ".join(cell(v) for v in r) + " |\n" for r in frame.itertuples(index=False))
@@ -314,7 +300,7 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 
 def _plot_parts(gaps: pd.DataFrame, edition: int, lang: str, path: Path) -> None:
-    t = TEXT[lang]
+    t = _texts(lang)
     fig = Figure(figsize=(15, 5))
     axes = fig.subplots(1, 3)
     for ax, d in zip(axes, DIMENSIONS, strict=True):
@@ -345,7 +331,7 @@ def _plot_ranking(gaps: pd.DataFrame, edition: int, lang: str, path: Path, top: 
         ax.axvline(0, color="black", lw=0.6)
         ax.set_title(f"{d.label(lang)}, {edition}")
         ax.tick_params(axis="y", labelsize=7)
-        ax.set_xlabel(TEXT[lang]["gap"] + " (" + d.subjective + " - " + d.objective + ")")
+        ax.set_xlabel(_texts(lang)["gap"] + " (" + d.subjective + " - " + d.objective + ")")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -356,8 +342,8 @@ def _plot_city(gaps: pd.DataFrame, lang: str, path: Path) -> None:
     axes = fig.subplots(1, 3, sharey=True)
     for ax, d in zip(axes, DIMENSIONS, strict=True):
         g = city[city["dimension"] == d.key].sort_values("year")
-        ax.plot(g["year"], g["subjective"], marker="o", label=TEXT[lang]["subj"])
-        ax.plot(g["year"], g["objective"], marker="s", label=TEXT[lang]["obj"])
+        ax.plot(g["year"], g["subjective"], marker="o", label=_texts(lang)["subj"])
+        ax.plot(g["year"], g["objective"], marker="s", label=_texts(lang)["obj"])
         ax.axhline(100, color="grey", lw=0.6, ls=":")
         ax.set_title(f"Rotterdam: {d.label(lang)}")
         ax.legend(fontsize=8)
@@ -379,7 +365,7 @@ def _plot_lbm(cmp: LbmComparison, lang: str, path: Path) -> None:
     nl, en = LBM_LABELS["onv"]
     ax.set_xlabel(f"Leefbaarometer {cmp.lbm_year}: {en if lang == 'en' else nl} (onv)")
     ax.set_ylabel(f"Wijkprofiel {cmp.edition} (100 = Rotterdam 2014)")
-    ax.set_title(TEXT[lang]["lbm"].format(e=cmp.edition, y=cmp.lbm_year), fontsize=9)
+    ax.set_title(_texts(lang)["lbm"].format(e=cmp.edition, y=cmp.lbm_year), fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -387,9 +373,7 @@ def _plot_lbm(cmp: LbmComparison, lang: str, path: Path) -> None:
 
 def write_perception(report: PerceptionReport, out: Path, lang: str = "nl", top: int = 10) -> list[Path]:
     """Write the tables (CSV), charts (PNG) and ``summary.md`` to ``out``; returns the files written."""
-    if lang not in TEXT:
-        raise ValueError(f"lang must be nl or en, got {lang!r}")
-    t = TEXT[lang]
+    t = _texts(check_lang(lang))
     out.mkdir(parents=True, exist_ok=True)
     files = []
 
@@ -411,13 +395,13 @@ def write_perception(report: PerceptionReport, out: Path, lang: str = "nl", top:
     big = report.largest.assign(judgement=np.where(report.largest["gap"] < 0, t["worse"], t["better"]))
     lines.append(_md_table(big[["name", "year", label, "subjective", "objective", "gap", "judgement"]].rename(
         columns={"name": t["area"], "year": t["year"], label: t["dimension"], "subjective": t["subj"],
-                 "objective": t["obj"], "gap": t["gap"], "judgement": t["judgement"]})))
+                 "objective": t["obj"], "gap": t["gap"], "judgement": t["judgement"]}), lang))
     idx = ranked[(ranked["year"] == latest) & (ranked["theme"] == "index")]
     lines += [f"## {t['edition'].format(e=latest)}", ""]
     worst = idx.sort_values("rank").groupby("dimension", sort=False).head(3)
     lines.append(_md_table(worst[[label, "rank", "name", "subjective", "objective", "gap"]].rename(
         columns={label: t["dimension"], "name": t["area"], "subjective": t["subj"], "objective": t["obj"],
-                 "gap": t["gap"]})))
+                 "gap": t["gap"]}), lang))
     if report.lbm is not None:
         cmp = report.lbm
         csv(cmp.areas, "safety_vs_lbm.csv")
@@ -426,20 +410,21 @@ def write_perception(report: PerceptionReport, out: Path, lang: str = "nl", top:
         files.append(out / "chart_safety_vs_lbm.png")
         head = cmp.stats.iloc[0]
         lines += [f"## {t['lbm'].format(e=cmp.edition, y=cmp.lbm_year)}", "",
-                  t["lbm_stats"].format(n=int(head["n"]), r=head["pearson_r"], rho=head["spearman_rho"]), "",
-                  _md_table(cmp.stats), f"### {t['lbm_worse']}", "",
+                  t["lbm_stats"].format(n=fmt_number(head["n"], lang, 0), r=fmt_number(head["pearson_r"], lang, 2),
+                                        rho=fmt_number(head["spearman_rho"], lang, 2)), "",
+                  _md_table(cmp.stats, lang), f"### {t['lbm_worse']}", "",
                   _md_table(cmp.areas.head(5)[["name", "VI", "VIs", "VIo", "onv", "vis_residual"]].assign(
-                      onv=lambda f: f["onv"] * 100).rename(columns={"onv": "onv x100"}))]
+                      onv=lambda f: f["onv"] * 100).rename(columns={"onv": "onv x100"}), lang)]
     if len(report.survey):
         csv(report.survey, "survey_vs_lbm.csv")
         per_item = report.survey.groupby(["survey_id", "item", "lbm_dimension"], as_index=False).agg(
             areas=("code", "size"), pearson_r=("pearson_r", "first"))
-        lines += [f"## {t['survey']}", "", _md_table(per_item)]
+        lines += [f"## {t['survey']}", "", _md_table(per_item, lang)]
     rep = report.reproduction
     csv(rep.table, "wijkprofiel_reproduction.csv")
     lines += [f"## {t['repro']}", "", t["repro_text"].format(
-        n=rep.n_checked, d=max(rep.max_abs_diff.values()), v=t["within"] if rep.all_within_rounding
-        else t["outside"]), ""]
+        n=rep.n_checked, d=fmt_scientific(max(rep.max_abs_diff.values()), lang),
+        v=t["within"] if rep.all_within_rounding else t["outside"]), ""]
     lines += [*(f"- {n}" for n in report.notes), "", f"## {t['files']}", "",
               *(f"- {f.name}" for f in files)]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -8,17 +8,11 @@ from typing import Annotated
 import typer
 
 from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, print_frame, progress_bar, resolve_store
-from leefbaar.errors import InputError
+from leefbaar.i18n import check_lang, fmt_scientific, translator
 from leefbaar.store.store import Store
 
 survey_app = typer.Typer(help="Bewonersenquêtes: subjectieve scores per gebied. Residents' surveys.",
                          no_args_is_help=True)
-
-
-def _lang(lang: str) -> str:
-    if lang not in ("nl", "en"):
-        raise InputError("--lang", f"{lang!r} must be nl or en")
-    return lang
 
 
 @survey_app.command("import")
@@ -68,7 +62,7 @@ def perception(
     """Where residents judge their area worse or better than the figures say (Wijkprofiel, Leefbaarometer)."""
     from leefbaar.analysis.perception import perception_report, write_perception
 
-    lang = _lang(lang)
+    _ = translator(check_lang(lang))
     with Store.open(resolve_store(store)) as st:
         report = perception_report(st, top=top)
     files = write_perception(report, out, lang, top)
@@ -76,10 +70,12 @@ def perception(
     worst = max(rep.max_abs_diff.values())
     print_frame(report.largest.head(3)[["name", "year", "label_en" if lang == "en" else "label_nl",
                                         "subjective", "objective", "gap"]],
-                title="Largest perception gaps" if lang == "en" else "Grootste belevingsverschillen")
-    console.print(f"Wijkprofiel index mode: {rep.n_checked} checks against the published parts, max "
-                  f"|difference| {worst:.1e} ({'within' if rep.all_within_rounding else 'NOT within'} the "
-                  f"published rounding). {len(files)} files in {out}.")
+                title=_("Largest perception gaps"), lang=lang)
+    fields = {"n": _.integer(rep.n_checked), "worst": fmt_scientific(worst, lang), "files": len(files), "out": out}
+    console.print(_("Wijkprofiel index mode: {n} checks against the published parts, max |difference| {worst} (within "
+                    "the published rounding). {files} files in {out}.", **fields) if rep.all_within_rounding else
+                  _("Wijkprofiel index mode: {n} checks against the published parts, max |difference| {worst} (NOT "
+                    "within the published rounding). {files} files in {out}.", **fields), markup=False, highlight=False)
 
 
 def validate_buurt(
@@ -95,7 +91,7 @@ def validate_buurt(
     from leefbaar.analysis.buurt_index import validate_buurt as run_validation
     from leefbaar.analysis.buurt_index import write_buurt_validation
 
-    lang = _lang(lang)
+    _ = translator(check_lang(lang))
     path = resolve_store(store)
     with Store.open(path) as st, progress_bar() as update:
         result = run_validation(st, spec, year, baseline=baseline, progress=update)
@@ -106,10 +102,14 @@ def validate_buurt(
         with Store.open(path, read_only=False) as st:
             save_buurt_scores(st, result, {"spec": spec, "year": year})
     afw = result.table[result.table["target"] == "afw"]
-    print_frame(afw.drop(columns=["year", "target"]), title="afw: prediction against the official LBM 2024 score")
-    console.print(f"{result.n_scored} of {result.n_buurten} buurten scored officially, {result.n_gemeenten} "
-                  f"gemeenten; every buurt scored with variant '{result.chosen}'. {len(files)} files in {out}"
-                  + (", scores stored in table buurt_scores." if save else "."))
+    print_frame(afw.drop(columns=["year", "target"]), title=_("afw: prediction against the official LBM {year} score",
+                                                              year=year), lang=lang)
+    fields = {"scored": _.integer(result.n_scored), "n": _.integer(result.n_buurten), "g": result.n_gemeenten,
+              "variant": result.chosen, "files": len(files), "out": out}
+    console.print(_("{scored} of {n} buurten scored officially, {g} gemeenten; every buurt scored with variant "
+                    "'{variant}'. {files} files in {out}, scores stored in table buurt_scores.", **fields) if save else
+                  _("{scored} of {n} buurten scored officially, {g} gemeenten; every buurt scored with variant "
+                    "'{variant}'. {files} files in {out}.", **fields), markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

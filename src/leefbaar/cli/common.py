@@ -1,29 +1,25 @@
-"""Shared CLI pieces: the Typer app, consoles, common options and small output helpers."""
+"""Shared CLI pieces: consoles, common options and small output helpers.
+
+Kept light to import (no pandas at module level): ``leefbaar --help`` imports this module and nothing heavier.
+"""
 
 from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from leefbaar.config import store_path
+from leefbaar.i18n import LANGS, fmt_number, translator
 
-app = typer.Typer(
-    name="leefbaar",
-    help="Meet, verklaar en volg de leefbaarheid van Nederlandse buurten. "
-         "Measure, explain and monitor the livability of Dutch neighbourhoods.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    import pandas as pd
+
 # Piped output (files, tests, CI) gets wide tables instead of Rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -33,7 +29,14 @@ StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store file (defa
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder for tables (CSV), charts and the summary.")]
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Data folder (default $LEEFBAAR_DATA or "
                                                                "../shared/data).", show_default=False)]
-LangOpt = Annotated[str, typer.Option("--lang", help="Language of summaries: nl or en.")]
+def _lang_option(value: str) -> str:
+    """--lang is nl or en; anything else is a usage error (exit code 2)."""
+    if value not in LANGS:
+        raise typer.BadParameter(f"must be nl or en, not {value!r}")
+    return value
+
+
+LangOpt = Annotated[str, typer.Option("--lang", help="Language of summaries: nl or en.", callback=_lang_option)]
 
 
 def resolve_store(path: Path | None) -> Path:
@@ -43,6 +46,8 @@ def resolve_store(path: Path | None) -> Path:
 @contextmanager
 def progress_bar():
     """A Rich progress bar; yields ``update(description, done, total)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("", total=1)
@@ -53,26 +58,41 @@ def progress_bar():
         yield update
 
 
-def print_frame(frame: pd.DataFrame, title: str | None = None, max_rows: int = 60) -> None:
-    """Print a DataFrame as a Rich table."""
+def print_frame(frame: pd.DataFrame, title: str | None = None, max_rows: int = 60, lang: str = "nl") -> None:
+    """Print a DataFrame as a Rich table, numbers by the locale of ``lang``."""
+    import pandas as pd
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for c in frame.columns:
         table.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(frame[c]) else "left")
     for row in frame.head(max_rows).itertuples(index=False):
-        table.add_row(*[_fmt(v) for v in row])
+        table.add_row(*[_fmt(v, lang) for v in row])
     console.print(table)
     if len(frame) > max_rows:
-        console.print(f"... {len(frame) - max_rows} more rows")
+        _ = translator(lang)
+        console.print(_.ngettext("... {n} more row", "... {n} more rows", len(frame) - max_rows))
 
 
-def _fmt(v) -> str:
-    """A cell as plain text (never read as Rich markup)."""
-    if v is None or (isinstance(v, float) and pd.isna(v)):
+def _fmt(v, lang: str = "nl") -> str:
+    """A cell as plain text (never read as Rich markup): floats with 4 significant digits by the locale's rules;
+    whole numbers of 10,000 and more with separators, smaller ones (years, codes) as they are."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float | np.floating) and not math.isfinite(v)):
         return ""
-    if isinstance(v, float):  # whole numbers of 10,000 and more get separators; years stay as they are
-        return f"{v:,.0f}" if v.is_integer() and abs(v) >= 10_000 else (f"{v:.0f}" if v.is_integer() else f"{v:.4g}")
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    if isinstance(v, bool | np.bool_):
+        return str(v)
+    if isinstance(v, int | np.integer) or (isinstance(v, float | np.floating) and float(v).is_integer()):
+        return fmt_number(v, lang, 0, group=abs(v) >= 10_000)
+    if isinstance(v, float | np.floating):
+        if abs(v) < 1e-9:  # rounding noise of sums that are zero
+            return fmt_number(0, lang, 0)
+        digits = max(0, 3 - math.floor(math.log10(abs(v))))
+        return fmt_number(v, lang, digits, group=abs(v) >= 10_000, trailing_zeros=False)
     return escape(str(v))
 
 

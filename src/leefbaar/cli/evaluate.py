@@ -10,6 +10,7 @@ import typer
 
 from leefbaar.cli.common import LangOpt, StoreOpt, console, print_frame, progress_bar, resolve_store, write_csv
 from leefbaar.errors import InputError, LeefbaarError
+from leefbaar.i18n import translator
 from leefbaar.store.store import Store
 
 
@@ -153,10 +154,13 @@ def evaluate(
                 record_results(st, ev)
     est = ev.estimates()
     show = est[["method", "inference", "estimate", "ci_low", "ci_high", "p_value", "status"]]
-    print_frame(show, title=f"{ev.programme.name(lang)}: {outcome}")
-    verdict = ("conclusion supported" if ev.supported else "no conclusion: " + "; ".join(ev.reasons("en")))
+    print_frame(show, title=f"{ev.programme.name(lang)}: {outcome}", lang=lang)
+    _ = translator(lang)
+    verdict = (_("conclusion supported") if ev.supported else
+               _("no conclusion: {reasons}", reasons="; ".join(ev.reasons(lang))))
     console.print(verdict, markup=False)
-    console.print(f"{len(files)} files written to {out}")
+    console.print(_.ngettext("{n} file written to {out}", "{n} files written to {out}", len(files), out=out),
+                  markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, err_console, print_frame, resolve_store, write_csv
 from leefbaar.errors import LeefbaarError
+from leefbaar.i18n import check_lang, translator
 
 SpecOpt = Annotated[str, typer.Option("--spec", help="Built-in spec name or a .yaml/.toml spec file.")]
 LevelOpt = Annotated[str, typer.Option("--level", help="Area level (pc4).")]
@@ -31,7 +32,7 @@ def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt
           draws: Annotated[int, typer.Option(help="Monte Carlo draws (0 = none).")] = 1000,
           seed: Annotated[int, typer.Option(help="Random seed.")] = 0, lang: LangOpt = "nl") -> None:
     """Score every area and year; official where the Leefbaarometer exists, else modelled (nowcast)."""
-    from leefbaar.index.pipeline import build_scores, score_summary, summary_markdown, write_scores
+    from leefbaar.index.pipeline import KIND_LABELS, build_scores, score_summary, summary_markdown, write_scores
     from leefbaar.index.spec import load_spec
     from leefbaar.store.store import Store
 
@@ -48,7 +49,9 @@ def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt
     if result.nowcast is not None:
         write_csv(result.nowcast.pairs_, out, f"nowcast_correction_{sp.name}_{level}.csv")
     (out / f"summary_{sp.name}_{level}.md").write_text(summary_markdown(result, run, lang), encoding="utf-8")
-    print_frame(summary.round(3), title=f"scores {sp.name} {level} (run {run})")
+    _ = translator(lang)
+    shown = summary.assign(kind=[_(KIND_LABELS.get(k, k)) for k in summary["kind"]])
+    print_frame(shown.round(3), title=f"scores {sp.name} {level} (run {run})", lang=lang)
 
 
 def explain(level: Annotated[str, typer.Argument(help="Area level, e.g. PC4.")],
@@ -60,33 +63,38 @@ def explain(level: Annotated[str, typer.Argument(help="Area level, e.g. PC4.")],
             out: Annotated[Path | None, typer.Option("--out", help="Folder for the table as CSV.")] = None) -> None:
     """Explain one area's score (--to YEAR) or its change (--from A --to B) per dimension and indicator."""
     from leefbaar.index import api
+    from leefbaar.index.pipeline import KIND_LABELS
     from leefbaar.store.store import Store
 
     lvl = level.lower()
-    en = lang == "en"
+    _ = translator(check_lang(lang))
     with Store.open(resolve_store(store)) as st:
         if from_year is not None and to_year is not None:
             table = api.explain_change(st, code, from_year, to_year, spec, lvl)
-            if en:
+            if lang == "en":
                 table["label"] = [api.indicator_label(k, api._labels(st), "en") for k in table["indicator"]]
             scores = api.load_scores(st, spec, lvl, [from_year, to_year]).set_index(["code", "year"])
             a, b = scores.loc[(code, from_year)], scores.loc[(code, to_year)]
-            console.print(f"[bold]{level.upper()} {code}: {from_year} -> {to_year}[/bold]  total {a.total:.3f} "
-                          f"({a.kind}) -> {b.total:.3f} ({b.kind}), "
-                          f"{'change' if en else 'verandering'} {b.total - a.total:+.3f}")
+            console.print(f"[bold]{level.upper()} {code}: {from_year} -> {to_year}[/bold]  " + _(
+                "total {a} ({kind_a}) -> {b} ({kind_b}), change {change}", a=_.number(a.total), b=_.number(b.total),
+                kind_a=_(KIND_LABELS.get(a.kind, a.kind)), kind_b=_(KIND_LABELS.get(b.kind, b.kind)),
+                change=_.signed(b.total - a.total)), highlight=False)
             dims = table.groupby("dimension")["change"].sum()
-            console.print("  " + "  ".join(f"{d} {v:+.3f}" for d, v in dims.items()))
+            console.print("  " + "  ".join(f"{d} {_.signed(v)}" for d, v in dims.items()), highlight=False)
             print_frame(table[["dimension", "label", "from", "to", "change"]], max_rows=top,
-                        title="indicators that moved" if en else "indicatoren die bewogen")
+                        title=_("indicators that moved"), lang=lang)
         else:
             year = to_year or from_year
             if year is None:
                 raise LeefbaarError("give --to YEAR for one year, or --from A --to B for a change")
             table = api.explain_area(st, code, year, spec, lvl)
+            if lang == "en" and "indicator" in table:
+                table["label"] = [api.indicator_label(k, api._labels(st), "en") for k in table["indicator"]]
             s = api.load_scores(st, spec, lvl, [year]).set_index("code").loc[code]
-            console.print(f"[bold]{level.upper()} {code} {year}[/bold]: total {s.total:.3f} ({s.kind}), "
-                          f"klasse {s.klasse}, afw {s.afw:+.3f}")
-            print_frame(table[["dimension", "label", "contribution", "vs_gemeente"]], max_rows=top)
+            console.print(f"[bold]{level.upper()} {code} {year}[/bold]: " + _(
+                "total {total} ({kind}), class {klasse}, afw {afw}", total=_.number(s.total),
+                kind=_(KIND_LABELS.get(s.kind, s.kind)), klasse=s.klasse, afw=_.signed(s.afw)), highlight=False)
+            print_frame(table[["dimension", "label", "contribution", "vs_gemeente"]], max_rows=top, lang=lang)
     if out is not None:
         write_csv(table, out, f"explain_{lvl}_{code}.csv")
 

@@ -22,12 +22,13 @@ from leefbaar.analysis.clusters import LABELS as LISA_LABELS
 from leefbaar.analysis.clusters import contiguity, global_moran, local_moran, persistence
 from leefbaar.analysis.gap import GapAnalysis
 from leefbaar.analysis.panel import DIMENSION_LABELS, Panel, gemeente_of, load_panel
-from leefbaar.analysis.summary import VERDICT, clusters_summary, gap_summary, trends_summary, vulnerable_summary
+from leefbaar.analysis.summary import clusters_summary, gap_summary, trends_summary, verdict_text, vulnerable_summary
 from leefbaar.analysis.trends import NATIONAL, area_trends, group_trends
 from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import MEASURES, population_weights
 from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, print_frame, progress_bar, resolve_store, write_csv
 from leefbaar.errors import LeefbaarError, StoreError
+from leefbaar.i18n import N_, check_lang, translator
 from leefbaar.index.classes import classify_total, load_scheme
 from leefbaar.store.store import Store
 
@@ -42,15 +43,11 @@ YearsOpt = Annotated[str | None, typer.Option("--years", help="Years: '2002,2012
                                                                "(default: every year with a score).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (bootstrap, permutations).")]
 
-
-def _lang(lang: str) -> str:
-    if lang not in ("nl", "en"):
-        raise LeefbaarError(f"--lang must be nl or en, not {lang!r}")
-    return lang
-
-
-def _t(lang: str, nl: str, en: str) -> str:
-    return nl if lang == "nl" else en
+WEIGHT_LABELS = {"inwoner": N_("per resident"), "aantal_hh": N_("per household")}
+PATTERN_LABELS = {"persistent_hot": N_("always a hot spot"), "became_hot": N_("became a hot spot"),
+                  "left_hot": N_("was a hot spot"), "persistent_cold": N_("always a cold spot"),
+                  "became_cold": N_("became a cold spot"), "left_cold": N_("was a cold spot"),
+                  "intermittent": N_("intermittent")}
 
 
 def _years(text: str | None, available: list[int] | None = None) -> list[int] | None:
@@ -87,9 +84,11 @@ def _write_run(out: Path, command: str, params: dict, st: Store) -> Path:
     return path
 
 
-def _finish(out: Path, summary: str, files: list[Path]) -> None:
+def _finish(out: Path, summary: str, files: list[Path], lang: str) -> None:
     (out / "summary.md").write_text(summary, encoding="utf-8")
-    console.print(f"{len(files) + 1} files written to {out} (summary: {out / 'summary.md'})")
+    console.print(translator(lang).ngettext("{n} file written to {out} (summary: {summary})",
+                                            "{n} files written to {out} (summary: {summary})", len(files) + 1,
+                                            out=out, summary=out / "summary.md"), markup=False, highlight=False)
 
 
 def _rel(out: Path, paths: list[Path]) -> list[str]:
@@ -122,11 +121,12 @@ def trends(
     lang: LangOpt = "nl",
 ) -> None:
     """Level and change per area and per group of areas (unweighted and per resident/household), with charts."""
-    lang = _lang(lang)
+    lang = check_lang(lang)
+    _ = translator(lang)
     if weight not in MEASURES:
-        raise LeefbaarError(f"--weight must be one of {', '.join(MEASURES)}")
+        raise LeefbaarError(_("--weight must be one of {choices}", choices=", ".join(MEASURES)))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
-        update("reading scores", 0, 5)
+        update(_("reading scores"), 0, 5)
         panel = _panel(st, source, indicator, spec, level, years)
         notes = list(panel.notes)
         weights = {}
@@ -135,20 +135,20 @@ def trends(
                 weights[m] = population_weights(st, panel.level, panel.years, m, panel.vintage)
                 notes += weights[m].notes()
             except StoreError as exc:
-                notes.append(f"Geen weging naar {MEASURES[m][0]}: {exc} | No weighting by {MEASURES[m][1]}: {exc}")
-        update("grouping areas", 1, 5)
+                notes.append(_("No weighting by {measure}: {error}", measure=MEASURES[m][1 if lang == "en" else 0],
+                               error=exc))
+        update(_("grouping areas"), 1, 5)
         groupings = _groupings(st, panel, group, groups_file or [], programmes, min_share, lang, notes)
-        update("computing trends", 2, 5)
+        update(_("computing trends"), 2, 5)
         per_area = area_trends(panel)
         gm, gm_note = gemeente_of(st, per_area["code"], panel.level)
         if gm_note:
             per_area.insert(1, "gemeente_code", gm.to_numpy())
         per_group = group_trends(panel, groupings, weights, lang)
         files = [write_csv(per_area, out, "area_trends.csv"), write_csv(per_group, out, "group_trends.csv")]
-        update("drawing charts", 3, 5)
+        update(_("drawing charts"), 3, 5)
         col = f"mean_{weight}" if weight in weights else "mean"
-        wlabel = {"nl": {"inwoner": "per inwoner", "aantal_hh": "per huishouden"},
-                  "en": {"inwoner": "per resident", "aantal_hh": "per household"}}[lang].get(weight, "")
+        wlabel = _(WEIGHT_LABELS[weight]) if weight in WEIGHT_LABELS else ""
         titles = {g.name: (g.title(lang), g.order) for g in groupings}
         nat = per_group[(per_group["grouping"] == "national") & (per_group["variable"] == "total")]
         for g in groupings:
@@ -159,31 +159,31 @@ def trends(
             fig = charts.group_lines(table, col, f"{panel.label}: {g.title(lang)} ({wlabel})",
                                      "score" if panel.unit == "score" else panel.unit, g.order,
                                      national=NATIONAL[lang], change=f"change_{col}",
-                                     change_label="verandering sinds " + str(panel.years[0]) if lang == "nl"
-                                     else f"change since {panel.years[0]}")
+                                     change_label=_("change since {year}", year=panel.years[0]))
             files += charts.save(fig, out, f"trends_{g.name}")
             if panel.components:
                 dims = per_group[(per_group["grouping"] == g.name) & (per_group["variable"] != "total")]
                 if not dims.empty:
                     fig = charts.small_multiples(dims, list(panel.components), DIMENSION_LABELS[lang], col, g.order,
-                                                 f"{panel.label}: {_t(lang, 'dimensies', 'dimensions')} - "
-                                                 f"{g.title(lang)}", "score")
+                                                 _("{label}: dimensions - {grouping}", label=panel.label,
+                                                   grouping=g.title(lang)), "score")
                     files += charts.save(fig, out, f"dimensions_{g.name}")
         notes += [g.note for g in groupings if g.note]
         if gm_note:
             notes.append(gm_note)
-        update("writing summary", 4, 5)
+        update(_("writing summary"), 4, 5)
         files.append(_write_run(out, "trends", {"source": panel.source, "label": panel.label, "level": panel.level,
                                                 "years": panel.years, "groupings": [g.name for g in groupings],
                                                 "weight": weight, "min_share": min_share}, st))
     summary = trends_summary(panel.label, per_group, titles, weight, panel.years, notes, _rel(out, files), lang)
-    _finish(out, summary, files)
+    _finish(out, summary, files, lang)
 
 
 def _groupings(st: Store, panel: Panel, wanted: list[str] | None, files: list[Path], programmes: str,
                min_share: float, lang: str, notes: list[str]) -> list[grp.Grouping]:
+    _ = translator(lang)
     if programmes not in ("stored", "resolve", "none"):
-        raise LeefbaarError("--programmes must be stored, resolve or none")
+        raise LeefbaarError(_("--programmes must be stored, resolve or none"))
     default = wanted is None
     wanted = wanted if wanted is not None else ["initial", "sted", "programmes",
                                                 *sorted(st.area_groups()["group_id"].unique())]
@@ -201,22 +201,21 @@ def _groupings(st: Store, panel: Panel, wanted: list[str] | None, files: list[Pa
         except StoreError as exc:
             if not default:
                 raise
-            notes.append(f"Groepering {name} overgeslagen: {exc} | Grouping {name} skipped: {exc}")
+            notes.append(_("Grouping {name} skipped: {error}", name=name, error=exc))
     out += [grp.user_groups(f, lang) for f in files]
     return out
 
 
 def _programmes(st: Store, panel: Panel, how: str, min_share: float, lang: str,
                 notes: list[str]) -> list[grp.Grouping]:
+    _ = translator(lang)
     if how == "none":
         return []
     if how == "stored":
         found = grp.programme_groups(st, panel.level, min_share, lang, skip=set(st.area_groups()["group_id"]))
         if not found:
-            notes.append("Programmagebieden (Vogelaarwijken, NPRZ, NPLV) niet gebruikt: de store bevat geen tabel "
-                         "programme_areas; draai 'leefbaar resolve-areas' of geef --programmes resolve. | Programme "
-                         "areas (Vogelaar, NPRZ, NPLV) not used: the store holds no table programme_areas; run "
-                         "'leefbaar resolve-areas' or pass --programmes resolve.")
+            notes.append(_("Programme areas (Vogelaar, NPRZ, NPLV) not used: the store holds no table "
+                           "programme_areas; run 'leefbaar resolve-areas' or pass --programmes resolve."))
         return found
     from leefbaar.evaluation.resolve import resolve_programme_areas
 
@@ -247,20 +246,21 @@ def gap(
     lang: LangOpt = "nl",
 ) -> None:
     """Is the gap between strong and weak areas growing? Inequality per year with a bootstrap band."""
-    lang = _lang(lang)
+    lang = check_lang(lang)
+    _ = translator(lang)
     if bootstrap < 19 or not 0.5 <= ci < 1:
-        raise LeefbaarError("--bootstrap must be at least 19 and --ci between 0.5 and 1")
+        raise LeefbaarError(_("--bootstrap must be at least 19 and --ci between 0.5 and 1"))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
-        update("reading scores", 0, 4)
+        update(_("reading scores"), 0, 4)
         panel = _panel(st, source, indicator, spec, level, years)
         notes = list(panel.notes)
         pw = population_weights(st, panel.level, panel.years, weight, panel.vintage)
         notes += pw.notes()
-        below = _below(panel, threshold, notes)
+        below = _below(panel, threshold, notes, lang)
         gm, gm_note = gemeente_of(st, panel.frame["code"].unique(), panel.level, gemeente_vintage)
         if gm_note:
             notes.append(gm_note)
-        update(f"bootstrap ({bootstrap} resamples)", 1, 4)
+        update(_("bootstrap ({n} resamples)", n=bootstrap), 1, 4)
         result = GapAnalysis(panel, pw, gemeente=gm if panel.level != "gemeente" else None, below=below,
                              n_boot=bootstrap, level=ci, seed=seed).fit()
         notes += result.notes
@@ -268,24 +268,20 @@ def gap(
                  write_csv(result.beta, out, "beta_convergence.csv"), write_csv(result.cohorts, out, "cohorts.csv")]
         if result.decomposition is not None:
             files.append(write_csv(result.decomposition, out, "theil_decomposition.csv"))
-        update("drawing charts", 2, 4)
-        per_res = _t(lang, "per inwoner", "per resident") if weight == "inwoner" else _t(lang, "per huishouden",
-                                                                                         "per household")
-        areas_l = _t(lang, "per gebied", "per area")
-        panels = [("P90-P10", _t(lang, "scorepunten", "score points"),
-                   [("p90_p10", areas_l), ("p90_p10_w", per_res)]),
-                  (_t(lang, "deciel-grenzen", "decile bounds"), "score",
-                   [("p10", "P10"), ("p50", "P50"), ("p90", "P90")]),
-                  ("sigma", _t(lang, "standaardafwijking", "standard deviation"), [("sd", areas_l), ("sd_w", per_res)])]
+        update(_("drawing charts"), 2, 4)
+        per_res = _(WEIGHT_LABELS[weight])
+        areas_l = _("per area")
+        panels = [("P90-P10", _("score points"), [("p90_p10", areas_l), ("p90_p10_w", per_res)]),
+                  (_("decile bounds"), "score", [("p10", "P10"), ("p50", "P50"), ("p90", "P90")]),
+                  ("sigma", _("standard deviation"), [("sd", areas_l), ("sd_w", per_res)])]
         if panel.positive:
             panels += [("Theil", "T", [("theil", areas_l), ("theil_w", per_res)]),
                        ("Gini", "G", [("gini", areas_l), ("gini_w", per_res)])]
         if below is not None:
-            panels.append((_t(lang, "aandeel onder drempel", "share below threshold") if threshold is not None else
-                           _t(lang, "aandeel onder 'voldoende'", "share below 'sufficient'"), "",
+            panels.append((_("share below threshold") if threshold is not None else _("share below 'sufficient'"), "",
                            [("share_below", areas_l), ("share_below_w", per_res)]))
-        title = _t(lang, f"Kloof tussen sterke en zwakke gebieden - {panel.label} ({int(ci * 100)} %-band)",
-                   f"Gap between strong and weak areas - {panel.label} ({int(ci * 100)} % band)")
+        title = _("Gap between strong and weak areas - {label} ({level} band)", label=panel.label,
+                  level=_.percent(ci))
         files += charts.save(charts.band_panels(result.by_year, panels[:3], title), out, "gap")
         files += charts.save(charts.band_panels(result.by_year, panels[3:], title), out, "gap_inequality") \
             if len(panels) > 3 else []
@@ -293,28 +289,29 @@ def gap(
                                              "years": result.years, "weight": weight, "threshold": threshold,
                                              "bootstrap": bootstrap, "ci": ci, "seed": seed,
                                              "gemeente_vintage": gemeente_vintage}, st))
-        update("writing summary", 3, 4)
-    verdict = VERDICT[lang][result.verdict]
-    console.print(f"[bold]{_t(lang, 'De kloof (P90-P10)', 'The gap (P90-P10)')}:[/bold] {verdict}")
+        update(_("writing summary"), 3, 4)
+    verdict = verdict_text(result.verdict, lang)
+    console.print("[bold]" + _("The gap (P90-P10)") + f":[/bold] {verdict}")
     shown = result.change[result.change["measure"].isin(["p90_p10", "p90_p10_w", "sd", "theil", "gini",
                                                          "share_below_w"])]
-    print_frame(shown.astype({"from_year": str, "to_year": str}), title="change")
-    _finish(out, gap_summary(panel.label, result, notes, _rel(out, files), lang), files)
+    shown = shown.assign(verdict=[verdict_text(v, lang) for v in shown["verdict"]])
+    print_frame(shown.astype({"from_year": str, "to_year": str}), title=_("change"), lang=lang)
+    _finish(out, gap_summary(panel.label, result, notes, _rel(out, files), lang), files, lang)
 
 
-def _below(panel: Panel, threshold: float | None, notes: list[str]) -> pd.DataFrame | None:
+def _below(panel: Panel, threshold: float | None, notes: list[str], lang: str) -> pd.DataFrame | None:
     """Codes x years: True where the area is below 'voldoende' (or below ``threshold``)."""
+    _ = translator(lang)
     if threshold is not None:
-        notes.append(f"Drempel: waarden onder {threshold}. | Threshold: values below {threshold}.")
+        notes.append(_("Threshold: values below {threshold}.", threshold=_.number(threshold, 3)))
         return panel.wide("total") < threshold
     if not panel.has_afw:
         return None
     labels = load_scheme().labels("total", "nl")
     voldoende = labels.index("voldoende") + 1
     cls = panel.wide("afw").apply(lambda c: classify_total(c))
-    notes.append(f"'Onder voldoende' = klasse 1-{voldoende - 1} ({', '.join(labels[:voldoende - 1])}), klassen van "
-                 f"leefbaar.index.classes. | 'Below sufficient' = class 1-{voldoende - 1}, classes of "
-                 "leefbaar.index.classes.")
+    notes.append(_("'Below sufficient' = class 1-{last} ({labels}), classes of leefbaar.index.classes.",
+                   last=voldoende - 1, labels=", ".join(load_scheme().labels("total", lang)[:voldoende - 1])))
     return (cls < voldoende).where(cls.notna(), False).astype(bool)
 
 
@@ -336,36 +333,37 @@ def vulnerable(
     lang: LangOpt = "nl",
 ) -> None:
     """Rank vulnerable areas (low level, decline, cumulation) with reasons, and compare with APCG 2019."""
-    lang = _lang(lang)
+    lang = check_lang(lang)
+    _ = translator(lang)
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
-        update("reading scores", 0, 3)
+        update(_("reading scores"), 0, 3)
         panel = load_panel(st, source, level, None, spec)
         d = load_definition(definition)
-        update("applying the definition", 1, 3)
+        update(_("applying the definition"), 1, 3)
         vul = VulnerableAreas(d, lang, year, since).fit(panel, st)
-        gm, _ = gemeente_of(st, vul.areas["code"], panel.level)
+        gm, _gm_note = gemeente_of(st, vul.areas["code"], panel.level)
         vul.areas.insert(1, "gemeente_code", gm.to_numpy())
         files = [write_csv(vul.areas, out, "vulnerable_areas.csv"),
                  write_csv(vul.areas[vul.areas["flagged"]], out, "vulnerable_ranked.csv")]
         if compare != "none":
             ref = st.area_groups(compare)
             if ref.empty:
-                raise StoreError(f"no area group {compare!r} in the store to compare with")
+                raise StoreError(_("no area group {group} in the store to compare with", group=repr(compare)))
             vul.compare(st, set(ref["code"].astype(str)), compare)
             files += [write_csv(vul.comparison.rename("value").rename_axis("measure").reset_index(), out,
                                 f"comparison_{compare}.csv"),
                       write_csv(vul.profile, out, f"profile_{compare}.csv")]
         (out / "definition.yaml").write_text(_definition_text(definition), encoding="utf-8")
         files.append(out / "definition.yaml")
-        update("drawing the map", 2, 3)
+        update(_("drawing the map"), 2, 3)
         if panel.level == "pc4":
             files += _vulnerable_map(st, vul, compare, out, lang)
         files.append(_write_run(out, "vulnerable", {"source": panel.source, "label": panel.label,
                                                     "level": panel.level, "definition": d.source, "year": vul.year,
                                                     "since": vul.since, "compare": compare}, st))
     print_frame(vul.areas[vul.areas["flagged"]][["rank", "code", "total", "class", "change", "reason"]].head(top),
-                title=d.name(lang))
-    _finish(out, vulnerable_summary(panel.label, vul, panel.notes, _rel(out, files), lang, top), files)
+                title=d.name(lang), lang=lang)
+    _finish(out, vulnerable_summary(panel.label, vul, panel.notes, _rel(out, files), lang, top), files, lang)
 
 
 def _definition_text(path: Path | None) -> str:
@@ -388,9 +386,9 @@ def _vulnerable_map(st: Store, vul: VulnerableAreas, compare: str, out: Path, la
     geo = geo.assign(cat=cat.to_numpy())
     colours = {"both": "#b2182b", "ours": "#ef8a62", "ref": "#67a9cf"} if ref else {"ours": "#b2182b"}
     ref_label = compare.upper().replace("_", " ")
-    labels = {"both": _t(lang, f"kwetsbaar en {ref_label}", f"vulnerable and {ref_label}"),
-              "ours": _t(lang, "alleen kwetsbaar (leefbaar)", "vulnerable only (leefbaar)"),
-              "ref": _t(lang, f"alleen {ref_label}", f"{ref_label} only")}
+    _ = translator(lang)
+    labels = {"both": _("vulnerable and {ref}", ref=ref_label), "ours": _("vulnerable only (leefbaar)"),
+              "ref": _("{ref} only", ref=ref_label)}
     fig = charts.category_map(geo, "cat", colours, labels, f"{vul.definition.name(lang)} ({vul.year})",
                               background=geo)
     return charts.save(fig, out, "vulnerable_map", svg=False)
@@ -418,19 +416,21 @@ def clusters(
     lang: LangOpt = "nl",
 ) -> None:
     """Global Moran's I per year, LISA hot and cold spots (FDR), their persistence, and maps."""
-    lang = _lang(lang)
+    lang = check_lang(lang)
+    _ = translator(lang)
     if permutations < 99 or not 0 < alpha < 1:
-        raise LeefbaarError("--permutations must be at least 99 and --alpha between 0 and 1")
+        raise LeefbaarError(_("--permutations must be at least 99 and --alpha between 0 and 1"))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         panel = _panel(st, source, indicator, spec, level, years)
         if variable != "total" and variable not in panel.components:
-            raise LeefbaarError(f"--variable must be total or one of {', '.join(panel.components) or '(none)'}")
+            raise LeefbaarError(_("--variable must be total or one of {choices}",
+                                  choices=", ".join(panel.components) or "-"))
         yrs = panel.years_with(variable)
         notes = list(panel.notes)
         vint = vintage or panel.vintage or 2017
         geo = st.geometries(panel.level, vint)
-        notes.append(f"Grenzen: {panel.level} {vint}. | Boundaries: {panel.level} {vint}.")
-        update("contiguity weights", 0, len(yrs) + 2)
+        notes.append(_("Boundaries: {level} {vintage}.", level=panel.level, vintage=vint))
+        update(_("contiguity weights"), 0, len(yrs) + 2)
         cont = contiguity(geo)
         moran_rows, lisa_parts = [], []
         for i, y in enumerate(yrs):
@@ -446,10 +446,10 @@ def clusters(
                                "n_p_below_alpha": int((lisa["p_sim"] <= alpha).sum())})
             lisa_parts.append(lisa.assign(year=y))
             if islands:
-                notes.append(f"{y}: {len(islands)} gebieden zonder buren met een waarde gekoppeld aan het "
-                             "dichtstbijzijnde "
-                             f"gebied ({', '.join(islands[:5])}). | {y}: {len(islands)} areas without neighbours "
-                             f"with a value joined to their nearest area ({', '.join(islands[:5])}).")
+                notes.append(_.ngettext("{year}: {n} area without neighbours with a value joined to its nearest "
+                                        "area ({codes}).", "{year}: {n} areas without neighbours with a value "
+                                        "joined to their nearest area ({codes}).", len(islands), year=y,
+                                        codes=", ".join(islands[:5])))
         moran = pd.DataFrame(moran_rows)
         lisa = pd.concat(lisa_parts, ignore_index=True)
         trans, per_area = persistence(lisa)
@@ -458,43 +458,40 @@ def clusters(
                  write_csv(trans, out, "cluster_transitions.csv"), write_csv(per_area, out, "cluster_persistence.csv")]
         missing = int(moran["no_boundary"].max())
         if missing:
-            notes.append(f"Tot {missing} gebieden per jaar hebben geen grens in {panel.level} {vint} en vallen "
-                         "buiten de "
-                         f"clusteranalyse. | Up to {missing} areas per year have no boundary in {panel.level} {vint} "
-                         "and are left out of the cluster analysis.")
-        update("maps", len(yrs) + 1, len(yrs) + 2)
+            notes.append(_("Up to {n} areas per year have no boundary in {level} {vintage} and are left out of "
+                           "the cluster analysis.", n=_.integer(missing), level=panel.level, vintage=vint))
+        update(_("maps"), len(yrs) + 1, len(yrs) + 2)
         if maps:
             files += _lisa_maps(geo, lisa, per_area, panel, variable, out, lang)
         settings = {"permutations": permutations, "alpha": alpha, "fdr": fdr, "seed": seed}
         files.append(_write_run(out, "clusters", {"source": panel.source, "label": panel.label, "level": panel.level,
                                                   "years": yrs, "variable": variable, "vintage": vint, **settings}, st))
     shown = moran[["year", "I", "z_rand", "p_sim", "n"]].join(counts.reset_index(drop=True))
-    print_frame(shown.astype({"year": str}), title="Moran's I")
+    print_frame(shown.astype({"year": str}), title="Moran's I", lang=lang)
     label = panel.label if variable == "total" else f"{panel.label}, {DIMENSION_LABELS[lang].get(variable, variable)}"
-    _finish(out, clusters_summary(label, moran, counts, per_area, settings, notes, _rel(out, files), lang), files)
+    _finish(out, clusters_summary(label, moran, counts, per_area, settings, notes, _rel(out, files), lang), files,
+            lang)
 
 
 def _lisa_maps(geo, lisa: pd.DataFrame, per_area: pd.DataFrame, panel: Panel, variable: str, out: Path,
                lang: str) -> list[Path]:
+    _ = translator(lang)
     files = []
     for y, part in lisa.groupby("year"):
         g = geo.merge(part[["code", "cluster"]], on="code", how="inner")
         what = panel.label if variable == "total" else DIMENSION_LABELS[lang].get(variable, variable)
-        title = _t(lang, f"LISA-clusters {what} {y}", f"LISA clusters {what} {y}")
+        title = _("LISA clusters {what} {year}", what=what, year=y)
         fig = charts.category_map(g, "cluster", charts.LISA_COLOURS, LISA_LABELS[lang], title, background=geo)
         files += charts.save(fig, out, f"lisa_{y}", svg=False)
     pat = geo.merge(per_area[["code", "pattern"]], on="code", how="inner")
     colours = {"persistent_hot": "#d7191c", "became_hot": "#fdae61", "left_hot": "#fee08b",
                "persistent_cold": "#2c7bb6", "became_cold": "#abd9e9", "left_cold": "#e0f3f8",
                "intermittent": "#bbbbbb"}
-    names = {"nl": {"persistent_hot": "altijd hotspot", "became_hot": "werd hotspot", "left_hot": "was hotspot",
-                    "persistent_cold": "altijd coldspot", "became_cold": "werd coldspot", "left_cold": "was coldspot",
-                    "intermittent": "wisselend"},
-             "en": {k: k.replace("_", " ") for k in colours}}[lang]
+    names = {k: _(text) for k, text in PATTERN_LABELS.items()}
     years = sorted(lisa["year"].unique())
-    fig = charts.category_map(pat, "pattern", colours, names, _t(
-        lang, f"Bestendigheid van clusters {years[0]}-{years[-1]}", f"Persistence of clusters {years[0]}-{years[-1]}"),
-        background=geo)
+    fig = charts.category_map(pat, "pattern", colours, names,
+                              _("Persistence of clusters {first}-{last}", first=years[0], last=years[-1]),
+                              background=geo)
     files += charts.save(fig, out, "cluster_persistence", svg=False)
     return files
 

@@ -10,6 +10,7 @@ import typer
 
 from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, progress_bar, resolve_store
 from leefbaar.errors import InputError
+from leefbaar.i18n import check_lang, translator
 
 
 class ExportTable(enum.StrEnum):
@@ -49,9 +50,12 @@ def report(
         update(f"report {gemeente}", 0, 1)
         result = build_report(resolve_store(store), gemeente, out, lang=lang, level=level, year=year)
         update(f"report {gemeente}", 1, 1)
-    console.print(f"PDF ({result.pages} pages): {result.pdf}\nHTML: {result.html}")
+    _ = translator(check_lang(lang))
+    console.print(_.ngettext("PDF ({n} page): {pdf}", "PDF ({n} pages): {pdf}", result.pages, pdf=result.pdf),
+                  markup=False, highlight=False)
+    console.print(f"HTML: {result.html}", markup=False, highlight=False)
     for path in result.tables:
-        console.print(f"table: {path}")
+        console.print(_("table: {path}", path=path), markup=False, highlight=False)
 
 
 def export(

@@ -37,6 +37,7 @@ from leefbaar.evaluation.panel import Panel, build_panel, load_outcome, unresolv
 from leefbaar.evaluation.registry import Programme, Registry, load_programmes
 from leefbaar.evaluation.staggered import StaggeredDiD
 from leefbaar.evaluation.synth import SyntheticControl
+from leefbaar.i18n import LANGS, N_, fmt_number, fmt_percent, fmt_signed, translator
 
 MIN_TREATED = 5
 MIN_TREATED_CLUSTERS = 10
@@ -299,35 +300,29 @@ def _checks(ev: Evaluation) -> list[Check]:
     checks = []
     n = info["treated_in_panel"]
     checks.append(Check("treated", n >= MIN_TREATED, True,
-                        f"te weinig behandelde gebieden: {n} PC4 met ten minste {cfg.min_share:.0%} van de bewoners "
-                        f"in de programmagebieden (minimaal {MIN_TREATED} nodig)",
-                        f"too few treated areas: {n} PC4 with at least {cfg.min_share:.0%} of residents in the "
-                        f"programme's areas (at least {MIN_TREATED} needed)"))
+                        *_both(N_("too few treated areas: {n} PC4 with at least {share} of residents in the "
+                                  "programme's areas (at least {needed} needed)"), n=n,
+                               share=lambda lang: fmt_percent(cfg.min_share, lang), needed=MIN_TREATED)))
     cohorts = ev.panel.cohorts
     no_post = [g for g in cohorts if not ev.panel.post_years(g)]
     if cohorts and len(no_post) == len(cohorts):
         checks.append(Check("post", False, True,
-                            f"geen meting na de start: de eerste nameting zou {min(cohorts)} of later moeten zijn, de "
-                            f"laatste meting in het venster is {ev.panel.years[-1]}",
-                            f"no measurement after the start: the first post measurement would be {min(cohorts)} or "
-                            f"later, the last measurement in the window is {ev.panel.years[-1]}"))
+                            *_both(N_("no measurement after the start: the first post measurement would be {first} "
+                                      "or later, the last measurement in the window is {last}"), first=min(cohorts),
+                                   last=ev.panel.years[-1])))
     few_pre = [g for g in cohorts if ev.panel.post_years(g) and len(ev.panel.pre_years(g)) < 2]
     if few_pre:
         checks.append(Check("pre", False, True,
-                            "te weinig voormetingen (minder dan twee): of de trends vooraf gelijk liepen is niet te "
-                            "toetsen",
-                            "too few pre-period measurements (fewer than two): whether trends ran parallel before "
-                            "cannot be tested"))
+                            *_both(N_("too few pre-period measurements (fewer than two): whether trends ran parallel "
+                                      "before cannot be tested"))))
     d = ev.did
     if d is not None and d.pretrend_ is not None and np.isfinite(d.pretrend_["perm_p"]):
         p = d.pretrend_["perm_p"]
         checks.append(Check("pretrend_holdout", p >= PRETREND_ALPHA, True,
-                            f"de trend vooraf wijkt af: in de toetsperiode {d.pretrend_['holdout']} veranderden de "
-                            f"programmagebieden {_fmt(d.pretrend_['estimate'], 'nl')} anders dan de "
-                            f"referentiegebieden (permutatie-p = {_p(p, 'nl')})",
-                            f"the pre-trend differs: over the held-out period {d.pretrend_['holdout']} the programme "
-                            f"areas changed by {d.pretrend_['estimate']:+.3f} relative to the references "
-                            f"(permutation p = {p:.3f})"))
+                            *_both(N_("the pre-trend differs: over the held-out period {period} the programme areas "
+                                      "changed by {change} relative to the references (permutation p = {p})"),
+                                   period=d.pretrend_["holdout"], p=lambda lang: _p(p, lang),
+                                   change=lambda lang: _fmt(d.pretrend_["estimate"], lang))))
     es = ev.event_study
     # with matching on the trend of all pre measurements the event-study pre-period coefficients still carry
     # information (departures from a straight trend) when there are three or more pre measurements
@@ -335,56 +330,55 @@ def _checks(ev: Evaluation) -> list[Check]:
     if es is not None and es.pretrend_ is not None and (cfg.holdout or n_pre >= 3):
         p = es.pretrend_["p_value"]
         checks.append(Check("pretrend_event_study", p >= PRETREND_ALPHA, True,
-                            f"de eventstudie vindt verschillen vóór de start (Wald-toets p = {_p(p, 'nl')})",
-                            f"the event study finds differences before the start (Wald test p = {p:.3f})"))
+                            *_both(N_("the event study finds differences before the start (Wald test p = {p})"),
+                                   p=lambda lang: _p(p, lang))))
     if not cfg.holdout and n_pre < 3:
         checks.append(Check("pretrend_untested", False, False,
-                            "de referenties zijn gematcht op de trend in alle voormetingen: of de trends vooraf "
-                            "gelijk liepen is daardoor niet getoetst, maar aangenomen",
-                            "references were matched on the trend over all pre measurements: parallel pre-trends "
-                            "are therefore assumed, not tested"))
+                            *_both(N_("references were matched on the trend over all pre measurements: parallel "
+                                      "pre-trends are therefore assumed, not tested"))))
     if d is not None:
         after = d.balance_["smd_after"].abs()
         bad = d.balance_.loc[after >= SMD_POOR, "covariate"].tolist()
         checks.append(Check("balance", not bad, True,
-                            f"de matching vond geen vergelijkbare referentiegebieden voor: {', '.join(bad)} "
-                            f"(gestandaardiseerd verschil >= {SMD_POOR})",
-                            f"matching found no comparable references for: {', '.join(bad)} (standardised "
-                            f"difference >= {SMD_POOR})"))
+                            *_both(N_("matching found no comparable references for: {covariates} (standardised "
+                                      "difference >= {limit})"), covariates=", ".join(bad),
+                                   limit=lambda lang: fmt_number(SMD_POOR, lang, 2))))
         checks.append(Check("clusters", d.n_treated_clusters_ >= MIN_TREATED_CLUSTERS, False,
-                            f"de behandelde gebieden liggen in {d.n_treated_clusters_} gemeente(n): het geclusterde "
-                            "interval is onbetrouwbaar, het permutatie-interval is leidend",
-                            f"the treated areas lie in {d.n_treated_clusters_} gemeente(n): the clustered interval is "
-                            "unreliable, the permutation interval leads"))
+                            *_both(N_("the treated areas lie in {n} gemeente: the clustered interval is unreliable, "
+                                      "the permutation interval leads") if d.n_treated_clusters_ == 1 else
+                                   N_("the treated areas lie in {n} gemeenten: the clustered interval is "
+                                      "unreliable, the permutation interval leads"), n=d.n_treated_clusters_)))
     if info.get("partial_list"):
         checks.append(Check("partial", False, False,
-                            "de lijst van programmagebieden is partieel: niet-gevonden programmagebieden kunnen als "
-                            "referentie meetellen, wat een effect naar nul trekt",
-                            "the list of programme areas is partial: programme areas not found may count as "
-                            "references, which pulls an effect towards zero"))
+                            *_both(N_("the list of programme areas is partial: programme areas not found may count "
+                                      "as references, which pulls an effect towards zero"))))
     if ev.synth is not None and ev.synth.status_ != "ok":
-        checks.append(Check("synth", False, False, f"synthetische controle niet uitgevoerd: {ev.synth.status_}",
-                            f"synthetic control not run: {ev.synth.status_}"))
+        checks.append(Check("synth", False, False, *_both(N_("synthetic control not run: {why}"),
+                                                          why=ev.synth.status_)))
     elif ev.synth is not None and d is not None and d.n_treated_clusters_ < MIN_TREATED_CLUSTERS:
         checks.append(Check("synth_clusters", False, False,
-                            "de placebo's van de synthetische controle zijn losse PC4 uit het hele land; schokken "
-                            "die een hele gemeente treffen zitten daar niet in, dus de p-waarde is te gunstig",
-                            "the synthetic-control placebos are single PC4 from the whole country; shocks that hit "
-                            "a whole gemeente are not among them, so its p-value is too favourable"))
+                            *_both(N_("the synthetic-control placebos are single PC4 from the whole country; shocks "
+                                      "that hit a whole gemeente are not among them, so its p-value is too "
+                                      "favourable"))))
     if cfg.treat_from is not None:
         checks.append(Check("timing", False, False,
-                            f"de startdatum is door de gebruiker gezet op {cfg.treat_from}",
-                            f"the start year was set by the user to {cfg.treat_from}"))
+                            *_both(N_("the start year was set by the user to {year}"), year=cfg.treat_from)))
     timing_blocked = any(c.code in ("pre", "post") for c in checks)
     for name, err in ev.errors.items():
         if timing_blocked and name == "matched_did":
             continue  # already explained by the missing pre or post measurements
-        checks.append(Check(f"error_{name}", False, name == "matched_did", f"{name} mislukt: {err}",
-                            f"{name} failed: {err}"))
+        checks.append(Check(f"error_{name}", False, name == "matched_did",
+                            *_both(N_("{method} failed: {error}"), method=name, error=err)))
     if d is None and "matched_did" not in ev.errors and n >= MIN_TREATED:
-        checks.append(Check("references", False, True, "geen referentiegebieden beschikbaar",
-                            "no reference areas available"))
+        checks.append(Check("references", False, True, *_both(N_("no reference areas available"))))
     return checks
+
+
+def _both(msgid: str, **fields) -> tuple[str, str]:
+    """``msgid`` in Dutch and in English (a check keeps both; run.json records them). A field may be a function of
+    the language (numbers formatted by its locale)."""
+    return tuple(translator(lang)(msgid, **{k: v(lang) if callable(v) else v for k, v in fields.items()})
+                 for lang in LANGS)
 
 
 # -- writing ----------------------------------------------------------------------------------------------
@@ -465,119 +459,107 @@ def _jsonable(obj):
 
 
 def _fmt(x: float, lang: str, digits: int = 3) -> str:
-    if x is None or not np.isfinite(x):
-        return "-"
-    s = f"{x:+.{digits}f}"
-    return s.replace(".", ",") if lang != "en" else s
+    """An estimate with its sign, by the locale (:func:`leefbaar.i18n.fmt_signed`)."""
+    return fmt_signed(x, lang, digits)
 
 
 def _p(x: float, lang: str) -> str:
-    if x is None or not np.isfinite(x):
-        return "-"
-    s = f"{x:.3f}"
-    return s.replace(".", ",") if lang != "en" else s
+    """A p-value with three decimals, by the locale."""
+    return fmt_number(x, lang, 3)
 
 
 def summary(ev: Evaluation, lang: str = "nl", investment: pd.DataFrame | None = None) -> str:
     """The plain-language summary (Markdown)."""
-    en = lang == "en"
+    _ = translator(lang)
     p, cfg, info, d = ev.programme, ev.config, ev.panel.info, ev.did
-    label = ev.outcome_label["en" if en else "nl"]
+    label = ev.outcome_label[lang]
     years = info["years"]
-    lines = [f"# {'Evaluation' if en else 'Evaluatie'}: {p.name(lang)} ({p.period()})", "",
-             f"{'Outcome' if en else 'Uitkomst'}: **{label}** (`{cfg.outcome}`), "
-             f"{'measurements' if en else 'metingen'} {', '.join(map(str, years))}.", ""]
-    lines += ["## " + ("Conclusion" if en else "Conclusie"), ""]
+    lines = ["# " + _("Evaluation: {programme} ({period})", programme=p.name(lang), period=p.period()), "",
+             _("Outcome: **{label}** (`{outcome}`), measurements {years}.", label=label, outcome=cfg.outcome,
+               years=", ".join(map(str, years))), ""]
+    lines += ["## " + _("Conclusion"), ""]
     if not ev.supported:
-        lines.append(("**No conclusion is possible.** " if en else "**Er is geen conclusie mogelijk.** ") +
-                     ("The data cannot support an effect estimate, so none is given: " if en else
-                      "De gegevens dragen geen effectschatting, dus die wordt niet gegeven: "))
+        lines.append(_("**No conclusion is possible.** The data cannot support an effect estimate, so none is "
+                       "given:"))
         lines += [f"- {r}" for r in ev.reasons(lang)]
     elif d is not None:
         lines.append(_headline(ev, lang))
     lines.append("")
-    lines += ["## " + ("Design" if en else "Opzet"), ""]
+    lines += ["## " + _("Design"), ""]
     cohorts = ", ".join(f"{g} ({n} PC4)" for g, n in sorted(info["cohorts"].items()))
-    lines.append(
-        f"- Treated: {info['treated_in_panel']} PC4 areas with at least {cfg.min_share:.0%} of their residents in "
-         f"the programme's areas matched with high or medium confidence; first post year: {cohorts}."
-         if en else
-         f"- Behandeld: {info['treated_in_panel']} PC4-gebieden met ten minste {cfg.min_share:.0%} van hun bewoners "
-         f"in de programmagebieden die met hoge of middelhoge zekerheid zijn gekoppeld; eerste nameting: {cohorts}.")
-    lines.append(
-        (f"- References: {info['references']} PC4 areas not touched by the programme; {info.get('buffer_excluded', 0)} "
-         f"partly touched PC4 are left out as buffer"
-         if en else
-         f"- Referenties: {info['references']} PC4-gebieden die het programma niet raakt; "
-         f"{info.get('buffer_excluded', 0)} deels geraakte PC4 blijven als buffer buiten beschouwing") +
-        (f"; gemeenten with names that could not be placed are left out ({', '.join(info['excluded_gemeenten'])})."
-         if en and info.get("excluded_gemeenten") else
-         f"; gemeenten met namen die niet te plaatsen waren blijven buiten beschouwing "
-         f"({', '.join(info['excluded_gemeenten'])})." if info.get("excluded_gemeenten") else "."))
+    lines.append("- " + _("Treated: {n} PC4 areas with at least {share} of their residents in the programme's areas "
+                          "matched with high or medium confidence; first post year: {cohorts}.",
+                          n=_.integer(info["treated_in_panel"]), share=_.percent(cfg.min_share), cohorts=cohorts))
+    refs = {"n": _.integer(info["references"]), "buffer": _.integer(info.get("buffer_excluded", 0))}
+    lines.append("- " + (_("References: {n} PC4 areas not touched by the programme; {buffer} partly touched PC4 are "
+                           "left out as buffer; gemeenten with names that could not be placed are left out "
+                           "({gemeenten}).", gemeenten=", ".join(info["excluded_gemeenten"]), **refs)
+                         if info.get("excluded_gemeenten") else
+                         _("References: {n} PC4 areas not touched by the programme; {buffer} partly touched PC4 are "
+                           "left out as buffer.", **refs)))
     if d is not None:
         design = d.designs_[0]
-        matched = ", ".join(map(str, design.matched_years))
-        covs = ", ".join(f"{c} ({y})" for c, y in ev.covariates_used.items())
-        lines.append(
-            (f"- Matching: {cfg.n_neighbors} nearest references per treated area ({cfg.match_method}) on the outcome "
-             f"level and trend in {matched}" + (f" and composition: {covs}" if covs else "") +
-             f". The change {design.holdout}->{design.base} is held out as a pre-trend test; effects are changes "
-             f"from {design.base}." if en else
-             f"- Matching: {cfg.n_neighbors} dichtstbijzijnde referenties per behandeld gebied ({cfg.match_method}) "
-             f"op niveau en trend van de uitkomst in {matched}" + (f" en samenstelling: {covs}" if covs else "") +
-             f". De verandering {design.holdout}->{design.base} is achtergehouden als toets op de trend vooraf; "
-             f"effecten zijn veranderingen ten opzichte van {design.base}.")
-            if design.holdout is not None else
-            (f"- Matching: {cfg.n_neighbors} nearest references per treated area ({cfg.match_method}) on the outcome "
-             f"level{' and trend' if len(design.matched_years) > 1 else ''} in {matched}"
-             + (f" and composition: {covs}" if covs else "") + "; no pre-period change is held out to test the "
-             f"pre-trend. Effects are changes from {design.base}." if en else
-             f"- Matching: {cfg.n_neighbors} dichtstbijzijnde referenties per behandeld gebied ({cfg.match_method}) "
-             f"op niveau{' en trend' if len(design.matched_years) > 1 else ''} van de uitkomst in {matched}"
-             + (f" en samenstelling: {covs}" if covs else "") + "; er is geen verandering vooraf achtergehouden om "
-             f"de trend vooraf te toetsen. Effecten zijn veranderingen ten opzichte van {design.base}."))
+        fields = {"k": cfg.n_neighbors, "method": cfg.match_method, "years": ", ".join(map(str, design.matched_years)),
+                  "covariates": ", ".join(f"{c} ({y})" for c, y in ev.covariates_used.items()),
+                  "holdout": design.holdout, "base": design.base}
+        trend = len(design.matched_years) > 1
+        if design.holdout is not None:
+            text = (_("Matching: {k} nearest references per treated area ({method}) on the outcome level and trend in "
+                      "{years} and composition: {covariates}. The change {holdout}->{base} is held out as a "
+                      "pre-trend test; effects are changes from {base}.", **fields) if fields["covariates"] else
+                    _("Matching: {k} nearest references per treated area ({method}) on the outcome level and trend in "
+                      "{years}. The change {holdout}->{base} is held out as a pre-trend test; effects are changes "
+                      "from {base}.", **fields))
+        elif trend:
+            text = (_("Matching: {k} nearest references per treated area ({method}) on the outcome level and trend in "
+                      "{years} and composition: {covariates}; no pre-period change is held out to test the "
+                      "pre-trend. Effects are changes from {base}.", **fields) if fields["covariates"] else
+                    _("Matching: {k} nearest references per treated area ({method}) on the outcome level and trend in "
+                      "{years}; no pre-period change is held out to test the pre-trend. Effects are changes from "
+                      "{base}.", **fields))
+        else:
+            text = (_("Matching: {k} nearest references per treated area ({method}) on the outcome level in {years} "
+                      "and composition: {covariates}; no pre-period change is held out to test the pre-trend. "
+                      "Effects are changes from {base}.", **fields) if fields["covariates"] else
+                    _("Matching: {k} nearest references per treated area ({method}) on the outcome level in {years}; "
+                      "no pre-period change is held out to test the pre-trend. Effects are changes from {base}.",
+                      **fields))
+        lines.append("- " + text)
         if ev.covariates_skipped:
-            sk = "; ".join(f"{c}: {why['en' if en else 'nl']}" for c, why in ev.covariates_skipped.items())
-            lines.append(f"- {'Composition not used' if en else 'Samenstelling niet gebruikt'}: {sk}.")
+            sk = "; ".join(f"{c}: {why[lang]}" for c, why in ev.covariates_skipped.items())
+            lines.append("- " + _("Composition not used: {covariates}.", covariates=sk))
     lines.append("")
-    lines += ["## " + ("Results" if en else "Resultaten"), ""]
+    lines += ["## " + _("Results"), ""]
     lines += _results_table(ev, lang)
     lines.append("")
-    lines += ["## " + ("Checks" if en else "Controles"), ""]
+    lines += ["## " + _("Checks"), ""]
     lines += _checks_text(ev, lang)
     lines.append("")
-    lines += ["## " + ("What these figures do not say" if en else "Wat deze cijfers niet zeggen"), ""]
+    lines += ["## " + _("What these figures do not say"), ""]
     lines += [f"- {w}" for w in ev.warnings(lang)]
     lines += [
-        ("- PC4 areas are coarse: most listed neighbourhoods cover only part of a PC4, so effects are diluted and "
-         "small neighbourhoods drop out." if en else
-         "- PC4-gebieden zijn grof: de meeste genoemde wijken beslaan maar een deel van een PC4, zodat effecten "
-         "verdunnen en kleine wijken wegvallen."),
-        ("- Areas were chosen for their problems; matching on earlier levels and trends reduces, but does not "
-         "remove, regression to the mean and selection." if en else
-         "- De gebieden zijn gekozen om hun problemen; matching op eerdere niveaus en trends vermindert regressie "
-         "naar het gemiddelde en selectie, maar neemt ze niet weg."),
-        ("- Other programmes ran at the same time in many of these areas; the estimate is the combined change "
-         "relative to similar areas, not the effect of one instrument." if en else
-         "- In veel van deze gebieden liepen tegelijk andere programma's; de schatting is de gezamenlijke "
-         "verandering ten opzichte van vergelijkbare gebieden, niet het effect van één instrument."),
+        "- " + _("PC4 areas are coarse: most listed neighbourhoods cover only part of a PC4, so effects are diluted "
+                 "and small neighbourhoods drop out."),
+        "- " + _("Areas were chosen for their problems; matching on earlier levels and trends reduces, but does not "
+                 "remove, regression to the mean and selection."),
+        "- " + _("Other programmes ran at the same time in many of these areas; the estimate is the combined change "
+                 "relative to similar areas, not the effect of one instrument."),
     ]
     lines.append("")
     if investment is not None and not investment.empty:
-        lines += ["## " + ("Investment (descriptive)" if en else "Investeringen (beschrijvend)"), ""]
-        lines.append("These figures divide stated amounts by counts; they are not effects." if en else
-                     "Deze cijfers delen opgegeven bedragen door aantallen; het zijn geen effecten.")
+        lines += ["## " + _("Investment (descriptive)"), ""]
+        lines.append(_("These figures divide stated amounts by counts; they are not effects."))
         lines.append("")
         lines += [f"- {x}" for x in describe(investment, lang)]
         lines.append("")
-    lines += ["## " + ("Files" if en else "Bestanden"), ""]
+    lines += ["## " + _("Files"), ""]
     lines.append("estimates.csv, balance.csv, did_periods.csv, event_study.csv, placebo_did.csv, synth_units.csv, "
-                 "treated_areas.csv, area_matches.csv, investment.csv, figures (*.png), run.json.")
+                 "treated_areas.csv, area_matches.csv, investment.csv, " + _("figures") + " (*.png), run.json.")
     return "\n".join(lines) + "\n"
 
 
 def _headline(ev: Evaluation, lang: str) -> str:
-    en = lang == "en"
+    _ = translator(lang)
     d, info = ev.did, ev.panel.info
     unit = ev.outcome_label.get("unit") or ""
     alpha = ev.config.alpha
@@ -586,100 +568,84 @@ def _headline(ev: Evaluation, lang: str) -> str:
     agree = not clustered_ok or (d.p_value_ < alpha) == perm_sig
     lo, hi = d.perm_ci_
     direction = ev.outcome_label.get("direction", 0)
-    if en:
-        text = (f"Relative to matched reference areas, the {d.n_treated_} treated PC4 changed by "
-                f"**{_fmt(d.att_, lang)}** {unit} on average after the start (95% permutation interval "
-                f"{_fmt(lo, lang)} to {_fmt(hi, lang)}; p = {_p(d.perm_p_, lang)}")
-        text += (f"; clustered by gemeente {_fmt(d.ci_[0], lang)} to {_fmt(d.ci_[1], lang)}, "
-                 f"p = {_p(d.p_value_, lang)}). " if clustered_ok else "). ")
-        if not agree:
-            text += ("The two ways of measuring uncertainty disagree, so the difference is uncertain: it may be "
-                     "chance.")
-        elif perm_sig:
-            text += "This difference is larger than chance differences between comparable areas would produce."
-        else:
-            text += ("This is within the range of chance differences between comparable areas: no effect is "
-                     "detectable with these data.")
-        if perm_sig and agree and direction:
-            text += " The direction is " + ("favourable." if (d.att_ > 0) == (direction > 0) else "unfavourable.")
+    fields = {"n": _.integer(d.n_treated_), "att": _fmt(d.att_, lang), "unit": unit, "lo": _fmt(lo, lang),
+              "hi": _fmt(hi, lang), "p": _p(d.perm_p_, lang), "clo": _fmt(d.ci_[0], lang),
+              "chi": _fmt(d.ci_[1], lang), "cp": _p(d.p_value_, lang)}
+    text = (_("Relative to matched reference areas, the {n} treated PC4 changed by **{att}** {unit} on average after "
+              "the start (95% permutation interval {lo} to {hi}; p = {p}; clustered by gemeente {clo} to {chi}, "
+              "p = {cp}).", **fields) if clustered_ok else
+            _("Relative to matched reference areas, the {n} treated PC4 changed by **{att}** {unit} on average after "
+              "the start (95% permutation interval {lo} to {hi}; p = {p}).", **fields)) + " "
+    if not agree:
+        text += _("The two ways of measuring uncertainty disagree, so the difference is uncertain: it may be chance.")
+    elif perm_sig:
+        text += _("This difference is larger than chance differences between comparable areas would produce.")
     else:
-        text = (f"Ten opzichte van gematchte referentiegebieden veranderden de {d.n_treated_} behandelde PC4 na de "
-                f"start gemiddeld **{_fmt(d.att_, lang)}** {unit} (95%-permutatie-interval {_fmt(lo, lang)} tot "
-                f"{_fmt(hi, lang)}; p = {_p(d.perm_p_, lang)}")
-        text += (f"; geclusterd per gemeente {_fmt(d.ci_[0], lang)} tot {_fmt(d.ci_[1], lang)}, "
-                 f"p = {_p(d.p_value_, lang)}). " if clustered_ok else "). ")
-        if not agree:
-            text += ("De twee manieren om de onzekerheid te meten spreken elkaar tegen, dus het verschil is "
-                     "onzeker: het kan toeval zijn.")
-        elif perm_sig:
-            text += "Dat verschil is groter dan toevallige verschillen tussen vergelijkbare gebieden opleveren."
-        else:
-            text += ("Dat valt binnen de toevallige verschillen tussen vergelijkbare gebieden: met deze "
-                     "gegevens is geen effect aantoonbaar.")
-        if perm_sig and agree and direction:
-            text += " De richting is " + ("gunstig." if (d.att_ > 0) == (direction > 0) else "ongunstig.")
+        text += _("This is within the range of chance differences between comparable areas: no effect is detectable "
+                  "with these data.")
+    if perm_sig and agree and direction:
+        text += " " + (_("The direction is favourable.") if (d.att_ > 0) == (direction > 0) else
+                       _("The direction is unfavourable."))
     sd = ev.panel.data.loc[ev.panel.data["year"] == d.designs_[0].base, "y"].std()
     if np.isfinite(sd) and sd > 0:
-        text += (f" For scale: the standard deviation between PC4 areas in {d.designs_[0].base} is {sd:.3f}."
-                 if en else f" Ter vergelijking: de spreiding (standaardafwijking) tussen PC4-gebieden in "
-                 f"{d.designs_[0].base} is {str(round(sd, 3)).replace('.', ',')}.")
+        text += " " + _("For scale: the standard deviation between PC4 areas in {year} is {sd}.",
+                        year=d.designs_[0].base, sd=_.number(sd))
     if info.get("partial_list"):
-        text += (" The list of areas is partial." if en else " De lijst van gebieden is partieel.")
+        text += " " + _("The list of areas is partial.")
     return text
 
 
+METHODS = {"matched_did": N_("matched DiD"), "pretrend_holdout": N_("pre-trend (held-out change)"),
+           "event_study_pretrend": N_("event study pre-trend (F)"),
+           "synthetic_control": N_("synthetic control (pooled)"),
+           "staggered_cs": N_("staggered DiD (Callaway-Sant'Anna)"), "twfe_static": N_("TWFE (comparison only)")}
+"""The methods of the results table, by ``estimates()['method']``."""
+INFERENCE = {"permutation": N_("permutation"), "cluster-robust (gemeente)": N_("cluster-robust (gemeente)"),
+             "Wald F, cluster-robust": N_("Wald F, cluster-robust"), "placebo permutation": N_("placebo permutation"),
+             "cluster bootstrap": N_("cluster bootstrap"), "cluster-robust": N_("cluster-robust")}
+"""The kinds of inference of the results table, by ``estimates()['inference']``."""
+PASSED = {"treated": N_("enough treated areas"), "pretrend_holdout": N_("pre-trend (held-out change) passes"),
+          "pretrend_event_study": N_("event-study pre-trend test passes"),
+          "balance": N_("covariates balanced after matching (|SMD| < {limit})"),
+          "clusters": N_("treated areas spread over enough gemeenten")}
+"""What a passed check says."""
+
+
 def _results_table(ev: Evaluation, lang: str) -> list[str]:
-    en = lang == "en"
+    _ = translator(lang)
     est = ev.estimates()
-    head = ("| method | inference | estimate | 95% interval | p |" if en else
-            "| methode | onzekerheid | schatting | 95%-interval | p |")
-    lines = [head, "|---|---|---|---|---|"]
-    names = {"matched_did": ("matched DiD", "DiD met matching"),
-             "pretrend_holdout": ("pre-trend (held-out change)", "trend vooraf (achtergehouden verandering)"),
-             "event_study_pretrend": ("event study pre-trend (F)", "eventstudie trend vooraf (F)"),
-             "synthetic_control": ("synthetic control (pooled)", "synthetische controle (gepoold)"),
-             "staggered_cs": ("staggered DiD (Callaway-Sant'Anna)", "gespreide invoering (Callaway-Sant'Anna)"),
-             "twfe_static": ("TWFE (comparison only)", "TWFE (alleen ter vergelijking)")}
+    lines = ["| " + " | ".join([_("method"), _("inference"), _("estimate"), _("95% interval"), "p"]) + " |",
+             "|---|---|---|---|---|"]
     for r in est.itertuples():
-        name = names.get(r.method, (r.method, r.method))[0 if en else 1]
+        name = _(METHODS[r.method]) if r.method in METHODS else r.method
+        inference = _(INFERENCE[r.inference]) if r.inference in INFERENCE else r.inference
         interval = f"{_fmt(r.ci_low, lang)} .. {_fmt(r.ci_high, lang)}" if np.isfinite(r.ci_low) else "-"
         estimate = _fmt(r.estimate, lang) if np.isfinite(r.estimate) else (
-            "not run" if en else "niet uitgevoerd") if r.status == "not run" else (
-            "withheld" if en else "niet gegeven") if r.status == "withheld" and not r.diagnostic else "-"
-        lines.append(f"| {name} | {r.inference} | {estimate} | {interval} | {_p(r.p_value, lang)} |")
+            _("not run") if r.status == "not run" else
+            _("withheld") if r.status == "withheld" and not r.diagnostic else "-")
+        lines.append(f"| {name} | {inference} | {estimate} | {interval} | {_p(r.p_value, lang)} |")
     return lines
 
 
 def _checks_text(ev: Evaluation, lang: str) -> list[str]:
-    en = lang == "en"
+    _ = translator(lang)
     lines = []
     for c in ev.checks:
         if c.code in ("partial", "synth", "synth_clusters", "timing", "pretrend_untested") or \
                 c.code.startswith("error"):
             continue
-        mark = "ok" if c.passed else ("fails" if en else "faalt")
+        mark = "ok" if c.passed else _("fails")
         if c.passed:
-            text = {"treated": ("enough treated areas", "genoeg behandelde gebieden"),
-                    "pretrend_holdout": ("pre-trend (held-out change) passes", "trend vooraf (achtergehouden "
-                                         "verandering) in orde"),
-                    "pretrend_event_study": ("event-study pre-trend test passes", "toets trend vooraf in de "
-                                             "eventstudie in orde"),
-                    "balance": ("covariates balanced after matching (|SMD| < 0.25)", "covariaten in balans na "
-                                "matching (|SMD| < 0,25)"),
-                    "clusters": ("treated areas spread over enough gemeenten", "behandelde gebieden verspreid "
-                                 "over genoeg gemeenten")}.get(c.code, (c.en, c.nl))[0 if en else 1]
+            text = _(PASSED[c.code], limit=_.number(SMD_POOR, 2)) if c.code in PASSED else getattr(c, lang)
         else:
-            text = c.en if en else c.nl
+            text = getattr(c, lang)
         lines.append(f"- [{mark}] {text}")
     d = ev.did
     if d is not None and len(d.placebo_atts_):
-        lines.append(("- Placebo: " if en else "- Placebo: ") +
-                     (f"{len(d.placebo_atts_)} placebo sets of reference areas (same number per gemeente) give "
-                      f"estimates with a 95% range of {_fmt(np.nanquantile(d.placebo_atts_, 0.025), lang)} to "
-                      f"{_fmt(np.nanquantile(d.placebo_atts_, 0.975), lang)}." if en else
-                      f"{len(d.placebo_atts_)} placebo-sets van referentiegebieden (evenveel per gemeente) geven "
-                      f"schattingen met een 95%-bereik van {_fmt(np.nanquantile(d.placebo_atts_, 0.025), lang)} tot "
-                      f"{_fmt(np.nanquantile(d.placebo_atts_, 0.975), lang)}."))
+        lines.append("- " + _("Placebo: {n} placebo sets of reference areas (same number per gemeente) give estimates "
+                              "with a 95% range of {lo} to {hi}.", n=_.integer(len(d.placebo_atts_)),
+                              lo=_fmt(np.nanquantile(d.placebo_atts_, 0.025), lang),
+                              hi=_fmt(np.nanquantile(d.placebo_atts_, 0.975), lang)))
     return lines
 
 
@@ -689,21 +655,21 @@ def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    en = lang == "en"
+    _ = translator(lang)
     files = []
     d = ev.did
-    label = ev.outcome_label["en" if en else "nl"]
+    label = ev.outcome_label[lang]
     if d is not None:
         per = d.att_by_period_
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot(per["period"], per["treated_mean"], "o-", color="#c0392b",
-                label="programme areas" if en else "programmagebieden")
+                label=_("programme areas"))
         ax.plot(per["period"], per["reference_mean"], "o-", color="#2c3e50",
-                label="matched references" if en else "gematchte referenties")
+                label=_("matched references"))
         ax.axvline(-0.5, color="grey", ls="--", lw=1)
         ax.set_xticks(per["period"], per["years"].str.replace(";", "/"), rotation=30)
         ax.set_ylabel(label)
-        ax.set_title("Trends before and after the start" if en else "Trends voor en na de start")
+        ax.set_title(_("Trends before and after the start"))
         ax.legend()
         files.append(_save(fig, out / "trends.png"))
         # placebo distribution
@@ -711,12 +677,11 @@ def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
             fig, ax = plt.subplots(figsize=(7, 4))
             ax.hist(d.placebo_atts_[np.isfinite(d.placebo_atts_)], bins=30, color="#95a5a6")
             if ev.supported:
-                ax.axvline(d.att_, color="#c0392b", lw=2, label="estimate" if en else "schatting")
+                ax.axvline(d.att_, color="#c0392b", lw=2, label=_("estimate"))
             if d.pretrend_ is not None:
                 ax.axvline(d.pretrend_["estimate"], color="#2980b9", lw=1.5, ls=":",
-                           label="pre-trend (held-out)" if en else "trend vooraf (achtergehouden)")
-            ax.set_xlabel("placebo estimates (reference areas as if treated)" if en else
-                          "placebo-schattingen (referentiegebieden alsof behandeld)")
+                           label=_("pre-trend (held-out)"))
+            ax.set_xlabel(_("placebo estimates (reference areas as if treated)"))
             if ax.get_legend_handles_labels()[0]:
                 ax.legend()
             files.append(_save(fig, out / "placebo.png"))
@@ -724,12 +689,12 @@ def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
         b = d.balance_
         fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(b)))
         ylab = b["covariate"] + (" (" + b["cohort"].astype(str) + ")" if b["cohort"].nunique() > 1 else "")
-        ax.scatter(b["smd_before"], ylab, marker="o", color="#95a5a6", label="before" if en else "voor")
-        ax.scatter(b["smd_after"], ylab, marker="D", color="#c0392b", label="after matching" if en else "na matching")
+        ax.scatter(b["smd_before"], ylab, marker="o", color="#95a5a6", label=_("before"))
+        ax.scatter(b["smd_after"], ylab, marker="D", color="#c0392b", label=_("after matching"))
         ax.axvline(0, color="black", lw=0.8)
         for x in (-SMD_POOR, SMD_POOR):
             ax.axvline(x, color="grey", ls=":", lw=0.8)
-        ax.set_xlabel("standardised mean difference" if en else "gestandaardiseerd verschil")
+        ax.set_xlabel(_("standardised mean difference"))
         ax.legend(loc="best")
         files.append(_save(fig, out / "balance.png"))
     es = ev.event_study
@@ -742,27 +707,25 @@ def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
                     fmt="o", color="#2c3e50", capsize=3)
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(-0.5, color="grey", ls="--", lw=1)
-        ax.set_xlabel("measurement relative to the start (0 = first after)" if en else
-                      "meting ten opzichte van de start (0 = eerste erna)")
+        ax.set_xlabel(_("measurement relative to the start (0 = first after)"))
         ax.set_ylabel(label)
-        title = "Event study (pre-trend)" if en else "Eventstudie (trend vooraf)"
+        title = _("Event study (pre-trend)")
         if es.pretrend_ is not None:
-            title += f": p = {es.pretrend_['p_value']:.3f}"
+            title += f": p = {_p(es.pretrend_['p_value'], lang)}"
         ax.set_title(title)
         files.append(_save(fig, out / "event_study.png"))
     s = ev.synth
     if s is not None and s.status_ == "ok" and not s.gaps_.empty:
         fig, ax = plt.subplots(figsize=(7, 4))
         years = list(s.gaps_.columns)
-        for _, g in s.placebo_gaps_.iterrows():
+        for _row, g in s.placebo_gaps_.iterrows():
             ax.plot(years, g.to_numpy(), color="#bdc3c7", lw=0.6)
         if ev.supported:
-            for _, g in s.gaps_.iterrows():
+            for _row, g in s.gaps_.iterrows():
                 ax.plot(years, g.to_numpy(), color="#c0392b", lw=0.9, alpha=0.6)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(years, [str(y) for y in years], rotation=30)
-        ax.set_title("Synthetic control gaps: treated (red) and placebos (grey)" if en else
-                     "Synthetische controle: verschil behandeld (rood) en placebo's (grijs)")
+        ax.set_title(_("Synthetic control gaps: treated (red) and placebos (grey)"))
         ax.set_ylabel(label)
         files.append(_save(fig, out / "synth_gaps.png"))
     st = ev.staggered
@@ -773,8 +736,8 @@ def _figures(ev: Evaluation, out: Path, lang: str) -> list[Path]:
         ax.errorbar(e["event_time"], e["estimate"], yerr=[e["estimate"] - e["ci_low"], e["ci_high"] - e["estimate"]],
                     fmt="o", color="#8e44ad", capsize=3)
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_xlabel("years since the start" if en else "jaren sinds de start")
-        ax.set_title("Staggered adoption (Callaway-Sant'Anna)" if en else "Gespreide invoering (Callaway-Sant'Anna)")
+        ax.set_xlabel(_("years since the start"))
+        ax.set_title(_("Staggered adoption (Callaway-Sant'Anna)"))
         files.append(_save(fig, out / "staggered.png"))
     return files
 

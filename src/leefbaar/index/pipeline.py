@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from leefbaar.i18n import N_, translator
 from leefbaar.index import uncertainty as unc
 from leefbaar.index.classes import classify_total
 from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
@@ -261,38 +262,12 @@ def _aggregated_rows(store, spec: str, level: str) -> pd.DataFrame:
     return store.sql("SELECT * FROM scores WHERE spec = ? AND level = ? AND kind = 'aggregated'", [spec, level])
 
 
-SUMMARY_TEXT = {
-    "nl": {"title": "Leefbaarheidsscores {spec} ({level}), run {run}",
-           "intro": "Officieel = waarden van de Leefbaarometer; gemodelleerd = nowcast: het model op de indicatoren "
-                    "van dat jaar plus het onverklaarde deel van het dichtstbijzijnde officiële jaar, na dat jaar "
-                    "gecorrigeerd voor demping en terugval naar het gemiddelde. Interval: 90 % Monte Carlo "
-                    "(kalibratie, normalisatie, gewichten, nowcastfout). Klasse onzeker: kans > 50 % dat de klasse "
-                    "anders is.",
-           "intro_open": "Gemodelleerd = de spec op de indicatoren van dat jaar (geen officiële reeks, geen "
-                         "klassen). Interval: 90 % Monte Carlo (normalisatie: zoals in de spec of rangen; "
-                         "gewichten van de dimensies; bij kalibratie ook de coëfficiënten).",
-           "cols": {"year": "jaar", "kind": "soort", "areas": "gebieden", "mean_total": "gemiddelde score",
-                    "share_weak": "aandeel zwak of slechter", "median_width": "mediane intervalbreedte",
-                    "share_uncertain": "aandeel klasse onzeker"},
-           "kinds": {"official": "officieel", "modelled": "gemodelleerd"},
-           "correction": "Nowcast-correctie, geschat op de officiële jaren {a}-{b} (α demping, β terugval van het "
-                         "residu, κ terugval van de afwijking; nowcastfout sd {sd:.3f} punt over {span} jaar)"},
-    "en": {"title": "Livability scores {spec} ({level}), run {run}",
-           "intro": "Official = Leefbaarometer values; modelled = nowcast: the model on that year's indicators plus "
-                    "the unexplained part of the nearest official year, after that year corrected for damping "
-                    "and reversion to the mean. Interval: 90 % Monte Carlo (calibration, normalisation, weights, "
-                    "nowcast error). Class uncertain: probability > 50 % that the class differs.",
-           "intro_open": "Modelled = the spec on that year's indicators (no official series, no classes). "
-                         "Interval: 90 % Monte Carlo (normalisation: as in the spec or ranks; dimension weights; "
-                         "with calibration also its coefficients).",
-           "cols": {"year": "year", "kind": "kind", "areas": "areas", "mean_total": "mean score",
-                    "share_weak": "share weak or worse", "median_width": "median interval width",
-                    "share_uncertain": "share class uncertain"},
-           "kinds": {"official": "official", "modelled": "modelled"},
-           "correction": "Nowcast correction, estimated on the official years {a}-{b} (α damping, β reversion of the "
-                         "residual, κ reversion of the deviation; nowcast error sd {sd:.3f} points over {span} "
-                         "years)"},
-}
+SUMMARY_COLUMNS = {"year": N_("year"), "kind": N_("kind"), "areas": N_("areas"), "mean_total": N_("mean score"),
+                   "share_weak": N_("share weak or worse"), "median_width": N_("median interval width"),
+                   "share_uncertain": N_("share class uncertain")}
+"""Headers of the table of :func:`summary_markdown`, by column of :func:`score_summary`."""
+KIND_LABELS = {"official": N_("official"), "modelled": N_("modelled"), "aggregated": N_("aggregated")}
+"""How the kind of a score is shown."""
 
 
 def score_summary(result: ScoreResult) -> pd.DataFrame:
@@ -310,17 +285,38 @@ def score_summary(result: ScoreResult) -> pd.DataFrame:
 
 def summary_markdown(result: ScoreResult, run: int, lang: str = "nl") -> str:
     """A short readable summary of a scoring run (``score_summary`` plus the nowcast correction used)."""
-    t = SUMMARY_TEXT["en" if lang == "en" else "nl"]
+    _ = translator(lang)
     spec, level = result.scores["spec"].iloc[0], result.scores["level"].iloc[0]
     table = score_summary(result)
-    table["kind"] = table["kind"].map(t["kinds"])
-    intro = t["intro"] if on_lbm_scale(result.model.spec) else t["intro_open"]
-    parts = [f"# {t['title'].format(spec=spec, level=level, run=run)}", "", intro, "",
-             table.rename(columns=t["cols"]).round(3).to_markdown(index=False), ""]
+    table["kind"] = [_(KIND_LABELS[k]) if k in KIND_LABELS else k for k in table["kind"]]
+    table["year"] = table["year"].astype(str)
+    for col in ("mean_total", "median_width"):
+        table[col] = [_.number(v, 3) for v in table[col]]
+    for col in ("share_weak", "share_uncertain"):
+        table[col] = ["" if pd.isna(v) else _.percent(v, 1) for v in table[col]]
+    table["areas"] = [_.integer(v) for v in table["areas"]]
+    if on_lbm_scale(result.model.spec):
+        intro = _("Official = Leefbaarometer values; modelled = nowcast: the model on that year's indicators plus "
+                  "the unexplained part of the nearest official year, after that year corrected for damping and "
+                  "reversion to the mean. Interval: {level} Monte Carlo (calibration, normalisation, weights, "
+                  "nowcast error). Class uncertain: probability > {threshold} that the class differs.",
+                  level=_.percent(0.9), threshold=_.percent(0.5))
+    else:
+        intro = _("Modelled = the spec on that year's indicators (no official series, no classes). Interval: {level} "
+                  "Monte Carlo (normalisation: as in the spec or ranks; dimension weights; with calibration also "
+                  "its coefficients).", level=_.percent(0.9))
+    parts = ["# " + _("Livability scores {spec} ({level}), run {run}", spec=spec, level=level, run=run), "", intro, "",
+             table.rename(columns={k: _(v) for k, v in SUMMARY_COLUMNS.items()}).to_markdown(index=False,
+                                                                                         disable_numparse=True), ""]
     if result.nowcast is not None:
         n = result.nowcast
         coef = pd.DataFrame(n.coef_).T.rename_axis("dimension").reset_index().rename(columns={"alpha": "alpha_used"})
         used = n.pairs_[n.pairs_["to_year"] == n.pair_[1]][["dimension", "alpha", "beta", "kappa"]]
-        parts += [f"## {t['correction'].format(a=n.pair_[0], b=n.pair_[1], sd=n.error_sd_, span=n.span_)}", "",
-                  used.merge(coef, on="dimension").round(4).to_markdown(index=False), ""]
+        used = used.merge(coef, on="dimension")
+        for col in used.columns[1:]:
+            used[col] = [_.number(v, 4) for v in used[col]]
+        parts += ["## " + _("Nowcast correction, estimated on the official years {a}-{b} (α damping, β reversion of "
+                            "the residual, κ reversion of the deviation; nowcast error sd {sd} points over {span} "
+                            "years)", a=n.pair_[0], b=n.pair_[1], sd=_.number(n.error_sd_), span=n.span_), "",
+                  used.to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(parts)
