@@ -11,11 +11,11 @@ import sys
 import click
 import typer
 
-from leefbaar.cli import buurt, data, download, evaluate, index, monitor, web
+from leefbaar.cli import buurt, data, download, evaluate, index, monitor, segregation, web
 from leefbaar.cli.common import app, err_console
 from leefbaar.errors import LeefbaarError
 
-for module in (data, download, index, monitor, evaluate, buurt, web):
+for module in (data, download, index, monitor, evaluate, buurt, web, segregation):
     module.register(app)
 
 
