@@ -209,3 +209,20 @@ def test_cli_on_the_real_store(store_file, tmp_path):
     assert run["command"] == "segregation" and run["params"]["gemeenten"] == ["GM0599"]
     res = runner.invoke(app, ["segregation", "--by", "migration", "--store", str(store_file), "--out", str(out)])
     assert res.exit_code != 0 and "--migration" in str(res.exception)
+
+
+def test_segregation_view_for_the_facts_layer(store):
+    from leefbaar.analysis.segregation import segregation_view
+
+    v = segregation_view(store, "GM0599", "income", permutations=19, bootstrap=19)
+    assert v["gemeente"] == "GM0599" and v["name"] == "Rotterdam" and v["kind"] == "measured"
+    assert v["interval_level"] == 0.95 and v["unit"] == "households"
+    years = [r["year"] for r in v["series"]]
+    assert years == sorted(years) and years[0] == 2017 and len(years) >= 5
+    assert all(r["lo"] <= r["value"] <= r["hi"] for r in v["series"])
+    c = v["change"]
+    assert c["year_from"] == 2017 and c["change_lo"] <= c["change"] <= c["change_hi"]
+    assert v["verdict"] in {"more", "less", "no_change"}
+    assert v["decomposition"]["spatial"] + v["decomposition"]["compositional"] == pytest.approx(c["change"],
+                                                                                                abs=1e-9)
+    assert "Rotterdam" in v["text"] and "wordt" in v["text"]

@@ -53,12 +53,12 @@ def answer(seg: Segregation, place: str, lang: str) -> list[str]:
         lv = seg.levels[(seg.levels["place"] == place) & (seg.levels["index"] == HEADLINE_INDEX)]
         if lv.empty:
             return [_t(lang, f"{name}: te weinig gebieden met gegevens (minder dan {seg.settings_used['min_areas']}).",
-                       f"{name}: too few areas with data (fewer than {seg.settings_used['min_areas']}).")]
+                       f"{name}: too few areas with data (fewer than {seg.settings_used['min_areas']})."), ""]
         r = lv.sort_values("year").iloc[-1]
         return [_t(lang, f"{name}: één meetjaar ({int(r['year'])}); een verandering is niet te bepalen. "
                          f"D = {num(r['value'], 3, lang)} ({level} %-interval {interval(r['lo'], r['hi'], lang)}).",
                    f"{name}: one measurement year ({int(r['year'])}); no change can be estimated. "
-                   f"D = {num(r['value'], 3, lang)} ({level}% interval {interval(r['lo'], r['hi'], lang)}).")]
+                   f"D = {num(r['value'], 3, lang)} ({level}% interval {interval(r['lo'], r['hi'], lang)})."), ""]
     gs, a, b, c, d = h["set"], h["first"], h["last"], h["change"], h["decomposition"]
     v = verdict(c)
     sig = _t(lang, "significant" if c["significant"] else "niet significant",
@@ -147,10 +147,10 @@ def index_table(seg: Segregation, place: str, set_id: str, lang: str) -> list[st
     rows += ["", _t(lang, f"Tussen haakjes het {level} %-interval (basis-bootstrap binnen gebieden); * = de "
                           "verandering is significant (het interval bevat 0 niet). 'Willekeurig': de verwachte "
                           f"waarde in {y0} bij willekeurige toewijzing. Isolatie en blootstelling gaan over de eerste "
-                          "groep van het paar.",
+                          "groep van het paar, binnen het totaal van het paar.",
                     f"In brackets the {level}% interval (within-area bootstrap, basic); * = the change is "
                     "significant (the interval excludes 0). 'Random': the expected value in "
-                    f"{y0} under random allocation. Isolation and exposure refer to the first group of the pair.")]
+                    f"{y0} under random allocation. Isolation and exposure refer to the first group of the pair, within the pair's total.")]
     return rows
 
 
