@@ -116,10 +116,14 @@ class Segregation:
             if gm_note:
                 self.notes.append(gm_note)
             counts["place"] = counts["code"].astype(str).map(gm)
-            if gs.level not in geo_cache:
-                geo_cache[gs.level] = contiguity(store.geometries(gs.level))
-            cont = geo_cache[gs.level]
             places = self._places(counts)
+            # Contiguity among all areas for a national run, else only among the areas of the places asked for.
+            wanted = None if self.national else frozenset(
+                counts.loc[counts["place"].isin(places), "code"].astype(str))
+            if (gs.level, wanted) not in geo_cache:
+                geo = store.geometries(gs.level, 2017 if gs.level == "pc4" else None)
+                geo_cache[(gs.level, wanted)] = contiguity(geo if wanted is None else geo[geo["code"].isin(wanted)])
+            cont = geo_cache[(gs.level, wanted)]
             for pi, place in enumerate(places):
                 if progress:
                     progress(f"{gs.id}: {place}", pi, len(places))
