@@ -30,7 +30,7 @@ FOCUS = ("GM0363", "GM0599", "GM0518", "GM0344")  # Amsterdam, Rotterdam, Den Ha
 
 def segregation(
     out: OutOpt,
-    by: Annotated[str, typer.Option("--by", help="income, tenure or age (migration only with --migration).")],
+    by: Annotated[str, typer.Option("--by", help="income, tenure, age or ses (modelled groups); migration only with --migration.")],
     store: StoreOpt = None,
     gemeente: Annotated[list[str] | None, typer.Option(
         "--gemeente", help="Gemeente code (GM0599) or name; repeatable. Default: every gemeente (a national "

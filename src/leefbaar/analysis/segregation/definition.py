@@ -22,7 +22,7 @@ from leefbaar.errors import SpecError, StoreError
 from leefbaar.store.store import Store
 
 WHERE = "catalogue/segregation.yaml"
-KINDS = ("percent", "count", "remainder", "minus")
+KINDS = ("percent", "count", "remainder", "minus", "normal_band")
 UNITS = {"households": ("huishoudens", "households"), "dwellings": ("woningen", "dwellings"),
          "residents": ("inwoners", "residents")}
 SETTINGS = {"min_areas": int, "min_total": float, "permutations": int, "bootstrap": int, "interval": float,
@@ -37,6 +37,8 @@ class Group:
     label_en: str
     indicator: str | None = None
     of: tuple[str, ...] = ()
+    sd: str | None = None
+    band: tuple[float, float] | None = None
 
     def label(self, lang: str) -> str:
         return self.label_nl if lang == "nl" else self.label_en
@@ -59,6 +61,7 @@ class GroupSet:
     note_en: str = ""
     headline: bool = False
     sensitive: bool = False
+    modelled: bool = False
 
     def label(self, lang: str) -> str:
         return self.label_nl if lang == "nl" else self.label_en
@@ -75,7 +78,10 @@ class GroupSet:
 
     @property
     def indicators(self) -> list[str]:
-        return [self.total, *(g.indicator for g in self.groups if g.indicator)]
+        out = [self.total]
+        for g in self.groups:
+            out += [i for i in (g.indicator, g.sd) if i and i not in out]
+        return out
 
     def pair_label(self, lang: str) -> str:
         names = {g.id: g.label(lang) for g in self.groups}
@@ -145,8 +151,14 @@ def load_catalogue(path: str | Path | None = None, known: set[str] | None = None
                     _fail(f"{fg}.indicator is missing", where)
                 if known is not None and g.get("indicator") and g["indicator"] not in known:
                     _fail(f"{fg}.indicator {g['indicator']!r} is not in the indicator catalogue", where)
+                band = None
+                if g["kind"] == "normal_band":
+                    band = tuple(float(b) for b in g.get("band", ()))
+                    if not g.get("sd") or len(band) != 2 or not 0 <= band[0] < band[1] <= 1:
+                        _fail(f"{fg}: a normal_band group needs sd and band [low, high] within [0, 1]", where)
                 groups.append(Group(str(g["id"]), g["kind"], str(g.get("label_nl", g["id"])),
-                                    str(g.get("label_en", g["id"])), g.get("indicator"), tuple(g.get("of", ()))))
+                                    str(g.get("label_en", g["id"])), g.get("indicator"), tuple(g.get("of", ())),
+                                    g.get("sd"), band))
             ids = [g.id for g in groups]
             if len(set(ids)) != len(ids) or len(ids) < 2:
                 _fail(f"{fs}.groups: at least two groups with distinct ids", where)
@@ -162,7 +174,7 @@ def load_catalogue(path: str | Path | None = None, known: set[str] | None = None
             sets.append(GroupSet(dim, str(s["id"]), str(s["level"]), s["unit"], str(s["total"]), tuple(groups),
                                  pair, str(s.get("label_nl", s["id"])), str(s.get("label_en", s["id"])),
                                  str(s.get("note_nl", "")), str(s.get("note_en", "")), bool(s.get("headline")),
-                                 bool(s.get("sensitive"))))
+                                 bool(s.get("sensitive")), bool(s.get("modelled"))))
     if not sets:
         _fail("no dimensions with sets", where)
     return Catalogue(settings, labels, tuple(sets))
@@ -191,6 +203,9 @@ def counts_from_table(wide: pd.DataFrame, gs: GroupSet, min_total: float = 0) ->
         elif g.kind == "count":
             done[g.id] = frame.loc[out.index, g.indicator].to_numpy(float)
     for g in gs.groups:
+        if g.kind == "normal_band":
+            done[g.id] = t * _normal_band(frame.loc[out.index], out["year"].to_numpy(), t, g)
+    for g in gs.groups:
         if g.kind == "minus":
             done[g.id] = np.clip(frame.loc[out.index, g.indicator].to_numpy(float) / 100.0 * t
                                  - sum(done[o] for o in g.of), 0, None)
@@ -202,6 +217,38 @@ def counts_from_table(wide: pd.DataFrame, gs: GroupSet, min_total: float = 0) ->
     dropped = pd.concat([frame.loc[missing, ["code", "year"]].assign(reason="missing"),
                          frame.loc[small, ["code", "year"]].assign(reason="small")], ignore_index=True)
     return out.reset_index(drop=True), dropped
+
+
+def _normal_band(frame: pd.DataFrame, years: np.ndarray, weights: np.ndarray, g: Group) -> np.ndarray:
+    """Share of each area's units whose score lies in the national quantile band ``g.band`` of its year,
+    taking the scores within an area as normal with the published mean (``g.indicator``) and spread (``g.sd``).
+
+    The national quantiles are those of the mixture of the areas' normal distributions weighted by ``weights``
+    (solved by bisection). A modelled share: CBS publishes means and spreads, not the distribution.
+    """
+    from scipy.stats import norm
+
+    m = frame[g.indicator].to_numpy(float)
+    sd = np.clip(frame[g.sd].to_numpy(float), 1e-6, None)
+    out = np.zeros(len(m))
+    for y in np.unique(years):
+        k = years == y
+
+        def cdf(x, k=k):
+            return float((weights[k] * norm.cdf((x - m[k]) / sd[k])).sum() / weights[k].sum())
+
+        cuts = []
+        for q in g.band:
+            if q <= 0 or q >= 1:
+                cuts.append(-np.inf if q <= 0 else np.inf)
+                continue
+            lo, hi = float((m[k] - 8 * sd[k]).min()), float((m[k] + 8 * sd[k]).max())
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
+            cuts.append((lo + hi) / 2)
+        out[k] = norm.cdf((cuts[1] - m[k]) / sd[k]) - norm.cdf((cuts[0] - m[k]) / sd[k])
+    return out
 
 
 def load_counts(store: Store, gs: GroupSet, years: list[int] | None = None,

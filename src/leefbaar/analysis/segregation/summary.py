@@ -195,6 +195,9 @@ def summary(seg: Segregation, places: list[str], files: list[str], lang: str) ->
     lines += [_t(lang, f"Niveau: {seg.level}; groepen: ", f"Level: {seg.level}; groups: ")
               + "; ".join(f"{s.label(lang)} ({', '.join(map(str, sorted(seg.levels.loc[seg.levels['set'] == s.id, 'year'].unique())))})"
                           for s in sets) + ".", ""]
+    if any(s.modelled for s in sets):
+        lines += ["> " + _t(lang, "**Gemodelleerd.** ", "**Modelled.** ")
+                  + " ".join(s.note(lang) for s in sets if s.modelled), ""]
     if any(s.sensitive for s in sets):
         lines += ["> " + _t(lang, "**Gevoelig kenmerk.** ", "**Sensitive attribute.** ")
                   + " ".join(s.note(lang) for s in sets if s.sensitive), ""]
@@ -209,7 +212,7 @@ def summary(seg: Segregation, places: list[str], files: list[str], lang: str) ->
         for s in sets:
             lines += ranking_lines(seg, s.id, lang)
     lines += [_t(lang, "## Toelichting", "## Notes"), ""]
-    lines += [f"- {s.label(lang)}: {s.note(lang)}" for s in sets if s.note(lang)]
+    lines += [f"- {s.label(lang)}: {s.note(lang)}" for s in sets if s.note(lang) and not (s.modelled or s.sensitive)]
     st = seg.settings_used
     lines.append(_t(
         lang,

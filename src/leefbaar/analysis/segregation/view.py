@@ -24,11 +24,12 @@ def resolve_gemeente(store: Store, text: str) -> str:
 
 def segregation_view(store: Store, gemeente: str, by: str = "income", level: str = "pc4", lang: str = "nl",
                      **settings) -> dict:
-    """Segregation of ``gemeente`` (code or name) by ``by`` (income, tenure, age): one dict for a surface.
+    """Segregation of ``gemeente`` (code or name) by ``by`` (income, tenure, age, ses): one dict for a surface.
 
     Keys: ``gemeente``, ``name``, ``dimension``, ``set`` (id and label), ``pair`` (label of the two groups),
     ``unit`` (households, dwellings or residents), ``interval_level`` (e.g. 0.95), ``kind`` ('measured': indices
-    of published CBS counts; the intervals are bootstrap intervals at ``interval_level``), ``series`` (per year:
+    of published CBS counts; 'modelled': SES groups modelled from published means and spreads; the intervals
+    are bootstrap intervals at ``interval_level``), ``series`` (per year:
     year, value, lo, hi, value_bc, null_mean, p_random, n_areas for the pair dissimilarity D, 0 = even, 1 =
     fully apart), ``indices`` (every index per year, same columns), ``change`` (first to last year: change,
     change_lo, change_hi, p_change, significant), ``decomposition`` (spatial and compositional parts of the
@@ -48,7 +49,7 @@ def segregation_view(store: Store, gemeente: str, by: str = "income", level: str
     return {
         "gemeente": code, "name": seg.names.get(code, code), "dimension": by,
         "set": {"id": gs.id, "label": gs.label(lang)}, "pair": gs.pair_label(lang), "unit": gs.unit,
-        "interval_level": seg.settings_used["interval"], "kind": "measured",
+        "interval_level": seg.settings_used["interval"], "kind": "modelled" if gs.modelled else "measured",
         "series": _records(lv[lv["index"] == HEADLINE_INDEX][cols]),
         "indices": _records(lv[["index", *cols]]),
         "change": None if head is None else {k: head["change"][k] for k in (
