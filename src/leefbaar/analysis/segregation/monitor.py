@@ -19,6 +19,7 @@ Tables (attributes after ``fit``):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,7 +187,9 @@ class Segregation:
         edges = None
         inside = [c for c in codes if c in set(cont.queen.id_order)]
         if len(inside) >= 3:
-            w, _ = cont.weights(inside)
+            with warnings.catch_warnings():  # libpysal's KNN warns that joined islands leave components apart
+                warnings.simplefilter("ignore", UserWarning)
+                w, _ = cont.weights(inside)
             pos = {c: i for i, c in enumerate(codes)}
             edges = np.array([(pos[a], pos[b]) for a, nb in w.neighbors.items() for b in nb], dtype=int).reshape(-1, 2)
         return Units(codes, frame[ids].to_numpy(float), pair, edges)
