@@ -16,7 +16,7 @@ import pandas as pd
 import typer
 
 from leefbaar.analysis import charts
-from leefbaar.analysis.segregation import Segregation, load_catalogue, resolve_gemeente
+from leefbaar.analysis.segregation import Segregation, resolve_gemeente
 from leefbaar.analysis.segregation.definition import load_counts
 from leefbaar.analysis.segregation.monitor import HEADLINE_INDEX, INDEX_LABELS, NATIONAL
 from leefbaar.analysis.segregation.summary import summary
@@ -30,7 +30,8 @@ FOCUS = ("GM0363", "GM0599", "GM0518", "GM0344")  # Amsterdam, Rotterdam, Den Ha
 
 def segregation(
     out: OutOpt,
-    by: Annotated[str, typer.Option("--by", help="income, tenure, age or ses (modelled groups); migration only with --migration.")],
+    by: Annotated[str, typer.Option("--by", help="income, tenure, age or ses (modelled groups); migration only "
+                                                 "with --migration.")],
     store: StoreOpt = None,
     gemeente: Annotated[list[str] | None, typer.Option(
         "--gemeente", help="Gemeente code (GM0599) or name; repeatable. Default: every gemeente (a national "

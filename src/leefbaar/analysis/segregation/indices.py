@@ -119,8 +119,8 @@ def multi_dissimilarity(counts):
     t = c.sum(-1, keepdims=True)
     T = t.sum(-2, keepdims=True)
     Pk = c.sum(-2, keepdims=True) / T
-    I = (Pk * (1 - Pk)).sum(-1)[..., 0]
-    return (t * np.abs(_div(c, t) - Pk)).sum((-2, -1)) / (2 * T[..., 0, 0] * I)
+    interaction = (Pk * (1 - Pk)).sum(-1)[..., 0]
+    return (t * np.abs(_div(c, t) - Pk)).sum((-2, -1)) / (2 * T[..., 0, 0] * interaction)
 
 
 def information_theory(counts):

@@ -29,8 +29,7 @@ from leefbaar.analysis.clusters import contiguity
 from leefbaar.analysis.panel import gemeente_of
 from leefbaar.analysis.segregation import indices as ix
 from leefbaar.analysis.segregation.definition import Catalogue, GroupSet, load_catalogue, load_counts
-from leefbaar.analysis.segregation.inference import Units, bootstrap_draws, change_row, decompose, evaluate, \
-    level_table
+from leefbaar.analysis.segregation.inference import Units, bootstrap_draws, change_row, decompose, evaluate, level_table
 from leefbaar.errors import LeefbaarError, StoreError
 from leefbaar.store.store import Store
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leefbaar.analysis.segregation.monitor import HEADLINE_INDEX, INDEX_LABELS, NATIONAL, Segregation
+from leefbaar.analysis.segregation.monitor import HEADLINE_INDEX, INDEX_LABELS, Segregation
 
 ORDER = ["dissimilarity", "spatial_dissimilarity", "gini", "entropy", "isolation", "exposure",
          "multi_dissimilarity", "information_theory"]
@@ -150,7 +150,8 @@ def index_table(seg: Segregation, place: str, set_id: str, lang: str) -> list[st
                           "groep van het paar, binnen het totaal van het paar.",
                     f"In brackets the {level}% interval (within-area bootstrap, basic); * = the change is "
                     "significant (the interval excludes 0). 'Random': the expected value in "
-                    f"{y0} under random allocation. Isolation and exposure refer to the first group of the pair, within the pair's total.")]
+                    f"{y0} under random allocation. Isolation and exposure refer to the first group of the pair, "
+                    "within the pair's total.")]
     return rows
 
 
@@ -192,9 +193,12 @@ def summary(seg: Segregation, places: list[str], files: list[str], lang: str) ->
     names = ", ".join(seg.names.get(p, p) for p in places)
     lines = [f"# {title}: {names}", ""]
     sets = seg.sets
+
+    def years_of(s) -> str:
+        return ", ".join(map(str, sorted(seg.levels.loc[seg.levels["set"] == s.id, "year"].unique())))
+
     lines += [_t(lang, f"Niveau: {seg.level}; groepen: ", f"Level: {seg.level}; groups: ")
-              + "; ".join(f"{s.label(lang)} ({', '.join(map(str, sorted(seg.levels.loc[seg.levels['set'] == s.id, 'year'].unique())))})"
-                          for s in sets) + ".", ""]
+              + "; ".join(f"{s.label(lang)} ({years_of(s)})" for s in sets) + ".", ""]
     if any(s.modelled for s in sets):
         lines += ["> " + _t(lang, "**Gemodelleerd.** ", "**Modelled.** ")
                   + " ".join(s.note(lang) for s in sets if s.modelled), ""]
