@@ -11,7 +11,8 @@ Tables (attributes after ``fit``):
 - ``levels``: place, name, set, year, index, value, value_bc, lo, hi, se, null_mean, p_random, n_areas, total.
 - ``changes``: place, name, set, index, year_from, year_to, value_from, value_to, change, change_lo, change_hi,
   p_change, significant, n_common (values on the areas present in both years).
-- ``decomposition``: place, name, set, year_from, year_to, change, spatial, compositional (pair dissimilarity).
+- ``decomposition``: place, name, set, year_from, year_to, dissimilarity_first, dissimilarity_last, spatial,
+  compositional (pair dissimilarity, first to last year).
 - ``ranking``: set, year, place, name, value, rank, rank_lo, rank_hi, change, change_rank, change_rank_lo,
   change_rank_hi (1 = most segregated / largest rise; intervals from the bootstrap draws).
 - ``local``: place, set, year, code, total, share_<group>..., local_entropy, lq_<group>...
@@ -235,7 +236,8 @@ class Segregation:
                 ch.append({"place": place, "set": gs.id, "index": k, "year_from": years[0], "year_to": y,
                            "value_from": va[k], "value_to": vb[k],
                            **change_row(va[k], vb[k], da[k], db[k], s["interval"]), "n_common": len(common)})
-            de.append({"place": place, "set": gs.id, "year_from": years[0], "year_to": y, **decompose(ua, ub)})
+            if y == years[-1]:  # PySAL's decomposition is slow (a pandas quantile per area); first to last year
+                de.append({"place": place, "set": gs.id, "year_from": years[0], "year_to": y, **decompose(ua, ub)})
         return lv, ch, de, lo
 
     def _local(self, gs: GroupSet, place: str, year: int, u: Units) -> pd.DataFrame:
