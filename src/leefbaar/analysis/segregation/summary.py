@@ -166,7 +166,9 @@ def ranking_lines(seg: Segregation, set_id: str, lang: str, top: int = 10,
     last = r[r["year"] == y1].sort_values("rank")
     n = int(last["n_ranked"].iloc[0])
     level = int(round(100 * seg.settings_used["interval"]))
-    out = [_t(lang, f"Rangorde van {n} gemeenten naar D in {y1} (1 = meest gesegregeerd; {level} %-interval van de "
+    gs = next(s for s in seg.sets if s.id == set_id)
+    out = [f"### {_t(lang, 'Rangorde', 'Ranking')}: {gs.label(lang)} ({gs.pair_label(lang)})", "",
+           _t(lang, f"Rangorde van {n} gemeenten naar D in {y1} (1 = meest gesegregeerd; {level} %-interval van de "
                     "rang uit de bootstrap):",
               f"Ranking of {n} gemeenten by D in {y1} (1 = most segregated; {level}% interval of the rank from "
               "the bootstrap):"), "",
@@ -212,7 +214,8 @@ def summary(seg: Segregation, places: list[str], files: list[str], lang: str) ->
             tab = index_table(seg, p, s.id, lang)
             if tab:
                 lines += [f"### {s.label(lang)}: {s.pair_label(lang)}", "", *tab, ""]
-    if len(sets):
+    if not seg.ranking.empty:
+        lines += [_t(lang, "## Gemeenten vergeleken", "## Gemeenten compared"), ""]
         for s in sets:
             lines += ranking_lines(seg, s.id, lang)
     lines += [_t(lang, "## Toelichting", "## Notes"), ""]
