@@ -144,6 +144,7 @@ def _maps(st: Store, seg: Segregation, codes: list[str] | None, out: Path, lang:
         if loc.empty:
             continue
         y1 = int(loc["year"].max())
+        every_year = loc
         loc = loc[loc["year"] == y1]
         g0 = gs.pair[0]
         label0 = next(g.label(lang) for g in gs.groups if g.id == g0)
@@ -158,13 +159,16 @@ def _maps(st: Store, seg: Segregation, codes: list[str] | None, out: Path, lang:
             if part.empty:
                 continue
             g = geo.merge(part, on="code", how="inner")
+            # Areas of the place without data in this year are drawn in light grey behind.
+            back = geo if place == NATIONAL else geo[geo["code"].isin(set(every_year.loc[
+                every_year["place"] == place, "code"]))]
             name = seg.names.get(place, place)
             for col, scale, title, unit in layers:
                 if place == NATIONAL and col.startswith("lq_"):
                     continue  # a location quotient relative to each gemeente does not make one national map
                 g[col] = g[col] * scale
                 fig = charts.choropleth(g, col, f"{name} {y1}: {title}", unit, lang, scheme, k,
-                                        cmap="PuBu" if col == "local_entropy" else "YlOrRd")
+                                        cmap="PuBu" if col == "local_entropy" else "YlOrRd", background=back)
                 files += charts.save(fig, out, f"map_{gs.id}_{place}_{col}", svg=False)
     return files
 
