@@ -188,11 +188,12 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, title: str, unit: str, lang: 
                background: gpd.GeoDataFrame | None = None, decimals: int | None = None):
     """A classified map of ``column`` (classes by ``class_breaks``; legend with ranges, unit and counts).
 
-    Areas without a value are drawn light grey and counted in the legend.
+    Areas without a value, and areas of ``background`` (matched by ``code``) that are not in ``gdf``, are drawn
+    grey and counted in the legend.
     """
     fig, ax = plt.subplots(figsize=(7, 8.2))
     if background is not None:
-        background.plot(ax=ax, color="#f7f7f7", edgecolor="none")
+        background.plot(ax=ax, color="#dddddd", edgecolor="white", linewidth=0.2)
     values = gdf[column].astype(float)
     ok = np.isfinite(values.to_numpy())
     handles = []
@@ -204,10 +205,13 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, title: str, unit: str, lang: 
                                     edgecolor="white", linewidth=0.2)
         handles = [Patch(color=colours(i), label=lab)
                    for i, lab in enumerate(legend_labels(cls, unit, lang, decimals))]
+    missing = int((~ok).sum()) if background is None else int(
+        (~background["code"].isin(set(gdf.loc[ok, "code"]))).sum()) if "code" in background else int((~ok).sum())
     if (~ok).any():
         gdf[~ok].plot(ax=ax, color="#dddddd", edgecolor="white", linewidth=0.2)
+    if missing:
         handles.append(Patch(color="#dddddd", label=("geen gegevens" if lang == "nl" else "no data")
-                             + f" ({int((~ok).sum())})"))
+                             + f" ({missing})"))
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False,
               title=SCHEME_LABELS[lang].get(scheme, scheme), title_fontsize=7)
     ax.set_axis_off()
