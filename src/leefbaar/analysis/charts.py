@@ -212,7 +212,7 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, title: str, unit: str, lang: 
     if missing:
         handles.append(Patch(color="#dddddd", label=("geen gegevens" if lang == "nl" else "no data")
                              + f" ({missing})"))
-    ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False,
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False,
               title=SCHEME_LABELS[lang].get(scheme, scheme), title_fontsize=7)
     ax.set_axis_off()
     ax.set_title(title, fontsize=10)
