@@ -2,6 +2,11 @@
 
 Charts are kept plain, like the tables in the Platform31 and Aedes reports they echo: one line per group over
 the measurement years, a shaded band for a bootstrap interval, the national line in black.
+
+Indicator maps are classified with ``mapclassify`` (``class_breaks``): quantiles, Fisher-Jenks (the optimal
+breaks of Jenks' natural-breaks criterion, deterministic) or natural breaks (mapclassify's k-means variant, run
+with a fixed seed); the legend shows each class's range with the unit and the number of areas. The dashboard and
+the report can call ``class_breaks`` and ``legend_labels`` for the same classes.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import geopandas as gpd  # noqa: E402
+import mapclassify  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
@@ -126,6 +133,107 @@ def category_map(gdf: gpd.GeoDataFrame, column: str, colours: dict[str, str], la
                for k in colours]
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
     ax.set_axis_off()
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+SCHEMES = {"quantiles": mapclassify.Quantiles, "fisher_jenks": mapclassify.FisherJenks,
+           "natural_breaks": mapclassify.NaturalBreaks}
+SCHEME_LABELS = {"nl": {"quantiles": "kwantielen", "fisher_jenks": "Fisher-Jenks", "natural_breaks":
+                        "natuurlijke grenzen"},
+                 "en": {"quantiles": "quantiles", "fisher_jenks": "Fisher-Jenks", "natural_breaks": "natural breaks"}}
+
+
+def class_breaks(values, scheme: str = "fisher_jenks", k: int = 5, seed: int = 12345):
+    """A fitted ``mapclassify`` classifier of the finite ``values`` (``.bins`` upper bounds, ``.yb`` classes).
+
+    ``scheme``: quantiles, fisher_jenks or natural_breaks. ``k`` is lowered to the number of distinct values.
+    Natural breaks starts k-means from random centres; the seed makes it replay.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
+    y = np.asarray(values, float)
+    y = y[np.isfinite(y)]
+    k = max(1, min(k, len(np.unique(y))))
+    if scheme == "natural_breaks":
+        state = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            return mapclassify.NaturalBreaks(y, k=k)
+        finally:
+            np.random.set_state(state)
+    return SCHEMES[scheme](y, k=k)
+
+
+def _num(x: float, nd: int, lang: str) -> str:
+    s = f"{x:,.{nd}f}"
+    return s.replace(",", "_").replace(".", ",").replace("_", ".") if lang == "nl" else s
+
+
+def legend_labels(classifier, unit: str, lang: str = "nl", decimals: int | None = None) -> list[str]:
+    """'low - high unit (n)' per class of ``classifier``, numbers in the locale's format."""
+    bins = np.asarray(classifier.bins, float)
+    lows = np.concatenate([[float(np.min(classifier.y))], bins[:-1]])
+    if decimals is None:
+        span = float(bins[-1] - lows[0]) or 1.0
+        decimals = int(max(0, min(3, 2 - np.floor(np.log10(span)))))
+    unit = f" {unit}" if unit else ""
+    return [f"{_num(lo, decimals, lang)} - {_num(hi, decimals, lang)}{unit} ({int(n)})"
+            for lo, hi, n in zip(lows, bins, classifier.counts, strict=True)]
+
+
+def choropleth(gdf: gpd.GeoDataFrame, column: str, title: str, unit: str, lang: str = "nl",
+               scheme: str = "fisher_jenks", k: int = 5, cmap: str = "YlOrRd",
+               background: gpd.GeoDataFrame | None = None, decimals: int | None = None):
+    """A classified map of ``column`` (classes by ``class_breaks``; legend with ranges, unit and counts).
+
+    Areas without a value, and areas of ``background`` (matched by ``code``) that are not in ``gdf``, are drawn
+    grey and counted in the legend.
+    """
+    fig, ax = plt.subplots(figsize=(7, 8.2))
+    if background is not None:
+        background.plot(ax=ax, color="#dddddd", edgecolor="white", linewidth=0.2)
+    values = gdf[column].astype(float)
+    ok = np.isfinite(values.to_numpy())
+    handles = []
+    if ok.any():
+        cls = class_breaks(values[ok], scheme, k)
+        colours = plt.get_cmap(cmap, len(cls.bins))
+        yb = cls.find_bin(values[ok].to_numpy())
+        gdf[ok].assign(_cls=yb).plot(ax=ax, column="_cls", cmap=colours, vmin=-0.5, vmax=len(cls.bins) - 0.5,
+                                    edgecolor="white", linewidth=0.2)
+        handles = [Patch(color=colours(i), label=lab)
+                   for i, lab in enumerate(legend_labels(cls, unit, lang, decimals))]
+    missing = int((~ok).sum()) if background is None else int(
+        (~background["code"].isin(set(gdf.loc[ok, "code"]))).sum()) if "code" in background else int((~ok).sum())
+    if (~ok).any():
+        gdf[~ok].plot(ax=ax, color="#dddddd", edgecolor="white", linewidth=0.2)
+    if missing:
+        handles.append(Patch(color="#dddddd", label=("geen gegevens" if lang == "nl" else "no data")
+                             + f" ({missing})"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False,
+              title=SCHEME_LABELS[lang].get(scheme, scheme), title_fontsize=7)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def interval_dots(frame: pd.DataFrame, label: str, value: str, lo: str, hi: str, title: str, xlabel: str,
+                  highlight: set[str] | None = None):
+    """One row per item (``label``), a dot at ``value`` and a line from ``lo`` to ``hi``; top row first."""
+    frame = frame.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(frame) + 1.2))
+    ypos = np.arange(len(frame))[::-1]
+    colours = ["#b2182b" if highlight and n in highlight else "#2c7bb6" for n in frame[label]]
+    ax.hlines(ypos, frame[lo], frame[hi], color=colours, lw=1.4)
+    ax.scatter(frame[value], ypos, color=colours, s=14, zorder=3)
+    ax.set_yticks(ypos)
+    ax.set_yticklabels(frame[label], fontsize=7)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.tick_params(axis="x", labelsize=7)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -23,7 +23,7 @@ from leefbaar import __version__
 from leefbaar.cli.common import err_console
 from leefbaar.errors import LeefbaarError
 
-MODULES = ("data", "download", "index", "levels", "monitor", "evaluate", "buurt", "web")
+MODULES = ("data", "download", "index", "levels", "monitor", "segregation", "evaluate", "buurt", "web")
 """The stage modules of this package, in the order of ``leefbaar --help``; each has ``register(app)``."""
 
 COMMANDS = {
@@ -52,6 +52,8 @@ COMMANDS = {
     "vulnerable": ("monitor", "Rank vulnerable areas (low level, decline, cumulation) with reasons, and compare with "
                               "APCG 2019."),
     "clusters": ("monitor", "Global Moran's I per year, LISA hot and cold spots (FDR), their persistence, and maps."),
+    "segregation": ("segregation", "Segregation per gemeente and nationally: who lives where (income, tenure, age, "
+                                   "SES), is it changing, and is the change more than noise."),
     "programmes": ("evaluate", "List the programme registry: name, period, budget and the areas attached in the "
                                "store."),
     "resolve-areas": ("evaluate", "Resolve the registry's policy areas to wijk, buurt and PC4 codes and store them as "
