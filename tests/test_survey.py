@@ -96,8 +96,8 @@ def test_microdata_import_with_disclosure_control(store_path, tmp_path):
     # weighted means and Kish n_eff as documented, recomputed from the synthetic file
     g = micro[micro["buurt"] == "BU05990111"]
     veilig = scores.set_index(["code", "item"]).loc[("BU05990111", "veilig")]
-    assert veilig["value"] == pytest.approx(np.average(g["veilig"], weights=g["gewicht"]))
-    assert veilig["n_eff"] == pytest.approx(g["gewicht"].sum() ** 2 / (g["gewicht"] ** 2).sum())
+    assert veilig["value"] == pytest.approx(np.average(g["veilig"], weights=g["gewicht"]), abs=5e-4)
+    assert veilig["n_eff"] == pytest.approx(g["gewicht"].sum() ** 2 / (g["gewicht"] ** 2).sum(), abs=5e-3)
     assert bool(veilig["weighted"]) and veilig["lbm_dimension"] == "onv"
     text = runs.to_csv(index=False)
     for code in SMALL:

@@ -18,10 +18,11 @@ answer). A new group A is compared with every group B published before that shar
 survey id, level, year or import, and the groups accepted earlier in the same import). Assuming the attacker
 knows every weight and weight total (the worst case; the store holds them), the two means give any linear
 combination ``W_A mean_A - rho W_B mean_B``; the one with the fewest respondents uses the most frequent
-weight ratio ``rho = w_A / w_B`` among the shared respondents. Its respondents are ``A \\ B``, ``B \\ A`` and
-the shared respondents whose weight ratio differs (``M``). A is published only if ``(A \\ B) + M`` and
-``(B \\ A) + M`` are each empty or pass rules 1-3 (on the coefficients ``w``, ``rho v`` and
-``|w - rho v|``); otherwise it is suppressed (secondary suppression). Pairs only: a difference that needs
+weight ratio ``rho = w_A / w_B`` among the shared respondents. Its respondents are ``A \\ B``, ``B \\ A`` and the shared
+respondents whose weight ratio differs from ``rho`` by more than ``ratio_tolerance`` (``M``; published means
+are rounded to ``significant_digits``, so smaller differences drown in the rounding). A is published only if
+``(A \\ B) + M`` and ``(B \\ A) + M`` are each empty or pass rules 1-3 (on the coefficients ``w``, ``rho v``
+and ``|w - rho v|``); otherwise it is suppressed (secondary suppression). Pairs only: a difference that needs
 three or more published groups is not searched for (see docs/disclosure.md).
 """
 
@@ -53,6 +54,8 @@ class DisclosureRules:
     max_weight: float
     max_weight_ratio: float
     max_abs_answer: float
+    ratio_tolerance: float = 0.0
+    significant_digits: int = 15
 
     @property
     def min_effective(self) -> float:
@@ -99,16 +102,28 @@ def load_rules(min_respondents: int | None = None) -> DisclosureRules:
         rules = DisclosureRules(
             int(min_respondents if min_respondents is not None else cat["min_respondents"]),
             float(cat["min_effective_share"]), int(cat["dominance"]["n"]), float(cat["dominance"]["k"]),
-            float(cat["max_weight"]), float(cat["max_weight_ratio"]), float(cat["max_abs_answer"]))
+            float(cat["max_weight"]), float(cat["max_weight_ratio"]), float(cat["max_abs_answer"]),
+            float(cat["weight_ratio_tolerance"]), int(cat["significant_digits"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(f"catalogue/disclosure.yaml: missing or invalid entry ({exc})") from None
     if rules.min_respondents < 1:
         raise InputError("--min-respondents", f"must be at least 1, got {rules.min_respondents}")
     if not (0 < rules.min_effective_share <= 1 and rules.dominance_n >= 1 and 0 < rules.dominance_k <= 100
-            and rules.max_weight > 0 and rules.max_weight_ratio >= 1 and rules.max_abs_answer > 0):
+            and rules.max_weight > 0 and rules.max_weight_ratio >= 1 and rules.max_abs_answer > 0
+            and 0 <= rules.ratio_tolerance < 0.01 and 1 <= rules.significant_digits <= 15):
         raise SpecError("catalogue/disclosure.yaml: thresholds out of range (0 < min_effective_share <= 1, "
-                        "dominance n >= 1 and 0 < k <= 100, positive bounds)")
+                        "dominance n >= 1 and 0 < k <= 100, positive bounds, weight_ratio_tolerance below "
+                        "0.01, significant_digits 1-15)")
     return rules
+
+
+def round_significant(x, digits: int) -> np.ndarray:
+    """``x`` rounded to ``digits`` significant digits (published figures; NaN and 0 stay as they are)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.where((x == 0) | ~np.isfinite(x), 0, np.floor(np.log10(np.abs(x))))
+    scale = 10.0 ** (digits - 1 - exponent)
+    return np.round(x * scale) / scale
 
 
 def check_bounded(path, values: np.ndarray, rows: np.ndarray, column: str, what: str, low: float, high: float,
@@ -156,9 +171,11 @@ def _pair_reason(a_key: np.ndarray, a_w: np.ndarray, b_key: np.ndarray, b_w: np.
     only_a, only_b = np.ones(len(a_key), bool), np.ones(len(b_key), bool)
     only_a[ia], only_b[ib] = False, False
     ratio = a_w[ia] / b_w[ib]
-    values, counts = np.unique(ratio, return_counts=True)
-    rho = values[np.argmax(counts)]
-    mismatch = ratio != rho
+    tol = rules.ratio_tolerance
+    ordered = np.sort(ratio)
+    near = np.searchsorted(ordered, ordered * (1 + tol), "right") - np.searchsorted(ordered, ordered * (1 - tol))
+    rho = ordered[np.argmax(near)]  # the ratio shared (within the tolerance) by most common respondents
+    mismatch = np.abs(ratio - rho) > tol * rho
     m = np.abs(a_w[ia][mismatch] - rho * b_w[ib][mismatch])
     for part in (np.concatenate([a_w[only_a], m]), np.concatenate([rho * b_w[only_b], m])):
         if len(part) and rules.reason(part[part > 0]) is not None:

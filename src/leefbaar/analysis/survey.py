@@ -16,7 +16,8 @@ Aggregation of microdata per area, year and item, over the respondents who answe
 - unweighted: mean, ``n`` respondents, ``n_eff = n``, standard error ``s / sqrt(n)``;
 - weighted (finite, bounded weights >= 0; a respondent with weight 0 counts as not answering): weighted mean
   ``sum(w x) / sum(w)``, Kish effective sample size ``n_eff = (sum w)^2 / sum(w^2)``, and the linearised
-  standard error ``sqrt(sum(w^2 (x - mean)^2)) / sum(w)`` (with-replacement approximation).
+  standard error ``sqrt(sum(w^2 (x - mean)^2)) / sum(w)`` (with-replacement approximation);
+- value, n_eff and se are rounded to the catalogue's ``significant_digits`` (4) before they are stored.
 
 Disclosure control (``leefbaar.analysis.disclosure``, thresholds in ``catalogue/disclosure.yaml``): a figure is
 kept only if its group passes the count, Kish n_eff and dominance rules and its difference with every group
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.analysis.disclosure import (REASONS, DisclosureRules, check_bounded, check_weights, differencing,
-                                          load_rules, respondent_keys)
+                                          load_rules, respondent_keys, round_significant)
 from leefbaar.errors import InputError, StoreError
 from leefbaar.sources.batch import sha256
 from leefbaar.sources.buurt import wijkprofiel_code
@@ -131,9 +132,10 @@ def _check_items(raw: RawTable, items: list[str]) -> None:
         _column(raw, item, "item")
 
 
-def _respondent_texts(raw: RawTable, column: str | None) -> list[str]:
-    """Identifier text per row: the respondent column, or the whole row (columns in name order). A repeated
-    id is an error; identical rows without an id are told apart by their occurrence number."""
+def _respondent_texts(raw: RawTable, column: str | None, weight_column: str | None) -> list[str]:
+    """Identifier text per row: the respondent column, or the whole row but its weight (columns in name order;
+    a changed weight is caught by the weight-ratio part of the differencing check). A repeated id is an error;
+    identical rows without an id are told apart by their occurrence number."""
     if column is not None:
         ids = raw.frame[column].str.strip()
         bad = ((ids == "") | ids.duplicated()).to_numpy()
@@ -142,7 +144,7 @@ def _respondent_texts(raw: RawTable, column: str | None) -> list[str]:
             raise InputError(raw.path, "respondent id is empty or repeats an earlier row (ids are not shown)",
                              row=int(raw.row[i]), column=column)
         return ["id\x1f" + t for t in ids]
-    cols = sorted(raw.frame.columns)
+    cols = sorted(c for c in raw.frame.columns if c != weight_column)
     rows = raw.frame[cols].apply(lambda c: c.str.strip()).agg("\x1f".join, axis=1)
     occurrence = rows.groupby(rows).cumcount().astype(str)
     return ("row\x1f" + "\x1e".join(cols) + "\x1d" + rows + "\x1d" + occurrence).tolist()
@@ -176,7 +178,7 @@ def read_microdata(path: str | Path, area_column: str, items: list[str], level: 
         frame.insert(3, "weight", w)
     else:
         frame.insert(3, "weight", 1.0)
-    frame.insert(4, "key", respondent_keys(_respondent_texts(raw, respondent_column), salt))
+    frame.insert(4, "key", respondent_keys(_respondent_texts(raw, respondent_column, weight_column), salt))
     return frame
 
 
@@ -222,6 +224,8 @@ def aggregate_microdata(frame: pd.DataFrame, items: list[str], level: str, weigh
     cols = ["level", "code", "year", "item", "value", "n", "n_eff", "se", "weighted"]
     table = (pd.concat(parts, ignore_index=True).assign(level=level, weighted=weighted)[cols] if parts
              else pd.DataFrame(columns=cols))
+    for c in ("value", "n_eff", "se"):  # published figures are rounded (see disclosure.differencing)
+        table[c] = round_significant(table[c], rules.significant_digits)
     member_cols = ["level", "code", "year", "item", "key", "weight"]
     members = (pd.concat(members, ignore_index=True).assign(level=level)[member_cols] if members
                else pd.DataFrame(columns=member_cols))
