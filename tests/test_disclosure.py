@@ -193,6 +193,17 @@ def test_every_combination_of_two_imports(empty_store, tmp_path, id_column):
             path.unlink()
 
 
+@pytest.mark.parametrize("first, second", [("base", "minus_one"), ("base", "gemeente"), ("base", "one_weight"),
+                                           ("rescaled_one", "base")])
+def test_the_auditor_finds_the_attacks_without_the_check(store, tmp_path, monkeypatch, first, second):
+    """The auditor is not vacuous: with the differencing check switched off, it finds each attack."""
+    monkeypatch.setattr(S, "differencing", lambda *args: set())
+    f1, a1, _ = run_import(store, tmp_path, first, "eerste", "respondent")
+    f2, a2, _ = run_import(store, tmp_path, second, "tweede", "respondent")
+    with pytest.raises(AssertionError):
+        audit(store, {"eerste": (f1, a1), "tweede": (f2, a2)})
+
+
 def test_same_survey_id_reimported_without_one_respondent(store, tmp_path):
     """Replacing a survey does not unpublish it: its fingerprints stay, so a corrected file minus one
     respondent under the same id is still checked against the first version."""

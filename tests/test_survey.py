@@ -212,3 +212,31 @@ def test_aggregates_need_counts_and_drop_small_groups(store_path, tmp_path, data
     with pytest.raises(InputError, match="appears twice for 2014") as err:
         S.read_aggregate(tmp_path / "synthetic_dup.csv", "wijknr", ["VIs"], "wijkprofiel", "jaar", n_column="n")
     assert err.value.row == len(dup) + 1
+
+
+def test_perception_csv_cannot_be_differenced(store_path, tmp_path):
+    """Issue 14: one file imported under two ids, once without one respondent, gave that respondent's answer
+    by subtraction from perception/survey_vs_lbm.csv; a weight of 1e308 wrote inf there."""
+    micro = synthetic_microdata(tmp_path / "synthetic_a.csv")
+    micro.drop(index=micro.index[micro["buurt"] == "BU05990112"][0]).to_csv(tmp_path / "synthetic_b.csv",
+                                                                            index=False)
+    micro.assign(gewicht=micro["gewicht"].where(micro.index != 0, 1e308)).to_csv(tmp_path / "synthetic_c.csv",
+                                                                                index=False)
+    with Store.open(store_path, read_only=False) as st:
+        def attempt(name):
+            return S.import_survey(st, tmp_path / f"synthetic_{name}.csv", "microdata", "buurt", "buurt",
+                                   ["veilig"], year_column="jaar", weight_column="gewicht",
+                                   dimensions={"veilig": "onv"})
+
+        attempt("a")
+        assert attempt("b").suppressed["difference"] == 1
+        with pytest.raises(InputError, match="a weight must be a finite number") as err:
+            attempt("c")
+        assert (err.value.row, err.value.column) == (2, "gewicht") and "308" not in err.value.message
+    with Store.open(store_path) as st:
+        report = perception_report(st)
+    write_perception(report, tmp_path / "out")
+    survey = pd.read_csv(tmp_path / "out" / "survey_vs_lbm.csv")
+    assert np.isfinite(survey["subjective"]).all() and set(survey["survey_id"]) >= {"synthetic_a"}
+    spread = survey.groupby("code")["n"].agg(lambda n: n.max() - n.min())
+    assert ((spread == 0) | (spread >= 50)).all()
