@@ -124,7 +124,8 @@ def coefficient_vectors(store_path, imports: dict) -> pd.DataFrame:
         frame, args = imports[row["survey_id"]]
         year = frame[args["year_column"]] if args["year_column"] else args["year"]
         w = frame[args["weight_column"]] if args["weight_column"] else pd.Series(1.0, index=frame.index)
-        inside = (frame[args["area_column"]] == row["code"]) & (year == row["year"]) & frame[row["item"]].notna()
+        column = args.get("area_columns", {}).get(row["level"], args["area_column"])
+        inside = (frame[column] == row["code"]) & (year == row["year"]) & frame[row["item"]].notna()
         g = frame[inside & (w > 0)]
         gw = w[g.index]
         assert np.isfinite(row["value"]) and row["n"] == len(g) >= MIN
@@ -243,6 +244,22 @@ def test_differencing_between_levels(store, tmp_path, order):
     veilig = set(scores.loc[scores["item"] == "veilig", "code"])
     assert not {"3011", "GM0599"} <= veilig and "3012" not in veilig
     audit(store, imports)
+
+
+def test_nested_levels_within_one_import(store, tmp_path):
+    """One import at PC4 and gemeente level: GM0599 (100) less PC4 3011 (51) would give 3012 (49), so GM0599
+    is suppressed; GM0606 holds exactly the respondents of PC4 3111 and is kept (the same figure twice)."""
+    frame = base()
+    frame.to_csv(tmp_path / "synthetic_nested.csv", index=False)
+    with Store.open(store, read_only=False) as st:
+        result = S.import_survey(st, tmp_path / "synthetic_nested.csv", "microdata", "pc4,gemeente",
+                                 "pc4,gemeente", ITEMS, "genest", "jaar", weight_column="gewicht")
+        scores = S.survey_scores(st, "genest")
+    assert result.suppressed["difference"] >= 1
+    veilig = scores[scores["item"] == "veilig"].set_index("code")["value"]
+    assert set(veilig.index) == {"3011", "3111", "GM0606"} and veilig["3111"] == veilig["GM0606"]
+    audit(store, {"genest": (frame, {"area_column": "pc4", "area_columns": {"pc4": "pc4", "gemeente": "gemeente"},
+                                     "year_column": "jaar", "weight_column": "gewicht"})})
 
 
 def test_dominance_one_huge_weight(store, tmp_path):

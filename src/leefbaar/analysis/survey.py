@@ -315,6 +315,10 @@ class SurveyImport:
         return sum(self.suppressed.values())
 
 
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
 def _salt(store: Store) -> tuple[bytes, bool]:
     """The store's secret key for respondent hashes (created on first use); True when it is new."""
     rows = store.con.execute("SELECT value FROM meta WHERE key = ?", [_SALT_KEY]).fetchall()
@@ -349,6 +353,8 @@ def import_survey(store: Store, path: str | Path, kind: str, level: str, area_co
                   respondent_column: str | None = None) -> SurveyImport:
     """Aggregate (if needed) and store survey scores in table ``survey_scores`` (replacing an earlier import
     with the same ``survey_id``), recording the run. Area codes must be areas of ``level`` in the store.
+    Microdata may be aggregated at several levels at once (``level="pc4,gemeente"``, ``area_column`` in the
+    same order); the differencing check then decides the levels in that order.
 
     Microdata pass disclosure control (``leefbaar.analysis.disclosure``): primary rules per group, then the
     differencing check against every group published before; the respondents of the groups kept are added to
@@ -359,29 +365,43 @@ def import_survey(store: Store, path: str | Path, kind: str, level: str, area_co
     survey_id = survey_id or re.sub(r"[^a-z0-9_]", "_", path.stem.lower())[:60]
     if not _SURVEY_ID.match(survey_id):
         raise InputError(path, f"survey id {survey_id!r} must be 1-60 characters a-z, 0-9 or _")
-    known = set(store.sql("SELECT DISTINCT code FROM areas WHERE level = ?", [level])["code"])
-    if not known:
-        raise StoreError(f"the store holds no areas at level {level!r}")
+    levels, columns = _names(level), _names(area_column)
+    if len(levels) != len(columns) or len(set(levels)) != len(levels):
+        raise InputError(path, "give each level once, with one area column per level in the same order "
+                         "(--level pc4,gemeente --area-column pc4,gemeente)")
+    known = {}
+    for lvl in levels:
+        known[lvl] = set(store.sql("SELECT DISTINCT code FROM areas WHERE level = ?", [lvl])["code"])
+        if not known[lvl]:
+            raise StoreError(f"the store holds no areas at level {lvl!r}")
     salt, new_salt = _salt(store)
     if kind == "microdata":
         if n_column is not None or published:
             raise InputError(path, "--n-column and --published apply to aggregated input only")
-        micro = read_microdata(path, area_column, items, level, year_column, year, weight_column,
-                               respondent_column, rules, salt)
-        unknown = ~micro["code"].isin(known).to_numpy()
-        if unknown.any():
-            i = int(np.flatnonzero(unknown)[0])
-            raise InputError(path, f"area code is not a {level} area in the store ({int(unknown.sum())} such "
-                             "rows; codes of respondents are not shown)", row=int(micro["row"].iloc[i]),
-                             column=area_column)
-        agg = aggregate_microdata(micro, items, level, weight_column is not None, rules=rules)
-        del micro
+        parts = []
+        for lvl, col in zip(levels, columns, strict=True):
+            micro = read_microdata(path, col, items, lvl, year_column, year, weight_column, respondent_column,
+                                   rules, salt)
+            unknown = ~micro["code"].isin(known[lvl]).to_numpy()
+            if unknown.any():
+                i = int(np.flatnonzero(unknown)[0])
+                raise InputError(path, f"area code is not a {lvl} area in the store ({int(unknown.sum())} "
+                                 "such rows; codes of respondents are not shown)", row=int(micro["row"].iloc[i]),
+                                 column=col)
+            parts.append(aggregate_microdata(micro, items, lvl, weight_column is not None, rules=rules))
+            del micro
+        agg = SurveyAggregate(pd.concat([p.table for p in parts], ignore_index=True),
+                              {r: sum(p.suppressed[r] for p in parts) for r in parts[0].suppressed},
+                              rules.min_respondents, parts[0].respondents,
+                              pd.concat([p.members for p in parts], ignore_index=True))
     elif kind == "aggregate":
         if weight_column is not None or respondent_column is not None:
             raise InputError(path, "--weight-column and --respondent-column apply to microdata only")
+        if len(levels) > 1:
+            raise InputError(path, "aggregated input holds one level")
         agg = read_aggregate(path, area_column, items, level, year_column, year, n_column, published,
                              rules.min_respondents)
-        unknown = sorted(set(agg.table["code"]) - known)
+        unknown = sorted(set(agg.table["code"]) - known[level])
         if unknown:
             raise InputError(path, f"{len(unknown)} area codes are not {level} areas in the store, e.g. "
                              f"{unknown[0]!r}", column=area_column)

@@ -25,10 +25,12 @@ def _lang(lang: str) -> str:
 def survey_import(
     file: Annotated[Path, typer.Argument(help="CSV with aggregated scores or respondent-level microdata.")],
     kind: Annotated[str, typer.Option("--kind", help="aggregate or microdata.")],
-    area_column: Annotated[str, typer.Option("--area-column", help="Column with the area code.")],
+    area_column: Annotated[str, typer.Option("--area-column", help="Column with the area code (microdata: "
+                                                                    "comma-separated, one per --level).")],
     items: Annotated[str, typer.Option("--items", help="Comma-separated item columns.")],
     level: Annotated[str, typer.Option("--level", help="Area level of the codes: buurt, wijk, gemeente, pc4, "
-                                                       "wijkprofiel (Rotterdam numbers allowed).")] = "buurt",
+                                                       "wijkprofiel (Rotterdam numbers allowed); microdata: "
+                                                       "several, comma-separated.")] = "buurt",
     year_column: Annotated[str | None, typer.Option("--year-column", help="Column with the year.")] = None,
     year: Annotated[int | None, typer.Option("--year", help="Year of all rows (no --year-column).")] = None,
     weight_column: Annotated[str | None, typer.Option(
