@@ -229,6 +229,16 @@ def test_differencing_between_imports_as_in_the_issue(store, tmp_path):
     assert set(b.loc[b["item"] == "veilig", "code"]) == {"3111"}
 
 
+@pytest.mark.parametrize("ids", [("respondent", None), (None, "respondent")])
+def test_differencing_with_and_without_respondent_ids(store, tmp_path, ids):
+    """The same file imported once with --respondent-column and once without (minus one respondent): the
+    row keys still match, so the second 3011 figure is suppressed."""
+    f1, a1, _ = run_import(store, tmp_path, "base", "met", ids[0])
+    f2, a2, result = run_import(store, tmp_path, "minus_one", "zonder", ids[1])
+    assert result.suppressed["difference"] == 1
+    audit(store, {"met": (f1, a1), "zonder": (f2, a2)})
+
+
 @pytest.mark.parametrize("order", [("pc4", "gemeente"), ("gemeente", "pc4")])
 def test_differencing_between_levels(store, tmp_path, order):
     """PC4 3011 (51) and 3012 (49, suppressed) make up GM0599 (100): whichever level comes second loses the
@@ -336,8 +346,8 @@ def test_fingerprints_are_keyed_and_hold_no_answers(store, tmp_path):
         prints = st.sql("SELECT * FROM survey_fingerprints")
         salt = st.sql("SELECT value FROM meta WHERE key = 'survey_fingerprint_salt'")["value"].iloc[0]
     assert set(prints.columns) == {"run_id", "survey_id", "level", "code", "year", "item", "respondent",
-                                   "weight"}
-    assert not prints["respondent"].isin(frame["respondent"]).any()
+                                   "row_key", "weight"}
+    keys = pd.concat([prints["respondent"], prints["row_key"]])
     plain = [hashlib.sha256(("id\x1f" + r).encode()).hexdigest()[:16] for r in frame["respondent"]]
-    assert not prints["respondent"].isin(plain).any() and len(salt) == 64
+    assert not keys.isin(frame["respondent"]).any() and not keys.isin(plain).any() and len(salt) == 64
     assert set(prints["code"]) <= {"3011", "3111"}  # only published groups (3012 has 49 respondents)

@@ -13,8 +13,8 @@ published, or be the difference of two published figures, only if
    Hundepool et al. 2012 p. 151), so no respondent's answer dominates a mean.
 
 Differencing (rule ``difference``): every published group (area x year x item) leaves a fingerprint in the
-store (table ``survey_fingerprints``: a keyed hash per respondent and the respondent's weight, never an
-answer). A new group A is compared with every group B published before that shares a respondent (any
+store (table ``survey_fingerprints``: keyed hashes of each respondent's id and row, and the respondent's
+weight, never an answer). A new group A is compared with every group B published before that shares a respondent (any
 survey id, level, year or import, and the groups accepted earlier in the same import). Assuming the attacker
 knows every weight and weight total (the worst case; the store holds them), the two means give any linear
 combination ``W_A mean_A - rho W_B mean_B``; the one with the fewest respondents uses the most frequent
@@ -164,11 +164,25 @@ def respondent_keys(texts: list[str], salt: bytes) -> np.ndarray:
                     dtype=object)
 
 
-def _pair_reason(a_key: np.ndarray, a_w: np.ndarray, b_key: np.ndarray, b_w: np.ndarray,
-                 rules: DisclosureRules) -> str | None:
-    """``difference`` when the two groups differ by a set of respondents that fails rules 1-3, else None."""
-    _, ia, ib = np.intersect1d(a_key, b_key, assume_unique=True, return_indices=True)
-    only_a, only_b = np.ones(len(a_key), bool), np.ones(len(b_key), bool)
+def _matches(a_id, a_row, b_id, b_row) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in a, in b) of the same respondents: equal id keys, or else equal row keys."""
+    by_id = {k: j for j, k in enumerate(b_id) if k is not None}
+    by_row = {k: j for j, k in enumerate(b_row)}
+    ia, ib, taken = [], [], set()
+    for i, (k_id, k_row) in enumerate(zip(a_id, a_row, strict=True)):
+        j = by_id.get(k_id) if k_id is not None else None
+        j = by_row.get(k_row) if j is None else j
+        if j is not None and j not in taken:
+            ia.append(i), ib.append(j), taken.add(j)
+    return np.array(ia, dtype=int), np.array(ib, dtype=int)
+
+
+def _pair_reason(a: tuple, b: tuple, rules: DisclosureRules) -> str | None:
+    """``difference`` when two groups (id keys, row keys, weights) differ by a set of respondents that fails
+    rules 1-3, else None."""
+    (a_id, a_row, a_w), (b_id, b_row, b_w) = a, b
+    ia, ib = _matches(a_id, a_row, b_id, b_row)
+    only_a, only_b = np.ones(len(a_w), bool), np.ones(len(b_w), bool)
     only_a[ia], only_b[ib] = False, False
     ratio = a_w[ia] / b_w[ib]
     tol = rules.ratio_tolerance
@@ -188,15 +202,20 @@ def differencing(new: pd.DataFrame, old: pd.DataFrame, rules: DisclosureRules) -
     accepted group of ``new`` could disclose fewer respondents than the rules allow.
 
     Both frames: ``gid`` (int, unique across both; new groups are decided in ascending order), ``item``,
-    ``key`` (respondent hash), ``weight`` (> 0). Groups are compared within the same item only.
+    ``key_id`` (respondent id hash or None), ``key_row`` (row hash), ``weight`` (> 0). Two respondents are
+    the same when their id keys agree, or else their row keys. Groups are compared within the same item.
     """
-    everything = pd.concat([new.assign(is_new=True), old.assign(is_new=False)], ignore_index=True)
-    pairs = new[["gid", "item", "key"]].merge(everything[["gid", "item", "key"]], on=["item", "key"],
-                                              suffixes=("", "_other"))
-    pairs = pairs.loc[pairs["gid"] != pairs["gid_other"], ["gid", "gid_other"]].drop_duplicates()
+    everything = pd.concat([new, old], ignore_index=True)
+    found = []
+    for key in ("key_id", "key_row"):
+        left = new.loc[new[key].notna(), ["gid", "item", key]]
+        right = everything.loc[everything[key].notna(), ["gid", "item", key]]
+        found.append(left.merge(right, on=["item", key], suffixes=("", "_other"))[["gid", "gid_other"]])
+    pairs = pd.concat(found, ignore_index=True)
+    pairs = pairs[pairs["gid"] != pairs["gid_other"]].drop_duplicates()
     if pairs.empty:
         return set()
-    members = {gid: (g["key"].to_numpy(), g["weight"].to_numpy(float))
+    members = {gid: (g["key_id"].to_numpy(object), g["key_row"].to_numpy(object), g["weight"].to_numpy(float))
                for gid, g in everything[everything["gid"].isin(set(pairs["gid"]) | set(pairs["gid_other"]))]
                .groupby("gid")}
     new_ids = set(new["gid"])
@@ -205,7 +224,7 @@ def differencing(new: pd.DataFrame, old: pd.DataFrame, rules: DisclosureRules) -
         for other in others:
             if other in suppressed or (other in new_ids and other > gid):
                 continue  # not published (or decided later, against this one)
-            if _pair_reason(*members[gid], *members[other], rules) is not None:
+            if _pair_reason(members[gid], members[other], rules) is not None:
                 suppressed.add(int(gid))
                 break
     return suppressed

@@ -26,8 +26,9 @@ its value, count or area code; only the number of such groups per rule is report
 name file, row and column, never a respondent's value.
 
 Respondents are recognised across imports by ``respondent_column`` (the survey's own respondent number;
-never a direct identifier such as a BSN) or, without one, by the whole row's text (every column, in header
-order by name); both keyed with a per-store secret (docs/disclosure.md gives the limits).
+never a direct identifier such as a BSN) and by the whole row's text but the weight (columns in name order):
+two respondents match when either agrees. Both are keyed with a per-store secret (docs/disclosure.md gives
+the limits).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ _SALT_KEY = "survey_fingerprint_salt"
 class SurveyAggregate:
     """Aggregated survey scores: ``table`` (level, code, year, item, value, n, n_eff, se, weighted) holds only
     groups that pass disclosure control; ``suppressed`` counts the others per rule; ``members`` (microdata
-    only: level, code, year, item, key, weight) lists the respondents of the kept groups."""
+    only: level, code, year, item, key_id, key_row, weight) lists the respondents of the kept groups."""
 
     table: pd.DataFrame
     suppressed: dict[str, int]
@@ -132,18 +133,24 @@ def _check_items(raw: RawTable, items: list[str]) -> None:
         _column(raw, item, "item")
 
 
-def _respondent_texts(raw: RawTable, column: str | None, weight_column: str | None) -> list[str]:
-    """Identifier text per row: the respondent column, or the whole row but its weight (columns in name order;
-    a changed weight is caught by the weight-ratio part of the differencing check). A repeated id is an error;
-    identical rows without an id are told apart by their occurrence number."""
-    if column is not None:
-        ids = raw.frame[column].str.strip()
-        bad = ((ids == "") | ids.duplicated()).to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(raw.path, "respondent id is empty or repeats an earlier row (ids are not shown)",
-                             row=int(raw.row[i]), column=column)
-        return ["id\x1f" + t for t in ids]
+def _respondent_ids(raw: RawTable, column: str | None) -> list[str] | None:
+    """Identifier text per row from the respondent column (None without one); an empty or repeated id is an
+    error naming the row, not the id."""
+    if column is None:
+        return None
+    ids = raw.frame[column].str.strip()
+    bad = ((ids == "") | ids.duplicated()).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(raw.path, "respondent id is empty or repeats an earlier row (ids are not shown)",
+                         row=int(raw.row[i]), column=column)
+    return ["id\x1f" + t for t in ids]
+
+
+def _row_texts(raw: RawTable, weight_column: str | None) -> list[str]:
+    """Identifier text per row: the whole row but its weight (columns in name order; a changed weight is
+    caught by the weight-ratio part of the differencing check); identical rows are told apart by their
+    occurrence number."""
     cols = sorted(c for c in raw.frame.columns if c != weight_column)
     rows = raw.frame[cols].apply(lambda c: c.str.strip()).agg("\x1f".join, axis=1)
     occurrence = rows.groupby(rows).cumcount().astype(str)
@@ -154,8 +161,9 @@ def read_microdata(path: str | Path, area_column: str, items: list[str], level: 
                    year_column: str | None = None, year: int | None = None, weight_column: str | None = None,
                    respondent_column: str | None = None, rules: DisclosureRules | None = None,
                    salt: bytes = b"") -> pd.DataFrame:
-    """Respondent rows: ``row`` (line number), ``code``, ``year``, ``weight`` (1 when unweighted), ``key``
-    (keyed respondent hash, see ``_respondent_texts``) and one float column per item. Answers and weights
+    """Respondent rows: ``row`` (line number), ``code``, ``year``, ``weight`` (1 when unweighted), ``key_id``
+    and ``key_row`` (keyed hashes of the respondent id, None without one, and of the row, see ``_row_texts``)
+    and one float column per item. Answers and weights
     must be finite and within the catalogue's bounds."""
     rules = rules or load_rules()
     raw = read_text_table(path, sep=_separator(path))
@@ -178,7 +186,9 @@ def read_microdata(path: str | Path, area_column: str, items: list[str], level: 
         frame.insert(3, "weight", w)
     else:
         frame.insert(3, "weight", 1.0)
-    frame.insert(4, "key", respondent_keys(_respondent_texts(raw, respondent_column, weight_column), salt))
+    ids = _respondent_ids(raw, respondent_column)
+    frame.insert(4, "key_id", respondent_keys(ids, salt) if ids is not None else None)
+    frame.insert(5, "key_row", respondent_keys(_row_texts(raw, weight_column), salt))
     return frame
 
 
@@ -192,11 +202,11 @@ def aggregate_microdata(frame: pd.DataFrame, items: list[str], level: str, weigh
     keys = ["code", "year"]
     if not weighted:
         frame = frame.assign(weight=1.0)
-    if "key" not in frame.columns:
-        frame = frame.assign(key=np.arange(len(frame)).astype(str))
+    if "key_row" not in frame.columns:
+        frame = frame.assign(key_id=None, key_row=np.arange(len(frame)).astype(str))
     parts, members, suppressed = [], [], dict.fromkeys(REASONS[:3], 0)
     for item in items:
-        sub = frame.loc[frame[item].notna() & (frame["weight"] > 0), [*keys, "key", "weight", item]]
+        sub = frame.loc[frame[item].notna() & (frame["weight"] > 0), [*keys, "key_id", "key_row", "weight", item]]
         if sub.empty:
             continue
         sub = sub.rename(columns={item: "x"})
@@ -220,13 +230,14 @@ def aggregate_microdata(frame: pd.DataFrame, items: list[str], level: str, weigh
             suppressed[r] += int(count)
         kept = out[reason.isna()].reset_index().assign(item=item)
         parts.append(kept)
-        members.append(sub.merge(kept[keys], on=keys)[[*keys, "key", "weight"]].assign(item=item))
+        members.append(sub.merge(kept[keys], on=keys)[[*keys, "key_id", "key_row", "weight"]]
+                       .assign(item=item))
     cols = ["level", "code", "year", "item", "value", "n", "n_eff", "se", "weighted"]
     table = (pd.concat(parts, ignore_index=True).assign(level=level, weighted=weighted)[cols] if parts
              else pd.DataFrame(columns=cols))
     for c in ("value", "n_eff", "se"):  # published figures are rounded (see disclosure.differencing)
         table[c] = round_significant(table[c], rules.significant_digits)
-    member_cols = ["level", "code", "year", "item", "key", "weight"]
+    member_cols = ["level", "code", "year", "item", "key_id", "key_row", "weight"]
     members = (pd.concat(members, ignore_index=True).assign(level=level)[member_cols] if members
                else pd.DataFrame(columns=member_cols))
     return SurveyAggregate(table, suppressed, rules.min_respondents, len(frame), members)
@@ -326,24 +337,25 @@ def _salt(store: Store) -> tuple[bytes, bool]:
 
 
 def _published_members(store: Store, members: pd.DataFrame) -> pd.DataFrame:
-    """Respondents (gid, item, key, weight) of every earlier published group sharing a respondent and an item
-    with ``members``; gids are negative (new groups get gids >= 0)."""
-    cols = ["gid", "item", "key", "weight"]
+    """Respondents (gid, item, key_id, key_row, weight) of every earlier published group sharing a respondent
+    (by id or by row) and an item with ``members``; gids are negative (new groups get gids >= 0)."""
+    cols = ["gid", "item", "key_id", "key_row", "weight"]
     exists = store.sql("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?",
                        [FINGERPRINT_TABLE])
     if members.empty or not exists["n"].iloc[0]:
         return pd.DataFrame(columns=cols)
-    store.con.register("new_members", members[["item", "key"]].drop_duplicates())
+    store.con.register("new_members", members[["item", "key_id", "key_row"]].drop_duplicates())
     try:
         old = store.sql(f"""
             WITH hit AS (SELECT DISTINCT f.run_id, f.level, f.code, f.year, f.item FROM {FINGERPRINT_TABLE} f
-                         JOIN new_members m ON f.item = m.item AND f.respondent = m.key)
+                         JOIN new_members m ON f.item = m.item
+                          AND (f.respondent = m.key_id OR f.row_key = m.key_row))
             SELECT -dense_rank() OVER (ORDER BY run_id, level, code, year, item) AS gid, item,
-                   respondent AS key, weight
+                   respondent AS key_id, row_key AS key_row, weight
             FROM {FINGERPRINT_TABLE} JOIN hit USING (run_id, level, code, year, item)""")
     finally:
         store.con.unregister("new_members")
-    return old[cols]
+    return old[cols].astype({"key_id": object}).replace({np.nan: None})
 
 
 def import_survey(store: Store, path: str | Path, kind: str, level: str, area_column: str, items: list[str],
@@ -412,7 +424,8 @@ def import_survey(store: Store, path: str | Path, kind: str, level: str, area_co
     if members is not None:
         ids = table[group].reset_index(drop=True).rename_axis("gid").reset_index()
         members = members.merge(ids, on=group)
-        drop = differencing(members[["gid", "item", "key", "weight"]], _published_members(store, members), rules)
+        drop = differencing(members[["gid", "item", "key_id", "key_row", "weight"]],
+                            _published_members(store, members), rules)
         suppressed["difference"] = len(drop)
         keep = ~ids["gid"].isin(drop)
         table = table.merge(ids.loc[keep, group], on=group)
@@ -434,9 +447,11 @@ def import_survey(store: Store, path: str | Path, kind: str, level: str, area_co
         if members is not None and len(members):
             if new_salt:
                 store.con.execute("INSERT INTO meta VALUES (?, ?)", [_SALT_KEY, salt.hex()])
-            prints = members.assign(run_id=rid, survey_id=survey_id).rename(columns={"key": "respondent"})
+            prints = members.assign(run_id=rid, survey_id=survey_id).rename(
+                columns={"key_id": "respondent", "key_row": "row_key"})
             store.append(FINGERPRINT_TABLE, prints[["run_id", "survey_id", "level", "code", "year", "item",
-                                                    "respondent", "weight"]].astype({"year": "int32"}))
+                                                    "respondent", "row_key", "weight"]].astype(
+                {"year": "int32", "respondent": object}))
     return SurveyImport(survey_id, len(table), table["code"].nunique(), suppressed, agg.respondents,
                         table["kind"].iloc[0] if len(table) else kind, rules.min_respondents)
 
