@@ -160,7 +160,7 @@ def audit(store_path, imports: dict) -> None:
             smallest = smallest_difference(m[i], m[j])
             assert smallest is None or smallest >= MIN, (group.index[i], group.index[j], smallest)
         # no single respondent's answer is a linear combination of the published weighted totals
-        u, s, vt = np.linalg.svd(m, full_matrices=False)
+        _, s, vt = np.linalg.svd(m, full_matrices=False)
         basis = vt[s > 1e-9 * s[0]]
         leverage = np.square(basis).sum(axis=0)
         assert (leverage < 1 - 1e-6).all(), group.columns[leverage >= 1 - 1e-6].tolist()
@@ -225,7 +225,7 @@ def test_differencing_between_imports_as_in_the_issue(store, tmp_path):
     assert result.suppressed["difference"] == 1
     with Store.open(store) as st:
         a, b = S.survey_scores(st, "a"), S.survey_scores(st, "b")
-    assert ("3011", "veilig") in set(zip(a["code"], a["item"]))
+    assert ("3011", "veilig") in set(zip(a["code"], a["item"], strict=True))
     assert set(b.loc[b["item"] == "veilig", "code"]) == {"3111"}
 
 

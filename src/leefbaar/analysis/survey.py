@@ -41,8 +41,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leefbaar.analysis.disclosure import (REASONS, DisclosureRules, check_bounded, check_weights, differencing,
-                                          load_rules, respondent_keys, round_significant)
+from leefbaar.analysis.disclosure import (
+    REASONS,
+    DisclosureRules,
+    check_bounded,
+    check_weights,
+    differencing,
+    load_rules,
+    respondent_keys,
+    round_significant,
+)
 from leefbaar.errors import InputError, StoreError
 from leefbaar.sources.batch import sha256
 from leefbaar.sources.buurt import wijkprofiel_code
