@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import shutil
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -99,24 +100,34 @@ VARIANTS = {
 }
 
 
-def run_import(store_path, tmp_path, name: str, survey_id: str, id_column: str | None):
+@contextmanager
+def opened(store, read_only: bool = True):
+    """``store`` itself when it is an open Store, else the store at that path, opened."""
+    if isinstance(store, Store):
+        yield store
+    else:
+        with Store.open(store, read_only=read_only) as st:
+            yield st
+
+
+def run_import(store, tmp_path, name: str, survey_id: str, id_column: str | None):
     """Write variant ``name`` of the base file and import it; return its frame and arguments."""
     change, extra = VARIANTS[name]
     frame = change(base())
     file = tmp_path / f"synthetic_{survey_id}.csv"
     frame.to_csv(file, index=False)
     args = {"level": "pc4", "area_column": "pc4", "year_column": "jaar", "weight_column": "gewicht"} | extra
-    with Store.open(store_path, read_only=False) as st:
+    with opened(store, read_only=False) as st:
         result = S.import_survey(st, file, "microdata", args["level"], args["area_column"], ITEMS, survey_id,
                                  args["year_column"], args.get("year"), args["weight_column"],
                                  respondent_column=id_column)
     return frame, args, result
 
 
-def coefficient_vectors(store_path, imports: dict) -> pd.DataFrame:
+def coefficient_vectors(store, imports: dict) -> pd.DataFrame:
     """Every row ever written to survey_scores (read raw, not through survey_scores()), with the weights of the
     true respondents behind it, reconstructed from the synthetic files: one column per respondent id."""
-    with Store.open(store_path) as st:
+    with opened(store) as st:
         scores = st.sql("SELECT * FROM survey_scores") if "survey_scores" in set(
             st.sql("SELECT table_name FROM information_schema.tables")["table_name"]) else pd.DataFrame()
     vectors = []
@@ -149,9 +160,9 @@ def smallest_difference(a: np.ndarray, b: np.ndarray) -> int | None:
     return min(sizes) if sizes else None
 
 
-def audit(store_path, imports: dict) -> None:
+def audit(store, imports: dict) -> None:
     """Nothing below the minimum can be derived from the store: per figure, per pair and for all figures."""
-    vectors = coefficient_vectors(store_path, imports)
+    vectors = coefficient_vectors(store, imports)
     if vectors.empty:
         return
     for _, group in vectors.groupby(level=2):  # per item
@@ -164,7 +175,7 @@ def audit(store_path, imports: dict) -> None:
         basis = vt[s > 1e-9 * s[0]]
         leverage = np.square(basis).sum(axis=0)
         assert (leverage < 1 - 1e-6).all(), group.columns[leverage >= 1 - 1e-6].tolist()
-    with Store.open(store_path) as st:
+    with opened(store) as st:
         prints = st.sql("SELECT run_id, level, code, year, item, count(*) AS n FROM survey_fingerprints "
                         "GROUP BY ALL")
     assert (prints["n"] >= MIN).all()
@@ -189,8 +200,9 @@ def test_every_combination_of_two_imports(empty_store, tmp_path, id_column):
         for second in VARIANTS:
             path = tmp_path / f"{first}-{second}.duckdb"
             shutil.copy(after_first, path)
-            f2, a2, _ = run_import(path, tmp_path, second, "tweede", id_column)
-            audit(path, {"eerste": (f1, a1), "tweede": (f2, a2)})
+            with Store.open(path, read_only=False) as st:
+                f2, a2, _ = run_import(st, tmp_path, second, "tweede", id_column)
+                audit(st, {"eerste": (f1, a1), "tweede": (f2, a2)})
             path.unlink()
 
 

@@ -83,7 +83,7 @@ def test_microdata_import_with_disclosure_control(store_path, tmp_path):
         "--area-column", "buurt", "--year-column", "jaar", "--items", "veilig,tevreden",
         "--weight-column", "gewicht", "--dimension", "veilig=onv", "--store", str(store_path)])
     assert result.exit_code == 0, result.output
-    assert "6 groups were left out entirely: 6 for fewer than 50 respondents" in " ".join(result.output.split())
+    assert "6 group(s) left out entirely: 6 for fewer than 50 respondents" in " ".join(result.output.split())
     for code in SMALL:
         assert code not in result.output
     with Store.open(store_path) as st:

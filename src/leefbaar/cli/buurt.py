@@ -66,8 +66,8 @@ def survey_import(
            "difference": "a difference with a figure published earlier that would disclose too few respondents"}
     left = "; ".join(f"{n} for {why[r]}" for r, n in result.suppressed.items() if n)
     console.print(f"Survey [bold]{result.survey_id}[/bold] ({result.kind}): {result.rows} figures for "
-                  f"{result.areas} areas stored in table survey_scores; {result.suppressed_groups} groups "
-                  f"were left out entirely{': ' + left if left else ''}.")
+                  f"{result.areas} area(s) stored in table survey_scores; {result.suppressed_groups} group(s) "
+                  f"left out entirely{': ' + left if left else ''}.")
 
 
 def perception(
