@@ -75,16 +75,13 @@ class DisclosureRules:
             return "dominance"
         return None
 
-    def group_reasons(self, groups: pd.DataFrame, keys: list[str], weight: str = "weight") -> pd.Series:
-        """``reason`` per group of ``groups`` (rows = respondents), vectorised; None where publishable."""
-        frame = groups[[*keys, weight]].assign(_w2=np.square(groups[weight]))
-        g = frame.groupby(keys, sort=True)
-        n, total, sq = g.size(), g[weight].sum(), g["_w2"].sum()
-        ranked = frame.sort_values(weight, ascending=False, kind="stable")
-        top = ranked[ranked.groupby(keys).cumcount() < self.dominance_n].groupby(keys, sort=True)[weight].sum()
-        out = pd.Series(None, index=n.index, dtype=object)
-        out[top > self.dominance_k / 100 * total] = "dominance"
-        out[total * total / sq < self.min_effective] = "effective"
+    def reasons(self, n: np.ndarray, total: np.ndarray, squares: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """``reason`` per group from its count, weight total, sum of squared weights and the sum of its
+        ``dominance_n`` largest weights (vectorised); an empty string where publishable."""
+        out = np.full(len(n), "", dtype=object)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[top > self.dominance_k / 100 * total] = "dominance"
+            out[total * total / squares < self.min_effective] = "effective"
         out[n < self.min_respondents] = "count"
         return out
 

@@ -160,7 +160,8 @@ def _row_texts(raw: RawTable, weight_column: str | None) -> list[str]:
     caught by the weight-ratio part of the differencing check); identical rows are told apart by their
     occurrence number."""
     cols = sorted(c for c in raw.frame.columns if c != weight_column)
-    rows = raw.frame[cols].apply(lambda c: c.str.strip()).agg("\x1f".join, axis=1)
+    cells = [raw.frame[c].str.strip().to_numpy(dtype=object) for c in cols]
+    rows = pd.Series(["\x1f".join(t) for t in zip(*cells, strict=True)], dtype=object)
     occurrence = rows.groupby(rows).cumcount().astype(str)
     return ("row\x1f" + "\x1e".join(cols) + "\x1d" + rows + "\x1d" + occurrence).tolist()
 
@@ -174,7 +175,12 @@ def read_microdata(path: str | Path, area_column: str, items: list[str], level: 
     and one float column per item. Answers and weights
     must be finite and within the catalogue's bounds."""
     rules = rules or load_rules()
-    raw = read_text_table(path, sep=_separator(path))
+    try:
+        raw = read_text_table(path, sep=_separator(path))
+    except InputError as err:  # the parser's own message may quote a respondent's row
+        if not err.message.startswith("cannot be parsed"):
+            raise
+        raise InputError(path, "cannot be parsed as delimited text (the row is not shown)", row=err.row) from None
     _column(raw, area_column, "area")
     _column(raw, year_column, "year")
     _column(raw, weight_column, "weight")
@@ -207,47 +213,45 @@ def aggregate_microdata(frame: pd.DataFrame, items: list[str], level: str, weigh
     (count, Kish n_eff and dominance rules); ``weighted`` says whether to use the ``weight`` column (else every
     respondent counts once). Differencing with published groups is checked in ``import_survey``."""
     rules = rules or load_rules(min_respondents)
-    keys = ["code", "year"]
-    if not weighted:
-        frame = frame.assign(weight=1.0)
     if "key_row" not in frame.columns:
         frame = frame.assign(key_id=None, key_row=np.arange(len(frame)).astype(str))
+    group, areas = pd.MultiIndex.from_arrays([frame["code"], frame["year"]]).factorize(sort=True)
+    k = len(areas)
+    w_all = frame["weight"].to_numpy(float) if weighted else np.ones(len(frame))
     parts, members, suppressed = [], [], dict.fromkeys(REASONS[:3], 0)
     for item in items:
-        sub = frame.loc[frame[item].notna() & (frame["weight"] > 0), [*keys, "key_id", "key_row", "weight", item]]
-        if sub.empty:
-            continue
-        sub = sub.rename(columns={item: "x"})
-        sub["wx"], sub["w2"] = sub["weight"] * sub["x"], sub["weight"] ** 2
-        g = sub.groupby(keys, sort=True)
-        sums = g.agg(n=("x", "size"), sw=("weight", "sum"), swx=("wx", "sum"), sw2=("w2", "sum"),
-                     var=("x", "var"))
-        mean = sums["swx"] / sums["sw"]
-        row_mean = g["wx"].transform("sum") / g["weight"].transform("sum")
-        q = sub["w2"] * (sub["x"] - row_mean) ** 2
-        sums["q"] = q.groupby([sub["code"], sub["year"]], sort=True).sum()
-        out = pd.DataFrame({"value": mean, "n": sums["n"]})
-        if weighted:
-            out["n_eff"] = sums["sw"] ** 2 / sums["sw2"]
-            out["se"] = np.sqrt(sums["q"]) / sums["sw"]
-        else:
-            out["n_eff"] = sums["n"].astype(float)
-            out["se"] = np.sqrt(sums["var"] / sums["n"])
-        reason = rules.group_reasons(sub, keys)
-        for r, count in reason.value_counts().items():
-            suppressed[r] += int(count)
-        kept = out[reason.isna()].reset_index().assign(item=item)
-        parts.append(kept)
-        members.append(sub.merge(kept[keys], on=keys)[[*keys, "key_id", "key_row", "weight"]]
-                       .assign(item=item))
+        x = frame[item].to_numpy(float)
+        rows = np.flatnonzero(~np.isnan(x) & (w_all > 0))
+        g, w, x = group[rows], w_all[rows], x[rows]
+        n = np.bincount(g, minlength=k)
+        sw, sw2 = np.bincount(g, w, k), np.bincount(g, w * w, k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(g, w * x, k) / sw
+            dev = x - mean[g]
+            if weighted:
+                n_eff, se = sw * sw / sw2, np.sqrt(np.bincount(g, w * w * dev * dev, k)) / sw
+            else:
+                n_eff, se = n.astype(float), np.sqrt(np.bincount(g, dev * dev, k) / (n - 1) / n)
+        order = np.lexsort((-w, g))  # by group, largest weight first
+        rank = np.arange(len(order)) - np.searchsorted(g[order], g[order])
+        top = np.bincount(g[order][rank < rules.dominance_n], w[order][rank < rules.dominance_n], k)
+        reason = rules.reasons(n, sw, sw2, top)
+        present = n > 0
+        for r in suppressed:
+            suppressed[r] += int((present & (reason == r)).sum())
+        kept = present & (reason == "")
+        parts.append(pd.DataFrame({"code": areas.get_level_values(0)[kept], "year": areas.get_level_values(1)[kept],
+                                   "item": item, "value": mean[kept], "n": n[kept], "n_eff": n_eff[kept],
+                                   "se": se[kept]}))
+        inside = rows[kept[g]]
+        members.append(frame.iloc[inside][["code", "year", "key_id", "key_row"]].assign(weight=w_all[inside],
+                                                                                         item=item))
     cols = ["level", "code", "year", "item", "value", "n", "n_eff", "se", "weighted"]
-    table = (pd.concat(parts, ignore_index=True).assign(level=level, weighted=weighted)[cols] if parts
-             else pd.DataFrame(columns=cols))
+    table = pd.concat(parts, ignore_index=True).assign(level=level, weighted=weighted)[cols]
     for c in ("value", "n_eff", "se"):  # published figures are rounded (see disclosure.differencing)
         table[c] = round_significant(table[c], rules.significant_digits)
     member_cols = ["level", "code", "year", "item", "key_id", "key_row", "weight"]
-    members = (pd.concat(members, ignore_index=True).assign(level=level)[member_cols] if members
-               else pd.DataFrame(columns=member_cols))
+    members = pd.concat(members, ignore_index=True).assign(level=level)[member_cols]
     return SurveyAggregate(table, suppressed, rules.min_respondents, len(frame), members)
 
 
@@ -355,9 +359,11 @@ def _published_members(store: Store, members: pd.DataFrame) -> pd.DataFrame:
     store.con.register("new_members", members[["item", "key_id", "key_row"]].drop_duplicates())
     try:
         old = store.sql(f"""
-            WITH hit AS (SELECT DISTINCT f.run_id, f.level, f.code, f.year, f.item FROM {FINGERPRINT_TABLE} f
-                         JOIN new_members m ON f.item = m.item
-                          AND (f.respondent = m.key_id OR f.row_key = m.key_row))
+            WITH hit AS (SELECT f.run_id, f.level, f.code, f.year, f.item FROM {FINGERPRINT_TABLE} f
+                         JOIN new_members m ON f.item = m.item AND f.respondent = m.key_id
+                         UNION
+                         SELECT f.run_id, f.level, f.code, f.year, f.item FROM {FINGERPRINT_TABLE} f
+                         JOIN new_members m ON f.item = m.item AND f.row_key = m.key_row)
             SELECT -dense_rank() OVER (ORDER BY run_id, level, code, year, item) AS gid, item,
                    respondent AS key_id, row_key AS key_row, weight
             FROM {FINGERPRINT_TABLE} JOIN hit USING (run_id, level, code, year, item)""")
