@@ -19,10 +19,12 @@ survey_app = typer.Typer(help="Bewonersenquêtes: subjectieve scores per gebied.
 def survey_import(
     file: Annotated[Path, typer.Argument(help="CSV with aggregated scores or respondent-level microdata.")],
     kind: Annotated[str, typer.Option("--kind", help="aggregate or microdata.")],
-    area_column: Annotated[str, typer.Option("--area-column", help="Column with the area code.")],
+    area_column: Annotated[str, typer.Option("--area-column", help="Column with the area code (microdata: "
+                                                                    "comma-separated, one per --level).")],
     items: Annotated[str, typer.Option("--items", help="Comma-separated item columns.")],
     level: Annotated[str, typer.Option("--level", help="Area level of the codes: buurt, wijk, gemeente, pc4, "
-                                                       "wijkprofiel (Rotterdam numbers allowed).")] = "buurt",
+                                                       "wijkprofiel (Rotterdam numbers allowed); microdata: "
+                                                       "several, comma-separated.")] = "buurt",
     year_column: Annotated[str | None, typer.Option("--year-column", help="Column with the year.")] = None,
     year: Annotated[int | None, typer.Option("--year", help="Year of all rows (no --year-column).")] = None,
     weight_column: Annotated[str | None, typer.Option(
@@ -31,8 +33,12 @@ def survey_import(
                                                  help="Aggregates: number of respondents per row.")] = None,
     published: Annotated[bool, typer.Option("--published", help="Aggregates already published by their owner "
                                                                 "without respondent counts.")] = False,
-    min_respondents: Annotated[int, typer.Option("--min-respondents", min=1,
-                                                 help="No figure for fewer respondents.")] = 50,
+    min_respondents: Annotated[int | None, typer.Option(
+        "--min-respondents", min=1, help="No figure for fewer respondents (default: catalogue/disclosure.yaml, "
+                                         "50).")] = None,
+    respondent_column: Annotated[str | None, typer.Option(
+        "--respondent-column", help="Microdata: the survey's respondent number (not a BSN or address), to "
+                                    "recognise respondents across imports; default: the whole row.")] = None,
     survey_id: Annotated[str | None, typer.Option(
         "--survey-id", help="Name of this survey in the store (default: from the file name).")] = None,
     dimension: Annotated[list[str] | None, typer.Option(
@@ -47,10 +53,15 @@ def survey_import(
     dims = parse_dimensions(dimension or [], item_list)
     with Store.open(resolve_store(store), read_only=False) as st:
         result = import_survey(st, file, kind, level, area_column, item_list, survey_id, year_column, year,
-                               weight_column, n_column, published, min_respondents, dims)
+                               weight_column, n_column, published, min_respondents, dims, respondent_column)
+    why = {"count": f"fewer than {result.min_respondents} respondents",
+           "effective": "too small an effective number of respondents (Kish)",
+           "dominance": "one respondent's weight dominating",
+           "difference": "a difference with a figure published earlier that would disclose too few respondents"}
+    left = "; ".join(f"{n} for {why[r]}" for r, n in result.suppressed.items() if n)
     console.print(f"Survey [bold]{result.survey_id}[/bold] ({result.kind}): {result.rows} figures for "
-                  f"{result.areas} areas stored in table survey_scores; {result.suppressed_groups} groups "
-                  f"had fewer than {min_respondents} respondents and were left out entirely.")
+                  f"{result.areas} area(s) stored in table survey_scores; {result.suppressed_groups} group(s) "
+                  f"left out entirely{': ' + left if left else ''}.")
 
 
 def perception(

@@ -53,3 +53,11 @@ DDL = [
 # Tables whose rows belong to one source file; a changed file replaces its own rows.
 SOURCED_TABLES = ("observations", "geometries", "area_groups", "policy_lists", "lbm2_class_boundaries",
                   "lbm2_class_ranges")
+
+# Survey disclosure control (analysis/disclosure.py, written by analysis/survey.py): the respondents of every
+# survey group ever published, as keyed hashes (of the respondent id, if any, and of the row) and a weight,
+# never an answer. Rows are kept when a survey is replaced: a figure once published stays published.
+DDL.append("""CREATE TABLE IF NOT EXISTS survey_fingerprints (
+    run_id INTEGER NOT NULL, survey_id VARCHAR NOT NULL, level VARCHAR NOT NULL, code VARCHAR NOT NULL,
+    year INTEGER NOT NULL, item VARCHAR NOT NULL, respondent VARCHAR, row_key VARCHAR NOT NULL,
+    weight DOUBLE NOT NULL)""")
