@@ -3,6 +3,10 @@
 Writes happen in one transaction per command (``Store.transaction``): a failure or a kill half-way leaves the
 file exactly as it was. Re-ingesting a file with the same SHA-256 adds nothing; a changed file replaces the
 rows it contributed before.
+
+The store records whether a build ever completed (``meta`` key ``build``: ``incomplete`` from the moment a new
+store file is created until its first build commits, then ``complete``). A store whose first build was killed
+half-way is refused by ``Store.open`` for every use but a new build, with a message to rebuild.
 """
 
 from __future__ import annotations
@@ -42,24 +46,42 @@ class Store:
 
     # -- opening ----------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike, read_only: bool = True) -> Store:
-        """Open the store at ``path``; read-only stores must exist and carry the current schema version."""
+    def open(cls, path: str | os.PathLike, read_only: bool = True, *, build: bool = False) -> Store:
+        """Open the store at ``path``.
+
+        Every store opened must exist, carry the current schema version and have completed a build; only a
+        build (``build=True``, writable) may create a store or open one whose first build was interrupted.
+        """
         path = Path(path)
-        if read_only and not path.exists():
+        if not build and not path.exists():
             raise StoreError(f"{path}: no store here; build one with 'leefbaar build --data DIR --store {path}'")
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only and not build)
         except duckdb.Error as exc:
             raise StoreError(f"{path}: cannot be opened as a DuckDB store: {exc}") from None
-        store = cls(con, path, read_only)
-        if read_only:
-            version = store._meta("schema_version")
-            if version != SCHEMA_VERSION:
+        store = cls(con, path, read_only and not build)
+        if build:
+            try:
+                store._init_schema()
+            except duckdb.Error as exc:
                 con.close()
-                raise StoreError(f"{path}: schema version {version!r}, expected {SCHEMA_VERSION!r}; rebuild it")
-        else:
+                raise StoreError(f"{path}: cannot be written: {exc}") from None
+            return store
+        version = store._meta("schema_version")
+        if version != SCHEMA_VERSION:
+            con.close()
+            raise StoreError(f"{path}: schema version {version!r}, expected {SCHEMA_VERSION!r}; rebuild it")
+        if store._meta("build") == "incomplete":
+            con.close()
+            raise StoreError(f"{path}: the build that created this store did not complete (it was interrupted); "
+                             f"rebuild it with 'leefbaar build --data DIR --store {path}'")
+        if not read_only:
             store._init_schema()
         return store
+
+    def mark_built(self) -> None:
+        """Record that a build completed (inside the build's transaction, so that it commits with it)."""
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('build', 'complete')")
 
     def close(self) -> None:
         self.con.close()
@@ -78,7 +100,11 @@ class Store:
         return rows[0][0] if rows else None
 
     def _init_schema(self) -> None:
+        new = self._meta("schema_version") is None
         with self.transaction():
+            if new:  # a new store is incomplete until its first build commits
+                self.con.execute(DDL[0])
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('build', 'incomplete')")
             for ddl in DDL:
                 self.con.execute(ddl)
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
