@@ -121,7 +121,7 @@ def test_fractional_year_refused(copy, data_dir):
 
 def test_fractional_year_in_ses_woa_refused(copy, data_dir):
     data, store = copy
-    put(data, SES, with_cell(data_dir / SES, 5, "SES_Verslagjaar", "2022,5", sep=";"))
+    put(data, SES, with_cell(data_dir / SES, 5, "SES_Verslagjaar", "2022.5", sep=";"))
     err = refused(data, store, "cbs_ses_woa_pc4_2021_2022.csv")
     assert (err.row, err.column) == (5, "SES_Verslagjaar")
 
