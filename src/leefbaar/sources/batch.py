@@ -12,7 +12,7 @@ import pandas as pd
 
 from leefbaar.errors import InputError
 from leefbaar.sources.catalogue import ColumnMap, indicators, plausible_ranges
-from leefbaar.sources.tabular import RawTable, parse_values
+from leefbaar.sources.tabular import RawTable, check_unique, parse_values
 
 AREA_COLUMNS = ["code", "level", "vintage", "name", "gemeente_code", "wijk_code", "provincie_code", "area_type"]
 OBS_COLUMNS = ["code", "level", "vintage", "year", "indicator", "value", "status"]
@@ -65,9 +65,12 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
 
     ``year`` is one year for the whole file, or a year per source column (for files with one column per year).
     Text classes are translated with the column's value map; an unmapped text is an error naming the cell.
-    Every value must lie in its indicator's plausible range (``min``/``max`` in ``catalogue/indicators.csv``).
+    ``codes`` must be unique (one row per area). Every value must lie in its indicator's plausible range
+    (``min``/``max`` in ``catalogue/indicators.csv``).
     """
     columns = list(mapping)
+    if not codes.is_unique:  # the store relies on unique keys per file (no dedupe on write)
+        check_unique(raw, codes.reset_index(drop=True), str(codes.name or "code"))
     numeric = [c for c in columns if mapping[c].value_map is None]
     nvals, nstat = parse_values(raw, raw.frame[numeric], decimal=decimal)
     n, k = len(raw.frame), len(columns)
