@@ -148,15 +148,39 @@ def _check_readable(fam: Family, path: Path) -> None:
     check_size(path, path.stat().st_size)
 
 
-def _all_paths(data_dir: Path) -> tuple[list[Path], set[Path]]:
-    """Every path under ``data_dir`` (symbolic links to folders are not followed), and the empty folders."""
-    out, empty = [], set()
-    for root, dirs, files in os.walk(data_dir):
-        here = Path(root)
-        out += [here / name for name in (*dirs, *files)]
-        if not dirs and not files and here != data_dir:
-            empty.add(here)
-    return sorted(out), empty
+def _all_paths(data_dir: Path) -> tuple[list[Path], dict[Path, str]]:
+    """Every path under ``data_dir`` (symbolic links to folders followed once), and folders with a note.
+
+    The notes say why a folder holds nothing that is read: it is empty, or a link back into a folder already
+    walked (a cycle).
+    """
+    out, notes, seen = [], {}, set()
+
+    def walk(folder: Path) -> None:
+        st = folder.stat()
+        if (st.st_dev, st.st_ino) in seen:
+            notes[folder] = "a symbolic link to a folder already read (a cycle)"
+            return
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            notes[folder] = f"a folder that cannot be listed ({exc.strerror or exc})"
+            return
+        if not entries and folder != data_dir:
+            notes[folder] = "an empty folder"
+        for entry in entries:
+            path = Path(entry.path)
+            out.append(path)
+            try:
+                is_dir = entry.is_dir()  # follows symbolic links
+            except OSError:
+                is_dir = False
+            if is_dir:
+                walk(path)
+
+    walk(data_dir)
+    return sorted(out), notes
 
 
 def _matches(rel: PurePosixPath, pattern: str) -> bool:
@@ -170,7 +194,7 @@ def discover(data_dir: Path) -> tuple[list[tuple[Family, Path]], list[tuple[Path
     path a family names that is not a readable regular file within the size bound is an ``InputError``.
     """
     data_dir = Path(data_dir)
-    paths, empty = _all_paths(data_dir)
+    paths, notes = _all_paths(data_dir)
     rels = {p: PurePosixPath(p.relative_to(data_dir).as_posix()) for p in paths}
     found, claimed, families_found = [], set(), set()
     for fam in FAMILIES:
@@ -189,9 +213,8 @@ def discover(data_dir: Path) -> tuple[list[tuple[Family, Path]], list[tuple[Path
     for p in paths:
         if p in claimed or p in fallbacks or rels[p].as_posix() == "SOURCES.md":
             continue
-        if p.is_dir() and not p.is_symlink():
-            if p in empty:
-                others.append((p, "an empty folder"))
-            continue
-        others.append((p, not_a_file(p)))
+        if p in notes:
+            others.append((p, notes[p]))
+        elif not_a_file(p) != "a folder":
+            others.append((p, not_a_file(p)))
     return found, others
