@@ -180,13 +180,15 @@ def test_other_paths_listed_with_a_reason(copy):
     os.mkfifo(data / "extra/pipe")
     (data / "extra/loop").symlink_to("loop")
     (data / "extra/empty").mkdir()
+    (data / "extra/up").symlink_to(data)  # a cycle
     (data / "extra/notes.txt").write_text("x")
     report = build(data, store)
     skipped = {f.file: f.note for f in report.files if f.status == "skipped"}
     assert "FIFO" in skipped["extra/pipe"] and "loops" in skipped["extra/loop"]
     assert "empty folder" in skipped["extra/empty"] and skipped["extra/notes.txt"] == "no reader for this file"
+    assert "cycle" in skipped["extra/up"]
     read = {f.file for f in report.files if f.status != "skipped"}
-    everything = {p.relative_to(data).as_posix() for p in data.rglob("*") if p.name != "SOURCES.md"}
+    everything = {p.relative_to(data).as_posix() for p in data.rglob("*")}
     assert everything - {"extra", "policy_areas", "leefbaarometer"} == read | set(skipped)
 
 
