@@ -133,6 +133,17 @@ def test_year_outside_file_name_refused(copy, data_dir):
     assert err.row == 9 and "2002-2022" in str(err)
 
 
+def test_copy_added_to_a_built_store_refused(copy, data_dir):
+    """The real 2019 file is in the store already; a 2018 file added later as ..._2019_copy.csv is refused."""
+    data, store = copy
+    (data / "cbs_pc4").mkdir()
+    shutil.copy(data_dir / PC4_2019, data / PC4_2019)
+    build(data, store)
+    shutil.copy(data_dir / PC4_2018, data / "cbs_pc4/cbs_pc4_2019_copy.csv")
+    err = refused(data, store, "cbs_pc4_2019_copy.csv")
+    assert "cbs_pc4_2019.csv" in str(err)
+
+
 def test_copy_of_another_year_refused_naming_both_files(copy, data_dir):
     data, store = copy
     (data / "cbs_pc4").mkdir()

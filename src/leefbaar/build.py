@@ -153,10 +153,13 @@ def _area_keys(batches: list[Batch]):
 def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport, progress: Progress) -> None:
     with Store.open(store_path, read_only=False, build=True) as store:
         pending: list[tuple[str, Path, str, list[Batch]]] = []
+        digests = [(fam, path, _digest(path)) for fam, path in found]
+        known = [store.known_source(path, digest) for _, path, digest in digests]
+        # a new or changed file is compared with the other files of its family, so those are read again too
+        changed = {fam.name for (fam, _, _), k in zip(digests, known, strict=True) if not k}
         todo = []
-        for fam, path in found:
-            digest = _digest(path)
-            if store.known_source(path, digest):
+        for (fam, path, digest), k in zip(digests, known, strict=True):
+            if k and fam.name not in changed:
                 report.files.append(FileReport(fam.name, str(path.relative_to(data_dir)), "unchanged"))
             else:
                 todo.append((fam, path, digest))
