@@ -2,6 +2,11 @@
 
 Reading happens before any write, so a bad file stops the build with the store untouched; the writes and the
 derived geography then commit together. Files whose SHA-256 is already in the store are skipped.
+
+Every path under the data folder is read or listed with a reason (``status`` ``skipped``). Two files of one
+family that give the same areas for the same level and year (a copy such as ``cbs_pc4_2019_copy.csv``) are an
+error naming both, never "the later file wins". A store that cannot be written (a full disk) is an error
+naming the store; the store is left as it was.
 """
 
 from __future__ import annotations
@@ -11,16 +16,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leefbaar.errors import InputError
+import duckdb
+import numpy as np
+import pandas as pd
+
+from leefbaar.errors import InputError, StoreError
 from leefbaar.geo.derive import derive_geography
 from leefbaar.sources.batch import Batch, sha256
-from leefbaar.sources.registry import discover
+from leefbaar.sources.registry import Family, discover
 from leefbaar.store.store import Store
 
 
 @dataclass
 class FileReport:
-    """What happened to one file: ``read`` (with counts), ``unchanged`` or ``skipped`` (no reader)."""
+    """What happened to one path: ``read`` (with counts), ``unchanged`` or ``skipped`` (with the reason)."""
 
     family: str
     file: str
@@ -78,6 +87,11 @@ def build(data_dir: str | Path, store_path: str | Path, progress: Progress | Non
     created = not store_path.exists()
     try:
         _build(data_dir, store_path, found, others, report, progress)
+    except (duckdb.IOException, duckdb.OutOfMemoryException) as exc:  # a full disk: the transaction rolled back
+        if created:
+            for p in (store_path, store_path.with_name(store_path.name + ".wal")):
+                p.unlink(missing_ok=True)
+        raise StoreError(f"{store_path}: cannot write the store ({exc}); the store is left as it was") from None
     except BaseException:
         if created:  # leave no half-made store behind: there was none before
             for p in (store_path, store_path.with_name(store_path.name + ".wal")):
@@ -86,13 +100,66 @@ def build(data_dir: str | Path, store_path: str | Path, progress: Progress | Non
     return report
 
 
+def _digest(path: Path) -> str:
+    try:
+        return sha256(path)
+    except OSError as exc:
+        raise InputError(path, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def check_overlaps(read: list[tuple[Family, Path, list[Batch]]]) -> None:
+    """Refuse two files of one family that give observations or boundaries for the same area, level and year.
+
+    Only families with several files are compared (a file's own keys are unique: its reader checks them).
+    """
+    by_family: dict[str, list[tuple[Path, list[Batch]]]] = {}
+    for fam, path, batches in read:
+        by_family.setdefault(fam.name, []).append((path, batches))
+    for files in by_family.values():
+        if len(files) < 2:
+            continue
+        seen: dict[tuple[str, str, int], tuple[Path, pd.Index]] = {}
+        for path, batches in files:
+            for kind, key in _area_keys(batches):
+                for (level, year), codes in key.items():
+                    other = seen.get((kind, level, year))
+                    if other is not None and len(shared := other[1].intersection(codes)):
+                        raise InputError(
+                            path, f"gives {kind} for the same {len(shared)} {level} areas in {year} as "
+                            f"{other[0]} (first {shared[0]!r}); two files of one family for one year are "
+                            "ambiguous: remove the copy or the outdated file")
+                    seen[(kind, level, year)] = (path, codes if other is None else other[1].union(codes))
+
+
+def _area_keys(batches: list[Batch]):
+    """(kind, {(level, year): codes}) for the observations and the geometries of one file."""
+    obs = [b.observations for b in batches if b.observations is not None and len(b.observations)]
+    geo = [b.geometries for b in batches if b.geometries is not None and len(b.geometries)]
+    for kind, frames, year_col in (("observations", obs, "year"), ("boundaries", geo, "vintage")):
+        if not frames:
+            continue
+        keys = {}
+        for f in frames:
+            level = np.asarray(f["level"], dtype=object)
+            year = np.asarray(f[year_col], dtype=np.int64)
+            pairs = pd.DataFrame({"level": level, "year": year}).drop_duplicates()
+            for lv, yr in pairs.itertuples(index=False):
+                sel = (level == lv) & (year == yr)
+                codes = pd.Index(pd.unique(np.asarray(f["code"], dtype=object)[sel]))
+                keys[(lv, int(yr))] = codes if (lv, int(yr)) not in keys else keys[(lv, int(yr))].union(codes)
+        yield kind, keys
+
+
 def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport, progress: Progress) -> None:
-    with Store.open(store_path, read_only=False) as store:
+    with Store.open(store_path, read_only=False, build=True) as store:
         pending: list[tuple[str, Path, str, list[Batch]]] = []
+        digests = [(fam, path, _digest(path)) for fam, path in found]
+        known = [store.known_source(path, digest) for _, path, digest in digests]
+        # a new or changed file is compared with the other files of its family, so those are read again too
+        changed = {fam.name for (fam, _, _), k in zip(digests, known, strict=True) if not k}
         todo = []
-        for fam, path in found:
-            digest = sha256(path)
-            if store.known_source(path, digest):
+        for (fam, path, digest), k in zip(digests, known, strict=True):
+            if k and fam.name not in changed:
                 report.files.append(FileReport(fam.name, str(path.relative_to(data_dir)), "unchanged"))
             else:
                 todo.append((fam, path, digest))
@@ -107,6 +174,8 @@ def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport,
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
+        check_overlaps([(fam, path, batches) for (fam, path, _), (_, _, _, batches) in zip(todo, pending,
+                                                                                            strict=True)])
         with store.transaction(), store.run("build", {"data": str(data_dir), "store": str(store_path)}):
             with store.bulk():
                 for n, (family, path, digest, batches) in enumerate(pending, 1):
@@ -122,5 +191,7 @@ def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport,
             if pending:
                 progress("deriving crosswalks", 1, 1)
                 report.crosswalks = derive_geography(store)
-        for p in others:
-            report.files.append(FileReport("(no reader)", str(p.relative_to(data_dir)), "skipped", note=why_skipped(p)))
+            store.mark_built()
+        for p, why in others:
+            note = why_skipped(p) if why is None else f"{why}, not a file"
+            report.files.append(FileReport("(no reader)", str(p.relative_to(data_dir)), "skipped", note=note))

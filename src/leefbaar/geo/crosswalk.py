@@ -5,15 +5,27 @@ lies in ``to_code``. Weights of one source area sum to 1 over its targets, up to
 caused by generalised boundaries, which are dropped before renormalising. ``apply_crosswalk`` moves values
 across vintages: extensive variables (counts) are split by weight, intensive ones (rates, scores) averaged with
 weights.
+
+Intersection areas are cached by the hash of both boundary sets (codes and exact WKB) and the simplification
+tolerance, under ``$LEEFBAAR_CACHE/overlays`` (see ``leefbaar.sources.odata.default_cache_dir``): a rebuild with
+unchanged boundaries reuses them instead of overlaying again. A cache that cannot be read or written is ignored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import shapely
 
+from leefbaar.sources.odata import default_cache_dir, write_atomic
+
+OVERLAY_CACHE_VERSION = "1"  # raise when intersection_areas changes what it computes
 MIN_SHARE = 0.01
 SIMPLIFY_M = 5.0
 GEMEENTE_VINTAGES = (2014, 2017, 2022, 2024)
@@ -42,6 +54,36 @@ def intersection_areas(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame,
     return inter[inter["a"] > 0].groupby(["from", "to"], as_index=False)["a"].sum()
 
 
+def _boundary_hash(frame: gpd.GeoDataFrame) -> bytes:
+    h = hashlib.sha256(str(len(frame)).encode())
+    for code, wkb in zip(frame["code"].astype(str), shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1),
+                         strict=True):
+        h.update(code.encode() + b"\0" + len(wkb).to_bytes(8, "little") + wkb)
+    return h.digest()
+
+
+def cached_intersection_areas(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame,
+                              tolerance: float = SIMPLIFY_M) -> pd.DataFrame:
+    """``intersection_areas``, reused from the overlay cache when both boundary sets are unchanged."""
+    key = hashlib.sha256(f"{OVERLAY_CACHE_VERSION}|{tolerance!r}|".encode() + _boundary_hash(source)
+                         + _boundary_hash(target)).hexdigest()
+    path = default_cache_dir() / "overlays" / f"{key}.parquet"
+    try:
+        cached = pq.read_table(path).to_pandas()
+        if list(cached.columns) == ["from", "to", "a"]:
+            return cached
+    except (OSError, pa.ArrowException):
+        pass
+    inter = intersection_areas(source, target, tolerance)
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(inter, preserve_index=False), buf)
+    try:
+        write_atomic({path: buf.getvalue()})
+    except OSError:
+        pass
+    return inter
+
+
 def _shares(inter: pd.DataFrame, by: str, min_share: float) -> pd.DataFrame:
     total = inter.groupby(by)["a"].transform("sum")
     kept = inter[inter["a"] / total >= min_share]
@@ -57,7 +99,7 @@ def overlay_weights(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, min_shar
     weight`` where weight is the renormalised share of the source area; with ``both`` also the reverse
     crosswalk (target -> source), computed from the same intersection areas.
     """
-    inter = intersection_areas(source, target)
+    inter = cached_intersection_areas(source, target)
 
     def frame(by: str, other: str) -> pd.DataFrame:
         w = _shares(inter, by, min_share)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.errors import InputError
-from leefbaar.sources.catalogue import ColumnMap
-from leefbaar.sources.tabular import RawTable, parse_values
+from leefbaar.sources.catalogue import ColumnMap, indicators, plausible_ranges
+from leefbaar.sources.tabular import RawTable, check_unique, parse_values
 
 AREA_COLUMNS = ["code", "level", "vintage", "name", "gemeente_code", "wijk_code", "provincie_code", "area_type"]
 OBS_COLUMNS = ["code", "level", "vintage", "year", "indicator", "value", "status"]
@@ -65,8 +65,12 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
 
     ``year`` is one year for the whole file, or a year per source column (for files with one column per year).
     Text classes are translated with the column's value map; an unmapped text is an error naming the cell.
+    ``codes`` must be unique (one row per area). Every value must lie in its indicator's plausible range
+    (``min``/``max`` in ``catalogue/indicators.csv``).
     """
     columns = list(mapping)
+    if not codes.is_unique:  # the store relies on unique keys per file (no dedupe on write)
+        check_unique(raw, codes.reset_index(drop=True), str(codes.name or "code"))
     numeric = [c for c in columns if mapping[c].value_map is None]
     nvals, nstat = parse_values(raw, raw.frame[numeric], decimal=decimal)
     n, k = len(raw.frame), len(columns)
@@ -88,6 +92,7 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
         mapped = text.map(lambda t, vm=m.value_map: vm.get(t)).astype("float64").to_numpy()
         values[:, j] = mapped
         status[:, j] = np.where(np.isnan(mapped), np.where(empty, "missing", "suppressed"), "ok")
+    check_plausible(raw, columns, [mapping[c].indicator for c in columns], values)
     rounded = np.array([mapping[c].rounded for c in columns])
     status[:, rounded] = np.where(status[:, rounded] == "ok", "rounded", status[:, rounded])
     years = np.array([year[c] if isinstance(year, dict) else year for c in columns])
@@ -110,3 +115,27 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
         "value": values.T.reshape(-1),
         "status": pd.Categorical.from_codes(status_idx, categories=pd.Index(status_values, dtype=object)),
     })
+
+
+def check_plausible(raw: RawTable, columns: list[str], indicator_ids: list[str], values: np.ndarray) -> None:
+    """Reject a value outside its indicator's plausible range, naming the first such row and column.
+
+    ``values`` has one column per source column (NaN where suppressed or missing, which is never checked).
+    """
+    ranges = plausible_ranges()
+    lo = np.array([ranges[i][0] for i in indicator_ids], dtype=float)
+    hi = np.array([ranges[i][1] for i in indicator_ids], dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = (values < lo) | (values > hi)
+    if not bad.any():
+        return
+    cols = np.flatnonzero(bad.any(axis=0))
+    j = int(cols[0])
+    i = int(np.flatnonzero(bad[:, j])[0])
+    ind = indicator_ids[j]
+    unit = indicators().at[ind, "unit"]
+    span = (f"{lo[j]:g} to {hi[j]:g}" if np.isfinite(lo[j]) and np.isfinite(hi[j])
+            else f"at least {lo[j]:g}" if np.isfinite(lo[j]) else f"at most {hi[j]:g}")
+    raise InputError(raw.path, f"value {values[i, j]:g} is implausible for indicator {ind!r} ({unit}): the "
+                     f"catalogue allows {span} ({int(bad[:, j].sum())} such cells in this column)",
+                     row=int(raw.row[i]), column=columns[j])

@@ -74,13 +74,7 @@ def read_boundary_layer(path: Path, spec: BoundarySpec) -> Batch:
     rows = np.arange(2, len(frame) + 2)
     raw = RawTable(path, frame.drop(columns="geometry").astype(str), rows)
     check_unique(raw, codes.reset_index(drop=True), spec.code)
-    empty = frame.geometry.is_empty | frame.geometry.isna()
-    if empty.any():
-        i = int(np.flatnonzero(empty.to_numpy())[0])
-        raise InputError(path, "feature has no geometry", row=int(rows[i]), column="geometry")
-    geom = frame.geometry.to_numpy()
-    invalid = ~shapely.is_valid(geom)
-    geom[invalid] = shapely.make_valid(geom[invalid], method="structure", keep_collapsed=False)
+    geom = repair(path, frame.geometry.to_numpy(), codes.to_numpy(), rows)
     names = frame[spec.name].astype(str) if spec.name else None
     extra = {}
     if spec.level in ("gemeente", "wijk") and "province" in frame:
@@ -109,6 +103,36 @@ def read_boundary_layer(path: Path, spec: BoundarySpec) -> Batch:
     return batch
 
 
+def repair(path: Path, geom: np.ndarray, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Valid polygonal geometries: invalid ones repaired with ``make_valid`` (structure method), then checked.
+
+    A feature without a geometry, or whose repaired geometry is empty or has no area (a ring collapsed to a
+    point or a line), is an error naming the file, the feature's code and its row (numbered as in the attribute
+    table, whose header is row 1).
+    """
+    geom = np.asarray(geom, dtype=object).copy()
+    missing = shapely.is_missing(geom)
+    invalid = ~missing & ~shapely.is_valid(geom)
+    geom[invalid] = shapely.make_valid(geom[invalid], method="structure", keep_collapsed=False)
+    polygonal = np.isin(shapely.get_type_id(geom), [3, 6])  # Polygon, MultiPolygon
+    collection = shapely.get_type_id(geom) == 7
+    if collection.any():  # keep the polygonal parts a repair may wrap in a collection
+        parts = shapely.get_parts(geom[collection], return_index=True)
+        keep = np.isin(shapely.get_type_id(parts[0]), [3, 6])
+        merged = np.array([shapely.union_all(parts[0][keep & (parts[1] == k)]) for k in range(collection.sum())],
+                          dtype=object)
+        geom[collection] = merged
+        polygonal = np.isin(shapely.get_type_id(geom), [3, 6])
+    bad = missing | ~polygonal | shapely.is_empty(geom) | ~(shapely.area(geom) > 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        what = ("has no geometry" if missing[i] else
+                "has a geometry without area (a collapsed ring, a point or a line), also after repair")
+        more = f" ({int(bad.sum()) - 1} more such features)" if bad.sum() > 1 else ""
+        raise InputError(path, f"feature {codes[i]!r} {what}{more}", row=int(rows[i]), column="geometry")
+    return geom
+
+
 def cell_squares(ids: pd.Series, size: int, column: str, raw: RawTable) -> np.ndarray:
     """Square polygons (RD) for CBS grid-cell ids like ``E0974N4514`` (lower-left corner in hectometres)."""
     parts = ids.str.extract(_CELL)
@@ -125,6 +149,9 @@ def cell_squares(ids: pd.Series, size: int, column: str, raw: RawTable) -> np.nd
 def read_grid_csv(path: Path) -> Batch:
     """CBS vierkantstatistieken (100 m or 500 m) as CSV with GeoPackage column names; squares are built."""
     m = re.search(r"vk(100|500)_(\d{4})", path.name)
+    if m is None:
+        raise InputError(path, "file name does not state a 100 m or 500 m grid and a year (cbs_vk100_<year>_*.csv "
+                         "or cbs_vk500_<year>_*.csv)")
     size, year = int(m.group(1)), int(m.group(2))
     family, level, id_col = f"grid{size}_{year}", f"grid{size}", f"crs28992res{size}m"
     raw = read_text_table(path)
@@ -142,7 +169,10 @@ def read_grid_csv(path: Path) -> Batch:
 
 def read_grid_gpkg(path: Path, year: int = 2020) -> Batch:
     """CBS vierkantstatistieken 100 m as served by PDOK (``c28992r100`` ids); statistics year 2020 assumed."""
-    frame = pyogrio.read_dataframe(path)
+    try:
+        frame = pyogrio.read_dataframe(path)
+    except Exception as exc:  # pyogrio raises several GDAL error types
+        raise InputError(path, f"cannot be read as a GeoPackage: {exc}") from None
     if frame.crs is None or frame.crs.to_epsg() != RD:
         raise InputError(path, "grid GeoPackage must be in RD New (EPSG:28992)")
     rows = np.arange(2, len(frame) + 2)
@@ -153,7 +183,7 @@ def read_grid_gpkg(path: Path, year: int = 2020) -> Batch:
     ids = raw.frame["c28992r100"].str.strip()
     check_unique(raw, ids, "c28992r100")
     geoms = gpd.GeoDataFrame({"code": ids.to_numpy(), "level": "grid100", "vintage": year},
-                             geometry=frame.geometry.to_numpy(), crs=RD)
+                             geometry=repair(path, frame.geometry.to_numpy(), ids.to_numpy(), rows), crs=RD)
     obs = observations_from_wide(raw, ids, "grid100", year, mapping, year)
     return Batch("grid100_pdok", path, *CBS, len(frame), areas=area_frame(ids, "grid100", year), observations=obs,
                  geometries=geoms)

@@ -28,7 +28,14 @@ from leefbaar.errors import InputError
 from leefbaar.sources.batch import Batch, area_frame, observations_from_wide
 from leefbaar.sources.catalogue import column_maps, columns_for
 from leefbaar.sources.cbs import CBS, region_codes
-from leefbaar.sources.tabular import RawTable, check_columns, check_unique, parse_values, read_text_table
+from leefbaar.sources.tabular import (
+    RawTable,
+    check_columns,
+    check_unique,
+    parse_values,
+    read_text_table,
+    year_column,
+)
 
 BZK = ("Ministerie van BZK, Leefbaarometer open data (layer lbm3:buurtscore24)", "open data (BZK)")
 OBI = ("Gemeente Rotterdam, OBI (Onderzoek en Business Intelligence), Wijkprofiel",
@@ -59,10 +66,8 @@ def _fail_first(raw: RawTable, bad: np.ndarray, column: str, message: str) -> No
 
 
 def _year_column(raw: RawTable, column: str) -> pd.Series:
-    """The four-digit year of every row, or an error naming the first row without one."""
-    text = raw.frame[column].str.strip()
-    _fail_first(raw, ~text.str.fullmatch(r"\d{4}").to_numpy(), column, "{value!r} is not a four-digit year")
-    return text.astype(int)
+    """The whole four-digit year of every row, within the years of the file name (an error names the row)."""
+    return year_column(raw, column)
 
 
 def _rows(raw: RawTable, sel: np.ndarray) -> RawTable:
@@ -295,8 +300,8 @@ def read_kwb_buurt(path: Path) -> Batch:
                                           "indelingswijziging_wijken_en_buurten"]])
     values, status = np.asarray(values, dtype=float), np.asarray(status)
     pc4 = np.where(status[:, 0] == "ok", f["meest_voorkomende_postcode"].str.strip(), None)
-    _fail_first(raw, np.array([p is not None and not re.fullmatch(r"\d{4}", p) for p in pc4]),
-                "meest_voorkomende_postcode", "{value!r} is not a four-digit postcode")
+    _fail_first(raw, np.array([p is not None and not re.fullmatch(r"[1-9]\d{3}", p) for p in pc4]),
+                "meest_voorkomende_postcode", "{value!r} is not a postcode area (four digits, 1000-9999)")
     postcode = pd.DataFrame({"code": codes, "vintage": year, "pc4": pc4,
                              "dekking_klasse": pd.array(values[:, 1], dtype="Int64"),
                              "indelingswijziging": pd.array(values[:, 2], dtype="Int64")})

@@ -2,7 +2,9 @@
 
 - ``catalogue/indicators.csv``: one row per indicator (id, Dutch and English label, unit, theme, direction
   +1 = higher is better, -1 = higher is worse, 0 = no direction; ``sensitive`` = 1 for ethnicity or migration
-  background, which no default index may use).
+  background, which no default index may use; ``min`` and ``max`` = the plausible range of a value in its
+  unit, checked on every value read: percentages 0-100, shares 0-1, counts and amounts at least 0, classes
+  their class numbers, scores a generous band around what the publisher can produce; empty = no bound).
 - ``catalogue/columns.csv``: per source family, which column holds which indicator in which years, with an
   optional ``value_map`` (``catalogue/value_maps.yaml``) for text classes and ``rounded`` = 1 where the
   publisher rounds the value (CBS counts are rounded to 5).
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -62,7 +65,24 @@ def indicators() -> pd.DataFrame:
     if bad.any():
         raise SpecError(f"catalogue/indicators.csv: direction of {frame['id'][bad].iloc[0]!r} must be -1, 0 or 1")
     frame["sensitive"] = frame["sensitive"].astype(bool)
+    for col in ("min", "max"):
+        num = pd.to_numeric(frame[col].replace("", None), errors="coerce")
+        bad = (frame[col] != "") & num.isna()
+        if bad.any():
+            raise SpecError(f"catalogue/indicators.csv: {col} of {frame['id'][bad].iloc[0]!r} is not a number")
+        frame[col] = num.astype(float)
+    bad = frame["min"] > frame["max"]
+    if bad.any():
+        raise SpecError(f"catalogue/indicators.csv: min above max for {frame['id'][bad].iloc[0]!r}")
     return frame.set_index("id")
+
+
+@cache
+def plausible_ranges() -> dict[str, tuple[float, float]]:
+    """Indicator id -> (min, max) of a plausible value; -inf/inf where the catalogue sets no bound."""
+    cat = indicators()
+    lo, hi = cat["min"].fillna(-np.inf), cat["max"].fillna(np.inf)
+    return {i: (float(a), float(b)) for i, a, b in zip(cat.index, lo, hi, strict=True)}
 
 
 @cache

@@ -14,10 +14,10 @@ import pandas as pd
 from leefbaar.errors import InputError
 from leefbaar.sources.batch import Batch, area_frame, observations_from_wide
 from leefbaar.sources.catalogue import columns_for
-from leefbaar.sources.tabular import RawTable, check_columns, check_unique, read_text_table
+from leefbaar.sources.tabular import RawTable, check_columns, check_unique, read_text_table, year_column
 
 CBS = ("CBS (Centraal Bureau voor de Statistiek)", "CC BY 4.0")
-_PC4 = re.compile(r"^\d{4}$")
+_PC4 = re.compile(r"^[1-9]\d{3}$")
 _REGION = re.compile(r"^(NL\d{2}|PV\d{2}|GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})$")
 PROVINCIE_CODES = {
     "Groningen": "PV20", "Fryslân": "PV21", "Fryslan": "PV21", "Friesland": "PV21", "Drenthe": "PV22",
@@ -29,12 +29,12 @@ LEVEL_OF_PREFIX = {"NL": "land", "PV": "provincie", "GM": "gemeente", "WK": "wij
 
 
 def pc4_codes(raw: RawTable, column: str) -> pd.Series:
-    """Validated four-digit postcode areas from ``column`` (a number like ``1011`` or ``1011.0``)."""
+    """Validated postcode areas 1000-9999 from ``column`` (a number like ``1011`` or ``1011.0``)."""
     codes = raw.frame[column].str.strip().str.replace(r"\.0$", "", regex=True)
     bad = ~codes.str.match(_PC4)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(raw.path, f"{raw.frame[column].iloc[i]!r} is not a four-digit postcode area",
+        raise InputError(raw.path, f"{raw.frame[column].iloc[i]!r} is not a postcode area (four digits, 1000-9999)",
                          row=int(raw.row[i]), column=column)
     check_unique(raw, codes, column)
     return codes
@@ -77,13 +77,11 @@ def read_pc4_income_2017(path: Path) -> Batch:
 def read_ses_woa(path: Path) -> Batch:
     """CBS SES-WOA scores per PC4; semicolon-separated with decimal commas, one row per PC4 and year."""
     raw = read_text_table(path, sep=";")
-    years = pd.to_numeric(raw.frame.get("SES_Verslagjaar", pd.Series(dtype=str)), errors="coerce")
-    if years.isna().any():
-        i = int(np.flatnonzero(years.isna().to_numpy())[0]) if len(years) else 0
-        raise InputError(path, "reporting year is not a number", row=int(raw.row[i]) if len(years) else 1,
-                         column="SES_Verslagjaar")
+    if "SES_Verslagjaar" not in raw.frame.columns:
+        raise InputError(path, "required column is missing", row=1, column="SES_Verslagjaar")
+    years = year_column(raw, "SES_Verslagjaar")
     areas, parts = [], []
-    for year in sorted(years.unique().astype(int)):
+    for year in sorted(years.unique()):
         mapping = columns_for("ses_woa", year)
         if not mapping:
             raise InputError(path, f"year {year} is not in the catalogue for SES-WOA", column="SES_Verslagjaar")

@@ -18,7 +18,7 @@ from leefbaar.errors import InputError
 from leefbaar.sources.batch import Batch, area_frame, observations_from_wide
 from leefbaar.sources.catalogue import column_maps
 from leefbaar.sources.cbs import pc4_codes, region_codes
-from leefbaar.sources.tabular import RawTable, check_columns, parse_values, read_text_table
+from leefbaar.sources.tabular import RawTable, check_columns, parse_values, read_text_table, year_column
 
 BZK = ("Ministerie van BZK, Leefbaarometer open data (Atlas Research / RIGO)", "open data (BZK)")
 
@@ -28,14 +28,10 @@ def read_lbm3_pc4(path: Path) -> Batch:
     raw = read_text_table(path)
     maps = {m.column: m for m in column_maps() if m.family == "lbm3_pc4"}
     check_columns(raw, set(maps) | {"PC4", "jaar"})
-    values, _ = parse_values(raw, raw.frame[["jaar"]])
-    years = pd.Series(values[:, 0])
-    if years.isna().any():
-        i = int(np.flatnonzero(years.isna().to_numpy())[0])
-        raise InputError(path, "year is missing", row=int(raw.row[i]), column="jaar")
+    years = year_column(raw, "jaar")
     areas, parts = [], []
     valid_years = set().union(*(m.years for m in maps.values()))
-    for year in sorted(years.astype(int).unique()):
+    for year in sorted(years.unique()):
         if year not in valid_years:
             i = int(np.flatnonzero((years == year).to_numpy())[0])
             raise InputError(path, f"year {year} is not a Leefbaarometer 3 measurement year",
@@ -109,7 +105,11 @@ _DERIVED = {
 
 def read_lbm2_derived(path: Path) -> Batch:
     """Derived LBM 2.0 class tables (ranges per year and inferred thresholds), kept as reference tables."""
-    table, columns = _DERIVED[re.sub(r"\.csv$", "", path.name)]
+    stem = re.sub(r"\.csv$", "", path.name)
+    if stem not in _DERIVED:
+        expected = " or ".join(f"{k}.csv" for k in _DERIVED)
+        raise InputError(path, f"unknown derived Leefbaarometer table; expected {expected}")
+    table, columns = _DERIVED[stem]
     raw = read_text_table(path)
     check_columns(raw, columns)
     text = [c for c in columns if c in ("boundary", "between", "label_nl")]

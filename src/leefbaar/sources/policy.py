@@ -17,7 +17,7 @@ import pandas as pd
 from leefbaar.errors import InputError
 from leefbaar.sources.batch import Batch, area_frame
 from leefbaar.sources.cbs import pc4_codes
-from leefbaar.sources.tabular import RawTable, check_columns, read_text_table
+from leefbaar.sources.tabular import RawTable, check_columns, read_text_table, year_column
 
 # list id -> (name column, known columns, publisher of the transcription source)
 NAME_LISTS = {
@@ -46,10 +46,7 @@ def read_apcg(path: Path) -> Batch:
     keep = (flag == "TRUE").to_numpy()
     sub = RawTable(raw.path, raw.frame[keep].reset_index(drop=True), raw.row[keep])
     codes = pc4_codes(sub, "CBS_APCG_PC4")
-    years = sub.frame["CBS_APCG_Jaar"].str.strip()
-    if not years.str.fullmatch(r"\d{4}").all():
-        i = int(np.flatnonzero((~years.str.fullmatch(r"\d{4}")).to_numpy())[0])
-        raise InputError(path, "year must be four digits", row=int(sub.row[i]), column="CBS_APCG_Jaar")
+    years = year_column(sub, "CBS_APCG_Jaar").astype(str)
     groups = pd.DataFrame({
         "group_id": "apcg_" + years, "code": codes, "level": "pc4", "vintage": years.astype(int),
         "label": "CBS armoede-probleemcumulatiegebied (APCG) " + years, "confidence": "exact", "partial": False,

@@ -3,19 +3,29 @@
 Each family names a glob pattern relative to the data folder (the layout of ``shared/data``; see SOURCES.md
 there). Families are read in this order; where two files give a geometry for the same area and vintage, the
 first one read is kept (so the more detailed boundary file comes first).
+
+Every path under the data folder is accounted for: read by a family, or listed with the reason it is not. A
+path that a family's pattern names but that cannot be read as a regular file (a folder, a FIFO, a device, a
+symbolic link that loops or points nowhere, an unreadable or oversized file) is an error naming it, so that a
+year is never left out without a word.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from leefbaar.errors import InputError
 from leefbaar.sources import buurt, cbs, leefbaarometer, policy
 from leefbaar.sources.batch import Batch
 from leefbaar.sources.boundaries import BoundarySpec, read_boundary_layer, read_grid_csv, read_grid_gpkg
+from leefbaar.sources.tabular import check_size
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,9 @@ def _layers(*specs: BoundarySpec) -> Callable[[Path], list[Batch]]:
 def _pdok_layer(path: Path) -> list[Batch]:
     """A boundary layer written by ``leefbaar download --boundaries`` (level and year in the file name)."""
     m = re.fullmatch(r"pdok_(gemeente|wijk|buurt|provincie)_(\d{4})_gegeneraliseerd_wgs84", path.stem)
+    if m is None:
+        raise InputError(path, "file name is not pdok_<gemeente|wijk|buurt|provincie>_<year>_gegeneraliseerd_wgs84"
+                         ".geojson")
     return [read_boundary_layer(path, BoundarySpec(m[1], int(m[2]), "statcode", "statnaam"))]
 
 
@@ -108,19 +121,100 @@ FAMILIES: list[Family] = [
 ]
 
 
-def discover(data_dir: Path) -> tuple[list[tuple[Family, Path]], list[Path]]:
-    """The (family, file) pairs found under ``data_dir`` in reading order, and the files no family reads."""
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a regular file (None if it can); symbolic links are followed."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops"
+        if path.is_symlink():
+            return "a symbolic link to nothing"
+        return f"not accessible ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")]
+    return next((what for test, what in kinds if test(st.st_mode)), "not a regular file")
+
+
+def _check_readable(fam: Family, path: Path) -> None:
+    why = not_a_file(path)
+    if why is None and not os.access(path, os.R_OK):
+        why = "not readable (permission denied)"
+    if why is not None:
+        raise InputError(path, f"is {why}, not a file that can be read; it is named like a file of "
+                         f"{fam.description} (family {fam.name}): replace it by the file or remove it")
+    check_size(path, path.stat().st_size)
+
+
+def _all_paths(data_dir: Path) -> tuple[list[Path], dict[Path, str]]:
+    """Every path under ``data_dir`` (symbolic links to folders followed once), and folders with a note.
+
+    The notes say why a folder holds nothing that is read: it is empty, or a link back into a folder already
+    walked (a cycle).
+    """
+    out, notes, seen = [], {}, set()
+
+    def walk(folder: Path) -> None:
+        st = folder.stat()
+        if (st.st_dev, st.st_ino) in seen:
+            notes[folder] = "a symbolic link to a folder already read (a cycle)"
+            return
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            notes[folder] = f"a folder that cannot be listed ({exc.strerror or exc})"
+            return
+        if not entries and folder != data_dir:
+            notes[folder] = "an empty folder"
+        for entry in entries:
+            path = Path(entry.path)
+            out.append(path)
+            try:
+                is_dir = entry.is_dir()  # follows symbolic links
+            except OSError:
+                is_dir = False
+            if is_dir:
+                walk(path)
+
+    walk(data_dir)
+    return sorted(out), notes
+
+
+def _matches(rel: PurePosixPath, pattern: str) -> bool:
+    return len(rel.parts) == len(PurePosixPath(pattern).parts) and rel.match(pattern)
+
+
+def discover(data_dir: Path) -> tuple[list[tuple[Family, Path]], list[tuple[Path, str | None]]]:
+    """The (family, file) pairs found under ``data_dir`` in reading order, and the other paths.
+
+    Other paths come with why they are not a readable file (None for a regular file no family reads). A
+    path a family names that is not a readable regular file within the size bound is an ``InputError``.
+    """
     data_dir = Path(data_dir)
+    paths, notes = _all_paths(data_dir)
+    rels = {p: PurePosixPath(p.relative_to(data_dir).as_posix()) for p in paths}
     found, claimed, families_found = [], set(), set()
     for fam in FAMILIES:
         if fam.fallback_for in families_found:
             continue
-        for path in sorted(data_dir.glob(fam.pattern)):
-            if path.is_file() and path not in claimed:
-                found.append((fam, path))
-                claimed.add(path)
-                families_found.add(fam.name)
-    fallbacks = {p for fam in FAMILIES if fam.fallback_for in families_found for p in data_dir.glob(fam.pattern)}
-    others = sorted(p for p in data_dir.rglob("*")
-                    if p.is_file() and p not in claimed | fallbacks and p.name != "SOURCES.md")
+        for path in paths:
+            if path in claimed or not _matches(rels[path], fam.pattern):
+                continue
+            _check_readable(fam, path)
+            found.append((fam, path))
+            claimed.add(path)
+            families_found.add(fam.name)
+    fallbacks = {p for fam in FAMILIES if fam.fallback_for in families_found for p in paths
+                 if _matches(rels[p], fam.pattern)}
+    others = []
+    for p in paths:
+        if p in claimed or p in fallbacks or rels[p].as_posix() == "SOURCES.md":
+            continue
+        if p in notes:
+            others.append((p, notes[p]))
+        elif not_a_file(p) != "a folder":
+            others.append((p, not_a_file(p)))
     return found, others

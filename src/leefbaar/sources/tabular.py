@@ -1,7 +1,12 @@
 """Strict reading of delimited text files: every problem is located by file, row and column.
 
-Rows are numbered as lines of the file (the header is row 1). All cells are read as text first, so that a
-value is never silently coerced; ``parse_values`` then turns text into numbers with a status per cell.
+Rows are numbered as physical lines of the file (the header is row 1; blank lines and line breaks inside
+quoted cells count). All cells are read as text first, so that a value is never silently coerced;
+``parse_values`` then turns text into finite numbers with a status per cell.
+
+A file larger than ``LEEFBAAR_MAX_FILE_MB`` megabytes (default 512; after gzip decompression for ``.gz``) is
+refused before it is read, so that a runaway file never exhausts memory; the largest official file read today
+is under 5 MB.
 
 CBS suppression and missing-value codes (Kerncijfers wijken en buurten, PC4 and grid releases):
 
@@ -13,6 +18,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +36,28 @@ SUPPRESSION_NUMBERS = (-99999999.0, -99997.0, -99995.0)
 SUPPRESSED_TEXT = {"x", "X"}
 MISSING_TEXT = {"", ".", "NA", "N/A", "nan", "NaN"}
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+DEFAULT_MAX_FILE_MB = 512
+ENV_MAX_FILE_MB = "LEEFBAAR_MAX_FILE_MB"
+
+
+def max_file_bytes() -> int:
+    """The size bound per input file in bytes: ``$LEEFBAAR_MAX_FILE_MB`` megabytes, default 512."""
+    text = os.environ.get(ENV_MAX_FILE_MB, "").strip()
+    try:
+        mb = float(text) if text else DEFAULT_MAX_FILE_MB
+    except ValueError:
+        mb = float("nan")
+    if not mb > 0:
+        raise InputError(ENV_MAX_FILE_MB, f"{text!r} is not a positive number of megabytes")
+    return int(mb * 1_000_000)
+
+
+def check_size(path: Path, size: int) -> None:
+    """Refuse a file of ``size`` bytes above the bound, naming the file and the setting."""
+    limit = max_file_bytes()
+    if size > limit:
+        raise InputError(path, f"is {size / 1e6:,.0f} MB, above the bound of {limit / 1e6:,.0f} MB per file; "
+                         f"raise {ENV_MAX_FILE_MB} if the file is genuine")
 
 
 @dataclass(frozen=True)
@@ -65,14 +94,18 @@ def read_text_table(path: str | Path, sep: str = ",", encoding: str = "utf-8", p
     """
     path = Path(path)
     try:
+        check_size(path, path.stat().st_size)
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(path, f"cannot be read: {exc.strerror}") from None
+        raise InputError(path, f"cannot be read: {exc.strerror or exc}") from None
     if path.suffix == ".gz":
+        limit = max_file_bytes()
         try:
-            data = gzip.decompress(data)
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+                data = gz.read(limit + 1)
         except (OSError, EOFError) as exc:
             raise InputError(path, f"is not a complete gzip file: {exc}") from None
+        check_size(path, len(data))
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
@@ -93,7 +126,8 @@ def read_text_table(path: str | Path, sep: str = ",", encoding: str = "utf-8", p
     if pad_short_rows:
         lines = data.decode(encoding).splitlines()
         width = len(header) - 1
-        data = "\n".join(line + sep * max(0, width - line.count(sep)) for line in lines).encode()
+        data = "\n".join(line + sep * max(0, width - line.count(sep)) if line.strip() else line
+                         for line in lines).encode()
     try:
         table = pacsv.read_csv(
             pa.BufferReader(data),
@@ -121,8 +155,28 @@ def read_text_table(path: str | Path, sep: str = ",", encoding: str = "utf-8", p
                           for i, n in enumerate(names)})
     if frame.empty:
         raise InputError(path, "has a header but no data rows", row=2)
-    # Line numbers: the header is line 1; multi-line header cells are not used in any of the families read.
-    return RawTable(path, frame, np.arange(2, len(frame) + 2))
+    return RawTable(path, frame, _record_lines(data, sep, encoding, len(frame)))
+
+
+def _record_lines(data: bytes, sep: str, encoding: str, n: int) -> np.ndarray:
+    """The 1-based physical line on which each of the ``n`` data records starts (the header is line 1).
+
+    Without blank lines or line breaks inside cells this is 2, 3, ...; otherwise the file is scanned once
+    with a CSV parser that counts lines as Arrow does (blank lines skipped, quoted line breaks kept).
+    """
+    physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if physical == n + 1 and b"\r" not in data.replace(b"\r\n", b""):
+        return np.arange(2, n + 2)
+    reader = csv.reader(io.StringIO(data.decode(encoding), newline=""), delimiter=sep)
+    starts, prev = [], 0
+    for record in reader:
+        if record:
+            starts.append(prev + 1)
+        prev = reader.line_num
+    starts = np.asarray(starts[1:], dtype=np.int64)
+    if len(starts) != n:  # the two parsers disagree on where records are: number them as before
+        return np.arange(2, n + 2)
+    return starts
 
 
 def check_columns(raw: RawTable, known: set[str] | list[str], required: set[str] | list[str] | None = None) -> None:
@@ -152,6 +206,39 @@ def check_unique(raw: RawTable, codes: pd.Series, column: str) -> None:
         )
 
 
+_NAME_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+
+def years_in_name(path: Path) -> tuple[int, int] | None:
+    """The span of years a file name states (``..._2002_2022.csv`` -> (2002, 2022), ``lbm2024_...`` -> (2024,
+    2024)); None if it names no year."""
+    years = [int(y) for y in _NAME_YEAR.findall(Path(path).name)]
+    return (min(years), max(years)) if years else None
+
+
+def year_column(raw: RawTable, column: str) -> pd.Series:
+    """Whole four-digit years from ``column``, each within the span the file name states (if any).
+
+    A fractional year (``2022.5``), text or a year outside the file name's span is an error naming the row.
+    """
+    text = raw.frame[column].str.strip()
+    bad = ~text.str.fullmatch(r"\d{4}").to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(raw.path, f"{text.iloc[i]!r} is not a whole four-digit year", row=int(raw.row[i]),
+                         column=column)
+    years = text.astype(int)
+    span = years_in_name(raw.path)
+    if span is not None:
+        out = ((years < span[0]) | (years > span[1])).to_numpy()
+        if out.any():
+            i = int(np.flatnonzero(out)[0])
+            named = f"{span[0]}" if span[0] == span[1] else f"{span[0]}-{span[1]}"
+            raise InputError(raw.path, f"year {years.iloc[i]} lies outside the year{'s' * (span[0] < span[1])} "
+                             f"{named} in the file name", row=int(raw.row[i]), column=column)
+    return years
+
+
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 
 
@@ -160,8 +247,9 @@ def parse_values(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple
 
     Returns ``(values, status)`` as 2-D arrays of shape (rows, columns): float64 values, NaN where the status
     is ``suppressed`` or ``missing`` (never a number), and status ``ok``, ``suppressed`` or ``missing``.
-    Text that is not a number, or a decimal comma where a point is expected, raises an ``InputError``
-    naming the first offending row and column. Vectorised over all cells with Arrow compute kernels.
+    Text that is not a number, a decimal comma where a point is expected, and a number too large for a
+    float (``1e309``, read as infinity) raise an ``InputError`` naming the first offending row and column.
+    Vectorised over all cells with Arrow compute kernels.
     """
     n, k = text.shape
     if k == 0:
@@ -186,6 +274,12 @@ def parse_values(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple
                else f"text {value!r} where a number is expected")
         in_col = int(bad[(first // n) * n:(first // n + 1) * n].sum())
         raise InputError(raw.path, f"{why} ({in_col} such cells in this column)", row=int(raw.row[i]), column=col)
+    infinite = np.isinf(values)
+    if infinite.any():
+        first = int(np.flatnonzero(infinite)[0])
+        col, i = text.columns[first // n], first % n
+        raise InputError(raw.path, "number out of range (beyond ±1.8e308, read as infinity); only finite values "
+                         "are accepted", row=int(raw.row[i]), column=col)
     values[missing | suppressed] = np.nan
     status = np.where(suppressed, "suppressed", np.where(missing, "missing", "ok")).astype(object)
     return values.reshape(k, n).T, status.reshape(k, n).T

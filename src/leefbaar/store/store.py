@@ -3,6 +3,10 @@
 Writes happen in one transaction per command (``Store.transaction``): a failure or a kill half-way leaves the
 file exactly as it was. Re-ingesting a file with the same SHA-256 adds nothing; a changed file replaces the
 rows it contributed before.
+
+The store records whether a build ever completed (``meta`` key ``build``: ``incomplete`` from the moment a new
+store file is created until its first build commits, then ``complete``). A store whose first build was killed
+half-way is refused by ``Store.open`` for every use but a new build, with a message to rebuild.
 """
 
 from __future__ import annotations
@@ -42,24 +46,42 @@ class Store:
 
     # -- opening ----------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike, read_only: bool = True) -> Store:
-        """Open the store at ``path``; read-only stores must exist and carry the current schema version."""
+    def open(cls, path: str | os.PathLike, read_only: bool = True, *, build: bool = False) -> Store:
+        """Open the store at ``path``.
+
+        Every store opened must exist, carry the current schema version and have completed a build; only a
+        build (``build=True``, writable) may create a store or open one whose first build was interrupted.
+        """
         path = Path(path)
-        if read_only and not path.exists():
+        if not build and not path.exists():
             raise StoreError(f"{path}: no store here; build one with 'leefbaar build --data DIR --store {path}'")
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only and not build)
         except duckdb.Error as exc:
             raise StoreError(f"{path}: cannot be opened as a DuckDB store: {exc}") from None
-        store = cls(con, path, read_only)
-        if read_only:
-            version = store._meta("schema_version")
-            if version != SCHEMA_VERSION:
+        store = cls(con, path, read_only and not build)
+        if build:
+            try:
+                store._init_schema()
+            except duckdb.Error as exc:
                 con.close()
-                raise StoreError(f"{path}: schema version {version!r}, expected {SCHEMA_VERSION!r}; rebuild it")
-        else:
+                raise StoreError(f"{path}: cannot be written: {exc}") from None
+            return store
+        version = store._meta("schema_version")
+        if version != SCHEMA_VERSION:
+            con.close()
+            raise StoreError(f"{path}: schema version {version!r}, expected {SCHEMA_VERSION!r}; rebuild it")
+        if store._meta("build") == "incomplete":
+            con.close()
+            raise StoreError(f"{path}: the build that created this store did not complete (it was interrupted); "
+                             f"rebuild it with 'leefbaar build --data DIR --store {path}'")
+        if not read_only:
             store._init_schema()
         return store
+
+    def mark_built(self) -> None:
+        """Record that a build completed (inside the build's transaction, so that it commits with it)."""
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('build', 'complete')")
 
     def close(self) -> None:
         self.con.close()
@@ -78,7 +100,11 @@ class Store:
         return rows[0][0] if rows else None
 
     def _init_schema(self) -> None:
+        new = self._meta("schema_version") is None
         with self.transaction():
+            if new:  # a new store is incomplete until its first build commits
+                self.con.execute(DDL[0])
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('build', 'incomplete')")
             for ddl in DDL:
                 self.con.execute(ddl)
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
@@ -163,21 +189,18 @@ class Store:
         if areas:
             self._write_areas(pd.concat(areas, ignore_index=True))
         if obs:
-            # later files win: keep the last row per key (deduplicated inside DuckDB, not in pandas)
-            self._write_observations(pa.concat_tables([_obs_arrow(o, n) for n, o in enumerate(obs)]), dedupe=True)
+            # keys are unique within a file (the readers check); across files the later file wins
+            obs = _drop_overridden(obs)
+            self._write_observations(pa.concat_tables([_obs_arrow(o, n) for n, o in enumerate(obs)]))
 
-    def _write_observations(self, obs: pd.DataFrame | pa.Table, dedupe: bool = False) -> None:
+    def _write_observations(self, obs: pd.DataFrame | pa.Table) -> None:
         table = obs if isinstance(obs, pa.Table) else _obs_arrow(obs, 0)
         if table.num_rows == 0:
             return
         self.con.register("new_obs", table)
-        source = "new_obs"
-        if dedupe:
-            source = ("(SELECT * FROM new_obs QUALIFY row_number() OVER "
-                      "(PARTITION BY code, level, year, indicator ORDER BY seq DESC) = 1)")
         if self.con.execute("SELECT count(*) FROM observations").fetchall()[0][0]:
             self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
-        self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM {source}")
+        self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
         self.con.unregister("new_obs")
 
     def _write_areas(self, areas: pd.DataFrame | None) -> None:
@@ -389,6 +412,48 @@ def _string_array(column: pd.Series) -> pa.Array:
         indices = pa.array(column.cat.codes.to_numpy(), mask=column.cat.codes.to_numpy() < 0)
         return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
     return pa.array(column.astype(str).to_numpy(dtype=object), type=pa.string())
+
+
+def _distinct(column: pd.Series) -> set:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return set(column.cat.categories[np.unique(column.cat.codes.to_numpy())].astype(str))
+    return set(pd.unique(column.to_numpy()).tolist())
+
+
+def _drop_overridden(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Observations of several files with every key (code, level, year, indicator) once: the later file wins.
+
+    Each file's own keys are unique (its reader checks codes per level and year, and indicator per column), so
+    only files that share a level, a year and an indicator are compared, on those rows alone.
+    """
+    kinds = [(_distinct(f["level"]), set(np.unique(f["year"].to_numpy()).tolist()), _distinct(f["indicator"]))
+             for f in frames]
+    out = list(frames)
+    for i in range(len(frames)):
+        for j in range(i + 1, len(frames)):
+            levels, years, inds = (a & b for a, b in zip(kinds[i], kinds[j], strict=True))
+            if not (levels and years and inds):
+                continue
+            later, mine = _keys(frames[j], levels, years, inds), out[i]
+            at = np.flatnonzero(_rows_in(mine, levels, years, inds))
+            drop = _keys(mine.iloc[at], levels, years, inds).isin(later)
+            if drop.any():
+                keep = np.ones(len(mine), dtype=bool)
+                keep[at[drop]] = False
+                out[i] = mine[keep]
+    return out
+
+
+def _rows_in(frame: pd.DataFrame, levels: set, years: set, inds: set) -> np.ndarray:
+    return (frame["level"].astype(str).isin(levels) & frame["year"].isin(years)
+            & frame["indicator"].astype(str).isin(inds)).to_numpy()
+
+
+def _keys(frame: pd.DataFrame, levels: set, years: set, inds: set) -> pd.MultiIndex:
+    """(code, level, indicator, year) of the rows of ``frame`` at the given levels, years and indicators."""
+    sub = frame[_rows_in(frame, levels, years, inds)]
+    return pd.MultiIndex.from_arrays([sub[c].astype(str).to_numpy() for c in ("code", "level", "indicator")]
+                                     + [sub["year"].to_numpy()])
 
 
 def _obs_arrow(obs: pd.DataFrame, seq: int) -> pa.Table:
