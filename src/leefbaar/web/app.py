@@ -4,20 +4,33 @@ The API is documented at ``/openapi.json`` (no CDN-based docs page: the app work
 typed and validated (levels, measures and indicators are enums from the catalogue; codes and years are
 pattern- and range-checked); queries are parameterised; no path comes from a request. Responses carry a
 strict Content-Security-Policy and related headers; errors are short JSON messages, never stack traces.
-Heavy answers (boundaries, map values, profiles) are computed once and served from memory, gzip-compressed
-when the client accepts it.
+Heavy answers (boundaries, map values, profiles, downloads) are computed once and served from memory,
+gzip-compressed when the client accepts it (``Accept-Encoding`` with q-values; ``gzip;q=0`` is honoured).
+
+Serving under load (settings: arguments of ``create_app``/``serve``, or the environment of each worker):
+- ``LEEFBAAR_WEB_CACHE_MB`` (default 192): the response cache of each worker process, bounded in bytes
+  (raw + gzip bodies; least recently used entries go first).
+- ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
+  own read-only cursor of the store; ``LEEFBAAR_WEB_QUEUE`` (default 16) more wait, at most
+  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5). Beyond that the answer is at once ``503`` with
+  ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
+- HEAD is answered like GET, without the body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import functools
 import gzip
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -113,28 +126,94 @@ AreaRef = Annotated[
 ]
 
 
-class Cache:
-    """A bounded in-memory cache of encoded responses (JSON bytes and their gzip)."""
+def _setting(name: str, default: float) -> float:
+    """A serving setting from the environment (``LEEFBAAR_WEB_<NAME>``), else ``default``."""
+    value = os.environ.get(f"LEEFBAAR_WEB_{name}")
+    return float(value) if value else default
 
-    def __init__(self, size: int = 4096):
-        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+ENTRY_OVERHEAD = 512  # bytes counted per cache entry beyond its bodies (key, tuple, dict slot)
+
+
+class Cache:
+    """A least-recently-used cache of response bodies, bounded in bytes.
+
+    ``get`` keeps encoded JSON (body, its gzip, ETag), ``value`` anything with its size. ``max_bytes`` bounds
+    the sum of the sizes (bodies) plus ``ENTRY_OVERHEAD`` per entry; an entry larger than a quarter of the
+    bound is answered but not kept. Concurrent misses of one key compute it once (the others wait for that
+    result).
+    """
+
+    def __init__(self, max_bytes: int = 192 * 2**20):
+        self.max_bytes, self.nbytes = int(max_bytes), 0
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._pending: dict = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key, make: Callable[[], bytes]) -> tuple[bytes, bytes, str]:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        raw = make()
-        item = (raw, gzip.compress(raw, 5), hashlib.sha256(raw).hexdigest()[:20])
-        with self._lock:
-            self._items[key] = item
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return item
+        """The encoded body of ``key``: (raw, gzip, ETag), made with ``make`` on a miss."""
+
+        def encode():
+            raw = make()
+            gz = gzip.compress(raw, 5)
+            return (raw, gz, hashlib.sha256(raw).hexdigest()[:20]), len(raw) + len(gz)
+
+        return self.value(key, encode)
+
+    def value(self, key, make: Callable[[], tuple[object, int]]):
+        """The value of ``key``; on a miss ``make`` returns the value and its size in bytes."""
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]
+                wait = self._pending.get(key)
+                if wait is None:
+                    done = self._pending[key] = threading.Event()
+                    break
+            wait.wait()  # another thread makes it; take its result (or make it if that one failed)
+        try:
+            item, size = make()
+            size += ENTRY_OVERHEAD
+            with self._lock:
+                if size <= self.max_bytes // 4:
+                    self._items[key] = (item, size)
+                    self.nbytes += size
+                    while self.nbytes > self.max_bytes:
+                        self.nbytes -= self._items.popitem(last=False)[1][1]
+            return item
+        finally:
+            with self._lock:
+                del self._pending[key]
+            done.set()
 
 
 def _dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (RFC 9110 12.5.3: ``q=0`` means not acceptable;
+    ``*`` covers gzip when gzip is not named)."""
+    star = False
+    for part in accept_encoding.lower().split(","):
+        token, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for p in params:
+            name, _, value = p.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if token in ("gzip", "x-gzip"):
+            return q > 0
+        if token == "*":
+            star = q > 0
+    return star
 
 
 def _encoded(
@@ -144,7 +223,7 @@ def _encoded(
     headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={max_age}", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == f'"{etag}"':
         return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
         headers["Content-Encoding"] = "gzip"
         return Response(gz, media_type=media, headers=headers)
     return Response(raw, media_type=media, headers=headers)
@@ -156,6 +235,92 @@ def _download(body: bytes, fmt: str, name: str) -> Response:
         media_type=exports.MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "no-store"},
     )
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD is answered like GET (status and headers, Content-Length included), no body."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def send_head(message):
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_head)
+
+
+class Admission:
+    """ASGI middleware: admission control of API requests, per worker process.
+
+    At most ``concurrency`` API requests run at once; up to ``queue`` more wait, each at most ``max_wait``
+    seconds. A request beyond the queue, or one that waited too long, is answered at once with ``503`` and
+    ``Retry-After`` (whole seconds: the queue ahead times the mean service time, at least 1). Paths outside
+    ``/api/`` and ``/api/health`` pass untouched.
+    """
+
+    def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
+        self.app, self.concurrency, self.queue, self.max_wait = app, concurrency, queue, max_wait
+        self.active, self.waiting, self.rejected = 0, deque(), 0
+        self.service = 0.1  # seconds, moving mean of the requests served
+
+    def retry_after(self) -> int:
+        return max(1, math.ceil((len(self.waiting) + 1) * self.service / self.concurrency))
+
+    async def _reject(self, send) -> None:
+        self.rejected += 1
+        body = _dumps({"error": "overloaded", "detail": "the server is busy; retry after the time given"})
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(self.retry_after()).encode()), (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _release(self) -> None:
+        while self.waiting:
+            fut = self.waiting.popleft()
+            if not fut.done():
+                fut.set_result(True)  # the slot passes to the longest waiting request
+                return
+        self.active -= 1
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/api/") or path == "/api/health":
+            return await self.app(scope, receive, send)
+        if self.active >= self.concurrency:
+            if len(self.waiting) >= self.queue:
+                return await self._reject(send)
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
+            self.waiting.append(fut)
+            timer = loop.call_later(self.max_wait, lambda: fut.done() or fut.set_result(False))
+            try:
+                granted = await fut
+            except BaseException:  # the client went away while waiting
+                if fut.done() and not fut.cancelled() and fut.result():
+                    self._release()
+                raise
+            finally:
+                timer.cancel()
+                if fut in self.waiting:
+                    self.waiting.remove(fut)
+            if not granted:
+                return await self._reject(send)
+        else:
+            self.active += 1
+        t0 = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.service = 0.9 * self.service + 0.1 * (time.perf_counter() - t0)
+            self._release()
 
 
 class SecurityHeaders:
@@ -179,15 +344,41 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
+def create_app(
+    store_path: str | Path,
+    warm: bool = True,
+    cache_mb: float | None = None,
+    concurrency: int | None = None,
+    queue: int | None = None,
+    max_wait: float | None = None,
+) -> FastAPI:
     """The dashboard application over the store at ``store_path`` (opened read-only).
 
-    With ``warm`` the PC4 scores and boundaries are prepared in a background thread at start-up, so the
-    first visitor does not wait for them.
+    With ``warm`` the PC4 scores, boundaries, profiles, maps and analyses are prepared in a background thread
+    at start-up, so the first visitor does not wait for them. The serving settings (cache size in MB, API
+    requests run at once, queue length, longest wait in seconds) default to the ``LEEFBAAR_WEB_*``
+    environment (module docstring).
     """
     store = Store.open(store_path, read_only=True)
     data = DashboardData(store)
-    cache = Cache(size=40_000)
+    cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 192)) * 2**20))
+
+    def kept(route: Callable[..., Response]) -> Callable[..., Response]:
+        """A download route whose answer is made once per parameter set and then served from the
+        byte-bounded cache (the store does not change while it is served)."""
+
+        @functools.wraps(route)
+        def wrapper(**params) -> Response:
+            def make():
+                r = route(**params)
+                return (r.body, r.status_code, r.media_type, r.headers.get("content-disposition")), len(r.body)
+
+            key = ("download", route.__name__, *sorted((k, str(v)) for k, v in params.items()))
+            body, status, media, disposition = cache.value(key, make)
+            return Response(body, status_code=status, media_type=media,
+                            headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+
+        return wrapper
 
     def profile_body(level: str, code: str, year: int | None = None):
         return cache.get(("profile", level, code, year), lambda: _dumps(data.profile(level, code, year)))
@@ -210,9 +401,17 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             if level not in geo:
                 if level not in data.levels:
                     raise NotFound(f"the store holds no boundaries at level {level!r}")
-                with data.store_lock:  # the store's own connection is not shared between threads
-                    geo[level] = level_topojson(store, level)
+                geo[level] = level_topojson(data.thread_store(), level)
             return geo[level]
+
+    rd_geoms: dict[str, object] = {}
+
+    def rd_geometries(level: str):
+        """Boundaries of ``level`` in EPSG:28992 (code, geometry), read once per level for GeoPackages."""
+        with geo_lock:
+            if level not in rd_geoms:
+                rd_geoms[level] = data.thread_store().geometries(level, crs=28992)[["code", "geometry"]]
+            return rd_geoms[level]
 
     ready = threading.Event()
 
@@ -221,6 +420,9 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             for level in data.levels[:1]:
                 geometry(level)
                 data.warm(level)
+                data.gap_analysis(level)  # the analyses run once here, not in the first visitor's request
+                for year in data.score_years(level):
+                    data.references(level, year, None)
                 for code in data.scores(level)["code"].unique():  # every profile answered from memory
                     area_body(level, str(code))
                 for year in data.score_years(level):  # and every score map
@@ -245,6 +447,12 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         yield
         store.close()
 
+    admission = {
+        "concurrency": int(concurrency or _setting("CONCURRENCY", 4)),
+        "queue": int(queue if queue is not None else _setting("QUEUE", 16)),
+        "max_wait": max_wait if max_wait is not None else _setting("MAX_WAIT", 1.5),
+    }
+
     app = FastAPI(
         title="leefbaar",
         version=__version__,
@@ -258,8 +466,11 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         lifespan=lifespan,
         responses={422: {"model": models.Error, "description": "Invalid parameter"}},
     )
+    app.add_middleware(Admission, **admission)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     app.state.data = data
+    app.state.cache = cache
 
     # -- errors -------------------------------------------------------------------------------------
     @app.exception_handler(NotFound)
@@ -436,6 +647,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             **not_found_doc,
         },
     )
+    @kept
     def download_map(
         level: Level,
         year: Annotated[int, Query(ge=1990, le=2100)],
@@ -447,13 +659,12 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value)
         name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}"
         if format == MapFormat.gpkg:
-            with data.store_lock:
-                geoms = store.geometries(level.value, crs=28992)[["code", "geometry"]]
-            gdf = geoms.merge(frame, on="code", how="inner")
+            gdf = rd_geometries(level.value).merge(frame, on="code", how="inner")
             return _download(exports.gpkg_bytes(gdf, name), "gpkg", name)
         return _download(exports.table_bytes(frame, format.value, "kaart", _notes()), format.value, name)
 
     @app.get("/api/download/ranking/{level}", tags=["downloads"], responses=table_doc)
+    @kept
     def download_ranking(
         level: Level,
         year: Annotated[int, Query(ge=1990, le=2100)],
@@ -466,6 +677,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         return _download(exports.table_bytes(frame, format.value, "ranking", _notes()), format.value, name)
 
     @app.get("/api/download/profile/{level}/{code}", tags=["downloads"], responses=table_doc)
+    @kept
     def download_profile(level: Level, code: CodeParam, format: TableFormat):
         """The area's trend table (all years, official or modelled, with dimensions and interval)."""
         p = data.profile(level.value, code)
@@ -479,6 +691,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         )
 
     @app.get("/api/download/compare", tags=["downloads"], responses=table_doc)
+    @kept
     def download_compare(area: AreaRef, format: TableFormat, year: YearQuery = None):
         """The comparison table (one row per area: score, class, dimensions)."""
         rows = []
@@ -509,6 +722,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         )
 
     @app.get("/api/download/gap/{level}", tags=["downloads"], responses=table_doc)
+    @kept
     def download_gap(level: Level, format: TableFormat, gemeente: GemeenteQuery = None):
         """The inequality table (one row per year)."""
         d = data.distribution(level.value, gemeente)
@@ -525,6 +739,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         )
 
     @app.get("/api/download/programmes", tags=["downloads"], responses=table_doc)
+    @kept
     def download_programmes(format: TableFormat):
         """The programme registry as one row per programme."""
         frame = pd.DataFrame(
@@ -585,14 +800,31 @@ def app_from_environment() -> FastAPI:
     return create_app(os.environ["LEEFBAAR_WEB_STORE"])
 
 
-def serve(store_path: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def default_workers() -> int:
+    """Server processes by default: one per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def serve(
+    store_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    cache_mb: float | None = None,
+    queue: int | None = None,
+) -> None:
     """Serve the dashboard over the store at ``store_path`` until interrupted (blocking).
 
-    ``workers`` > 1 runs that many server processes (each opens the store read-only and fills its own
-    caches); uvicorn uses httptools and uvloop when they are installed.
+    ``workers`` server processes (default: one per core), each opens the store read-only and fills its own
+    caches (``cache_mb`` each); ``queue`` API requests may wait per worker before the answer is 503
+    (module docstring). uvicorn uses httptools and uvloop when they are installed.
     """
     import uvicorn
 
+    workers = workers or default_workers()
+    for name, value in (("CACHE_MB", cache_mb), ("QUEUE", queue)):
+        if value is not None:  # every worker process reads its settings from the environment
+            os.environ[f"LEEFBAAR_WEB_{name}"] = str(value)
     if workers > 1:
         os.environ["LEEFBAAR_WEB_STORE"] = str(Path(store_path).resolve())
         Store.open(store_path).close()  # fail here, once, if the store cannot be opened
