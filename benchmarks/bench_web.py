@@ -405,6 +405,8 @@ def mix(args) -> None:
             (f"today's configuration ({args.mix_baseline_src}, 1 worker)", args.mix_baseline_src,
              args.mix_baseline_requests, ", 1)"),
             ("this code, defaults (one worker per core)", here, args.mix_requests, ")")):
+        if n <= 0:
+            continue
         port = free_port()
         env = {**os.environ, "PYTHONPATH": src}
         jobs = mix_jobs(random.Random(7), n, codes, gemeenten, years)

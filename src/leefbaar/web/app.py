@@ -10,6 +10,9 @@ gzip-compressed when the client accepts it (``Accept-Encoding`` with q-values; `
 Serving under load (settings: arguments of ``create_app``/``serve``, or the environment of each worker):
 - ``LEEFBAAR_WEB_CACHE_MB`` (default 192): the response cache of each worker process, bounded in bytes
   (raw + gzip bodies; least recently used entries go first).
+- Downloads (CSV, Excel, GeoPackage) are made once per parameter set into files in one folder that the
+  workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit), at most
+  ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk.
 - ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
   own read-only cursor of the store; ``LEEFBAAR_WEB_QUEUE`` (default 16) more wait, at most
   ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5). Beyond that the answer is at once ``503`` with
@@ -28,6 +31,8 @@ import json
 import logging
 import math
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import OrderedDict, deque
@@ -41,7 +46,7 @@ import pandas as pd
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -237,6 +242,92 @@ def _download(body: bytes, fmt: str, name: str) -> Response:
     )
 
 
+class DownloadFiles:
+    """Downloads made once per parameter set and kept as files in one folder that all worker processes share,
+    bounded in bytes (least recently served first out), and streamed from disk in chunks.
+
+    File names are hashes of the parameters (no name comes from a request); a file is written under a
+    temporary name and renamed, so a worker never serves a half-written file. Each file starts with one JSON
+    line (media type, Content-Disposition), then the body.
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, folder: str | Path, max_bytes: int = 512 * 2**20):
+        self.folder, self.max_bytes = Path(folder), int(max_bytes)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock, self._pending = threading.Lock(), {}
+
+    def _path(self, key) -> Path:
+        return self.folder / (hashlib.sha256(repr(key).encode()).hexdigest()[:40] + ".dl")
+
+    def response(self, key, make: Callable[[], Response]) -> Response:
+        """The download of ``key`` streamed from its file; ``make`` produces it (a ``Response``) on a miss."""
+        path = self._path(key)
+        f = self._open(path)
+        if f is None:
+            with self._lock:
+                done = self._pending.get(key)
+                mine = done is None
+                if mine:
+                    done = self._pending[key] = threading.Event()
+            if mine:
+                try:
+                    f = self._write(path, make())
+                finally:
+                    with self._lock:
+                        del self._pending[key]
+                    done.set()
+            else:
+                done.wait()
+                f = self._open(path)
+                if f is None:  # the other request failed (its error went to its client) or it was evicted
+                    return self.response(key, make)
+        head = json.loads(f.readline())
+        size = os.fstat(f.fileno()).st_size - f.tell()
+
+        def chunks():
+            with f:
+                while chunk := f.read(self.CHUNK):
+                    yield chunk
+
+        return StreamingResponse(chunks(), media_type=head["media"], headers={
+            "Content-Disposition": head["disposition"], "Content-Length": str(size), "Cache-Control": "no-store"})
+
+    def _open(self, path: Path):
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed when streamed out
+        except FileNotFoundError:
+            return None
+        os.utime(path)  # recently served: evicted last
+        return f
+
+    def _write(self, path: Path, r: Response):
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        with open(tmp, "wb") as out:
+            out.write(_dumps({"media": r.media_type, "disposition": r.headers.get("content-disposition")}) + b"\n")
+            out.write(r.body)
+        f = open(tmp, "rb")  # noqa: SIM115 - the open file survives eviction by another worker
+        os.replace(tmp, path)
+        self._evict()
+        return f
+
+    def _evict(self) -> None:
+        files = []
+        for p in self.folder.glob("*.dl"):
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            files.append((st.st_mtime, st.st_size, p))
+        total = sum(size for _, size, _ in files)
+        for _, size, p in sorted(files):
+            if total <= self.max_bytes:
+                break
+            p.unlink(missing_ok=True)
+            total -= size
+
+
 class HeadAsGet:
     """ASGI middleware: HEAD is answered like GET (status and headers, Content-Length included), no body."""
 
@@ -257,32 +348,18 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, send_head)
 
 
-class Admission:
-    """ASGI middleware: admission control of API requests, per worker process.
+class _Lane:
+    """Requests of one kind in admission control: how many run, who waits, mean service time (seconds)."""
 
-    At most ``concurrency`` API requests run at once; up to ``queue`` more wait, each at most ``max_wait``
-    seconds. A request beyond the queue, or one that waited too long, is answered at once with ``503`` and
-    ``Retry-After`` (whole seconds: the queue ahead times the mean service time, at least 1). Paths outside
-    ``/api/`` and ``/api/health`` pass untouched.
-    """
+    def __init__(self, concurrency: int, queue: int):
+        self.concurrency, self.queue = max(1, concurrency), max(0, queue)
+        self.active, self.waiting, self.service = 0, deque(), 0.1
 
-    def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
-        self.app, self.concurrency, self.queue, self.max_wait = app, concurrency, queue, max_wait
-        self.active, self.waiting, self.rejected = 0, deque(), 0
-        self.service = 0.1  # seconds, moving mean of the requests served
+    def expected_wait(self) -> float:
+        """Seconds a request arriving now would wait (the queue ahead times the mean service time)."""
+        return (len(self.waiting) + 1) * self.service / self.concurrency
 
-    def retry_after(self) -> int:
-        return max(1, math.ceil((len(self.waiting) + 1) * self.service / self.concurrency))
-
-    async def _reject(self, send) -> None:
-        self.rejected += 1
-        body = _dumps({"error": "overloaded", "detail": "the server is busy; retry after the time given"})
-        await send({"type": "http.response.start", "status": 503, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(self.retry_after()).encode()), (b"cache-control", b"no-store")]})
-        await send({"type": "http.response.body", "body": body})
-
-    def _release(self) -> None:
+    def release(self) -> None:
         while self.waiting:
             fut = self.waiting.popleft()
             if not fut.done():
@@ -290,37 +367,64 @@ class Admission:
                 return
         self.active -= 1
 
+
+class Admission:
+    """ASGI middleware: admission control of API requests, per worker process.
+
+    At most ``concurrency`` API requests run at once; up to ``queue`` more wait, each at most ``max_wait``
+    seconds. Downloads (``/api/download/``) have their own lane (one at a time, a quarter of the queue), so a
+    large Excel file or GeoPackage does not hold up the JSON answers. A request beyond the queue, one whose
+    expected wait (queue ahead times mean service time) exceeds ``max_wait``, or one that waited that long,
+    is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``
+    and ``/api/health`` pass untouched.
+    """
+
+    def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
+        self.app, self.max_wait, self.rejected = app, max_wait, 0
+        self.api = _Lane(concurrency, queue)
+        self.downloads = _Lane(1, max(1, queue // 4) if queue else 0)
+
+    async def _reject(self, lane: _Lane, send) -> None:
+        self.rejected += 1
+        body = _dumps({"error": "overloaded", "detail": "the server is busy; retry after the time given"})
+        retry = max(1, math.ceil(lane.expected_wait()))
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(retry).encode()), (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": body})
+
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith("/api/") or path == "/api/health":
             return await self.app(scope, receive, send)
-        if self.active >= self.concurrency:
-            if len(self.waiting) >= self.queue:
-                return await self._reject(send)
+        lane = self.downloads if path.startswith("/api/download/") else self.api
+        if lane.active >= lane.concurrency:
+            if len(lane.waiting) >= lane.queue or lane.expected_wait() > self.max_wait:
+                return await self._reject(lane, send)
             loop = asyncio.get_running_loop()
             fut = loop.create_future()
-            self.waiting.append(fut)
+            lane.waiting.append(fut)
             timer = loop.call_later(self.max_wait, lambda: fut.done() or fut.set_result(False))
             try:
                 granted = await fut
             except BaseException:  # the client went away while waiting
                 if fut.done() and not fut.cancelled() and fut.result():
-                    self._release()
+                    lane.release()
                 raise
             finally:
                 timer.cancel()
-                if fut in self.waiting:
-                    self.waiting.remove(fut)
+                if fut in lane.waiting:
+                    lane.waiting.remove(fut)
             if not granted:
-                return await self._reject(send)
+                return await self._reject(lane, send)
         else:
-            self.active += 1
+            lane.active += 1
         t0 = time.perf_counter()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.service = 0.9 * self.service + 0.1 * (time.perf_counter() - t0)
-            self._release()
+            lane.service = 0.8 * lane.service + 0.2 * (time.perf_counter() - t0)
+            lane.release()
 
 
 class SecurityHeaders:
@@ -363,20 +467,20 @@ def create_app(
     data = DashboardData(store)
     cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 192)) * 2**20))
 
+    own_folder = None
+    folder = os.environ.get("LEEFBAAR_WEB_DOWNLOAD_DIR")
+    if not folder:
+        folder = own_folder = tempfile.mkdtemp(prefix="leefbaar-downloads-")
+    downloads = DownloadFiles(folder, int(_setting("DOWNLOADS_MB", 512) * 2**20))
+
     def kept(route: Callable[..., Response]) -> Callable[..., Response]:
-        """A download route whose answer is made once per parameter set and then served from the
-        byte-bounded cache (the store does not change while it is served)."""
+        """A download route whose answer is made once per parameter set, kept on disk (``DownloadFiles``;
+        the store does not change while it is served) and streamed."""
 
         @functools.wraps(route)
         def wrapper(**params) -> Response:
-            def make():
-                r = route(**params)
-                return (r.body, r.status_code, r.media_type, r.headers.get("content-disposition")), len(r.body)
-
-            key = ("download", route.__name__, *sorted((k, str(v)) for k, v in params.items()))
-            body, status, media, disposition = cache.value(key, make)
-            return Response(body, status_code=status, media_type=media,
-                            headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+            key = (__version__, str(store.path), route.__name__, *sorted((k, str(v)) for k, v in params.items()))
+            return downloads.response(key, lambda: route(**params))
 
         return wrapper
 
@@ -446,6 +550,8 @@ def create_app(
             ready.set()
         yield
         store.close()
+        if own_folder:
+            shutil.rmtree(own_folder, ignore_errors=True)
 
     admission = {
         "concurrency": int(concurrency or _setting("CONCURRENCY", 4)),
@@ -825,10 +931,20 @@ def serve(
     for name, value in (("CACHE_MB", cache_mb), ("QUEUE", queue)):
         if value is not None:  # every worker process reads its settings from the environment
             os.environ[f"LEEFBAAR_WEB_{name}"] = str(value)
-    if workers > 1:
-        os.environ["LEEFBAAR_WEB_STORE"] = str(Path(store_path).resolve())
-        Store.open(store_path).close()  # fail here, once, if the store cannot be opened
-        uvicorn.run("leefbaar.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", access_log=False)
-        return
-    uvicorn.run(create_app(store_path), host=host, port=port, log_level="warning", access_log=False)
+    own_folder = None
+    if not os.environ.get("LEEFBAAR_WEB_DOWNLOAD_DIR"):  # one download folder for all workers
+        own_folder = os.environ["LEEFBAAR_WEB_DOWNLOAD_DIR"] = tempfile.mkdtemp(prefix="leefbaar-downloads-")
+    try:
+        if workers > 1:
+            os.environ["LEEFBAAR_WEB_STORE"] = str(Path(store_path).resolve())
+            # worker processes: few malloc arenas, so memory freed by one request's threads is reused
+            os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+            Store.open(store_path).close()  # fail here, once, if the store cannot be opened
+            uvicorn.run("leefbaar.web.app:app_from_environment", factory=True, host=host, port=port,
+                        workers=workers, log_level="warning", access_log=False)
+            return
+        uvicorn.run(create_app(store_path), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if own_folder:
+            shutil.rmtree(own_folder, ignore_errors=True)
+            del os.environ["LEEFBAAR_WEB_DOWNLOAD_DIR"]
