@@ -8,7 +8,7 @@ Heavy answers (boundaries, map values, profiles, downloads) are computed once an
 gzip-compressed when the client accepts it (``Accept-Encoding`` with q-values; ``gzip;q=0`` is honoured).
 
 Serving under load (settings: arguments of ``create_app``/``serve``, or the environment of each worker):
-- ``LEEFBAAR_WEB_CACHE_MB`` (default 192): the response cache of each worker process, bounded in bytes
+- ``LEEFBAAR_WEB_CACHE_MB`` (default 96): the response cache of each worker process, bounded in bytes
   (raw + gzip bodies; least recently used entries go first).
 - Downloads (CSV, Excel, GeoPackage) are made once per parameter set into files in one folder that the
   workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit), at most
@@ -149,7 +149,7 @@ class Cache:
     result).
     """
 
-    def __init__(self, max_bytes: int = 192 * 2**20):
+    def __init__(self, max_bytes: int = 96 * 2**20):
         self.max_bytes, self.nbytes = int(max_bytes), 0
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -465,7 +465,7 @@ def create_app(
     """
     store = Store.open(store_path, read_only=True)
     data = DashboardData(store)
-    cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 192)) * 2**20))
+    cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 96)) * 2**20))
 
     own_folder = None
     folder = os.environ.get("LEEFBAAR_WEB_DOWNLOAD_DIR")
