@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import random
 import threading
 import time
 
 import pytest
+from fastapi.responses import Response
 from fastapi.testclient import TestClient
 
+from leefbaar.web import app as web_app
 from leefbaar.web import create_app
-from leefbaar.web.app import ENTRY_OVERHEAD, Cache
 
 
 @pytest.fixture(scope="module")
 def client(store_file):
-    app = create_app(store_file, warm=False, cache_mb=8)
+    app = create_app(store_file, warm=False)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
 def test_cache_is_bounded_in_bytes_not_entries():
-    cache = Cache(max_bytes=1_000_000)
+    cache = web_app.Cache(max_bytes=1_000_000)
     body = random.Random(0).randbytes(100_000)  # ~100 KB, incompressible: about 200 KB with its gzip
     for i in range(40):
         raw, gz, _ = cache.get(("compare", i), lambda i=i: body + str(i).encode())
@@ -33,11 +35,11 @@ def test_cache_is_bounded_in_bytes_not_entries():
     cache.value("too big", lambda: (b"x", 300_000))  # above a quarter of the bound: answered, not kept
     assert "too big" not in cache._items and cache.nbytes <= 1_000_000
     assert cache.value("small", lambda: ("v", 10)) == "v" and cache.nbytes <= 1_000_000
-    assert cache._items["small"][1] == 10 + ENTRY_OVERHEAD
+    assert cache._items["small"][1] == 10 + web_app.ENTRY_OVERHEAD
 
 
 def test_concurrent_misses_compute_once():
-    cache, calls = Cache(max_bytes=10_000), []
+    cache, calls = web_app.Cache(max_bytes=10_000), []
 
     def make():
         calls.append(1)
@@ -52,16 +54,40 @@ def test_concurrent_misses_compute_once():
     assert len(calls) == 1
 
 
-def test_app_cache_holds_its_byte_bound(client):
-    cache = client.app.state.cache
-    assert cache.max_bytes == 8 * 2**20
-    for year in (2018, 2020, 2022):
-        for measure in ("total", "afw", "klasse", "won", "fys", "vrz", "soc", "onv"):
-            assert client.get(f"/api/map/pc4?year={year}&measure={measure}").status_code == 200
-        assert client.get(f"/api/ranking/pc4?year={year}").status_code == 200  # about 1.2 MB each
-        assert cache.nbytes <= cache.max_bytes
-    assert client.get("/api/download/map/pc4?year=2022&format=gpkg").status_code == 200  # 4.6 MB: not kept
-    assert cache.nbytes <= cache.max_bytes
+def test_downloads_are_made_once_and_kept_within_their_byte_bound(tmp_path):
+    files, made = web_app.DownloadFiles(tmp_path, max_bytes=1_000_000), []
+
+    def make(i):
+        made.append(i)
+        return Response(bytes([i]) * 400_000, media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="t{i}.csv"'})
+
+    def body(r):
+        async def collect():
+            return b"".join([chunk async for chunk in r.body_iterator])
+
+        return asyncio.run(collect())
+
+    for i in (1, 1, 2, 3, 4, 4):
+        r = files.response(("t", i), lambda i=i: make(i))
+        assert r.headers["content-length"] == "400000" and r.headers["content-disposition"].endswith(f't{i}.csv"')
+        assert body(r) == bytes([i]) * 400_000
+        assert sum(p.stat().st_size for p in tmp_path.iterdir()) <= 1_000_000
+    assert made == [1, 2, 3, 4]  # a repeated download comes from its file
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_app_cache_holds_its_byte_bound(store_file):
+    with TestClient(create_app(store_file, warm=False, cache_mb=4)) as client:
+        cache, answered = client.app.state.cache, 0
+        assert cache.max_bytes == 4 * 2**20
+        for year in (2018, 2020, 2022):
+            for path in [f"/api/map/pc4?year={year}&measure={m}" for m in ("total", "afw", "klasse", "won", "fys")] \
+                    + [f"/api/ranking/pc4?year={year}"]:  # a ranking is about 1.2 MB
+                raw = client.get(path, headers={"Accept-Encoding": "identity"}).content
+                answered += len(raw) + len(gzip.compress(raw, 5))
+                assert cache.nbytes <= cache.max_bytes
+        assert answered > 2 * cache.max_bytes  # the answers did not fit: the bound held them
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,11 @@ Serving under load (settings: arguments of ``create_app``/``serve``, or the envi
   ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk.
 - ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
   own read-only cursor of the store; ``LEEFBAAR_WEB_QUEUE`` (default 16) more wait, at most
-  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5). Beyond that the answer is at once ``503`` with
+  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (one at a time, a quarter
+  of the queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
   ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
+- Start-up (``warm``) prepares the first level's boundaries, scores, profiles, maps and the analyses of the
+  gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``).
 - HEAD is answered like GET, without the body.
 """
 
