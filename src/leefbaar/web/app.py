@@ -15,8 +15,8 @@ Serving under load (settings: arguments of ``create_app``/``serve``, or the envi
   ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk.
 - ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
   own read-only cursor of the store; ``LEEFBAAR_WEB_QUEUE`` (default 16) more wait, at most
-  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (one at a time, a quarter
-  of the queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
+  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (half as many at once,
+  half the queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
   ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
 - Start-up (``warm``) prepares the first level's boundaries, scores, profiles, maps and the analyses of the
   gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``).
@@ -375,7 +375,7 @@ class Admission:
     """ASGI middleware: admission control of API requests, per worker process.
 
     At most ``concurrency`` API requests run at once; up to ``queue`` more wait, each at most ``max_wait``
-    seconds. Downloads (``/api/download/``) have their own lane (one at a time, a quarter of the queue), so a
+    seconds. Downloads (``/api/download/``) have their own lane (half as many at once, half the queue), so a
     large Excel file or GeoPackage does not hold up the JSON answers. A request beyond the queue, one whose
     expected wait (queue ahead times mean service time) exceeds ``max_wait``, or one that waited that long,
     is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``
@@ -385,7 +385,7 @@ class Admission:
     def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
         self.app, self.max_wait, self.rejected = app, max_wait, 0
         self.api = _Lane(concurrency, queue)
-        self.downloads = _Lane(1, max(1, queue // 4) if queue else 0)
+        self.downloads = _Lane(concurrency // 2, queue // 2)
 
     async def _reject(self, lane: _Lane, send) -> None:
         self.rejected += 1
