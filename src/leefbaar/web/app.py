@@ -302,7 +302,10 @@ class DownloadFiles:
             f = open(path, "rb")  # noqa: SIM115 - closed when streamed out
         except FileNotFoundError:
             return None
-        os.utime(path)  # recently served: evicted last
+        try:
+            os.utime(path)  # recently served: evicted last
+        except FileNotFoundError:  # evicted by another worker meanwhile: the open file is still whole
+            pass
         return f
 
     def _write(self, path: Path, r: Response):
