@@ -27,7 +27,7 @@ def serve(
                                                 min=1, max=32)] = None,
     cache_mb: Annotated[float, typer.Option("--cache-mb", help="Response cache per server process, in MB "
                                             "(bounded in bytes; least recently used answers go first).",
-                                            min=8, max=65536)] = 96,
+                                            min=8, max=65536)] = 64,
     queue: Annotated[int, typer.Option("--queue", help="API requests that may wait per server process; beyond "
                                        "that (or after 1.5 s of waiting) the answer is 503 with Retry-After.",
                                        min=0, max=10000)] = 16,

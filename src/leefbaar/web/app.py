@@ -8,7 +8,7 @@ Heavy answers (boundaries, map values, profiles, downloads) are computed once an
 gzip-compressed when the client accepts it (``Accept-Encoding`` with q-values; ``gzip;q=0`` is honoured).
 
 Serving under load (settings: arguments of ``create_app``/``serve``, or the environment of each worker):
-- ``LEEFBAAR_WEB_CACHE_MB`` (default 96): the response cache of each worker process, bounded in bytes
+- ``LEEFBAAR_WEB_CACHE_MB`` (default 64): the response cache of each worker process, bounded in bytes
   (raw + gzip bodies; least recently used entries go first).
 - Downloads (CSV, Excel, GeoPackage) are made once per parameter set into files in one folder that the
   workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit), at most
@@ -152,7 +152,7 @@ class Cache:
     result).
     """
 
-    def __init__(self, max_bytes: int = 96 * 2**20):
+    def __init__(self, max_bytes: int = 64 * 2**20):
         self.max_bytes, self.nbytes = int(max_bytes), 0
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -471,7 +471,7 @@ def create_app(
     """
     store = Store.open(store_path, read_only=True)
     data = DashboardData(store)
-    cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 96)) * 2**20))
+    cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 64)) * 2**20))
 
     own_folder = None
     folder = os.environ.get("LEEFBAAR_WEB_DOWNLOAD_DIR")
@@ -513,15 +513,6 @@ def create_app(
                     raise NotFound(f"the store holds no boundaries at level {level!r}")
                 geo[level] = level_topojson(data.thread_store(), level)
             return geo[level]
-
-    rd_geoms: dict[str, object] = {}
-
-    def rd_geometries(level: str):
-        """Boundaries of ``level`` in EPSG:28992 (code, geometry), read once per level for GeoPackages."""
-        with geo_lock:
-            if level not in rd_geoms:
-                rd_geoms[level] = data.thread_store().geometries(level, crs=28992)[["code", "geometry"]]
-            return rd_geoms[level]
 
     ready = threading.Event()
 
@@ -771,7 +762,8 @@ def create_app(
         frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value)
         name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}"
         if format == MapFormat.gpkg:
-            gdf = rd_geometries(level.value).merge(frame, on="code", how="inner")
+            geoms = data.thread_store().geometries(level.value, crs=28992)[["code", "geometry"]]
+            gdf = geoms.merge(frame, on="code", how="inner")
             return _download(exports.gpkg_bytes(gdf, name), "gpkg", name)
         return _download(exports.table_bytes(frame, format.value, "kaart", _notes()), format.value, name)
 
