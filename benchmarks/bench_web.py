@@ -10,6 +10,12 @@ Measures, in one run, for the leefbaar server and for the baseline (both started
   2. Time to first map paint of all PC4 areas in headless Debian chromium (navigation start to the map's
      first 'idle' after colouring; fresh browser context per run, so nothing comes from the HTTP cache).
   3. Bytes transferred for the full PC4 map (as counted by the browser: encoded bytes on the wire).
+  4. (``--mix``) The uncached heavy mix under load: downloads as CSV, GeoPackage and Excel, compare, gap,
+     profile (with a year) and ranking, parameters drawn at random (seed fixed), N concurrent clients, first
+     against today's configuration (``--mix-baseline-src``, e.g. main's code: one worker, entry-bounded cache,
+     no admission control), then against this code with its defaults (one worker per core). Reports latency
+     of all answers and of the 200s, 503 share, and the RSS of the server process tree (after warm-up, peak,
+     end). ``--mix-only`` runs just this part.
 Only loopback traffic; every loop is bounded in count and time.
 """
 
@@ -173,6 +179,206 @@ async def _load(port: int, paths: list[str], concurrency: int, time_limit: float
     return latencies, errors, time.perf_counter() - t0
 
 
+async def _fetch_head(reader, writer, path: str) -> tuple[int, float | None]:
+    """(status, Retry-After seconds or None) of one GET on a keep-alive connection."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n".encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status, length, retry = int(head.split(b" ", 2)[1]), 0, None
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+        elif name.lower() == b"retry-after":
+            retry = float(value)
+    await reader.readexactly(length)
+    return status, retry
+
+
+async def _load_mix(port: int, jobs: list[tuple[str, str]], concurrency: int, time_limit: float,
+                    retries: int = 5) -> list[tuple]:
+    """Per request (kind, first status, first ms, final status, ms until the final answer). A client that
+    gets 503 waits Retry-After (at most 5 s) and asks again, up to ``retries`` times; a broken connection is
+    reopened (status 0)."""
+    queue = list(reversed(jobs))
+    out: list[tuple] = []
+    t_end = time.monotonic() + time_limit
+
+    async def worker():
+        reader = writer = None
+        while queue and time.monotonic() < t_end:
+            kind, path = queue.pop()
+            t0 = time.perf_counter()
+            first = None
+            for _ in range(retries + 1):
+                t1 = time.perf_counter()
+                retry = None
+                for fresh in (writer is None, True):  # the server closes keep-alive connections idle for 5 s
+                    try:
+                        if fresh:
+                            if writer is not None:
+                                writer.close()
+                            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                        status, retry = await asyncio.wait_for(_fetch_head(reader, writer, path),
+                                                               max(1.0, t_end - time.monotonic()))
+                        break
+                    except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                        status = 0
+                        if writer is not None:
+                            writer.close()
+                        reader = writer = None
+                        if fresh:
+                            break
+                first = first or (status, (time.perf_counter() - t1) * 1000)
+                if status != 503 or time.monotonic() >= t_end:
+                    break
+                await asyncio.sleep(min(retry or 1.0, 5.0))
+            out.append((kind, *first, status, (time.perf_counter() - t0) * 1000))
+        if writer is not None:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return out
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of a process and all its descendants, from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, StopIteration):
+            continue
+    return total
+
+
+def mix_jobs(rng: random.Random, n: int, codes: list[str], gemeenten: list[str], years: dict[str, list[int]]) -> list:
+    """``n`` requests of the uncached heavy mix, kinds in turn, parameters at random."""
+    measures = ["total", "afw", "klasse", "won", "fys", "vrz", "soc", "onv"]
+    levels = [lv for lv in years if years[lv]]
+
+    def level_year():
+        lv = rng.choice(levels)
+        return lv, rng.choice(years[lv])
+
+    def areas(k):
+        return "&".join(f"area=pc4:{c}" for c in rng.sample(codes, k))
+
+    def csv():
+        if rng.random() < 0.5:
+            lv, y = level_year()
+            return f"/api/download/map/{lv}?year={y}&measure={rng.choice(measures)}&format=csv"
+        return f"/api/download/ranking/pc4?year={rng.choice(years['pc4'])}&gemeente={rng.choice(gemeenten)}&format=csv"
+
+    def gpkg():
+        lv, y = level_year()
+        return f"/api/download/map/{lv}?year={y}&measure={rng.choice(measures)}&format=gpkg"
+
+    def xlsx():
+        r = rng.random()
+        if r < 0.2:
+            lv, y = level_year()
+            return f"/api/download/map/{lv}?year={y}&measure={rng.choice(measures)}&format=xlsx"
+        if r < 0.4:
+            return f"/api/download/ranking/pc4?year={rng.choice(years['pc4'])}&gemeente={rng.choice(gemeenten)}" \
+                   "&format=xlsx"
+        if r < 0.6:
+            return f"/api/download/profile/pc4/{rng.choice(codes)}?format=xlsx"
+        if r < 0.8:
+            return f"/api/download/compare?{areas(rng.randint(2, 5))}&format=xlsx"
+        return f"/api/download/gap/pc4?gemeente={rng.choice(gemeenten)}&format=xlsx"
+
+    kinds = {
+        "csv": csv,
+        "gpkg": gpkg,
+        "xlsx": xlsx,
+        "compare": lambda: f"/api/compare?{areas(rng.randint(2, 5))}" + ("&year=2022" if rng.random() < 0.5 else ""),
+        "gap": lambda: f"/api/gap/pc4?gemeente={rng.choice(gemeenten)}",
+        "profile": lambda: f"/api/profile/pc4/{rng.choice(codes)}?year={rng.choice(years['pc4'][-3:])}",
+        "ranking": lambda: f"/api/ranking/pc4?year={rng.choice(years['pc4'])}"
+                           + (f"&gemeente={rng.choice(gemeenten)}" if rng.random() < 0.9 else ""),
+    }
+    names = list(kinds)
+    return [(names[i % len(names)], kinds[names[i % len(names)]]()) for i in range(n)]
+
+
+def run_mix(label: str, cmd: list[str], env: dict, port: int, jobs: list, concurrency: int, time_limit: float) -> None:
+    """Start a server, run the mix against it while sampling the RSS of its process tree, print, stop."""
+    import threading
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
+    try:
+        _wait_ready(proc, port)
+        time.sleep(2)
+        rss0 = tree_rss(proc.pid)
+        samples, stop = [rss0], threading.Event()
+
+        def sample():
+            while not stop.wait(0.5):
+                samples.append(tree_rss(proc.pid))
+
+        t = threading.Thread(target=sample, daemon=True)
+        load0 = os.getloadavg()[0]
+        t.start()
+        t0 = time.perf_counter()
+        res = asyncio.run(_load_mix(port, jobs, concurrency, time_limit))
+        wall = time.perf_counter() - t0
+        stop.set()
+        t.join()
+        rss1 = tree_rss(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    def q(ms):
+        if len(ms) < 2:
+            return (float("nan"),) * 3
+        c = statistics.quantiles(ms, n=100, method="inclusive")
+        return c[49], c[98], max(ms)
+
+    n = len(res)
+    first = {s: sum(1 for r in res if r[1] == s) for s in sorted({r[1] for r in res})}
+    final = {s: sum(1 for r in res if r[3] == s) for s in sorted({r[3] for r in res})}
+    print(f"\n{label}: {n} of {len(jobs)} requests in {wall:.0f} s ({n / wall:.1f}/s completed), load average "
+          f"{load0:.1f} -> {os.getloadavg()[0]:.1f}; first answers {first}, final {final}")
+    print(f"  RSS of the server process tree: {rss0 / 2**20:,.0f} MB after warm-up, peak {max(samples) / 2**20:,.0f}"
+          f" MB, end {rss1 / 2**20:,.0f} MB (growth to peak {(max(samples) - rss0) / 2**20:+,.0f} MB)")
+    print(f"  {'':<9} {'':>5} {'first answer (any status)':^33}   {'until done (503: Retry-After, ask again)':^42}")
+    print(f"  {'kind':<9} {'n':>5} {'503':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}   {'200':>5} {'404':>5} "
+          f"{'other':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for kind in [*dict.fromkeys(r[0] for r in jobs), "all"]:
+        rows = [r for r in res if kind in ("all", r[0])]
+        a50, a99, amax = q([r[2] for r in rows])
+        d50, d99, dmax = q([r[4] for r in rows])
+        ok, nf = sum(r[3] == 200 for r in rows), sum(r[3] == 404 for r in rows)
+        print(f"  {kind:<9} {len(rows):>5} {sum(r[1] == 503 for r in rows):>5} {a50:>8.0f} {a99:>8.0f} {amax:>8.0f}   "
+              f"{ok:>5} {nf:>5} {len(rows) - ok - nf:>5} {d50:>8.0f} {d99:>8.0f} {dmax:>8.0f}")
+
+
+def _wait_ready(proc: subprocess.Popen, port: int, timeout: float = 600) -> None:
+    deadline, streak = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                streak = streak + 1 if b'"ready":true' in r.read().replace(b" ", b"") else 0
+            if streak >= 10:
+                return
+            continue
+        except OSError:
+            streak = 0
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"server on port {port} did not start")
+
+
 def latency(port: int, paths: list[str], concurrency: int, time_limit: float = 120) -> dict:
     lat, errors, wall = asyncio.run(_load(port, paths, concurrency, time_limit))
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
@@ -216,6 +422,36 @@ def _impl(module: str) -> str:
     return module if importlib.util.find_spec(module) else "pure Python"
 
 
+def mix(args) -> None:
+    """Part 4: the uncached heavy mix against today's configuration and against this code, one after the other."""
+    from leefbaar.report.data import DashboardData
+    from leefbaar.store.store import Store
+
+    with Store.open(args.store) as st:
+        d = DashboardData(st)
+        years = {lv: d.score_years(lv) for lv in d.levels}
+        codes = sorted(d.scores("pc4").query("year == 2022")["code"].unique())
+        gemeenten = [g["code"] for g in d.gemeenten()]
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (a shared machine: "
+          "other work inflates every figure)")
+    print(f"Uncached heavy mix, {args.concurrency} concurrent keep-alive clients on loopback: kinds in turn "
+          "(csv, gpkg, xlsx downloads, compare, gap, profile, ranking), parameters at random (seed 7)")
+    code = "import sys; from leefbaar.web import serve; serve(sys.argv[1], '127.0.0.1', int(sys.argv[2])"
+    here = str(Path(__file__).resolve().parents[1] / "src")
+    for label, src, n, extra in (
+            (f"today's configuration ({args.mix_baseline_src}, 1 worker)", args.mix_baseline_src,
+             args.mix_baseline_requests, ", 1)"),
+            ("this code, defaults (one worker per core)", here, args.mix_requests, ")")):
+        if n <= 0:
+            continue
+        port = free_port()
+        env = {**os.environ, "PYTHONPATH": src}
+        jobs = mix_jobs(random.Random(7), n, codes, gemeenten, years)
+        run_mix(label, [sys.executable, "-c", code + extra, args.store, str(port)], env, port, jobs,
+                args.concurrency, args.mix_time_limit)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", required=True, help="a leefbaar store (read-only)")
@@ -226,6 +462,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="browser runs per page")
     ap.add_argument("--workers", type=int, default=1, help="leefbaar server processes")
     ap.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--mix", action="store_true", help="also run the uncached heavy mix under load")
+    ap.add_argument("--mix-only", action="store_true", help="run only the uncached heavy mix")
+    ap.add_argument("--mix-requests", type=int, default=3000, help="requests of the mix for this code")
+    ap.add_argument("--mix-baseline-requests", type=int, default=1000, help="requests of the mix for the baseline")
+    ap.add_argument("--mix-baseline-src", default="/work/main/src",
+                    help="source folder of today's configuration (PYTHONPATH of the baseline server)")
+    ap.add_argument("--mix-time-limit", type=float, default=900, help="seconds per server at most")
     args = ap.parse_args()
     if args.baseline_server:
         import uvicorn
@@ -238,6 +481,10 @@ def main() -> None:
     from leefbaar.store.store import Store
     from leefbaar.web.geometry import level_topojson, naive_geojson
 
+    if args.mix or args.mix_only:
+        mix(args)
+        if args.mix_only:
+            return
     with Store.open(args.store) as st:
         years = DashboardData(st).score_years("pc4")  # the years both servers can map
         codes = st.sql("SELECT DISTINCT code FROM observations WHERE level = 'pc4' AND indicator = 'lbm' "

@@ -24,15 +24,24 @@ def serve(
     store: StoreOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option("--workers", help="Server processes (e.g. one per core).", min=1,
-                                         max=32)] = 1,
+    workers: Annotated[int | None, typer.Option("--workers", help="Server processes (default: one per core).",
+                                                min=1, max=32)] = None,
+    cache_mb: Annotated[float, typer.Option("--cache-mb", help="Response cache per server process, in MB "
+                                            "(bounded in bytes; least recently used answers go first).",
+                                            min=8, max=65536)] = 64,
+    queue: Annotated[int, typer.Option("--queue", help="API requests that may wait per server process; beyond "
+                                       "that (or after 1.5 s of waiting) the answer is 503 with Retry-After.",
+                                       min=0, max=10000)] = 16,
 ) -> None:
     """Serve the dashboard (map, area profiles, compare, gap, programmes) over the store, read-only."""
-    from leefbaar.web import serve as run_server
+    from leefbaar.web.app import default_workers
+    from leefbaar.web.app import serve as run_server
 
     path = resolve_store(store)
-    console.print(f"leefbaar dashboard: http://{host}:{port}/  (store {path}, read-only; Ctrl+C stops)")
-    run_server(path, host, port, workers)
+    workers = workers or default_workers()
+    console.print(f"leefbaar dashboard: http://{host}:{port}/  (store {path}, read-only, {workers} worker(s); "
+                  "Ctrl+C stops)")
+    run_server(path, host, port, workers, cache_mb=cache_mb, queue=queue)
 
 
 def report(

@@ -139,17 +139,30 @@ class DashboardData:
         self.scheme = load_scheme()
         self._local = threading.local()
         self._lock = threading.Lock()  # short critical sections (caches of prepared tables)
-        # held by work that uses the store's own connection (analyses of other stages, geometry reads)
+        # held by work that uses the store's own connection (analyses of other stages, run once and cached);
+        # request-time reads use ``sql`` or ``thread_store``, each thread on its own cursor, without this lock
         self.store_lock = threading.Lock()
         self._score_cache: dict[str, pd.DataFrame] = {}
 
     # -- plumbing -----------------------------------------------------------------------------------
-    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
-        """A parameterised query on this thread's own cursor."""
+    def _cursor(self):
+        """This thread's own cursor on the store (DuckDB cursors of one database run queries in parallel)."""
         cur = getattr(self._local, "cur", None)
         if cur is None:
             cur = self._local.cur = self.store.con.cursor()
-        return cur.execute(query, params or []).df()
+        return cur
+
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        """A parameterised query on this thread's own cursor."""
+        return self._cursor().execute(query, params or []).df()
+
+    def thread_store(self) -> Store:
+        """The store seen through this thread's own cursor (read-only like the store), for readers of other
+        stages that take a ``Store``; no lock needed."""
+        st = getattr(self._local, "store", None)
+        if st is None:
+            st = self._local.store = Store(self._cursor(), self.store.path, self.store.read_only)
+        return st
 
     @cached_property
     def tables(self) -> frozenset[str]:

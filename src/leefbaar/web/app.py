@@ -4,20 +4,41 @@ The API is documented at ``/openapi.json`` (no CDN-based docs page: the app work
 typed and validated (levels, measures and indicators are enums from the catalogue; codes and years are
 pattern- and range-checked); queries are parameterised; no path comes from a request. Responses carry a
 strict Content-Security-Policy and related headers; errors are short JSON messages, never stack traces.
-Heavy answers (boundaries, map values, profiles) are computed once and served from memory, gzip-compressed
-when the client accepts it.
+Heavy answers (boundaries, map values, profiles, downloads) are computed once and served from memory,
+gzip-compressed when the client accepts it (``Accept-Encoding`` with q-values; ``gzip;q=0`` is honoured).
+
+Serving under load (settings: arguments of ``create_app``/``serve``, or the environment of each worker):
+- ``LEEFBAAR_WEB_CACHE_MB`` (default 64): the response cache of each worker process, bounded in bytes
+  (raw + gzip bodies; least recently used entries go first).
+- Downloads (CSV, Excel, GeoPackage) are made once per parameter set into files in one folder that the
+  workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit), at most
+  ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk.
+- ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
+  own read-only cursor of the store; ``LEEFBAAR_WEB_QUEUE`` (default 16) more wait, at most
+  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (half as many at once,
+  half the queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
+  ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
+- Start-up (``warm``) prepares the first level's boundaries, scores, profiles, maps and the analyses of the
+  gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``).
+- HEAD is answered like GET, without the body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import functools
 import gzip
 import hashlib
 import json
 import logging
+import math
 import os
+import shutil
+import tempfile
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -28,7 +49,7 @@ import pandas as pd
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -113,28 +134,94 @@ AreaRef = Annotated[
 ]
 
 
-class Cache:
-    """A bounded in-memory cache of encoded responses (JSON bytes and their gzip)."""
+def _setting(name: str, default: float) -> float:
+    """A serving setting from the environment (``LEEFBAAR_WEB_<NAME>``), else ``default``."""
+    value = os.environ.get(f"LEEFBAAR_WEB_{name}")
+    return float(value) if value else default
 
-    def __init__(self, size: int = 4096):
-        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+ENTRY_OVERHEAD = 512  # bytes counted per cache entry beyond its bodies (key, tuple, dict slot)
+
+
+class Cache:
+    """A least-recently-used cache of response bodies, bounded in bytes.
+
+    ``get`` keeps encoded JSON (body, its gzip, ETag), ``value`` anything with its size. ``max_bytes`` bounds
+    the sum of the sizes (bodies) plus ``ENTRY_OVERHEAD`` per entry; an entry larger than a quarter of the
+    bound is answered but not kept. Concurrent misses of one key compute it once (the others wait for that
+    result).
+    """
+
+    def __init__(self, max_bytes: int = 64 * 2**20):
+        self.max_bytes, self.nbytes = int(max_bytes), 0
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._pending: dict = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key, make: Callable[[], bytes]) -> tuple[bytes, bytes, str]:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        raw = make()
-        item = (raw, gzip.compress(raw, 5), hashlib.sha256(raw).hexdigest()[:20])
-        with self._lock:
-            self._items[key] = item
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return item
+        """The encoded body of ``key``: (raw, gzip, ETag), made with ``make`` on a miss."""
+
+        def encode():
+            raw = make()
+            gz = gzip.compress(raw, 5)
+            return (raw, gz, hashlib.sha256(raw).hexdigest()[:20]), len(raw) + len(gz)
+
+        return self.value(key, encode)
+
+    def value(self, key, make: Callable[[], tuple[object, int]]):
+        """The value of ``key``; on a miss ``make`` returns the value and its size in bytes."""
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]
+                wait = self._pending.get(key)
+                if wait is None:
+                    done = self._pending[key] = threading.Event()
+                    break
+            wait.wait()  # another thread makes it; take its result (or make it if that one failed)
+        try:
+            item, size = make()
+            size += ENTRY_OVERHEAD
+            with self._lock:
+                if size <= self.max_bytes // 4:
+                    self._items[key] = (item, size)
+                    self.nbytes += size
+                    while self.nbytes > self.max_bytes:
+                        self.nbytes -= self._items.popitem(last=False)[1][1]
+            return item
+        finally:
+            with self._lock:
+                del self._pending[key]
+            done.set()
 
 
 def _dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (RFC 9110 12.5.3: ``q=0`` means not acceptable;
+    ``*`` covers gzip when gzip is not named)."""
+    star = False
+    for part in accept_encoding.lower().split(","):
+        token, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for p in params:
+            name, _, value = p.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if token in ("gzip", "x-gzip"):
+            return q > 0
+        if token == "*":
+            star = q > 0
+    return star
 
 
 def _encoded(
@@ -144,7 +231,7 @@ def _encoded(
     headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={max_age}", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == f'"{etag}"':
         return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
         headers["Content-Encoding"] = "gzip"
         return Response(gz, media_type=media, headers=headers)
     return Response(raw, media_type=media, headers=headers)
@@ -156,6 +243,194 @@ def _download(body: bytes, fmt: str, name: str) -> Response:
         media_type=exports.MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "no-store"},
     )
+
+
+class DownloadFiles:
+    """Downloads made once per parameter set and kept as files in one folder that all worker processes share,
+    bounded in bytes (least recently served first out), and streamed from disk in chunks.
+
+    File names are hashes of the parameters (no name comes from a request); a file is written under a
+    temporary name and renamed, so a worker never serves a half-written file. Each file starts with one JSON
+    line (media type, Content-Disposition), then the body.
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, folder: str | Path, max_bytes: int = 512 * 2**20):
+        self.folder, self.max_bytes = Path(folder), int(max_bytes)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock, self._pending = threading.Lock(), {}
+
+    def _path(self, key) -> Path:
+        return self.folder / (hashlib.sha256(repr(key).encode()).hexdigest()[:40] + ".dl")
+
+    def response(self, key, make: Callable[[], Response]) -> Response:
+        """The download of ``key`` streamed from its file; ``make`` produces it (a ``Response``) on a miss."""
+        path = self._path(key)
+        f = self._open(path)
+        if f is None:
+            with self._lock:
+                done = self._pending.get(key)
+                mine = done is None
+                if mine:
+                    done = self._pending[key] = threading.Event()
+            if mine:
+                try:
+                    f = self._write(path, make())
+                finally:
+                    with self._lock:
+                        del self._pending[key]
+                    done.set()
+            else:
+                done.wait()
+                f = self._open(path)
+                if f is None:  # the other request failed (its error went to its client) or it was evicted
+                    return self.response(key, make)
+        head = json.loads(f.readline())
+        size = os.fstat(f.fileno()).st_size - f.tell()
+
+        def chunks():
+            with f:
+                while chunk := f.read(self.CHUNK):
+                    yield chunk
+
+        return StreamingResponse(chunks(), media_type=head["media"], headers={
+            "Content-Disposition": head["disposition"], "Content-Length": str(size), "Cache-Control": "no-store"})
+
+    def _open(self, path: Path):
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed when streamed out
+        except FileNotFoundError:
+            return None
+        try:
+            os.utime(path)  # recently served: evicted last
+        except FileNotFoundError:  # evicted by another worker meanwhile: the open file is still whole
+            pass
+        return f
+
+    def _write(self, path: Path, r: Response):
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        with open(tmp, "wb") as out:
+            out.write(_dumps({"media": r.media_type, "disposition": r.headers.get("content-disposition")}) + b"\n")
+            out.write(r.body)
+        f = open(tmp, "rb")  # noqa: SIM115 - the open file survives eviction by another worker
+        os.replace(tmp, path)
+        self._evict()
+        return f
+
+    def _evict(self) -> None:
+        files = []
+        for p in self.folder.glob("*.dl"):
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            files.append((st.st_mtime, st.st_size, p))
+        total = sum(size for _, size, _ in files)
+        for _, size, p in sorted(files):
+            if total <= self.max_bytes:
+                break
+            p.unlink(missing_ok=True)
+            total -= size
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD is answered like GET (status and headers, Content-Length included), no body."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def send_head(message):
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_head)
+
+
+class _Lane:
+    """Requests of one kind in admission control: how many run, who waits, mean service time (seconds)."""
+
+    def __init__(self, concurrency: int, queue: int):
+        self.concurrency, self.queue = max(1, concurrency), max(0, queue)
+        self.active, self.waiting, self.service = 0, deque(), 0.1
+
+    def expected_wait(self) -> float:
+        """Seconds a request arriving now would wait (the queue ahead times the mean service time)."""
+        return (len(self.waiting) + 1) * self.service / self.concurrency
+
+    def release(self) -> None:
+        while self.waiting:
+            fut = self.waiting.popleft()
+            if not fut.done():
+                fut.set_result(True)  # the slot passes to the longest waiting request
+                return
+        self.active -= 1
+
+
+class Admission:
+    """ASGI middleware: admission control of API requests, per worker process.
+
+    At most ``concurrency`` API requests run at once; up to ``queue`` more wait, each at most ``max_wait``
+    seconds. Downloads (``/api/download/``) have their own lane (half as many at once, half the queue), so a
+    large Excel file or GeoPackage does not hold up the JSON answers. A request beyond the queue, one whose
+    expected wait (queue ahead times mean service time) exceeds ``max_wait``, or one that waited that long,
+    is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``
+    and ``/api/health`` pass untouched.
+    """
+
+    def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
+        self.app, self.max_wait, self.rejected = app, max_wait, 0
+        self.api = _Lane(concurrency, queue)
+        self.downloads = _Lane(concurrency // 2, queue // 2)
+
+    async def _reject(self, lane: _Lane, send) -> None:
+        self.rejected += 1
+        body = _dumps({"error": "overloaded", "detail": "the server is busy; retry after the time given"})
+        retry = max(1, math.ceil(lane.expected_wait()))
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(retry).encode()), (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/api/") or path == "/api/health":
+            return await self.app(scope, receive, send)
+        lane = self.downloads if path.startswith("/api/download/") else self.api
+        if lane.active >= lane.concurrency:
+            if len(lane.waiting) >= lane.queue or lane.expected_wait() > self.max_wait:
+                return await self._reject(lane, send)
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
+            lane.waiting.append(fut)
+            timer = loop.call_later(self.max_wait, lambda: fut.done() or fut.set_result(False))
+            try:
+                granted = await fut
+            except BaseException:  # the client went away while waiting
+                if fut.done() and not fut.cancelled() and fut.result():
+                    lane.release()
+                raise
+            finally:
+                timer.cancel()
+                if fut in lane.waiting:
+                    lane.waiting.remove(fut)
+            if not granted:
+                return await self._reject(lane, send)
+        else:
+            lane.active += 1
+        t0 = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            lane.service = 0.8 * lane.service + 0.2 * (time.perf_counter() - t0)
+            lane.release()
 
 
 class SecurityHeaders:
@@ -179,15 +454,41 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
+def create_app(
+    store_path: str | Path,
+    warm: bool = True,
+    cache_mb: float | None = None,
+    concurrency: int | None = None,
+    queue: int | None = None,
+    max_wait: float | None = None,
+) -> FastAPI:
     """The dashboard application over the store at ``store_path`` (opened read-only).
 
-    With ``warm`` the PC4 scores and boundaries are prepared in a background thread at start-up, so the
-    first visitor does not wait for them.
+    With ``warm`` the PC4 scores, boundaries, profiles, maps and analyses are prepared in a background thread
+    at start-up, so the first visitor does not wait for them. The serving settings (cache size in MB, API
+    requests run at once, queue length, longest wait in seconds) default to the ``LEEFBAAR_WEB_*``
+    environment (module docstring).
     """
     store = Store.open(store_path, read_only=True)
     data = DashboardData(store)
-    cache = Cache(size=40_000)
+    cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 64)) * 2**20))
+
+    own_folder = None
+    folder = os.environ.get("LEEFBAAR_WEB_DOWNLOAD_DIR")
+    if not folder:
+        folder = own_folder = tempfile.mkdtemp(prefix="leefbaar-downloads-")
+    downloads = DownloadFiles(folder, int(_setting("DOWNLOADS_MB", 512) * 2**20))
+
+    def kept(route: Callable[..., Response]) -> Callable[..., Response]:
+        """A download route whose answer is made once per parameter set, kept on disk (``DownloadFiles``;
+        the store does not change while it is served) and streamed."""
+
+        @functools.wraps(route)
+        def wrapper(**params) -> Response:
+            key = (__version__, str(store.path), route.__name__, *sorted((k, str(v)) for k, v in params.items()))
+            return downloads.response(key, lambda: route(**params))
+
+        return wrapper
 
     def profile_body(level: str, code: str, year: int | None = None):
         return cache.get(("profile", level, code, year), lambda: _dumps(data.profile(level, code, year)))
@@ -210,8 +511,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             if level not in geo:
                 if level not in data.levels:
                     raise NotFound(f"the store holds no boundaries at level {level!r}")
-                with data.store_lock:  # the store's own connection is not shared between threads
-                    geo[level] = level_topojson(store, level)
+                geo[level] = level_topojson(data.thread_store(), level)
             return geo[level]
 
     ready = threading.Event()
@@ -221,6 +521,9 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             for level in data.levels[:1]:
                 geometry(level)
                 data.warm(level)
+                data.gap_analysis(level)  # the analyses run once here, not in the first visitor's request
+                for year in data.score_years(level):
+                    data.references(level, year, None)
                 for code in data.scores(level)["code"].unique():  # every profile answered from memory
                     area_body(level, str(code))
                 for year in data.score_years(level):  # and every score map
@@ -244,6 +547,14 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             ready.set()
         yield
         store.close()
+        if own_folder:
+            shutil.rmtree(own_folder, ignore_errors=True)
+
+    admission = {
+        "concurrency": int(concurrency or _setting("CONCURRENCY", 4)),
+        "queue": int(queue if queue is not None else _setting("QUEUE", 16)),
+        "max_wait": max_wait if max_wait is not None else _setting("MAX_WAIT", 1.5),
+    }
 
     app = FastAPI(
         title="leefbaar",
@@ -258,8 +569,11 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         lifespan=lifespan,
         responses={422: {"model": models.Error, "description": "Invalid parameter"}},
     )
+    app.add_middleware(Admission, **admission)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     app.state.data = data
+    app.state.cache = cache
 
     # -- errors -------------------------------------------------------------------------------------
     @app.exception_handler(NotFound)
@@ -436,6 +750,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             **not_found_doc,
         },
     )
+    @kept
     def download_map(
         level: Level,
         year: Annotated[int, Query(ge=1990, le=2100)],
@@ -447,13 +762,13 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value)
         name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}"
         if format == MapFormat.gpkg:
-            with data.store_lock:
-                geoms = store.geometries(level.value, crs=28992)[["code", "geometry"]]
+            geoms = data.thread_store().geometries(level.value, crs=28992)[["code", "geometry"]]
             gdf = geoms.merge(frame, on="code", how="inner")
             return _download(exports.gpkg_bytes(gdf, name), "gpkg", name)
         return _download(exports.table_bytes(frame, format.value, "kaart", _notes()), format.value, name)
 
     @app.get("/api/download/ranking/{level}", tags=["downloads"], responses=table_doc)
+    @kept
     def download_ranking(
         level: Level,
         year: Annotated[int, Query(ge=1990, le=2100)],
@@ -466,6 +781,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         return _download(exports.table_bytes(frame, format.value, "ranking", _notes()), format.value, name)
 
     @app.get("/api/download/profile/{level}/{code}", tags=["downloads"], responses=table_doc)
+    @kept
     def download_profile(level: Level, code: CodeParam, format: TableFormat):
         """The area's trend table (all years, official or modelled, with dimensions and interval)."""
         p = data.profile(level.value, code)
@@ -479,6 +795,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         )
 
     @app.get("/api/download/compare", tags=["downloads"], responses=table_doc)
+    @kept
     def download_compare(area: AreaRef, format: TableFormat, year: YearQuery = None):
         """The comparison table (one row per area: score, class, dimensions)."""
         rows = []
@@ -509,6 +826,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         )
 
     @app.get("/api/download/gap/{level}", tags=["downloads"], responses=table_doc)
+    @kept
     def download_gap(level: Level, format: TableFormat, gemeente: GemeenteQuery = None):
         """The inequality table (one row per year)."""
         d = data.distribution(level.value, gemeente)
@@ -525,6 +843,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         )
 
     @app.get("/api/download/programmes", tags=["downloads"], responses=table_doc)
+    @kept
     def download_programmes(format: TableFormat):
         """The programme registry as one row per programme."""
         frame = pd.DataFrame(
@@ -585,18 +904,45 @@ def app_from_environment() -> FastAPI:
     return create_app(os.environ["LEEFBAAR_WEB_STORE"])
 
 
-def serve(store_path: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def default_workers() -> int:
+    """Server processes by default: one per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def serve(
+    store_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    cache_mb: float | None = None,
+    queue: int | None = None,
+) -> None:
     """Serve the dashboard over the store at ``store_path`` until interrupted (blocking).
 
-    ``workers`` > 1 runs that many server processes (each opens the store read-only and fills its own
-    caches); uvicorn uses httptools and uvloop when they are installed.
+    ``workers`` server processes (default: one per core), each opens the store read-only and fills its own
+    caches (``cache_mb`` each); ``queue`` API requests may wait per worker before the answer is 503
+    (module docstring). uvicorn uses httptools and uvloop when they are installed.
     """
     import uvicorn
 
-    if workers > 1:
-        os.environ["LEEFBAAR_WEB_STORE"] = str(Path(store_path).resolve())
-        Store.open(store_path).close()  # fail here, once, if the store cannot be opened
-        uvicorn.run("leefbaar.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", access_log=False)
-        return
-    uvicorn.run(create_app(store_path), host=host, port=port, log_level="warning", access_log=False)
+    workers = workers or default_workers()
+    for name, value in (("CACHE_MB", cache_mb), ("QUEUE", queue)):
+        if value is not None:  # every worker process reads its settings from the environment
+            os.environ[f"LEEFBAAR_WEB_{name}"] = str(value)
+    own_folder = None
+    if not os.environ.get("LEEFBAAR_WEB_DOWNLOAD_DIR"):  # one download folder for all workers
+        own_folder = os.environ["LEEFBAAR_WEB_DOWNLOAD_DIR"] = tempfile.mkdtemp(prefix="leefbaar-downloads-")
+    try:
+        if workers > 1:
+            os.environ["LEEFBAAR_WEB_STORE"] = str(Path(store_path).resolve())
+            # worker processes: few malloc arenas, so memory freed by one request's threads is reused
+            os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+            Store.open(store_path).close()  # fail here, once, if the store cannot be opened
+            uvicorn.run("leefbaar.web.app:app_from_environment", factory=True, host=host, port=port,
+                        workers=workers, log_level="warning", access_log=False)
+            return
+        uvicorn.run(create_app(store_path), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if own_folder:
+            shutil.rmtree(own_folder, ignore_errors=True)
+            del os.environ["LEEFBAAR_WEB_DOWNLOAD_DIR"]
