@@ -82,9 +82,9 @@ def show(
         elif year not in years:
             raise StoreError(f"no observations for {lvl} {code} in {year}; years with data: "
                              f"{', '.join(map(str, years))}")
-        area = facts.area(lvl, code) if (lvl, code) in facts._area_dicts else {"label": code}
+        area = facts.area(lvl, code) if facts.has_area(lvl, code) else {"label": code}
         score = facts.score(lvl, code) if lvl in ("pc4", "buurt", "wijk", "gemeente") else None
-        progs = facts.area_programmes(lvl, code) if (lvl, code) in facts._area_dicts else None
+        progs = facts.area_programmes(lvl, code) if facts.has_area(lvl, code) else None
         frame = facts.observations(lvl, code, year)
     if theme:
         frame = frame[frame["theme"].str.lower() == theme.lower()]

@@ -1,9 +1,9 @@
 """Area identity: code, level, a human name for every area, gemeente, residents and dwellings; search.
 
 PC4 areas have no name of their own; they are named after their gemeente and the buurt (with its wijk) that
-holds most of their surface in the store's crosswalk ``pc4 -> buurt``: "3072 Rotterdam – Afrikaanderwijk/
-Feijenoord". Residents and dwellings are the CBS counts (``inwoner``, ``woning``) of the latest year with a
-count.
+holds most of their residents (buurten placed in PC4 areas by their representative points):
+"3072 Rotterdam – Afrikaanderwijk/Feijenoord". Residents and dwellings are the CBS counts (``inwoner``,
+``woning``) of the latest year with a count.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import shapely
 
 DASH = " – "
 
 
-def area_table(sql, residents: str = "inwoner", dwellings: str = "woning") -> pd.DataFrame:
+def area_table(store, sql, residents: str = "inwoner", dwellings: str = "woning") -> pd.DataFrame:
     """One row per (level, code): name, label, gemeente_code, gemeente_name, wijk_code, residents, dwellings,
     counts_year (latest vintage of each area); index (level, code)."""
     frame = sql(
@@ -31,7 +32,7 @@ def area_table(sql, residents: str = "inwoner", dwellings: str = "woning") -> pd
         "FROM observations WHERE indicator IN (?, ?) AND value IS NOT NULL GROUP BY level, code",
         [residents, dwellings, residents, dwellings])
     frame = frame.merge(counts, on=["level", "code"], how="left")
-    names = pc4_names(sql)
+    names = pc4_names(store, sql)
     is_pc4 = frame["level"] == "pc4"
     gm = frame["gemeente_name"].fillna("")
     local = frame["code"].map(names).where(is_pc4)
@@ -42,22 +43,39 @@ def area_table(sql, residents: str = "inwoner", dwellings: str = "woning") -> pd
     return frame.set_index(["level", "code"]).sort_index()
 
 
-def pc4_names(sql) -> pd.Series:
-    """Per PC4 code the name of its dominant buurt (largest crosswalk weight), with its wijk when the names
-    differ ("Afrikaanderwijk/Feijenoord")."""
-    frame = sql(
-        "WITH c AS (SELECT from_code AS code, to_code, to_vintage, weight FROM crosswalks "
-        "  WHERE from_level = 'pc4' AND to_level = 'buurt' "
-        "  QUALIFY row_number() OVER (PARTITION BY from_code ORDER BY to_vintage DESC, weight DESC) = 1) "
-        "SELECT c.code, b.name AS buurt, w.name AS wijk FROM c "
-        "LEFT JOIN areas b ON b.level = 'buurt' AND b.code = c.to_code AND b.vintage = c.to_vintage "
-        "LEFT JOIN areas w ON w.level = 'wijk' AND w.code = b.wijk_code AND w.vintage = b.vintage")
-    if frame.empty:
+def pc4_names(store, sql) -> pd.Series:
+    """Per PC4 code the name of its dominant buurt (of the buurten whose representative point lies in the PC4,
+    newest boundaries, the one with most residents), with its wijk when the names differ
+    ("Afrikaanderwijk/Feijenoord")."""
+    vint = sql("SELECT level, max(vintage) AS v FROM geometries WHERE level IN ('pc4', 'buurt') GROUP BY level")
+    if len(vint) < 2:
         return pd.Series(dtype=object)
-    buurt, wijk = frame["buurt"].fillna(""), frame["wijk"].fillna("")
-    name = np.where((wijk != "") & (wijk.str.lower() != buurt.str.lower()) & (buurt != ""), buurt + "/" + wijk,
-                    np.where(buurt != "", buurt, wijk))
-    out = pd.Series(name, index=frame["code"].to_numpy())
+    v = dict(zip(vint["level"], vint["v"].astype(int), strict=True))
+    pc4, buurt = store.geometries("pc4", v["pc4"]), store.geometries("buurt", v["buurt"])
+    names = sql("SELECT b.code, b.name AS buurt, w.name AS wijk FROM areas b LEFT JOIN areas w ON w.level = 'wijk' "
+                "AND w.code = b.wijk_code AND w.vintage = (SELECT max(vintage) FROM areas x WHERE x.level = 'wijk' "
+                "AND x.code = b.wijk_code) WHERE b.level = 'buurt' AND b.vintage = ?", [v["buurt"]])
+    pop = sql("SELECT code, arg_max(value, year) AS residents FROM observations WHERE level = 'buurt' AND "
+              "indicator = 'inwoner' AND value IS NOT NULL GROUP BY code").set_index("code")["residents"]
+    # each buurt belongs to the PC4 holding its representative point; a PC4 holding none takes the buurt under
+    # its own representative point
+    pc4_geom, b_geom = pc4.geometry.to_numpy(), buurt.geometry.to_numpy()
+    b_pt = shapely.point_on_surface(b_geom)
+    bi, pi = shapely.STRtree(pc4_geom).query(b_pt, predicate="within")
+    pairs = pd.DataFrame({"pc4": pc4["code"].to_numpy()[pi], "buurt": buurt["code"].to_numpy()[bi]})
+    pairs["people"] = pairs["buurt"].map(pop).fillna(0.0).to_numpy(float)
+    pairs["area"] = shapely.area(b_geom[bi])
+    missing = ~pc4["code"].isin(pairs["pc4"]).to_numpy()
+    pi2, bi2 = shapely.STRtree(b_geom).query(shapely.point_on_surface(pc4_geom[missing]), predicate="within")
+    extra = pd.DataFrame({"pc4": pc4["code"].to_numpy()[missing][pi2], "buurt": buurt["code"].to_numpy()[bi2],
+                          "people": 0.0, "area": 0.0})
+    pairs = pd.concat([pairs, extra], ignore_index=True)
+    pairs = pairs.sort_values(["pc4", "people", "area"], ascending=[True, False, False]).drop_duplicates("pc4")
+    pairs = pairs.merge(names, left_on="buurt", right_on="code", how="left")
+    b = pairs["buurt_y"].fillna("")
+    w = pairs["wijk"].fillna("").str.replace(r"^(Wijk|Wk) \d+\s+", "", regex=True)
+    name = np.where((w != "") & (w.str.lower() != b.str.lower()) & (b != ""), b + "/" + w, np.where(b != "", b, w))
+    out = pd.Series(name, index=pairs["pc4"].to_numpy())
     return out[out != ""]
 
 

@@ -49,6 +49,23 @@ def _int(v) -> int | None:
     return None if f is None else int(f)
 
 
+class _Rows:
+    """{code: {year: score fact}} over a score frame, each code's facts made once when first asked for."""
+
+    def __init__(self, frame: pd.DataFrame, make):
+        self._frame, self._make = frame, make
+        self._index = frame.groupby("code").indices if len(frame) else {}
+        self._done: dict[str, dict[int, dict]] = {}
+
+    def get(self, code: str, default=None) -> dict[int, dict]:
+        if code not in self._index:
+            return default if default is not None else {}
+        if code not in self._done:
+            recs = self._frame.iloc[self._index[code]].to_dict(orient="records")
+            self._done[code] = {int(r["year"]): self._make(r) for r in recs}
+        return self._done[code]
+
+
 class Facts:
     """What a user may be told, from one store (see the module docstring)."""
 
@@ -96,26 +113,26 @@ class Facts:
     @cached_property
     def areas(self) -> pd.DataFrame:
         """Identity of every area (index level, code): name, label, gemeente, wijk, residents, dwellings."""
-        return area_table(self.sql, self.rules.residents_indicator, self.rules.dwellings_indicator)
+        return area_table(self.store, self.sql, self.rules.residents_indicator, self.rules.dwellings_indicator)
 
     @cached_property
-    def _area_dicts(self) -> dict[tuple[str, str], dict]:
-        out = {}
-        for r in self.areas.reset_index().itertuples(index=False):
-            out[(r.level, r.code)] = {
-                "level": r.level, "code": r.code, "name": r.name if isinstance(r.name, str) else None,
-                "label": r.label, "gemeente_code": r.gemeente_code if isinstance(r.gemeente_code, str) else None,
-                "gemeente_name": r.gemeente_name if isinstance(r.gemeente_name, str) else None,
-                "wijk_code": r.wijk_code if isinstance(r.wijk_code, str) else None,
-                "residents": _int(r.residents), "dwellings": _int(r.dwellings)}
-        return out
+    def _area_index(self) -> dict[tuple[str, str], int]:
+        return {key: i for i, key in enumerate(self.areas.index)}
+
+    def has_area(self, level: str, code: str) -> bool:
+        return (level, code) in self._area_index
 
     def area(self, level: str, code: str) -> dict:
         """Identity of one area; ``NotFound`` when the store does not hold it."""
-        try:
-            return dict(self._area_dicts[(level, code)])
-        except KeyError:
-            raise NotFound(say("error.unknown_area", "en", level=level, value=code)) from None
+        i = self._area_index.get((level, code))
+        if i is None:
+            raise NotFound(say("error.unknown_area", "en", level=level, value=code))
+        r = self.areas.iloc[i]
+        text = lambda v: v if isinstance(v, str) else None  # noqa: E731
+        return {"level": level, "code": code, "name": text(r["name"]), "label": r["label"],
+                "gemeente_code": text(r["gemeente_code"]), "gemeente_name": text(r["gemeente_name"]),
+                "wijk_code": text(r["wijk_code"]), "residents": _int(r["residents"]),
+                "dwellings": _int(r["dwellings"])}
 
     def labels(self, level: str) -> pd.Series:
         """Display label per code of ``level`` ("3072 Rotterdam – Afrikaanderwijk/Feijenoord")."""
@@ -157,7 +174,7 @@ class Facts:
         """The code of an area of ``level`` given by code or by (unique) name; error when unknown/ambiguous."""
         text = value.strip()
         code = text.upper() if level != "pc4" else text.replace(" ", "")[:4]
-        if (level, code) in self._area_dicts:
+        if self.has_area(level, code):
             return code
         if level == "gemeente":
             return self.gemeente_code(text)
@@ -234,14 +251,11 @@ class Facts:
             "residents": _int(r["residents"]), "dwellings": _int(r["dwellings"]),
             **{d: _num(r[d]) for d in DIMENSIONS}}
 
-    def _series_rows(self, level: str) -> dict[str, dict[int, dict]]:
-        """Score facts of every area of ``level`` as {code: {year: fact}}, prepared once per level."""
+    def _series_rows(self, level: str) -> _Rows:
+        """Score facts of every area of ``level``, made per code on first use."""
         with self._lock:
             if level not in self._rows:
-                groups: dict[str, dict[int, dict]] = {}
-                for rec in self.scores(level).to_dict(orient="records"):
-                    groups.setdefault(rec["code"], {})[int(rec["year"])] = self._score_dict(rec)
-                self._rows[level] = groups
+                self._rows[level] = _Rows(self.scores(level), self._score_dict)
             return self._rows[level]
 
     def series(self, level: str, code: str) -> list[dict]:
@@ -277,6 +291,25 @@ class Facts:
         cur.insert(1, "label", cur["code"].map(self.labels(level)).fillna(cur["code"]).to_numpy())
         cur["classed"] = cur["klasse"].notna()
         return cur.sort_values(["small", "rank", "afw"], ascending=[True, True, False], ignore_index=True)
+
+    def panel(self, level: str, official_only: bool = True):
+        """The shown series as an analysis ``Panel`` (every stored year, official measurements before the index
+        years included); with ``official_only`` only the years whose values are official (verdicts)."""
+        from leefbaar.analysis.panel import Panel
+
+        sc = self.scores(level)
+        sc = sc[sc["afw"].notna()]
+        if official_only:
+            sc = sc[sc["year"].isin(self.official_years(level)) & (sc["kind"] == "official")]
+        if sc.empty:
+            raise StoreError(f"no {'official ' if official_only else ''}scores at level {level!r} in the store")
+        frame = sc[["code", "year", "total", "afw", *DIMENSIONS, "kind"]].reset_index(drop=True)
+        comps = [d for d in DIMENSIONS if frame[d].notna().any()]
+        label = f"leefbaar {self.spec}" if self.spec else "Leefbaarometer 3"
+        kinds = "officiële jaren | official years" if official_only else "alle jaren | all years"
+        return Panel(frame, level, "index" if self.spec else "official", label, "score", 1, comps, None,
+                     [f"Reeks van de feitenlaag ({kinds}): {', '.join(map(str, sorted(frame['year'].unique())))}. "
+                      f"| Series of the facts layer ({kinds.split(' | ')[1]})."])
 
     # -- programmes ----------------------------------------------------------------------------------
     @cached_property
@@ -328,7 +361,7 @@ class Facts:
                             for lg in ("nl", "en")}
             out["member" if r.member else "touched"].append(item)
         gm = code if level == "gemeente" else self.area(level, code)["gemeente_code"] \
-            if (level, code) in self._area_dicts else None
+            if self.has_area(level, code) else None
         if gm:
             gm_of = self.gemeente_of("pc4")
             members = m[m["member"] & (m["level"] == "pc4")]

@@ -26,7 +26,7 @@ KINDS = ("official", "modelled", "aggregated")
 def raw_scores(sql, tables: frozenset[str], spec: str | None, level: str, reference: float) -> pd.DataFrame:
     """The stored series of ``level``: the index engine's ``scores`` (spec ``spec``) when it has the level,
     otherwise the official Leefbaarometer observations (kind official)."""
-    frame = pd.DataFrame()
+    frame = pd.DataFrame(columns=["code", "year"])
     if spec is not None and "scores" in tables:
         have = set(sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'scores'")[
             "column_name"])
@@ -35,19 +35,24 @@ def raw_scores(sql, tables: frozenset[str], spec: str | None, level: str, refere
         select = ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
         frame = sql(f"SELECT code, year, {select} FROM scores WHERE level = ? AND spec = ? ORDER BY code, year",
                     [level, spec])
+    # official measurements of years the index table does not hold (e.g. 2002-2016 at PC4)
+    known = sorted(int(y) for y in frame["year"].unique())
+    long = sql("SELECT code, year, indicator, value FROM observations WHERE level = ? AND indicator IN "
+               f"({', '.join('?' * len(OFFICIAL_SERIES))}) AND value IS NOT NULL"
+               + (f" AND year NOT IN ({', '.join('?' * len(known))})" if known else ""),
+               [level, *OFFICIAL_SERIES, *known])
+    if not long.empty:
+        official = (long.pivot_table(index=["code", "year"], columns="indicator", values="value", aggfunc="first")
+                    .rename(columns=OFFICIAL_SERIES).reset_index())
+        official.columns.name = None
+        official["kind"] = "official"
+        frame = pd.concat([frame, official], ignore_index=True) if len(frame) else official
     if frame.empty:
-        long = sql("SELECT code, year, indicator, value FROM observations WHERE level = ? AND indicator IN "
-                   f"({', '.join('?' * len(OFFICIAL_SERIES))}) AND value IS NOT NULL", [level, *OFFICIAL_SERIES])
-        if long.empty:
-            return pd.DataFrame(columns=COLUMNS[:13])
-        frame = (long.pivot_table(index=["code", "year"], columns="indicator", values="value", aggfunc="first")
-                 .rename(columns=OFFICIAL_SERIES).reset_index())
-        frame.columns.name = None
-        for c in ("total", "afw", *DIMENSIONS, "klasse", "total_lo", "total_hi", "rank_lo", "rank_hi",
-                  "p_class_differs"):
-            if c not in frame:
-                frame[c] = np.nan
-        frame["kind"] = "official"
+        return pd.DataFrame(columns=COLUMNS[:13])
+    for c in ("total", "afw", *DIMENSIONS, "klasse", "kind", "total_lo", "total_hi", "rank_lo", "rank_hi",
+              "p_class_differs"):
+        if c not in frame:
+            frame[c] = np.nan
     frame["year"] = frame["year"].astype(int)
     for c in ("total", "afw", *DIMENSIONS, "klasse", "total_lo", "total_hi", "rank_lo", "rank_hi",
               "p_class_differs"):
@@ -78,6 +83,8 @@ def apply_rules(frame: pd.DataFrame, counts: pd.DataFrame, rules: Rules) -> pd.D
     """Add residents, dwellings (nearest CBS year with a count, ties: earlier), ``small``, and the class, rank
     and ``n_ranked`` among classed areas; small area-years lose class, rank and class probability."""
     out = frame.copy()
+    if out.empty:
+        return pd.DataFrame(columns=COLUMNS)
     for col in ("residents", "dwellings"):
         c = counts[["code", "year", col]].dropna()
         out[col] = _nearest(out[["code", "year"]], c, col) if not c.empty else np.nan
@@ -114,20 +121,23 @@ def _nearest(keys: pd.DataFrame, values: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def default_year(frame: pd.DataFrame) -> int | None:
-    """The latest year with official values; else the latest year with aggregated values; else the latest."""
-    scored = frame[frame["afw"].notna()]
-    for kinds in (("official",), ("official", "aggregated")):
-        years = scored.loc[scored["kind"].isin(kinds), "year"]
-        if not years.empty:
-            return int(years.max())
-    return int(scored["year"].max()) if not scored.empty else None
+    """The latest official year (``year_kinds``); else the latest aggregated year; else the latest year."""
+    kinds = year_kinds(frame)
+    for wanted in ("official", "aggregated"):
+        years = [y for y, k in kinds.items() if k == wanted]
+        if years:
+            return max(years)
+    return max(kinds) if kinds else None
+
+
+MAJORITY = 0.95
 
 
 def year_kinds(frame: pd.DataFrame) -> dict[int, str]:
-    """Per year: its kind when every value of the year has that kind, else 'mixed'."""
+    """Per year: the kind of at least 95 % of its values (each value keeps its own kind), else 'mixed'."""
     scored = frame[frame["afw"].notna()]
     out = {}
     for y, kinds in scored.groupby("year")["kind"]:
-        u = kinds.unique()
-        out[int(y)] = str(u[0]) if len(u) == 1 else "mixed"
+        share = kinds.value_counts(normalize=True)
+        out[int(y)] = str(share.index[0]) if share.iloc[0] >= MAJORITY else "mixed"
     return out

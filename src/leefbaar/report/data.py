@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.analysis.gap import GapAnalysis
-from leefbaar.analysis.panel import load_panel
 from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import population_weights
 from leefbaar.errors import LeefbaarError
@@ -528,10 +527,7 @@ class DashboardData:
             cache = self.__dict__.setdefault("_vuln", {})
             if (level, lang) not in cache:
                 try:
-                    source = self._score_source(level)
-                    years = self.facts.official_years(level) or None
-                    panel = load_panel(self.store, source, level, spec=self.spec if source == "index" else None,
-                                       years=years)
+                    panel = self.facts.panel(level, official_only=True)
                     vul = VulnerableAreas(load_definition(), lang)
                     ref_year = max(panel.years)
                     sc = self.scores(level)
@@ -704,10 +700,7 @@ class DashboardData:
             cache = self.__dict__.setdefault("_gap", {})
             if level not in cache:
                 try:
-                    source = self._score_source(level)
-                    years = self.facts.official_years(level)
-                    panel = load_panel(self.store, source, level, spec=self.spec if source == "index" else None,
-                                       years=years or None)
+                    panel = self.facts.panel(level, official_only=True)
                     weights = population_weights(self.store, level, panel.years, "inwoner", panel.vintage)
                     res = GapAnalysis(panel, weights, n_boot=499).fit()
                     keep = ["p90_p10", "p90_p10_w", "sd_w", "gini_w", "theil_w"]
