@@ -109,6 +109,11 @@ class Facts:
     def interval_text(self, lang: str = "nl") -> str:
         return say("interval.level", lang, level=self.interval_level)
 
+    def rules_text(self, lang: str = "nl") -> str:
+        """The small-area rule in words ("not classed: fewer than 100 residents or 50 dwellings")."""
+        return say("class.not_classed.reason", lang, min_residents=int(self.rules.min_residents),
+                   min_dwellings=int(self.rules.min_dwellings))
+
     # -- identity ------------------------------------------------------------------------------------
     @cached_property
     def areas(self) -> pd.DataFrame:

@@ -386,7 +386,9 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         year: Annotated[int, Query(ge=1990, le=2100)],
         gemeente: GemeenteQuery = None,
     ):
-        """Areas ranked by score (1 = highest in the country), optionally within one gemeente."""
+        """Areas ranked by score (1 = highest in the country among classed areas; areas under the small-area
+        rule last, unranked), optionally within one gemeente."""
+        gemeente = _gemeente(gemeente)
         return _encoded(
             request,
             *cache.get(
@@ -400,6 +402,8 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         """Inequality over time: weighted quantiles, P90-P10 spread, gap of the weakest tenth to the mean,
         share of inhabitants in an insufficient class (1-4), the class mix, and (``analysis``, national) the
         monitoring stage's P90-P10 gap with bootstrap band and its verdict (growing/shrinking/no change)."""
+        gemeente = _gemeente(gemeente)
+
         def make():
             out = data.distribution(level.value, gemeente)
             out["analysis"] = data.gap_analysis(level.value)
@@ -442,10 +446,14 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         format: MapFormat,
         measure: Measure = Measure.total,
         indicator: Indicator | None = None,
+        gemeente: GemeenteQuery = None,
     ):
-        """The map's values (with names and class labels); as GeoPackage with the boundaries (EPSG:28992)."""
-        frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value)
-        name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}"
+        """The map's values (with names, kind and class labels; optionally of one gemeente); as GeoPackage with
+        the boundaries (EPSG:28992)."""
+        gemeente = _gemeente(gemeente)
+        frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value, gemeente)
+        name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}" + (
+            f"_{gemeente}" if gemeente else "")
         if format == MapFormat.gpkg:
             with data.store_lock:
                 geoms = store.geometries(level.value, crs=28992)[["code", "geometry"]]
@@ -461,6 +469,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
         gemeente: GemeenteQuery = None,
     ):
         """The ranking table."""
+        gemeente = _gemeente(gemeente)
         frame = data.ranking(level.value, year, gemeente)
         name = f"leefbaar_ranking_{level.value}_{year}" + (f"_{gemeente}" if gemeente else "")
         return _download(exports.table_bytes(frame, format.value, "ranking", _notes()), format.value, name)
@@ -511,6 +520,7 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     @app.get("/api/download/gap/{level}", tags=["downloads"], responses=table_doc)
     def download_gap(level: Level, format: TableFormat, gemeente: GemeenteQuery = None):
         """The inequality table (one row per year)."""
+        gemeente = _gemeente(gemeente)
         d = data.distribution(level.value, gemeente)
         frame = pd.DataFrame(d["years"])
         if not frame.empty:
@@ -551,11 +561,22 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
             "leefbaar_programmas",
         )
 
+    def _gemeente(value: str | None) -> str | None:
+        """A gemeente code from a code or name; 404 when the store has no such gemeente."""
+        if not value:
+            return None
+        try:
+            return data.facts.gemeente_code(value)
+        except LeefbaarError as exc:
+            raise NotFound(str(exc)) from None
+
     def _notes() -> list[str]:
         src = data.sources()
         return [
             "leefbaar " + __version__ + (f", index spec {data.spec}" if data.spec else ", official series"),
             "Scores: Leefbaarometer scale, total = 4.102265 + afw; afw = won + fys + vrz + soc + onv.",
+            f"kind: official (measured, no interval) / modelled ({data.facts.interval_level}% interval) / "
+            "aggregated; small areas are shown but not classed: " + data.facts.rules_text("en"),
             *[f"{r.publisher} ({r.licence})" for r in src.itertuples()],
         ]
 
