@@ -419,7 +419,9 @@ class Facts:
             "title": {lg: say("explain.title", lg, y0=y0, y1=y1, change=f"{change:+.3f}",
                               development=dev_labels[lg] or "–") for lg in ("nl", "en")},
             "items": [{"dimension": p.dimension, "id": p.indicator, "delta": float(p.delta),
-                       "label_nl": labels(p.indicator, "nl"), "label_en": labels(p.indicator, "en")}
+                       **{f"label_{lg}": labels(p.indicator, lg) + (
+                           f" – {DIMENSION_LABELS[p.dimension][lg].lower()}" if p.indicator.startswith("_")
+                           and p.dimension in DIMENSION_LABELS else "") for lg in ("nl", "en")}}
                       for p in parts.itertuples(index=False)],
         }
 
