@@ -527,9 +527,9 @@ async function pageGap() {
   let gapCard = null;
   if (an && an.available) {
     const rows = (m) => an.by_year.filter((r) => r.measure === m);
-    const ch = an.change.find((c) => c.measure === "p90_p10_w") || an.change[0];
+    const ch = an.change.find((c) => c.measure === "p90_p10") || an.change[0];
     gapCard = section(t("g.verdict_title"),
-      h("p", { id: "gap-verdict", class: "verdict" }, h("strong", {}, t(`g.v.${ch.verdict}`)), " ",
+      h("p", { id: "gap-verdict", class: "verdict", "data-verdict": an.verdict }, h("strong", {}, `${an.verdict_text[state.lang]}.`), " ",
         t("g.verdict_text", { from: ch.from_year, to: ch.to_year, a: fmt(ch.from_value), b: fmt(ch.to_value), d: fmtSigned(ch.change), lo: fmtSigned(ch.lo), hi: fmtSigned(ch.hi), n: nf(0).format(an.n_areas) })),
       lineChart({ series: [{ name: t("g.per_area"), color: "#1f4e9e", points: rows("p90_p10").map((r) => ({ x: r.year, y: r.estimate })) },
         { name: t("g.per_inhabitant"), color: "#e08214", dashed: true, points: rows("p90_p10_w").map((r) => ({ x: r.year, y: r.estimate })) }],
