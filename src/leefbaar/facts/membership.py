@@ -9,6 +9,7 @@ as membership: ``touched`` (some residents inside programme areas, share > 0, bu
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from leefbaar.facts.rules import Rules
@@ -36,3 +37,16 @@ def membership_table(sql, tables: frozenset[str], rules: Rules) -> pd.DataFrame:
     frame["member"] = frame["share_confident"].fillna(0.0) >= rules.min_share
     frame["touched"] = ~frame["member"] & (frame["share"].fillna(0.0) > 0)
     return frame[COLUMNS]
+
+
+def members(rows: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """The rule applied to ``programme_areas`` rows in memory (e.g. a resolution not stored yet): one row per
+    (programme, level, code) with ``member`` and ``touched``, as ``membership_table``."""
+    conf = rows[rules.share_column] if rules.share_column in rows else pd.Series(np.nan, index=rows.index)
+    frame = rows.assign(_conf=pd.to_numeric(conf, errors="coerce"), _share=pd.to_numeric(rows["share"],
+                                                                                          errors="coerce"))
+    g = frame.groupby(["programme", "level", "code"], as_index=False).agg(share=("_share", "max"),
+                                                                          share_confident=("_conf", "max"))
+    g["member"] = g["share_confident"].fillna(0.0) >= rules.min_share
+    g["touched"] = ~g["member"] & (g["share"].fillna(0.0) > 0)
+    return g
