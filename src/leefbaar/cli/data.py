@@ -74,6 +74,7 @@ def show(
     with Store.open(resolve_store(store)) as st:
         facts = Facts(st)
         code = facts.find_area(lvl, code)
+        chosen = year
         years = facts.observation_years(lvl, code)
         if not years:
             raise StoreError(f"no observations for {lvl} {code}")
@@ -83,7 +84,10 @@ def show(
             raise StoreError(f"no observations for {lvl} {code} in {year}; years with data: "
                              f"{', '.join(map(str, years))}")
         area = facts.area(lvl, code) if facts.has_area(lvl, code) else {"label": code}
-        score = facts.score(lvl, code) if lvl in ("pc4", "buurt", "wijk", "gemeente") else None
+        score = None
+        if lvl in ("pc4", "buurt", "wijk", "gemeente"):  # the score of the chosen year, else the default year
+            scored = {p["year"] for p in facts.series(lvl, code)}
+            score = facts.score(lvl, code, chosen if chosen in scored else None)
         progs = facts.area_programmes(lvl, code) if facts.has_area(lvl, code) else None
         frame = facts.observations(lvl, code, year)
     if theme:
