@@ -35,10 +35,12 @@ def run_build(data: Path | None, store: Path | None) -> Path:
 
 def print_summary(store: Path) -> None:
     """Areas per level and vintage, observations per level and year, indicators and sources."""
+    from leefbaar.facts import Facts
+
     with Store.open(store) as st:
         s = st.summary()
-        n_ind = st.sql("SELECT count(*) AS n FROM indicators")["n"].iloc[0]
-        n_obs = st.sql("SELECT count(*) AS n FROM observations")["n"].iloc[0]
+        counts = Facts(st).store_counts()
+        n_ind, n_obs = counts["indicators"], counts["observations"]
     print_frame(s["areas"], title="Areas per level and vintage", max_rows=100)
     print_frame(s["observations"], title="Observations per level and year", max_rows=100)
     print_frame(s["geometries"], title="Boundaries per level and vintage", max_rows=100)

@@ -165,7 +165,7 @@ def evaluate(
     with Store.open(path, read_only=not record) as st:
         with progress_bar() as update:
             ev = run_evaluation(st, programme, config, progress=update)
-        hashes = dict(st.con.execute("SELECT file, sha256 FROM sources ORDER BY file").fetchall())
+        hashes = Facts(st).source_hashes()
         files = write_report(ev, out, lang, hashes, verdict_line(ev, lang))
         if record:
             with st.transaction(), st.run("evaluate", {"programme": programme, **config.__dict__}):

@@ -28,6 +28,7 @@ from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import MEASURES, population_weights
 from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, print_frame, progress_bar, resolve_store, write_csv
 from leefbaar.errors import LeefbaarError, StoreError
+from leefbaar.facts import Facts
 from leefbaar.index.classes import classify_total, load_scheme
 from leefbaar.store.store import Store
 
@@ -83,8 +84,6 @@ def _in_gemeente(st: Store, panel: Panel, gemeente: str | None) -> Panel:
     """The panel restricted to the areas of one gemeente (code or name; the facts layer's areas)."""
     if not gemeente:
         return panel
-    from leefbaar.facts import Facts
-
     facts = Facts(st)
     code = facts.gemeente_code(gemeente)
     gm_of = facts.gemeente_of(panel.level)
@@ -99,7 +98,7 @@ def _in_gemeente(st: Store, panel: Panel, gemeente: str | None) -> Panel:
 
 
 def _write_run(out: Path, command: str, params: dict, st: Store) -> Path:
-    hashes = dict(st.con.execute("SELECT file, sha256 FROM sources ORDER BY file").fetchall())
+    hashes = Facts(st).source_hashes()
     path = out / "run.json"
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"command": command, "params": params, "version": __version__,
@@ -236,8 +235,6 @@ def _programmes(st: Store, panel: Panel, how: str, min_share: float, lang: str,
     if how == "none":
         return []
     if how == "stored":
-        from leefbaar.facts import Facts
-
         facts = Facts(st)
         m = facts.membership
         rule = facts.rules.min_share
@@ -383,8 +380,6 @@ def vulnerable(
 
     Judged on official measurements (the reference year is the latest official year) unless --year names a
     modelled one; areas under the facts layer's small-area rule are never listed."""
-    from leefbaar.facts import Facts
-
     lang = _lang(lang)
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update("reading scores", 0, 3)

@@ -474,3 +474,59 @@ class Facts:
             "s.file AS source FROM observations o JOIN indicators i ON i.id = o.indicator "
             "JOIN sources s USING (source_id) WHERE o.level = ? AND o.code = ? AND o.year = ? "
             "ORDER BY i.theme, o.indicator", [level, code, year])
+
+    # -- what the store holds (for the surfaces' selectors, downloads and credits) ---------------------
+    def has_rows(self, table: str, where: str = "TRUE", params: list | None = None) -> bool:
+        if table not in self.tables:
+            return False
+        return bool(self.sql(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {where}) AS x", params)["x"].iloc[0])
+
+    def geometry_vintages(self) -> dict[str, int]:
+        """Latest boundary vintage per level."""
+        frame = self.sql("SELECT level, max(vintage) AS vintage FROM geometries GROUP BY level")
+        return {r.level: int(r.vintage) for r in frame.itertuples()}
+
+    def indicator_year_table(self) -> pd.DataFrame:
+        """Distinct (level, indicator, year) with values."""
+        return self.sql("SELECT DISTINCT level, indicator, year FROM observations WHERE value IS NOT NULL "
+                        "ORDER BY level, indicator, year")
+
+    def population(self) -> pd.DataFrame:
+        """Inhabitants (``inwoner``) per level, code and year."""
+        return self.sql("SELECT level, code, year, value AS inwoner FROM observations WHERE indicator = 'inwoner' "
+                        "AND value IS NOT NULL")
+
+    def indicator_values(self, level: str, year: int, indicator: str) -> pd.DataFrame:
+        """code, value of one indicator at a level in a year."""
+        return self.sql("SELECT code, value FROM observations WHERE level = ? AND year = ? AND indicator = ? "
+                        "AND value IS NOT NULL ORDER BY code", [level, year, indicator])
+
+    def policy_lists(self) -> pd.DataFrame:
+        return self.sql("SELECT list_id, count(*) AS entries, count(DISTINCT gm_code) AS gemeenten, "
+                        "bool_or(partial) AS partial FROM policy_lists GROUP BY list_id ORDER BY list_id")
+
+    def area_groups(self) -> pd.DataFrame:
+        return self.sql("SELECT group_id, any_value(label) AS label, level, count(*) AS areas "
+                        "FROM area_groups GROUP BY group_id, level ORDER BY group_id")
+
+    def evaluation_results(self) -> pd.DataFrame | None:
+        """The stored evaluation estimates (``leefbaar evaluate --record``), None when there are none."""
+        for name in ("evaluation_results", "evaluations", "effects"):
+            if name in self.tables:
+                return self.sql(f"SELECT * FROM {name}").drop(columns=["source_id"], errors="ignore")
+        return None
+
+    def sources(self) -> pd.DataFrame:
+        """Publishers and licences of the files the store was built from (for credits)."""
+        return self.sql("SELECT publisher, licence, string_agg(DISTINCT family, ', ' ORDER BY family) AS families, "
+                        "count(*) AS files FROM sources GROUP BY publisher, licence ORDER BY publisher")
+
+    def source_hashes(self) -> dict[str, str]:
+        """SHA-256 of every source file in the store (for run records)."""
+        frame = self.sql("SELECT file, sha256 FROM sources ORDER BY file")
+        return dict(zip(frame["file"], frame["sha256"], strict=True))
+
+    def store_counts(self) -> dict[str, int]:
+        """Indicators in the catalogue and observations in the store."""
+        return {"indicators": int(self.sql("SELECT count(*) AS n FROM indicators")["n"].iloc[0]),
+                "observations": int(self.sql("SELECT count(*) AS n FROM observations")["n"].iloc[0])}

@@ -142,31 +142,23 @@ class DashboardData:
             cur = self._local.cur = self.store.con.cursor()
         return cur.execute(query, params or []).df()
 
-    @cached_property
+    @property
     def tables(self) -> frozenset[str]:
         """Names of the tables in the store (optional tables of later stages may be absent)."""
-        return frozenset(self.sql("SELECT table_name FROM information_schema.tables")["table_name"])
+        return self.facts.tables
 
     def has_rows(self, table: str, where: str = "TRUE", params: list | None = None) -> bool:
-        if table not in self.tables:
-            return False
-        return bool(
-            self.sql(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {where}) AS x", params)["x"].iloc[0]
-        )
+        return self.facts.has_rows(table, where, params)
 
     # -- catalogue ----------------------------------------------------------------------------------
-    @cached_property
+    @property
     def indicator_catalogue(self) -> pd.DataFrame:
-        return self.sql(
-            "SELECT id, label_nl, label_en, unit, theme, direction, sensitive FROM indicators "
-            "ORDER BY theme, id"
-        ).set_index("id")
+        return self.facts.indicator_catalogue
 
     @cached_property
     def geometry_vintages(self) -> dict[str, int]:
         """Latest boundary vintage per level, for the levels the dashboard draws."""
-        frame = self.sql("SELECT level, max(vintage) AS vintage FROM geometries GROUP BY level")
-        return {r.level: int(r.vintage) for r in frame.itertuples() if r.level in LEVEL_LABELS}
+        return {lv: v for lv, v in self.facts.geometry_vintages().items() if lv in LEVEL_LABELS}
 
     @cached_property
     def levels(self) -> list[str]:
@@ -191,8 +183,7 @@ class DashboardData:
     @cached_property
     def _indicator_years(self) -> dict[tuple[str, str], list[int]]:
         """Years with values per (level, indicator), from one scan of the observations."""
-        frame = self.sql("SELECT DISTINCT level, indicator, year FROM observations WHERE value IS NOT NULL "
-                         "ORDER BY level, indicator, year")
+        frame = self.facts.indicator_year_table()
         return {(lv, ind): g["year"].astype(int).tolist() for (lv, ind), g in frame.groupby(["level", "indicator"])}
 
     def indicator_years(self, level: str, indicator: str) -> list[int]:
@@ -266,10 +257,7 @@ class DashboardData:
     @cached_property
     def population(self) -> pd.DataFrame:
         """Inhabitants (``inwoner``) per level, code and year: the weights of reference means."""
-        return self.sql(
-            "SELECT level, code, year, value AS inwoner FROM observations WHERE indicator = 'inwoner' "
-            "AND value IS NOT NULL"
-        )
+        return self.facts.population()
 
     def _weights(self, level: str, codes: pd.Series, year: int) -> np.ndarray:
         """Inhabitants of each area in the year nearest to ``year`` that has counts; 1 where unknown."""
@@ -349,11 +337,7 @@ class DashboardData:
         if measure == "indicator":
             if indicator is None:
                 raise NotFound("measure 'indicator' needs an indicator")
-            frame = self.sql(
-                "SELECT code, value FROM observations WHERE level = ? AND year = ? AND indicator = ? "
-                "AND value IS NOT NULL ORDER BY code",
-                [level, year, indicator],
-            )
+            frame = self.facts.indicator_values(level, year, indicator)
             if frame.empty:
                 raise NotFound(f"no values of {indicator!r} for {level} in {year}")
             codes, values = frame["code"], frame["value"].to_numpy(float)
@@ -589,29 +573,14 @@ class DashboardData:
 
     @cached_property
     def evaluation_table(self) -> str | None:
-        for name in ("evaluation_results", "evaluations", "effects"):
-            if name in self.tables:
-                return name
-        return None
+        return next((n for n in ("evaluation_results", "evaluations", "effects") if n in self.tables), None)
 
     def programmes(self) -> dict:
         """The timeline of programmes (registry), the lists the store holds, evaluation results, and per
         programme its area count by the one membership rule of the facts layer."""
-        lists = self.sql(
-            "SELECT list_id, count(*) AS entries, count(DISTINCT gm_code) AS gemeenten, "
-            "bool_or(partial) AS partial FROM policy_lists GROUP BY list_id ORDER BY list_id"
-        )
-        groups = self.sql(
-            "SELECT group_id, any_value(label) AS label, level, count(*) AS areas "
-            "FROM area_groups GROUP BY group_id, level ORDER BY group_id"
-        )
-        evaluation = []
-        if self.evaluation_table is not None:
-            evaluation = records(
-                self.sql(f"SELECT * FROM {self.evaluation_table}").drop(
-                    columns=["source_id"], errors="ignore"
-                )
-            )
+        lists, groups = self.facts.policy_lists(), self.facts.area_groups()
+        results = self.facts.evaluation_results()
+        evaluation = records(results) if results is not None else []
         counts = self.facts.programme_counts("pc4")
         return {
             "registry": [_jsonable({**p, "pc4_members": counts.get(p["id"], {}).get("members"),
@@ -723,10 +692,7 @@ class DashboardData:
 
     def sources(self) -> pd.DataFrame:
         """Publishers and licences of the files the store was built from (for credits)."""
-        return self.sql(
-            "SELECT publisher, licence, string_agg(DISTINCT family, ', ' ORDER BY family) AS families, "
-            "count(*) AS files FROM sources GROUP BY publisher, licence ORDER BY publisher"
-        )
+        return self.facts.sources()
 
 
 def _fmt(v: float) -> str:
