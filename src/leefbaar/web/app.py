@@ -551,8 +551,10 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
                     "steering": ", ".join(p.get("steering") or []),
                     "areas": ", ".join(a["id"] for a in p.get("areas") or []),
                     "evaluations": len(p.get("evaluations") or []),
+                    "pc4_members": p.get("pc4_members"),
+                    "pc4_touched": p.get("pc4_touched"),
                 }
-                for p in data.programme_registry
+                for p in data.programmes()["registry"]
             ]
         )
         return _download(

@@ -574,7 +574,10 @@ async function pageProgrammes() {
       title: t("pr.title"), desc: reg.map((p) => `${L(p, "name")} ${p.start}–${p.end ?? t("pr.running")}`).join("; ") })),
     detail,
     section(t("pr.title"), table([{ label: t("pr.name"), value: (p) => h("button", { type: "button", class: "link", onclick: () => show(p.id) }, L(p, "name")) },
-      { label: t("pr.period"), value: (p) => `${p.start}–${p.end ?? ""}` }, { label: t("pr.kind"), value: (p) => kindLabel(p.kind) }], reg),
+      { label: t("pr.period"), value: (p) => `${p.start}–${p.end ?? ""}` }, { label: t("pr.kind"), value: (p) => kindLabel(p.kind) },
+      { label: t("pr.members"), value: (p) => h("span", { "data-programme": p.id, "data-members": p.pc4_members ?? "" }, p.pc4_members === null ? "–" : nf(0).format(p.pc4_members)), num: true },
+      { label: t("pr.touched"), value: (p) => (p.pc4_touched === null ? "–" : nf(0).format(p.pc4_touched)), num: true }], reg),
+    h("p", { class: "help", id: "membership-rule" }, d.membership_rule[state.lang]),
     downloads("/api/download/programmes", {}))] : [emptyState(t("pr.none"))];
   const evalCard = section(t("pr.eval"), d.evaluation.length ? table(Object.keys(d.evaluation[0]).map((k) => ({ label: k, value: (r) => (r[k] === null ? "–" : typeof r[k] === "number" ? fmtAuto(r[k]) : String(r[k])), num: false })), d.evaluation) : emptyState(t("pr.eval_none")));
   const listsCard = section(t("pr.lists"), table([{ label: "id", value: (r) => r.list_id }, { label: "n", value: (r) => String(r.entries), num: true }, { label: t("gemeente"), value: (r) => String(r.gemeenten), num: true }], d.lists));
