@@ -119,8 +119,8 @@ def test_membership_kind_class_rank_and_interval_level_agree_on_every_surface(sc
             assert row["klasse (tekst)"] == "niet geklasseerd"
         progs = reports[gm]["programmes"]
         label = facts.area("pc4", code)["label"]
-        in_report = sorted(progs.loc[progs["gebieden"].fillna("").str.split("; ").map(lambda xs: label in xs),
-                                     "programma"])
+        listed = progs["gebieden"].fillna("").str.split("; ")
+        in_report = sorted(progs.loc[[label in xs for xs in listed], "programma"])
         assert in_report == sorted(name.values()), code
         assert f"{level}%-interval" in reports[gm]["html"]
     small = facts.score("pc4", "6877")
@@ -166,3 +166,65 @@ def test_explanation_parts_add_up_to_the_change_shown(scored, facts, api, code):
     assert abs(sum(i["delta"] for i in ch["items"]) - ch["total"]) < 1e-9
     assert ch["to"] == 2021 and ch["total"] == pytest.approx(afw[2021] - afw[ch["from"]], abs=1e-9)
     assert ch["development_label"]["nl"]
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+VENDOR = Path(__file__).resolve().parents[1] / "src" / "leefbaar" / "web" / "static" / "vendor" / "maplibre-gl.mjs"
+
+
+@pytest.fixture(scope="module")
+def dashboard(scored):
+    """The dashboard served over the scored store (own process, ephemeral port); answers before warm-up ends."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    if not Path(CHROMIUM).exists() or not VENDOR.exists():
+        pytest.skip("Debian chromium or the front-end bundle is missing (scripts/setup-web.sh --test)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
+                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]))", str(scored), str(port)])
+    base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the dashboard server did not start")
+            time.sleep(0.3)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.mark.browser
+def test_the_rendered_profile_states_the_same_facts(dashboard, facts):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(locale="nl-NL")
+        for code in CODES:
+            f = facts.score("pc4", code)
+            page.goto(f"{dashboard}/area/pc4/{code}")
+            page.wait_for_selector("#score-kind", timeout=90_000)
+            assert page.get_attribute("#score-kind", "data-kind") == f["kind"], code
+            assert page.get_attribute("#score-class", "data-klasse") == str(f["klasse"] or "none"), code
+            assert page.get_attribute("#score-rank", "data-rank") == str(f["rank"] or "none"), code
+            assert page.get_attribute("#score-interval", "data-level") == str(facts.interval_level)
+            if f["klasse"] is None:
+                assert "niet geklasseerd" in page.inner_text("#score-class")
+            members = sorted(page.locator("#programmes-member li").evaluate_all(
+                "els => els.map(e => e.dataset.programme)"))
+            assert members == sorted(m["programme"] for m in facts.area_programmes("pc4", code)["member"]), code
+        page.goto(f"{dashboard}/programmes")
+        page.wait_for_selector("[data-programme='krachtwijken'][data-members]", timeout=60_000)
+        shown = page.get_attribute("[data-programme='krachtwijken'][data-members]", "data-members")
+        assert int(shown) == facts.programme_counts()["krachtwijken"]["members"]
+        browser.close()

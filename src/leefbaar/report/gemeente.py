@@ -265,8 +265,17 @@ class _Content:
         gm = pd.DataFrame(self.dist_gm)
         nl = pd.DataFrame(self.dist_nl)
         ax.fill_between(gm["year"], gm["p10"], gm["p90"], color="#1f4e9e", alpha=0.15, label=self.tx["band"])
-        ax.plot(gm["year"], gm["mean"], "o-", color="#1f4e9e", label=f"{self.tx['gemeente']} {self.name}")
-        ax.plot(nl["year"], nl["mean"], "s--", color="#7a7a7a", label=self.tx["nederland"])
+        ax.plot(gm["year"], gm["mean"], "-", color="#1f4e9e", label=f"{self.tx['gemeente']} {self.name}")
+        ax.plot(nl["year"], nl["mean"], "--", color="#7a7a7a", label=self.tx["nederland"])
+        # official years filled, modelled (or partly modelled) years open: the kind is never hidden
+        kinds = self.facts.year_kinds(self.level)
+        for frame, marker, color in ((gm, "o", "#1f4e9e"), (nl, "s", "#7a7a7a")):
+            off = frame["year"].map(lambda y: kinds.get(int(y)) == "official").to_numpy(bool)
+            ax.plot(frame["year"][off], frame["mean"][off], marker, color=color, linestyle="none")
+            ax.plot(frame["year"][~off], frame["mean"][~off], marker, color=color, markerfacecolor="white",
+                    linestyle="none")
+        ax.plot([], [], "o", color="#555555", markerfacecolor="white",
+                label=(self.facts.kind_label("modelled") or {}).get(self.lang, "modelled"))
         ax.axhline(0, color="#999999", linewidth=0.6)
         ax.set_ylabel("afw")
         ax.set_xticks(gm["year"], [str(y) for y in gm["year"]], fontsize=8)

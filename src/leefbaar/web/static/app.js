@@ -159,7 +159,7 @@ async function pageMap() {
   let measure = q.get("measure") || "total";
   let indicator = q.get("indicator") || "";
   const years = lv.score_years;
-  let year = Number(q.get("year")) || (lv.score_years.at(-1) ?? null);
+  let year = Number(q.get("year")) || (lv.default_year ?? lv.score_years.at(-1) ?? null);  // latest official year
   const highlight = q.get("area");
 
   const measures = ["total", "afw", "won", "fys", "vrz", "soc", "onv", "klasse", "change", "indicator"];
@@ -190,7 +190,8 @@ async function pageMap() {
     try { yearChoices = indicator ? await api(`/api/years/${level}?indicator=${encodeURIComponent(indicator)}`) : []; } catch { yearChoices = []; }
     if (!yearChoices.includes(year)) year = yearChoices.at(-1) ?? null;
   }
-  document.getElementById("year-slot").replaceWith(sel("f-year", t("year"), (yearChoices || []).map((y) => [y, y]), year,
+  const yearKind = (y) => (measure !== "indicator" && lv.year_kinds && lv.year_kinds[y] && lv.year_kinds[y] !== "official" ? ` (${t(`yk.${lv.year_kinds[y]}`)})` : "");
+  document.getElementById("year-slot").replaceWith(sel("f-year", t("year"), (yearChoices || []).map((y) => [y, `${y}${yearKind(y)}`]), year,
     (e) => go(url("/map", { level, measure, indicator, year: e.target.value }), true)));
   setQuery({ level, measure, year, indicator: measure === "indicator" ? indicator : "", area: highlight });
 
@@ -287,7 +288,7 @@ function drawLegend(box, values, title) {
   let missing = 0;
   values.bins.forEach((b) => { if (b >= 0) counts[b] += 1; else missing += 1; });
   const labels = lg[`labels_${state.lang}`];
-  const kind = values.kind_label ? ` · ${values.kind_label[state.lang]}` : (values.kind === "mixed" ? ` · ${t("p.modelled")}?` : "");
+  const kind = values.kind_label ? ` · ${values.kind_label[state.lang]}` : (values.kind === "mixed" ? ` · ${t("yk.mixed")}` : "");
   const unclassed = values.classed ? values.classed.filter((c) => !c).length : 0;
   box.replaceChildren(h("h2", { id: "legend-title", "data-kind": values.kind ?? "" }, `${t("legend")}: ${title}`, values.base_year ? ` (${t("change_since", { year: values.base_year })})` : "", kind),
     h("ol", { class: "legend-list" }, [...lg.colors.map((c, i) => [c, labels[i], counts[i], i])].reverse().map(([c, label, n, i]) =>
@@ -308,7 +309,7 @@ function drawMapTable(box, values, level) {
       { label: t("area"), value: (r) => h("a", { href: url(`/area/${level}/${r.code}`), "data-nav": true }, r.code) },
       { label: t("value"), value: (r) => fmtAuto(r.v), num: true },
       { label: t("klasse"), value: (r) => (!r.classed ? t("not_classed") : r.b >= 0 ? labels[r.b] : t("no_data")) },
-      { label: t("p.kind"), value: (r) => (r.kind === "modelled" ? t("p.modelled") : r.kind === "aggregated" ? r.kind : r.kind ? t("p.official") : "–") },
+      { label: t("p.kind"), value: (r) => (r.kind === "modelled" ? t("p.modelled") : r.kind === "aggregated" ? t("yk.aggregated") : r.kind ? t("p.official") : "–") },
     ], rows.slice(0, shown), `${t("table_title")} (${rows.length})`);
     box.replaceChildren(section(t("table_title"), tb, shown < rows.length ? h("button", { type: "button", onclick: () => { shown += 100; render(); } }, t("show_more")) : null,
       downloads(`/api/download/map/${level}`, { year: values.year, measure: values.measure, indicator: values.indicator || "" })));
@@ -327,7 +328,7 @@ function setupHover(map, level, values, tooltip) {
     map.getCanvas().style.cursor = "pointer";
     const i = byCode.get(code);
     const cls = values && i !== undefined ? (values.classed && !values.classed[i] ? t("not_classed") : values.legend[`labels_${state.lang}`][values.bins[i]] ?? "") : "";
-    const kd = values && values.kinds && i !== undefined && values.kinds[i] !== "official" ? ` · ${values.kinds[i] === "modelled" ? t("p.modelled") : values.kinds[i]}` : "";
+    const kd = values && values.kinds && i !== undefined && values.kinds[i] !== "official" ? ` · ${t(`yk.${values.kinds[i]}`)}` : "";
     const label = values && i !== undefined ? `${fmtAuto(values.values[i])} · ${cls}${kd}` : t("no_data");
     tooltip.replaceChildren(h("strong", {}, code), h("br"), label);
     tooltip.hidden = false;
