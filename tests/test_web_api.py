@@ -98,7 +98,9 @@ def test_profile_numbers(client, store):
     assert ch["by"] == "dimension" and ch["total"] == pytest.approx(
         obs["lbm_afw"] - lbm(store, "3072", 2020)["lbm_afw"], abs=1e-5)
     assert sum(it["delta"] for it in ch["items"]) == pytest.approx(ch["total"], abs=1e-5)
-    assert any(x["id"] == "nprz_focuswijken" and x["match"] == "gemeente" for x in p["programmes"])
+    # without resolved programme areas nothing is a member; the gemeente's designated areas are a separate fact
+    assert p["programmes"]["member"] == [] and p["programmes"]["rule"]["nl"]
+    assert any(x["programme"] == "nprz" for x in p["programmes"]["gemeente"])
 
 
 def test_gemeente_reference_is_population_weighted(client, store):

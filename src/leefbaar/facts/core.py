@@ -370,7 +370,8 @@ class Facts:
         if gm:
             gm_of = self.gemeente_of("pc4")
             members = m[m["member"] & (m["level"] == "pc4")]
-            for p in sorted(members.loc[members["code"].map(gm_of) == gm, "programme"].unique()):
+            designated = set(members.loc[members["code"].map(gm_of) == gm, "programme"]) | self._listed(gm)
+            for p in sorted(designated):
                 if p in {i["programme"] for i in out["member"]}:
                     continue
                 names = {lg: self.programme_name(p, lg) for lg in ("nl", "en")}
@@ -378,6 +379,25 @@ class Facts:
                                         "text": {lg: say("membership.gemeente", lg, programme=names[lg])
                                                  for lg in ("nl", "en")}})
         return out
+
+    @cached_property
+    def _listed_by_gemeente(self) -> dict[str, set[str]]:
+        """Programmes whose policy lists name areas in a gemeente (``policy_lists.gm_code``), per gemeente."""
+        if "policy_lists" not in self.tables:
+            return {}
+        lists = self.sql("SELECT DISTINCT list_id, gm_code FROM policy_lists WHERE gm_code IS NOT NULL")
+        by_list: dict[str, set[str]] = {}
+        for prog in self._registry:
+            for link in prog.areas:
+                if link.source == "policy_list":
+                    by_list.setdefault(link.id, set()).add(prog.id)
+        out: dict[str, set[str]] = {}
+        for r in lists.itertuples(index=False):
+            out.setdefault(r.gm_code, set()).update(by_list.get(r.list_id, set()))
+        return out
+
+    def _listed(self, gemeente_code: str) -> set[str]:
+        return self._listed_by_gemeente.get(gemeente_code, set())
 
     # -- explanations --------------------------------------------------------------------------------
     def explain(self, level: str, code: str, year_from: int | None = None, year_to: int | None = None) -> dict | None:
