@@ -22,7 +22,7 @@ from leefbaar.analysis.clusters import LABELS as LISA_LABELS
 from leefbaar.analysis.clusters import contiguity, global_moran, local_moran, persistence
 from leefbaar.analysis.gap import GapAnalysis
 from leefbaar.analysis.panel import DIMENSION_LABELS, Panel, gemeente_of, load_panel
-from leefbaar.analysis.summary import VERDICT, clusters_summary, gap_summary, trends_summary, vulnerable_summary
+from leefbaar.analysis.summary import clusters_summary, gap_summary, trends_summary, vulnerable_summary
 from leefbaar.analysis.trends import NATIONAL, area_trends, group_trends
 from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import MEASURES, population_weights
@@ -291,7 +291,11 @@ def gap(
         raise LeefbaarError("--bootstrap must be at least 19 and --ci between 0.5 and 1")
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update("reading scores", 0, 4)
-        panel = _panel(st, source, indicator, spec, level, years, gemeente)
+        if source == "index" and years is None and indicator is None and spec in (None, Facts(st).spec):
+            # a verdict: official measurements by default (2002 onward), not the modelled years
+            panel = _in_gemeente(st, Facts(st).panel(level, official_only=True), gemeente)
+        else:
+            panel = _panel(st, source, indicator, spec, level, years, gemeente)
         notes = list(panel.notes)
         pw = population_weights(st, panel.level, panel.years, weight, panel.vintage)
         notes += pw.notes()
@@ -334,8 +338,12 @@ def gap(
                                              "bootstrap": bootstrap, "ci": ci, "seed": seed,
                                              "gemeente_vintage": gemeente_vintage, "gemeente": gemeente}, st))
         update("writing summary", 3, 4)
-    verdict = VERDICT[lang][result.verdict]
-    console.print(f"[bold]{_t(lang, 'De kloof (P90-P10)', 'The gap (P90-P10)')}:[/bold] {verdict}")
+    from leefbaar.facts import say
+
+    key = {"growing": "gap.growing", "shrinking": "gap.narrowing"}.get(result.verdict, "gap.stable")
+    official = panel.source == "official" or ("kind" in panel.frame and (panel.frame["kind"] == "official").all())
+    span = say("gap.years" if official else "gap.years.chosen", lang, y0=result.years[0], y1=result.years[-1])
+    console.print(f"[bold]{say(key, lang)}[/bold] {span}")
     shown = result.change[result.change["measure"].isin(["p90_p10", "p90_p10_w", "sd", "theil", "gini",
                                                          "share_below_w"])]
     print_frame(shown.astype({"from_year": str, "to_year": str}), title="change")
