@@ -291,7 +291,8 @@ def gap(
         raise LeefbaarError("--bootstrap must be at least 19 and --ci between 0.5 and 1")
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update("reading scores", 0, 4)
-        if source == "index" and years is None and indicator is None and spec in (None, Facts(st).spec):
+        spec_shown = Facts(st).spec
+        if source == "index" and spec_shown and years is None and indicator is None and spec in (None, spec_shown):
             # a verdict: official measurements by default (2002 onward), not the modelled years
             panel = _in_gemeente(st, Facts(st).panel(level, official_only=True), gemeente)
         else:
@@ -392,12 +393,10 @@ def vulnerable(
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update("reading scores", 0, 3)
         facts = Facts(st)
-        if source == "index":
+        if source == "index" and facts.spec is not None and spec in (None, facts.spec):
             # the shown series: official measurements before the index years included (2002 onward)
             official = facts.official_years(level)
             panel = facts.panel(level, official_only=year is None or year in official)
-            if spec is not None and spec != facts.spec:
-                panel = load_panel(st, source, level, None, spec)
         else:
             panel = load_panel(st, source, level, None, spec)
         d = load_definition(definition)
