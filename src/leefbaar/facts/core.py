@@ -436,7 +436,8 @@ class Facts:
             "from": y0, "to": y1, "by": by, "total": change, "rest": rest,
             "kind_from": rows[y0]["kind"], "kind_to": rows[y1]["kind"],
             "development_class": dev, "development_label": dev_labels,
-            "title": {lg: say("explain.title", lg, y0=y0, y1=y1, change=f"{change:+.3f}",
+            "title": {lg: say("explain.title", lg, y0=y0, y1=y1,
+                              change=f"{change:+.3f}".replace(".", "," if lg == "nl" else "."),
                               development=dev_labels[lg] or "–") for lg in ("nl", "en")},
             "items": [{"dimension": p.dimension, "id": p.indicator, "delta": float(p.delta),
                        **{f"label_{lg}": labels(p.indicator, lg) + (
