@@ -360,7 +360,7 @@ class Facts:
             item = {"programme": r.programme, "name": {lg: self.programme_name(r.programme, lg) for lg in
                                                        ("nl", "en")},
                     "share": _num(share), "confidence": r.confidence, "first_post_year": _int(r.first_post_year)}
-            pct = int(round(100 * (share or 0)))
+            pct = int(round(100 * (share or 0))) if round(100 * (share or 0)) >= 1 or not share else "<1"
             key = "membership.member" if r.member else "membership.touched"
             item["text"] = {lg: say(key, lg, programme=item["name"][lg], share=pct, confidence=r.confidence)
                             for lg in ("nl", "en")}
