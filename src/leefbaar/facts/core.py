@@ -78,6 +78,8 @@ class Facts:
         self._sql = sql
         self._scores: dict[str, pd.DataFrame] = {}
         self._rows: dict[str, dict] = {}
+        self._years: dict[str, tuple] = {}
+        self._prepared: dict[tuple[str, int, int], tuple] = {}
 
     # -- plumbing ------------------------------------------------------------------------------------
     def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
@@ -222,10 +224,18 @@ class Facts:
 
     def default_year(self, level: str) -> int | None:
         """The latest official year of ``level`` (modelled years only when the user chooses them)."""
-        return default_year(self.scores(level))
+        return self._year_facts(level)[0]
 
     def year_kinds(self, level: str) -> dict[int, str]:
-        return year_kinds(self.scores(level))
+        """Per year of ``level``: official, modelled, aggregated or mixed (see ``series.year_kinds``)."""
+        return self._year_facts(level)[1]
+
+    def _year_facts(self, level: str) -> tuple[int | None, dict[int, str]]:
+        with self._lock:
+            if level not in self._years:
+                sc = self.scores(level)
+                self._years[level] = (default_year(sc), year_kinds(sc))
+            return self._years[level]
 
     def official_years(self, level: str) -> list[int]:
         return [y for y, k in self.year_kinds(level).items() if k in self.rules.verdict_kinds]
@@ -351,7 +361,8 @@ class Facts:
         """The programmes of one area, three separate labelled facts: ``member`` (by the rule), ``touched``
         (residents inside, not a member) and ``gemeente`` (its gemeente has member areas)."""
         m = self.membership
-        mine = m[(m["level"] == level) & (m["code"] == code)]
+        rows = self._membership_rows.get((level, code))
+        mine = m.iloc[rows] if rows is not None else m.iloc[0:0]
         out = {"member": [], "touched": [], "gemeente": [], "rule": self.membership_rule()}
         for r in mine.itertuples(index=False):
             if not (r.member or r.touched):
@@ -368,9 +379,7 @@ class Facts:
         gm = code if level == "gemeente" else self.area(level, code)["gemeente_code"] \
             if self.has_area(level, code) else None
         if gm:
-            gm_of = self.gemeente_of("pc4")
-            members = m[m["member"] & (m["level"] == "pc4")]
-            designated = set(members.loc[members["code"].map(gm_of) == gm, "programme"]) | self._listed(gm)
+            designated = self._members_by_gemeente.get(gm, set()) | self._listed(gm)
             for p in sorted(designated):
                 if p in {i["programme"] for i in out["member"]}:
                     continue
@@ -379,6 +388,19 @@ class Facts:
                                         "text": {lg: say("membership.gemeente", lg, programme=names[lg])
                                                  for lg in ("nl", "en")}})
         return out
+
+    @cached_property
+    def _membership_rows(self) -> dict[tuple[str, str], np.ndarray]:
+        m = self.membership
+        return m.groupby(["level", "code"]).indices if len(m) else {}
+
+    @cached_property
+    def _members_by_gemeente(self) -> dict[str, set[str]]:
+        """Programmes with member PC4 areas, per gemeente."""
+        m = self.membership
+        members = m[m["member"] & (m["level"] == "pc4")]
+        gm = members["code"].map(self.gemeente_of("pc4"))
+        return {g: set(part) for g, part in members["programme"].groupby(gm)}
 
     @cached_property
     def _listed_by_gemeente(self) -> dict[str, set[str]]:
@@ -446,9 +468,36 @@ class Facts:
                       for p in parts.itertuples(index=False)],
         }
 
+    def prepare_explanations(self, level: str, y0: int, y1: int) -> None:
+        """Read the contribution changes y0 -> y1 of every area of ``level`` in one query (server start-up:
+        the default explanation of every profile then needs no query of its own)."""
+        if "contributions" not in self.tables or self.spec is None:
+            return
+        frame = self.sql(
+            "SELECT code, dimension, indicator, sum(contribution) FILTER (WHERE year = ?) AS t, "
+            "sum(contribution) FILTER (WHERE year = ?) AS f, count(DISTINCT year) AS n FROM contributions "
+            "WHERE spec = ? AND level = ? AND year IN (?, ?) GROUP BY code, dimension, indicator",
+            [y1, y0, self.spec, level, y0, y1])
+        years = self.sql("SELECT code, count(DISTINCT year) AS n FROM contributions WHERE spec = ? AND level = ? "
+                         "AND year IN (?, ?) GROUP BY code", [self.spec, level, y0, y1])
+        both_years = set(years.loc[years["n"] == 2, "code"])
+        frame = frame[frame["code"].isin(both_years)]
+        frame = frame.assign(delta=frame["t"].fillna(0.0) - frame["f"].fillna(0.0))
+        frame = frame[frame["delta"] != 0][["code", "dimension", "indicator", "delta"]].reset_index(drop=True)
+        with self._lock:
+            self._prepared[(level, y0, y1)] = (frame, frame.groupby("code").indices, both_years)
+
     def _contribution_parts(self, level: str, code: str, y0: int, y1: int) -> pd.DataFrame | None:
         if "contributions" not in self.tables or self.spec is None:
             return None
+        prepared = self._prepared.get((level, y0, y1))
+        if prepared is not None:
+            frame, index, codes = prepared
+            if code not in codes:
+                return None
+            rows = index.get(code)
+            return frame.iloc[rows][["dimension", "indicator", "delta"]] if rows is not None else frame.iloc[0:0][
+                ["dimension", "indicator", "delta"]]
         rows = self.sql("SELECT year, dimension, indicator, contribution FROM contributions WHERE spec = ? AND "
                         "level = ? AND code = ? AND year IN (?, ?)", [self.spec, level, code, y0, y1])
         if set(rows["year"].unique()) != {y0, y1}:

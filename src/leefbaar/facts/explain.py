@@ -20,13 +20,13 @@ REST = "_rest"
 
 def parts(contrib: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
     """Per (dimension, indicator): contribution in ``y0`` and ``y1`` and the change (0 where absent)."""
-    wide = contrib[contrib["year"].isin([y0, y1])].pivot_table(
-        index=["dimension", "indicator"], columns="year", values="contribution", aggfunc="sum", fill_value=0.0)
-    for y in (y0, y1):
-        if y not in wide.columns:
-            wide[y] = 0.0
-    out = wide[[y0, y1]].rename(columns={y0: "from", y1: "to"}).reset_index()
-    out.columns.name = None
+    sums: dict[tuple[str, str], list[float]] = {}
+    for year, dim, ind, value in contrib[["year", "dimension", "indicator", "contribution"]].itertuples(
+            index=False, name=None):
+        if year in (y0, y1):
+            sums.setdefault((dim, ind), [0.0, 0.0])[year == y1] += float(value)
+    out = pd.DataFrame([(d, i, a, b) for (d, i), (a, b) in sums.items()],
+                       columns=["dimension", "indicator", "from", "to"])
     out["delta"] = out["to"] - out["from"]
     return out
 

@@ -283,6 +283,9 @@ class DashboardData:
         sc = self.scores(level)
         self.meta()
         self.facts.search("a")
+        official = self.facts.official_years(level)
+        if len(official) >= 2:  # the default explanation (previous official year -> default year) of every area
+            self.facts.prepare_explanations(level, official[-2], official[-1])
         if not sc.empty:
             self.profile(level, str(sc["code"].iloc[0]))
             for year in self.score_years(level):
