@@ -478,7 +478,10 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     def download_profile(level: Level, code: CodeParam, format: TableFormat):
         """The area's trend table (all years, official or modelled, with dimensions and interval)."""
         p = data.profile(level.value, code)
-        frame = pd.DataFrame(p["trend"])
+        cols = ["year", "total", "afw", *DIMENSIONS, "klasse", "kind", "total_lo", "total_hi", "interval_level",
+                "rank", "n_areas", "small"]
+        frame = pd.DataFrame(p["trend"], columns=cols)
+        frame["interval_level"] = frame["interval_level"].where(frame["total_lo"].notna())
         frame.insert(0, "code", code)
         frame.insert(0, "level", level.value)
         return _download(
