@@ -162,10 +162,15 @@ class DashboardData:
 
     @cached_property
     def levels(self) -> list[str]:
-        """Levels that have boundaries and scores, in the order pc4, buurt, wijk, gemeente (a level that
-        cannot be filled is not offered)."""
+        """Levels that have boundaries, in the order pc4, buurt, wijk, gemeente (indicator maps, borders)."""
+        return [lv for lv in LEVEL_LABELS if lv in self.geometry_vintages]
+
+    @cached_property
+    def scored_levels(self) -> list[str]:
+        """Levels with boundaries and scores: the only ones offered for score maps, profiles and search (a
+        level that cannot be filled is not offered)."""
         have = set(self.facts.levels())
-        return [lv for lv in LEVEL_LABELS if lv in self.geometry_vintages and lv in have]
+        return [lv for lv in self.levels if lv in have]
 
     @property
     def spec(self) -> str | None:
@@ -616,7 +621,7 @@ class DashboardData:
     # -- search, rankings, distributions --------------------------------------------------------------
     def search(self, q: str, limit: int = 20) -> list[dict]:
         """Areas matching a code, a name or a postcode ('3072', '3072 AB', 'GM0599', 'Feijenoord')."""
-        return self.facts.search(q, limit, levels=self.levels)
+        return self.facts.search(q, limit, levels=self.scored_levels)
 
     def ranking(self, level: str, year: int, gemeente_code: str | None = None) -> pd.DataFrame:
         """Areas of ``level`` in ``year`` with kind, class and national rank (1 = highest; the small-area rule

@@ -169,7 +169,7 @@ async function pageMap() {
   const indicatorOptions = () => lv.indicators.map((id) => { const ind = state.meta.indicators.find((i) => i.id === id); return [id, ind ? `${L(ind)} (${ind.unit})` : id]; });
 
   const controls = h("form", { class: "controls", "aria-label": t("measure"), onsubmit: (e) => e.preventDefault() },
-    sel("f-level", t("level"), levels.map((l) => [l.id, l.label[state.lang]]), level, (e) => go(url("/map", { level: e.target.value, measure }), true)),
+    sel("f-level", t("level"), (measure === "indicator" ? levels : withScores).map((l) => [l.id, l.label[state.lang]]), level, (e) => go(url("/map", { level: e.target.value, measure }), true)),
     sel("f-measure", t("measure"), measures.map((m) => [m, mLabel(m)]), measure, (e) => go(url("/map", { level, measure: e.target.value, year, indicator: e.target.value === "indicator" ? (indicator || lv.indicators[0]) : "" }), true)),
     measure === "indicator" ? sel("f-indicator", t("indicator"), indicatorOptions(), indicator, (e) => go(url("/map", { level, measure, indicator: e.target.value }), true)) : null,
     h("span", { id: "year-slot" }));
