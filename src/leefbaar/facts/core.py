@@ -37,11 +37,12 @@ class NotFound(StoreError):
 
 
 def _num(v) -> float | None:
+    """A JSON-safe float at full precision (None for missing), so that explanations add up exactly."""
     try:
         f = float(v)
     except (TypeError, ValueError):
         return None
-    return None if not np.isfinite(f) else round(f, 6)
+    return None if not np.isfinite(f) else f
 
 
 def _int(v) -> int | None:
