@@ -503,7 +503,8 @@ class DashboardData:
             "dimensions": dims,
             "references": refs,
             "trend": series,
-            "change": _jsonable(self.facts.explain(level, code, None, year)) if year else None,
+            # full precision: the parts add up exactly to the change shown
+            "change": self.facts.explain(level, code, None, year) if year else None,
             "vulnerability": self.vulnerability(level, code),
             "programmes": self.area_programmes(level, code),
             "spec": self.spec,
