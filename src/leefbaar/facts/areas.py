@@ -96,6 +96,7 @@ class AreaSearch:
         self._name = t["name"].fillna("").str.lower().to_numpy(str)
         self._label = t["label"].fillna("").to_numpy(str)
         self._gm = t["gemeente_name"].fillna("").str.lower().to_numpy(str)
+        self._gm_code = t["gemeente_code"].fillna("").str.upper().to_numpy(str)
         self._order = {lv: i for i, lv in enumerate(levels)}
         self.query = lru_cache(maxsize=4096)(self._query)
 
@@ -108,6 +109,7 @@ class AreaSearch:
             prio[(self._level == "pc4") & (self._code_up == compact[:4])] = 0
         if compact:
             prio[np.char.startswith(self._code_up, compact) & (prio > 1)] = 1
+            prio[(self._gm_code == compact) & (prio > 4)] = 4  # a gemeente code finds its areas
         if len(q) >= 2:
             contains = np.char.find(self._name, low) >= 0
             starts = np.char.startswith(self._name, low)

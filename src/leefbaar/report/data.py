@@ -657,6 +657,7 @@ class DashboardData:
                 {
                     "year": int(year),
                     "n_areas": int(len(part)),
+                    "n_classed": int(part["klasse"].notna().sum()),  # the small-area rule leaves the rest unclassed
                     "mean": _num(mean),
                     **q,
                     "p90_p10": _num(q["p90"] - q["p10"]),
