@@ -547,11 +547,6 @@ class Facts:
             "ORDER BY i.theme, o.indicator", [level, code, year])
 
     # -- what the store holds (for the surfaces' selectors, downloads and credits) ---------------------
-    def has_rows(self, table: str, where: str = "TRUE", params: list | None = None) -> bool:
-        if table not in self.tables:
-            return False
-        return bool(self.sql(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {where}) AS x", params)["x"].iloc[0])
-
     def geometry_vintages(self) -> dict[str, int]:
         """Latest boundary vintage per level."""
         frame = self.sql("SELECT level, max(vintage) AS vintage FROM geometries GROUP BY level")

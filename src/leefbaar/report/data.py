@@ -147,8 +147,6 @@ class DashboardData:
         """Names of the tables in the store (optional tables of later stages may be absent)."""
         return self.facts.tables
 
-    def has_rows(self, table: str, where: str = "TRUE", params: list | None = None) -> bool:
-        return self.facts.has_rows(table, where, params)
 
     # -- catalogue ----------------------------------------------------------------------------------
     @property
@@ -176,11 +174,6 @@ class DashboardData:
     def spec(self) -> str | None:
         """The index specification shown (facts layer), or None when the store has no index scores."""
         return self.facts.spec
-
-    def _score_source(self, level: str) -> str:
-        """'index' when the series of ``level`` comes from the index engine's ``scores``, else 'official'."""
-        return "index" if self.spec is not None and self.has_rows(
-            "scores", "level = ? AND spec = ?", [level, self.spec]) else "official"
 
     def score_years(self, level: str) -> list[int]:
         return self.facts.score_years(level)
@@ -606,19 +599,6 @@ class DashboardData:
         has designated areas), kept apart and labelled; ``rule`` states the rule."""
         return _jsonable(self.facts.area_programmes(level, code))
 
-    def _registry_entry(self, list_id: str) -> dict:
-        """The registry programme whose treated areas come from this policy list or area group."""
-        for p in self.programme_registry:
-            for link in p.get("areas") or []:
-                if link.get("id") == list_id:
-                    return {
-                        **p,
-                        "adoption_year": link.get("adoption_year"),
-                        "name": p.get("name_nl"),
-                        "name_en": p.get("name_en"),
-                    }
-        return {}
-
     # -- search, rankings, distributions --------------------------------------------------------------
     def search(self, q: str, limit: int = 20) -> list[dict]:
         """Areas matching a code, a name or a postcode ('3072', '3072 AB', 'GM0599', 'Feijenoord')."""
@@ -708,11 +688,6 @@ class DashboardData:
 def _fmt(v: float) -> str:
     a = abs(v)
     return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 0.1 else f"{v:.3f}"
-
-
-def _list_year(list_id: str) -> int | None:
-    digits = [p for p in list_id.split("_") if p.isdigit() and len(p) == 4]
-    return int(digits[0]) if digits else None
 
 
 def _jsonable(obj):
