@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 DASH = " – "
@@ -91,13 +93,15 @@ class AreaSearch:
         t = t[t["level"].isin(levels)].reset_index(drop=True)
         self.levels = levels
         self._level = t["level"].to_numpy(str)
+        self._is_pc4 = self._level == "pc4"
         self._code = t["code"].to_numpy(str)
-        self._code_up = np.char.upper(self._code)
-        self._name = t["name"].fillna("").str.lower().to_numpy(str)
         self._label = t["label"].fillna("").to_numpy(str)
-        self._gm = t["gemeente_name"].fillna("").str.lower().to_numpy(str)
         self._gm_code = t["gemeente_code"].fillna("").str.upper().to_numpy(str)
-        self._order = {lv: i for i, lv in enumerate(levels)}
+        self._lv_order = t["level"].map({lv: i for i, lv in enumerate(levels)}).to_numpy(int)
+        # Arrow string kernels scan all names in C (numpy's char functions loop in Python)
+        self._code_up = pa.array(t["code"].str.upper().tolist(), pa.string())
+        self._name = pa.array(t["name"].fillna("").str.lower().tolist(), pa.string())
+        self._gm = pa.array(t["gemeente_name"].fillna("").str.lower().tolist(), pa.string())
         self.query = lru_cache(maxsize=4096)(self._query)
 
     def _query(self, q: str, limit: int = 20) -> tuple[tuple[str, str], ...]:
@@ -106,17 +110,18 @@ class AreaSearch:
         low = q.lower()
         prio = np.full(len(self._code), 9, dtype=np.int8)
         if len(compact) >= 4 and compact[:4].isdigit():
-            prio[(self._level == "pc4") & (self._code_up == compact[:4])] = 0
+            prio[self._is_pc4 & (self._code == compact[:4])] = 0
         if compact:
-            prio[np.char.startswith(self._code_up, compact) & (prio > 1)] = 1
+            prio[_mask(pc.starts_with(self._code_up, pattern=compact)) & (prio > 1)] = 1
             prio[(self._gm_code == compact) & (prio > 4)] = 4  # a gemeente code finds its areas
         if len(q) >= 2:
-            contains = np.char.find(self._name, low) >= 0
-            starts = np.char.startswith(self._name, low)
-            prio[starts & (prio > 2)] = 2
-            prio[contains & (prio > 3)] = 3
-            prio[(self._level == "pc4") & np.char.startswith(self._gm, low) & (prio > 4)] = 4
+            prio[_mask(pc.starts_with(self._name, pattern=low)) & (prio > 2)] = 2
+            prio[_mask(pc.match_substring(self._name, pattern=low)) & (prio > 3)] = 3
+            prio[self._is_pc4 & _mask(pc.starts_with(self._gm, pattern=low)) & (prio > 4)] = 4
         hit = np.flatnonzero(prio < 9)
-        lv_order = np.array([self._order[lv] for lv in self._level[hit]])
-        order = np.lexsort((self._label[hit], lv_order, prio[hit]))
+        order = np.lexsort((self._label[hit], self._lv_order[hit], prio[hit]))
         return tuple((str(self._level[i]), str(self._code[i])) for i in hit[order][:limit])
+
+
+def _mask(result) -> np.ndarray:
+    return result.to_numpy(zero_copy_only=False).astype(bool)
