@@ -456,7 +456,7 @@ class DashboardData:
         """Gemeente code per area code of ``level``."""
         return self.facts.gemeente_of(level)
 
-    def profile(self, level: str, code: str, year: int | None = None) -> dict:
+    def profile(self, level: str, code: str, year: int | None = None, base_year: int | None = None) -> dict:
         """Everything the area page shows: score (kind, interval with its level, class or 'not classed', rank),
         dimensions against references, the whole series, the explanation of the change into the shown year,
         vulnerability and programmes. Default year: the latest official year."""
@@ -497,7 +497,7 @@ class DashboardData:
             "references": refs,
             "trend": series,
             # full precision: the parts add up exactly to the change shown
-            "change": self.facts.explain(level, code, None, year) if year else None,
+            "change": self.facts.explain(level, code, base_year, year) if year else None,
             "vulnerability": self.vulnerability(level, code),
             "programmes": self.area_programmes(level, code),
             "spec": self.spec,

@@ -189,8 +189,9 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     data = DashboardData(store)
     cache = Cache(size=40_000)
 
-    def profile_body(level: str, code: str, year: int | None = None):
-        return cache.get(("profile", level, code, year), lambda: _dumps(data.profile(level, code, year)))
+    def profile_body(level: str, code: str, year: int | None = None, base_year: int | None = None):
+        return cache.get(("profile", level, code, year, base_year),
+                         lambda: _dumps(data.profile(level, code, year, base_year)))
 
     def map_body(level: str, year: int, measure: str, indicator: str | None, base_year: int | None):
         return cache.get(("map", level, year, measure, indicator, base_year),
@@ -359,11 +360,15 @@ def create_app(store_path: str | Path, warm: bool = True) -> FastAPI:
     @app.get(
         "/api/profile/{level}/{code}", response_model=models.Profile, tags=["areas"], responses=not_found_doc
     )
-    def profile(request: Request, level: Level, code: CodeParam, year: YearQuery = None):
-        """The area profile: score and class with uncertainty, five dimensions against gemeente and
-        national reference, trend (official vs modelled), the last change by indicator or dimension,
+    def profile(request: Request, level: Level, code: CodeParam, year: YearQuery = None,
+                base_year: Annotated[int | None, Query(ge=1990, le=2100, description="First year of the explained "
+                                                       "change (default: the official year before 'year').")]
+                = None):
+        """The area profile: score and class with uncertainty (level stated), five dimensions against gemeente
+        and national reference, every year's score with its kind, the change from ``base_year`` to ``year``
+        split into parts that add up to it (indicators, nowcast correction, rest) or by dimension,
         vulnerability flags with reasons, and programmes whose areas include it."""
-        return _encoded(request, *profile_body(level.value, code, year))
+        return _encoded(request, *profile_body(level.value, code, year, base_year))
 
     @app.get("/api/compare", response_model=list[models.Profile], tags=["areas"], responses=not_found_doc)
     def compare(request: Request, area: AreaRef, year: YearQuery = None):
