@@ -439,8 +439,8 @@ class Facts:
             if not earlier:
                 return None
             year_from = (official or earlier)[-1]
-        if year_from not in years:
-            raise NotFound(f"no scores for {level} {code} in {year_from}")
+        if year_from not in years or year_from >= y1:
+            raise NotFound(f"no scores for {level} {code} in {year_from} before {y1}")
         y0 = year_from
         change = rows[y1]["afw"] - rows[y0]["afw"]
         items, by = self._contribution_parts(level, code, y0, y1), "indicator"
