@@ -62,9 +62,15 @@ class _Rows:
         if code not in self._index:
             return default if default is not None else {}
         if code not in self._done:
-            recs = self._frame.iloc[self._index[code]].to_dict(orient="records")
+            idx = self._index[code]
+            cols = self._columns
+            recs = [{c: a[i] for c, a in cols.items()} for i in idx]
             self._done[code] = {int(r["year"]): self._make(r) for r in recs}
         return self._done[code]
+
+    @cached_property
+    def _columns(self) -> dict[str, np.ndarray]:
+        return {c: self._frame[c].to_numpy(object) for c in self._frame.columns}
 
 
 class Facts:
@@ -135,12 +141,17 @@ class Facts:
         i = self._area_index.get((level, code))
         if i is None:
             raise NotFound(say("error.unknown_area", "en", level=level, value=code))
-        r = self.areas.iloc[i]
+        c = self._area_columns
         text = lambda v: v if isinstance(v, str) else None  # noqa: E731
-        return {"level": level, "code": code, "name": text(r["name"]), "label": r["label"],
-                "gemeente_code": text(r["gemeente_code"]), "gemeente_name": text(r["gemeente_name"]),
-                "wijk_code": text(r["wijk_code"]), "residents": _int(r["residents"]),
-                "dwellings": _int(r["dwellings"])}
+        return {"level": level, "code": code, "name": text(c["name"][i]), "label": c["label"][i],
+                "gemeente_code": text(c["gemeente_code"][i]), "gemeente_name": text(c["gemeente_name"][i]),
+                "wijk_code": text(c["wijk_code"][i]), "residents": _int(c["residents"][i]),
+                "dwellings": _int(c["dwellings"][i])}
+
+    @cached_property
+    def _area_columns(self) -> dict[str, np.ndarray]:
+        return {c: self.areas[c].to_numpy(object) for c in ("name", "label", "gemeente_code", "gemeente_name",
+                                                             "wijk_code", "residents", "dwellings")}
 
     def labels(self, level: str) -> pd.Series:
         """Display label per code of ``level`` ("3072 Rotterdam – Afrikaanderwijk/Feijenoord")."""
@@ -446,15 +457,15 @@ class Facts:
         items, by = self._contribution_parts(level, code, y0, y1), "indicator"
         if items is None:
             by = "dimension"
-            items = pd.DataFrame([{"dimension": d, "indicator": d, "delta": (rows[y1][d] or 0) - (rows[y0][d] or 0)}
-                                  for d in DIMENSIONS if rows[y1][d] is not None and rows[y0][d] is not None])
-            if items.empty:
-                by, items = "total", pd.DataFrame(columns=["dimension", "indicator", "delta"])
+            items = [(d, d, rows[y1][d] - rows[y0][d]) for d in DIMENSIONS
+                     if rows[y1][d] is not None and rows[y0][d] is not None]
+            if not items:
+                by = "total"
         parts, rest = ex.explanation(change, items)
         dev = ex.development(change)
         dev_labels = {"nl": self.scheme.development_labels_nl[dev - 1] if dev else None,
                       "en": self.scheme.development_labels_en[dev - 1] if dev else None}
-        labels = self._part_labels()
+        labels = self._part_labels
         return {
             "from": y0, "to": y1, "by": by, "total": change, "rest": rest,
             "kind_from": rows[y0]["kind"], "kind_to": rows[y1]["kind"],
@@ -462,11 +473,11 @@ class Facts:
             "title": {lg: say("explain.title", lg, y0=y0, y1=y1,
                               change=f"{change:+.3f}".replace(".", "," if lg == "nl" else "."),
                               development=dev_labels[lg] or "–") for lg in ("nl", "en")},
-            "items": [{"dimension": p.dimension, "id": p.indicator, "delta": float(p.delta),
-                       **{f"label_{lg}": labels(p.indicator, lg) + (
-                           f" – {DIMENSION_LABELS[p.dimension][lg].lower()}" if p.indicator.startswith("_")
-                           and p.dimension in DIMENSION_LABELS else "") for lg in ("nl", "en")}}
-                      for p in parts.itertuples(index=False)],
+            "items": [{"dimension": dim, "id": ind, "delta": float(delta),
+                       **{f"label_{lg}": labels(ind, lg) + (
+                           f" – {DIMENSION_LABELS[dim][lg].lower()}" if ind.startswith("_")
+                           and dim in DIMENSION_LABELS else "") for lg in ("nl", "en")}}
+                      for dim, ind, delta in parts],
         }
 
     def prepare_explanations(self, level: str, y0: int, y1: int) -> None:
@@ -484,28 +495,30 @@ class Facts:
         both_years = set(years.loc[years["n"] == 2, "code"])
         frame = frame[frame["code"].isin(both_years)]
         frame = frame.assign(delta=frame["t"].fillna(0.0) - frame["f"].fillna(0.0))
-        frame = frame[frame["delta"] != 0][["code", "dimension", "indicator", "delta"]].reset_index(drop=True)
+        frame = frame[frame["delta"] != 0]
+        by_code: dict[str, list] = {}
+        for code, dim, ind, delta in frame[["code", "dimension", "indicator", "delta"]].itertuples(index=False,
+                                                                                                  name=None):
+            by_code.setdefault(code, []).append((dim, ind, float(delta)))
         with self._lock:
-            self._prepared[(level, y0, y1)] = (frame, frame.groupby("code").indices, both_years)
+            self._prepared[(level, y0, y1)] = (by_code, both_years)
 
-    def _contribution_parts(self, level: str, code: str, y0: int, y1: int) -> pd.DataFrame | None:
+    def _contribution_parts(self, level: str, code: str, y0: int, y1: int) -> list[tuple] | None:
+        """(dimension, indicator, change) of every stored contribution that moved; None without contributions
+        for both years."""
         if "contributions" not in self.tables or self.spec is None:
             return None
         prepared = self._prepared.get((level, y0, y1))
         if prepared is not None:
-            frame, index, codes = prepared
-            if code not in codes:
-                return None
-            rows = index.get(code)
-            return frame.iloc[rows][["dimension", "indicator", "delta"]] if rows is not None else frame.iloc[0:0][
-                ["dimension", "indicator", "delta"]]
+            by_code, codes = prepared
+            return list(by_code.get(code, [])) if code in codes else None
         rows = self.sql("SELECT year, dimension, indicator, contribution FROM contributions WHERE spec = ? AND "
                         "level = ? AND code = ? AND year IN (?, ?)", [self.spec, level, code, y0, y1])
         if set(rows["year"].unique()) != {y0, y1}:
             return None
-        out = ex.parts(rows, y0, y1)
-        return out[out["delta"] != 0][["dimension", "indicator", "delta"]]
+        return ex.parts(rows, y0, y1)
 
+    @cached_property
     def _part_labels(self):
         from leefbaar.index.api import indicator_label
 

@@ -18,29 +18,23 @@ from leefbaar.index.classes import development_class
 REST = "_rest"
 
 
-def parts(contrib: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
-    """Per (dimension, indicator): contribution in ``y0`` and ``y1`` and the change (0 where absent)."""
+def parts(contrib: pd.DataFrame, y0: int, y1: int) -> list[tuple[str, str, float]]:
+    """(dimension, indicator, change y0 -> y1) of every contribution that moved (absent = 0)."""
     sums: dict[tuple[str, str], list[float]] = {}
     for year, dim, ind, value in contrib[["year", "dimension", "indicator", "contribution"]].itertuples(
             index=False, name=None):
         if year in (y0, y1):
             sums.setdefault((dim, ind), [0.0, 0.0])[year == y1] += float(value)
-    out = pd.DataFrame([(d, i, a, b) for (d, i), (a, b) in sums.items()],
-                       columns=["dimension", "indicator", "from", "to"])
-    out["delta"] = out["to"] - out["from"]
-    return out
+    return [(d, i, b - a) for (d, i), (a, b) in sums.items() if b != a]
 
 
-def explanation(change: float, items: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """``items`` (with ``delta``) plus a ``_rest`` row so that the deltas add up to ``change`` exactly;
-    sorted by absolute size. Returns the rows and the rest."""
-    rest = float(change - items["delta"].sum())
-    rows = items.copy()
-    if abs(rest) > 0:
-        rows = pd.concat([rows, pd.DataFrame([{"dimension": "", "indicator": REST, "delta": rest}])],
-                         ignore_index=True)
-    order = np.argsort(-np.abs(rows["delta"].to_numpy(float)), kind="stable")
-    return rows.iloc[order].reset_index(drop=True), rest
+def explanation(change: float, items: list[tuple[str, str, float]]) -> tuple[list[tuple[str, str, float]], float]:
+    """``items`` (dimension, id, change) plus a ``_rest`` part so that the parts add up to ``change`` exactly;
+    sorted by absolute size. Returns the parts and the rest."""
+    rest = float(change - sum(d for _, _, d in items))
+    rows = list(items) + ([("", REST, rest)] if abs(rest) > 1e-12 else [])
+    rows.sort(key=lambda r: -abs(r[2]))
+    return rows, rest
 
 
 def development(change: float) -> int | None:
