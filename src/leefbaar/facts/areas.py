@@ -98,10 +98,16 @@ class AreaSearch:
         self._label = t["label"].fillna("").to_numpy(str)
         self._gm_code = t["gemeente_code"].fillna("").str.upper().to_numpy(str)
         self._lv_order = t["level"].map({lv: i for i, lv in enumerate(levels)}).to_numpy(int)
-        # Arrow string kernels scan all names in C (numpy's char functions loop in Python)
-        self._code_up = pa.array(t["code"].str.upper().tolist(), pa.string())
-        self._name = pa.array(t["name"].fillna("").str.lower().tolist(), pa.string())
-        self._gm = pa.array(t["gemeente_name"].fillna("").str.lower().tolist(), pa.string())
+        # codes sorted for prefix ranges; names scanned by one Arrow kernel (C, releases the GIL)
+        up = t["code"].str.upper().to_numpy(str)
+        self._code_order = np.argsort(up, kind="stable")
+        self._code_sorted = up[self._code_order]
+        self._names = t["name"].fillna("").str.lower().tolist()
+        self._name = pa.array(self._names, pa.string())
+        pc4 = t[t["level"] == "pc4"]
+        self._pc4_by_gm = {g: idx for g, idx in pc4.groupby(pc4["gemeente_name"].fillna("").str.lower()).indices
+                           .items() if g}
+        self._pc4_rows = np.flatnonzero(self._is_pc4)
         self.query = lru_cache(maxsize=4096)(self._query)
 
     def _query(self, q: str, limit: int = 20) -> tuple[tuple[str, str], ...]:
@@ -112,14 +118,26 @@ class AreaSearch:
         if len(compact) >= 4 and compact[:4].isdigit():
             prio[self._is_pc4 & (self._code == compact[:4])] = 0
         if compact:
-            prio[_mask(pc.starts_with(self._code_up, pattern=compact)) & (prio > 1)] = 1
+            lo, hi = np.searchsorted(self._code_sorted, [compact, compact + "\uffff"])
+            starts = self._code_order[lo:hi]
+            prio[starts[prio[starts] > 1]] = 1
             prio[(self._gm_code == compact) & (prio > 4)] = 4  # a gemeente code finds its areas
         if len(q) >= 2:
-            prio[_mask(pc.starts_with(self._name, pattern=low)) & (prio > 2)] = 2
-            prio[_mask(pc.match_substring(self._name, pattern=low)) & (prio > 3)] = 3
-            prio[self._is_pc4 & _mask(pc.starts_with(self._gm, pattern=low)) & (prio > 4)] = 4
+            contains = np.flatnonzero(_mask(pc.match_substring(self._name, pattern=low)))
+            prio[contains[prio[contains] > 3]] = 3
+            starts = np.array([i for i in contains if self._names[i].startswith(low)], dtype=int)
+            if len(starts):
+                prio[starts[prio[starts] > 2]] = 2
+            for g, idx in self._pc4_by_gm.items():
+                if g.startswith(low):
+                    rows = self._pc4_rows[idx]
+                    prio[rows[prio[rows] > 4]] = 4
         hit = np.flatnonzero(prio < 9)
-        order = np.lexsort((self._label[hit], self._lv_order[hit], prio[hit]))
+        key = prio[hit].astype(np.int32) * 16 + self._lv_order[hit]
+        if len(hit) > limit:  # sort labels only among the candidates that can make the first `limit`
+            cut = np.partition(key, limit - 1)[limit - 1]
+            hit, key = hit[key <= cut], key[key <= cut]
+        order = np.lexsort((self._label[hit], key))
         return tuple((str(self._level[i]), str(self._code[i])) for i in hit[order][:limit])
 
 
