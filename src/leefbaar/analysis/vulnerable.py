@@ -201,8 +201,9 @@ class VulnerableAreas:
     since: int | None = None
     notes: list[str] = field(default_factory=list)
 
-    def fit(self, panel: Panel, store: Store) -> VulnerableAreas:
-        """Apply the definition; ``year``/``since`` given here override the definition's."""
+    def fit(self, panel: Panel, store: Store, exclude: set[str] | None = None) -> VulnerableAreas:
+        """Apply the definition; ``year``/``since`` given here override the definition's. Areas in ``exclude``
+        (for instance those the facts layer's small-area rule does not class) are kept but never flagged."""
         d = self.definition
         if not panel.has_afw:
             raise StoreError(f"{panel.label}: vulnerable areas need Leefbaarometer scores with a deviation (afw); "
@@ -218,9 +219,12 @@ class VulnerableAreas:
                              + (" with all dimensions" if need_dims else "") + f"; use one of "
                              f"{', '.join(map(str, candidates))}")
         since = self.since or (d.decline_since if d.decline_since is not None else panel.years[0])
-        if since not in panel.years or since >= year:
-            raise StoreError(f"{d.source}: decline since {since} needs a score year before {year}; years: "
-                             f"{', '.join(map(str, panel.years))}")
+        if since >= year:
+            raise StoreError(f"{d.source}: the decline starts in {since}, not before the reference year {year}")
+        if since not in panel.years:
+            raise StoreError(f"{d.source}: the decline is measured from {since}, but {panel.label} has no score "
+                             f"in {since} (years with scores: {', '.join(map(str, panel.years))}); choose one "
+                             "of them with --since")
         self.year, self.since = year, since
         frame = panel.frame.set_index(["code", "year"])
         now = frame.xs(year, level="year")
@@ -257,7 +261,7 @@ class VulnerableAreas:
         ok = met >= d.min_met
         for r in d.required:
             ok &= out[r]
-        out["flagged"] = ok
+        out["flagged"] = ok & ~out.index.isin(list(exclude or ()))
         out = out[out["afw"].notna()]
         out["reason"] = [self._reason(row) for row in out.to_dict("records")]
         out = out.sort_values(["flagged", "criteria_met", "n_low", "total"], ascending=[False, False, False, True])

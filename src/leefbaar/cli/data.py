@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 
 from leefbaar.build import build as build_store
-from leefbaar.cli.common import DataOpt, StoreOpt, console, print_frame, progress_bar, resolve_store
+from leefbaar.cli.common import DataOpt, LangOpt, StoreOpt, console, print_frame, progress_bar, resolve_store
 from leefbaar.config import data_dir
 from leefbaar.errors import StoreError
 from leefbaar.store.store import Store
@@ -35,10 +35,12 @@ def run_build(data: Path | None, store: Path | None) -> Path:
 
 def print_summary(store: Path) -> None:
     """Areas per level and vintage, observations per level and year, indicators and sources."""
+    from leefbaar.facts import Facts
+
     with Store.open(store) as st:
         s = st.summary()
-        n_ind = st.sql("SELECT count(*) AS n FROM indicators")["n"].iloc[0]
-        n_obs = st.sql("SELECT count(*) AS n FROM observations")["n"].iloc[0]
+        counts = Facts(st).store_counts()
+        n_ind, n_obs = counts["indicators"], counts["observations"]
     print_frame(s["areas"], title="Areas per level and vintage", max_rows=100)
     print_frame(s["observations"], title="Observations per level and year", max_rows=100)
     print_frame(s["geometries"], title="Boundaries per level and vintage", max_rows=100)
@@ -58,19 +60,24 @@ def summary(store: StoreOpt = None) -> None:
 
 def show(
     level: Annotated[str, typer.Argument(help="Level: PC4, gemeente (GM), wijk (WK), buurt (BU), grid100, ...")],
-    code: Annotated[str, typer.Argument(help="Area code, e.g. 3072, GM0599, WK059901.")],
+    code: Annotated[str, typer.Argument(help="Area code or name, e.g. 3072, GM0599, Rotterdam, WK059901.")],
     year: Annotated[int | None, typer.Option("--year", help="Observation year (default: latest).")] = None,
     theme: Annotated[str | None, typer.Option("--theme", help="Only indicators of this theme.")] = None,
     store: StoreOpt = None,
+    lang: LangOpt = "nl",
 ) -> None:
-    """Show all indicator values of one area in one year, with unit, status and source."""
+    """Show one area: its name, score facts (kind, class, rank, interval level), programmes, and all indicator
+    values of one year with unit, status and source."""
+    from leefbaar.facts import Facts
+
     lvl = LEVEL_ALIASES.get(level.lower())
     if lvl is None:
         raise StoreError(f"unknown level {level!r}; use one of {', '.join(sorted(set(LEVEL_ALIASES.values())))}")
-    code = code.upper() if lvl != "pc4" else code
     with Store.open(resolve_store(store)) as st:
-        years = st.sql("SELECT DISTINCT year FROM observations WHERE level = ? AND code = ? ORDER BY year",
-                       [lvl, code])["year"].tolist()
+        facts = Facts(st)
+        code = facts.find_area(lvl, code)
+        chosen = year
+        years = facts.observation_years(lvl, code)
         if not years:
             raise StoreError(f"no observations for {lvl} {code}")
         if year is None:
@@ -78,25 +85,51 @@ def show(
         elif year not in years:
             raise StoreError(f"no observations for {lvl} {code} in {year}; years with data: "
                              f"{', '.join(map(str, years))}")
-        area = st.sql("SELECT name, gemeente_code, vintage FROM areas WHERE level = ? AND code = ? "
-                      "ORDER BY vintage DESC LIMIT 1", [lvl, code])
-        frame = st.sql(
-            "SELECT i.theme, o.indicator, i.label_nl AS label, o.value, i.unit, o.status, s.file AS source "
-            "FROM observations o JOIN indicators i ON i.id = o.indicator JOIN sources s USING (source_id) "
-            "WHERE o.level = ? AND o.code = ? AND o.year = ? ORDER BY i.theme, o.indicator", [lvl, code, year])
-        gm = None
-        if not area.empty and pd.notna(area["gemeente_code"].iloc[0]):
-            gm = st.sql("SELECT name FROM areas WHERE level = 'gemeente' AND code = ? AND name IS NOT NULL "
-                        "ORDER BY vintage DESC LIMIT 1", [area["gemeente_code"].iloc[0]])
+        area = facts.area(lvl, code) if facts.has_area(lvl, code) else {"label": code}
+        score = None
+        if lvl in ("pc4", "buurt", "wijk", "gemeente"):  # the score of the chosen year, else the default year
+            scored = {p["year"] for p in facts.series(lvl, code)}
+            score = facts.score(lvl, code, chosen if chosen in scored else None)
+        progs = facts.area_programmes(lvl, code) if facts.has_area(lvl, code) else None
+        frame = facts.observations(lvl, code, year)
     if theme:
         frame = frame[frame["theme"].str.lower() == theme.lower()]
-    name = area["name"].iloc[0] if not area.empty and pd.notna(area["name"].iloc[0]) else ""
-    gm_text = (f", gemeente {gm['name'].iloc[0]} ({area['gemeente_code'].iloc[0]})"
-               if gm is not None and len(gm) else "")
-    title = f"{lvl.upper() if lvl == 'pc4' else lvl} {code}"
-    console.print(f"[bold]{title}[/bold]{' ' + name if name else ''}{gm_text} - {year} "
-                  f"(years with data: {', '.join(map(str, years))})")
+    frame = frame.drop(columns=["label_en"] if lang == "nl" else ["label"]).rename(columns={"label_en": "label"})
+    gm = area.get("gemeente_name")
+    head = f"[bold]{lvl.upper() if lvl == 'pc4' else lvl} {area['label']}[/bold]"
+    if gm and lvl != "gemeente":
+        head += f", gemeente {gm} ({area['gemeente_code']})"
+    console.print(head, highlight=False)
+    console.print(score_line(score, lang), markup=False, highlight=False)
+    if progs is not None:
+        console.print(programme_line(progs, lang), markup=False, highlight=False)
+    console.print(f"{year} ({'jaren met gegevens' if lang == 'nl' else 'years with data'}: "
+                  f"{', '.join(map(str, years))})", markup=False, highlight=False)
     print_frame(frame, max_rows=400)
+
+
+def score_line(score: dict | None, lang: str) -> str:
+    """One line with a score fact: year, kind, class (or not classed), rank and interval (level stated)."""
+    from leefbaar.facts import say
+
+    if not score:
+        return "geen score" if lang == "nl" else "no score"
+    kind = score["kind_label"][lang] if score["kind_label"] else score["kind"]
+    klass = (f"{'klasse' if lang == 'nl' else 'class'} {score['klasse']} "
+             f"({score['klasse_label_' + lang]})" if score["classed"] else score["not_classed"][lang])
+    rank = say("rank", lang, rank=score["rank"], n=score["n_areas"]) if score["rank"] else say("rank.none", lang)
+    interval = (say("interval", lang, level=score["interval_level"], lo=f"{score['interval']['lo']:.3f}",
+                    hi=f"{score['interval']['hi']:.3f}") if score["interval"] else say("interval.none", lang))
+    return (f"{'score' if lang == 'nl' else 'score'} {score['year']}: {score['total']:.3f} ({kind}); {klass}; "
+            f"{rank}; {interval}")
+
+
+def programme_line(progs: dict, lang: str) -> str:
+    """Programme facts of an area: members (by the one rule), touched, gemeente with designated areas."""
+    from leefbaar.facts import say
+
+    parts = [i["text"][lang] for k in ("member", "touched", "gemeente") for i in progs[k]]
+    return "; ".join(parts) if parts else say("membership.none", lang)
 
 
 def indicators(

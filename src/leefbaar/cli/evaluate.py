@@ -10,7 +10,7 @@ import typer
 
 from leefbaar.cli.common import LangOpt, StoreOpt, console, print_frame, progress_bar, resolve_store, write_csv
 from leefbaar.errors import InputError, LeefbaarError
-from leefbaar.i18n import translator
+from leefbaar.i18n import fmt_number, translator
 from leefbaar.store.store import Store
 
 
@@ -33,21 +33,26 @@ def programmes(
     lang = _lang(lang)
     reg = load_programmes()
     frame = reg.frame(lang)
+    from leefbaar.facts import Facts
+
     path = resolve_store(store)
+    rule = None
     if path.exists():
         with Store.open(path) as st:
-            tables = set(st.sql("SELECT table_name FROM information_schema.tables")["table_name"])
-            if "programme_areas" in tables:
-                n = st.sql("SELECT programme, count(DISTINCT code) FILTER (WHERE share_confident >= 0.5) AS pc4, "
-                           "count(DISTINCT code) FILTER (WHERE share > 0) AS pc4_touched "
-                           "FROM programme_areas WHERE level = 'pc4' GROUP BY programme")
-                frame = frame.merge(n, left_on="id", right_on="programme", how="left").drop(columns="programme")
+            facts = Facts(st)
+            counts = facts.programme_counts("pc4")
+            if counts:
+                rule = facts.membership_rule()[lang]
+                frame["pc4"] = frame["id"].map(lambda p: counts.get(p, {}).get("members"))
+                frame["pc4_touched"] = frame["id"].map(lambda p: counts.get(p, {}).get("touched"))
     if "pc4" not in frame:
         frame["pc4"] = pd.NA
         frame["pc4_touched"] = pd.NA
     frame["areas"] = [_areas_text(r, lang) for r in frame.itertuples()]
     print_frame(frame[["id", "name", "period", "budget_text", "areas"]].rename(
         columns={"budget_text": "budget"}), title="Programma's" if lang == "nl" else "Programmes", max_rows=100)
+    if rule:
+        console.print(rule, markup=False, highlight=False)
     if out is not None:
         write_csv(frame, out, "programmes.csv")
         (out / "programmes.json").write_text(reg.to_json(), encoding="utf-8")
@@ -60,7 +65,8 @@ def _areas_text(r, lang: str) -> str:
         return "-"
     if pd.isna(r.pc4):
         return r.area_lists + (" (not resolved yet)" if lang == "en" else " (nog niet gekoppeld)")
-    return f"{int(r.pc4)} PC4 ({int(r.pc4_touched)} {'touched' if lang == 'en' else 'geraakt'})"
+    return (f"{int(r.pc4)} PC4 {'in the programme' if lang == 'en' else 'in het programma'} "
+            f"({int(r.pc4_touched)} {'more touched' if lang == 'en' else 'andere geraakt'})")
 
 
 def resolve_areas(
@@ -91,6 +97,13 @@ def resolve_areas(
     stats = res.stats()
     write_csv(stats, out, "resolution_stats.csv")
     print_frame(stats, title="Resolution per list (components by confidence)")
+    from leefbaar.facts import load_rules
+    from leefbaar.facts.membership import members
+
+    m = members(res.areas, load_rules())
+    m = m[m["level"] == "pc4"]
+    counts = m.groupby("programme").agg(pc4=("member", "sum"), pc4_touched=("touched", "sum")).reset_index()
+    print_frame(counts, title="PC4 per programme by the membership rule (member; touched, not member)")
     console.print(f"{len(res.unresolved)} listed names or parts could not be placed: see {out / 'unresolved.csv'}. "
                   f"Every match is in {out / 'area_matches.csv'}." + ("" if dry_run else " Stored in programme_areas."))
 
@@ -104,8 +117,11 @@ def evaluate(
     store: StoreOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("evaluation"),
     lang: LangOpt = "nl",
-    min_share: Annotated[float, typer.Option("--min-share", help="Share of a PC4's residents in the programme "
-                                                                 "areas for it to count as treated.")] = 0.5,
+    min_share: Annotated[float | None, typer.Option("--min-share", help="Share of a PC4's residents in the "
+                                                                        "programme areas (confident matches) for "
+                                                                        "it to count as treated; default: the "
+                                                                        "membership rule of the facts layer "
+                                                                        "(0.5).")] = None,
     match: Annotated[str, typer.Option("--match", help="mahalanobis or propensity.")] = "mahalanobis",
     neighbors: Annotated[int, typer.Option("--neighbors", help="References per treated area.")] = 5,
     covariates: Annotated[str, typer.Option("--covariates", help="Composition indicators to match on (comma-"
@@ -129,8 +145,11 @@ def evaluate(
     from leefbaar.evaluation.report import EvaluationConfig, write_report
     from leefbaar.evaluation.report import evaluate as run_evaluation
     from leefbaar.evaluation.report import record as record_results
+    from leefbaar.facts import Facts, load_rules, say
 
     lang = _lang(lang)
+    rule_share = load_rules().min_share
+    min_share = rule_share if min_share is None else min_share
     if match not in ("mahalanobis", "propensity"):
         raise InputError("--match", f"{match!r} is not mahalanobis or propensity")
     if not 0 < min_share <= 1:
@@ -147,20 +166,33 @@ def evaluate(
     with Store.open(path, read_only=not record) as st:
         with progress_bar() as update:
             ev = run_evaluation(st, programme, config, progress=update)
-        hashes = dict(st.con.execute("SELECT file, sha256 FROM sources ORDER BY file").fetchall())
-        files = write_report(ev, out, lang, hashes)
+        hashes = Facts(st).source_hashes()
+        files = write_report(ev, out, lang, hashes, verdict_line(ev, lang))
         if record:
             with st.transaction(), st.run("evaluate", {"programme": programme, **config.__dict__}):
                 record_results(st, ev)
+        facts = Facts(st)
+        n_members = len(facts.programme_members(ev.programme.id))
+        rule_text = facts.membership_rule()[lang]
     est = ev.estimates()
     show = est[["method", "inference", "estimate", "ci_low", "ci_high", "p_value", "status"]]
     print_frame(show, title=f"{ev.programme.name(lang)}: {outcome}", lang=lang)
     _ = translator(lang)
-    verdict = (_("conclusion supported") if ev.supported else
-               _("no conclusion: {reasons}", reasons="; ".join(ev.reasons(lang))))
-    console.print(verdict, markup=False)
+    if min_share == rule_share:
+        console.print(say("evaluation.areas", lang, n=n_members, rule=rule_text), markup=False, highlight=False)
+    console.print(verdict_line(ev, lang), markup=False, highlight=False)
     console.print(_.ngettext("{n} file written to {out}", "{n} files written to {out}", len(files), out=out),
                   markup=False, highlight=False)
+
+
+def verdict_line(ev, lang: str) -> str:
+    """The evaluation's conclusion in one sentence of the facts layer's table (the summary uses the same
+    ``Evaluation.conclusion``)."""
+    from leefbaar.facts import say
+
+    p = ev.p_value
+    return say(f"evaluation.{ev.conclusion}", lang, reasons="; ".join(ev.reasons(lang)),
+               p=fmt_number(p, lang, 3))
 
 
 def register(app: typer.Typer) -> None:

@@ -28,6 +28,7 @@ from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import MEASURES, population_weights
 from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, print_frame, progress_bar, resolve_store, write_csv
 from leefbaar.errors import LeefbaarError, StoreError
+from leefbaar.facts import Facts
 from leefbaar.i18n import N_, check_lang, translator
 from leefbaar.index.classes import classify_total, load_scheme
 from leefbaar.store.store import Store
@@ -42,6 +43,8 @@ LevelOpt = Annotated[str, typer.Option("--level", help="Area level: pc4, gemeent
 YearsOpt = Annotated[str | None, typer.Option("--years", help="Years: '2002,2012,2022' or a range '2002-2022' "
                                                                "(default: every year with a score).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (bootstrap, permutations).")]
+GemeenteOpt = Annotated[str | None, typer.Option("--gemeente", help="Only the areas of this gemeente (code GM0599 "
+                                                                   "or name Rotterdam).")]
 
 WEIGHT_LABELS = {"inwoner": N_("per resident"), "aantal_hh": N_("per household")}
 PATTERN_LABELS = {"persistent_hot": N_("always a hot spot"), "became_hot": N_("became a hot spot"),
@@ -66,16 +69,33 @@ def _years(text: str | None, available: list[int] | None = None) -> list[int] | 
 
 
 def _panel(st: Store, source: str, indicator: str | None, spec: str | None, level: str,
-           years: str | None) -> Panel:
+           years: str | None, gemeente: str | None = None) -> Panel:
     panel = load_panel(st, source, level, indicator, spec)
     wanted = _years(years, panel.years)
     if wanted is not None:
         panel = load_panel(st, source, level, indicator, spec, wanted)
+    return _in_gemeente(st, panel, gemeente)
+
+
+def _in_gemeente(st: Store, panel: Panel, gemeente: str | None) -> Panel:
+    """The panel restricted to the areas of one gemeente (code or name; the facts layer's areas)."""
+    if not gemeente:
+        return panel
+    facts = Facts(st)
+    code = facts.gemeente_code(gemeente)
+    gm_of = facts.gemeente_of(panel.level)
+    keep = panel.frame["code"].map(gm_of) == code
+    if not keep.any():
+        raise StoreError(f"{panel.label}: no {panel.level} areas of gemeente {code} in the series")
+    panel.frame = panel.frame[keep.to_numpy()].reset_index(drop=True)
+    name = next((g["name"] for g in facts.gemeenten if g["code"] == code), code)
+    panel.notes.append(f"Alleen gemeente {name} ({code}). | Only gemeente {name} ({code}).")
+    panel.label = f"{panel.label}, {name}"
     return panel
 
 
 def _write_run(out: Path, command: str, params: dict, st: Store) -> Path:
-    hashes = dict(st.con.execute("SELECT file, sha256 FROM sources ORDER BY file").fetchall())
+    hashes = Facts(st).source_hashes()
     path = out / "run.json"
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"command": command, "params": params, "version": __version__,
@@ -113,11 +133,14 @@ def trends(
     programmes: Annotated[str, typer.Option(
         "--programmes", help="Policy programme areas: 'stored' (table programme_areas of 'leefbaar "
                              "resolve-areas', if present), 'resolve' (resolve the names now) or 'none'.")] = "stored",
-    min_share: Annotated[float, typer.Option("--min-share", help="A PC4 belongs to a programme area when at "
-                                                                 "least this share of its residents lives in "
-                                                                 "it.")] = 0.5,
+    min_share: Annotated[float | None, typer.Option("--min-share", help="A PC4 belongs to a programme area when "
+                                                                        "at least this share of its residents "
+                                                                        "lives in its confidently matched areas "
+                                                                        "(default: the facts layer's membership "
+                                                                        "rule, 0.5).")] = None,
     weight: Annotated[str, typer.Option("--weight", help="Weight of the headline means: inwoner or "
                                                          "aantal_hh.")] = "inwoner",
+    gemeente: GemeenteOpt = None,
     lang: LangOpt = "nl",
 ) -> None:
     """Level and change per area and per group of areas (unweighted and per resident/household), with charts."""
@@ -127,7 +150,7 @@ def trends(
         raise LeefbaarError(_("--weight must be one of {choices}", choices=", ".join(MEASURES)))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update(_("reading scores"), 0, 5)
-        panel = _panel(st, source, indicator, spec, level, years)
+        panel = _panel(st, source, indicator, spec, level, years, gemeente)
         notes = list(panel.notes)
         weights = {}
         for m in MEASURES:
@@ -174,7 +197,8 @@ def trends(
         update(_("writing summary"), 4, 5)
         files.append(_write_run(out, "trends", {"source": panel.source, "label": panel.label, "level": panel.level,
                                                 "years": panel.years, "groupings": [g.name for g in groupings],
-                                                "weight": weight, "min_share": min_share}, st))
+                                                "weight": weight, "min_share": min_share,
+                                                "gemeente": gemeente}, st))
     summary = trends_summary(panel.label, per_group, titles, weight, panel.years, notes, _rel(out, files), lang)
     _finish(out, summary, files, lang)
 
@@ -212,16 +236,30 @@ def _programmes(st: Store, panel: Panel, how: str, min_share: float, lang: str,
     if how == "none":
         return []
     if how == "stored":
-        found = grp.programme_groups(st, panel.level, min_share, lang, skip=set(st.area_groups()["group_id"]))
+        facts = Facts(st)
+        m = facts.membership
+        rule = facts.rules.min_share
+        if min_share is None or min_share == rule:  # the one membership rule of the facts layer
+            rows = m[m["member"] & (m["level"] == panel.level)].assign(link=lambda f: f["programme"],
+                                                                       share=lambda f: f["share_confident"])
+        else:
+            rows = m[(m["level"] == panel.level) & (m["share_confident"].fillna(0) >= min_share)].assign(
+                link=lambda f: f["programme"], share=lambda f: f["share_confident"])
+        found = grp.programme_groupings(rows, min_share or rule, lang, skip=set(st.area_groups()["group_id"])) \
+            if not m.empty else []
         if not found:
             notes.append(_("Programme areas (Vogelaar, NPRZ, NPLV) not used: the store holds no table "
                            "programme_areas; run 'leefbaar resolve-areas' or pass --programmes resolve."))
         return found
     from leefbaar.evaluation.resolve import resolve_programme_areas
+    from leefbaar.facts import load_rules
+    from leefbaar.facts.membership import members
 
-    areas = resolve_programme_areas(st).areas
-    rows = areas[areas["level"] == panel.level]
-    return grp.programme_groupings(rows, min_share, lang, skip=set(st.area_groups()["group_id"]))
+    rules = load_rules()
+    m = members(resolve_programme_areas(st).areas, rules)
+    rows = m[m["member"] & (m["level"] == panel.level)].assign(link=lambda f: f["programme"],
+                                                               share=lambda f: f["share_confident"])
+    return grp.programme_groupings(rows, min_share or rules.min_share, lang, skip=set(st.area_groups()["group_id"]))
 
 
 # -- gap ------------------------------------------------------------------------------------------------------
@@ -243,6 +281,7 @@ def gap(
     gemeente_vintage: Annotated[int, typer.Option("--gemeente-vintage", help="Gemeente boundaries for the "
                                                                              "between/within split.")] = 2022,
     seed: SeedOpt = 20240101,
+    gemeente: GemeenteOpt = None,
     lang: LangOpt = "nl",
 ) -> None:
     """Is the gap between strong and weak areas growing? Inequality per year with a bootstrap band."""
@@ -252,7 +291,12 @@ def gap(
         raise LeefbaarError(_("--bootstrap must be at least 19 and --ci between 0.5 and 1"))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update(_("reading scores"), 0, 4)
-        panel = _panel(st, source, indicator, spec, level, years)
+        spec_shown = Facts(st).spec
+        if source == "index" and spec_shown and years is None and indicator is None and spec in (None, spec_shown):
+            # a verdict: official measurements by default (2002 onward), not the modelled years
+            panel = _in_gemeente(st, Facts(st).panel(level, official_only=True), gemeente)
+        else:
+            panel = _panel(st, source, indicator, spec, level, years, gemeente)
         notes = list(panel.notes)
         pw = population_weights(st, panel.level, panel.years, weight, panel.vintage)
         notes += pw.notes()
@@ -261,7 +305,8 @@ def gap(
         if gm_note:
             notes.append(gm_note)
         update(_("bootstrap ({n} resamples)", n=bootstrap), 1, 4)
-        result = GapAnalysis(panel, pw, gemeente=gm if panel.level != "gemeente" else None, below=below,
+        result = GapAnalysis(panel, pw, gemeente=gm if panel.level != "gemeente" and not gemeente else None,
+                             below=below,
                              n_boot=bootstrap, level=ci, seed=seed).fit()
         notes += result.notes
         files = [write_csv(result.by_year, out, "gap_by_year.csv"), write_csv(result.change, out, "gap_change.csv"),
@@ -288,10 +333,14 @@ def gap(
         files.append(_write_run(out, "gap", {"source": panel.source, "label": panel.label, "level": panel.level,
                                              "years": result.years, "weight": weight, "threshold": threshold,
                                              "bootstrap": bootstrap, "ci": ci, "seed": seed,
-                                             "gemeente_vintage": gemeente_vintage}, st))
+                                             "gemeente_vintage": gemeente_vintage, "gemeente": gemeente}, st))
         update(_("writing summary"), 3, 4)
-    verdict = verdict_text(result.verdict, lang)
-    console.print("[bold]" + _("The gap (P90-P10)") + f":[/bold] {verdict}")
+    from leefbaar.facts import say
+
+    key = {"growing": "gap.growing", "shrinking": "gap.narrowing"}.get(result.verdict, "gap.stable")
+    official = panel.source == "official" or ("kind" in panel.frame and (panel.frame["kind"] == "official").all())
+    span = say("gap.years" if official else "gap.years.chosen", lang, y0=result.years[0], y1=result.years[-1])
+    console.print(f"[bold]{say(key, lang)}[/bold] {span}")
     shown = result.change[result.change["measure"].isin(["p90_p10", "p90_p10_w", "sd", "theil", "gini",
                                                          "share_below_w"])]
     shown = shown.assign(verdict=[verdict_text(v, lang) for v in shown["verdict"]])
@@ -330,19 +379,40 @@ def vulnerable(
     since: Annotated[int | None, typer.Option("--since", help="Start year of the decline (overrides the "
                                                                "definition).")] = None,
     top: Annotated[int, typer.Option("--top", help="Rows of the ranking to print.")] = 20,
+    gemeente: GemeenteOpt = None,
     lang: LangOpt = "nl",
 ) -> None:
-    """Rank vulnerable areas (low level, decline, cumulation) with reasons, and compare with APCG 2019."""
+    """Rank vulnerable areas (low level, decline, cumulation) with reasons, and compare with APCG 2019.
+
+    Judged on official measurements (the reference year is the latest official year) unless --year names a
+    modelled one; areas under the facts layer's small-area rule are never listed."""
     lang = check_lang(lang)
     _ = translator(lang)
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
         update(_("reading scores"), 0, 3)
-        panel = load_panel(st, source, level, None, spec)
+        facts = Facts(st)
+        if source == "index" and facts.spec is not None and spec in (None, facts.spec):
+            # the shown series: official measurements before the index years included (2002 onward)
+            official = facts.official_years(level)
+            panel = facts.panel(level, official_only=year is None or year in official)
+        else:
+            panel = load_panel(st, source, level, None, spec)
         d = load_definition(definition)
         update(_("applying the definition"), 1, 3)
-        vul = VulnerableAreas(d, lang, year, since).fit(panel, st)
-        gm, _gm_note = gemeente_of(st, vul.areas["code"], panel.level)
+        ref_year = year or d.year or max(panel.years)
+        sc = facts.scores(panel.level) if panel.level in ("pc4", "buurt", "wijk", "gemeente") else None
+        small = set() if sc is None else set(sc.loc[(sc["year"] == ref_year) & sc["small"], "code"])
+        vul = VulnerableAreas(d, lang, year, since).fit(panel, st, exclude=small)
+        gm = vul.areas["code"].map(facts.gemeente_of(panel.level))
         vul.areas.insert(1, "gemeente_code", gm.to_numpy())
+        vul.areas.insert(2, "label", vul.areas["code"].map(facts.labels(panel.level)).fillna(vul.areas["code"]))
+        if gemeente:
+            code = facts.gemeente_code(gemeente)
+            vul.areas = vul.areas[vul.areas["gemeente_code"] == code].reset_index(drop=True)
+        if small:
+            panel.notes.append(f"{len(small)} gebieden vallen onder de regel voor kleine gebieden en worden niet "
+                             f"genoemd ({facts.rules_text('nl')}). | {len(small)} areas fall under the small-area "
+                             f"rule and are not listed ({facts.rules_text('en')}).")
         files = [write_csv(vul.areas, out, "vulnerable_areas.csv"),
                  write_csv(vul.areas[vul.areas["flagged"]], out, "vulnerable_ranked.csv")]
         if compare != "none":
@@ -360,9 +430,10 @@ def vulnerable(
             files += _vulnerable_map(st, vul, compare, out, lang)
         files.append(_write_run(out, "vulnerable", {"source": panel.source, "label": panel.label,
                                                     "level": panel.level, "definition": d.source, "year": vul.year,
-                                                    "since": vul.since, "compare": compare}, st))
-    print_frame(vul.areas[vul.areas["flagged"]][["rank", "code", "total", "class", "change", "reason"]].head(top),
-                title=d.name(lang), lang=lang)
+                                                    "since": vul.since, "compare": compare,
+                                                    "gemeente": gemeente}, st))
+    shown = vul.areas[vul.areas["flagged"]][["rank", "code", "label", "total", "class", "change", "reason"]]
+    print_frame(shown.head(top), title=d.name(lang), lang=lang)
     _finish(out, vulnerable_summary(panel.label, vul, panel.notes, _rel(out, files), lang, top), files, lang)
 
 
@@ -413,6 +484,7 @@ def clusters(
                                                                   "(default: the panel's, PC4: 2017).")] = None,
     maps: Annotated[bool, typer.Option("--maps/--no-maps", help="Draw a LISA map per year.")] = True,
     seed: SeedOpt = 12345,
+    gemeente: GemeenteOpt = None,
     lang: LangOpt = "nl",
 ) -> None:
     """Global Moran's I per year, LISA hot and cold spots (FDR), their persistence, and maps."""
@@ -421,7 +493,7 @@ def clusters(
     if permutations < 99 or not 0 < alpha < 1:
         raise LeefbaarError(_("--permutations must be at least 99 and --alpha between 0 and 1"))
     with Store.open(resolve_store(store)) as st, progress_bar() as update:
-        panel = _panel(st, source, indicator, spec, level, years)
+        panel = _panel(st, source, indicator, spec, level, years, gemeente)
         if variable != "total" and variable not in panel.components:
             raise LeefbaarError(_("--variable must be total or one of {choices}",
                                   choices=", ".join(panel.components) or "-"))
@@ -429,6 +501,8 @@ def clusters(
         notes = list(panel.notes)
         vint = vintage or panel.vintage or 2017
         geo = st.geometries(panel.level, vint)
+        if gemeente:
+            geo = geo[geo["code"].isin(set(panel.frame["code"]))].reset_index(drop=True)
         notes.append(_("Boundaries: {level} {vintage}.", level=panel.level, vintage=vint))
         update(_("contiguity weights"), 0, len(yrs) + 2)
         cont = contiguity(geo)

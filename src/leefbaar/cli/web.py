@@ -45,15 +45,22 @@ def serve(
 
 
 def report(
-    gemeente: Annotated[str, typer.Argument(help="Gemeente code (GM0599) or name (Rotterdam).")],
+    gemeente: Annotated[str | None, typer.Argument(help="Gemeente code (GM0599) or name (Rotterdam).")] = None,
+    gemeente_opt: Annotated[str | None, typer.Option("--gemeente", help="The gemeente, as the argument (code "
+                                                                         "or name).")] = None,
     out: OutOpt = Path("out/report"),
     store: StoreOpt = None,
     level: Annotated[str, typer.Option("--level", help="Area level of the report: pc4 or buurt.")] = "pc4",
-    year: Annotated[int | None, typer.Option("--year", help="Score year (default: latest).")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Score year (default: the latest official year).")]
+    = None,
     lang: LangOpt = "nl",
 ) -> None:
     """Write a gemeente report as PDF and HTML (map, ranked areas, areas needing attention, trends, sources)."""
     from leefbaar.report.gemeente import build_report
+
+    if (gemeente is None) == (gemeente_opt is None):
+        raise InputError("gemeente", "give the gemeente once, as argument or with --gemeente")
+    gemeente = gemeente or gemeente_opt
 
     with progress_bar() as update:
         update(f"report {gemeente}", 0, 1)
@@ -72,12 +79,13 @@ def export(
     out: OutOpt = Path("out/export"),
     store: StoreOpt = None,
     level: Annotated[str, typer.Option("--level", help="pc4, buurt, wijk or gemeente.")] = "pc4",
-    year: Annotated[int | None, typer.Option("--year", help="Year (default: latest with scores).")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Year (default: the latest official year).")] = None,
     measure: Annotated[str, typer.Option("--measure", help="total, afw, won, fys, vrz, soc, onv, klasse, "
                                                            "change or indicator (map only).")] = "total",
     indicator: Annotated[str | None, typer.Option("--indicator", help="Indicator id for --measure "
                                                                       "indicator.")] = None,
-    gemeente: Annotated[str | None, typer.Option("--gemeente", help="Only this gemeente (GM code).")] = None,
+    gemeente: Annotated[str | None, typer.Option("--gemeente", help="Only this gemeente (code GM0599 or name "
+                                                                    "Rotterdam); every table and format.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, xlsx, or gpkg (map only).")] = "csv",
 ) -> None:
     """Export a dashboard table (CSV or Excel) or the map (GeoPackage, EPSG:28992) into --out."""
@@ -94,16 +102,16 @@ def export(
         raise InputError("--measure", f"unknown measure {measure!r}; use one of {', '.join(MEASURES)}")
     with Store.open(resolve_store(store)) as st:
         data = DashboardData(st)
-        years = data.score_years(level)
-        year = year if year is not None else (years[-1] if years else None)
+        gemeente = data.facts.gemeente_code(gemeente) if gemeente else None
+        year = year if year is not None else data.facts.default_year(level)
         name = f"leefbaar_{table.value}_{level}" + (f"_{year}" if year and table != ExportTable.gap else "")
         if table == ExportTable.map:
             if year is None:
                 raise InputError("--year", f"no scores at level {level}; give --year for an indicator")
-            frame = data.map_frame(level, year, measure, indicator)
+            frame = data.map_frame(level, year, measure, indicator, gemeente)
             name += f"_{indicator or measure}"
             if fmt == "gpkg":
-                geo = st.geometries(level, crs=28992)[["code", "geometry"]].merge(frame, on="code")
+                geo = st.geometries(level, crs=28992)[["code", "geometry"]].merge(frame, on="code", how="inner")
                 body = exports.gpkg_bytes(geo, name)
         elif table == ExportTable.ranking:
             frame = data.ranking(level, year, gemeente)
@@ -115,9 +123,14 @@ def export(
                 frame = pd.concat([frame, classes], axis=1)
         else:
             frame = pd.DataFrame(data.programmes()["registry"])
+            if gemeente:  # programmes with member areas (the one rule) in this gemeente
+                m = data.facts.membership
+                here = m[m["member"] & (m["code"].map(data.facts.gemeente_of("pc4")) == gemeente)
+                         & (m["level"] == "pc4")]
+                frame = frame[frame["id"].isin(set(here["programme"]))]
         if fmt != "gpkg":
             body = exports.table_bytes(frame, fmt, table.value)
-    if gemeente and table in (ExportTable.ranking, ExportTable.gap):
+    if gemeente:
         name += f"_{gemeente}"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.{fmt}"

@@ -100,6 +100,26 @@ class Evaluation:
     def supported(self) -> bool:
         return all(c.passed or not c.blocking for c in self.checks)
 
+    @property
+    def conclusion(self) -> str:
+        """The evaluation's conclusion, one key for every surface (CLI line, summary, dashboard):
+        ``withheld`` (a blocking check failed: no estimate is given), ``effect`` (the matched DiD differs
+        from chance by the permutation test, and the clustered test agrees where it can be used),
+        ``uncertain`` (the two tests disagree) or ``no_effect`` (within chance differences)."""
+        if not self.supported or self.did is None:
+            return "withheld"
+        d, alpha = self.did, self.config.alpha
+        perm_sig = d.perm_p_ < alpha
+        clustered_ok = d.n_treated_clusters_ >= MIN_TREATED_CLUSTERS and np.isfinite(d.p_value_)
+        if clustered_ok and (d.p_value_ < alpha) != perm_sig:
+            return "uncertain"
+        return "effect" if perm_sig else "no_effect"
+
+    @property
+    def p_value(self) -> float:
+        """The p-value the conclusion rests on (permutation test of the matched DiD); NaN when withheld."""
+        return float(self.did.perm_p_) if self.did is not None and self.supported else float("nan")
+
     def reasons(self, lang: str = "nl") -> list[str]:
         return [c.en if lang == "en" else c.nl for c in self.checks if not c.passed and c.blocking]
 
@@ -383,8 +403,10 @@ def _both(msgid: str, **fields) -> tuple[str, str]:
 
 # -- writing ----------------------------------------------------------------------------------------------
 
-def write_report(ev: Evaluation, out: Path, lang: str = "nl", store_hashes: dict | None = None) -> list[Path]:
-    """Write the report folder; returns the files written."""
+def write_report(ev: Evaluation, out: Path, lang: str = "nl", store_hashes: dict | None = None,
+                 verdict: str | None = None) -> list[Path]:
+    """Write the report folder; returns the files written. ``verdict``: the one-sentence conclusion the caller
+    also shows (worded from ``Evaluation.conclusion``), put first under the summary's conclusion."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
 
@@ -434,7 +456,7 @@ def write_report(ev: Evaluation, out: Path, lang: str = "nl", store_hashes: dict
                             lang=lang) if ev.investment is not None else None)
     csv(inv, "investment.csv")
     written += _figures(ev, out, lang)
-    text = summary(ev, lang, inv)
+    text = summary(ev, lang, inv, verdict)
     (out / "summary.md").write_text(text, encoding="utf-8")
     written.append(out / "summary.md")
     run = {"programme": ev.programme.id, "config": _jsonable(asdict(ev.config)), "version": __version__,
@@ -468,8 +490,10 @@ def _p(x: float, lang: str) -> str:
     return fmt_number(x, lang, 3)
 
 
-def summary(ev: Evaluation, lang: str = "nl", investment: pd.DataFrame | None = None) -> str:
-    """The plain-language summary (Markdown)."""
+def summary(ev: Evaluation, lang: str = "nl", investment: pd.DataFrame | None = None,
+            verdict: str | None = None) -> str:
+    """The plain-language summary (Markdown); ``verdict`` (the caller's one-sentence conclusion) opens the
+    conclusion section."""
     _ = translator(lang)
     p, cfg, info, d = ev.programme, ev.config, ev.panel.info, ev.did
     label = ev.outcome_label[lang]
@@ -478,6 +502,8 @@ def summary(ev: Evaluation, lang: str = "nl", investment: pd.DataFrame | None = 
              _("Outcome: **{label}** (`{outcome}`), measurements {years}.", label=label, outcome=cfg.outcome,
                years=", ".join(map(str, years))), ""]
     lines += ["## " + _("Conclusion"), ""]
+    if verdict:
+        lines += [f"**{verdict}**", ""]
     if not ev.supported:
         lines.append(_("**No conclusion is possible.** The data cannot support an effect estimate, so none is "
                        "given:"))
@@ -562,10 +588,9 @@ def _headline(ev: Evaluation, lang: str) -> str:
     _ = translator(lang)
     d, info = ev.did, ev.panel.info
     unit = ev.outcome_label.get("unit") or ""
-    alpha = ev.config.alpha
-    perm_sig = d.perm_p_ < alpha
+    conclusion = ev.conclusion
+    perm_sig, agree = conclusion == "effect", conclusion != "uncertain"
     clustered_ok = d.n_treated_clusters_ >= MIN_TREATED_CLUSTERS and np.isfinite(d.p_value_)
-    agree = not clustered_ok or (d.p_value_ < alpha) == perm_sig
     lo, hi = d.perm_ci_
     direction = ev.outcome_label.get("direction", 0)
     fields = {"n": _.integer(d.n_treated_), "att": _fmt(d.att_, lang), "unit": unit, "lo": _fmt(lo, lang),

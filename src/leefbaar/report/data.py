@@ -1,8 +1,9 @@
 """Read-only views of the store for the dashboard and the gemeente report.
 
-``DashboardData`` loads the score series once (from the index engine's ``scores`` table when the store holds
-it, otherwise from the official Leefbaarometer observations ``lbm``, ``lbm_afw``, ``lbm_won`` .. ``lbm_onv``)
-and answers the questions of each page: map values, area profiles, comparisons, distributions, programmes.
+``DashboardData`` answers the questions of each page (map values, area profiles, comparisons, distributions,
+programmes) from the facts layer (``leefbaar.facts.Facts``): area names, score series with kind and interval
+level, the small-area rule, the default year (latest official), programme membership and explanations all
+come from there, so the dashboard, the API, the report and the exports say the same thing.
 Scores are on the Leefbaarometer scale: ``total`` = reference (4.102265) + ``afw``; ``afw`` is the sum of the
 five dimensions ``won`` (woningvoorraad), ``fys`` (fysieke omgeving), ``vrz`` (voorzieningen), ``soc``
 (sociale samenhang), ``onv`` (overlast en onveiligheid); higher is better. Classes are 1 (zeer onvoldoende)
@@ -19,31 +20,22 @@ import math
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from leefbaar.analysis.gap import GapAnalysis
-from leefbaar.analysis.panel import load_panel
 from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import population_weights
-from leefbaar.errors import LeefbaarError, StoreError
+from leefbaar.errors import LeefbaarError
 from leefbaar.evaluation.registry import load_programmes
-from leefbaar.index.api import indicator_label
-from leefbaar.index.classes import classify_component, classify_total, development_class, load_scheme
+from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both
+from leefbaar.index.classes import classify_component, classify_total, load_scheme
 from leefbaar.store.store import Store
 
 DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
 SCORE_MEASURES = ("total", "afw", *DIMENSIONS)
 MEASURES = (*SCORE_MEASURES, "klasse", "change", "indicator")
-DIMENSION_LABELS = {
-    "won": {"nl": "Woningvoorraad", "en": "Housing stock"},
-    "fys": {"nl": "Fysieke omgeving", "en": "Physical environment"},
-    "vrz": {"nl": "Voorzieningen", "en": "Amenities"},
-    "soc": {"nl": "Sociale samenhang", "en": "Social cohesion"},
-    "onv": {"nl": "Overlast en onveiligheid", "en": "Nuisance and insecurity"},
-}
 LEVEL_LABELS = {
     "pc4": {"nl": "Postcodegebied (PC4)", "en": "Postcode area (PC4)"},
     "buurt": {"nl": "Buurt", "en": "Neighbourhood (buurt)"},
@@ -84,8 +76,7 @@ SEQUENTIAL_COLORS = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#31
 NO_DATA_COLOR = "#d9d9d9"
 
 
-class NotFound(StoreError):
-    """An area, year or series that the store does not hold (HTTP 404 in the web API)."""
+__all__ = ["DIMENSION_LABELS", "DashboardData", "NotFound", "records"]
 
 
 def _num(v) -> float | None:
@@ -142,7 +133,7 @@ class DashboardData:
         # held by work that uses the store's own connection (analyses of other stages, run once and cached);
         # request-time reads use ``sql`` or ``thread_store``, each thread on its own cursor, without this lock
         self.store_lock = threading.Lock()
-        self._score_cache: dict[str, pd.DataFrame] = {}
+        self.facts = Facts(store, sql=self.sql)
 
     # -- plumbing -----------------------------------------------------------------------------------
     def _cursor(self):
@@ -164,60 +155,46 @@ class DashboardData:
             st = self._local.store = Store(self._cursor(), self.store.path, self.store.read_only)
         return st
 
-    @cached_property
+    @property
     def tables(self) -> frozenset[str]:
         """Names of the tables in the store (optional tables of later stages may be absent)."""
-        return frozenset(self.sql("SELECT table_name FROM information_schema.tables")["table_name"])
+        return self.facts.tables
 
-    def has_rows(self, table: str, where: str = "TRUE", params: list | None = None) -> bool:
-        if table not in self.tables:
-            return False
-        return bool(
-            self.sql(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {where}) AS x", params)["x"].iloc[0]
-        )
 
     # -- catalogue ----------------------------------------------------------------------------------
-    @cached_property
+    @property
     def indicator_catalogue(self) -> pd.DataFrame:
-        return self.sql(
-            "SELECT id, label_nl, label_en, unit, theme, direction, sensitive FROM indicators "
-            "ORDER BY theme, id"
-        ).set_index("id")
+        return self.facts.indicator_catalogue
 
     @cached_property
     def geometry_vintages(self) -> dict[str, int]:
         """Latest boundary vintage per level, for the levels the dashboard draws."""
-        frame = self.sql("SELECT level, max(vintage) AS vintage FROM geometries GROUP BY level")
-        return {r.level: int(r.vintage) for r in frame.itertuples() if r.level in LEVEL_LABELS}
+        return {lv: v for lv, v in self.facts.geometry_vintages().items() if lv in LEVEL_LABELS}
 
     @cached_property
     def levels(self) -> list[str]:
-        """Levels that have boundaries, in the order pc4, buurt, wijk, gemeente."""
+        """Levels that have boundaries, in the order pc4, buurt, wijk, gemeente (indicator maps, borders)."""
         return [lv for lv in LEVEL_LABELS if lv in self.geometry_vintages]
 
     @cached_property
-    def spec(self) -> str | None:
-        """The index specification shown ('default' if present, else the one with most rows in ``scores``),
-        or None when the store has no index scores."""
-        if not self.has_rows("scores"):
-            return None
-        specs = self.sql("SELECT spec FROM scores GROUP BY spec ORDER BY count(*) DESC, spec")["spec"].tolist()
-        return "default" if "default" in specs else str(specs[0])
+    def scored_levels(self) -> list[str]:
+        """Levels with boundaries and scores: the only ones offered for score maps, profiles and search (a
+        level that cannot be filled is not offered)."""
+        have = set(self.facts.levels())
+        return [lv for lv in self.levels if lv in have]
 
-    def _score_source(self, level: str) -> str:
-        """'index' when the series of ``level`` comes from the index engine's ``scores``, else 'official'."""
-        return "index" if self.spec is not None and self.has_rows(
-            "scores", "level = ? AND spec = ?", [level, self.spec]) else "official"
+    @property
+    def spec(self) -> str | None:
+        """The index specification shown (facts layer), or None when the store has no index scores."""
+        return self.facts.spec
 
     def score_years(self, level: str) -> list[int]:
-        frame = self.scores(level)
-        return sorted(int(y) for y in frame.loc[frame["afw"].notna(), "year"].unique())
+        return self.facts.score_years(level)
 
     @cached_property
     def _indicator_years(self) -> dict[tuple[str, str], list[int]]:
         """Years with values per (level, indicator), from one scan of the observations."""
-        frame = self.sql("SELECT DISTINCT level, indicator, year FROM observations WHERE value IS NOT NULL "
-                         "ORDER BY level, indicator, year")
+        frame = self.facts.indicator_year_table()
         return {(lv, ind): g["year"].astype(int).tolist() for (lv, ind), g in frame.groupby(["level", "indicator"])}
 
     def indicator_years(self, level: str, indicator: str) -> list[int]:
@@ -245,10 +222,17 @@ class DashboardData:
                     "label": LEVEL_LABELS[lv],
                     "vintage": self.geometry_vintages[lv],
                     "score_years": self.score_years(lv),
+                    "default_year": self.facts.default_year(lv),
+                    "year_kinds": {str(y): k for y, k in self.facts.year_kinds(lv).items()},
                     "indicators": self.level_indicators.get(lv, []),
                 }
                 for lv in self.levels
             ],
+            "interval_level": self.facts.interval_level,
+            "rules": {"not_classed": both("class.not_classed.reason",
+                                          min_residents=int(self.facts.rules.min_residents),
+                                          min_dwellings=int(self.facts.rules.min_dwellings)),
+                      "membership": self.facts.membership_rule()},
             "dimensions": [{"id": d, "label": DIMENSION_LABELS[d]} for d in DIMENSIONS],
             "classes": {
                 "colors": CLASS_COLORS,
@@ -277,60 +261,14 @@ class DashboardData:
 
     # -- scores -------------------------------------------------------------------------------------
     def scores(self, level: str) -> pd.DataFrame:
-        """Score series of ``level`` (columns ``SCORE_COLUMNS``), one row per area and year; cached."""
-        with self._lock:
-            if level not in self._score_cache:
-                self._score_cache[level] = self._load_scores(level)
-            return self._score_cache[level]
-
-    def _load_scores(self, level: str) -> pd.DataFrame:
-        if self.spec is not None and self.has_rows("scores", "level = ? AND spec = ?", [level, self.spec]):
-            cols = [c for c in SCORE_COLUMNS if c != "code" and c != "year"]
-            have = set(
-                self.sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'scores'")[
-                    "column_name"
-                ]
-            )
-            select = ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
-            frame = self.sql(
-                f"SELECT code, year, {select} FROM scores WHERE level = ? AND spec = ? ORDER BY code, year",
-                [level, self.spec],
-            )
-        else:
-            long = self.sql(
-                "SELECT code, year, indicator, value FROM observations WHERE level = ? AND "
-                f"indicator IN ({', '.join('?' * len(OFFICIAL_SERIES))}) AND value IS NOT NULL",
-                [level, *OFFICIAL_SERIES],
-            )
-            if long.empty:
-                return pd.DataFrame(columns=SCORE_COLUMNS)
-            frame = (
-                long.pivot_table(index=["code", "year"], columns="indicator", values="value", aggfunc="first")
-                .rename(columns=OFFICIAL_SERIES)
-                .reset_index()
-            )
-            frame.columns.name = None
-            for c in SCORE_COLUMNS:
-                if c not in frame.columns:
-                    frame[c] = np.nan
-            frame["kind"] = "official"
-            frame = frame[SCORE_COLUMNS]
-        frame["year"] = frame["year"].astype(int)
-        frame["afw"] = frame["afw"].fillna(frame["total"] - self.scheme.reference)
-        frame["total"] = frame["total"].fillna(frame["afw"] + self.scheme.reference)
-        missing = frame["klasse"].isna()
-        frame.loc[missing, "klasse"] = classify_total(frame.loc[missing, "afw"].to_numpy(float)).astype(float)
-        frame.loc[frame["klasse"] == 0, "klasse"] = np.nan
-        frame["kind"] = frame["kind"].fillna("official")
-        return frame.sort_values(["code", "year"], ignore_index=True)
+        """Score series of ``level`` from the facts layer (kind, interval, class and rank under the small-area
+        rule), one row per area and year; cached."""
+        return self.facts.scores(level)
 
     @cached_property
     def population(self) -> pd.DataFrame:
         """Inhabitants (``inwoner``) per level, code and year: the weights of reference means."""
-        return self.sql(
-            "SELECT level, code, year, value AS inwoner FROM observations WHERE indicator = 'inwoner' "
-            "AND value IS NOT NULL"
-        )
+        return self.facts.population()
 
     def _weights(self, level: str, codes: pd.Series, year: int) -> np.ndarray:
         """Inhabitants of each area in the year nearest to ``year`` that has counts; 1 where unknown."""
@@ -342,65 +280,27 @@ class DashboardData:
         w = pop[pop["year"] == nearest].set_index("code")["inwoner"]
         return codes.map(w).fillna(1.0).clip(lower=0).to_numpy(float)
 
-    @cached_property
-    def area_info(self) -> pd.DataFrame:
-        """Latest name, gemeente and wijk of every area (index: level, code)."""
-        frame = self.sql(
-            "SELECT a.level, a.code, a.name, a.gemeente_code, a.wijk_code, g.name AS gemeente_name "
-            "FROM areas a "
-            "LEFT JOIN (SELECT code, arg_max(name, vintage) AS name FROM areas WHERE level = 'gemeente' "
-            "AND name IS NOT NULL GROUP BY code) g ON g.code = a.gemeente_code "
-            "QUALIFY row_number() OVER (PARTITION BY a.level, a.code ORDER BY a.vintage DESC) = 1"
-        )
-        return frame.set_index(["level", "code"]).sort_index()
-
     def labels(self, level: str) -> pd.Series:
-        """Display label per code of ``level`` (name; for PC4 the code and its gemeente); cached."""
-        with self._lock:
-            cache = self.__dict__.setdefault("_labels", {})
-            if level not in cache:
-                info = (
-                    self.area_info.loc[level]
-                    if level in self.area_info.index.get_level_values(0)
-                    else pd.DataFrame(columns=["name", "gemeente_name"])
-                )
-                code = info.index.to_series()
-                gm = info["gemeente_name"].fillna("")
-                label = (code + " " + gm).str.strip() if level == "pc4" else info["name"].fillna(code)
-                cache[level] = label
-            return cache[level]
-
-    @cached_property
-    def _areas(self) -> dict[tuple[str, str], dict]:
-        """``area`` answers for every area, prepared once."""
-        out = {}
-        for r in self.area_info.reset_index().itertuples(index=False):
-            name = r.name if isinstance(r.name, str) else None
-            gm = r.gemeente_name if isinstance(r.gemeente_name, str) else None
-            label = (f"{r.code} {gm}" if gm else r.code) if r.level == "pc4" else (name or r.code)
-            out[(r.level, r.code)] = {
-                "level": r.level, "code": r.code, "name": name, "label": label,
-                "gemeente_code": r.gemeente_code if isinstance(r.gemeente_code, str) else None,
-                "gemeente_name": gm, "wijk_code": r.wijk_code if isinstance(r.wijk_code, str) else None,
-            }
-        return out
+        """Display label per code of ``level`` (the facts layer's names, e.g. "3072 Rotterdam –
+        Afrikaanderwijk/Feijenoord")."""
+        return self.facts.labels(level)
 
     def area(self, level: str, code: str) -> dict:
-        """Name, gemeente and display label of one area; ``NotFound`` if the store has no such area."""
-        try:
-            return dict(self._areas[(level, code)])
-        except KeyError:
-            raise NotFound(f"no {level} area {code!r} in the store") from None
+        """Identity of one area (facts layer); ``NotFound`` if the store has no such area."""
+        return self.facts.area(level, code)
 
     def warm(self, level: str) -> None:
         """Prepare everything a first profile, map or gap request of ``level`` needs (server start-up)."""
         sc = self.scores(level)
         self.meta()
+        self.facts.search("a")
+        official = self.facts.official_years(level)
+        if len(official) >= 2:  # the default explanation (previous official year -> default year) of every area
+            self.facts.prepare_explanations(level, official[-2], official[-1])
         if not sc.empty:
             self.profile(level, str(sc["code"].iloc[0]))
             for year in self.score_years(level):
                 self._reference_table(level, year)
-                self._sorted_afw(level, year)
         self.gap_analysis(level)
 
     # -- legends and map values ----------------------------------------------------------------------
@@ -451,11 +351,7 @@ class DashboardData:
         if measure == "indicator":
             if indicator is None:
                 raise NotFound("measure 'indicator' needs an indicator")
-            frame = self.sql(
-                "SELECT code, value FROM observations WHERE level = ? AND year = ? AND indicator = ? "
-                "AND value IS NOT NULL ORDER BY code",
-                [level, year, indicator],
-            )
+            frame = self.facts.indicator_values(level, year, indicator)
             if frame.empty:
                 raise NotFound(f"no values of {indicator!r} for {level} in {year}")
             codes, values = frame["code"], frame["value"].to_numpy(float)
@@ -486,6 +382,17 @@ class DashboardData:
             if len(values) == 0:
                 raise NotFound(f"no {measure} values for {level} in {year}")
         legend = self.legend(measure, values, direction)
+        bins = legend.bins(values).astype(int)
+        kinds, classed = None, None
+        if measure != "indicator":
+            cur_rows = self.scores(level)
+            cur_rows = cur_rows[cur_rows["year"] == year].set_index("code")
+            small = cur_rows["small"].reindex(codes.to_numpy()).fillna(False).to_numpy(bool)
+            kinds = cur_rows["kind"].reindex(codes.to_numpy()).fillna("official").tolist()
+            classed = (~small).tolist()
+            if measure in ("total", "afw", "klasse", *DIMENSIONS, "change"):
+                bins = np.where(small, -1, bins)  # shown, not coloured as a class (small-area rule)
+        year_kind = self.facts.year_kinds(level).get(year) if measure != "indicator" else None
         return {
             "level": level,
             "year": year,
@@ -493,21 +400,37 @@ class DashboardData:
             "indicator": indicator,
             "base_year": base,
             "unit": unit,
+            "kind": year_kind,
+            "base_kind": self.facts.year_kinds(level).get(base) if base else None,
+            "kind_label": self.facts.kind_label(year_kind),
+            "interval_level": self.facts.interval_level,
             "codes": codes.astype(str).tolist(),
             "values": [_num(v) for v in values],
-            "bins": legend.bins(values).astype(int).tolist(),
+            "bins": bins.tolist(),
+            "kinds": kinds,
+            "classed": classed,
+            "not_classed_label": both("class.not_classed"),
             "legend": legend.as_dict(),
         }
 
-    def map_frame(self, level: str, year: int, measure: str, indicator: str | None = None) -> pd.DataFrame:
-        """``map_values`` as a table (code, name, value, bin label) for downloads."""
+    def map_frame(self, level: str, year: int, measure: str, indicator: str | None = None,
+                  gemeente_code: str | None = None) -> pd.DataFrame:
+        """``map_values`` as a table (code, name, value, kind, bin label) for downloads, optionally of one
+        gemeente."""
         mv = self.map_values(level, year, measure, indicator)
         labels = mv["legend"]["labels_nl"]
         frame = pd.DataFrame({"code": mv["codes"], "value": mv["values"], "bin": mv["bins"]})
         frame.insert(1, "label", frame["code"].map(self.labels(level)).fillna(frame["code"]))
-        frame["klasse_label"] = [labels[b] if b >= 0 else None for b in frame["bin"]]
+        frame.insert(2, "gemeente_code", frame["code"].map(self._gemeente_of(level)).to_numpy())
+        not_classed = both("class.not_classed")["nl"]
+        frame["klasse_label"] = [labels[b] if b >= 0 else (not_classed if mv["classed"] and not mv["classed"][i]
+                                                           else None) for i, b in enumerate(frame["bin"])]
+        if mv["kinds"] is not None:
+            frame["kind"] = mv["kinds"]
         frame.insert(0, "year", year)
         frame.insert(0, "level", level)
+        if gemeente_code:
+            frame = frame[frame["gemeente_code"] == gemeente_code].reset_index(drop=True)
         return frame.rename(columns={"value": measure if measure != "indicator" else indicator})
 
     # -- profiles -----------------------------------------------------------------------------------
@@ -544,85 +467,31 @@ class DashboardData:
 
     def _gemeente_of(self, level: str) -> pd.Series:
         """Gemeente code per area code of ``level``."""
-        with self._lock:
-            cache = self.__dict__.setdefault("_gm_of", {})
-            if level not in cache:
-                info = self.area_info
-                cache[level] = info.loc[level, "gemeente_code"] if level in info.index.get_level_values(0) \
-                    else pd.Series(dtype=object)
-            return cache[level]
+        return self.facts.gemeente_of(level)
 
-    def _sorted_afw(self, level: str, year: int) -> np.ndarray:
-        """All scored ``afw`` values of a level and year, ascending (for national ranks); cached."""
-        with self._lock:
-            cache = self.__dict__.setdefault("_sorted", {})
-            if (level, year) not in cache:
-                sc = self._score_cache.get(level)
-                sc = sc if sc is not None else self._load_scores(level)
-                v = sc.loc[sc["year"] == year, "afw"].to_numpy(float)
-                cache[(level, year)] = np.sort(v[~np.isnan(v)])
-            return cache[(level, year)]
-
-    def _series_of(self, level: str) -> dict[str, dict[int, dict]]:
-        """The score rows of each area of ``level`` as {year: row}, prepared once."""
-        with self._lock:
-            cache = self.__dict__.setdefault("_by_code", {})
-            if level in cache:
-                return cache[level]
-        frame = self.scores(level)
-        groups: dict[str, dict[int, dict]] = {}
-        for rec in frame.astype(object).where(frame.notna(), np.nan).to_dict(orient="records"):
-            groups.setdefault(rec["code"], {})[int(rec["year"])] = rec
-        with self._lock:
-            self.__dict__["_by_code"][level] = groups
-        return groups
-
-    def profile(self, level: str, code: str, year: int | None = None) -> dict:
-        """Everything the area page shows: score, class, uncertainty, dimensions against references, trend,
-        the explanation of the last change, vulnerability and programmes."""
+    def profile(self, level: str, code: str, year: int | None = None, base_year: int | None = None) -> dict:
+        """Everything the area page shows: score (kind, interval with its level, class or 'not classed', rank),
+        dimensions against references, the whole series, the explanation of the change into the shown year,
+        vulnerability and programmes. Default year: the latest official year."""
         area = self.area(level, code)
-        mine = self._series_of(level).get(code, {})
-        years = sorted(y for y, rec in mine.items() if _num(rec["afw"]) is not None)
-        if year is None and years:
-            year = years[-1]
-        if years and year not in years:
-            raise NotFound(
-                f"no scores for {level} {code} in {year}; years with scores: {', '.join(map(str, years))}"
-            )
-        score = None
-        if years:
-            r = mine[year]
-            k = _int(r["klasse"])
-            ranked = self._sorted_afw(level, year)
-            score = {
-                "year": year,
-                "total": _num(r["total"]),
-                "afw": _num(r["afw"]),
-                "klasse": k,
-                "klasse_label_nl": self.scheme.total_labels_nl[k - 1] if k else None,
-                "klasse_label_en": self.scheme.total_labels_en[k - 1] if k else None,
-                "kind": r["kind"],
-                "total_lo": _num(r["total_lo"]),
-                "total_hi": _num(r["total_hi"]),
-                "rank_lo": _int(r["rank_lo"]),
-                "rank_hi": _int(r["rank_hi"]),
-                "p_class_differs": _num(r["p_class_differs"]),
-                "klasse_lo": _int(classify_total(r["total_lo"] - self.scheme.reference))
-                if _num(r["total_lo"]) is not None
-                else None,
-                "klasse_hi": _int(classify_total(r["total_hi"] - self.scheme.reference))
-                if _num(r["total_hi"]) is not None
-                else None,
-                "n_areas": int(len(ranked)),
-                "rank": int(len(ranked) - np.searchsorted(ranked, r["afw"], side="right") + 1),
-            }
+        series = self.facts.series(level, code)
+        years = [p["year"] for p in series]
+        score = self.facts.score(level, code, year) if years else None
+        year = score["year"] if score else None
+        if score:
+            score = {**score,
+                     "klasse_lo": _int(classify_total(score["total_lo"] - self.scheme.reference))
+                     if score["total_lo"] is not None and score["classed"] else None,
+                     "klasse_hi": _int(classify_total(score["total_hi"] - self.scheme.reference))
+                     if score["total_hi"] is not None and score["classed"] else None}
             refs = self.references(level, year, area["gemeente_code"])
             dims = [
                 {
                     "id": d,
                     "label": DIMENSION_LABELS[d],
-                    "value": _num(r[d]),
-                    "klasse": _int(classify_component(r[d])) if _num(r[d]) is not None else None,
+                    "value": score[d],
+                    "klasse": _int(classify_component(score[d])) if score[d] is not None and score["classed"]
+                    else None,
                     "gemeente": refs["gemeente"][d] if refs["gemeente"] else None,
                     "nederland": refs["nederland"][d] if refs["nederland"] else None,
                 }
@@ -630,114 +499,39 @@ class DashboardData:
             ]
         else:
             refs, dims = {"nederland": None, "gemeente": None}, []
-        trend = [
-            {
-                "year": int(t.year),
-                "total": _num(t.total),
-                "afw": _num(t.afw),
-                "klasse": _int(t.klasse),
-                "kind": t.kind,
-                "total_lo": _num(t.total_lo),
-                "total_hi": _num(t.total_hi),
-                **{d: _num(getattr(t, d)) for d in DIMENSIONS},
-            }
-            for t in (SimpleNamespace(**mine[y]) for y in sorted(mine))
-        ]
         return {
             "area": area,
             "year": year,
             "years": years,
+            "default_year": self.facts.default_year(level),
+            "interval_level": self.facts.interval_level,
             "score": score,
             "dimensions": dims,
             "references": refs,
-            "trend": trend,
-            "change": self.last_change(level, code, years),
+            "trend": series,
+            # full precision: the parts add up exactly to the change shown
+            "change": self.facts.explain(level, code, base_year, year) if year else None,
             "vulnerability": self.vulnerability(level, code),
             "programmes": self.area_programmes(level, code),
             "spec": self.spec,
         }
 
-    def last_change(self, level: str, code: str, years: list[int]) -> dict | None:
-        """The last change of the score and what drove it: per indicator from the index engine's
-        ``contributions`` (score points), otherwise per dimension from the official series."""
-        if len(years) < 2:
-            return None
-        mine = self._series_of(level).get(code, {})
-        y1 = years[-1]
-        if "contributions" in self.tables and self.spec is not None:
-            rows = self.sql(
-                "SELECT year, dimension, indicator, contribution FROM contributions "
-                "WHERE spec = ? AND level = ? "
-                "AND code = ? ORDER BY year",
-                [self.spec, level, code],
-            )
-            cy = sorted(rows["year"].unique())
-            if len(cy) >= 2:
-                y0, y1c = int(cy[-2]), int(cy[-1])
-                wide = rows[rows["year"].isin([y0, y1c])].pivot_table(
-                    index=["dimension", "indicator"], columns="year", values="contribution", aggfunc="sum"
-                )
-                delta = (wide.get(y1c, 0) - wide.get(y0, 0)).dropna().sort_values(key=np.abs, ascending=False)
-                cat = self.indicator_catalogue
-                labels_nl, labels_en = cat["label_nl"].to_dict(), cat["label_en"].to_dict()
-                return {
-                    "from": y0,
-                    "to": y1c,
-                    "by": "indicator",
-                    "total": _num(mine[y1c]["afw"] - mine[y0]["afw"])
-                    if {y0, y1c} <= set(mine)
-                    else None,
-                    "items": [
-                        {
-                            "dimension": dm,
-                            "id": ind,
-                            "label_nl": indicator_label(ind, labels_nl, "nl"),
-                            "label_en": indicator_label(ind, labels_en, "en"),
-                            "delta": _num(v),
-                        }
-                        for (dm, ind), v in delta.items()
-                    ],
-                }
-        with_dims = [y for y in years if all(_num(mine[y][d]) is not None for d in DIMENSIONS)]
-        y0 = years[-2]
-        out = {
-            "from": y0,
-            "to": y1,
-            "by": "total",
-            "total": _num(mine[y1]["afw"] - mine[y0]["afw"]),
-            "development_class": _int(development_class(mine[y1]["afw"] - mine[y0]["afw"])),
-            "items": [],
-        }
-        if len(with_dims) >= 2:
-            d0, d1 = with_dims[-2], with_dims[-1]
-            out.update({"dims_from": d0, "dims_to": d1, "by": "dimension"})
-            out["items"] = sorted(
-                (
-                    {
-                        "dimension": d,
-                        "id": d,
-                        "label_nl": DIMENSION_LABELS[d]["nl"],
-                        "label_en": DIMENSION_LABELS[d]["en"],
-                        "delta": _num(mine[d1][d] - mine[d0][d]),
-                    }
-                    for d in DIMENSIONS
-                ),
-                key=lambda it: -abs(it["delta"] or 0),
-            )
-        return out
-
     # -- vulnerability ------------------------------------------------------------------------------
     def _vulnerable(self, level: str, lang: str) -> VulnerableAreas | None:
-        """The monitoring stage's vulnerable-area analysis (``catalogue/vulnerability.yaml``) on the series
-        shown here (index scores when the store has them, else the official Leefbaarometer); cached. None
+        """The monitoring stage's vulnerable-area analysis (``catalogue/vulnerability.yaml``) on the official
+        years of the series shown here (index scores when the store has them, else the official
+        Leefbaarometer); areas under the small-area rule in the reference year are never listed; cached. None
         when the level has no series it can run on."""
         with self.store_lock:
             cache = self.__dict__.setdefault("_vuln", {})
             if (level, lang) not in cache:
                 try:
-                    source = self._score_source(level)
-                    panel = load_panel(self.store, source, level, spec=self.spec if source == "index" else None)
-                    cache[(level, lang)] = VulnerableAreas(load_definition(), lang).fit(panel, self.store)
+                    panel = self.facts.panel(level, official_only=True)
+                    vul = VulnerableAreas(load_definition(), lang)
+                    ref_year = max(panel.years)
+                    sc = self.scores(level)
+                    small = set(sc.loc[(sc["year"] == ref_year) & sc["small"], "code"])
+                    cache[(level, lang)] = vul.fit(panel, self.store, exclude=small)
                 except LeefbaarError as exc:
                     self.__dict__.setdefault("_vuln_errors", {})[level] = str(exc)
                     cache[(level, lang)] = None
@@ -794,168 +588,46 @@ class DashboardData:
 
     @cached_property
     def evaluation_table(self) -> str | None:
-        for name in ("evaluation_results", "evaluations", "effects"):
-            if name in self.tables:
-                return name
-        return None
+        return next((n for n in ("evaluation_results", "evaluations", "effects") if n in self.tables), None)
 
     def programmes(self) -> dict:
-        """The timeline of programmes (registry), the lists the store holds, and evaluation results."""
-        lists = self.sql(
-            "SELECT list_id, count(*) AS entries, count(DISTINCT gm_code) AS gemeenten, "
-            "bool_or(partial) AS partial FROM policy_lists GROUP BY list_id ORDER BY list_id"
-        )
-        groups = self.sql(
-            "SELECT group_id, any_value(label) AS label, level, count(*) AS areas "
-            "FROM area_groups GROUP BY group_id, level ORDER BY group_id"
-        )
-        evaluation = []
-        if self.evaluation_table is not None:
-            evaluation = records(
-                self.sql(f"SELECT * FROM {self.evaluation_table}").drop(
-                    columns=["source_id"], errors="ignore"
-                )
-            )
+        """The timeline of programmes (registry), the lists the store holds, evaluation results, and per
+        programme its area count by the one membership rule of the facts layer."""
+        lists, groups = self.facts.policy_lists(), self.facts.area_groups()
+        results = self.facts.evaluation_results()
+        evaluation = records(results) if results is not None else []
+        counts = self.facts.programme_counts("pc4")
         return {
-            "registry": [_jsonable(p) for p in self.programme_registry],
+            "registry": [_jsonable({**p, "pc4_members": counts.get(p["id"], {}).get("members"),
+                                    "pc4_touched": counts.get(p["id"], {}).get("touched")})
+                         for p in self.programme_registry],
+            "membership_rule": self.facts.membership_rule(),
             "lists": records(lists),
             "groups": records(groups),
             "evaluation": evaluation,
         }
 
-    @cached_property
-    def _memberships(self) -> dict[str, dict]:
-        """Area-group rows per (level, code) and policy-list rows per gemeente, read once."""
-        groups = self.sql("SELECT group_id, label, vintage, confidence, partial, level, code FROM area_groups "
-                          "ORDER BY group_id")
-        lists = self.sql("SELECT gm_code, list_id, string_agg(DISTINCT name_as_listed, '; ') AS names, "
-                         "bool_or(partial) AS partial FROM policy_lists WHERE gm_code IS NOT NULL "
-                         "GROUP BY gm_code, list_id ORDER BY list_id")
-        out: dict[str, dict] = {"groups": {}, "lists": {}}
-        for g in groups.itertuples(index=False):
-            out["groups"].setdefault((g.level, g.code), []).append(g)
-        for r in lists.itertuples(index=False):
-            out["lists"].setdefault(r.gm_code, []).append(r)
-        return out
-
-    def area_programmes(self, level: str, code: str) -> list[dict]:
-        """Programmes whose areas include this area: exact group membership (e.g. APCG 2019 by PC4) and
-        policy lists of its gemeente (which name wijken, not codes: marked ``match = 'gemeente'``)."""
-        out = []
-        for g in self._memberships["groups"].get((level, code), []):
-            prog = self._registry_entry(g.group_id)
-            out.append(
-                {
-                    "id": g.group_id,
-                    "programme": prog.get("id"),
-                    "label": prog.get("name") or g.label,
-                    "label_en": prog.get("name_en") or g.label,
-                    "match": "area",
-                    "year": prog.get("adoption_year") or _int(g.vintage),
-                    "start": prog.get("start"),
-                    "end": prog.get("end"),
-                    "confidence": g.confidence,
-                    "partial": bool(g.partial),
-                }
-            )
-        gm = self.area(level, code)["gemeente_code"] if level != "gemeente" else code
-        if gm:
-            for r in self._memberships["lists"].get(gm, []):
-                prog = self._registry_entry(r.list_id)
-                out.append(
-                    {
-                        "id": r.list_id,
-                        "programme": prog.get("id"),
-                        "label": prog.get("name") or r.list_id,
-                        "label_en": prog.get("name_en") or r.list_id,
-                        "match": "gemeente",
-                        "names": r.names,
-                        "year": prog.get("adoption_year") or _list_year(r.list_id),
-                        "start": prog.get("start"),
-                        "end": prog.get("end"),
-                        "partial": bool(r.partial),
-                    }
-                )
-        return [_jsonable(o) for o in out]
-
-    def _registry_entry(self, list_id: str) -> dict:
-        """The registry programme whose treated areas come from this policy list or area group."""
-        for p in self.programme_registry:
-            for link in p.get("areas") or []:
-                if link.get("id") == list_id:
-                    return {
-                        **p,
-                        "adoption_year": link.get("adoption_year"),
-                        "name": p.get("name_nl"),
-                        "name_en": p.get("name_en"),
-                    }
-        return {}
+    def area_programmes(self, level: str, code: str) -> dict:
+        """Programme facts of one area: ``member`` (the one rule), ``touched`` and ``gemeente`` (its gemeente
+        has designated areas), kept apart and labelled; ``rule`` states the rule."""
+        return _jsonable(self.facts.area_programmes(level, code))
 
     # -- search, rankings, distributions --------------------------------------------------------------
     def search(self, q: str, limit: int = 20) -> list[dict]:
         """Areas matching a code, a name or a postcode ('3072', '3072 AB', 'GM0599', 'Feijenoord')."""
-        q = q.strip()
-        compact = q.replace(" ", "").upper()
-        hits: list[tuple[int, str, str]] = []
-        info = self.area_info.reset_index()
-        info = info[info["level"].isin(self.levels)]
-        if len(compact) >= 4 and compact[:4].isdigit():  # a postcode, with or without letters
-            hits += [(0, "pc4", compact[:4])]
-        codes = info[info["code"].str.upper().str.startswith(compact)] if compact else info.iloc[0:0]
-        hits += [(1, r.level, r.code) for r in codes.head(limit).itertuples()]
-        if len(q) >= 2:
-            low = q.lower()
-            names = info[info["name"].fillna("").str.lower().str.contains(low, regex=False)]
-            names = names.assign(prio=np.where(names["name"].str.lower().str.startswith(low), 2, 3))
-            hits += [
-                (r.prio, r.level, r.code)
-                for r in names.sort_values(["prio", "name"]).head(limit).itertuples()
-            ]
-            gms = info[
-                (info["level"] == "pc4") & info["gemeente_name"].fillna("").str.lower().str.startswith(low)
-            ]
-            hits += [(4, r.level, r.code) for r in gms.head(limit).itertuples()]
-        seen, out = set(), []
-        for _, lv, code in sorted(hits, key=lambda h: h[0]):
-            if (lv, code) in seen or (lv, code) not in self.area_info.index:
-                continue
-            seen.add((lv, code))
-            out.append(self.area(lv, code))
-            if len(out) >= limit:
-                break
-        return out
+        return self.facts.search(q, limit, levels=self.scored_levels)
 
     def ranking(self, level: str, year: int, gemeente_code: str | None = None) -> pd.DataFrame:
-        """Areas of ``level`` ranked by score in ``year`` (1 = highest), optionally within one gemeente."""
-        sc = self.scores(level)
-        cur = sc[sc["year"] == year].copy()
-        if cur.empty:
-            raise NotFound(f"no scores for {level} in {year}")
-        cur["rank_nl"] = cur["afw"].rank(ascending=False, method="min").astype(int)
-        gm = cur["code"].map(self._gemeente_of(level))
-        cur.insert(1, "gemeente_code", gm.to_numpy())
-        if gemeente_code:
-            cur = cur[cur["gemeente_code"] == gemeente_code]
-        cur.insert(1, "label", cur["code"].map(self.labels(level)).fillna(cur["code"]).to_numpy())
-        cur["klasse_label"] = [
-            self.scheme.total_labels_nl[int(k) - 1] if k == k else None for k in cur["klasse"]
-        ]
-        cur = cur.sort_values("afw", ascending=False, ignore_index=True)
-        cols = [
-            "code",
-            "label",
-            "gemeente_code",
-            "year",
-            "rank_nl",
-            "total",
-            "afw",
-            *DIMENSIONS,
-            "klasse",
-            "klasse_label",
-            "kind",
-            "total_lo",
-            "total_hi",
-        ]
+        """Areas of ``level`` in ``year`` with kind, class and national rank (1 = highest; the small-area rule
+        leaves small areas unclassed and unranked, listed last), optionally within one gemeente."""
+        cur = self.facts.ranking(level, year, gemeente_code)
+        cur["rank_nl"] = cur["rank"].astype("Int64")
+        cur["klasse_label"] = [self.scheme.total_labels_nl[int(k) - 1] if k == k else None for k in cur["klasse"]]
+        cur["kind_label"] = cur["kind"].map(lambda k: (self.facts.kind_label(k) or {}).get("nl"))
+        cur["interval_level"] = [None if k == "official" else self.facts.interval_level for k in cur["kind"]]
+        cols = ["code", "label", "gemeente_code", "year", "rank_nl", "total", "afw", *DIMENSIONS, "klasse",
+                "klasse_label", "classed", "kind", "kind_label", "total_lo", "total_hi", "interval_level",
+                "residents", "dwellings"]
         return cur[cols]
 
     def distribution(self, level: str, gemeente_code: str | None = None) -> dict:
@@ -978,6 +650,7 @@ class DashboardData:
                 {
                     "year": int(year),
                     "n_areas": int(len(part)),
+                    "n_classed": int(part["klasse"].notna().sum()),  # the small-area rule leaves the rest unclassed
                     "mean": _num(mean),
                     **q,
                     "p90_p10": _num(q["p90"] - q["p10"]),
@@ -990,20 +663,25 @@ class DashboardData:
         return {"level": level, "gemeente_code": gemeente_code, "unit": "afw (score points)", "years": rows}
 
     def gap_analysis(self, level: str) -> dict:
-        """The monitoring stage's inequality analysis (``leefbaar.analysis.gap.GapAnalysis``) of the series
-        shown, nationally: per year the P90-P10 gap (per area and per inhabitant) with a 95 % bootstrap band,
-        and whether it grew between the first and last year. Cached; ``available`` False when it cannot run."""
+        """The monitoring stage's inequality analysis (``leefbaar.analysis.gap.GapAnalysis``) over the official
+        years of the series shown (verdicts use measurements, not modelled years), nationally: per year the
+        P90-P10 gap (per area and per inhabitant) with a 95 % bootstrap band, and whether it grew between the
+        first and last official year; the verdict worded from the facts layer's sentences. Cached;
+        ``available`` False when it cannot run."""
         with self.store_lock:
             cache = self.__dict__.setdefault("_gap", {})
             if level not in cache:
                 try:
-                    panel = load_panel(self.store, self._score_source(level), level,
-                                       spec=self.spec if self._score_source(level) == "index" else None)
+                    panel = self.facts.panel(level, official_only=True)
                     weights = population_weights(self.store, level, panel.years, "inwoner", panel.vintage)
                     res = GapAnalysis(panel, weights, n_boot=499).fit()
                     keep = ["p90_p10", "p90_p10_w", "sd_w", "gini_w", "theil_w"]
+                    key = {"growing": "gap.growing", "shrinking": "gap.narrowing"}.get(res.verdict, "gap.stable")
+                    span = both("gap.years", y0=res.years[0], y1=res.years[-1])
                     cache[level] = {
                         "available": True, "verdict": res.verdict, "years": res.years, "n_areas": len(res.codes),
+                        "kinds": sorted(set(self.facts.year_kinds(level).get(y, "official") for y in res.years)),
+                        "verdict_text": {lg: f"{t} {span[lg]}" for lg, t in both(key).items()},
                         "by_year": records(res.by_year[res.by_year["measure"].isin(keep)]),
                         "change": records(res.change[res.change["measure"].isin(keep)]),
                         "notes": list(res.notes)}
@@ -1013,30 +691,16 @@ class DashboardData:
 
     def gemeenten(self) -> list[dict]:
         """Gemeenten (latest vintage) with their names, for selectors and the report."""
-        info = (
-            self.area_info.loc["gemeente"].reset_index()
-            if "gemeente" in self.area_info.index.get_level_values(0)
-            else pd.DataFrame(columns=["code", "name"])
-        )
-        info = info[info["name"].notna()]
-        return [{"code": r.code, "name": r.name} for r in info.sort_values("name").itertuples()]
+        return self.facts.gemeenten
 
     def sources(self) -> pd.DataFrame:
         """Publishers and licences of the files the store was built from (for credits)."""
-        return self.sql(
-            "SELECT publisher, licence, string_agg(DISTINCT family, ', ' ORDER BY family) AS families, "
-            "count(*) AS files FROM sources GROUP BY publisher, licence ORDER BY publisher"
-        )
+        return self.facts.sources()
 
 
 def _fmt(v: float) -> str:
     a = abs(v)
     return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 0.1 else f"{v:.3f}"
-
-
-def _list_year(list_id: str) -> int | None:
-    digits = [p for p in list_id.split("_") if p.isdigit() and len(p) == 4]
-    return int(digits[0]) if digits else None
 
 
 def _jsonable(obj):

@@ -26,6 +26,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from leefbaar import __version__  # noqa: E402
 from leefbaar.errors import InputError  # noqa: E402
+from leefbaar.facts import both  # noqa: E402
 from leefbaar.index.classes import development_class  # noqa: E402
 from leefbaar.report.data import CLASS_COLORS, DIMENSION_LABELS, DIMENSIONS, DashboardData  # noqa: E402
 from leefbaar.store.store import Store  # noqa: E402
@@ -49,9 +50,9 @@ TEXT = {
         "title": "Leefbaarheid in {name}", "subtitle": "Rapport voor gemeente {name} ({code})",
         "made": "Gemaakt op {date} met leefbaar {version}; scores: {spec}.",
         "official": "officiële Leefbaarometer-reeks", "summary": "Samenvatting",
-        "summary_text": "In {year} heeft {name} {n} {level_label}-gebieden met een score. De inwonergewogen "
-                        "gemiddelde afwijking is {mean} (Nederland {nl}). {insuff} van de inwoners woont in een "
-                        "gebied met klasse 'zwak' of lager.",
+        "summary_text": "In {year} ({kind}) heeft {name} {n} {level_label}-gebieden met een score. De "
+                        "inwonergewogen gemiddelde afwijking is {mean} (Nederland {nl}). {insuff} van de inwoners "
+                        "woont in een gebied met klasse 'zwak' of lager.",
         "map": "Kaart: klasse per gebied, {year}", "ranked": "Gebieden gerangschikt, {year}",
         "attention": "Gebieden die aandacht vragen", "attention_monitor": "Kwetsbare gebieden (analyse leefbaar "
         "monitor) met de redenen.", "attention_descriptive": "De kwetsbaarheidsanalyse (leefbaar monitor) is "
@@ -63,7 +64,9 @@ TEXT = {
         "deze gemeente in de store.", "appendix": "Bijlage: methode en bronnen", "method": None,
         "sources_used": "Bestanden in de store", "credits": "Bronvermelding",
         "cols": {"rank": "rang", "rank_nl": "rang NL", "code": "code", "label": "gebied", "total": "score",
-                 "afw": "afw", "klasse": "klasse", "klasse_label": "klasse (tekst)", "reason": "reden"},
+                 "afw": "afw", "klasse": "klasse", "klasse_label": "klasse (tekst)", "reason": "reden",
+                 "kind": "soort", "programme": "programma", "period": "periode", "members": "PC4 in programma",
+                 "touched": "PC4 geraakt", "members_nl": "PC4 in programma (heel NL)", "areas": "gebieden"},
         "low": "score {k} ({label})", "decline": "{dev} sinds {y0} ({delta})", "gemeente": "gemeente",
         "nederland": "Nederland", "band": "P10-P90 gemeente",
     },
@@ -71,9 +74,9 @@ TEXT = {
         "title": "Livability in {name}", "subtitle": "Report for the municipality of {name} ({code})",
         "made": "Made on {date} with leefbaar {version}; scores: {spec}.",
         "official": "official Leefbaarometer series", "summary": "Summary",
-        "summary_text": "In {year} {name} has {n} {level_label} areas with a score. The population-weighted mean "
-                        "deviation is {mean} (Netherlands {nl}). {insuff} of the inhabitants live in an area "
-                        "classed 'weak' or lower.",
+        "summary_text": "In {year} ({kind}) {name} has {n} {level_label} areas with a score. The "
+                        "population-weighted mean deviation is {mean} (Netherlands {nl}). {insuff} of the "
+                        "inhabitants live in an area classed 'weak' or lower.",
         "map": "Map: class per area, {year}", "ranked": "Areas ranked, {year}",
         "attention": "Areas that need attention", "attention_monitor": "Vulnerable areas (leefbaar monitor) "
         "with the reasons.", "attention_descriptive": "The vulnerability analysis (leefbaar monitor) has not "
@@ -85,7 +88,9 @@ TEXT = {
         "municipality in the store.", "appendix": "Appendix: method and sources", "method": None,
         "sources_used": "Files in the store", "credits": "Credits",
         "cols": {"rank": "rank", "rank_nl": "rank NL", "code": "code", "label": "area", "total": "score",
-                 "afw": "afw", "klasse": "class", "klasse_label": "class (text)", "reason": "reason"},
+                 "afw": "afw", "klasse": "class", "klasse_label": "class (text)", "reason": "reason",
+                 "kind": "kind", "programme": "programme", "period": "period", "members": "PC4 in programme",
+                 "touched": "PC4 touched", "members_nl": "PC4 in programme (all NL)", "areas": "areas"},
         "low": "score {k} ({label})", "decline": "{dev} since {y0} ({delta})", "gemeente": "municipality",
         "nederland": "Netherlands", "band": "P10-P90 municipality",
     },
@@ -100,10 +105,12 @@ METHOD_NL = [
     "Gemeentelijke en landelijke referenties zijn naar inwoners gewogen gemiddelden van de gebieden (CBS "
     "inwoneraantallen van het dichtstbijzijnde jaar). Een PC4-gebied hoort bij de gemeente waarin het grootste "
     "deel van zijn oppervlak ligt (indeling 2022).",
-    "Officiële punten komen rechtstreeks uit de Leefbaarometer; gemodelleerde punten (indien aanwezig) uit het "
-    "indexmodel van leefbaar, met 95%-interval.",
-    "Beleidslijsten die wijknamen noemen (zoals de Vogelaarwijken) zijn aan de gemeente gekoppeld, niet aan "
-    "afzonderlijke postcodegebieden.",
+    "Officiële punten komen rechtstreeks uit de Leefbaarometer en hebben geen interval; gemodelleerde punten "
+    "(indien aanwezig) komen uit het indexmodel van leefbaar, met een {interval}%-interval. Het standaardjaar is "
+    "het laatste jaar met officiële metingen.",
+    "{not_classed}: zulke gebieden worden getoond maar niet geklasseerd, gerangschikt of als aandachtsgebied "
+    "genoemd.",
+    "{membership}",
 ]
 METHOD_EN = [
     "Scores are on the Leefbaarometer 3 scale: total = 4.102265 + afw, and afw = housing stock + physical "
@@ -113,10 +120,11 @@ METHOD_EN = [
     "Municipal and national references are population-weighted means of the areas (CBS inhabitants of the "
     "nearest year). A PC4 area belongs to the municipality holding the largest part of its surface (2022 "
     "division).",
-    "Official points come straight from the Leefbaarometer; modelled points (if any) from leefbaar's index "
-    "model, with a 95% interval.",
-    "Policy lists that name districts (such as the Vogelaar districts) are linked to the municipality, not to "
-    "single postcode areas.",
+    "Official points come straight from the Leefbaarometer and have no interval; modelled points (if any) come "
+    "from leefbaar's index model, with a {interval}% interval. The default year is the latest year with official "
+    "measurements.",
+    "{not_classed}: such areas are shown but not classed, ranked or listed as needing attention.",
+    "{membership}",
 ]
 TEXT["nl"]["method"] = METHOD_NL
 TEXT["en"]["method"] = METHOD_EN
@@ -151,24 +159,25 @@ class _Content:
 
     def __init__(self, data: DashboardData, gemeente: str, level: str, year: int | None, lang: str):
         self.data, self.lang, self.level, self.tx = data, lang, level, TEXT[lang]
-        names = {g["code"]: g["name"] for g in data.gemeenten()}
-        code = gemeente.upper()
-        if code not in names:  # accept a name too
-            hits = [c for c, n in names.items() if n.lower() == gemeente.lower()]
-            if not hits:
-                raise InputError("gemeente", f"{gemeente!r} is not a gemeente code (GM0599) or name in the store")
-            code = hits[0]
+        facts = self.facts = data.facts
+        names = {g["code"]: g["name"] for g in facts.gemeenten}
+        code = facts.gemeente_code(gemeente)
         self.code, self.name = code, names[code]
         years = data.score_years(level)
         if not years:
             raise InputError("store", f"the store holds no scores at level {level!r}")
-        self.year = year if year is not None else years[-1]
+        self.year = year if year is not None else facts.default_year(level)
+        self.kind = facts.year_kinds(level).get(self.year)
         if self.year not in years:
             raise InputError("year", f"no scores for {level} in {self.year}; years: {', '.join(map(str, years))}")
         self.ranking = data.ranking(level, self.year, code)
         if self.ranking.empty:
             raise InputError("gemeente", f"{self.name} ({code}) has no {level} areas with scores in {self.year}")
-        self.ranking.insert(0, "rank", np.arange(1, len(self.ranking) + 1))
+        classed = self.ranking["classed"].to_numpy(bool)
+        self.ranking.insert(0, "rank", pd.array(np.where(classed, np.cumsum(classed), 0), dtype="Int64"))
+        self.ranking.loc[~classed, "rank"] = pd.NA
+        not_classed = both("class.not_classed")[lang]
+        self.ranking.loc[~classed, "klasse_label"] = not_classed
         self.refs = data.references(level, self.year, code)
         self.dist_gm = data.distribution(level, code)["years"]
         self.dist_nl = data.distribution(level)["years"]
@@ -187,6 +196,8 @@ class _Content:
         labels = self.data.scheme.labels("total", self.lang)
         dev_labels = self.data.scheme.labels("development", self.lang)
         for code, r in cur.iterrows():
+            if not r["classed"]:
+                continue  # small-area rule: not listed
             reasons = []
             if r["klasse"] == r["klasse"] and r["klasse"] <= 4:
                 reasons.append(self.tx["low"].format(k=int(r["klasse"]), label=labels[int(r["klasse"]) - 1]))
@@ -203,20 +214,34 @@ class _Content:
         return frame.assign(klasse=frame["klasse"].astype("Int64")), False
 
     def _programmes(self) -> pd.DataFrame:
-        lists = self.data.sql("SELECT list_id, string_agg(DISTINCT name_as_listed, '; ') AS names FROM policy_lists "
-                              "WHERE gm_code = ? GROUP BY list_id ORDER BY list_id", [self.code])
+        """Programmes with member or touched PC4 areas in this gemeente, by the facts layer's one rule: the
+        members here (with names), the touched areas, and the programme's member count in the country."""
+        m = self.facts.membership
+        m = m[(m["level"] == self.level)]
+        gm_of = self.facts.gemeente_of(self.level)
+        here = m[m["code"].map(gm_of) == self.code]
+        totals = self.facts.programme_counts(self.level)
+        labels = self.facts.labels(self.level)
         rows = []
-        for r in lists.itertuples():
-            prog = self.data._registry_entry(r.list_id)
-            rows.append({"programme": prog.get("name_en" if self.lang == "en" else "name") or r.list_id,
-                         "period": f"{prog.get('start', '')}-{prog.get('end') or ''}" if prog else "",
-                         "list": r.list_id, "areas": r.names})
-        return pd.DataFrame(rows, columns=["programme", "period", "list", "areas"])
+        for prog, g in here.groupby("programme"):
+            members = g.loc[g["member"], "code"].sort_values()
+            if members.empty and not g["touched"].any():
+                continue
+            reg = self.facts._registry.get(prog) if prog in self.facts._registry.ids() else None
+            rows.append({"programme": self.facts.programme_name(prog, self.lang),
+                         "period": reg.period() if reg else "", "members": int(len(members)),
+                         "touched": int(g["touched"].sum()),
+                         "members_nl": totals.get(prog, {}).get("members", 0),
+                         "areas": "; ".join(labels.reindex(members).fillna(pd.Series(members.to_numpy(),
+                                                                                      index=members)))})
+        frame = pd.DataFrame(rows, columns=["programme", "period", "members", "touched", "members_nl", "areas"])
+        return frame.rename(columns=self.tx["cols"])
 
     # -- figures ---------------------------------------------------------------------------------------
     def map_figure(self, size=(7.5, 7.5)):
         geo = self.data.store.geometries(self.level, crs=28992)
         geo = geo[geo["code"].isin(self.ranking["code"])].merge(self.ranking[["code", "klasse"]], on="code")
+        # areas under the small-area rule have no class and are drawn grey (shown, not coloured as a class)
         fig, ax = plt.subplots(figsize=size)
         colors = [CLASS_COLORS[int(k) - 1] if k == k else "#d9d9d9" for k in geo["klasse"]]
         geo.plot(ax=ax, color=colors, edgecolor="white", linewidth=0.4)
@@ -240,8 +265,17 @@ class _Content:
         gm = pd.DataFrame(self.dist_gm)
         nl = pd.DataFrame(self.dist_nl)
         ax.fill_between(gm["year"], gm["p10"], gm["p90"], color="#1f4e9e", alpha=0.15, label=self.tx["band"])
-        ax.plot(gm["year"], gm["mean"], "o-", color="#1f4e9e", label=f"{self.tx['gemeente']} {self.name}")
-        ax.plot(nl["year"], nl["mean"], "s--", color="#7a7a7a", label=self.tx["nederland"])
+        ax.plot(gm["year"], gm["mean"], "-", color="#1f4e9e", label=f"{self.tx['gemeente']} {self.name}")
+        ax.plot(nl["year"], nl["mean"], "--", color="#7a7a7a", label=self.tx["nederland"])
+        # official years filled, modelled (or partly modelled) years open: the kind is never hidden
+        kinds = self.facts.year_kinds(self.level)
+        for frame, marker, color in ((gm, "o", "#1f4e9e"), (nl, "s", "#7a7a7a")):
+            off = frame["year"].map(lambda y: kinds.get(int(y)) == "official").to_numpy(bool)
+            ax.plot(frame["year"][off], frame["mean"][off], marker, color=color, linestyle="none")
+            ax.plot(frame["year"][~off], frame["mean"][~off], marker, color=color, markerfacecolor="white",
+                    linestyle="none")
+        ax.plot([], [], "o", color="#555555", markerfacecolor="white",
+                label=(self.facts.kind_label("modelled") or {}).get(self.lang, "modelled"))
         ax.axhline(0, color="#999999", linewidth=0.6)
         ax.set_ylabel("afw")
         ax.set_xticks(gm["year"], [str(y) for y in gm["year"]], fontsize=8)
@@ -271,8 +305,9 @@ class _Content:
     def summary(self) -> str:
         last = next((r for r in self.dist_gm if r["year"] == self.year), None)
         nl = self.refs["nederland"]
+        kind = (self.facts.kind_label(self.kind) or {}).get(self.lang, self.kind or "")
         return self.tx["summary_text"].format(
-            year=self.year, name=self.name, n=len(self.ranking), level_label=self.level.upper()
+            year=self.year, kind=kind, name=self.name, n=len(self.ranking), level_label=self.level.upper()
             if self.level == "pc4" else self.level, mean=_fmt(self.refs["gemeente"]["afw"], 3, self.lang, True),
             nl=_fmt(nl["afw"], 3, self.lang, True),
             insuff=f"{100 * last['share_insufficient']:.1f}%".replace(".", "," if self.lang == "nl" else ".")
@@ -280,12 +315,24 @@ class _Content:
 
     def ranked_table(self) -> pd.DataFrame:
         c = self.tx["cols"]
-        t = self.ranking[["rank", "rank_nl", "code", "label", "total", "afw", *DIMENSIONS, "klasse", "klasse_label"]]
-        t = t.assign(klasse=t["klasse"].astype("Int64"))
+        t = self.ranking[["rank", "rank_nl", "code", "label", "kind", "total", "afw", *DIMENSIONS, "klasse",
+                          "klasse_label"]]
+        t = t.assign(klasse=t["klasse"].astype("Int64"), kind=[(self.facts.kind_label(k) or {}).get(
+            self.lang, k) for k in t["kind"]])
         if self.lang == "en":
             labels = self.data.scheme.labels("total", "en")
-            t = t.assign(klasse_label=[labels[int(k) - 1] if k == k else None for k in t["klasse"]])
+            t = t.assign(klasse_label=[labels[int(k) - 1] if k == k else both("class.not_classed")["en"]
+                                       for k in t["klasse"]])
         return t.rename(columns={k: c.get(k, k) for k in t.columns})
+
+    def method(self) -> list[str]:
+        """The method paragraphs with the facts layer's settings: interval level, small-area and membership
+        rules."""
+        r = self.facts.rules
+        values = {"interval": self.facts.interval_level, "membership": self.facts.membership_rule()[self.lang],
+                  "not_classed": both("class.not_classed.reason", min_residents=int(r.min_residents),
+                                      min_dwellings=int(r.min_dwellings))[self.lang].capitalize()}
+        return [p.format(**values) for p in self.tx["method"]]
 
     def spec_text(self) -> str:
         return self.data.spec or self.tx["official"]
@@ -313,7 +360,7 @@ def build_report(store_path: str | Path, gemeente: str, out: str | Path, lang: s
             tables.append(path)
         ctx = {"tx": c.tx, "lang": lang, "name": c.name, "code": c.code, "year": c.year, "svgs": svgs,
                "made": c.tx["made"].format(date=date.today().isoformat(), version=__version__, spec=c.spec_text()),
-               "summary": c.summary(), "ranked": ranked, "attention": c.attention,
+               "summary": c.summary(), "ranked": ranked, "method": c.method(), "attention": c.attention,
                "attention_note": c.tx["attention_monitor"] if c.attention_from_monitor
                else c.tx["attention_descriptive"], "programmes": c.programmes, "credits": CREDITS,
                "sources": sources, "fmt": lambda v, d=3: _fmt(v, d, lang) if isinstance(v, float) else ("–" if v is None
@@ -413,7 +460,7 @@ def _write_pdf(path: Path, c: _Content, ranked: pd.DataFrame, sources: pd.DataFr
         att = c.attention.rename(columns=tx["cols"]) if not c.attention_from_monitor else c.attention
         pages += _table_pages(pdf, tx["attention"], att, c.lang)
         pages += _table_pages(pdf, tx["programmes"], c.programmes, c.lang)
-        paragraphs = [*tx["method"], "", tx["credits"] + ":"]
+        paragraphs = [*c.method(), "", tx["credits"] + ":"]
         paragraphs += [f"- {what}: {who} ({lic})" for what, who, lic in CREDITS]
         paragraphs += ["", tx["sources_used"] + ":"]
         paragraphs += [f"- {r.publisher} ({r.licence}): {r.files} files - {r.families}" for r in sources.itertuples()]

@@ -490,8 +490,9 @@ def create_app(
 
         return wrapper
 
-    def profile_body(level: str, code: str, year: int | None = None):
-        return cache.get(("profile", level, code, year), lambda: _dumps(data.profile(level, code, year)))
+    def profile_body(level: str, code: str, year: int | None = None, base_year: int | None = None):
+        return cache.get(("profile", level, code, year, base_year),
+                         lambda: _dumps(data.profile(level, code, year, base_year)))
 
     def map_body(level: str, year: int, measure: str, indicator: str | None, base_year: int | None):
         return cache.get(("map", level, year, measure, indicator, base_year),
@@ -673,11 +674,15 @@ def create_app(
     @app.get(
         "/api/profile/{level}/{code}", response_model=models.Profile, tags=["areas"], responses=not_found_doc
     )
-    def profile(request: Request, level: Level, code: CodeParam, year: YearQuery = None):
-        """The area profile: score and class with uncertainty, five dimensions against gemeente and
-        national reference, trend (official vs modelled), the last change by indicator or dimension,
+    def profile(request: Request, level: Level, code: CodeParam, year: YearQuery = None,
+                base_year: Annotated[int | None, Query(ge=1990, le=2100, description="First year of the explained "
+                                                       "change (default: the official year before 'year').")]
+                = None):
+        """The area profile: score and class with uncertainty (level stated), five dimensions against gemeente
+        and national reference, every year's score with its kind, the change from ``base_year`` to ``year``
+        split into parts that add up to it (indicators, nowcast correction, rest) or by dimension,
         vulnerability flags with reasons, and programmes whose areas include it."""
-        return _encoded(request, *profile_body(level.value, code, year))
+        return _encoded(request, *profile_body(level.value, code, year, base_year))
 
     @app.get("/api/compare", response_model=list[models.Profile], tags=["areas"], responses=not_found_doc)
     def compare(request: Request, area: AreaRef, year: YearQuery = None):
@@ -700,7 +705,9 @@ def create_app(
         year: Annotated[int, Query(ge=1990, le=2100)],
         gemeente: GemeenteQuery = None,
     ):
-        """Areas ranked by score (1 = highest in the country), optionally within one gemeente."""
+        """Areas ranked by score (1 = highest in the country among classed areas; areas under the small-area
+        rule last, unranked), optionally within one gemeente."""
+        gemeente = _gemeente(gemeente)
         return _encoded(
             request,
             *cache.get(
@@ -714,6 +721,8 @@ def create_app(
         """Inequality over time: weighted quantiles, P90-P10 spread, gap of the weakest tenth to the mean,
         share of inhabitants in an insufficient class (1-4), the class mix, and (``analysis``, national) the
         monitoring stage's P90-P10 gap with bootstrap band and its verdict (growing/shrinking/no change)."""
+        gemeente = _gemeente(gemeente)
+
         def make():
             out = data.distribution(level.value, gemeente)
             out["analysis"] = data.gap_analysis(level.value)
@@ -757,10 +766,14 @@ def create_app(
         format: MapFormat,
         measure: Measure = Measure.total,
         indicator: Indicator | None = None,
+        gemeente: GemeenteQuery = None,
     ):
-        """The map's values (with names and class labels); as GeoPackage with the boundaries (EPSG:28992)."""
-        frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value)
-        name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}"
+        """The map's values (with names, kind and class labels; optionally of one gemeente); as GeoPackage with
+        the boundaries (EPSG:28992)."""
+        gemeente = _gemeente(gemeente)
+        frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value, gemeente)
+        name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}" + (
+            f"_{gemeente}" if gemeente else "")
         if format == MapFormat.gpkg:
             geoms = data.thread_store().geometries(level.value, crs=28992)[["code", "geometry"]]
             gdf = geoms.merge(frame, on="code", how="inner")
@@ -776,6 +789,7 @@ def create_app(
         gemeente: GemeenteQuery = None,
     ):
         """The ranking table."""
+        gemeente = _gemeente(gemeente)
         frame = data.ranking(level.value, year, gemeente)
         name = f"leefbaar_ranking_{level.value}_{year}" + (f"_{gemeente}" if gemeente else "")
         return _download(exports.table_bytes(frame, format.value, "ranking", _notes()), format.value, name)
@@ -785,7 +799,10 @@ def create_app(
     def download_profile(level: Level, code: CodeParam, format: TableFormat):
         """The area's trend table (all years, official or modelled, with dimensions and interval)."""
         p = data.profile(level.value, code)
-        frame = pd.DataFrame(p["trend"])
+        cols = ["year", "total", "afw", *DIMENSIONS, "klasse", "kind", "total_lo", "total_hi", "interval_level",
+                "rank", "n_areas", "small"]
+        frame = pd.DataFrame(p["trend"], columns=cols)
+        frame["interval_level"] = frame["interval_level"].where(frame["total_lo"].notna())
         frame.insert(0, "code", code)
         frame.insert(0, "level", level.value)
         return _download(
@@ -829,6 +846,7 @@ def create_app(
     @kept
     def download_gap(level: Level, format: TableFormat, gemeente: GemeenteQuery = None):
         """The inequality table (one row per year)."""
+        gemeente = _gemeente(gemeente)
         d = data.distribution(level.value, gemeente)
         frame = pd.DataFrame(d["years"])
         if not frame.empty:
@@ -860,8 +878,10 @@ def create_app(
                     "steering": ", ".join(p.get("steering") or []),
                     "areas": ", ".join(a["id"] for a in p.get("areas") or []),
                     "evaluations": len(p.get("evaluations") or []),
+                    "pc4_members": p.get("pc4_members"),
+                    "pc4_touched": p.get("pc4_touched"),
                 }
-                for p in data.programme_registry
+                for p in data.programmes()["registry"]
             ]
         )
         return _download(
@@ -870,11 +890,22 @@ def create_app(
             "leefbaar_programmas",
         )
 
+    def _gemeente(value: str | None) -> str | None:
+        """A gemeente code from a code or name; 404 when the store has no such gemeente."""
+        if not value:
+            return None
+        try:
+            return data.facts.gemeente_code(value)
+        except LeefbaarError as exc:
+            raise NotFound(str(exc)) from None
+
     def _notes() -> list[str]:
         src = data.sources()
         return [
             "leefbaar " + __version__ + (f", index spec {data.spec}" if data.spec else ", official series"),
             "Scores: Leefbaarometer scale, total = 4.102265 + afw; afw = won + fys + vrz + soc + onv.",
+            f"kind: official (measured, no interval) / modelled ({data.facts.interval_level}% interval) / "
+            "aggregated; small areas are shown but not classed: " + data.facts.rules_text("en"),
             *[f"{r.publisher} ({r.licence})" for r in src.itertuples()],
         ]
 

@@ -1,6 +1,9 @@
 """Response models of the dashboard API (the OpenAPI schema; responses are checked against it in tests).
 
 Scores are in Leefbaarometer score points (higher is better); ``total`` = 4.102265 + ``afw``; classes 1-9.
+Every statement comes from the facts layer (``leefbaar.facts``): a score carries its ``kind`` (official,
+modelled, aggregated), its interval with ``interval_level`` (percent; official values have none), its class or
+``not_classed`` (small-area rule) and its rank among classed areas.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class LevelInfo(BaseModel):
     label: Labels
     vintage: int
     score_years: list[int]
+    default_year: int | None
+    year_kinds: dict[str, str]
     indicators: list[str]
 
 
@@ -48,7 +53,9 @@ class IndicatorInfo(BaseModel):
 
 
 class Meta(BaseModel):
+    model_config = ConfigDict(extra="allow")
     spec: str | None
+    interval_level: int
     reference: float
     levels: list[LevelInfo]
     dimensions: list[Open]
@@ -65,6 +72,8 @@ class Area(BaseModel):
     gemeente_code: str | None
     gemeente_name: str | None
     wijk_code: str | None
+    residents: int | None = None
+    dwellings: int | None = None
 
 
 class Gemeente(BaseModel):
@@ -82,6 +91,7 @@ class Legend(BaseModel):
 
 
 class MapValues(BaseModel):
+    model_config = ConfigDict(extra="allow")
     level: str
     year: int
     measure: str
@@ -91,6 +101,10 @@ class MapValues(BaseModel):
     codes: list[str]
     values: list[float | None]
     bins: list[int]
+    kind: str | None
+    interval_level: int
+    kinds: list[str] | None
+    classed: list[bool] | None
     legend: Legend
 
 
@@ -103,10 +117,14 @@ class Score(BaseModel):
     klasse_label_nl: str | None
     klasse_label_en: str | None
     kind: str | None
+    classed: bool
+    not_classed: Labels | None
     total_lo: float | None
     total_hi: float | None
-    rank: int
-    n_areas: int
+    interval_level: int
+    interval: Open | None
+    rank: int | None
+    n_areas: int | None
 
 
 class AreaSummary(BaseModel):
@@ -146,17 +164,27 @@ class Vulnerability(BaseModel):
     flags: list[Open]
 
 
+class AreaProgrammes(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    member: list[Open]
+    touched: list[Open]
+    gemeente: list[Open]
+    rule: Labels
+
+
 class Profile(BaseModel):
     area: Area
     year: int | None
     years: list[int]
+    default_year: int | None
+    interval_level: int
     score: Score | None
     dimensions: list[Dimension]
     references: dict[str, Open | None]
     trend: list[TrendPoint]
     change: Change | None
     vulnerability: Vulnerability
-    programmes: list[Open]
+    programmes: AreaProgrammes
     spec: str | None
 
 
@@ -164,7 +192,9 @@ class RankRow(BaseModel):
     model_config = ConfigDict(extra="allow")
     code: str
     label: str
-    rank_nl: int
+    rank_nl: int | None
+    classed: bool
+    kind: str
     total: float | None
     afw: float | None
     klasse: float | None
@@ -188,6 +218,7 @@ class Distribution(BaseModel):
 
 class Programmes(BaseModel):
     registry: list[Open]
+    membership_rule: Labels
     lists: list[Open]
     groups: list[Open]
     evaluation: list[Open]

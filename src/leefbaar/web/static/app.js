@@ -159,7 +159,7 @@ async function pageMap() {
   let measure = q.get("measure") || "total";
   let indicator = q.get("indicator") || "";
   const years = lv.score_years;
-  let year = Number(q.get("year")) || (lv.score_years.at(-1) ?? null);
+  let year = Number(q.get("year")) || (lv.default_year ?? lv.score_years.at(-1) ?? null);  // latest official year
   const highlight = q.get("area");
 
   const measures = ["total", "afw", "won", "fys", "vrz", "soc", "onv", "klasse", "change", "indicator"];
@@ -169,7 +169,7 @@ async function pageMap() {
   const indicatorOptions = () => lv.indicators.map((id) => { const ind = state.meta.indicators.find((i) => i.id === id); return [id, ind ? `${L(ind)} (${ind.unit})` : id]; });
 
   const controls = h("form", { class: "controls", "aria-label": t("measure"), onsubmit: (e) => e.preventDefault() },
-    sel("f-level", t("level"), levels.map((l) => [l.id, l.label[state.lang]]), level, (e) => go(url("/map", { level: e.target.value, measure }), true)),
+    sel("f-level", t("level"), (measure === "indicator" ? levels : withScores).map((l) => [l.id, l.label[state.lang]]), level, (e) => go(url("/map", { level: e.target.value, measure }), true)),
     sel("f-measure", t("measure"), measures.map((m) => [m, mLabel(m)]), measure, (e) => go(url("/map", { level, measure: e.target.value, year, indicator: e.target.value === "indicator" ? (indicator || lv.indicators[0]) : "" }), true)),
     measure === "indicator" ? sel("f-indicator", t("indicator"), indicatorOptions(), indicator, (e) => go(url("/map", { level, measure, indicator: e.target.value }), true)) : null,
     h("span", { id: "year-slot" }));
@@ -190,7 +190,8 @@ async function pageMap() {
     try { yearChoices = indicator ? await api(`/api/years/${level}?indicator=${encodeURIComponent(indicator)}`) : []; } catch { yearChoices = []; }
     if (!yearChoices.includes(year)) year = yearChoices.at(-1) ?? null;
   }
-  document.getElementById("year-slot").replaceWith(sel("f-year", t("year"), (yearChoices || []).map((y) => [y, y]), year,
+  const yearKind = (y) => (measure !== "indicator" && lv.year_kinds && lv.year_kinds[y] && lv.year_kinds[y] !== "official" ? ` (${t(`yk.${lv.year_kinds[y]}`)})` : "");
+  document.getElementById("year-slot").replaceWith(sel("f-year", t("year"), (yearChoices || []).map((y) => [y, `${y}${yearKind(y)}`]), year,
     (e) => go(url("/map", { level, measure, indicator, year: e.target.value }), true)));
   setQuery({ level, measure, year, indicator: measure === "indicator" ? indicator : "", area: highlight });
 
@@ -287,24 +288,28 @@ function drawLegend(box, values, title) {
   let missing = 0;
   values.bins.forEach((b) => { if (b >= 0) counts[b] += 1; else missing += 1; });
   const labels = lg[`labels_${state.lang}`];
-  box.replaceChildren(h("h2", {}, `${t("legend")}: ${title}`, values.base_year ? ` (${t("change_since", { year: values.base_year })})` : ""),
+  const kind = values.kind_label ? ` · ${values.kind_label[state.lang]}` : (values.kind === "mixed" ? ` · ${t("yk.mixed")}` : "");
+  const unclassed = values.classed ? values.classed.filter((c) => !c).length : 0;
+  box.replaceChildren(h("h2", { id: "legend-title", "data-kind": values.kind ?? "" }, `${t("legend")}: ${title}`, values.base_year ? ` (${t("change_since", { year: values.base_year })})` : "", kind),
     h("ol", { class: "legend-list" }, [...lg.colors.map((c, i) => [c, labels[i], counts[i], i])].reverse().map(([c, label, n, i]) =>
       h("li", {}, h("span", { class: `swatch bin${i}`, "data-color": c, "aria-hidden": "true" }), h("span", {}, label), h("span", { class: "count" }, nf(0).format(n))))),
-    h("p", { class: "help" }, t("areas_n", { n: nf(0).format(values.codes.length) }), missing ? ` · ${t("no_data")}: ${missing}` : ""));
+    h("p", { class: "help" }, t("areas_n", { n: nf(0).format(values.codes.length) }), unclassed ? ` · ${t("not_classed")}: ${unclassed}` : "", missing - unclassed > 0 ? ` · ${t("no_data")}: ${missing - unclassed}` : ""));
   box.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
 }
 
 function drawMapTable(box, values, level) {
-  const rows = values.codes.map((c, i) => ({ code: c, v: values.values[i], b: values.bins[i] }));
-  rows.sort((a, b) => (b.v ?? -Infinity) - (a.v ?? -Infinity));
+  const rows = values.codes.map((c, i) => ({ code: c, v: values.values[i], b: values.bins[i], classed: values.classed ? values.classed[i] : true, kind: values.kinds ? values.kinds[i] : null }));
+  rows.sort((a, b) => (b.classed - a.classed) || ((b.v ?? -Infinity) - (a.v ?? -Infinity)));
+  const ranked = rows.filter((r) => r.classed);
   const labels = values.legend[`labels_${state.lang}`];
   let shown = 25;
   const render = () => {
     const tb = table([
-      { label: t("rank"), value: (r) => String(rows.indexOf(r) + 1), num: true },
+      { label: t("rank"), value: (r) => (r.classed ? String(ranked.indexOf(r) + 1) : "–"), num: true },
       { label: t("area"), value: (r) => h("a", { href: url(`/area/${level}/${r.code}`), "data-nav": true }, r.code) },
       { label: t("value"), value: (r) => fmtAuto(r.v), num: true },
-      { label: t("klasse"), value: (r) => (r.b >= 0 ? labels[r.b] : t("no_data")) },
+      { label: t("klasse"), value: (r) => (!r.classed ? t("not_classed") : r.b >= 0 ? labels[r.b] : t("no_data")) },
+      { label: t("p.kind"), value: (r) => (r.kind === "modelled" ? t("p.modelled") : r.kind === "aggregated" ? t("yk.aggregated") : r.kind ? t("p.official") : "–") },
     ], rows.slice(0, shown), `${t("table_title")} (${rows.length})`);
     box.replaceChildren(section(t("table_title"), tb, shown < rows.length ? h("button", { type: "button", onclick: () => { shown += 100; render(); } }, t("show_more")) : null,
       downloads(`/api/download/map/${level}`, { year: values.year, measure: values.measure, indicator: values.indicator || "" })));
@@ -322,7 +327,9 @@ function setupHover(map, level, values, tooltip) {
     map.setFilter("areas-hover", ["==", ["get", "code"], code]);
     map.getCanvas().style.cursor = "pointer";
     const i = byCode.get(code);
-    const label = values && i !== undefined ? `${fmtAuto(values.values[i])} · ${values.legend[`labels_${state.lang}`][values.bins[i]] ?? ""}` : t("no_data");
+    const cls = values && i !== undefined ? (values.classed && !values.classed[i] ? t("not_classed") : values.legend[`labels_${state.lang}`][values.bins[i]] ?? "") : "";
+    const kd = values && values.kinds && i !== undefined && values.kinds[i] !== "official" ? ` · ${t(`yk.${values.kinds[i]}`)}` : "";
+    const label = values && i !== undefined ? `${fmtAuto(values.values[i])} · ${cls}${kd}` : t("no_data");
     tooltip.replaceChildren(h("strong", {}, code), h("br"), label);
     tooltip.hidden = false;
     tooltip.style.left = `${e.point.x + 12}px`;
@@ -346,6 +353,8 @@ async function selectOnMap(map, code) {
   walk(f.geometry.coordinates);
   map.fitBounds(b, { padding: 80, maxZoom: 12, duration: 0 });
 }
+
+function kindOf(x) { return x.kind_label ? x.kind_label[state.lang] : (x.kind === "official" ? t("p.official") : t("p.modelled")); }
 
 // ---------- area profile ----------
 async function pageArea(level, code) {
@@ -372,18 +381,19 @@ async function pageArea(level, code) {
         p.years.map((y) => h("option", { value: y, selected: y === p.year ? true : null }, y)))) : null);
   if (!sc) { main.replaceChildren(head, emptyState(t("p.no_scores"))); return; }
 
-  const kindText = sc.kind === "modelled" ? t("p.modelled") : t("p.official");
-  const interval = sc.total_lo !== null && sc.total_hi !== null
-    ? t("p.interval_text", { lo: fmt(sc.total_lo), hi: fmt(sc.total_hi), klo: sc.klasse_lo ?? "–", khi: sc.klasse_hi ?? "–", p: sc.p_class_differs === null ? "–" : pct(sc.p_class_differs) })
+  const kindText = sc.kind_label ? sc.kind_label[state.lang] : sc.kind;
+  const interval = sc.interval
+    ? t("p.interval_text", { level: sc.interval.level, lo: fmt(sc.interval.lo), hi: fmt(sc.interval.hi), klo: sc.klasse_lo ?? "–", khi: sc.klasse_hi ?? "–", p: sc.p_class_differs === null ? "–" : pct(sc.p_class_differs) })
     : t("p.interval_none");
+  const classText = sc.classed ? `${t("p.class")} ${sc.klasse}: ${classLabel(sc.klasse)}` : sc.not_classed[state.lang];
   const scoreCard = h("section", { class: "card score", "aria-labelledby": "s-score" },
     h("h2", { id: "s-score" }, `${t("p.score")} ${p.year}`),
     h("div", { class: "score-row" },
       h("div", { class: "big", id: "score-total", "data-value": sc.total }, fmt(sc.total)),
-      h("div", {}, h("div", { class: "klasse", id: "score-class", "data-klasse": sc.klasse }, classSwatch(sc.klasse), " ", `${t("p.class")} ${sc.klasse ?? "–"}: ${classLabel(sc.klasse)}`),
-        h("div", { class: "muted" }, `afw ${fmtSigned(sc.afw)} · ${t("p.kind")}: ${kindText}`),
-        h("div", { class: "muted" }, t("p.rank", { rank: nf(0).format(sc.rank), n: nf(0).format(sc.n_areas) })))),
-    h("p", { class: "interval" }, h("strong", {}, `${t("p.interval")}: `), interval));
+      h("div", {}, h("div", { class: "klasse", id: "score-class", "data-klasse": sc.klasse ?? "none" }, sc.classed ? classSwatch(sc.klasse) : null, " ", classText),
+        h("div", { class: "muted" }, `afw ${fmtSigned(sc.afw)} · ${t("p.kind")}: `, h("span", { id: "score-kind", "data-kind": sc.kind }, kindText)),
+        h("div", { class: "muted", id: "score-rank", "data-rank": sc.rank ?? "none" }, sc.rank ? t("p.rank", { rank: nf(0).format(sc.rank), n: nf(0).format(sc.n_areas) }) : t("p.rank_none")))),
+    h("p", { class: "interval", id: "score-interval", "data-level": sc.interval_level }, h("strong", {}, `${t("p.interval")}: `), interval));
 
   // dimensions
   const dims = p.dimensions.filter((d) => d.value !== null);
@@ -398,15 +408,16 @@ async function pageArea(level, code) {
       : emptyState(t("p.dims_none")));
 
   // trend
-  const progs = p.programmes.filter((x) => x.year);
-  const markers = progs.map((x) => ({ x: x.year, label: L(x), short: (L(x) || "").split(/[ (]/)[0] }));
+  const progs = p.programmes.member.filter((x) => x.first_post_year);
+  const markers = progs.map((x) => ({ x: x.first_post_year, label: x.name[state.lang], short: (x.name[state.lang] || "").split(/[ (]/)[0] }));
   const tr = p.trend.filter((x) => x.total !== null);
   const trendCard = section(t("p.trend"), h("p", { class: "help" }, t("p.trend_desc")),
-    lineChart({ series: [{ name: t("p.score"), color: "#1f4e9e", points: tr.map((x) => ({ x: x.year, y: x.total, hollow: x.kind !== "official", note: x.kind === "official" ? t("p.official") : t("p.modelled") })) }],
+    lineChart({ series: [{ name: t("p.score"), color: "#1f4e9e", points: tr.map((x) => ({ x: x.year, y: x.total, hollow: x.kind !== "official", note: kindOf(x) })) }],
       bands: tr.some((x) => x.total_lo !== null) ? [{ lo: tr.filter((x) => x.total_lo !== null).map((x) => ({ x: x.year, y: x.total_lo })), hi: tr.filter((x) => x.total_hi !== null).map((x) => ({ x: x.year, y: x.total_hi })), color: "rgba(31,78,158,0.15)" }] : [],
-      markers, fmt: (v) => fmt(v, 2), title: `${t("p.trend")} ${a.label}`, desc: tr.map((x) => `${x.year}: ${fmt(x.total)} (${x.kind === "official" ? t("p.official") : t("p.modelled")})`).join("; ") }),
+      markers, fmt: (v) => fmt(v, 2), title: `${t("p.trend")} ${a.label}`, desc: tr.map((x) => `${x.year}: ${fmt(x.total)} (${kindOf(x)})`).join("; ") }),
     table([{ label: t("year"), value: (x) => String(x.year) }, { label: t("p.score"), value: (x) => fmt(x.total), num: true }, { label: "afw", value: (x) => fmtSigned(x.afw), num: true },
-      { label: t("p.class"), value: (x) => (x.klasse ? `${x.klasse} ${classLabel(x.klasse)}` : "–") }, { label: t("p.kind"), value: (x) => (x.kind === "official" ? t("p.official") : t("p.modelled")) }], tr),
+      { label: `${t("p.interval")} (${p.interval_level}%)`, value: (x) => (x.interval ? `${fmt(x.interval.lo)} – ${fmt(x.interval.hi)}` : "–") },
+      { label: t("p.class"), value: (x) => (x.klasse ? `${x.klasse} ${classLabel(x.klasse)}` : (x.small ? t("not_classed") : "–")) }, { label: t("p.kind"), value: (x) => kindOf(x) }], tr),
     downloads(`/api/download/profile/${level}/${code}`, {}));
 
   // change
@@ -414,11 +425,13 @@ async function pageArea(level, code) {
   let changeBody;
   if (!ch) changeBody = emptyState(t("p.change_none"));
   else {
-    const devLabels = { 1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6 };
-    const dev = ch.development_class ? (state.lang === "nl" ? ["sterke achteruitgang", "achteruitgang", "lichte achteruitgang", "geen wezenlijke verandering", "lichte vooruitgang", "vooruitgang", "sterke vooruitgang"] : ["strong decline", "decline", "slight decline", "no meaningful change", "slight improvement", "improvement", "strong improvement"])[devLabels[ch.development_class]] : "";
-    const items = ch.items.slice(0, 12);
-    changeBody = [h("p", { id: "change-text" }, t("p.change_text", { from: ch.from, to: ch.to, delta: fmtSigned(ch.total), dev })),
-      items.length ? [h("p", {}, ch.by === "indicator" ? t("p.change_ind") : t("p.change_dims", { from: ch.dims_from, to: ch.dims_to })),
+    const dev = ch.development_label[state.lang] || "–";
+    // the largest parts, then the rest summed into one bar: the bars add up to the change shown
+    const top = ch.items.slice(0, 10), restSum = ch.items.slice(10).reduce((acc, it) => acc + it.delta, 0);
+    const items = ch.items.length > 10 ? [...top, { label_nl: `overige ${ch.items.length - 10} delen`, label_en: `other ${ch.items.length - 10} parts`, delta: restSum }] : top;
+    changeBody = [h("p", { id: "change-text", "data-total": ch.total, "data-development": ch.development_class }, t("p.change_text", { from: ch.from, to: ch.to, delta: fmtSigned(ch.total), dev }),
+      ch.kind_from !== "official" || ch.kind_to !== "official" ? ` (${t("p.modelled")})` : ""),
+      items.length ? [h("p", {}, ch.by === "indicator" ? t("p.change_ind") : t("p.change_dims", { from: ch.from, to: ch.to })),
         groupedBars({ groups: items.map((it) => ({ label: L(it), values: [it.delta] })), series: [{ name: "Δ", color: "#5e3c99" }], fmt: (v) => fmtSigned(v, 3),
           title: t("p.change"), desc: items.map((it) => `${L(it)}: ${fmtSigned(it.delta)}`).join("; ") })] : null];
   }
@@ -435,9 +448,11 @@ async function pageArea(level, code) {
     h("p", { class: "help" }, t("v.definition", { name: v[`definition_${state.lang}`], year: v.year, since: v.since }))]);
 
   // programmes
-  const progCard = section(t("p.programmes"), p.programmes.length ? h("ul", { class: "progs" }, p.programmes.map((x) => h("li", {},
-    h("strong", {}, L(x)), ` (${x.start ?? x.year ?? "?"}–${x.end ?? (x.start ? t("pr.running") : "")})`, h("br"),
-    h("span", { class: "muted" }, x.match === "area" ? t("p.match_area") : t("p.match_gemeente", { names: x.names ?? "" }), x.partial ? " · partial" : "")))) : emptyState(t("p.prog_none")));
+  const pr = p.programmes;
+  const factList = (kind, title) => (pr[kind].length ? [h("h3", {}, title), h("ul", { class: "progs", id: `programmes-${kind}` }, pr[kind].map((x) => h("li", { "data-programme": x.programme, "data-fact": kind }, x.text[state.lang])))] : null);
+  const progCard = section(t("p.programmes"), pr.member.length + pr.touched.length + pr.gemeente.length
+    ? [factList("member", t("p.member")), factList("touched", t("p.touched")), factList("gemeente", t("p.gemeente_has"))] : emptyState(t("p.prog_none")),
+  h("p", { class: "help" }, `${t("p.rule")}: ${pr.rule[state.lang]}`));
 
   main.replaceChildren(head, h("div", { class: "cols" }, h("div", { class: "col" }, scoreCard, vulnCard, changeCard, progCard),
     h("div", { class: "col" }, dimCard, trendCard)));
@@ -513,9 +528,9 @@ async function pageGap() {
   let gapCard = null;
   if (an && an.available) {
     const rows = (m) => an.by_year.filter((r) => r.measure === m);
-    const ch = an.change.find((c) => c.measure === "p90_p10_w") || an.change[0];
+    const ch = an.change.find((c) => c.measure === "p90_p10") || an.change[0];
     gapCard = section(t("g.verdict_title"),
-      h("p", { id: "gap-verdict", class: "verdict" }, h("strong", {}, t(`g.v.${ch.verdict}`)), " ",
+      h("p", { id: "gap-verdict", class: "verdict", "data-verdict": an.verdict }, h("strong", {}, `${an.verdict_text[state.lang]}.`), " ",
         t("g.verdict_text", { from: ch.from_year, to: ch.to_year, a: fmt(ch.from_value), b: fmt(ch.to_value), d: fmtSigned(ch.change), lo: fmtSigned(ch.lo), hi: fmtSigned(ch.hi), n: nf(0).format(an.n_areas) })),
       lineChart({ series: [{ name: t("g.per_area"), color: "#1f4e9e", points: rows("p90_p10").map((r) => ({ x: r.year, y: r.estimate })) },
         { name: t("g.per_inhabitant"), color: "#e08214", dashed: true, points: rows("p90_p10_w").map((r) => ({ x: r.year, y: r.estimate })) }],
@@ -560,7 +575,10 @@ async function pageProgrammes() {
       title: t("pr.title"), desc: reg.map((p) => `${L(p, "name")} ${p.start}–${p.end ?? t("pr.running")}`).join("; ") })),
     detail,
     section(t("pr.title"), table([{ label: t("pr.name"), value: (p) => h("button", { type: "button", class: "link", onclick: () => show(p.id) }, L(p, "name")) },
-      { label: t("pr.period"), value: (p) => `${p.start}–${p.end ?? ""}` }, { label: t("pr.kind"), value: (p) => kindLabel(p.kind) }], reg),
+      { label: t("pr.period"), value: (p) => `${p.start}–${p.end ?? ""}` }, { label: t("pr.kind"), value: (p) => kindLabel(p.kind) },
+      { label: t("pr.members"), value: (p) => h("span", { "data-programme": p.id, "data-members": p.pc4_members ?? "" }, p.pc4_members === null ? "–" : nf(0).format(p.pc4_members)), num: true },
+      { label: t("pr.touched"), value: (p) => (p.pc4_touched === null ? "–" : nf(0).format(p.pc4_touched)), num: true }], reg),
+    h("p", { class: "help", id: "membership-rule" }, d.membership_rule[state.lang]),
     downloads("/api/download/programmes", {}))] : [emptyState(t("pr.none"))];
   const evalCard = section(t("pr.eval"), d.evaluation.length ? table(Object.keys(d.evaluation[0]).map((k) => ({ label: k, value: (r) => (r[k] === null ? "–" : typeof r[k] === "number" ? fmtAuto(r[k]) : String(r[k])), num: false })), d.evaluation) : emptyState(t("pr.eval_none")));
   const listsCard = section(t("pr.lists"), table([{ label: "id", value: (r) => r.list_id }, { label: "n", value: (r) => String(r.entries), num: true }, { label: t("gemeente"), value: (r) => String(r.gemeenten), num: true }], d.lists));
