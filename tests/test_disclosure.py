@@ -34,7 +34,8 @@ ITEMS = ["veilig", "tevreden"]
 def empty_store(tmp_path_factory):
     """A store holding only the five real areas used here."""
     path = tmp_path_factory.mktemp("disclosure") / "areas.duckdb"
-    with Store.open(path, read_only=False) as st:
+    with Store.open(path, read_only=False, build=True) as st, st.transaction():  # created as a build would
+        st.mark_built()
         rows = [(c, "pc4", 2024, c, g) for c, (g, _) in PC4.items()]
         rows += [("GM0599", "gemeente", 2024, "Rotterdam", "GM0599"), ("GM0606", "gemeente", 2024, "Schiedam",
                                                                         "GM0606")]

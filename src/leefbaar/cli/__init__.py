@@ -31,7 +31,8 @@ COMMANDS = {
                     "programme areas, and serve the dashboard."),
     "build": ("data", "Ingest every file family under the data folder into the store (one transaction)."),
     "summary": ("data", "Print what the store holds: areas, observations, boundaries and sources."),
-    "show": ("data", "Show all indicator values of one area in one year, with unit, status and source."),
+    "show": ("data", "Show one area: its name, score facts (kind, class, rank, interval level), programmes, and all "
+                     "indicator values of one year with unit, status and source."),
     "indicators": ("data", "List the indicator catalogue (id, labels, unit, theme, direction), optionally filtered."),
     "download": ("download", "Download CBS Kerncijfers wijken en buurten (OData) and PDOK boundaries into a data "
                              "folder."),
@@ -39,10 +40,11 @@ COMMANDS = {
                        "(nowcast)."),
     "explain": ("index", "Explain one area's score (--to YEAR) or its change (--from A --to B) per dimension and "
                          "indicator."),
-    "index": ("index", "The open index engine: build any index from a table of units and indicators with a spec "
-                       "(index build), and its uncertainty and sensitivity (index uncertainty)."),
-    "levels": ("levels", "Gemeente and wijk scores (and PC4 2024) aggregated by residents from the official "
-                         "measurements, with their check against LBM2 classes and the 2024 test of the nowcast."),
+    "index": ("index", "Open index-engine: eigen gegevens, eigen hiërarchie (zoals COINr). Open index"
+                        " engine: any data, any hierarchy (COINr-style)."),
+    "levels": ("levels", "Gemeente and wijk scores (all official years) and 2024 PC4 scores, "
+                          "aggregated from the official Leefbaarometer by residents (kind "
+                          "'aggregated'), checked against the LBM 2.0 classes and the 2023 nowcast."),
     "validate": ("index", "Leave-gemeente-out CV and out-of-time tests against the official Leefbaarometer."),
     "audit": ("index", "Discrimination audit: association with migration-background shares, proxies, LBM2-like "
                        "variant."),
@@ -52,8 +54,8 @@ COMMANDS = {
     "vulnerable": ("monitor", "Rank vulnerable areas (low level, decline, cumulation) with reasons, and compare with "
                               "APCG 2019."),
     "clusters": ("monitor", "Global Moran's I per year, LISA hot and cold spots (FDR), their persistence, and maps."),
-    "segregation": ("segregation", "Segregation per gemeente and nationally: who lives where (income, tenure, age, "
-                                   "SES), is it changing, and is the change more than noise."),
+    "segregation": ("segregation", "Segregation per gemeente and nationally: indices, random-"
+                                    "allocation tests, change and its decomposition."),
     "programmes": ("evaluate", "List the programme registry: name, period, budget and the areas attached in the "
                                "store."),
     "resolve-areas": ("evaluate", "Resolve the registry's policy areas to wijk, buurt and PC4 codes and store them as "

@@ -21,8 +21,9 @@ from leefbaar.analysis.segregation.definition import load_counts
 from leefbaar.analysis.segregation.monitor import HEADLINE_INDEX, INDEX_LABELS, NATIONAL
 from leefbaar.analysis.segregation.summary import summary
 from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, print_frame, progress_bar, resolve_store, write_csv
-from leefbaar.cli.monitor import _finish, _lang, _rel, _t, _write_run, _years
+from leefbaar.cli.monitor import _finish, _rel, _write_run, _years
 from leefbaar.errors import LeefbaarError
+from leefbaar.i18n import check_lang, translator
 from leefbaar.store.store import Store
 
 FOCUS = ("GM0363", "GM0599", "GM0518", "GM0344")  # Amsterdam, Rotterdam, Den Haag, Utrecht
@@ -56,7 +57,7 @@ def segregation(
     lang: LangOpt = "nl",
 ) -> None:
     """Segregation per gemeente and nationally: indices, random-allocation tests, change and its decomposition."""
-    lang = _lang(lang)
+    lang = check_lang(lang)
     if by == "migration" and not migration:
         raise LeefbaarError("--by migration uses a sensitive attribute; add --migration to run it")
     if level not in ("pc4", "buurt"):
@@ -94,10 +95,11 @@ def segregation(
     head = seg.levels[(seg.levels["index"] == HEADLINE_INDEX) & seg.levels["place"].isin(shown_places)]
     print_frame(head[["name", "set", "year", "value", "lo", "hi", "null_mean", "n_areas"]],
                 title=INDEX_LABELS[lang][HEADLINE_INDEX])
-    _finish(out, summary(seg, shown_places, _rel(out, files), lang), files)
+    _finish(out, summary(seg, shown_places, _rel(out, files), lang), files, lang)
 
 
 def _charts(seg: Segregation, places: list[str], out: Path, lang: str) -> list[Path]:
+    _ = translator(lang)
     files = []
     shown = [*places, NATIONAL]
     for gs in seg.sets:
@@ -123,8 +125,8 @@ def _charts(seg: Segregation, places: list[str], out: Path, lang: str) -> list[P
             show = show.assign(lo=show["place"].map(lv["lo"]), hi=show["place"].map(lv["hi"]),
                                label=[f"{n} ({k})" for n, k in zip(show["name"], show["rank"], strict=True)])
             fig = charts.interval_dots(show, "label", "value", "lo", "hi",
-                                       _t(lang, f"Meest gesegregeerde gemeenten {y1}: {gs.pair_label(lang)}",
-                                          f"Most segregated gemeenten {y1}: {gs.pair_label(lang)}"),
+                                       _("Most segregated gemeenten {year}: {pair}", year=y1,
+                                         pair=gs.pair_label(lang)),
                                        INDEX_LABELS[lang][HEADLINE_INDEX],
                                        highlight={f"{n} ({k})" for n, k, p in zip(show["name"], show["rank"],
                                                                                   show["place"], strict=True)
@@ -148,12 +150,10 @@ def _maps(st: Store, seg: Segregation, codes: list[str] | None, out: Path, lang:
         loc = loc[loc["year"] == y1]
         g0 = gs.pair[0]
         label0 = next(g.label(lang) for g in gs.groups if g.id == g0)
-        layers = [(f"share_{g0}", 100.0, _t(lang, f"Aandeel {label0}", f"Share {label0}"), "%"),
-                  (f"lq_{g0}", 1.0, _t(lang, f"Locatiequotiënt {label0} (1 = gemeentegemiddelde)",
-                                       f"Location quotient {label0} (1 = gemeente average)"), "LQ"),
-                  ("local_entropy", 1.0, _t(lang, "Lokale diversiteit (entropie; 0 = één groep, 1 = alle groepen "
-                                                  "gelijk)", "Local diversity (entropy; 0 = one group, 1 = all "
-                                                             "groups equal)"), "")]
+        _ = translator(lang)
+        layers = [(f"share_{g0}", 100.0, _("Share {group}", group=label0), "%"),
+                  (f"lq_{g0}", 1.0, _("Location quotient {group} (1 = gemeente average)", group=label0), "LQ"),
+                  ("local_entropy", 1.0, _("Local diversity (entropy; 0 = one group, 1 = all groups equal)"), "")]
         groups = [(p, loc[loc["place"] == p]) for p in codes] if codes else [(NATIONAL, loc)]
         for place, part in groups:
             if part.empty:
