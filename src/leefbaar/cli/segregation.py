@@ -152,9 +152,9 @@ def _maps(st: Store, seg: Segregation, codes: list[str] | None, out: Path, lang:
         label0 = next(g.label(lang) for g in gs.groups if g.id == g0)
         _ = translator(lang)
         layers = [(f"share_{g0}", 100.0, _("Share {group}", group=label0), "%"),
-                  (f"lq_{g0}", 1.0, _("Location quotient {group} (1 = gemeente average)", group=label0), "LQ"),
+                  (f"lq_{g0}", 1.0, _("Location quotient {group} (1 = average)", group=label0), "LQ"),
                   ("local_entropy", 1.0, _("Local diversity (entropy; 0 = one group, 1 = all groups equal)"), "")]
-        groups = [(p, loc[loc["place"] == p]) for p in codes] if codes else [(NATIONAL, loc)]
+        groups = [(p, loc[loc["place"] == p]) for p in (codes or [NATIONAL])]
         for place, part in groups:
             if part.empty:
                 continue
@@ -164,8 +164,6 @@ def _maps(st: Store, seg: Segregation, codes: list[str] | None, out: Path, lang:
                 every_year["place"] == place, "code"]))]
             name = seg.names.get(place, place)
             for col, scale, title, unit in layers:
-                if place == NATIONAL and col.startswith("lq_"):
-                    continue  # a location quotient relative to each gemeente does not make one national map
                 g[col] = g[col] * scale
                 fig = charts.choropleth(g, col, f"{name} {y1}: {title}", unit, lang, scheme, k,
                                         cmap="PuBu" if col == "local_entropy" else "YlOrRd", background=back)

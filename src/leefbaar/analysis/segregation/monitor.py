@@ -15,7 +15,8 @@ Tables (attributes after ``fit``):
   compositional (pair dissimilarity, first to last year).
 - ``ranking``: set, year, place, name, value, rank, rank_lo, rank_hi, change, change_rank, change_rank_lo,
   change_rank_hi (1 = most segregated / largest rise; intervals from the bootstrap draws).
-- ``local``: place, set, year, code, total, share_<group>..., local_entropy, lq_<group>...
+- ``local``: place, set, year, code, total, share_<group>..., local_entropy, lq_<group>... (location quotients
+  relative to the place: the gemeente, or the country for place NL).
 """
 
 from __future__ import annotations
@@ -216,8 +217,7 @@ class Segregation:
             for r in tab.to_dict("records"):
                 lv.append({"place": place, "set": gs.id, "year": year, **r, "n_areas": len(u.codes),
                            "total": float(u.counts.sum())})
-            if place != NATIONAL:
-                lo.append(self._local(gs, place, year, u))
+            lo.append(self._local(gs, place, year, u))
         years = sorted(units)
         for y in years[1:]:
             a, b = units[years[0]], units[y]
