@@ -26,7 +26,6 @@ Serving under load (settings: arguments of ``create_app``/``serve``, or the envi
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import enum
 import functools
 import gzip
@@ -246,15 +245,6 @@ def _download(body: bytes, fmt: str, name: str) -> Response:
     )
 
 
-def _release_memory() -> None:
-    """Hand freed heap memory back to the system (glibc ``malloc_trim``), after a large answer was made, so
-    the resident memory of a worker does not grow with the temporaries of past downloads; no-op elsewhere."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 class DownloadFiles:
     """Downloads made once per parameter set and kept as files in one folder that all worker processes share,
     bounded in bytes (least recently served first out), and streamed from disk in chunks.
@@ -287,7 +277,6 @@ class DownloadFiles:
             if mine:
                 try:
                     f = self._write(path, make())
-                    _release_memory()
                 finally:
                     with self._lock:
                         del self._pending[key]
