@@ -17,7 +17,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import geopandas as gpd  # noqa: E402
-import mapclassify  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -138,8 +137,8 @@ def category_map(gdf: gpd.GeoDataFrame, column: str, colours: dict[str, str], la
     return fig
 
 
-SCHEMES = {"quantiles": mapclassify.Quantiles, "fisher_jenks": mapclassify.FisherJenks,
-           "natural_breaks": mapclassify.NaturalBreaks}
+SCHEMES = {"quantiles": "Quantiles", "fisher_jenks": "FisherJenks", "natural_breaks": "NaturalBreaks"}
+"""Class-break schemes by name: the ``mapclassify`` classifier of each (imported on first use: it takes seconds)."""
 SCHEME_LABELS = {"nl": {"quantiles": "kwantielen", "fisher_jenks": "Fisher-Jenks", "natural_breaks":
                         "natuurlijke grenzen"},
                  "en": {"quantiles": "quantiles", "fisher_jenks": "Fisher-Jenks", "natural_breaks": "natural breaks"}}
@@ -153,6 +152,8 @@ def class_breaks(values, scheme: str = "fisher_jenks", k: int = 5, seed: int = 1
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
+    import mapclassify
+
     y = np.asarray(values, float)
     y = y[np.isfinite(y)]
     k = max(1, min(k, len(np.unique(y))))
@@ -163,7 +164,7 @@ def class_breaks(values, scheme: str = "fisher_jenks", k: int = 5, seed: int = 1
             return mapclassify.NaturalBreaks(y, k=k)
         finally:
             np.random.set_state(state)
-    return SCHEMES[scheme](y, k=k)
+    return getattr(mapclassify, SCHEMES[scheme])(y, k=k)
 
 
 def _num(x: float, nd: int, lang: str) -> str:
