@@ -46,9 +46,10 @@ def _free_port() -> int:
 def server(store_file):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
-                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]))", str(store_file), str(port)])
+                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), workers=1)", str(store_file),
+                             str(port)])
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # one worker warming every PC4 profile: minutes on a busy machine
     while True:
         try:
             with urllib.request.urlopen(f"{base}/api/health", timeout=2) as r:

@@ -193,8 +193,10 @@ def dashboard(scored):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
-                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]))", str(scored), str(port)])
-    base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
+                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), workers=1)", str(scored),
+                             str(port)])
+    # one worker warming every PC4 profile can take minutes on a busy machine
+    base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 300
     while True:
         try:
             with urllib.request.urlopen(f"{base}/api/health", timeout=2):

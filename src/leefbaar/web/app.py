@@ -716,7 +716,7 @@ def create_app(
             ),
         )
 
-    @app.get("/api/gap/{level}", response_model=models.Distribution, tags=["tables"])
+    @app.get("/api/gap/{level}", response_model=models.Distribution, tags=["tables"], responses=not_found_doc)
     def gap(request: Request, level: Level, gemeente: GemeenteQuery = None):
         """Inequality over time: weighted quantiles, P90-P10 spread, gap of the weakest tenth to the mean,
         share of inhabitants in an insufficient class (1-4), the class mix, and (``analysis``, national) the
