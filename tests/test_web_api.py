@@ -170,6 +170,16 @@ def test_ranking_and_downloads(client):
     assert pd.read_csv(io.BytesIO(gap.content))["year"].tolist()[-1] == 2022
 
 
+def test_gemeente_parameter_takes_a_code_or_a_name(client):
+    """The API accepts what the CLI accepts: a name gives the same rows as its code; unknown is 404, not 422."""
+    by_code = client.get("/api/ranking/pc4", params={"year": 2022, "gemeente": "GM0599"}).json()
+    by_name = client.get("/api/ranking/pc4", params={"year": 2022, "gemeente": "Rotterdam"}).json()
+    assert by_name == by_code and len(by_code) > 50
+    gap = client.get("/api/gap/pc4", params={"gemeente": "rotterdam"})
+    assert gap.status_code == 200
+    assert client.get("/api/ranking/pc4", params={"year": 2022, "gemeente": "Atlantis"}).status_code == 404
+
+
 def test_map_downloads_as_geopackage(client, tmp_path):
     r = client.get("/api/download/map/gemeente", params={"year": 2022, "measure": "indicator",
                                                          "indicator": "wozwoning", "format": "gpkg"})

@@ -126,7 +126,8 @@ CodeParam = Annotated[
 ]
 YearQuery = Annotated[int | None, Query(ge=1990, le=2100, description="Year (default: latest with scores).")]
 GemeenteQuery = Annotated[
-    str | None, Query(pattern=r"^GM[0-9]{4}$", description="Gemeente code, e.g. GM0599.")
+    str | None, Query(min_length=1, max_length=60, description="Gemeente code (GM0599) or name (Rotterdam); 404 "
+                                                              "when the store has no such gemeente.")
 ]
 AreaRef = Annotated[
     list[Annotated[str, StringConstraints(pattern=r"^(pc4|buurt|wijk|gemeente):[A-Za-z0-9]{1,12}$")]],
