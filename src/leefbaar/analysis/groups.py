@@ -124,8 +124,8 @@ def programme_groupings(rows: pd.DataFrame, min_share: float, lang: str = "nl",
                 f"programmagebieden van {link} woont (naam -> code via leefbaar.evaluation). | "
                 f"{grp['code'].nunique()} areas with >= {min_share:.0%} of residents inside the areas of {link} "
                 f"(name -> code via leefbaar.evaluation).")
-        out.append(_membership(f"programme_{name}", f"{programme}: {link}", set(grp["code"].astype(str)), lang,
-                               note))
+        label = str(programme) if str(link) == str(programme) else f"{programme}: {link}"  # the list when it differs
+        out.append(_membership(f"programme_{name}", label, set(grp["code"].astype(str)), lang, note))
     return out
 
 
