@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,3 +46,34 @@ def store_file(tmp_path_factory, data_dir) -> Path:
 def store(store_file):
     with Store.open(store_file) as st:
         yield st
+
+
+@contextmanager
+def dashboard_server(store: Path, ready: bool = True, timeout: float = 300) -> Iterator[str]:
+    """``leefbaar serve`` (one worker) over ``store`` on a free local port; yields its base URL once it answers and,
+    with ``ready``, once its warm-up is done.
+
+    One worker warming every PC4 profile can take minutes on a busy machine, hence the generous ``timeout`` (s).
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
+                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), workers=1)", str(store), str(port)])
+    base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as r:
+                if not ready or b'"ready":true' in r.read():
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the dashboard server did not start")
+        time.sleep(0.3)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -9,11 +9,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +17,7 @@ import pytest
 import shapely
 from PIL import Image
 
+from conftest import dashboard_server
 from leefbaar.report.gemeente import build_report
 
 pytestmark = pytest.mark.browser
@@ -36,34 +33,10 @@ if not VENDOR.exists():
     pytest.skip("front-end libraries missing: run scripts/setup-web.sh", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(store_file):
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
-                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), workers=1)", str(store_file),
-                             str(port)])
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300  # one worker warming every PC4 profile: minutes on a busy machine
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as r:
-                if b'"ready":true' in r.read():
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the dashboard server did not start")
-        time.sleep(0.3)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+    with dashboard_server(store_file) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from conftest import dashboard_server
 from leefbaar.cli import app as cli_app
 from leefbaar.facts import Facts, load_rules
 from leefbaar.store.store import Store
@@ -181,34 +182,10 @@ VENDOR = Path(__file__).resolve().parents[1] / "src" / "leefbaar" / "web" / "sta
 @pytest.fixture(scope="module")
 def dashboard(scored):
     """The dashboard served over the scored store (own process, ephemeral port); answers before warm-up ends."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
     if not Path(CHROMIUM).exists() or not VENDOR.exists():
         pytest.skip("Debian chromium or the front-end bundle is missing (scripts/setup-web.sh --test)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
-                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), workers=1)", str(scored),
-                             str(port)])
-    # one worker warming every PC4 profile can take minutes on a busy machine
-    base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 300
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/health", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("the dashboard server did not start")
-            time.sleep(0.3)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
+    with dashboard_server(scored, ready=False) as base:
+        yield base
 
 
 @pytest.mark.browser

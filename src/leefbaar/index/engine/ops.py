@@ -20,6 +20,7 @@ reference; where a definition differs it is said in the function's docstring.
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from leefbaar.errors import SpecError
 
@@ -89,31 +90,25 @@ def screen(X: np.ndarray, min_share: float, by: str = "missing") -> tuple[np.nda
 
 
 # -- outlier treatment --------------------------------------------------------------------------------------
-def skew(x: np.ndarray) -> float:
-    """Sample skewness, type 2 (Excel, e1071 ``type = 2``), of the non-missing values."""
+def _bias_corrected(stat, x: np.ndarray, min_n: int) -> float:
+    """``stat(x, bias=False)`` of the non-missing values of ``x``: NaN under ``min_n`` values, 0 when constant."""
     x = x[~np.isnan(x)]
-    n = len(x)
-    if n < 3:
+    if len(x) < min_n:
         return float("nan")
-    d = x - x.mean()
-    s2 = (d ** 2).sum()
-    if s2 == 0:
+    if x.min() == x.max():
         return 0.0
-    return float(np.sqrt(n) * (d ** 3).sum() / s2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2))
+    return float(stat(x, bias=False))
+
+
+def skew(x: np.ndarray) -> float:
+    """Sample skewness, type 2 (Excel, e1071 ``type = 2``; scipy ``bias=False``), of the non-missing values."""
+    return _bias_corrected(stats.skew, x, 3)
 
 
 def kurt(x: np.ndarray) -> float:
-    """Sample excess kurtosis, type 2 (Excel, e1071 ``type = 2``), of the non-missing values."""
-    x = x[~np.isnan(x)]
-    n = len(x)
-    if n < 4:
-        return float("nan")
-    d = x - x.mean()
-    s2 = (d ** 2).sum()
-    if s2 == 0:
-        return 0.0
-    r = n * (d ** 4).sum() / s2 ** 2
-    return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
+    """Sample excess kurtosis, type 2 (Excel, e1071 ``type = 2``; scipy ``bias=False``), of the non-missing
+    values."""
+    return _bias_corrected(stats.kurtosis, x, 4)
 
 
 def passes(x: np.ndarray, skew_max: float, kurt_max: float) -> bool:
