@@ -149,17 +149,17 @@ def test_microdata_errors_name_row_and_column(store_path, tmp_path):
         bad.loc[5, "veilig"] = "heel veilig"
         with pytest.raises(InputError, match="text where a number is expected") as err:
             attempt(bad)
-        assert (err.value.row, err.value.column) == (7, "veilig") and "heel" not in str(err.value)
+        assert (err.value.row, err.value.column) == (7, "veilig") and "heel" not in err.value.message
         bad = micro.copy()
         bad.loc[3, "gewicht"] = -1.0
         with pytest.raises(InputError, match="a weight must be a finite number from 0") as err:
             attempt(bad)
-        assert (err.value.row, err.value.column) == (5, "gewicht") and "-1" not in str(err.value)
+        assert (err.value.row, err.value.column) == (5, "gewicht") and "-1" not in err.value.message
         bad = micro.copy()
         bad.loc[:, "buurt"] = "BU99999999"
         with pytest.raises(InputError, match="area code is not a buurt area in the store") as err:
             attempt(bad)
-        assert (err.value.row, err.value.column) == (2, "buurt") and "BU99999999" not in str(err.value)
+        assert (err.value.row, err.value.column) == (2, "buurt") and "BU99999999" not in err.value.message
         with pytest.raises(InputError, match="item column is missing") as err:
             S.import_survey(st, tmp_path / "synthetic_bad.csv", "microdata", "buurt", "buurt", ["onbekend"],
                             year_column="jaar")
