@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,6 @@ import pandas as pd
 
 from leefbaar.errors import InputError, SpecError
 from leefbaar.index.engine import ops
-from leefbaar.index.engine.hierarchy import Hierarchy
 from leefbaar.index.engine.spec import EngineSpec, parse_engine_spec
 
 ENGINE_VERSION = 1
@@ -45,6 +44,7 @@ class Inputs:
     target: np.ndarray | None
     sha256: str
     source: str = "<data>"
+    frame: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def read_table(path) -> pd.DataFrame:
@@ -139,7 +139,7 @@ def validate(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") -> I
     if spec.label and spec.label not in frame.columns:
         raise InputError(source, "the label column named in the spec is missing", column=spec.label)
     return Inputs(units.astype(str).to_numpy(), labels, X, D, groups, target,
-                  data_hash(frame, list(dict.fromkeys(used))), source)
+                  data_hash(frame, list(dict.fromkeys(used))), source, frame)
 
 
 @dataclass
@@ -570,9 +570,3 @@ def replay(record: dict, frame: pd.DataFrame, source: str = "<data>") -> IndexRe
         raise InputError(source, "these data differ from the data of the record (SHA-256 of the columns used)")
     return run(inputs, spec)
 
-
-def with_weights(spec: EngineSpec, weights: dict[str, float]) -> EngineSpec:
-    """A copy of ``spec`` whose hierarchy has some node weights replaced."""
-    h = spec.hierarchy
-    nodes = {c: replace(n, weight=weights.get(c, n.weight)) for c, n in h.nodes.items()}
-    return spec.replace(hierarchy=Hierarchy(nodes, h.level_names, h.groups, h.denominators))

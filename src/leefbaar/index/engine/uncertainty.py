@@ -38,7 +38,7 @@ import pandas as pd
 
 from leefbaar.errors import SpecError
 from leefbaar.index.engine import ops
-from leefbaar.index.engine.build import Inputs, aggregate_all, final_weights, normalise_all, prepare, run, with_weights
+from leefbaar.index.engine.build import Inputs, aggregate_all, final_weights, normalise_all, prepare, run
 from leefbaar.index.engine.spec import EngineSpec, Normaliser, parse_normaliser
 
 KEYS = {"draws", "seed", "weights", "normalise", "aggregate", "impute", "drop_indicator", "level"}
@@ -244,29 +244,65 @@ def _variants(inputs: Inputs, spec: EngineSpec, plan: Plan) -> dict[tuple[int, i
     return out
 
 
+_KIND = {"arithmetic": 0, "geometric": 1, "harmonic": 2}
+
+
+def _fold(V: np.ndarray, present: np.ndarray, kind: int) -> np.ndarray:
+    """What a weighted mean sums: the value (arithmetic), its log (geometric) or its reciprocal (harmonic);
+    0 where missing."""
+    safe = np.where(present, V, 1.0)
+    if kind == 0:
+        return np.where(present, V, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.where(present, np.log(safe) if kind == 1 else 1 / safe, 0.0)
+
+
+def _unfold(num: np.ndarray, den: np.ndarray, kind: int) -> np.ndarray:
+    """The mean from the weighted sum ``num`` and the available weight ``den`` (NaN where none)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == 0:
+            return num / np.where(den > 0, den, np.nan)
+        if kind == 1:
+            return np.exp(num / np.where(den > 0, den, np.nan))
+        return den / np.where(num > 0, num, np.nan)
+
+
+def _positive(V: np.ndarray, kind: int, where: str) -> None:
+    if kind and np.any(V <= 0):  # NaN <= 0 is False
+        name = "geometric" if kind == 1 else "harmonic"
+        raise SpecError(f"{where}: {name} aggregation needs positive values, but a value is "
+                        f"{float(np.nanmin(V)):.6g}; normalise to a positive range (e.g. minmax range [1, 100] or "
+                        "zscore mean 10)")
+
+
 def evaluate(inputs: Inputs, spec: EngineSpec, plan: Plan, d: Design) -> np.ndarray:
-    """Top-node scores of every draw, shape (draws, units) (the first top node), vectorised."""
-    h = spec.hierarchy
+    """Top-node scores of every draw, shape (draws, units) (the first top node), as one array computation over
+    draws x units x children per level (see ``_batched``); the weighted median, which has no sum to batch,
+    goes through ``aggregate_all`` per (alternative, aggregator) group of draws."""
     variants = _variants(inputs, spec, plan)
+    h = spec.hierarchy
     base_w = np.concatenate(final_weights(next(iter(variants.values())), spec))
-    sizes = [len(h.codes(lv)) for lv in range(1, h.depth)]
-    splits = np.cumsum(sizes)[:-1]
     W = base_w * d.multipliers
     if plan.drop_indicator:
         rows = np.flatnonzero(d.dropped >= 0)
         W[rows, d.dropped[rows]] = 0.0
+    sizes = [len(h.codes(lv)) for lv in range(1, h.depth)]
+    ws = np.split(W, np.cumsum(sizes)[:-1], axis=1)
+    aggs = plan.aggregators or (None,)
+    kinds = {lv: np.array([_KIND.get(a or spec.aggregator_at(lv), -1) for a in aggs])[d.aggregator]
+             for lv in range(2, h.depth + 1)}
+    if all((k >= 0).all() for k in kinds.values()):
+        return _batched(variants, spec, plan, d, ws, kinds)
     n_units = next(iter(variants.values())).shape[0]
     out = np.full((len(d.X), n_units), np.nan)
-    aggs = plan.aggregators or (None,)
     for (i, k), Z in variants.items():
         for a, agg in enumerate(aggs):
             rows = np.flatnonzero((d.imputation == i) & (d.normaliser == k) & (d.aggregator == a))
             if not len(rows):
                 continue
-            ws = np.split(W[rows], splits, axis=1)
             levels = {lv: agg for lv in range(2, h.depth + 1)} if agg else None
             try:
-                top = aggregate_all(Z, spec, ws, aggregators=levels)[-1]
+                top = aggregate_all(Z, spec, [w[rows] for w in ws], aggregators=levels)[-1]
             except SpecError as exc:
                 raise SpecError(f"{spec.source}: uncertainty: {exc} (normaliser "
                                 f"{(plan.normalisers or (spec.normaliser,))[k].as_dict()}, aggregator {agg})") from None
@@ -274,11 +310,81 @@ def evaluate(inputs: Inputs, spec: EngineSpec, plan: Plan, d: Design) -> np.ndar
     return out
 
 
-def _rank_rows(S: np.ndarray) -> np.ndarray:
-    """Ranks within each row (draw), 1 = highest, ties at the minimum, NaN kept."""
-    from scipy.stats import rankdata
+def _blocks(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a membership matrix ``A`` (children, nodes; one parent each, every node with a child): the order
+    of the children by parent and where each node's block starts in that order."""
+    parent = A.argmax(axis=1)
+    perm = np.argsort(parent, kind="stable")
+    return perm, np.searchsorted(parent[perm], np.arange(A.shape[1]))
 
-    return rankdata(-S, axis=1, method="min", nan_policy="omit")
+
+def _block_sum(M: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums over each node's children of ``M`` (children sorted by parent, ...) along axis 0, by
+    ``np.add.reduceat``: every addition is of whole contiguous slabs."""
+    return np.add.reduceat(M, starts, axis=0)
+
+
+def _batched(variants: dict, spec: EngineSpec, plan: Plan, d: Design, ws: list[np.ndarray],
+             kinds: dict[int, np.ndarray]) -> np.ndarray:
+    """All draws at once, level by level. Level 1, per (alternative, aggregator) and node: one product of the
+    draws' weights of its indicators with their folded values and presence side by side, (draws, children) @
+    (children, 2 units). Higher levels, per aggregator: element-wise products over (children, draws, units)
+    summed over each node's children (``_block_sum``). Missing children are skipped and the weights
+    renormalised, as ``ops.aggregate``."""
+    h = spec.hierarchy
+    A1 = h.membership(1)
+    members = [np.flatnonzero(A1[:, g]) for g in range(A1.shape[1])]
+    n_draws, G = len(d.X), A1.shape[1]
+    n_units = next(iter(variants.values())).shape[0]
+    V = np.empty((G, n_draws, n_units))  # children first: the sums run over contiguous slabs
+    for (i, k), Z in variants.items():
+        present = ~np.isnan(Z)
+        for kind in np.unique(kinds[2]):
+            rows = np.flatnonzero((d.imputation == i) & (d.normaliser == k) & (kinds[2] == kind))
+            if not len(rows):
+                continue
+            _positive(Z, kind, f"{spec.source}: uncertainty (normaliser "
+                               f"{(plan.normalisers or (spec.normaliser,))[k].as_dict()})")
+            side = np.concatenate([_fold(Z, present, kind), present.astype(float)]).T  # (indicators, 2 units)
+            Wr = ws[0][rows]
+            both = np.stack([Wr[:, kids] @ side[kids] for kids in members])  # (nodes, rows, 2 units)
+            V[:, rows] = _unfold(both[..., :n_units], both[..., n_units:], kind)
+        if spec.min_share > 0:
+            share = (present.astype(float) @ A1) / A1.sum(axis=0)
+            rows = np.flatnonzero((d.imputation == i) & (d.normaliser == k))
+            V[:, rows] = np.where((share >= spec.min_share - 1e-12).T[:, None, :], V[:, rows], np.nan)
+    for lv in range(2, h.depth):
+        A = h.membership(lv)
+        perm, starts = _blocks(A)
+        V = V[perm]
+        present = ~np.isnan(V)
+        out = np.empty((A.shape[1], n_draws, n_units))
+        for kind in np.unique(kinds[lv + 1]):
+            rows = np.flatnonzero(kinds[lv + 1] == kind)
+            Vr, pr = V[:, rows], present[:, rows]
+            _positive(Vr, kind, f"{spec.source}: uncertainty (level {lv + 1})")
+            wv = ws[lv - 1][rows][:, perm].T[:, :, None]
+            out[:, rows] = _unfold(_block_sum(_fold(Vr, pr, kind) * wv, starts),
+                                   _block_sum(np.where(pr, wv, 0.0), starts), kind)
+        if spec.min_share > 0:
+            share = _block_sum(present.astype(float), starts) / A.sum(axis=0)[:, None, None]
+            out = np.where(share >= spec.min_share - 1e-12, out, np.nan)
+        V = out
+    return V[0]
+
+
+def _rank_rows(S: np.ndarray) -> np.ndarray:
+    """Ranks within each row (draw), 1 = highest, ties at the minimum, NaN kept (one sort of all rows)."""
+    n = S.shape[1]
+    neg = np.where(np.isnan(S), np.inf, -S)
+    order = np.argsort(neg, axis=1, kind="stable")
+    sv = np.take_along_axis(neg, order, axis=1)
+    pos = np.broadcast_to(np.arange(n), sv.shape)
+    start = np.where(np.concatenate([np.ones((len(S), 1), bool), sv[:, 1:] != sv[:, :-1]], axis=1), pos, 0)
+    R = np.empty(S.shape)
+    np.put_along_axis(R, order, np.maximum.accumulate(start, axis=1) + 1.0, axis=1)
+    R[np.isnan(S)] = np.nan
+    return R
 
 
 def sobol_indices(Y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -325,21 +431,35 @@ def analyse(inputs: Inputs, spec: EngineSpec, plan: Plan | None = None, naive: b
 
 
 def naive_scores(inputs: Inputs, spec: EngineSpec, plan: Plan, d: Design) -> np.ndarray:
-    """The same draws by one full rebuild per draw (``build.run`` with a changed spec)."""
+    """The same draws by one full build per draw through the public API, as a user without this module would
+    run them: the spec document with the draw's weights (in its metadata), normaliser, aggregator and
+    imputation is parsed and validated (``parse_engine_spec``), then ``build`` validates the data and runs
+    every step with its record."""
+    from leefbaar.index.engine.build import build
+    from leefbaar.index.engine.spec import parse_engine_spec
+
+    if inputs.frame is None:
+        raise SpecError("the naive reference rebuilds from the data table; validate it with build.validate")
     h = spec.hierarchy
     codes = [c for lv in range(1, h.depth) for c in h.codes(lv)]
     base = {c: h.nodes[c].weight if spec.weights == "meta" else 1.0 for c in codes}
+    doc = {k: v for k, v in spec.raw.items() if k != "uncertainty"}
+    doc["weights"] = {"method": "meta"}
+    top = h.codes(h.depth)[0]
     out = []
     for r in range(len(d.X)):
         w = {c: base[c] * m for c, m in zip(codes, d.multipliers[r], strict=True)}
         if plan.drop_indicator and d.dropped[r] >= 0:
             w[h.indicators[d.dropped[r]]] = 0.0
-        s = with_weights(spec, w).replace(weights="meta")
+        draw = {**doc, "meta": [{**row, "Weight": w.get(row["iCode"], row.get("Weight"))} for row in doc["meta"]]}
         if plan.normalisers:
-            s = s.replace(normaliser=plan.normalisers[d.normaliser[r]])
+            draw["normalise"] = plan.normalisers[d.normaliser[r]].as_dict()
         if plan.aggregators:
-            s = s.replace(aggregator=plan.aggregators[d.aggregator[r]])
+            draw["aggregate"] = {**(doc.get("aggregate") if isinstance(doc.get("aggregate"), dict) else {}),
+                                 "method": plan.aggregators[d.aggregator[r]]}
         if plan.imputations:
-            s = s.replace(impute=plan.imputations[d.imputation[r]])
-        out.append(run(inputs, s, record=False)[-1][:, 0])
+            m = plan.imputations[d.imputation[r]]
+            draw["impute"] = {"method": m, **({"group": spec.impute_group} if m.startswith("group") else {})}
+        result = build(inputs.frame, parse_engine_spec(draw, spec.source), inputs.source)
+        out.append(result.scores[top].to_numpy())
     return np.array(out)
