@@ -213,3 +213,134 @@ def test_sobol_indices_recover_a_known_function():
     s1, st = sobol_indices(Y, 2)
     np.testing.assert_allclose(s1[:, 0], [0.2, 0.8], atol=0.03)
     np.testing.assert_allclose(st[:, 0], [0.2, 0.8], atol=0.03)
+
+
+# -- every option of the schema, by hand (those not covered above or by the ASEM pipelines) -------------------
+def test_screen_by_zeros_and_missing_or_zeros():
+    f = small()
+    f.loc[0, ["a", "b"]] = 0.0  # 2 of 4 zero
+    f.loc[1, "a"] = 0.0
+    f.loc[1, "b"] = np.nan  # 1 zero, 1 missing
+    r = build(f, spec(screen={"min_share": 0.6, "by": "zeros"}))
+    assert "u00" not in r.units and "u01" in r.units  # zeros: 2/4 and 3/4 usable (missing counts as usable)
+    r = build(f, spec(screen={"min_share": 0.6, "by": "missing_or_zeros"}))
+    assert "u00" not in r.units and "u01" not in r.units and len(r.units) == 10
+    r = build(f, spec(screen={"min_share": 0.6}))  # by missing (default): u01 has 3 of 4
+    assert "u00" in r.units and "u01" in r.units
+    assert r.record["steps"][0]["step"] == "screen"
+
+
+def test_denominate_with_scale():
+    f = small().assign(pop=np.arange(1.0, 13.0))
+    hier = {**HIER, "indicators": [{**HIER["indicators"][0], "denominator": "pop"}, *HIER["indicators"][1:]]}
+    s = parse_engine_spec({"name": "t", "unit": "unit", **hier, "denominate": {"scale": 1000},
+                           "normalise": "none"}, "t.yaml")
+    r = build(f, s)
+    np.testing.assert_allclose(r.data["denominated"]["a"], f["a"] / f["pop"] * 1000)
+    np.testing.assert_allclose(r.data["denominated"]["b"], f["b"])  # no denominator: unchanged
+    f.loc[2, "pop"] = 0  # a denominator of zero gives a missing value, never inf
+    assert np.isnan(build(f, s).data["denominated"].loc["u02", "a"])
+
+
+def test_impute_median_and_normalise_none_zscore_and_uncapped_target():
+    f = small()
+    f.loc[0, "c"] = np.nan
+    r = build(f, spec(impute="median", normalise="none"))
+    assert r.data["imputed"].loc["u00", "c"] == pytest.approx(f["c"].median())
+    np.testing.assert_allclose(r.scores["b"], -f["b"])  # none: only the direction
+    x = f["b"].to_numpy()
+    z = build(f, spec(normalise={"method": "zscore", "mean": 50, "sd": 10}))
+    np.testing.assert_allclose(z.scores["b"], 50 + 10 * (-x - (-x).mean()) / x.std(ddof=1), rtol=1e-12)
+    hier = {**HIER, "indicators": [{**HIER["indicators"][0], "target": 5}, *HIER["indicators"][1:]]}
+    a = f["a"].to_numpy()
+    s = parse_engine_spec({"name": "t", "unit": "unit", **hier, "normalise": {"method": "minmax", "per_indicator": {
+        "a": {"method": "target", "range": [0, 1], "cap": False}}}}, "t.yaml")
+    np.testing.assert_allclose(build(f, s).scores["a"], (a - a.min()) / (5 - a.min()))
+    assert build(f, s).scores["a"].max() > 1  # not capped
+
+
+def test_aggregate_per_level_and_min_share():
+    f = small()
+    f.loc[0, "a"] = np.nan
+    s = spec(normalise={"method": "minmax", "range": [1, 100]}, aggregate={"method": "arithmetic",
+                                                                            "levels": {3: "geometric"}})
+    r = build(f, s)
+    sc = r.scores.loc["u00"]
+    assert sc["P"] == pytest.approx(sc["b"])  # a missing: skipped, b's weight renormalised to 1
+    assert sc["Q"] == pytest.approx((2 * sc["c"] + sc["d"]) / 3)
+    assert sc["I"] == pytest.approx(np.sqrt(sc["P"] * sc["Q"]))  # level 3 geometric, weights 1 and 1
+    strict = build(f, spec(aggregate={"method": "arithmetic", "min_share": 1}))
+    assert np.isnan(strict.scores.loc["u00", "P"]) and np.isnan(strict.scores.loc["u00", "I"])
+    assert not np.isnan(strict.scores.loc["u01", "I"])
+
+
+def test_equal_weights_and_treat_thresholds_and_fallback_none():
+    f = small()
+    r = build(f, spec(weights="equal"))
+    assert r.scores.loc["u03", "Q"] == pytest.approx(r.scores.loc["u03", ["c", "d"]].mean())
+    f.loc[0, "a"] = 1e6
+    loose = build(f, spec(treat={"skew": 100, "kurt": 100}))  # thresholds never reached: untouched
+    assert loose.data["treated"].loc["u00", "a"] == 1e6 and next(
+        st for st in loose.record["steps"] if st["step"] == "treat")["details"] == {}
+    y = np.r_[np.arange(1.0, 41.0), 1000.0, 2000.0, 3000.0]
+    out, det = ops.treat(y, winmax=2, fallback="none")
+    assert det["action"] == "winsorise (still failing)" and det["winsorised"] == 2 and out.max() == 1000
+
+
+def test_more_refusals():
+    for body, message in [
+        ({"levels": [1, 2]}, "'levels' must map"),
+        ({"denominate": "yes"}, "denominate must be"),
+        ({"weights": {"method": "pca", "levels": [3]}}, "must be a level with a parent"),
+        ({"weights": {"method": "meta", "target": "crit"}}, "applies only to method calibrated"),
+        ({"uncertainty": {"draws": 10, "weights": {"perturb": 0.1}}}, "at least 20 draws"),
+        ({"uncertainty": {"draws": 60, "weights": {"perturb": 1.5}}}, "a fraction in"),
+        ({"uncertainty": {"draws": 60, "aggregate": ["arithmetic", "mode"]}}, "is not one of"),
+        ({"uncertainty": {"draws": 60, "impute": ["none", "group_mean"]}}, "group methods need"),
+        ({"uncertainty": {"draws": 60, "normalise": ["minmax", "softmax"]}}, "is not one of"),
+        ({"uncertainty": {"draws": 60, "aggregate": ["arithmetic", "geometric"]},
+          "aggregate": {"levels": {3: "geometric"}}}, "per-level aggregators"),
+        ({"uncertainty": {"draws": 60, "normalise": ["minmax", "rank"]},
+          "normalise": {"method": "minmax", "per_indicator": {"a": "rank"}}}, "per-indicator normalisers"),
+        ({"uncertainty": [1, 2]}, "must be a mapping"),
+    ]:
+        with pytest.raises(SpecError, match=message):
+            spec(**body)
+    with pytest.raises(SpecError, match="'unit'.*is required"):
+        parse_engine_spec({"name": "t", **HIER}, "t.yaml")
+    with pytest.raises(SpecError, match="unknown option 'colour'"):
+        parse_engine_spec({"name": "t", "unit": "unit", **{**HIER, "indicators": [
+            {**HIER["indicators"][0], "colour": "red"}, *HIER["indicators"][1:]]}}, "t.yaml")
+    with pytest.raises(InputError, match="label column"):
+        validate(small(), spec(label="name"), "mine.csv")
+
+
+@pytest.mark.parametrize("extra", [
+    {"aggregate": {"method": "arithmetic", "min_share": 0.75}},
+    {"aggregate": {"method": "arithmetic", "levels": {3: "harmonic"}}},
+    {"aggregate": {"method": "median"}},
+])
+def test_uncertainty_vectorised_equals_rebuilds_for_other_aggregations(extra):
+    """The batched path (harmonic, per-level aggregators, a minimum data share) and the per-group path
+    (median) give the draws of one full build per draw."""
+    f = small()
+    f.loc[[3, 7], "c"] = np.nan
+    s = spec(normalise={"method": "minmax", "range": [1, 100]}, **extra,
+             uncertainty={"draws": 60, "weights": {"perturb": 0.25}, "drop_indicator": True,
+                          "normalise": [{"method": "minmax", "range": [1, 100]}, {"method": "zscore", "mean": 10}]})
+    inputs = validate(f, s)
+    fast, slow = analyse(inputs, s), analyse(inputs, s, naive=True)
+    np.testing.assert_allclose(fast.draws, slow.draws, rtol=1e-12)
+    np.testing.assert_array_equal(fast.rank_draws, slow.rank_draws)
+    if "min_share" in extra["aggregate"]:
+        assert np.isnan(fast.draws).any()  # units 3 and 7 lose Q where d is dropped
+
+
+def test_rank_rows_ties_and_missing():
+    from scipy.stats import rankdata
+
+    from leefbaar.index.engine.uncertainty import _rank_rows
+
+    S = np.array([[3.0, 1.0, 3.0, np.nan, 2.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(_rank_rows(S), rankdata(-S, axis=1, method="min", nan_policy="omit"))
+    np.testing.assert_array_equal(_rank_rows(S)[0], [1, 4, 1, np.nan, 3])

@@ -39,3 +39,53 @@ def test_any_dimension_names_score_with_intervals(store, weighting):
     assert list(wide.columns[:8]) == ["spec", "level", "code", "year", "total", "afw", "wonen", "voorzieningen"]
     assert np.isnan(score_summary(res)["share_uncertain"]).all()
     assert "geen officiële reeks" in summary_markdown(res, 1, "nl")
+
+
+def test_prepare_and_draws_take_any_weighting(store):
+    """``prepare`` works for a spec without calibration (as linear terms with fixed weights) and its draws
+    are the spec's own score when nothing varies (one alternative, dimension weights fixed)."""
+    from leefbaar.index import uncertainty as unc
+    from leefbaar.index.features import load_panel
+    from leefbaar.index.model import LivabilityIndex
+
+    spec = parse_spec(OPEN, "eigen.yaml")
+    panel = load_panel(store, spec, [2022]).reset_index(drop=True)
+    model = LivabilityIndex(spec).fit(panel)
+    draws = unc.draws(unc.prepare([model], panel), 5, seed=1, concentration=np.inf)
+    np.testing.assert_allclose(draws, np.repeat(model.score(panel)["afw"].to_numpy()[:, None], 5, axis=1),
+                               atol=1e-9)
+
+
+def test_open_spec_is_stored_listed_and_served(store_file, tmp_path):
+    """A spec with its own dimension names scores into a store (``write_scores``, as ``leefbaar score``), lists
+    its dimensions in the spec's order with both labels, and the dashboard serves it without error."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from leefbaar.index.api import scored_dimensions
+    from leefbaar.index.pipeline import write_scores
+    from leefbaar.store.store import Store
+    from leefbaar.web import create_app
+
+    copy = tmp_path / "open.duckdb"
+    shutil.copy(store_file, copy)
+    body = {**OPEN, "dimensions": {"wonen": {**OPEN["dimensions"]["wonen"], "label_nl": "wonen",
+                                             "label_en": "housing"},
+                                   "voorzieningen": OPEN["dimensions"]["voorzieningen"]}}
+    spec = parse_spec(body, "eigen.yaml")
+    with Store.open(copy, read_only=False) as st:
+        res = build_scores(st, spec, [2022], n_draws=40, seed=1)
+        write_scores(st, res, {"spec": "eigen.yaml"})
+        assert scored_dimensions(st, "eigen") == [
+            {"code": "wonen", "label": {"nl": "wonen", "en": "housing"}},
+            {"code": "voorzieningen", "label": {"nl": "voorzieningen", "en": "voorzieningen"}}]
+        stored = st.sql("SELECT * FROM scores WHERE spec = 'eigen'")
+    assert stored[["total", "total_lo", "total_hi", "rank_lo", "rank_hi"]].notna().all().all()
+    code = str(stored.sort_values("rank")["code"].iloc[0])
+    with TestClient(create_app(copy, warm=False), raise_server_exceptions=False) as client:
+        meta = client.get("/api/meta")
+        assert meta.status_code == 200 and meta.json()["spec"] == "eigen"
+        for path in ("/api/map/pc4?year=2022", f"/api/profile/pc4/{code}?year=2022", f"/api/areas/pc4/{code}",
+                     "/api/download/ranking/pc4?year=2022&format=csv"):
+            assert client.get(path).status_code == 200, path

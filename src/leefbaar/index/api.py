@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leefbaar.errors import StoreError
+from leefbaar.errors import SpecError, StoreError
+from leefbaar.index.spec import load_spec
 
 DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
 
@@ -128,3 +129,30 @@ def explain_change(store, code: str, from_year: int, to_year: int, spec: str = "
     out.insert(1, "from_year", from_year)
     out.insert(2, "to_year", to_year)
     return out
+
+
+def scored_dimensions(store, spec: str = "default", level: str = "pc4") -> list[dict]:
+    """The dimensions of a scored spec in display order: ``[{"code": ..., "label": {"nl": ..., "en": ...}}]``.
+
+    From ``spec_dimensions`` (written by ``leefbaar score``); for a store scored before that table existed,
+    the codes of ``dimension_scores`` in the order of the built-in spec of that name (codes as labels when
+    there is none). Raises ``StoreError`` when the spec has no scores at that level."""
+    tables = set(store.sql("SELECT table_name FROM information_schema.tables")["table_name"])
+    if "spec_dimensions" in tables:
+        rows = store.sql("SELECT dimension, label_nl, label_en FROM spec_dimensions WHERE spec = ? AND level = ? "
+                         "ORDER BY position", [spec, level])
+        if not rows.empty:
+            return [{"code": r.dimension, "label": {"nl": r.label_nl, "en": r.label_en}} for r in rows.itertuples()]
+    _require(store, "dimension_scores")
+    codes = store.sql("SELECT DISTINCT dimension FROM dimension_scores WHERE spec = ? AND level = ?",
+                      [spec, level])["dimension"].tolist()
+    if not codes:
+        raise StoreError(f"no dimension scores for spec {spec!r} at level {level!r}; run 'leefbaar score --spec "
+                         f"{spec}'")
+    try:
+        dims = [d for d in load_spec(spec).dimensions if d.code in codes]
+    except SpecError:
+        dims = []
+    if {d.code for d in dims} != set(codes):
+        return [{"code": c, "label": {"nl": c, "en": c}} for c in sorted(codes)]
+    return [{"code": d.code, "label": {"nl": d.label_nl, "en": d.label_en}} for d in dims]

@@ -333,6 +333,13 @@ class LivabilityIndex:
             self.weights_[d.code] = dict(zip(feats, w * dim_w, strict=True))
             self.centre_[d.code] = Z.mean(axis=0)
 
+    def weighted_design(self, X: pd.DataFrame, code: str) -> tuple[np.ndarray, np.ndarray]:
+        """Not calibrated: the signed normalised features of dimension ``code`` (rows x features) and their
+        weights; the dimension score is their product."""
+        w, signs = self.weights_[code], self._signs(code)
+        Z = np.column_stack([self._normalise(X, f) * signs[f] for f in w])
+        return Z, np.array(list(w.values()))
+
     def contributions(self, panel: pd.DataFrame, X: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
         """Per dimension a frame (rows as ``panel``) with ``_baseline`` and one column per feature."""
         X = self.matrix_.transform(panel) if X is None else X

@@ -12,6 +12,9 @@ Store tables written by ``write_scores`` (``leefbaar score``):
     (NULL when the area never had official scores);
     total_lo, total_hi (90 % Monte Carlo interval; equal to total for official rows), rank (1 = best within
     level and year), rank_lo, rank_hi, p_class_differs (share of draws whose class differs; 0 if official).
+``dimension_scores`` - one row per (spec, level, code, year, dimension): score, whatever the dimensions are
+    called; ``spec_dimensions`` - the spec's dimensions in display order: position, dimension, label_nl,
+    label_en (``api.scored_dimensions`` reads both).
 ``contributions`` - one row per (spec, level, code, year, dimension, indicator):
     contribution in score points. ``indicator`` is a feature key (``won_hcorp/woning``), a spatial lag
     (``<key>@buren``), ``_ligging`` (smooth regional term), ``_baseline`` (national mean of the dimension in
@@ -182,11 +185,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         if n_draws > 0:
             step("uncertainty")
             alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
-            if spec.weighting == "calibrated":
-                prepared = unc.prepare([model, alt], panel)
-                afw_draws = unc.draws(prepared, n_draws, seed, anchoring=anchoring)
-            else:
-                afw_draws = unc.weight_draws([model, alt], panel, n_draws, seed)
+            afw_draws = unc.draws(unc.prepare([model, alt], panel), n_draws, seed, anchoring=anchoring)
             classify = classify_total if lbm else (lambda a: np.zeros(np.shape(a), dtype=np.int8))
             summary = unc.summarise(scores["afw"].to_numpy(), afw_draws, scores["year"].to_numpy(),
                                     spec.reference, classify, fixed=kind == "official")
@@ -238,6 +237,15 @@ def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, p
     return out.reset_index(drop=True)
 
 
+def spec_dimensions(spec: IndexSpec) -> pd.DataFrame:
+    """The dimensions of a spec in display order (the spec's order): spec, level, position (0-based),
+    dimension, label_nl, label_en; stored beside the scores so that a reader of the store needs no spec file."""
+    return pd.DataFrame({"spec": spec.name, "level": spec.level, "position": np.arange(len(spec.dimensions)),
+                         "dimension": [d.code for d in spec.dimensions],
+                         "label_nl": [d.label_nl for d in spec.dimensions],
+                         "label_en": [d.label_en for d in spec.dimensions]})
+
+
 def write_scores(store, result: ScoreResult, params: dict) -> int:
     """Replace this spec/level's rows of ``scores`` and ``contributions`` in the store; returns the run id.
 
@@ -252,6 +260,7 @@ def write_scores(store, result: ScoreResult, params: dict) -> int:
         store.replace("contributions", result.contributions, {"spec": spec, "level": level})
         if result.dimensions is not None:
             store.replace("dimension_scores", result.dimensions, {"spec": spec, "level": level})
+        store.replace("spec_dimensions", spec_dimensions(result.model.spec), {"spec": spec, "level": level})
     return run_id
 
 

@@ -21,7 +21,9 @@ Three sources vary in every draw:
   model terms of both years move together in every draw, plus a normal nowcast error with the row's
   ``noise_sd`` (the spread of the official change the correction did not predict).
 
-All draws of one alternative are one matrix product ``B @ coef_draws.T`` per dimension, so 1,000 draws over
+Specs without calibration (pca, expert, equal weighting) go the same way, with their indicator weights held
+as fitted: only the normalisation alternative and the dimension weights vary. All draws of one alternative
+are one matrix product ``B @ coef_draws.T`` per dimension, so 1,000 draws over
 all PC4 and five dimensions take seconds; ``naive_draws`` rebuilds the index once per draw (bootstrap rows,
 refit everything from the indicator matrix on, rescore), as COINr does: the reference the fast path is checked
 against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
@@ -34,7 +36,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from leefbaar.errors import LeefbaarError
 from leefbaar.index.model import LivabilityIndex
 from leefbaar.index.spec import IndexSpec
 
@@ -60,13 +61,23 @@ class Anchoring:
 
 
 @dataclass
-class Prepared:
-    """Design matrices of one fitted alternative on the rows to score, and per dimension a square root of
-    ``cov`` (``root @ root.T == cov``)."""
+class Term:
+    """One dimension of one fitted alternative as a linear model: score = ``theta[0] + design @ theta[1:]``,
+    coefficients held at ``lower`` or above; ``root`` (``root @ root.T`` = covariance of ``theta``) is zero
+    where nothing is estimated (weights of pca, expert and equal specs)."""
 
-    designs: dict[str, np.ndarray]
+    design: np.ndarray
+    theta: np.ndarray
+    lower: np.ndarray
+    root: np.ndarray
+
+
+@dataclass
+class Prepared:
+    """Every dimension of one fitted alternative on the rows to score (``Term`` per dimension code)."""
+
+    terms: dict[str, Term]
     model: LivabilityIndex
-    roots: dict[str, np.ndarray]
 
 
 def _root(cov: np.ndarray | None, size: int) -> np.ndarray:
@@ -77,14 +88,21 @@ def _root(cov: np.ndarray | None, size: int) -> np.ndarray:
 
 
 def prepare(models: list[LivabilityIndex], panel: pd.DataFrame) -> list[Prepared]:
-    """Design matrices of each fitted calibrated model on ``panel`` (computed once, reused by every draw)."""
+    """Each fitted model on ``panel`` as linear terms (computed once, reused by every draw). Calibrated: the
+    spline and location design and the fitted coefficients with their covariance. Other weightings: the
+    signed normalised indicators and their weights (``LivabilityIndex.weighted_design``), held fixed."""
     out = []
     for m in models:
-        if not hasattr(m, "models_"):
-            raise LeefbaarError(f"spec {m.spec.name!r} is not calibrated: use weight_draws for its uncertainty")
         X = m.matrix_.transform(panel)
-        out.append(Prepared({d: mm.design(X) for d, mm in m.models_.items()}, m,
-                            {d: _root(mm.cov, len(mm.coef) + 1) for d, mm in m.models_.items()}))
+        if m.spec.weighting == "calibrated":
+            terms = {d: Term(mm.design(X), np.concatenate([[mm.intercept], mm.coef]), mm.lower,
+                             _root(mm.cov, len(mm.coef) + 1)) for d, mm in m.models_.items()}
+        else:
+            terms = {}
+            for d in m.spec.dimension_codes:
+                Z, w = m.weighted_design(X, d)
+                terms[d] = Term(Z, np.concatenate([[0.0], w]), np.full(len(w), -np.inf), np.zeros((len(w) + 1,) * 2))
+        out.append(Prepared(terms, m))
     return out
 
 
@@ -97,13 +115,15 @@ def _weights(rng: np.random.Generator, k: int, size: int | None, concentration: 
 
 def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: float = 50.0,
           anchoring: Anchoring | None = None) -> np.ndarray:
-    """afw draws, shape (rows, n_draws), in score points (the model alone without ``anchoring``)."""
+    """afw draws, shape (rows, n_draws), in score points (the model alone without ``anchoring``), for any
+    weighting: each draw takes one alternative with equal probability, dimension weights ``k *
+    Dirichlet(concentration)`` and, where calibrated, coefficients from their covariance."""
     rng = np.random.default_rng(seed)
     n_alt = len(prepared)
-    dims = list(prepared[0].designs)
+    dims = list(prepared[0].terms)
     choice = rng.integers(0, n_alt, size=n_draws)
     weights = _weights(rng, len(dims), n_draws, concentration)
-    n = next(iter(prepared[0].designs.values())).shape[0]
+    n = next(iter(prepared[0].terms.values())).design.shape[0]
     out = np.empty((n, n_draws))
     for a, prep in enumerate(prepared):
         idx = np.flatnonzero(choice == a)
@@ -111,10 +131,10 @@ def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: 
             continue
         total = np.zeros((n, len(idx)))
         for k, d in enumerate(dims):
-            mm, root = prep.model.models_[d], prep.roots[d]
-            theta = np.concatenate([[mm.intercept], mm.coef]) + rng.standard_normal((len(idx), len(root))) @ root.T
-            coef = np.maximum(theta[:, 1:], mm.lower)
-            m = theta[:, 0] + prep.designs[d] @ coef.T
+            t = prep.terms[d]
+            theta = t.theta + rng.standard_normal((len(idx), len(t.root))) @ t.root.T
+            coef = np.maximum(theta[:, 1:], t.lower)
+            m = theta[:, 0] + t.design @ coef.T
             if anchoring is not None:
                 m = (anchoring.c_now[d][:, None] * m + anchoring.c_anchor[d][:, None] * m[anchoring.anchor_row]
                      + anchoring.const[d][:, None])
@@ -122,25 +142,6 @@ def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: 
         out[:, idx] = total
     if anchoring is not None:
         out += np.nan_to_num(anchoring.noise_sd)[:, None] * rng.standard_normal((n, n_draws))
-    return out
-
-
-def weight_draws(models: list[LivabilityIndex], panel: pd.DataFrame, n_draws: int, seed: int = 0,
-                 concentration: float = 50.0) -> np.ndarray:
-    """afw draws, shape (rows, n_draws), for specs without calibration (pca, expert, equal weighting): each
-    draw takes one of the fitted ``models`` (the spec and its rank variant: the normalisation) with equal
-    probability and dimension weights ``k * Dirichlet(concentration)``; all draws of a model are one matrix
-    product of its dimension scores with the weight draws. (Indicator weights within a dimension stay as
-    fitted.)"""
-    rng = np.random.default_rng(seed)
-    dims = [d.code for d in models[0].spec.dimensions]
-    choice = rng.integers(0, len(models), size=n_draws)
-    weights = _weights(rng, len(dims), n_draws, concentration)
-    out = np.empty((len(panel), n_draws))
-    for a, m in enumerate(models):
-        idx = np.flatnonzero(choice == a)
-        if len(idx):
-            out[:, idx] = m.score(panel)[dims].to_numpy(float) @ weights[idx].T
     return out
 
 

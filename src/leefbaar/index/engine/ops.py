@@ -263,7 +263,8 @@ def aggregate(V: np.ndarray, w: np.ndarray, A: np.ndarray, method: str, min_shar
         present = present[None]
     wv = w[..., None, :] if w.ndim == 2 else w
     if method == "median":
-        return _weighted_median(V, np.broadcast_to(wv, V.shape), A, min_share)
+        shape = np.broadcast_shapes(V.shape, wv.shape)  # one set of values under many weight vectors
+        return _weighted_median(np.broadcast_to(V, shape), np.broadcast_to(wv, shape), A, min_share)
     full = bool(present.all())
     den = (wv @ A) if full else _matmul(np.where(present, wv, 0.0), A)  # no gap: the weights' sums
     if method == "arithmetic":
