@@ -161,7 +161,7 @@ def test_treat_thresholds_and_per_indicator():
     assert build(f, s).data["treated"].loc["u00", "a"] == 1e6
 
 
-UNC = {"draws": 200, "seed": 4, "weights": {"perturb": 0.25},
+UNC = {"draws": 24, "seed": 4, "weights": {"perturb": 0.25},
        "normalise": [{"method": "minmax", "range": [1, 100]}, {"method": "zscore", "mean": 10, "sd": 2}],
        "aggregate": ["arithmetic", "geometric"], "drop_indicator": True}
 
@@ -176,7 +176,7 @@ def test_uncertainty_vectorised_equals_rebuilds_and_sobol_equals_salib():
     fast = analyse(inputs, s)
     slow = analyse(inputs, s, naive=True)
     np.testing.assert_allclose(fast.draws, slow.draws, rtol=1e-12)
-    assert len(fast.draws) == 200 // 6 * 6
+    assert len(fast.draws) == 24 // 6 * 6
     tab = fast.scores
     assert (tab["score_p05"] <= tab["score_median"]).all() and (tab["score_median"] <= tab["score_p95"]).all()
     assert (tab["rank_p05"] <= tab["rank_p95"]).all()
@@ -192,7 +192,7 @@ def test_uncertainty_with_imputation_alternatives_and_refusals():
     f = small()
     f.loc[[1, 5], "a"] = np.nan
     s = spec(impute={"method": "group_mean", "group": "grp"},
-             uncertainty={"draws": 60, "impute": ["group_mean", "median"], "weights": {"perturb": 0.1}})
+             uncertainty={"draws": 24, "impute": ["group_mean", "median"], "weights": {"perturb": 0.1}})
     inputs = validate(f, s)
     np.testing.assert_allclose(analyse(inputs, s).draws, analyse(inputs, s, naive=True).draws, rtol=1e-12)
     bad = spec(uncertainty={"draws": 60, "aggregate": ["arithmetic", "geometric"]},
@@ -326,7 +326,7 @@ def test_uncertainty_vectorised_equals_rebuilds_for_other_aggregations(extra):
     f = small()
     f.loc[[3, 7], "c"] = np.nan
     s = spec(normalise={"method": "minmax", "range": [1, 100]}, **extra,
-             uncertainty={"draws": 60, "weights": {"perturb": 0.25}, "drop_indicator": True,
+             uncertainty={"draws": 30, "weights": {"perturb": 0.25}, "drop_indicator": True,
                           "normalise": [{"method": "minmax", "range": [1, 100]}, {"method": "zscore", "mean": 10}]})
     inputs = validate(f, s)
     fast, slow = analyse(inputs, s), analyse(inputs, s, naive=True)
