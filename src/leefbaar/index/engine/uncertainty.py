@@ -14,8 +14,8 @@ The spec's ``uncertainty`` section (or the arguments of ``analyse``) names what 
 Each named choice is one factor of a Sobol design (SALib ``sobol.sample`` with groups: the weight
 perturbations are one group, each discrete choice one factor whose uniform input picks an alternative with
 equal chances). Every row of the design is one draw. The steps up to normalising are computed once per
-(imputation, normaliser) alternative; all draws of an (alternative, aggregator) pair are then aggregated at
-once as matrix products over a leading axis of draws (``build.aggregate_all``). Outputs:
+(imputation, normaliser) alternative; all draws are then aggregated together, level by level, as one array
+computation over draws x units x children (``evaluate``). Outputs:
 
 - per unit and code of the top level: nominal score and rank, median, 5 % and 95 % quantiles of the score
   and of the rank over the draws (90 % interval);
@@ -24,8 +24,8 @@ once as matrix products over a leading axis of draws (``build.aggregate_all``). 
   and for each unit's rank (the same estimators as SALib, Saltelli 2010 for S1 and Jansen for ST, vectorised
   over units; checked against SALib in the tests).
 
-``naive`` runs the same design by rebuilding the index once per draw through ``build.run`` (the reference
-the vectorised path is checked and timed against).
+``naive`` runs the same design by one full ``build`` per draw through the public API (the reference the
+vectorised path is checked and timed against).
 """
 
 from __future__ import annotations
