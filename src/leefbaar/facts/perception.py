@@ -81,7 +81,8 @@ class Perception:
         return {"nl": d.label_nl, "en": d.label_en}
 
     def _gap_text(self, name: str, dimension: str, year: int, gap: float) -> dict[str, str]:
-        key = "perception.gap.worse" if gap < 0 else "perception.gap.better"
+        key = "perception.gap.equal" if round(gap) == 0 else "perception.gap.worse" if gap < 0 else \
+            "perception.gap.better"
         return {lg: say(key, lg, area=name, index=self._labels(dimension)[lg].lower(), year=year,
                         points=fmt_number(abs(gap), lg, 0)) for lg in LANGS}
 
@@ -90,7 +91,8 @@ class Perception:
                 "dimension": r.dimension, "label": self._labels(r.dimension),
                 "subjective": _num(r.subjective), "objective": _num(r.objective), "gap": _num(r.gap),
                 "gap_residual": _num(r.gap_residual), "rank": None if pd.isna(r.rank) else int(r.rank),
-                "judgement": None if _num(r.gap) is None else ("worse" if r.gap < 0 else "better"),
+                "judgement": None if _num(r.gap) is None else "equal" if round(r.gap) == 0 else
+                "worse" if r.gap < 0 else "better",
                 "text": None if _num(r.gap) is None else self._gap_text(r.name, r.dimension, int(r.year), r.gap)}
 
     # -- answers -------------------------------------------------------------------------------------
@@ -101,7 +103,9 @@ class Perception:
         if edition not in self.editions:
             raise StoreError(f"no Wijkprofiel edition {edition}; editions: {', '.join(map(str, self.editions))}")
         idx = self.gaps[self.gaps["theme"] == "index"]
-        city = idx[idx["area_type"] == "stad"].sort_values(["dimension", "year"])
+        order = {d.key: i for i, d in enumerate(DIMENSIONS)}
+        city = idx[idx["area_type"] == "stad"].sort_values(["dimension", "year"], key=lambda c: c.map(order)
+                                                            if c.name == "dimension" else c)
         hoods = idx[idx["area_type"].isin(NEIGHBOURHOOD_TYPES) & (idx["year"] == edition) & idx["gap"].notna()]
         largest = hoods.reindex(hoods["gap"].abs().sort_values(ascending=False).index).head(top)
         n_hoods = hoods.groupby("dimension")["code"].nunique().to_dict()
@@ -134,8 +138,9 @@ class Perception:
         if hit.empty:
             return None
         a = hit.iloc[0]
+        order = {d.key: i for i, d in enumerate(DIMENSIONS)}
         idx = self.gaps[(self.gaps["code"] == code) & (self.gaps["theme"] == "index")].sort_values(
-            ["dimension", "year"])
+            ["dimension", "year"], key=lambda c: c.map(order) if c.name == "dimension" else c)
         themes = self.gaps[(self.gaps["code"] == code) & (self.gaps["theme"] != "index")
                            & (self.gaps["year"] == idx["year"].max())]
         ranked = self.gaps[(self.gaps["theme"] == "index") & self.gaps["rank"].notna()]
