@@ -1008,9 +1008,9 @@ def create_app(
 
     @app.get("/{path:path}", include_in_schema=False)
     def unknown_page(path: str):
-        """Any other path: the API answers 404 in JSON, a page address gets the page (status 404), which says
-        in Dutch or English that it does not exist and offers search."""
-        if path == "api" or path.startswith(("api/", "static/")):
+        """Any other path: the API and file names answer 404 in JSON, a page address gets the page (status 404),
+        which says in Dutch or English that it does not exist and offers search."""
+        if path == "api" or path.startswith(("api/", "static/")) or "." in path.rsplit("/", 1)[-1]:
             raise NotFound(f"no such address: /{path}")
         return FileResponse(index_html, media_type="text/html", status_code=404)
 
