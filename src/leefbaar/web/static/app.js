@@ -37,7 +37,6 @@ const fmtSigned = (v, d = 3) => { if (missing(v)) return "–"; const r = rounde
 const fmtInt = (v) => (missing(v) ? "–" : nf(0).format(Math.round(v)));
 const fmtAuto = (v) => (missing(v) ? "–" : Math.abs(v) >= 100 ? fmt(v, 0) : Math.abs(v) >= 1 ? fmt(v, 2) : fmt(v, 3));
 const pct = (v, d = 1) => (missing(v) ? "–" : new Intl.NumberFormat(LOCALE(), { style: "percent", minimumFractionDigits: d, maximumFractionDigits: d }).format(rounded(v, d + 2)));
-const plural = (n, one, many, vars = {}) => t(Math.round(n) === 1 ? one : many, { n: fmtInt(n), ...vars });
 const announce = (msg) => { document.getElementById("status").textContent = msg; };
 
 class ApiError extends Error { constructor(status, detail) { super(detail); this.status = status; } }
@@ -611,8 +610,8 @@ async function pageProgrammes() {
 const PAGES = ["map", "area", "compare", "gap", "programmes", "perception"];
 // what the page modules (pages/*.js) use of this one
 const ui = {
-  state, main, h, t, L, nf, fmt, fmtSigned, fmtInt, fmtAuto, pct, plural, api, url, go, params, setQuery, section, table, emptyState,
-  errorState, downloads, announce, levelLabel, classLabel, classSwatch, lineChart, groupedBars, route, navClick: (...a) => navClick(...a),
+  state, main, h, t, L, nf, fmt, fmtSigned, fmtInt, fmtAuto, pct, api, url, go, params, setQuery, section, table, emptyState,
+  errorState, downloads, announce, levelLabel, classLabel, classSwatch, lineChart, groupedBars, route,
 };
 async function route() {
   const q = params();
