@@ -34,8 +34,23 @@ if not VENDOR.exists():
 
 
 @pytest.fixture(scope="module")
-def server(store_file):
-    with dashboard_server(store_file) as base:
+def evaluated_store(store_file, tmp_path_factory):
+    """A copy of the store with the NPRZ evaluation recorded (few permutations: fast), for the evaluation cards."""
+    from leefbaar.evaluation.report import EvaluationConfig, evaluate, record
+    from leefbaar.store.store import Store
+
+    path = tmp_path_factory.mktemp("evaluated") / "leefbaar.duckdb"
+    shutil.copy(store_file, path)
+    with Store.open(path, read_only=False) as st:
+        ev = evaluate(st, "nprz", EvaluationConfig(n_permutations=99, n_placebos=10))
+        with st.transaction(), st.run("evaluate", {"programme": "nprz"}):
+            record(st, ev)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(evaluated_store):
+    with dashboard_server(evaluated_store) as base:
         yield base
 
 
@@ -190,3 +205,150 @@ def test_report_pdf_has_pages(store_file, tmp_path):
     if shutil.which("pdftoppm"):
         subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "3", str(result.pdf),
                         str(SHOTS / "report_page")], check=True)
+
+
+# -- perception, evaluation cards, routes, not found, phone layout (views) ----------------------------------------
+def _json(server, path):
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server}{path}", timeout=120) as r:
+        return json.loads(r.read())
+
+
+def test_perception_view(server, page):
+    overview = _json(server, "/api/perception")
+    page.goto(f"{server}/perception")
+    page.wait_for_selector("#pe-largest li", timeout=120_000)
+    items = page.locator("#pe-largest li")
+    assert items.count() == len(overview["largest"]) == 10
+    assert items.first.inner_text() == overview["largest"][0]["text"]["nl"]
+    assert page.locator("figure.pe-chart svg.chart").count() == 3  # the city: one chart per index
+    _shot(page, "perception")
+    items.first.locator("a").click()
+    code = overview["largest"][0]["code"]
+    page.wait_for_url(re.compile(rf"/perception/{code}"))
+    page.wait_for_selector("#pe-link")
+    area = _json(server, f"/api/perception/{code}")
+    assert page.locator("#pe-link").inner_text() == area["link_text"]["nl"]
+    rows = page.locator("table").nth(0).locator("tbody tr")
+    assert rows.count() == len(area["buurten"]) and area["buurten"][0]["code"] in rows.first.inner_text()
+    _shot(page, "perception_area")
+    page.click("#lang")
+    page.wait_for_selector("text=Perception next to figures")
+    assert page.locator("#pe-link").inner_text() == area["link_text"]["en"]
+    assert "bewoners" not in page.locator("main").inner_text()
+    _shot(page, "perception_area_en")
+    assert not page.problems, page.problems
+
+
+def test_evaluation_card(server, page):
+    card = next(c for c in _json(server, "/api/evaluations") if c["programme"] == "nprz")
+    page.goto(f"{server}/programmes")
+    box = page.locator("article.evaluation[data-programme=nprz]")
+    box.wait_for()
+    assert box.get_attribute("data-conclusion") == card["conclusion"]
+    assert box.locator(".verdict").inner_text() == card["verdict"]["nl"]
+    text = box.inner_text()
+    assert "estimate" not in text and "matched_did" not in text and "ci_low" not in text  # no raw table dump
+    assert box.locator(".pretrend li").count() == 2
+    if card["headline"]:
+        est = box.locator(".estimate").inner_text()
+        assert "95%-interval" in est and re.search(r"[+-]?0,\d{3}", est) and "." not in est.split("(")[0]
+    else:
+        assert box.locator(".estimate").get_attribute("data-estimate") == ""
+    assert f"{len(card['areas'])} PC4-gebied" in box.locator(".ev-areas summary").inner_text()
+    box.locator(".ev-areas summary").click()
+    assert box.locator(".area-list a").count() == len(card["areas"])
+    _shot(page, "programmes_evaluation")
+    page.click("#lang")
+    page.wait_for_selector("text=Evaluations: what did the programmes do?")
+    assert page.locator("article.evaluation[data-programme=nprz] .verdict").inner_text() == card["verdict"]["en"]
+    assert not page.problems, page.problems
+
+
+ROUTES = {"/": "#map", "/map": "#map", "/area": "#page-search", "/area/pc4/3072": "#score-total",
+          "/compare?area=pc4:3072&area=pc4:1011": "table", "/gap": "svg.chart", "/programmes": ".tl-row",
+          "/perception": "#pe-largest", "/perception/WP0081": "#pe-link", "/area/foo/1234": "#notfound",
+          "/area/pc4/0000": "#notfound", "/area/pc4/3072?year=1990": "#notfound", "/no/such/page": "#notfound",
+          "/perception/WP9999": "#notfound"}
+
+
+def test_every_route_works_on_reload(server, page):
+    for path, selector in ROUTES.items():
+        page.goto(f"{server}{path}")
+        page.wait_for_selector(selector, state="attached", timeout=60_000)
+        page.reload()
+        page.wait_for_selector(selector, state="attached", timeout=60_000)
+        assert page.locator("h1").count() >= 1, path
+        if selector == "#notfound":
+            assert page.locator("h1").first.inner_text() == "Niet gevonden", path
+            assert page.locator("#page-search").is_visible() and page.locator("#nf-back").is_visible()
+    assert [p for p in page.problems if "404" not in p] == []
+
+
+def test_unknown_code_gives_a_page_with_search(server, page):
+    page.goto(f"{server}/area/pc4/0000")
+    page.wait_for_selector("#notfound")
+    assert "0000" in page.locator("#notfound").inner_text() and "store" in page.locator("#notfound").inner_text()
+    page.goto(f"{server}/area/pc4/3072?year=1990")
+    page.wait_for_selector("#notfound")
+    assert page.locator("#notfound").inner_text() == "Geen scores voor 3072 in 1990."
+    page.fill("#page-search", "3072")
+    page.wait_for_selector("#page-search-results a")
+    page.locator("#page-search-results a").first.click()
+    page.wait_for_url(re.compile(r"/area/pc4/3072$"))
+    page.wait_for_selector("#score-total")
+    page.goto(f"{server}/area/pc4/0000?lang=en")
+    page.wait_for_selector("#notfound")
+    assert page.locator("h1").first.inner_text() == "Not found"
+    assert "No area 0000" in page.locator("#notfound").inner_text()
+    _shot(page, "not_found_en")
+    page.goto(f"{server}/area/foo/1234")
+    page.wait_for_selector("#notfound")
+    page.click("#nf-map")
+    page.wait_for_url(re.compile(r"/map"))
+    assert [p for p in page.problems if "404" not in p] == []
+
+
+CHART_TEXT = """[...document.querySelectorAll('svg.chart')].flatMap(svg => {
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return [...svg.querySelectorAll('text')].filter(t => t.getBoundingClientRect().width > 0)
+    .map(t => parseFloat(getComputedStyle(t).fontSize) * scale); })"""
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_phone_layout_has_no_sideways_scroll(server, browser, width):
+    ctx = browser.new_context(viewport={"width": width, "height": 844}, locale="nl-NL", device_scale_factor=1)
+    pg = ctx.new_page()
+    try:
+        for path, selector in [("/map", "body[data-map-ready]"), ("/area/pc4/3072", "#score-total"),
+                               ("/compare?area=pc4:3072&area=pc4:1011", "svg.chart"),
+                               ("/gap?gemeente=GM0599", "svg.chart"), ("/programmes", "article.evaluation"),
+                               ("/perception", "#pe-largest"), ("/perception/WP0081", "#pe-link"),
+                               ("/area/pc4/0000", "#notfound")]:
+            pg.goto(f"{server}{path}")
+            pg.wait_for_selector(selector, state="attached", timeout=60_000)
+            pg.wait_for_timeout(200)
+            scroll, inner = pg.evaluate("[document.scrollingElement.scrollWidth, innerWidth]")
+            assert scroll <= inner, f"{path}: {scroll} px wide at {inner} px"
+            sizes = pg.evaluate(CHART_TEXT)
+            assert not sizes or min(sizes) >= 10.9, f"{path}: chart text {min(sizes):.1f} px"
+            if path == "/map":
+                assert pg.locator("#map").bounding_box()["y"] < 844 / 2  # the map on the first screen
+            if width == 390:
+                _shot(pg, f"phone{path.replace('/', '_').split('?')[0]}")
+    finally:
+        ctx.close()
+
+
+def test_segregation_beside_the_gap(server, page):
+    view = _json(server, "/api/segregation/GM0599")
+    page.goto(f"{server}/gap?level=pc4&gemeente=GM0599")
+    page.wait_for_selector("#segregation-verdict", timeout=120_000)
+    assert page.locator("#segregation-verdict").inner_text() == view["verdict_text"]
+    assert page.locator("#segregation svg.chart").count() == 1
+    assert page.locator("#segregation tbody tr").count() == len(view["series"])
+    assert "95%-interval" in page.locator("#segregation").inner_text()
+    _shot(page, "gap_segregation")
+    assert not page.problems, page.problems

@@ -237,3 +237,146 @@ def test_programmes_and_gap(client):
     gap = client.get("/api/gap/pc4", params={"gemeente": "GM0599"}).json()
     last = gap["years"][-1]
     assert last["p10"] <= last["p50"] <= last["p90"] and sum(last["classes"]) == last["n_classed"] < last["n_areas"]
+
+
+# -- perception, evaluation cards, segregation, page addresses, Dutch CSV (views) ----------------------------------
+def test_perception_overview_and_area_state_the_analysis(client, store):
+    from leefbaar.analysis.perception import perception_gaps
+    from leefbaar.analysis.wijkprofiel import NEIGHBOURHOOD_TYPES, wijkprofiel_frame
+
+    o = client.get("/api/perception").json()
+    assert o["editions"][0] == 2014 and o["edition"] == o["editions"][-1]
+    gaps = perception_gaps(wijkprofiel_frame(store))
+    latest = gaps[(gaps["theme"] == "index") & (gaps["year"] == o["edition"])
+                  & gaps["area_type"].isin(NEIGHBOURHOOD_TYPES)]
+    top = latest.loc[latest["gap"].abs().idxmax()]
+    first = o["largest"][0]
+    assert (first["code"], first["dimension"]) == (top["code"], top["dimension"])
+    assert first["gap"] == pytest.approx(first["subjective"] - first["objective"])
+    assert first["text"]["nl"].startswith(top["name"]) and "slechter" in first["text"]["nl"] and first["gap"] < 0
+    assert "worse" in first["text"]["en"] and "slechter" not in first["text"]["en"]
+    assert [abs(r["gap"]) for r in o["largest"]] == sorted((abs(r["gap"]) for r in o["largest"]), reverse=True)
+    assert {r["code"] for r in o["city"]} == {"WP5000"}  # the city's own series, every edition and index
+    area = client.get("/api/perception/81").json()
+    assert area == client.get("/api/perception/WP0081").json() and area["area"]["name"] == "Bloemhof"
+    assert {r["year"] for r in area["indices"]} == set(o["editions"])
+    bu = area["buurten"][0]
+    assert bu["code"].startswith("BU") and isinstance(bu["klasse"], int) and 1 <= bu["klasse"] <= 9
+    lbm = store.sql("SELECT value FROM observations WHERE level = 'buurt' AND code = ? AND year = ? AND "
+                    "indicator = 'lbm_afw'", [bu["code"], area["lbm_year"]])["value"].iloc[0]
+    assert bu["afw"] == pytest.approx(lbm)
+    assert client.get("/api/perception/WP9999").status_code == 404
+    assert client.get("/api/perception", params={"edition": 2015}).status_code == 404
+
+
+@pytest.fixture(scope="module")
+def evaluated(store_file, tmp_path_factory):
+    """A copy of the store with the NPRZ evaluation recorded (few permutations: fast) and that evaluation."""
+    import shutil
+
+    from leefbaar.evaluation.report import EvaluationConfig, evaluate, record
+    from leefbaar.store.store import Store
+
+    path = tmp_path_factory.mktemp("evaluated") / "leefbaar.duckdb"
+    shutil.copy(store_file, path)
+    with Store.open(path, read_only=False) as st:
+        ev = evaluate(st, "nprz", EvaluationConfig(n_permutations=99, n_placebos=10))
+        with st.transaction(), st.run("evaluate", {"programme": "nprz"}):
+            record(st, ev)
+    with TestClient(create_app(path, warm=False), raise_server_exceptions=False) as c:
+        yield c, ev
+
+
+def test_evaluation_card_says_what_the_cli_says(evaluated):
+    from leefbaar.cli.evaluate import verdict_line
+
+    c, ev = evaluated
+    cards = c.get("/api/evaluations").json()
+    card = next(x for x in cards if x["programme"] == "nprz")
+    assert card["conclusion"] == ev.conclusion
+    assert card["verdict"] == {lang: verdict_line(ev, lang) for lang in ("nl", "en")}
+    est = ev.estimates()
+    if ev.conclusion == "withheld":
+        assert card["headline"] is None and card["reasons"]["nl"] and card["reasons"]["en"]
+        assert card["reasons"]["nl"] == ev.reasons("nl")
+    else:
+        perm = est[(est["method"] == "matched_did") & (est["inference"] == "permutation")].iloc[0]
+        assert card["headline"]["estimate"] == pytest.approx(perm["estimate"])
+        assert (card["headline"]["lo"], card["headline"]["hi"]) == pytest.approx((perm["ci_low"], perm["ci_high"]))
+        assert card["headline"]["level"] == 95
+    assert [p["test"] for p in card["pretrend"]] == ["pretrend_holdout", "event_study_pretrend"]
+    assert all(isinstance(p["passed"], bool) for p in card["pretrend"])
+    assert card["n_treated"] == ev.did.n_treated_ and len(card["areas"]) == int(card["membership"]["nl"].split()[0])
+
+
+def test_withheld_reasons_are_translated_with_local_numbers():
+    from leefbaar.facts.evaluations import translate_note
+
+    note = ("the pre-trend differs: over the held-out period 2002->2008 the programme areas changed by -0.019 "
+            "relative to the references (permutation p = 0.020); the event study finds differences before the "
+            "start (Wald test p = 0.011)")
+    nl = translate_note(note, "nl")
+    assert len(nl) == 2 and "-0,019" in nl[0] and "0,020" in nl[0] and "2002–2008" in nl[0]
+    assert "Wald" in nl[1] and "0,011" in nl[1] and "the " not in " ".join(nl)
+    assert translate_note(note, "en")[1] == "the event study finds differences before the start (Wald test p = 0.011)"
+    assert translate_note("something no catalogue message says", "nl") == [
+        "een blokkerende controle is niet gehaald (zie het rapport van leefbaar evaluate)"]
+
+
+def test_segregation_view_of_a_gemeente(client, store):
+    from leefbaar.analysis.segregation import segregation_view
+
+    d = client.get("/api/segregation/Rotterdam").json()
+    assert d["available"] and d["gemeente"] == "GM0599" and d["interval_percent"] == 95
+    assert all(r["lo"] <= r["value"] <= r["hi"] for r in d["series"])
+    view = segregation_view(store, "GM0599")
+    assert [r["value"] for r in d["series"]] == pytest.approx([r["value"] for r in view["series"]])
+    assert view["text"].startswith(f"**{d['verdict_text']}**") and d["verdict"] == view["verdict"]
+    assert client.get("/api/segregation/Atlantis").status_code == 404
+    assert client.get("/api/segregation/GM0599", params={"by": "migration"}).status_code == 422
+
+
+def test_every_page_address_answers_the_page(client):
+    for path in ("/", "/map", "/area", "/area/pc4", "/area/pc4/3072", "/area/foo/1234", "/area/pc4/0000",
+                 "/compare", "/gap", "/programmes", "/perception", "/perception/WP0081"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+        assert b'<main id="main"' in r.content
+    r = client.get("/no/such/page")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    r = client.get("/api/no-such-endpoint")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_downloads_for_dutch_excel_and_classes_as_integers(client):
+    rows = client.get("/api/ranking/pc4", params={"year": 2022, "gemeente": "GM0599"}).json()
+    assert all(isinstance(r["klasse"], int) for r in rows if r["klasse"] is not None)
+    nl = client.get("/api/download/ranking/pc4", params={"year": 2022, "gemeente": "GM0599", "format": "csv",
+                                                         "lang": "nl"}).content
+    assert nl.startswith(b"\xef\xbb\xbf")
+    text = nl.decode("utf-8-sig")
+    head = text.splitlines()[0]
+    assert head.startswith("code;label;") and "," not in head
+    table = pd.read_csv(io.StringIO(text), sep=";", decimal=",", dtype={"code": str})
+    assert table["total"].dtype.kind == "f" and table["total"].iloc[0] == pytest.approx(rows[0]["total"])
+    assert "," in text.splitlines()[1].split(";")[5]  # the score written with a decimal comma
+    klasse = [line.split(";")[head.split(";").index("klasse")] for line in text.splitlines()[1:]]
+    assert all(k == "" or k.isdigit() for k in klasse) and any(k for k in klasse)
+    en = client.get("/api/download/ranking/pc4", params={"year": 2022, "gemeente": "GM0599", "format": "csv",
+                                                         "lang": "en"}).content.decode("utf-8-sig")
+    assert en.splitlines()[0].startswith("code,label,")
+    m = client.get("/api/download/map/pc4", params={"year": 2022, "measure": "klasse", "format": "csv",
+                                                    "lang": "nl"}).content.decode("utf-8-sig")
+    values = [line.split(";")[m.splitlines()[0].split(";").index("klasse")] for line in m.splitlines()[1:]]
+    assert {v for v in values if v} <= {str(k) for k in range(1, 10)}
+
+
+def test_csv_export_conventions():
+    from leefbaar.report.exports import csv_bytes, integers
+
+    frame = pd.DataFrame({"code": ["3072", "1011"], "total": [4.1234, 3.5], "klasse": [9.0, np.nan],
+                          "rank_nl": [1.0, 2.0], "share": [0.5, 1.0]})
+    assert csv_bytes(frame, "nl").decode("utf-8-sig").splitlines() == [
+        "code;total;klasse;rank_nl;share", "3072;4,1234;9;1;0,5", "1011;3,5;;2;1,0"]
+    assert csv_bytes(frame).decode("utf-8-sig").splitlines()[1] == "3072,4.1234,9,1,0.5"
+    assert integers(pd.DataFrame({"klasse": [1.5, 2.0]}))["klasse"].dtype.kind == "f"  # fractions stay

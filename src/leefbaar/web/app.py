@@ -55,7 +55,10 @@ from pydantic import StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leefbaar import __version__
-from leefbaar.errors import LeefbaarError
+from leefbaar.errors import LeefbaarError, StoreError
+from leefbaar.facts.evaluations import evaluation_cards
+from leefbaar.facts.perception import Perception
+from leefbaar.facts.segregation import segregation_facts
 from leefbaar.report import exports
 from leefbaar.report.data import DIMENSIONS, DashboardData, NotFound, records
 from leefbaar.sources.catalogue import indicators as catalogue_indicators
@@ -80,7 +83,7 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"geolocation=(), camera=(), microphone=(), payment=(), usb=()"),
 ]
-PAGES = ("/", "/map", "/compare", "/gap", "/programmes")
+PAGES = ("/", "/map", "/area", "/compare", "/gap", "/programmes", "/perception")
 
 
 class Level(enum.StrEnum):
@@ -107,6 +110,22 @@ class Measure(enum.StrEnum):
     indicator = "indicator"
 
 
+class Lang(enum.StrEnum):
+    """Language of a download: nl (Dutch Excel: semicolon, decimal comma) or en (comma, decimal point)."""
+
+    nl = "nl"
+    en = "en"
+
+
+class Segregation(enum.StrEnum):
+    """Dimension of a segregation view (migration background only in the CLI, with its flag)."""
+
+    income = "income"
+    tenure = "tenure"
+    age = "age"
+    ses = "ses"
+
+
 class TableFormat(enum.StrEnum):
     csv = "csv"
     xlsx = "xlsx"
@@ -129,6 +148,8 @@ GemeenteQuery = Annotated[
     str | None, Query(min_length=1, max_length=60, description="Gemeente code (GM0599) or name (Rotterdam); 404 "
                                                               "when the store has no such gemeente.")
 ]
+LangQuery = Annotated[Lang | None, Query(description="CSV convention: nl = semicolon and decimal comma (Dutch "
+                                                     "Excel), en or none = comma and decimal point.")]
 AreaRef = Annotated[
     list[Annotated[str, StringConstraints(pattern=r"^(pc4|buurt|wijk|gemeente):[A-Za-z0-9]{1,12}$")]],
     Query(min_length=2, max_length=5, description="2-5 areas as level:code, e.g. pc4:3072."),
@@ -713,7 +734,7 @@ def create_app(
             request,
             *cache.get(
                 ("ranking", level.value, year, gemeente),
-                lambda: _dumps(records(data.ranking(level.value, year, gemeente))),
+                lambda: _dumps(records(data.ranking(level.value, year, gemeente).astype({"klasse": "Int64"}))),
             ),
         )
 
@@ -735,6 +756,61 @@ def create_app(
     def programmes(request: Request):
         """The programme registry (timeline), policy lists and area groups, evaluation results."""
         return _encoded(request, *cache.get(("programmes",), lambda: _dumps(data.programmes())))
+
+    perception_lock, perception_facts = threading.Lock(), {}
+
+    def perception() -> Perception:
+        """The perception tables, computed once (on first use: the Wijkprofiel is one city's)."""
+        with perception_lock:
+            if "p" not in perception_facts:
+                try:
+                    perception_facts["p"] = Perception(data.thread_store())
+                except LeefbaarError as exc:
+                    raise NotFound(str(exc)) from None
+            return perception_facts["p"]
+
+    @app.get("/api/perception", response_model=models.PerceptionOverview, tags=["perception"],
+             responses=not_found_doc)
+    def perception_overview(request: Request, edition: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+        """Residents' perception next to the figures (Rotterdam Wijkprofiel, points with 100 = Rotterdam 2014):
+        the city's objective and subjective part per index and edition, the largest gaps (subjective minus
+        objective) among neighbourhoods of ``edition`` (default: the latest), and the areas."""
+        def make():
+            try:
+                return _dumps(perception().overview(edition))
+            except StoreError as exc:
+                raise NotFound(str(exc)) from None
+        return _encoded(request, *cache.get(("perception", edition), make))
+
+    @app.get("/api/perception/{code}", response_model=models.PerceptionArea, tags=["perception"],
+             responses=not_found_doc)
+    def perception_area(request: Request, code: Annotated[str, PathParam(pattern=r"^(WP|wp)?[0-9]{1,4}$",
+                                                                         description="WP0081 or 81.")]):
+        """One Wijkprofiel area over every edition (index, objective and subjective part, gap, rank), with the
+        CBS buurten it matches and their Leefbaarometer scores."""
+        def make():
+            body = perception().area(code)
+            if body is None:
+                raise NotFound(f"no Wijkprofiel area {code!r}")
+            return _dumps(body)
+        return _encoded(request, *cache.get(("perception", code.upper()), make))
+
+    @app.get("/api/evaluations", response_model=list[models.EvaluationCard], tags=["programmes"])
+    def evaluations(request: Request):
+        """One card per recorded evaluation: conclusion in words, headline estimate with its interval (level
+        stated), the design, the pre-trend tests, why a number is withheld, and the programme's areas."""
+        return _encoded(request, *cache.get(("evaluations",), lambda: _dumps(evaluation_cards(data.facts))))
+
+    @app.get("/api/segregation/{gemeente}", response_model=models.SegregationView, tags=["tables"],
+             responses=not_found_doc)
+    def segregation(request: Request, gemeente: Annotated[str, PathParam(min_length=1, max_length=60)],
+                    by: Segregation = Segregation.income, lang: Lang = Lang.nl):
+        """Segregation in one gemeente (code or name): the dissimilarity between the two groups of ``by`` per
+        year with intervals (level stated), the change and its significance, the decomposition, the verdict and
+        its explanation in ``lang`` (as ``leefbaar segregation`` states them)."""
+        code = _gemeente(gemeente)
+        return _encoded(request, *cache.get(("segregation", code, by.value, lang.value), lambda: _dumps(
+            segregation_facts(data.thread_store(), code, by.value, lang.value))))
 
     # -- downloads -----------------------------------------------------------------------------------
     table_doc = {
@@ -768,6 +844,7 @@ def create_app(
         measure: Measure = Measure.total,
         indicator: Indicator | None = None,
         gemeente: GemeenteQuery = None,
+        lang: LangQuery = None,
     ):
         """The map's values (with names, kind and class labels; optionally of one gemeente); as GeoPackage with
         the boundaries (EPSG:28992)."""
@@ -779,7 +856,7 @@ def create_app(
             geoms = data.thread_store().geometries(level.value, crs=28992)[["code", "geometry"]]
             gdf = geoms.merge(frame, on="code", how="inner")
             return _download(exports.gpkg_bytes(gdf, name), "gpkg", name)
-        return _download(exports.table_bytes(frame, format.value, "kaart", _notes()), format.value, name)
+        return _download(exports.table_bytes(frame, format.value, "kaart", _notes(), lang), format.value, name)
 
     @app.get("/api/download/ranking/{level}", tags=["downloads"], responses=table_doc)
     @kept
@@ -788,16 +865,17 @@ def create_app(
         year: Annotated[int, Query(ge=1990, le=2100)],
         format: TableFormat,
         gemeente: GemeenteQuery = None,
+        lang: LangQuery = None,
     ):
         """The ranking table."""
         gemeente = _gemeente(gemeente)
         frame = data.ranking(level.value, year, gemeente)
         name = f"leefbaar_ranking_{level.value}_{year}" + (f"_{gemeente}" if gemeente else "")
-        return _download(exports.table_bytes(frame, format.value, "ranking", _notes()), format.value, name)
+        return _download(exports.table_bytes(frame, format.value, "ranking", _notes(), lang), format.value, name)
 
     @app.get("/api/download/profile/{level}/{code}", tags=["downloads"], responses=table_doc)
     @kept
-    def download_profile(level: Level, code: CodeParam, format: TableFormat):
+    def download_profile(level: Level, code: CodeParam, format: TableFormat, lang: LangQuery = None):
         """The area's trend table (all years, official or modelled, with dimensions and interval)."""
         p = data.profile(level.value, code)
         cols = ["year", "total", "afw", *DIMENSIONS, "klasse", "kind", "total_lo", "total_hi", "interval_level",
@@ -807,14 +885,14 @@ def create_app(
         frame.insert(0, "code", code)
         frame.insert(0, "level", level.value)
         return _download(
-            exports.table_bytes(frame, format.value, "trend", _notes()),
+            exports.table_bytes(frame, format.value, "trend", _notes(), lang),
             format.value,
             f"leefbaar_{level.value}_{code}",
         )
 
     @app.get("/api/download/compare", tags=["downloads"], responses=table_doc)
     @kept
-    def download_compare(area: AreaRef, format: TableFormat, year: YearQuery = None):
+    def download_compare(area: AreaRef, format: TableFormat, year: YearQuery = None, lang: LangQuery = None):
         """The comparison table (one row per area: score, class, dimensions)."""
         rows = []
         for lv, code in _parse_refs(area):
@@ -838,14 +916,14 @@ def create_app(
             columns=["level", "code", "label", "year", "total", "afw", "klasse", "klasse_label", *DIMENSIONS],
         )
         return _download(
-            exports.table_bytes(frame, format.value, "vergelijking", _notes()),
+            exports.table_bytes(frame, format.value, "vergelijking", _notes(), lang),
             format.value,
             "leefbaar_vergelijking",
         )
 
     @app.get("/api/download/gap/{level}", tags=["downloads"], responses=table_doc)
     @kept
-    def download_gap(level: Level, format: TableFormat, gemeente: GemeenteQuery = None):
+    def download_gap(level: Level, format: TableFormat, gemeente: GemeenteQuery = None, lang: LangQuery = None):
         """The inequality table (one row per year)."""
         gemeente = _gemeente(gemeente)
         d = data.distribution(level.value, gemeente)
@@ -856,14 +934,14 @@ def create_app(
             )
             frame = pd.concat([frame, classes], axis=1)
         return _download(
-            exports.table_bytes(frame, format.value, "ongelijkheid", _notes()),
+            exports.table_bytes(frame, format.value, "ongelijkheid", _notes(), lang),
             format.value,
             f"leefbaar_ongelijkheid_{level.value}" + (f"_{gemeente}" if gemeente else ""),
         )
 
     @app.get("/api/download/programmes", tags=["downloads"], responses=table_doc)
     @kept
-    def download_programmes(format: TableFormat):
+    def download_programmes(format: TableFormat, lang: LangQuery = None):
         """The programme registry as one row per programme."""
         frame = pd.DataFrame(
             [
@@ -886,7 +964,7 @@ def create_app(
             ]
         )
         return _download(
-            exports.table_bytes(frame, format.value, "programmas", _notes()),
+            exports.table_bytes(frame, format.value, "programmas", _notes(), lang),
             format.value,
             "leefbaar_programmas",
         )
@@ -919,10 +997,23 @@ def create_app(
         )
 
     @app.get("/area/{level}/{code}", include_in_schema=False)
-    def area_page(level: Level, code: CodeParam):
+    @app.get("/area/{level}", include_in_schema=False)
+    @app.get("/perception/{code}", include_in_schema=False)
+    def area_page():
+        """Pages under /area and /perception: the page itself, whatever the code (the page says when it does not
+        know the area, with search and a way back), so every bookmark and reload works."""
         return FileResponse(index_html, media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/{path:path}", include_in_schema=False)
+    def unknown_page(path: str):
+        """Any other path: the API and file names answer 404 in JSON, a page address gets the page (status 404),
+        which says in Dutch or English that it does not exist and offers search."""
+        if path == "api" or path.startswith(("api/", "static/")) or "." in path.rsplit("/", 1)[-1]:
+            raise NotFound(f"no such address: /{path}")
+        return FileResponse(index_html, media_type="text/html", status_code=404)
+
     return app
 
 

@@ -197,7 +197,7 @@ class RankRow(BaseModel):
     kind: str
     total: float | None
     afw: float | None
-    klasse: float | None
+    klasse: int | None
 
 
 class DistributionYear(BaseModel):
@@ -222,3 +222,83 @@ class Programmes(BaseModel):
     lists: list[Open]
     groups: list[Open]
     evaluation: list[Open]
+
+
+class PerceptionGap(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: str
+    name: str
+    year: int
+    dimension: str
+    label: Labels
+    subjective: float | None
+    objective: float | None
+    gap: float | None
+    rank: int | None
+    text: Labels | None
+
+
+class PerceptionOverview(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    editions: list[int]
+    edition: int
+    dimensions: list[Open]
+    scale: Labels
+    city: list[PerceptionGap]
+    largest: list[PerceptionGap]
+    areas: list[Open]
+    lbm: Open | None
+
+
+class PerceptionArea(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    area: Open
+    indices: list[PerceptionGap]
+    themes: list[Open]
+    buurten: list[Open]
+    lbm_year: int | None
+    safety: Open | None
+    link_text: Labels
+
+
+class EvaluationEstimate(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    method: str
+    inference: str
+    estimate: float | None
+    lo: float | None
+    hi: float | None
+    p_value: float | None
+    level: int | None
+    status: str
+
+
+class EvaluationCard(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    programme: str
+    name: Labels
+    outcome: str
+    conclusion: str
+    verdict: Labels
+    level: int
+    headline: EvaluationEstimate | None
+    estimates: list[EvaluationEstimate]
+    pretrend: list[Open]
+    reasons: Open
+    warnings: Open
+    n_treated: int | None
+    n_references: int | None
+    areas: list[Open]
+    membership: Labels
+
+
+class SegregationView(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    available: bool
+    gemeente: str
+    dimension: str
+    note: str | None = None
+    series: list[Open] | None = None
+    change: Open | None = None
+    verdict: str | None = None
+    verdict_text: str | None = None

@@ -3,6 +3,10 @@
 import * as maplibregl from "/static/vendor/maplibre-gl.mjs";
 import { TEXT } from "/static/i18n.js";
 import { groupedBars, lineChart, stackedBars, timeline } from "/static/charts.js";
+import { notFound, searchBox } from "/static/pages/notfound.js";
+import { pagePerception } from "/static/pages/perception.js";
+import { evaluationCards } from "/static/pages/programmes.js";
+import { segregationSection } from "/static/pages/segregation.js";
 
 const state = { lang: "nl", meta: null, map: null, mapLevel: null, page: null };
 const main = document.getElementById("main");
@@ -22,11 +26,17 @@ function h(tag, attrs = {}, ...children) {
 }
 const t = (key, vars = {}) => (TEXT[state.lang][key] ?? TEXT.nl[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
 const L = (obj, base = "label") => (obj ? obj[`${base}_${state.lang}`] ?? obj[base]?.[state.lang] ?? obj[base] : "");
-const nf = (d) => new Intl.NumberFormat(state.lang === "nl" ? "nl-NL" : "en-GB", { minimumFractionDigits: d, maximumFractionDigits: d });
-const fmt = (v, d = 3) => (v === null || v === undefined || Number.isNaN(v) ? "–" : nf(d).format(v));
-const fmtSigned = (v, d = 3) => (v === null || v === undefined ? "–" : (v > 0 ? "+" : "") + nf(d).format(v));
-const fmtAuto = (v) => (v === null || v === undefined ? "–" : Math.abs(v) >= 100 ? nf(0).format(v) : Math.abs(v) >= 1 ? nf(2).format(v) : nf(3).format(v));
-const pct = (v) => (v === null || v === undefined ? "–" : `${nf(1).format(100 * v)}%`);
+// Numbers by the locale (nl-NL: "1.518", "0,44", "+0,04"): a value that rounds to zero is written without a sign
+// (never "-0,00"), an increase with a plus sign; counts and classes as integers.
+const LOCALE = () => (state.lang === "nl" ? "nl-NL" : "en-GB");
+const nf = (d) => new Intl.NumberFormat(LOCALE(), { minimumFractionDigits: d, maximumFractionDigits: d });
+const missing = (v) => v === null || v === undefined || typeof v !== "number" || !Number.isFinite(v);
+const rounded = (v, d) => { const r = Number(v.toFixed(d)); return r === 0 ? 0 : r; };
+const fmt = (v, d = 3) => (missing(v) ? "–" : nf(d).format(rounded(v, d)));
+const fmtSigned = (v, d = 3) => { if (missing(v)) return "–"; const r = rounded(v, d); return (r > 0 ? "+" : "") + nf(d).format(r); };
+const fmtInt = (v) => (missing(v) ? "–" : nf(0).format(Math.round(v)));
+const fmtAuto = (v) => (missing(v) ? "–" : Math.abs(v) >= 100 ? fmt(v, 0) : Math.abs(v) >= 1 ? fmt(v, 2) : fmt(v, 3));
+const pct = (v, d = 1) => (missing(v) ? "–" : new Intl.NumberFormat(LOCALE(), { style: "percent", minimumFractionDigits: d, maximumFractionDigits: d }).format(rounded(v, d + 2)));
 const announce = (msg) => { document.getElementById("status").textContent = msg; };
 
 class ApiError extends Error { constructor(status, detail) { super(detail); this.status = status; } }
@@ -69,9 +79,9 @@ function section(title, ...children) {
   const id = `s-${title.replace(/\W+/g, "-").toLowerCase()}`;
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...children);
 }
-function downloads(base, q, formats = ["csv", "xlsx"]) {
+function downloads(base, q, formats = ["csv", "xlsx"]) { // CSV in the page's language (Dutch: ';' and decimal comma)
   return h("p", { class: "downloads" }, `${t("download")}: `, ...formats.flatMap((f, i) => [
-    i ? " · " : "", h("a", { href: url(base, { ...q, format: f }), download: "" }, t(f))]));
+    i ? " · " : "", h("a", { href: url(base, { ...q, format: f, lang: f === "csv" ? state.lang : undefined }), download: "" }, t(f))]));
 }
 function table(columns, rows, caption) {
   return h("div", { class: "table-wrap" }, h("table", {},
@@ -358,15 +368,19 @@ function kindOf(x) { return x.kind_label ? x.kind_label[state.lang] : (x.kind ==
 
 // ---------- area profile ----------
 async function pageArea(level, code) {
+  if (level && !state.meta.levels.some((l) => l.id === level)) { notFound(ui, t("nf.level", { level })); return; }
   if (!level || !code) {
-    main.replaceChildren(h("h1", {}, t("p.title")), emptyState(t("p.choose")));
+    main.replaceChildren(h("h1", {}, t("p.title")), emptyState(t("p.choose")), searchBox(ui));
     return;
   }
   const year = params().get("year");
   main.replaceChildren(h("p", { class: "loading" }, t("loading")));
   let p;
-  try { p = await api(`/api/profile/${level}/${encodeURIComponent(code)}${year ? `?year=${year}` : ""}`); } catch (err) {
-    main.replaceChildren(h("h1", {}, `${levelLabel(level)} ${code}`), err.status === 404 ? emptyState(err.message) : errorState(err, route));
+  try { p = await api(`/api/profile/${level}/${encodeURIComponent(code)}${year ? `?year=${encodeURIComponent(year)}` : ""}`); } catch (err) {
+    if (err.status !== 404 && err.status !== 422) { main.replaceChildren(h("h1", {}, `${levelLabel(level)} ${code}`), errorState(err, route)); return; }
+    let known = false; // an unknown year of a known area, or an unknown area
+    if (year && err.status === 404) { try { await api(`/api/areas/${level}/${encodeURIComponent(code)}`); known = true; } catch { known = false; } }
+    notFound(ui, known ? t("nf.year", { code, year }) : t("nf.area", { code, level: levelLabel(level) }));
     return;
   }
   const a = p.area, sc = p.score;
@@ -539,7 +553,8 @@ async function pageGap() {
       fmt: (v) => fmt(v, 2), yLabel: "P90 − P10", title: t("g.verdict_title"), desc: rows("p90_p10_w").map((r) => `${r.year}: ${fmt(r.estimate)} (${fmt(r.lo)} – ${fmt(r.hi)})`).join("; ") }),
       h("ul", { class: "key" }, h("li", {}, h("span", { class: "swatch", "data-color": "#1f4e9e", "aria-hidden": "true" }), t("g.per_area")), h("li", {}, h("span", { class: "swatch", "data-color": "#e08214", "aria-hidden": "true" }), t("g.per_inhabitant"))));
   }
-  main.lastChild.replaceWith(h("div", { class: "grid" }, gapCard, section(t("g.fan"), h("p", { class: "help" }, t("g.fan_desc")), fan),
+  const segCard = segregationSection(ui, gemeente, gms.find((g) => g.code === gemeente)?.name);
+  main.lastChild.replaceWith(h("div", { class: "grid" }, gapCard, segCard, section(t("g.fan"), h("p", { class: "help" }, t("g.fan_desc")), fan),
     section(t("g.classes"), h("ul", { class: "key" }, names.map((n, i) => h("li", {}, h("span", { class: `swatch k${i + 1}`, "aria-hidden": "true" }), n))), mix),
     h("div", { class: "wide" }, section(t("g.title"), tb, downloads(`/api/download/gap/${level}`, { gemeente })))));
   main.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
@@ -580,34 +595,44 @@ async function pageProgrammes() {
       { label: t("pr.touched"), value: (p) => (p.pc4_touched === null ? "–" : nf(0).format(p.pc4_touched)), num: true }], reg),
     h("p", { class: "help", id: "membership-rule" }, d.membership_rule[state.lang]),
     downloads("/api/download/programmes", {}))] : [emptyState(t("pr.none"))];
-  const evalCard = section(t("pr.eval"), d.evaluation.length ? table(Object.keys(d.evaluation[0]).map((k) => ({ label: k, value: (r) => (r[k] === null ? "–" : typeof r[k] === "number" ? fmtAuto(r[k]) : String(r[k])), num: false })), d.evaluation) : emptyState(t("pr.eval_none")));
-  const listsCard = section(t("pr.lists"), table([{ label: "id", value: (r) => r.list_id }, { label: "n", value: (r) => String(r.entries), num: true }, { label: t("gemeente"), value: (r) => String(r.gemeenten), num: true }], d.lists));
-  main.replaceChildren(h("h1", {}, t("pr.title")), ...body, evalCard, listsCard);
+  let cards = [];
+  try { cards = await api("/api/evaluations"); } catch (err) { cards = err; }
+  const evalCard = cards instanceof Error ? section(t("ev.title"), errorState(cards, route)) : evaluationCards(ui, cards);
+  const listsCard = section(t("pr.lists"), table([{ label: t("pr.list_id"), value: (r) => r.list_id }, { label: t("pr.entries"), value: (r) => fmtInt(r.entries), num: true },
+    { label: t("pr.gemeenten"), value: (r) => fmtInt(r.gemeenten), num: true }], d.lists));
+  main.replaceChildren(h("h1", {}, t("pr.title")), evalCard, ...body, listsCard);
   main.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
   const id = params().get("id");
   if (id) show(id);
 }
 
 // ---------- router ----------
+const PAGES = ["map", "area", "compare", "gap", "programmes", "perception"];
+// what the page modules (pages/*.js) use of this one
+const ui = {
+  state, main, h, t, L, nf, fmt, fmtSigned, fmtInt, fmtAuto, pct, api, url, go, params, setQuery, section, table, emptyState,
+  errorState, downloads, announce, levelLabel, classLabel, classSwatch, lineChart, groupedBars, route,
+};
 async function route() {
   const q = params();
   state.lang = q.get("lang") === "en" ? "en" : "nl";
   applyLanguage();
   state.onPick = null;
-  const parts = location.pathname.split("/").filter(Boolean);
+  const parts = location.pathname.split("/").filter(Boolean).map((x) => { try { return decodeURIComponent(x); } catch { return x; } });
   const page = parts[0] || "map";
   state.page = page;
   document.querySelectorAll("#nav a").forEach((a) => a.removeAttribute("aria-current"));
   document.querySelector(`#nav a[data-page="${page}"]`)?.setAttribute("aria-current", "page");
-  document.title = `${t(`nav.${page}`)} – leefbaar`;
+  document.title = `${PAGES.includes(page) ? t(`nav.${page}`) : t("nf.title")} – leefbaar`;
   try {
     if (!state.meta) state.meta = await api("/api/meta");
-    if (page === "map") await pageMap();
-    else if (page === "area") await pageArea(parts[1], parts[2]);
-    else if (page === "compare") await pageCompare();
-    else if (page === "gap") await pageGap();
-    else if (page === "programmes") await pageProgrammes();
-    else main.replaceChildren(emptyState(t("notfound")));
+    if (page === "map" && parts.length === 1 || !parts.length) await pageMap();
+    else if (page === "area" && parts.length <= 3) await pageArea(parts[1], parts[2]);
+    else if (page === "compare" && parts.length === 1) await pageCompare();
+    else if (page === "gap" && parts.length === 1) await pageGap();
+    else if (page === "programmes" && parts.length === 1) await pageProgrammes();
+    else if (page === "perception" && parts.length <= 2) await pagePerception(ui, parts[1]);
+    else notFound(ui, t("nf.page", { path: location.pathname }));
   } catch (err) {
     console.error(err);
     main.replaceChildren(errorState(err, route));
