@@ -822,14 +822,22 @@ def create_app(
         gemeente: GemeenteQuery = None,
         base_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
         scheme: Scheme = Scheme.quantiles,
+        wijk: Annotated[str | None, Query(pattern=r"^WK[0-9]{6}$", description="Only the areas of this wijk "
+                                          "(levels with a wijk: buurt).")] = None,
     ):
-        """The map's values (with names, kind and class labels; optionally of one gemeente); as GeoPackage with
-        the boundaries (EPSG:28992). ``base_year`` and ``scheme`` as in ``/api/map``."""
+        """The map's values (with names, kind and class labels; optionally of one gemeente or wijk); as
+        GeoPackage with the boundaries (EPSG:28992). ``base_year`` and ``scheme`` as in ``/api/map``."""
         gemeente = _gemeente(gemeente)
         frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value, gemeente,
                                base_year, scheme.value)
+        if wijk:
+            names = area_names(data.facts, level.value)
+            inside = {c for c, w in zip(names["codes"], names["wijk_codes"], strict=True) if w == wijk}
+            if not inside:
+                raise NotFound(f"no {level.value} areas in wijk {wijk}")
+            frame = frame[frame["code"].isin(inside)].reset_index(drop=True)
         name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}" + (
-            f"_{gemeente}" if gemeente else "")
+            f"_{wijk or gemeente}" if wijk or gemeente else "")
         if format == MapFormat.gpkg:
             geoms = data.thread_store().geometries(level.value, crs=28992)[["code", "geometry"]]
             gdf = geoms.merge(frame, on="code", how="inner")

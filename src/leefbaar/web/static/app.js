@@ -273,9 +273,10 @@ async function pageMap() {
     mapBox.setAttribute("aria-label", t("map_label", { level: levelLabel(level), measure: title, year: values.base_year ? `${values.base_year}–${year}` : year }));
     const names = await areaNames(level);
     if (!state.gemeenten) state.gemeenten = await api("/api/gemeenten").catch(() => []);
-    const dl = { year, measure, indicator: measure === "indicator" ? indicator : "", base_year: values.base_year || "", scheme: measure === "indicator" ? scheme : "", gemeente };
+    const dl = { year, measure, indicator: measure === "indicator" ? indicator : "", base_year: values.base_year || "", scheme: measure === "indicator" ? scheme : "", gemeente, wijk };
     document.getElementById("map-downloads").replaceChildren(downloads(`/api/download/map/${level}`, dl, ["csv", "xlsx", "gpkg"]));
-    drawMapTable(tableBox, values, level, names, { gemeente, wijk, onFilter: (g, w) => reload({ gemeente: g, wijk: w }) });
+    const wijkNames = level === "buurt" && gemeente ? await areaNames("wijk") : new Map();
+    drawMapTable(tableBox, values, level, names, { gemeente, wijk, wijkNames, onFilter: (g, w) => reload({ gemeente: g, wijk: w }) });
     setupHover(map, level, values, tooltip, names);
     if (highlight) selectOnMap(map, highlight, names.get(highlight)?.label);
   } else setupHover(map, level, null, tooltip, new Map());
@@ -411,7 +412,7 @@ function drawMapTable(box, values, level, names, filter) {
     h("label", { class: "field" }, h("span", {}, t("mp.filter")), h("select", { id: "f-gemeente", onchange: (e) => filter.onFilter(e.target.value, "") },
       [h("option", { value: "" }, t("mp.filter_all")), ...gms.map((g) => h("option", { value: g.code, selected: g.code === filter.gemeente ? true : null }, `${g.name} (${g.code})`))])),
     wijken.length ? h("label", { class: "field" }, h("span", {}, t("mp.wijk")), h("select", { id: "f-wijk", onchange: (e) => filter.onFilter(filter.gemeente, e.target.value) },
-      [h("option", { value: "" }, t("mp.wijk_all")), ...wijken.map((w) => h("option", { value: w, selected: w === filter.wijk ? true : null }, w))])) : null);
+      [h("option", { value: "" }, t("mp.wijk_all")), ...wijken.map((w) => h("option", { value: w, selected: w === filter.wijk ? true : null }, filter.wijkNames.get(w)?.label || w))])) : null);
   let shown = 25;
   const render = () => {
     const tb = table([
@@ -422,7 +423,7 @@ function drawMapTable(box, values, level, names, filter) {
       { label: t("p.kind"), value: (r) => (r.kind === "modelled" ? t("p.modelled") : r.kind === "aggregated" ? t("yk.aggregated") : r.kind ? t("p.official") : "–") },
     ], rows.slice(0, shown), `${t("table_title")} (${nf(0).format(rows.length)})`);
     box.replaceChildren(section(t("table_title"), filters, tb, shown < rows.length ? h("button", { type: "button", onclick: () => { shown += 100; render(); } }, t("show_more")) : null,
-      downloads(`/api/download/map/${level}`, { year: values.year, measure: values.measure, indicator: values.indicator || "", base_year: values.base_year || "", scheme: values.legend.scheme || "", gemeente: filter.gemeente })));
+      downloads(`/api/download/map/${level}`, { year: values.year, measure: values.measure, indicator: values.indicator || "", base_year: values.base_year || "", scheme: values.legend.scheme || "", gemeente: filter.gemeente, wijk: filter.wijk })));
     box.querySelectorAll("a[data-nav]").forEach((a) => a.addEventListener("click", navClick));
   };
   render();
