@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.analysis.charts import SCHEME_LABELS, class_breaks
-from leefbaar.i18n import fmt_number
+from leefbaar.i18n import fmt_number, translator
 
 NOT_CHOROPLETH_UNITS = frozenset({"aantal", "ha", "km2"})
 NOT_CHOROPLETH_THEMES = frozenset({"leefbaarometer"})
@@ -101,8 +101,11 @@ def indicator_legend(values, unit: str | None, direction: int = 1, scheme: str =
     base = {"scheme": scheme, "scheme_label": {lg: SCHEME_LABELS[lg][scheme] for lg in ("nl", "en")},
             "unit": unit, "unit_label": ul, "kind": "indicator"}
     if len(y) == 0:
-        return {**base, "breaks": [], "colors": [SEQUENTIAL[3]], "labels_nl": ["geen gegevens"],
-                "labels_en": ["no data"]}
+        empty = {}
+        for lg in ("nl", "en"):
+            _ = translator(lg)
+            empty[f"labels_{lg}"] = [_("no data")]
+        return {**base, "breaks": [], "colors": [SEQUENTIAL[3]], **empty}
     fit = y if scheme != "fisher_jenks" or len(y) <= FJ_SAMPLE else _sample(y, FJ_SAMPLE)
     bins = np.unique(np.asarray(class_breaks(fit, scheme, k=k).bins, float))
     bins[-1] = max(bins[-1], float(y.max()))
