@@ -136,7 +136,7 @@ def test_gemeente_filter_on_the_map_table(server, page):
     page.wait_for_function("() => new URL(location.href).searchParams.get('gemeente') === 'GM0599'")
     page.wait_for_selector("#map-table tbody tr")
     rows = page.locator("#map-table tbody tr")
-    names = [rows.nth(i).locator("th").inner_text() for i in range(rows.count())]
+    names = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
     assert names and all("Rotterdam" in n for n in names)
     n = page.evaluate("fetch('/api/names/pc4').then(r => r.json()).then(d => d.gemeente_codes.filter(g => g === 'GM0599').length)")
     shown = int(page.locator("#map-table caption").inner_text().rsplit("(", 1)[1].rstrip(")").replace(".", ""))

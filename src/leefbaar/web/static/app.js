@@ -183,7 +183,7 @@ async function pageMap() {
   let baseYear = Number(q.get("base_year")) || null;
   const highlight = q.get("area");
   const view = (extra) => ({ level, measure, year, base_year: measure === "change" ? baseYear : "", indicator: measure === "indicator" ? indicator : "",
-    scheme: measure === "indicator" && scheme !== "quantiles" ? scheme : "", sensitive: sensitive ? "1" : "", gemeente, wijk, ...extra });
+    scheme: measure === "indicator" && scheme !== "quantiles" ? scheme : "", sensitive: sensitive ? "1" : "", gemeente, wijk, area: highlight, ...extra });
   const reload = (extra) => go(url("/map", view(extra)), true);
 
   const measures = ["total", ...dims(), "change", "indicator"];
@@ -248,7 +248,7 @@ async function pageMap() {
     document.getElementById("base-slot").replaceWith(sel("f-base-year", t("mp.base_year"), earlier.map((y) => [y, `${y}${yearKind(y)}`]), baseYear,
       (e) => reload({ base_year: e.target.value })));
   }
-  setQuery({ ...view(), area: highlight });
+  setQuery(view());
 
   if (!year) { legend.replaceChildren(emptyState(t("map_empty"))); }
   const map = await ensureMap(mapBox);
