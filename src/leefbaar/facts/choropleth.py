@@ -28,7 +28,8 @@ MAP_SCHEMES = ("quantiles", "fisher_jenks")
 DEFAULT_SCHEME = "quantiles"
 CLASSES = 7
 FJ_SAMPLE = 3000  # Fisher-Jenks is quadratic in n: above this, it runs on this many evenly spaced order statistics
-SEQUENTIAL = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"]  # ColorBrewer Blues
+# ColorBrewer Purples: sequential, and apart from the blue of water on the map
+SEQUENTIAL = ["#fcfbfd", "#efedf5", "#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#54278f"]
 
 
 @cache

@@ -322,7 +322,7 @@ function addContext(map) {
     if (!map.getSource("water")) {
       map.addSource("water", { type: "geojson", data: { type: "FeatureCollection", features: fc.features.filter((f) => f.properties.kind === "water") }, tolerance: 0.4 });
     }
-    if (!map.getLayer("water-fill")) map.addLayer({ id: "water-fill", type: "fill", source: "water", paint: { "fill-color": "#b9d3e8", "fill-outline-color": "#9cbfdc" } }, "areas-hover");
+    if (!map.getLayer("water-fill")) map.addLayer({ id: "water-fill", type: "fill", source: "water", paint: { "fill-color": "#a4c2dc", "fill-outline-color": "#6f9ac0" } }, "areas-hover");
     if (!state.gmLabels) {
       // no font server offline: names as small HTML labels, shown from zoom 8.5 for the gemeenten in view
       state.gmLabels = fc.features.filter((f) => f.properties.kind === "gemeente_label").map((f) => {
@@ -446,7 +446,7 @@ function setupHover(map, level, values, tooltip, names) {
     const span = values && values.base_year ? ` (${values.base_year}–${values.year})` : "";
     const label = v !== null ? `${v}${span} · ${cls}${kd}` : t("no_data");
     const name = names.get(code)?.label || code;
-    tooltip.replaceChildren(h("strong", {}, name), name.startsWith(code) ? null : h("span", { class: "muted" }, ` ${code}`), h("br"), label);
+    tooltip.replaceChildren(h("strong", {}, name), ...(name.startsWith(code) ? [] : [h("span", { class: "muted" }, ` ${code}`)]), h("br"), label);
     tooltip.hidden = false;
     tooltip.style.left = `${e.point.x + 12}px`;
     tooltip.style.top = `${e.point.y + 12}px`;
