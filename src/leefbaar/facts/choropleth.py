@@ -13,6 +13,7 @@ Theme and unit labels: ``choropleth.csv``.
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -108,7 +109,9 @@ def indicator_legend(values, unit: str | None, direction: int = 1, scheme: str =
             empty[f"labels_{lg}"] = [_("no data")]
         return {**base, "breaks": [], "colors": [SEQUENTIAL[3]], **empty}
     fit = y if scheme != "fisher_jenks" or len(y) <= FJ_SAMPLE else _sample(y, FJ_SAMPLE)
-    bins = np.unique(np.asarray(class_breaks(fit, scheme, k=k).bins, float))
+    with warnings.catch_warnings():  # mapclassify warns when tied values leave fewer classes: shown in the legend
+        warnings.simplefilter("ignore", UserWarning)
+        bins = np.unique(np.asarray(class_breaks(fit, scheme, k=k).bins, float))
     bins[-1] = max(bins[-1], float(y.max()))
     inner = bins[:-1]
     colors = SEQUENTIAL if direction >= 0 else SEQUENTIAL[::-1]
