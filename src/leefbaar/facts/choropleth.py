@@ -118,7 +118,7 @@ def indicator_legend(values, unit: str | None, direction: int = 1, scheme: str =
     picks = np.linspace(0, len(colors) - 1, len(bins)).round().astype(int)
     edges = [float(y.min()), *bins.tolist()]
     span = (edges[-1] - edges[0]) or 1.0
-    digits = int(max(0, min(3, 2 - np.floor(np.log10(span)))))
+    digits = 0 if np.all(np.mod(edges, 1) == 0) else int(max(0, min(3, 2 - np.floor(np.log10(span)))))
     labels = {lg: [f"{fmt_number(edges[i], lg, digits)} – {fmt_number(edges[i + 1], lg, digits)}"
                    + (f" {ul[lg]}" if ul[lg] else "") for i in range(len(bins))] for lg in ("nl", "en")}
     return {**base, "breaks": inner.tolist(), "colors": [colors[i] for i in picks],
