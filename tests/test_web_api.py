@@ -380,3 +380,90 @@ def test_csv_export_conventions():
         "code;total;klasse;rank_nl;share", "3072;4,1234;9;1;0,5", "1011;3,5;;2;1,0"]
     assert csv_bytes(frame).decode("utf-8-sig").splitlines()[1] == "3072,4.1234,9,1,0.5"
     assert integers(pd.DataFrame({"klasse": [1.5, 2.0]}))["klasse"].dtype.kind == "f"  # fractions stay
+# -- map: dimensions, indicator choice, class breaks, context, names, filtered downloads ----------------------------
+def test_meta_dimensions_and_map_indicators(client, store):
+    meta = client.get("/api/meta").json()
+    assert [d["code"] for d in meta["dimensions"]] == ["won", "fys", "vrz", "soc", "onv"]
+    assert all(d["label"]["nl"] and d["label"]["en"] for d in meta["dimensions"])
+    offered = {i["id"]: i for i in meta["map_indicators"]}
+    cat = store.indicators().set_index("id")
+    # no plain counts, no class codes, no published Leefbaarometer series; sensitive ones flagged as in the catalogue
+    assert not any(cat.loc[i, "unit"] in ("aantal", "ha", "km2") for i in offered)
+    assert not any(i.startswith("lbm") for i in offered) and "inwoner" not in offered and "p_koopwon" in offered
+    assert {i for i, r in offered.items() if r["sensitive"]} == {i for i in offered if cat.loc[i, "sensitive"]}
+    assert any(r["sensitive"] for r in offered.values())
+    themes = [r["theme"] for r in meta["map_indicators"]]
+    runs = [t for i, t in enumerate(themes) if i == 0 or t != themes[i - 1]]
+    assert len(runs) == len(set(runs))  # grouped: each theme in one run
+
+
+def test_indicator_map_class_breaks_through_mapclassify(client):
+    import mapclassify
+
+    for scheme, cls in (("quantiles", mapclassify.Quantiles), ("fisher_jenks", mapclassify.FisherJenks)):
+        body = client.get("/api/map/pc4", params={"year": 2022, "measure": "indicator", "indicator": "p_koopwon",
+                                                  "scheme": scheme}).json()
+        lg = body["legend"]
+        y = np.array([v for v in body["values"] if v is not None])
+        ref = np.unique(cls(y, k=7).bins)
+        assert lg["scheme"] == scheme and lg["unit"] == "%" and lg["labels_nl"][0].endswith(" %")
+        np.testing.assert_allclose(lg["breaks"], ref[:-1])
+        bins = np.array(body["bins"])
+        assert ((bins >= 0) & (bins < len(lg["colors"]))).all()
+        # upper bounds inclusive, as mapclassify: every value at most its class's upper break
+        upper = np.r_[lg["breaks"], np.inf]
+        assert (np.array(body["values"], float) <= upper[bins] + 1e-9).all()
+    assert client.get("/api/map/pc4", params={"year": 2022, "measure": "indicator", "indicator": "p_koopwon",
+                                              "scheme": "bogus"}).status_code == 422
+
+
+def test_change_map_between_any_two_years_states_both_kinds(client):
+    lv = next(x for x in client.get("/api/meta").json()["levels"] if x["id"] == "pc4")
+    years = lv["score_years"]
+    base, year = years[-5], years[-1]  # not the default (previous) year
+    body = client.get("/api/map/pc4", params={"year": year, "measure": "change", "base_year": base}).json()
+    assert body["base_year"] == base
+    assert body["kind"] == lv["year_kinds"][str(year)] and body["base_kind"] == lv["year_kinds"][str(base)]
+    afw = {y: client.get("/api/map/pc4", params={"year": y, "measure": "afw"}).json() for y in (base, year)}
+    a = dict(zip(afw[year]["codes"], afw[year]["values"], strict=True))
+    b = dict(zip(afw[base]["codes"], afw[base]["values"], strict=True))
+    i = body["codes"].index("3072")
+    assert body["values"][i] == pytest.approx(a["3072"] - b["3072"], abs=1e-5)
+    assert client.get("/api/map/pc4", params={"year": base, "measure": "change", "base_year": year}).status_code == 404
+
+
+def test_dimension_legend_has_a_neutral_middle(client):
+    lg = client.get("/api/map/pc4", params={"year": 2022, "measure": "won"}).json()["legend"]
+    mid = lg["colors"][len(lg["colors"]) // 2].lstrip("#")
+    r, g, b = (int(mid[i:i + 2], 16) for i in (0, 2, 4))
+    assert max(r, g, b) - min(r, g, b) <= 8 and min(r, g, b) > 200  # grey/white, not yellow
+
+
+def test_map_context_water_and_gemeente_labels(client, store):
+    fc = client.get("/api/context").json()
+    water = [f for f in fc["features"] if f["properties"]["kind"] == "water"]
+    labels = [f for f in fc["features"] if f["properties"]["kind"] == "gemeente_label"]
+    assert len(water) == 1 and len(labels) == len(store.geometries("gemeente"))
+    w = shapely.geometry.shape(water[0]["geometry"])
+    assert w.contains(shapely.Point(5.3, 52.75))  # IJsselmeer
+    assert not w.contains(shapely.Point(4.48, 51.92))  # Rotterdam centre is land
+    rdam = next(f for f in labels if f["properties"]["code"] == "GM0599")
+    assert rdam["properties"]["name"] == "Rotterdam"
+
+
+def test_area_names_for_hover_and_filters(client):
+    d = client.get("/api/names/pc4").json()
+    i = d["codes"].index("3072")
+    assert "Rotterdam" in d["labels"][i] and d["gemeente_codes"][i] == "GM0599"
+    b = client.get("/api/names/buurt").json()
+    assert any(w for w in b["wijk_codes"])
+
+
+def test_map_download_filtered_by_gemeente_name_with_base_year(client):
+    r = client.get("/api/download/map/pc4", params={"year": 2022, "format": "csv", "measure": "change",
+                                                     "base_year": 2018, "gemeente": "Rotterdam"})
+    assert r.status_code == 200
+    text = r.content.decode("utf-8-sig")
+    assert "GM0599" in text and "GM0363" not in text
+    assert client.get("/api/download/map/pc4", params={"year": 2022, "format": "csv",
+                                                        "gemeente": "Nergensdorp"}).status_code == 404

@@ -29,7 +29,7 @@ from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import population_weights
 from leefbaar.errors import LeefbaarError
 from leefbaar.evaluation.registry import load_programmes
-from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both
+from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both, choropleth
 from leefbaar.index.classes import classify_component, classify_total, load_scheme
 from leefbaar.store.store import Store
 
@@ -71,8 +71,9 @@ CLASS_COLORS = [
     "#74add1",
     "#313695",
 ]
+# dimensions: diverging around a neutral grey middle ("gemiddeld"), ColorBrewer RdBu
+COMPONENT_COLORS = ["#b2182b", "#d6604d", "#f4a582", "#fddbc7", "#ececec", "#d1e5f0", "#92c5de", "#4393c3", "#2166ac"]
 DEVELOPMENT_COLORS = ["#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac"]
-SEQUENTIAL_COLORS = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"]
 NO_DATA_COLOR = "#d9d9d9"
 
 
@@ -304,9 +305,9 @@ class DashboardData:
         self.gap_analysis(level)
 
     # -- legends and map values ----------------------------------------------------------------------
-    def legend(self, measure: str, values: np.ndarray | None = None, direction: int = 1) -> Legend:
+    def legend(self, measure: str) -> Legend:
         """Bins for a measure: official class bands for total/afw/klasse, component bands for dimensions,
-        development classes for change, seven quantiles of ``values`` for an indicator."""
+        development classes for change (indicator maps are classed by ``facts.choropleth``)."""
         s = self.scheme
         if measure in ("total", "afw", "klasse"):
             breaks = list(s.total_boundaries + (s.reference if measure == "total" else 0.0))
@@ -316,7 +317,7 @@ class DashboardData:
         if measure in DIMENSIONS:
             return Legend(
                 list(s.component_boundaries),
-                CLASS_COLORS,
+                COMPONENT_COLORS,
                 list(s.component_labels_nl),
                 list(s.component_labels_en),
                 "component",
@@ -329,23 +330,17 @@ class DashboardData:
                 list(s.development_labels_en),
                 "development",
             )
-        v = values[~np.isnan(values)] if values is not None else np.array([])
-        if len(v) == 0:
-            return Legend([], [SEQUENTIAL_COLORS[3]], ["geen gegevens"], ["no data"], "quantile")
-        qs = np.unique(np.quantile(v, np.linspace(0, 1, 8)[1:-1]))
-        colors = SEQUENTIAL_COLORS if direction >= 0 else SEQUENTIAL_COLORS[::-1]
-        picks = np.linspace(0, len(colors) - 1, len(qs) + 1).round().astype(int)
-        edges = [v.min(), *qs, v.max()]
-        labels = [f"{_fmt(edges[i])} – {_fmt(edges[i + 1])}" for i in range(len(qs) + 1)]
-        return Legend(list(qs), [colors[i] for i in picks], labels, labels, "quantile")
+        raise ValueError(f"no fixed class bands for measure {measure!r} (indicator maps: facts.choropleth)")
 
     def map_values(
-        self, level: str, year: int, measure: str, indicator: str | None = None, base_year: int | None = None
+        self, level: str, year: int, measure: str, indicator: str | None = None, base_year: int | None = None,
+        scheme: str = choropleth.DEFAULT_SCHEME,
     ) -> dict:
         """Values of one measure for every area of ``level`` in ``year``, with bins and a legend.
 
         ``change`` is ``afw(year) - afw(base_year)`` (score points; default base: the previous year with
-        scores). ``indicator`` values are catalogue observations (their unit in ``unit``).
+        scores). ``indicator`` values are catalogue observations (their unit in ``unit``), classed by ``scheme``
+        (``facts.choropleth``: quantiles or Fisher-Jenks; the legend names it).
         """
         unit, base = "score", None
         if measure == "indicator":
@@ -366,7 +361,6 @@ class DashboardData:
                     f"{', '.join(map(str, years)) or 'none'}"
                 )
             cur = sc[sc["year"] == year].set_index("code")
-            direction = 1
             if measure == "change":
                 earlier = [y for y in years if y < year]
                 base = base_year if base_year is not None else (earlier[-1] if earlier else None)
@@ -381,8 +375,12 @@ class DashboardData:
                 unit = "klasse 1-9"
             if len(values) == 0:
                 raise NotFound(f"no {measure} values for {level} in {year}")
-        legend = self.legend(measure, values, direction)
-        bins = legend.bins(values).astype(int)
+        if measure == "indicator":
+            legend_dict = {**choropleth.indicator_legend(values, unit, direction, scheme), "no_data_color": NO_DATA_COLOR}
+            bins = choropleth.bins_of(values, legend_dict["breaks"]).astype(int)
+        else:
+            legend = self.legend(measure)
+            legend_dict, bins = legend.as_dict(), legend.bins(values).astype(int)
         kinds, classed = None, None
         if measure != "indicator":
             cur_rows = self.scores(level)
@@ -410,14 +408,15 @@ class DashboardData:
             "kinds": kinds,
             "classed": classed,
             "not_classed_label": both("class.not_classed"),
-            "legend": legend.as_dict(),
+            "legend": legend_dict,
         }
 
     def map_frame(self, level: str, year: int, measure: str, indicator: str | None = None,
-                  gemeente_code: str | None = None) -> pd.DataFrame:
+                  gemeente_code: str | None = None, base_year: int | None = None,
+                  scheme: str = choropleth.DEFAULT_SCHEME) -> pd.DataFrame:
         """``map_values`` as a table (code, name, value, kind, bin label) for downloads, optionally of one
         gemeente."""
-        mv = self.map_values(level, year, measure, indicator)
+        mv = self.map_values(level, year, measure, indicator, base_year, scheme)
         labels = mv["legend"]["labels_nl"]
         frame = pd.DataFrame({"code": mv["codes"], "value": mv["values"], "bin": mv["bins"]})
         frame.insert(1, "label", frame["code"].map(self.labels(level)).fillna(frame["code"]))
@@ -696,11 +695,6 @@ class DashboardData:
     def sources(self) -> pd.DataFrame:
         """Publishers and licences of the files the store was built from (for credits)."""
         return self.facts.sources()
-
-
-def _fmt(v: float) -> str:
-    a = abs(v)
-    return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 0.1 else f"{v:.3f}"
 
 
 def _jsonable(obj):

@@ -56,6 +56,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leefbaar import __version__
 from leefbaar.errors import LeefbaarError, StoreError
+from leefbaar.facts import choropleth
+from leefbaar.facts.context import area_names, context_geojson
+from leefbaar.facts.dimensions import dimensions as dimension_list
 from leefbaar.facts.evaluations import evaluation_cards
 from leefbaar.facts.perception import Perception
 from leefbaar.facts.segregation import segregation_facts
@@ -124,6 +127,11 @@ class Segregation(enum.StrEnum):
     tenure = "tenure"
     age = "age"
     ses = "ses"
+class Scheme(enum.StrEnum):
+    """Class breaks of an indicator map (``mapclassify``): quantiles or Fisher-Jenks natural breaks."""
+
+    quantiles = "quantiles"
+    fisher_jenks = "fisher_jenks"
 
 
 class TableFormat(enum.StrEnum):
@@ -516,9 +524,31 @@ def create_app(
         return cache.get(("profile", level, code, year, base_year),
                          lambda: _dumps(data.profile(level, code, year, base_year)))
 
-    def map_body(level: str, year: int, measure: str, indicator: str | None, base_year: int | None):
-        return cache.get(("map", level, year, measure, indicator, base_year),
-                         lambda: _dumps(data.map_values(level, year, measure, indicator, base_year)))
+    def map_body(level: str, year: int, measure: str, indicator: str | None, base_year: int | None,
+                 scheme: str = choropleth.DEFAULT_SCHEME):
+        return cache.get(("map", level, year, measure, indicator, base_year, scheme),
+                         lambda: _dumps(data.map_values(level, year, measure, indicator, base_year, scheme)))
+
+    def meta_body():
+        def make():
+            out = data.meta()
+            out["dimensions"] = [{**d, "id": d["code"]} for d in dimension_list(data.facts)]
+            out["map_indicators"] = choropleth.map_indicators(data.indicator_catalogue, data.level_indicators)
+            out["map_schemes"] = [{"id": s, "label": {lg: choropleth.SCHEME_LABELS[lg][s] for lg in ("nl", "en")}}
+                                  for s in choropleth.MAP_SCHEMES]
+            return _dumps(out)
+
+        return cache.get(("meta",), make)
+
+    context_lock = threading.Lock()
+    context: dict[str, tuple[bytes, bytes, str]] = {}
+
+    def context_body():
+        with context_lock:  # computed once per worker (a few seconds), kept out of the byte-bounded cache
+            if "body" not in context:
+                raw = _dumps(context_geojson(data.thread_store(), data.facts))
+                context["body"] = (raw, gzip.compress(raw, 5), hashlib.sha256(raw).hexdigest()[:20])
+            return context["body"]
 
     def area_body(level: str, code: str):
         def make():
@@ -557,6 +587,7 @@ def create_app(
                             pass
             if "gemeente" in data.levels:
                 geometry("gemeente")
+            context_body()
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
             log.warning("warm-up incomplete: %s", exc)
         finally:
@@ -631,8 +662,11 @@ def create_app(
     @app.get("/api/meta", response_model=models.Meta, tags=["meta"])
     def meta(request: Request):
         """Levels, years with scores, indicators, class labels and colours, and which optional results
-        (index scores, contributions, vulnerability, programmes, evaluations) the store holds."""
-        return _encoded(request, *cache.get(("meta",), lambda: _dumps(data.meta())))
+        (index scores, contributions, vulnerability, programmes, evaluations) the store holds. ``dimensions``:
+        the index's dimensions in display order (``code``, ``label``); ``map_indicators``: the indicators
+        offered for indicator maps (rates, averages, densities; grouped by theme; ``sensitive`` flagged);
+        ``map_schemes``: the class-break schemes of indicator maps."""
+        return _encoded(request, *meta_body())
 
     @app.get("/api/search", response_model=list[models.Area], tags=["areas"])
     def search(q: Annotated[str, Query(min_length=1, max_length=60, description="Code, name or postcode.")]):
@@ -668,12 +702,28 @@ def create_app(
         measure: Measure = Measure.total,
         indicator: Indicator | None = None,
         base_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        scheme: Scheme = Scheme.quantiles,
     ):
         """Values, bins and legend of one measure for all areas of a level in one year. ``change`` is the
         change of afw since ``base_year`` (default: the previous year with scores), binned in the seven
-        development classes; ``indicator`` needs ``indicator``."""
+        development classes (``kind``/``base_kind``: official or modelled, of each year); ``indicator`` needs
+        ``indicator`` and is classed by ``scheme`` (legend: ``scheme``, ``breaks``, ``unit``)."""
         return _encoded(request, *map_body(level.value, year, measure.value, indicator and indicator.value,
-                                           base_year))
+                                           base_year, scheme.value))
+
+    @app.get("/api/context", tags=["map"], responses={200: {
+        "content": {"application/json": {"schema": {"type": "object"}}},
+        "description": "GeoJSON: water (kind 'water') and gemeente label points (kind 'gemeente_label')"}})
+    def map_context(request: Request):
+        """Map context derived from the store's boundaries (WGS84): open water (PC4 extent minus gemeente
+        land) and a label point with the name of each gemeente."""
+        return _encoded(request, *context_body(), max_age=86400)
+
+    @app.get("/api/names/{level}", response_model=models.AreaNames, tags=["map"])
+    def names(request: Request, level: Level):
+        """Display names of every area of a level with its gemeente and wijk (hover, selection, filters)."""
+        return _encoded(request, *cache.get(("names", level.value),
+                                            lambda: _dumps(area_names(data.facts, level.value))), max_age=86400)
 
     @app.get("/api/years/{level}", response_model=list[int], tags=["map"])
     def years(level: Level, indicator: Indicator | None = None):
@@ -845,13 +895,24 @@ def create_app(
         indicator: Indicator | None = None,
         gemeente: GemeenteQuery = None,
         lang: LangQuery = None,
+        base_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        scheme: Scheme = Scheme.quantiles,
+        wijk: Annotated[str | None, Query(pattern=r"^WK[0-9]{6}$", description="Only the areas of this wijk "
+                                          "(levels with a wijk: buurt).")] = None,
     ):
-        """The map's values (with names, kind and class labels; optionally of one gemeente); as GeoPackage with
-        the boundaries (EPSG:28992)."""
+        """The map's values (with names, kind and class labels; optionally of one gemeente or wijk); as
+        GeoPackage with the boundaries (EPSG:28992). ``base_year`` and ``scheme`` as in ``/api/map``."""
         gemeente = _gemeente(gemeente)
-        frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value, gemeente)
+        frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value, gemeente,
+                               base_year, scheme.value)
+        if wijk:
+            names = area_names(data.facts, level.value)
+            inside = {c for c, w in zip(names["codes"], names["wijk_codes"], strict=True) if w == wijk}
+            if not inside:
+                raise NotFound(f"no {level.value} areas in wijk {wijk}")
+            frame = frame[frame["code"].isin(inside)].reset_index(drop=True)
         name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}" + (
-            f"_{gemeente}" if gemeente else "")
+            f"_{wijk or gemeente}" if wijk or gemeente else "")
         if format == MapFormat.gpkg:
             geoms = data.thread_store().geometries(level.value, crs=28992)[["code", "geometry"]]
             gdf = geoms.merge(frame, on="code", how="inner")

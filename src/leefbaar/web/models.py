@@ -61,6 +61,8 @@ class Meta(BaseModel):
     dimensions: list[Open]
     classes: Open
     indicators: list[IndicatorInfo]
+    map_indicators: list[Open] = []
+    map_schemes: list[Open] = []
     available: dict[str, bool]
 
 
@@ -82,6 +84,7 @@ class Gemeente(BaseModel):
 
 
 class Legend(BaseModel):
+    model_config = ConfigDict(extra="allow")
     breaks: list[float | None]
     colors: list[str]
     labels_nl: list[str]
@@ -106,6 +109,14 @@ class MapValues(BaseModel):
     kinds: list[str] | None
     classed: list[bool] | None
     legend: Legend
+
+
+class AreaNames(BaseModel):
+    level: str
+    codes: list[str]
+    labels: list[str | None]
+    gemeente_codes: list[str | None]
+    wijk_codes: list[str | None]
 
 
 class Score(BaseModel):

@@ -158,6 +158,21 @@ function setupSearch() {
 function openArea(a) { go(url(`/area/${a.level}/${a.code}`)); }
 
 // ---------- map page ----------
+const dims = () => state.meta.dimensions.map((d) => d.code ?? d.id);
+const dimLabel = (code) => { const d = state.meta.dimensions.find((x) => (x.code ?? x.id) === code); return d ? d.label[state.lang] : code; };
+const mapIndicators = (level) => (state.meta.map_indicators || []).filter((i) => i.levels.includes(level));
+const namesCache = {};
+function areaNames(level) { // display names, gemeente and wijk per code (facts layer), fetched once per level
+  if (!namesCache[level]) {
+    namesCache[level] = api(`/api/names/${level}`).then((d) => {
+      const by = new Map();
+      d.codes.forEach((c, i) => by.set(c, { label: d.labels[i] || c, gm: d.gemeente_codes[i], wk: d.wijk_codes[i] }));
+      return by;
+    }).catch(() => new Map());
+  }
+  return namesCache[level];
+}
+
 async function pageMap() {
   const q = params();
   const levels = state.meta.levels;
@@ -167,43 +182,83 @@ async function pageMap() {
   if (!lv) { main.replaceChildren(emptyState(t("map_no_geometry"))); return; }
   level = lv.id;
   let measure = q.get("measure") || "total";
+  if (measure === "afw" || measure === "klasse") measure = "total"; // one control per distinct map
   let indicator = q.get("indicator") || "";
+  const sensitive = q.get("sensitive") === "1";
+  const scheme = q.get("scheme") || "quantiles";
+  const gemeente = q.get("gemeente") || "";
+  const wijk = q.get("wijk") || "";
   const years = lv.score_years;
   let year = Number(q.get("year")) || (lv.default_year ?? lv.score_years.at(-1) ?? null);  // latest official year
+  let baseYear = Number(q.get("base_year")) || null;
   const highlight = q.get("area");
+  const view = (extra) => ({ level, measure, year, base_year: measure === "change" ? baseYear : "", indicator: measure === "indicator" ? indicator : "",
+    scheme: measure === "indicator" && scheme !== "quantiles" ? scheme : "", sensitive: sensitive ? "1" : "", gemeente, wijk, area: highlight, ...extra });
+  const reload = (extra) => go(url("/map", view(extra)), true);
 
-  const measures = ["total", "afw", "won", "fys", "vrz", "soc", "onv", "klasse", "change", "indicator"];
-  const mLabel = (m) => (["won", "fys", "vrz", "soc", "onv"].includes(m) ? state.meta.dimensions.find((d) => d.id === m).label[state.lang] : t(`m.${m}`));
+  const measures = ["total", ...dims(), "change", "indicator"];
+  const mLabel = (m) => (m === "total" ? t("mp.total") : m === "indicator" ? t("mp.indicator") : dims().includes(m) ? dimLabel(m) : t(`m.${m}`));
   const sel = (id, label, options, value, onchange) => h("label", { class: "field" }, h("span", {}, label),
     h("select", { id, onchange }, options.map(([v, text]) => h("option", { value: v, selected: String(v) === String(value) ? true : null }, text))));
-  const indicatorOptions = () => lv.indicators.map((id) => { const ind = state.meta.indicators.find((i) => i.id === id); return [id, ind ? `${L(ind)} (${ind.unit})` : id]; });
+  const yearKind = (y) => (lv.year_kinds && lv.year_kinds[y] && lv.year_kinds[y] !== "official" ? ` (${t(`yk.${lv.year_kinds[y]}`)})` : "");
+  const isModelled = (y) => y && lv.year_kinds && lv.year_kinds[y] && lv.year_kinds[y] !== "official";
+
+  // indicator picker: grouped by theme, searchable; sensitive indicators only on request, with a warning
+  const offered = mapIndicators(level).filter((i) => sensitive || !i.sensitive);
+  if (measure === "indicator" && !offered.some((i) => i.id === indicator)) indicator = offered[0]?.id || "";
+  const picker = () => {
+    const select = h("select", { id: "f-indicator", size: 8, onchange: (e) => reload({ indicator: e.target.value }) });
+    const fill = (text) => {
+      const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+      const hits = offered.filter((i) => words.every((w) => `${i.label[state.lang]} ${i.id} ${i.theme_label[state.lang]}`.toLowerCase().includes(w)));
+      const groups = new Map();
+      hits.forEach((i) => { const g = i.theme_label[state.lang]; if (!groups.has(g)) groups.set(g, []); groups.get(g).push(i); });
+      select.replaceChildren(...[...groups].map(([g, items]) => h("optgroup", { label: g },
+        items.map((i) => h("option", { value: i.id, selected: i.id === indicator ? true : null, "data-sensitive": i.sensitive ? "1" : null },
+          `${i.label[state.lang]} (${i.unit_label[state.lang]})`)))));
+      if (!hits.length) select.append(h("option", { disabled: true }, t("mp.ind_none")));
+    };
+    fill("");
+    const search = h("input", { id: "f-indicator-search", type: "search", placeholder: t("mp.ind_search"), "aria-label": t("mp.ind_search"), oninput: (e) => fill(e.target.value) });
+    return h("div", { class: "ind-picker" },
+      h("label", { class: "field" }, h("span", {}, t("mp.indicator")), search, select),
+      h("label", { class: "check" }, h("input", { type: "checkbox", id: "f-sensitive", checked: sensitive ? true : null, onchange: (e) => reload({ sensitive: e.target.checked ? "1" : "" }) }), " ", t("mp.sensitive")),
+      sensitive ? h("p", { class: "warning", id: "sensitive-warning", role: "note" }, t("mp.sensitive_warning")) : null,
+      sel("f-scheme", t("mp.scheme"), (state.meta.map_schemes || []).map((s) => [s.id, s.label[state.lang]]), scheme, (e) => reload({ scheme: e.target.value })));
+  };
 
   const controls = h("form", { class: "controls", "aria-label": t("measure"), onsubmit: (e) => e.preventDefault() },
-    sel("f-level", t("level"), (measure === "indicator" ? levels : withScores).map((l) => [l.id, l.label[state.lang]]), level, (e) => go(url("/map", { level: e.target.value, measure }), true)),
-    sel("f-measure", t("measure"), measures.map((m) => [m, mLabel(m)]), measure, (e) => go(url("/map", { level, measure: e.target.value, year, indicator: e.target.value === "indicator" ? (indicator || lv.indicators[0]) : "" }), true)),
-    measure === "indicator" ? sel("f-indicator", t("indicator"), indicatorOptions(), indicator, (e) => go(url("/map", { level, measure, indicator: e.target.value }), true)) : null,
-    h("span", { id: "year-slot" }));
+    sel("f-level", t("level"), (measure === "indicator" ? levels : withScores).map((l) => [l.id, l.label[state.lang]]), level, (e) => go(url("/map", { level: e.target.value, measure, indicator, sensitive: sensitive ? "1" : "" }), true)),
+    sel("f-measure", t("measure"), measures.map((m) => [m, mLabel(m)]), measure, (e) => reload({ measure: e.target.value, base_year: "" })),
+    measure === "indicator" ? picker() : null,
+    h("span", { id: "year-slot" }), h("span", { id: "base-slot" }));
   const mapBox = h("div", { id: "map", class: "map", tabindex: "0", role: "application", "aria-describedby": "map-help" });
   const legend = h("div", { class: "legend", id: "legend", "aria-live": "polite" });
   const tooltip = h("div", { class: "tooltip", id: "tooltip", hidden: true });
+  const picked = h("p", { class: "map-selected", id: "map-selected", hidden: true });
   const tableBox = h("div", { id: "map-table" });
   main.replaceChildren(
     h("div", { class: "map-layout" },
       h("div", { class: "map-side" }, h("h1", {}, t("nav.map")), controls, legend,
         h("p", { id: "map-help", class: "help" }, t("map_help")), h("div", { id: "map-downloads" })),
-      h("div", { class: "map-wrap" }, mapBox, tooltip)),
+      h("div", { class: "map-wrap" }, mapBox, tooltip, picked)),
     tableBox);
 
   let yearChoices = years;
   if (measure === "indicator") {
-    if (!indicator) indicator = lv.indicators[0];
     try { yearChoices = indicator ? await api(`/api/years/${level}?indicator=${encodeURIComponent(indicator)}`) : []; } catch { yearChoices = []; }
     if (!yearChoices.includes(year)) year = yearChoices.at(-1) ?? null;
   }
-  const yearKind = (y) => (measure !== "indicator" && lv.year_kinds && lv.year_kinds[y] && lv.year_kinds[y] !== "official" ? ` (${t(`yk.${lv.year_kinds[y]}`)})` : "");
-  document.getElementById("year-slot").replaceWith(sel("f-year", t("year"), (yearChoices || []).map((y) => [y, `${y}${yearKind(y)}`]), year,
-    (e) => go(url("/map", { level, measure, indicator, year: e.target.value }), true)));
-  setQuery({ level, measure, year, indicator: measure === "indicator" ? indicator : "", area: highlight });
+  const kindOfYear = (y) => (measure !== "indicator" ? yearKind(y) : "");
+  document.getElementById("year-slot").replaceWith(sel("f-year", t("year"), (yearChoices || []).map((y) => [y, `${y}${kindOfYear(y)}`]), year,
+    (e) => reload({ year: e.target.value })));
+  if (measure === "change") {
+    const earlier = years.filter((y) => y < year);
+    if (!earlier.includes(baseYear)) baseYear = earlier.at(-1) ?? null;
+    document.getElementById("base-slot").replaceWith(sel("f-base-year", t("mp.base_year"), earlier.map((y) => [y, `${y}${yearKind(y)}`]), baseYear,
+      (e) => reload({ base_year: e.target.value })));
+  }
+  setQuery(view());
 
   if (!year) { legend.replaceChildren(emptyState(t("map_empty"))); }
   const map = await ensureMap(mapBox);
@@ -211,21 +266,31 @@ async function pageMap() {
   let values = null;
   if (year) {
     try {
-      values = await api(url(`/api/map/${level}`, { year, measure, indicator: measure === "indicator" ? indicator : "" }).replace(/[?&]lang=en/, ""));
+      values = await api(url(`/api/map/${level}`, { year, measure, indicator: measure === "indicator" ? indicator : "",
+        base_year: measure === "change" ? baseYear : "", scheme: measure === "indicator" ? scheme : "" }).replace(/[?&]lang=en/, ""));
     } catch (err) {
       legend.replaceChildren(err.status === 404 ? emptyState(`${t("map_empty")} (${err.message})`) : errorState(err, () => route()));
     }
   }
   paint(map, level, values);
+  const ind = measure === "indicator" ? mapIndicators(level).find((i) => i.id === indicator) : null;
+  const title = mLabel(measure) + (ind ? `: ${ind.label[state.lang]}` : "");
   if (values) {
-    drawLegend(legend, values, mLabel(measure) + (measure === "indicator" ? `: ${L(state.meta.indicators.find((i) => i.id === indicator))}` : ""));
-    mapBox.setAttribute("aria-label", t("map_label", { level: levelLabel(level), measure: mLabel(measure), year }));
-    document.getElementById("map-downloads").replaceChildren(downloads(`/api/download/map/${level}`, { year, measure, indicator: measure === "indicator" ? indicator : "" }, ["csv", "xlsx", "gpkg"]));
-    drawMapTable(tableBox, values, level);
-  }
-  setupHover(map, level, values, tooltip);
-  if (highlight) selectOnMap(map, highlight);
-  announce(t("map_label", { level: levelLabel(level), measure: mLabel(measure), year }));
+    // a change map is modelled when either of its years is
+    const modelled = [values.base_year, values.year].filter((y) => y && measure !== "indicator" && isModelled(y));
+    values.modelled_years = modelled;
+    drawLegend(legend, values, title);
+    mapBox.setAttribute("aria-label", t("map_label", { level: levelLabel(level), measure: title, year: values.base_year ? `${values.base_year}–${year}` : year }));
+    const names = await areaNames(level);
+    if (!state.gemeenten) state.gemeenten = await api("/api/gemeenten").catch(() => []);
+    const dl = { year, measure, indicator: measure === "indicator" ? indicator : "", base_year: values.base_year || "", scheme: measure === "indicator" ? scheme : "", gemeente, wijk };
+    document.getElementById("map-downloads").replaceChildren(downloads(`/api/download/map/${level}`, dl, ["csv", "xlsx", "gpkg"]));
+    const wijkNames = level === "buurt" && gemeente ? await areaNames("wijk") : new Map();
+    drawMapTable(tableBox, values, level, names, { gemeente, wijk, wijkNames, onFilter: (g, w) => reload({ gemeente: g, wijk: w }) });
+    setupHover(map, level, values, tooltip, names);
+    if (highlight) selectOnMap(map, highlight, names.get(highlight)?.label);
+  } else setupHover(map, level, null, tooltip, new Map());
+  announce(t("map_label", { level: levelLabel(level), measure: title, year }));
 }
 
 async function ensureMap(container) {
@@ -243,6 +308,7 @@ async function ensureMap(container) {
   });
   map.touchZoomRotate.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ maxWidth: 120, unit: "metric" }), "bottom-left");
   map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: "CBS/Kadaster (PDOK) CC BY 4.0 · Leefbaarometer BZK" }));
   state.map = map;
   await new Promise((resolve) => (map.loaded() ? resolve() : map.once("load", resolve)));
@@ -257,15 +323,47 @@ async function topo(level) {
   return geoCache[level];
 }
 
+// water and gemeente names, derived from the store's boundaries (/api/context); added after the first paint
+let contextData = null;
+function addContext(map) {
+  if (!contextData) contextData = api("/api/context").catch(() => null);
+  contextData.then((fc) => {
+    if (!fc || !map.getLayer("areas-fill")) return;
+    if (!map.getSource("water")) {
+      map.addSource("water", { type: "geojson", data: { type: "FeatureCollection", features: fc.features.filter((f) => f.properties.kind === "water") }, tolerance: 0.4 });
+    }
+    if (!map.getLayer("water-fill")) map.addLayer({ id: "water-fill", type: "fill", source: "water", paint: { "fill-color": "#a4c2dc", "fill-outline-color": "#6f9ac0" } }, "areas-hover");
+    if (!state.gmLabels) {
+      // no font server offline: names as small HTML labels, shown from zoom 8.5 for the gemeenten in view
+      state.gmLabels = fc.features.filter((f) => f.properties.kind === "gemeente_label").map((f) => {
+        const el = h("span", { class: "gm-label", "data-code": f.properties.code }, f.properties.name);
+        return { f, marker: new maplibregl.Marker({ element: el, anchor: "center" }).setLngLat(f.geometry.coordinates), on: false };
+      });
+      const update = () => {
+        const z = map.getZoom(), b = map.getBounds();
+        for (const l of state.gmLabels) {
+          const big = l.f.properties.area_km2 >= 150;
+          const want = state.page === "map" && (z >= 9 || (z >= 8 && big)) && b.contains(l.f.geometry.coordinates);
+          if (want !== l.on) { if (want) l.marker.addTo(map); else l.marker.remove(); l.on = want; }
+        }
+      };
+      map.on("moveend", update);
+      state.updateLabels = update;
+    }
+    state.updateLabels();
+  });
+}
+
 async function loadLevel(map, level) {
   if (state.mapLevel === level) return;
-  for (const id of ["areas-fill", "areas-hover", "areas-selected", "context-line"]) if (map.getLayer(id)) map.removeLayer(id);
+  for (const id of ["areas-fill", "areas-hover", "areas-selected", "context-line", "water-fill"]) if (map.getLayer(id)) map.removeLayer(id);
   for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
   const fc = await topo(level);
   map.addSource("areas", { type: "geojson", data: fc, promoteId: "code", tolerance: 0.3 });
   map.addLayer({ id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } });
   map.addLayer({ id: "areas-hover", type: "line", source: "areas", paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] });
   map.addLayer({ id: "areas-selected", type: "line", source: "areas", paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] });
+  map.once("idle", () => addContext(map));
   if (level !== "gemeente" && state.meta.levels.some((l) => l.id === "gemeente")) {
     // gemeente boundaries as context, added once the areas are drawn (not on the critical path)
     map.once("idle", () => topo("gemeente").then((gm) => {
@@ -298,38 +396,53 @@ function drawLegend(box, values, title) {
   let missing = 0;
   values.bins.forEach((b) => { if (b >= 0) counts[b] += 1; else missing += 1; });
   const labels = lg[`labels_${state.lang}`];
-  const kind = values.kind_label ? ` · ${values.kind_label[state.lang]}` : (values.kind === "mixed" ? ` · ${t("yk.mixed")}` : "");
+  const modelled = values.modelled_years || [];
+  const kind = modelled.length ? ` · ${t("mp.modelled_years", { years: modelled.join(", ") })}` : "";
   const unclassed = values.classed ? values.classed.filter((c) => !c).length : 0;
-  box.replaceChildren(h("h2", { id: "legend-title", "data-kind": values.kind ?? "" }, `${t("legend")}: ${title}`, values.base_year ? ` (${t("change_since", { year: values.base_year })})` : "", kind),
-    h("ol", { class: "legend-list" }, [...lg.colors.map((c, i) => [c, labels[i], counts[i], i])].reverse().map(([c, label, n, i]) =>
-      h("li", {}, h("span", { class: `swatch bin${i}`, "data-color": c, "aria-hidden": "true" }), h("span", {}, label), h("span", { class: "count" }, nf(0).format(n))))),
-    h("p", { class: "help" }, t("areas_n", { n: nf(0).format(values.codes.length) }), unclassed ? ` · ${t("not_classed")}: ${unclassed}` : "", missing - unclassed > 0 ? ` · ${t("no_data")}: ${missing - unclassed}` : ""));
+  const diverging = lg.kind === "component" || lg.kind === "development";
+  box.replaceChildren(h("h2", { id: "legend-title", "data-kind": modelled.length ? "modelled" : (values.kind ?? "official"), "data-base-year": values.base_year ?? "" },
+    `${t("legend")}: ${title}`, values.base_year ? ` ${values.base_year}–${values.year} (${t("change_since", { year: values.base_year })})` : ` ${values.year}`, kind),
+  ...(lg.scheme ? [h("p", { class: "help", id: "legend-scheme", "data-scheme": lg.scheme }, t("mp.legend_scheme", { scheme: lg.scheme_label[state.lang], n: lg.colors.length, unit: lg.unit_label[state.lang] }))] : []),
+  h("ol", { class: `legend-list${diverging ? " diverging" : ""}`, "aria-label": `${t("legend")} (${t("mp.count")})` }, [...lg.colors.map((c, i) => [c, labels[i], counts[i], i])].reverse().map(([c, label, n, i]) =>
+    h("li", { "data-bin": i, "data-count": n }, h("span", { class: `swatch bin${i}`, "data-color": c, "aria-hidden": "true" }), h("span", {}, label), h("span", { class: "count" }, nf(0).format(n))))),
+  h("p", { class: "help" }, t("areas_n", { n: nf(0).format(values.codes.length) }), unclassed ? ` · ${t("not_classed")}: ${nf(0).format(unclassed)}` : "", missing - unclassed > 0 ? ` · ${t("no_data")}: ${nf(0).format(missing - unclassed)}` : ""));
   box.querySelectorAll(".swatch[data-color]").forEach((el) => { el.style.background = el.dataset.color; });
 }
 
-function drawMapTable(box, values, level) {
-  const rows = values.codes.map((c, i) => ({ code: c, v: values.values[i], b: values.bins[i], classed: values.classed ? values.classed[i] : true, kind: values.kinds ? values.kinds[i] : null }));
-  rows.sort((a, b) => (b.classed - a.classed) || ((b.v ?? -Infinity) - (a.v ?? -Infinity)));
-  const ranked = rows.filter((r) => r.classed);
+function drawMapTable(box, values, level, names, filter) {
+  const all = values.codes.map((c, i) => ({ code: c, v: values.values[i], b: values.bins[i], classed: values.classed ? values.classed[i] : true, kind: values.kinds ? values.kinds[i] : null, n: names.get(c) }));
+  all.sort((a, b) => (b.classed - a.classed) || ((b.v ?? -Infinity) - (a.v ?? -Infinity)));
+  const rankOf = new Map(all.filter((r) => r.classed).map((r, i) => [r, i + 1]));
+  const gmOf = (r) => (level === "gemeente" ? r.code : r.n?.gm);
+  const rows = all.filter((r) => (!filter.gemeente || gmOf(r) === filter.gemeente) && (!filter.wijk || r.n?.wk === filter.wijk));
   const labels = values.legend[`labels_${state.lang}`];
+  const gms = state.gemeenten || [];
+  const wijken = level === "buurt" && filter.gemeente ? [...new Set(all.filter((r) => gmOf(r) === filter.gemeente).map((r) => r.n?.wk).filter(Boolean))].sort() : [];
+  const filters = h("form", { class: "controls inline", id: "map-filter", onsubmit: (e) => e.preventDefault() },
+    h("label", { class: "field" }, h("span", {}, t("mp.filter")), h("select", { id: "f-gemeente", onchange: (e) => filter.onFilter(e.target.value, "") },
+      [h("option", { value: "" }, t("mp.filter_all")), ...gms.map((g) => h("option", { value: g.code, selected: g.code === filter.gemeente ? true : null }, `${g.name} (${g.code})`))])),
+    wijken.length ? h("label", { class: "field" }, h("span", {}, t("mp.wijk")), h("select", { id: "f-wijk", onchange: (e) => filter.onFilter(filter.gemeente, e.target.value) },
+      [h("option", { value: "" }, t("mp.wijk_all")), ...wijken.map((w) => h("option", { value: w, selected: w === filter.wijk ? true : null }, filter.wijkNames.get(w)?.label || w))])) : null);
   let shown = 25;
   const render = () => {
     const tb = table([
-      { label: t("rank"), value: (r) => (r.classed ? String(ranked.indexOf(r) + 1) : "–"), num: true },
-      { label: t("area"), value: (r) => h("a", { href: url(`/area/${level}/${r.code}`), "data-nav": true }, r.code) },
-      { label: t("value"), value: (r) => fmtAuto(r.v), num: true },
+      { label: t("mp.rank_nl"), value: (r) => (r.classed ? nf(0).format(rankOf.get(r)) : "–"), num: true },
+      { label: t("area"), value: (r) => h("a", { href: url(`/area/${level}/${r.code}`), "data-nav": true }, r.n?.label || r.code) },
+      { label: t("value"), value: (r) => (values.measure === "change" ? fmtSigned(r.v) : fmtAuto(r.v)), num: true },
       { label: t("klasse"), value: (r) => (!r.classed ? t("not_classed") : r.b >= 0 ? labels[r.b] : t("no_data")) },
       { label: t("p.kind"), value: (r) => (r.kind === "modelled" ? t("p.modelled") : r.kind === "aggregated" ? t("yk.aggregated") : r.kind ? t("p.official") : "–") },
-    ], rows.slice(0, shown), `${t("table_title")} (${rows.length})`);
-    box.replaceChildren(section(t("table_title"), tb, shown < rows.length ? h("button", { type: "button", onclick: () => { shown += 100; render(); } }, t("show_more")) : null,
-      downloads(`/api/download/map/${level}`, { year: values.year, measure: values.measure, indicator: values.indicator || "" })));
+    ], rows.slice(0, shown), `${t("table_title")} (${nf(0).format(rows.length)})`);
+    box.replaceChildren(section(t("table_title"), filters, tb, shown < rows.length ? h("button", { type: "button", onclick: () => { shown += 100; render(); } }, t("show_more")) : null,
+      downloads(`/api/download/map/${level}`, { year: values.year, measure: values.measure, indicator: values.indicator || "", base_year: values.base_year || "", scheme: values.legend.scheme || "", gemeente: filter.gemeente, wijk: filter.wijk })));
+    box.querySelectorAll("a[data-nav]").forEach((a) => a.addEventListener("click", navClick));
   };
   render();
 }
 
-function setupHover(map, level, values, tooltip) {
+function setupHover(map, level, values, tooltip, names) {
   const byCode = new Map(values ? values.codes.map((c, i) => [c, i]) : []);
   if (state.hoverHandlers) for (const [ev, fn] of state.hoverHandlers) map.off(ev, "areas-fill", fn);
+  const modelled = values && values.modelled_years && values.modelled_years.length ? ` · ${t("mp.modelled")}` : "";
   const move = (e) => {
     const f = e.features && e.features[0];
     if (!f) return;
@@ -338,9 +451,12 @@ function setupHover(map, level, values, tooltip) {
     map.getCanvas().style.cursor = "pointer";
     const i = byCode.get(code);
     const cls = values && i !== undefined ? (values.classed && !values.classed[i] ? t("not_classed") : values.legend[`labels_${state.lang}`][values.bins[i]] ?? "") : "";
-    const kd = values && values.kinds && i !== undefined && values.kinds[i] !== "official" ? ` · ${t(`yk.${values.kinds[i]}`)}` : "";
-    const label = values && i !== undefined ? `${fmtAuto(values.values[i])} · ${cls}${kd}` : t("no_data");
-    tooltip.replaceChildren(h("strong", {}, code), h("br"), label);
+    const kd = values && values.kinds && i !== undefined && values.kinds[i] !== "official" ? ` · ${t(`yk.${values.kinds[i]}`)}` : modelled;
+    const v = values && i !== undefined ? (values.measure === "change" ? fmtSigned(values.values[i]) : fmtAuto(values.values[i])) : null;
+    const span = values && values.base_year ? ` (${values.base_year}–${values.year})` : "";
+    const label = v !== null ? `${v}${span} · ${cls}${kd}` : t("no_data");
+    const name = names.get(code)?.label || code;
+    tooltip.replaceChildren(h("strong", {}, name), ...(name.startsWith(code) ? [] : [h("span", { class: "muted" }, ` ${code}`)]), h("br"), label);
     tooltip.hidden = false;
     tooltip.style.left = `${e.point.x + 12}px`;
     tooltip.style.top = `${e.point.y + 12}px`;
@@ -353,8 +469,10 @@ function setupHover(map, level, values, tooltip) {
   state.hoverHandlers = [["mousemove", move], ["mouseleave", leave], ["click", click]];
 }
 
-async function selectOnMap(map, code) {
+async function selectOnMap(map, code, name) {
   map.setFilter("areas-selected", ["==", ["get", "code"], code]);
+  const box = document.getElementById("map-selected");
+  if (box) { box.replaceChildren(h("strong", {}, `${t("mp.selected")}: `), name || code); box.hidden = false; }
   const fc = await topo(state.mapLevel);
   const f = fc.features.find((x) => x.properties.code === code);
   if (!f) return;
@@ -492,7 +610,7 @@ async function pageCompare() {
     main.replaceChildren(...head, err.status === 404 ? emptyState(err.message) : errorState(err, route)); return;
   }
   const palette = ["#1f4e9e", "#e08214", "#2ca25f", "#8856a7", "#c51b7d"];
-  const dimsIds = ["won", "fys", "vrz", "soc", "onv"];
+  const dimsIds = dims();
   const series = profiles.map((p, i) => ({ name: p.area.label, color: palette[i] }));
   const bars = groupedBars({ groups: dimsIds.map((d) => ({ label: state.meta.dimensions.find((x) => x.id === d).label[state.lang], values: profiles.map((p) => p.dimensions.find((x) => x.id === d)?.value ?? null) })),
     series, fmt: (v) => fmtSigned(v, 2), title: t("p.dimensions"), desc: profiles.map((p) => p.area.label).join(", ") });

@@ -56,6 +56,13 @@ export const TEXT = {
     "g.verdict_text": "P90 − P10 per gebied van {from} tot {to}: {a} → {b} ({d}; 95%-band {lo} tot {hi}), {n} gebieden met een score in alle jaren.",
     "kind.programme": "programma", "kind.phase": "fase", "kind.policy_note": "beleidsnota", "kind.law": "wet",
     "kind.classification": "indeling",
+    "mp.total": "Totaalscore en klasse", "mp.indicator": "Indicator", "mp.base_year": "Basisjaar",
+    "mp.modelled": "gemodelleerd", "mp.modelled_years": "gemodelleerd: {years}", "mp.ind_search": "Zoek indicator",
+    "mp.ind_none": "Geen indicator gevonden", "mp.sensitive": "Toon gevoelige indicatoren (herkomst)",
+    "mp.sensitive_warning": "Let op: herkomst is een gevoelig kenmerk (de catalogus markeert het zo). Een kaart ervan zegt niets over oorzaken en mag groepen of buurten niet stigmatiseren.",
+    "mp.scheme": "Klassegrenzen", "mp.legend_scheme": "{scheme}, {n} klassen; eenheid: {unit}",
+    "mp.filter": "Gemeente", "mp.filter_all": "Alle gemeenten", "mp.wijk": "Wijk", "mp.wijk_all": "Alle wijken",
+    "mp.selected": "Geselecteerd", "mp.count": "aantal gebieden", "mp.rank_nl": "Rang (NL)",
   },
   en: {
     skip: "Skip to content", "nav.map": "Map", "nav.area": "Area", "nav.compare": "Compare",
@@ -113,6 +120,13 @@ export const TEXT = {
     "g.verdict_text": "P90 − P10 per area from {from} to {to}: {a} → {b} ({d}; 95% band {lo} to {hi}), {n} areas with a score in every year.",
     "kind.programme": "programme", "kind.phase": "phase", "kind.policy_note": "policy note", "kind.law": "law",
     "kind.classification": "classification",
+    "mp.total": "Total score and class", "mp.indicator": "Indicator", "mp.base_year": "Base year",
+    "mp.modelled": "modelled", "mp.modelled_years": "modelled: {years}", "mp.ind_search": "Find indicator",
+    "mp.ind_none": "No indicator found", "mp.sensitive": "Show sensitive indicators (origin)",
+    "mp.sensitive_warning": "Note: origin is a sensitive characteristic (the catalogue marks it so). A map of it says nothing about causes and must not stigmatise groups or neighbourhoods.",
+    "mp.scheme": "Class breaks", "mp.legend_scheme": "{scheme}, {n} classes; unit: {unit}",
+    "mp.filter": "Municipality", "mp.filter_all": "All municipalities", "mp.wijk": "District", "mp.wijk_all": "All districts",
+    "mp.selected": "Selected", "mp.count": "number of areas", "mp.rank_nl": "Rank (NL)",
   },
 };
 
