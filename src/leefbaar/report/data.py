@@ -30,18 +30,17 @@ from leefbaar.analysis.weights import population_weights
 from leefbaar.errors import LeefbaarError
 from leefbaar.evaluation.registry import load_programmes
 from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both
+from leefbaar.i18n import LANGS, N_, fmt_number, translator
 from leefbaar.index.classes import classify_component, classify_total, load_scheme
 from leefbaar.store.store import Store
 
 DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
 SCORE_MEASURES = ("total", "afw", *DIMENSIONS)
 MEASURES = (*SCORE_MEASURES, "klasse", "change", "indicator")
-LEVEL_LABELS = {
-    "pc4": {"nl": "Postcodegebied (PC4)", "en": "Postcode area (PC4)"},
-    "buurt": {"nl": "Buurt", "en": "Neighbourhood (buurt)"},
-    "wijk": {"nl": "Wijk", "en": "District (wijk)"},
-    "gemeente": {"nl": "Gemeente", "en": "Municipality (gemeente)"},
-}
+_LEVEL_MSGIDS = {"pc4": N_("Postcode area (PC4)"), "buurt": N_("Neighbourhood (buurt)"), "wijk": N_("District (wijk)"),
+                 "gemeente": N_("Municipality (gemeente)")}
+LEVEL_LABELS = {lv: {lang: translator(lang).gettext(m) for lang in LANGS} for lv, m in _LEVEL_MSGIDS.items()}
+"""Level names in each interface language (gettext catalogues), as the API serves them."""
 # observation indicator -> score column, for stores without the index engine's ``scores`` table
 OFFICIAL_SERIES = {"lbm": "total", "lbm_afw": "afw", **{f"lbm_{d}": d for d in DIMENSIONS}}
 SCORE_COLUMNS = [
@@ -331,13 +330,15 @@ class DashboardData:
             )
         v = values[~np.isnan(values)] if values is not None else np.array([])
         if len(v) == 0:
-            return Legend([], [SEQUENTIAL_COLORS[3]], ["geen gegevens"], ["no data"], "quantile")
+            none = [translator(lang).gettext(N_("no data")) for lang in LANGS]
+            return Legend([], [SEQUENTIAL_COLORS[3]], [none[0]], [none[1]], "quantile")
         qs = np.unique(np.quantile(v, np.linspace(0, 1, 8)[1:-1]))
         colors = SEQUENTIAL_COLORS if direction >= 0 else SEQUENTIAL_COLORS[::-1]
         picks = np.linspace(0, len(colors) - 1, len(qs) + 1).round().astype(int)
         edges = [v.min(), *qs, v.max()]
-        labels = [f"{_fmt(edges[i])} – {_fmt(edges[i + 1])}" for i in range(len(qs) + 1)]
-        return Legend(list(qs), [colors[i] for i in picks], labels, labels, "quantile")
+        labels = {lang: [f"{_fmt(edges[i], lang)} – {_fmt(edges[i + 1], lang)}" for i in range(len(qs) + 1)]
+                  for lang in LANGS}
+        return Legend(list(qs), [colors[i] for i in picks], labels["nl"], labels["en"], "quantile")
 
     def map_values(
         self, level: str, year: int, measure: str, indicator: str | None = None, base_year: int | None = None
@@ -698,9 +699,10 @@ class DashboardData:
         return self.facts.sources()
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float, lang: str) -> str:
+    """A legend bound by the locale, with fewer decimals for larger numbers (1.518; 12,5; 0,44; 0,035)."""
     a = abs(v)
-    return f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 0.1 else f"{v:.3f}"
+    return fmt_number(v, lang, 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 0.1 else 3)
 
 
 def _jsonable(obj):
