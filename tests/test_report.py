@@ -25,7 +25,7 @@ from leefbaar.store.store import Store
 pytestmark = pytest.mark.browser
 GEMEENTEN = {"GM0599": "Rotterdam", "GM0744": "Baarle-Nassau", "GM0088": "Schiermonnikoog"}
 # names that hold a dot or comma between digits but are not numbers of the report (licences, versions)
-NOT_NUMBERS = re.compile(r"CC BY(-SA)? \d\.\d|Leefbaarometer \d\.\d|LBM ?\d\.\d|leefbaar \d+\.\d+\.\d+")
+NOT_NUMBERS = re.compile(r"CC\s+BY(-SA)?\s+\d\.\d|Leefbaarometer\s+\d\.\d|LBM\s?\d\.\d|leefbaar\s+\d+\.\d+\.\d+")
 
 if not Path(CHROMIUM).exists() or not shutil.which("pdftotext"):
     pytest.skip("the report test needs Debian chromium and pdftotext (poppler-utils)", allow_module_level=True)

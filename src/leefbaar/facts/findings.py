@@ -438,10 +438,10 @@ class GemeenteFindings:
         return out
 
 
-def vulnerable_analysis(facts, level: str, lang: str = "nl"):
+def vulnerable_analysis(facts, level: str, lang: str = "nl", errors: dict | None = None):
     """The vulnerability analysis (``analysis.vulnerable``, default definition) on the official years of the
     facts layer's series; areas under the small-area rule in the reference year are never flagged. None when
-    the store cannot support it."""
+    the store cannot support it (the reason goes to ``errors[level]``)."""
     from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 
     try:
@@ -450,7 +450,9 @@ def vulnerable_analysis(facts, level: str, lang: str = "nl"):
         ref_year = max(panel.years)
         small = set(sc.loc[(sc["year"] == ref_year) & sc["small"].astype(bool), "code"])
         return VulnerableAreas(load_definition(), lang).fit(panel, facts.store, exclude=small)
-    except LeefbaarError:
+    except LeefbaarError as exc:
+        if errors is not None:
+            errors[level] = str(exc)
         return None
 
 

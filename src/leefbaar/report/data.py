@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.analysis.gap import GapAnalysis
-from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
+from leefbaar.analysis.vulnerable import VulnerableAreas
 from leefbaar.analysis.weights import population_weights
 from leefbaar.errors import LeefbaarError
 from leefbaar.evaluation.registry import load_programmes
 from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both
+from leefbaar.facts.findings import vulnerable_analysis
 from leefbaar.i18n import LANGS, N_, fmt_number, translator
 from leefbaar.index.classes import classify_component, classify_total, load_scheme
 from leefbaar.store.store import Store
@@ -526,16 +527,8 @@ class DashboardData:
         with self.store_lock:
             cache = self.__dict__.setdefault("_vuln", {})
             if (level, lang) not in cache:
-                try:
-                    panel = self.facts.panel(level, official_only=True)
-                    vul = VulnerableAreas(load_definition(), lang)
-                    ref_year = max(panel.years)
-                    sc = self.scores(level)
-                    small = set(sc.loc[(sc["year"] == ref_year) & sc["small"], "code"])
-                    cache[(level, lang)] = vul.fit(panel, self.store, exclude=small)
-                except LeefbaarError as exc:
-                    self.__dict__.setdefault("_vuln_errors", {})[level] = str(exc)
-                    cache[(level, lang)] = None
+                cache[(level, lang)] = vulnerable_analysis(self.facts, level, lang,
+                                                           self.__dict__.setdefault("_vuln_errors", {}))
             return cache[(level, lang)]
 
     def vulnerability(self, level: str, code: str) -> dict:

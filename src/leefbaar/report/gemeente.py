@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import Formatter, MaxNLocator  # noqa: E402
 
 from leefbaar import __version__  # noqa: E402
@@ -48,6 +48,7 @@ LABEL_NAMES_UP_TO = 30
 """Maps of at most this many areas print code and name on each area; larger maps print the code only."""
 DIVERGING = ["#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac"]
 NO_CLASS = "#d9d9d9"
+WATER = "#d6e6f4"
 
 # Credits in the publishers' wording, each with the source families (prefixes) it covers: an entry is listed
 # only when one of its families was used for this gemeente.
@@ -94,13 +95,16 @@ class _LocaleFormatter(Formatter):
     "-0,00"."""
 
     def __init__(self, _):
-        self._ = _
+        self._, self.digits = _, 2
+
+    def format_ticks(self, values):
+        v = np.sort(np.asarray(values, float))
+        step = float(np.min(np.diff(v))) if len(v) > 1 else 1.0
+        self.digits = int(min(4, max(0, -np.floor(np.log10(step))))) if step > 0 else 2
+        return [self(x, i) for i, x in enumerate(values)]
 
     def __call__(self, v, pos=None):
-        locs = np.asarray(self.locs, float)
-        step = float(np.min(np.diff(np.sort(locs)))) if len(locs) > 1 else 1.0
-        digits = int(min(4, max(0, -np.floor(np.log10(step)) if step > 0 else 2)))
-        return self._.number(0.0 if abs(v) < 0.5 * 10 ** -digits else v, digits)
+        return self._.number(0.0 if abs(v) < 0.5 * 10 ** -self.digits else v, self.digits)
 
 
 def _locale_axis(axis, _) -> None:
@@ -236,18 +240,28 @@ class _Content:
         geo = cache[self.level]
         geo = geo[geo["code"].isin(self.ranking["code"])].merge(self.ranking[["code", "klasse", "label", "afw"]],
                                                                 on="code")
-        return geo, cache.get("gemeente")
+        gm = cache.get("gemeente")
+        land = gm.loc[gm["code"] == self.code, "geometry"] if gm is not None else None
+        if land is not None and len(land):
+            # the gemeente boundaries are land only, PC4 areas reach into sea and lakes: draw the land part of
+            # each area, the rest shows as water (the map's background)
+            clipped = geo.geometry.intersection(land.iloc[0].buffer(0))
+            geo = geo.set_geometry(clipped.where(~clipped.is_empty & clipped.area.gt(0), geo.geometry))
+        return geo, gm
 
     def _context(self, ax, geo, gm) -> None:
         """Neighbouring gemeenten (grey, named), the gemeente border, area labels and a scale bar."""
         _ = self._
         x0, y0, x1, y1 = geo.total_bounds
         pad = 0.06 * max(x1 - x0, y1 - y0, 2000)
-        if gm is not None:
+        if gm is not None:  # water: what no gemeente covers (the boundaries are land only)
+            ax.add_patch(Rectangle((x0 - pad, y0 - pad), x1 - x0 + 2 * pad, y1 - y0 + 2 * pad, facecolor=WATER,
+                                   edgecolor="none", zorder=-1))
             names = {g["code"]: g["name"] for g in self.facts.gemeenten}
             near = gm.cx[x0 - pad:x1 + pad, y0 - pad:y1 + pad]
             others = near[near["code"] != self.code]
-            others.plot(ax=ax, color="#f0f0f0", edgecolor="#bdbdbd", linewidth=0.5, zorder=0)
+            if len(others):
+                others.plot(ax=ax, color="#f0f0f0", edgecolor="#bdbdbd", linewidth=0.5, zorder=0)
             for r in others.itertuples():
                 p = r.geometry.intersection(_box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)).representative_point()
                 if not p.is_empty:
@@ -255,10 +269,11 @@ class _Content:
                                 style="italic", zorder=1)
             near[near["code"] == self.code].boundary.plot(ax=ax, color="#222222", linewidth=1.1, zorder=3)
         with_names = len(geo) <= LABEL_NAMES_UP_TO
+        small_font = 4.5 if len(geo) > 50 else 5.5
         for r in geo.itertuples():
             p = r.geometry.representative_point()
             short = r.label.split(" – ", 1)[1].split("/")[0] if with_names and " – " in r.label else ""
-            ax.annotate(f"{r.code}\n{short}" if short else r.code, (p.x, p.y), fontsize=5.5 if not short else 6,
+            ax.annotate(f"{r.code}\n{short}" if short else r.code, (p.x, p.y), fontsize=small_font if not short else 6,
                         ha="center", va="center", color="#111111", zorder=4)
         ax.set_xlim(x0 - pad, x1 + pad)
         ax.set_ylim(y0 - pad, y1 + pad)
@@ -270,6 +285,9 @@ class _Content:
                     fontsize=7, ha="center", zorder=5)
         ax.set_axis_off()
         ax.set_aspect("equal")
+
+    def _water(self) -> str:
+        return self._("water (outside the land boundaries)")
 
     def map_figure(self):
         """Class per area (the Leefbaarometer's fixed class bounds as a mapclassify UserDefined scheme)."""
@@ -294,9 +312,10 @@ class _Content:
         handles = [Patch(facecolor=CLASS_COLORS[k], label=f"{k + 1} {labels[k]} ({counts[k]})")
                    for k in sorted(counts, reverse=True)]
         if (~ok).any():
-            handles.append(Patch(facecolor=NO_CLASS, label=f"{say('class.not_classed', self.lang)} ({int((~ok).sum())})"))
+            handles.append(Patch(facecolor=NO_CLASS, label=f"{say('class.not_classed', self.lang)} "
+                                                           f"({int((~ok).sum())})"))
         _map_legend(ax, handles, _("Leefbaarometer classes (fixed bounds on afw,\nscore points), {year}",
-                                   year=self.year))
+                                   year=self.year), self._water())
         return fig
 
     def change_figure(self):
@@ -312,7 +331,7 @@ class _Content:
         geo, gm = self._geo()
         geo["change"] = geo["code"].map(d)
         ok = geo["change"].notna().to_numpy()
-        if not ok.any():
+        if ok.sum() < 2:  # one area: its change is in the key findings and the trend; a map adds nothing
             return None
         values = geo.loc[ok, "change"].to_numpy(float)
         if ok.sum() >= MIN_CHANGE_AREAS:
@@ -349,7 +368,7 @@ class _Content:
         if (~ok).any():
             handles.append(Patch(facecolor=NO_CLASS, label=f"{say('class.not_classed', self.lang)} "
                                                            f"({int((~ok).sum())})"))
-        _map_legend(ax, handles, title)
+        _map_legend(ax, handles, title, self._water())
         return fig
 
     def trend_figure(self):
@@ -471,8 +490,9 @@ def _map_axes(geo):
     return plt.subplots(figsize=(9.5, float(np.clip(9.5 * aspect, 2.8, 4.8))))
 
 
-def _map_legend(ax, handles, title: str) -> None:
-    """The class legend below the map: scheme and unit in the title, counts per class."""
+def _map_legend(ax, handles, title: str, water: str) -> None:
+    """The class legend below the map: scheme and unit in the title, counts per class; water last."""
+    handles = [*handles, Patch(facecolor=WATER, label=water)]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.01), fontsize=7, frameon=False,
               title=title.replace("\n", " "), title_fontsize=7.5, alignment="left", ncol=min(3, len(handles)))
 
@@ -509,16 +529,9 @@ def build_report(store_path: str | Path, gemeente: str, out: str | Path, lang: s
     return _build(data, gemeente, out, lang, level, year)
 
 
-def _vulnerable_cached(data: DashboardData, level: str, lang: str):
-    cache = data.__dict__.setdefault("_report_vulnerable", {})
-    if (level, lang) not in cache:
-        cache[(level, lang)] = vulnerable_analysis(data.facts, level, lang)
-    return cache[(level, lang)]
-
-
 def _build(data: DashboardData, gemeente: str, out: Path, lang: str, level: str, year: int | None) -> GemeenteReport:
     _ = translator(lang)
-    c = _Content(data, gemeente, level, year, lang, vulnerable=_vulnerable_cached(data, level, lang))
+    c = _Content(data, gemeente, level, year, lang, vulnerable=data._vulnerable(level, lang))
     ranked = c.ranked_table()
     attention, declines = c.attention_table(), c.decline_table()
     tables = []
