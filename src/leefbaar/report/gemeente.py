@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,7 +35,7 @@ from matplotlib.ticker import Formatter, MaxNLocator  # noqa: E402
 from leefbaar import __version__  # noqa: E402
 from leefbaar.errors import InputError, LeefbaarError  # noqa: E402
 from leefbaar.facts import say  # noqa: E402
-from leefbaar.facts.findings import GemeenteFindings, sources_used, vulnerable_analysis  # noqa: E402
+from leefbaar.facts.findings import GemeenteFindings, sources_used  # noqa: E402
 from leefbaar.i18n import N_, check_lang, translator  # noqa: E402
 from leefbaar.report.data import CLASS_COLORS, DIMENSION_LABELS, DIMENSIONS, DashboardData  # noqa: E402
 from leefbaar.store.store import Store  # noqa: E402
@@ -139,7 +140,7 @@ class _Content:
         self.ranking.loc[~classed, "klasse_label"] = say("class.not_classed", lang)
         self.refs = data.references(level, self.year, code)
         if vulnerable is None:
-            vulnerable = vulnerable_analysis(facts, level, lang)
+            vulnerable = data._vulnerable(level, lang)
         self.findings = GemeenteFindings(facts, code, level, lang, vulnerable=vulnerable)
         self.key_findings = self.findings.findings()
         self.programmes = self._programmes()
@@ -222,7 +223,9 @@ class _Content:
         frame = pd.DataFrame({"programme": p["name"], "period": p["period"], "members": p["members"],
                               "touched": p["touched"], "members_nl": p["members_nl"],
                               "areas": [", ".join(a.split(" ", 1)[0] for a in areas) for areas in p["areas"]],
-                              "evaluation": [e["text"] if isinstance(e, dict) else "–" for e in p["evaluation"]]})
+                              "evaluation": [e["text"] if isinstance(e, dict) else say(
+                                  "finding.programme.not_evaluated", self.lang) if n else "–"
+                                  for e, n in zip(p["evaluation"], p["members"], strict=True)]})
         return frame.rename(columns={k: self.col(k) for k in frame.columns})
 
     def trend_table(self) -> pd.DataFrame:
@@ -551,7 +554,8 @@ def _build(data: DashboardData, gemeente: str, out: Path, lang: str, level: str,
         "subtitle": _("Report for the gemeente {name} ({code}), {level} areas", name=c.name, code=c.code,
                       level=c.level.upper() if c.level == "pc4" else c.level),
         "made": _("Made on {date} with leefbaar; scores: {spec}.", date=_.date(date.today()),
-                  spec=c.data.spec or _("official Leefbaarometer series")),
+                  spec=_("index specification '{spec}'", spec=c.data.spec) if c.data.spec
+                  else _("official Leefbaarometer series")),
         "findings": _("Key findings"),
         "findings_note": _("Verdicts use official measurements ({years}); modelled years are marked as "
                            "modelled wherever they are shown.", years=", ".join(map(str, c.findings.official))),
@@ -588,13 +592,16 @@ def _build(data: DashboardData, gemeente: str, out: Path, lang: str, level: str,
 
 
 def print_pdf(html: Path, pdf: Path, footer: str = "") -> int:
-    """Print ``html`` to an A4 ``pdf`` with Debian's chromium (Playwright); returns the number of pages."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise LeefbaarError("the PDF needs Playwright (pip install playwright)") from exc
+    """Print ``html`` to an A4 ``pdf`` with Debian's chromium: through Playwright (running footer with page
+    numbers) when it is installed, else chromium's own ``--print-to-pdf`` (no footer). Returns the page count."""
     if not Path(CHROMIUM).exists():
         raise LeefbaarError(f"the PDF needs Debian's chromium ({CHROMIUM} not found; apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        subprocess.run([CHROMIUM, *CHROMIUM_ARGS, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+                        html.resolve().as_uri()], check=True, capture_output=True, timeout=300)
+        return len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
     foot = ('<div style="font-size:7px;width:100%;padding:0 12mm;color:#555;display:flex;'
             'justify-content:space-between"><span>' + _escape(footer) + '</span><span><span class="pageNumber">'
             '</span>/<span class="totalPages"></span></span></div>')
