@@ -425,7 +425,7 @@ class GemeenteFindings:
         return Finding("vulnerable", text, {"n": len(v)})
 
     def _programme_findings(self) -> list[Finding]:
-        if "programme_areas" not in self.facts.tables:  # not resolved: membership unknown, not absent
+        if self.facts.membership.empty:  # programme areas not resolved: membership unknown, not absent
             return [Finding("programme", say("finding.programme.unresolved", self.lang))]
         p = self.programmes
         ran = p[p["kind"].isin(PROGRAMME_KINDS) & (p["members"] > 0)] if len(p) else p
