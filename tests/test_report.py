@@ -165,3 +165,17 @@ def test_evaluation_verdicts_from_the_stored_rows():
     assert kw["text"].startswith("Geen conclusie: de trend vooraf wijkt af") and "2002->2008" in kw["text"]
     assert not leaks(kw["text"], "nl") and not leaks(evaluation_verdict(facts, "krachtwijken", "en")["text"], "en")
     assert evaluation_verdict(facts, "gsb", "nl") is None
+
+
+def test_band_sources_and_counts(reports):
+    """A P10-P90 band only from enough areas; sources only where used (no Rotterdam Wijkprofiel in Brabant); file
+    counts pluralised by the catalogue."""
+    from leefbaar.facts.findings import MIN_BAND_AREAS
+
+    text = {code: " ".join(" ".join(reports[code, "nl"][1]).split()) for code in GEMEENTEN}
+    assert "P10–P90 van de gebieden van Rotterdam" in text["GM0599"]
+    assert f"Geen P10–P90-band: Baarle-Nassau heeft minder dan {MIN_BAND_AREAS} gebieden" in text["GM0744"]
+    assert "Wijkprofiel" not in text["GM0744"] and "Bronnen gebruikt voor deze gemeente" in text["GM0744"]
+    for t in text.values():
+        assert not re.search(r"\b1 bestanden\b|\b\d+ files\b|\b([2-9]|\d\d+) bestand\b", t)
+    assert re.search(r"\b1 file\b|\b\d+ files\b", " ".join(reports["GM0088", "en"][1]))
