@@ -44,6 +44,15 @@ def reports(store_file, tmp_path_factory):
     return found
 
 
+@pytest.fixture(scope="module")
+def facts(store_file):
+    """The facts layer's score series, official years, gemeente per area and labels (read once)."""
+    with Store.open(store_file) as st:
+        f = DashboardData(st).facts
+        return {"scores": f.scores("pc4"), "kinds": f.year_kinds("pc4"), "gemeente_of": f.gemeente_of("pc4"),
+                "labels": f.labels("pc4")}
+
+
 def _pages(pdf: Path, n: int) -> list[str]:
     return [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), str(pdf), "-"], capture_output=True, text=True,
                            check=True).stdout for i in range(1, n + 1)]
@@ -97,18 +106,16 @@ def test_dutch_and_english_reports_differ(reports):
 
 
 @pytest.mark.parametrize("code", list(GEMEENTEN))
-def test_key_findings_name_the_largest_decline(reports, store_file, code):
-    with Store.open(store_file) as st:
-        facts = DashboardData(st).facts
-        sc = facts.scores("pc4")
-        official = [y for y, k in facts.year_kinds("pc4").items() if k == "official"]
-        y1 = max(official)
-        y0 = max(y for y in official if y <= y1 - DECLINE_SPAN)
-        mine = sc[sc["code"].map(facts.gemeente_of("pc4")) == code]
-        before = mine[mine["year"] == y0].set_index("code")["afw"]
-        now = mine[(mine["year"] == y1) & ~mine["small"].astype(bool)].set_index("code")["afw"]
-        change = (now - before.reindex(now.index)).dropna()
-        labels = facts.labels("pc4")
+def test_key_findings_name_the_largest_decline(reports, facts, code):
+    sc = facts["scores"]
+    official = [y for y, k in facts["kinds"].items() if k == "official"]
+    y1 = max(official)
+    y0 = max(y for y in official if y <= y1 - DECLINE_SPAN)
+    mine = sc[sc["code"].map(facts["gemeente_of"]) == code]
+    before = mine[mine["year"] == y0].set_index("code")["afw"]
+    now = mine[(mine["year"] == y1) & ~mine["small"].astype(bool)].set_index("code")["afw"]
+    change = (now - before.reindex(now.index)).dropna()
+    labels = facts["labels"]
     page1 = " ".join(reports[code, "nl"][1][0].split())
     page1 = page1.replace("- ", "-")  # a name broken at its hyphen across lines
     assert GEMEENTEN[code] in page1
@@ -121,13 +128,10 @@ def test_key_findings_name_the_largest_decline(reports, store_file, code):
 
 
 @pytest.mark.parametrize("code", list(GEMEENTEN))
-def test_small_areas_are_never_listed_for_attention(reports, store_file, code):
+def test_small_areas_are_never_listed_for_attention(reports, facts, code):
     rep, _ = reports[code, "nl"]
-    with Store.open(store_file) as st:
-        facts = DashboardData(st).facts
-        sc = facts.scores("pc4")
-        small = set(sc.loc[sc["small"].astype(bool), "code"])
-        labels = facts.labels("pc4")
+    sc, labels = facts["scores"], facts["labels"]
+    small = set(sc.loc[sc["small"].astype(bool), "code"])
     for name in ("attention", "declines"):
         path = rep.pdf.parent / f"report_{code}_{name}.csv"
         if path.exists():
