@@ -25,23 +25,23 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.analysis.gap import GapAnalysis
-from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
+from leefbaar.analysis.vulnerable import VulnerableAreas
 from leefbaar.analysis.weights import population_weights
 from leefbaar.errors import LeefbaarError
 from leefbaar.evaluation.registry import load_programmes
 from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both, choropleth
+from leefbaar.facts.findings import vulnerable_analysis
+from leefbaar.i18n import LANGS, N_, translator
 from leefbaar.index.classes import classify_component, classify_total, load_scheme
 from leefbaar.store.store import Store
 
 DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
 SCORE_MEASURES = ("total", "afw", *DIMENSIONS)
 MEASURES = (*SCORE_MEASURES, "klasse", "change", "indicator")
-LEVEL_LABELS = {
-    "pc4": {"nl": "Postcodegebied (PC4)", "en": "Postcode area (PC4)"},
-    "buurt": {"nl": "Buurt", "en": "Neighbourhood (buurt)"},
-    "wijk": {"nl": "Wijk", "en": "District (wijk)"},
-    "gemeente": {"nl": "Gemeente", "en": "Municipality (gemeente)"},
-}
+_LEVEL_MSGIDS = {"pc4": N_("Postcode area (PC4)"), "buurt": N_("Neighbourhood (buurt)"), "wijk": N_("District (wijk)"),
+                 "gemeente": N_("Municipality (gemeente)")}
+LEVEL_LABELS = {lv: {lang: translator(lang).gettext(m) for lang in LANGS} for lv, m in _LEVEL_MSGIDS.items()}
+"""Level names in each interface language (gettext catalogues), as the API serves them."""
 # observation indicator -> score column, for stores without the index engine's ``scores`` table
 OFFICIAL_SERIES = {"lbm": "total", "lbm_afw": "afw", **{f"lbm_{d}": d for d in DIMENSIONS}}
 SCORE_COLUMNS = [
@@ -524,16 +524,8 @@ class DashboardData:
         with self.store_lock:
             cache = self.__dict__.setdefault("_vuln", {})
             if (level, lang) not in cache:
-                try:
-                    panel = self.facts.panel(level, official_only=True)
-                    vul = VulnerableAreas(load_definition(), lang)
-                    ref_year = max(panel.years)
-                    sc = self.scores(level)
-                    small = set(sc.loc[(sc["year"] == ref_year) & sc["small"], "code"])
-                    cache[(level, lang)] = vul.fit(panel, self.store, exclude=small)
-                except LeefbaarError as exc:
-                    self.__dict__.setdefault("_vuln_errors", {})[level] = str(exc)
-                    cache[(level, lang)] = None
+                cache[(level, lang)] = vulnerable_analysis(self.facts, level, lang,
+                                                           self.__dict__.setdefault("_vuln_errors", {}))
             return cache[(level, lang)]
 
     def vulnerability(self, level: str, code: str) -> dict:
