@@ -203,6 +203,7 @@ def test_report_pdf_has_pages(store_file, tmp_path):
     html = result.html.read_text(encoding="utf-8")
     assert "Rotterdam" in html and "CC BY 4.0" in html and "<svg" in html
     if shutil.which("pdftoppm"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
         subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "3", str(result.pdf),
                         str(SHOTS / "report_page")], check=True)
 
