@@ -3,7 +3,7 @@
 Real subsets: the official PC4 scores of seven gemeenten (aggregation to gemeenten, the gap measures) and COINr's
 ASEM table (index scoring, Monte Carlo weight draws). Each is checked three ways: the Ibis expression on DuckDB
 against the pandas/NumPy code it replaces (``geo.aggregate.weighted_mean``, ``analysis.gap.measures``,
-``index.engine``), and on Spark against DuckDB, to 1e-9. One Spark session (local[2]) for the module.
+``index.engine``), and on Spark against DuckDB, to 1e-9. One Spark session (local[1]) for the module.
 """
 
 from __future__ import annotations
@@ -36,10 +36,12 @@ SPECS = compute.__file__.replace("store/compute.py", "catalogue/specs/engine")
 
 @pytest.fixture(scope="module")
 def spark():
-    """Spark local mode, two threads, two shuffle partitions, no UI, no code generation (compiling the wide
-    expressions costs more than running them on a few thousand rows); stopped after the module."""
-    env = {"LEEFBAAR_SPARK_MASTER": "local[2]",
-           "LEEFBAAR_SPARK_CONF": "spark.sql.shuffle.partitions=2;spark.sql.codegen.wholeStage=false"}
+    """Spark local mode: one thread, one shuffle partition, no UI, no adaptive re-planning and no code
+    generation (compiling the wide expressions costs more than running them on a few thousand rows); stopped
+    after the module."""
+    env = {"LEEFBAAR_SPARK_MASTER": "local[1]",
+           "LEEFBAAR_SPARK_CONF": "spark.sql.shuffle.partitions=1;spark.sql.codegen.wholeStage=false;"
+                                  "spark.sql.adaptive.enabled=false"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -130,7 +130,8 @@ def export_parquet(store_file: str | Path, folder: str | Path, tables: list[str]
         out = []
         for name in tables or have:
             out.append(folder / f"{name}.parquet")
-            con.execute(f"COPY \"{name}\" TO '{out[-1].as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+            target = out[-1].as_posix().replace("'", "''")
+            con.execute(f"COPY \"{name}\" TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
     return out
 
 
