@@ -6,6 +6,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# A Java runtime for PySpark (tests/test_spark.py runs Spark in local mode; Spark 4 needs Java 17 or later).
+command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; }
 # Message catalogues: .po -> .mo (build products, not committed; leefbaar.i18n falls back to the .po if absent).
 bash scripts/i18n.sh compile
 bash scripts/setup-web.sh --test

@@ -30,7 +30,7 @@ from scipy.stats import spearmanr
 
 from leefbaar.analysis.weights import population_weights
 from leefbaar.errors import StoreError
-from leefbaar.geo.aggregate import area_shares, resident_weights, weighted_mean
+from leefbaar.geo.aggregate import area_shares, resident_weights
 from leefbaar.index.classes import DIMENSIONS, classify_total, load_scheme
 from leefbaar.index.pipeline import SCORE_COLUMNS
 from leefbaar.store.store import Store
@@ -92,29 +92,30 @@ def _shares(store: Store, src_level: str, src_vintage: int, level: str, vintage:
 
 
 def aggregate(values: pd.DataFrame, population: pd.DataFrame, shares: pd.DataFrame,
-              min_coverage: float = MIN_COVERAGE) -> tuple[pd.DataFrame, pd.DataFrame]:
+              min_coverage: float = MIN_COVERAGE, engine: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Aggregate one source level's official ``values`` (code, year, afw, dims) per year to targets.
 
     ``population``: code, year, weight (residents), weight_year; ``shares``: from_code, to_code, weight.
     Returns (values per target: code, year, afw, dims, residents, residents_scored, coverage, sources,
-    weight_year) and the weights used (from_code, to_code, share, residents, weight_year).
+    weight_year) and the weights used (from_code, to_code, share, residents, weight_year). The means are one
+    Ibis expression (``analysis.distributed.aggregate_levels``, all years at once) run on ``engine``
+    (``store.compute``: DuckDB unless told otherwise).
     """
-    frames, weights = [], []
-    for year, part in values.groupby("year"):
-        pop = population[population["year"] == year]
-        w = resident_weights(shares, pop.set_index("code")["weight"])
-        agg = weighted_mean(part.set_index("code"), w, VALUES).reset_index()
-        wy = int(pop["weight_year"].iloc[0]) if len(pop) else np.nan
-        agg = agg[agg["coverage"] >= min_coverage].assign(year=int(year), weight_year=wy)
-        frames.append(agg)
-        weights.append(w.assign(weight_year=wy))
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    from leefbaar.analysis.distributed import aggregate_frame  # Ibis on first use (2 s of imports)
+
+    wy = {int(y): (int(p["weight_year"].iloc[0]) if len(p := population[population["year"] == y]) else np.nan)
+          for y in sorted(values["year"].unique())}
+    out = aggregate_frame(values, population, shares, VALUES, min_coverage, engine)
+    out["weight_year"] = out["year"].map(wy)
+    weights = [resident_weights(shares, population[population["year"] == y].set_index("code")["weight"])
+               .assign(weight_year=w_year) for y, w_year in wy.items()]
     used = pd.concat(weights, ignore_index=True).drop_duplicates(["from_code", "to_code", "weight_year"])
     return out, used
 
 
-def build_levels(store: Store, min_coverage: float = MIN_COVERAGE) -> LevelScores:
-    """Aggregate the official PC4 (all years) and buurt (2024) scores to gemeente, wijk and PC4 (see module)."""
+def build_levels(store: Store, min_coverage: float = MIN_COVERAGE, engine: str | None = None) -> LevelScores:
+    """Aggregate the official PC4 (all years) and buurt (2024) scores to gemeente, wijk and PC4 (see module);
+    the means run on ``engine`` (``store.compute``)."""
     scheme = load_scheme()
     pc4, buurt = official_scores(store, "pc4"), official_scores(store, "buurt")
     if pc4.empty and buurt.empty:
@@ -136,7 +137,7 @@ def build_levels(store: Store, min_coverage: float = MIN_COVERAGE) -> LevelScore
             if todo.empty:
                 continue
             shares = _shares(store, src_level, src_vintage, level, vintage, cache)
-            agg, used = aggregate(todo, pop, shares, min_coverage)
+            agg, used = aggregate(todo, pop, shares, min_coverage, engine)
             if agg.empty:
                 continue
             meta = dict(level=level, vintage=vintage, from_level=src_level, from_vintage=src_vintage)

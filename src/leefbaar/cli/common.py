@@ -39,6 +39,18 @@ def _lang_option(value: str) -> str:
 LangOpt = Annotated[str, typer.Option("--lang", help="Language of summaries: nl or en.", callback=_lang_option)]
 
 
+def _engine_option(value: str | None) -> str | None:
+    """--engine is duckdb or spark (docs/scale.md); anything else is a usage error (exit code 2)."""
+    if value is not None and value not in ("duckdb", "spark"):
+        raise typer.BadParameter(f"must be duckdb or spark, not {value!r}")
+    return value
+
+
+EngineOpt = Annotated[str | None, typer.Option(
+    "--engine", help="Engine of the per-area computations: duckdb or spark (default $LEEFBAAR_ENGINE or "
+                     "duckdb; docs/scale.md).", show_default=False, callback=_engine_option)]
+
+
 def resolve_store(path: Path | None) -> Path:
     return store_path(path)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, print_frame, resolve_store, write_csv
+from leefbaar.cli.common import EngineOpt, LangOpt, OutOpt, StoreOpt, print_frame, resolve_store, write_csv
 from leefbaar.errors import LeefbaarError
 
 TEXT = {
@@ -166,7 +166,8 @@ def summary_markdown(available: pd.DataFrame, agreement: pd.DataFrame, validatio
 def levels(store: StoreOpt = None, out: OutOpt = Path("out/levels"), lang: LangOpt = "nl",
            min_coverage: Annotated[float, typer.Option(
                "--min-coverage", min=0.0, max=1.0,
-               help="Share of residents in scored areas needed for a value.")] = 0.5) -> None:
+               help="Share of residents in scored areas needed for a value.")] = 0.5,
+           engine: EngineOpt = None) -> None:
     """Gemeente and wijk scores (all official years) and 2024 PC4 scores, aggregated from the official
     Leefbaarometer by residents (kind 'aggregated'), checked against the LBM 2.0 classes and the 2023 nowcast."""
     from leefbaar.analysis import levels as lv
@@ -178,7 +179,7 @@ def levels(store: StoreOpt = None, out: OutOpt = Path("out/levels"), lang: LangO
     if not target.exists():
         raise LeefbaarError(f"{target}: no store here; build one with 'leefbaar build --data DIR --store {target}'")
     with Store.open(target, read_only=False) as st:
-        result = lv.build_levels(st, min_coverage)
+        result = lv.build_levels(st, min_coverage, engine)
         run = lv.write_levels(st, result, {"min_coverage": min_coverage})
         available = lv.available(st)
         agreement = lv.lbm2_agreement(st, result)

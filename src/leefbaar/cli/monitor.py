@@ -26,7 +26,17 @@ from leefbaar.analysis.summary import clusters_summary, gap_summary, trends_summ
 from leefbaar.analysis.trends import NATIONAL, area_trends, group_trends
 from leefbaar.analysis.vulnerable import VulnerableAreas, load_definition
 from leefbaar.analysis.weights import MEASURES, population_weights
-from leefbaar.cli.common import LangOpt, OutOpt, StoreOpt, console, print_frame, progress_bar, resolve_store, write_csv
+from leefbaar.cli.common import (
+    EngineOpt,
+    LangOpt,
+    OutOpt,
+    StoreOpt,
+    console,
+    print_frame,
+    progress_bar,
+    resolve_store,
+    write_csv,
+)
 from leefbaar.errors import LeefbaarError, StoreError
 from leefbaar.facts import Facts
 from leefbaar.i18n import N_, check_lang, translator
@@ -283,6 +293,7 @@ def gap(
     seed: SeedOpt = 20240101,
     gemeente: GemeenteOpt = None,
     lang: LangOpt = "nl",
+    engine: EngineOpt = None,
 ) -> None:
     """Is the gap between strong and weak areas growing? Inequality per year with a bootstrap band."""
     lang = check_lang(lang)
@@ -307,7 +318,7 @@ def gap(
         update(_("bootstrap ({n} resamples)", n=bootstrap), 1, 4)
         result = GapAnalysis(panel, pw, gemeente=gm if panel.level != "gemeente" and not gemeente else None,
                              below=below,
-                             n_boot=bootstrap, level=ci, seed=seed).fit()
+                             n_boot=bootstrap, level=ci, seed=seed, engine=engine).fit()
         notes += result.notes
         files = [write_csv(result.by_year, out, "gap_by_year.csv"), write_csv(result.change, out, "gap_change.csv"),
                  write_csv(result.beta, out, "beta_convergence.csv"), write_csv(result.cohorts, out, "cohorts.csv")]
