@@ -41,9 +41,10 @@ def serve(
     _ = translator(lang)
     path = resolve_store(store)
     workers = workers or default_workers()
+    url = f"http://{host}:{port}/"
     console.print(_.ngettext("leefbaar dashboard: {url}  (store {store}, read-only, {n} worker; Ctrl+C stops)",
                              "leefbaar dashboard: {url}  (store {store}, read-only, {n} workers; Ctrl+C stops)",
-                             workers, url="http://%s:%d/" % (host, port), store=path), markup=False, highlight=False)
+                             workers, url=url, store=path), markup=False, highlight=False)
     run_server(path, host, port, workers, cache_mb=cache_mb, queue=queue)
 
 
