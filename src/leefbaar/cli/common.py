@@ -48,8 +48,12 @@ COLUMNS = {"level": N_("level"), "vintage": N_("vintage"), "areas": N_("areas"),
            "source": N_("source"), "name": N_("name"), "period": N_("period"), "budget": N_("budget"),
            "list": N_("list"), "programme": N_("programme"), "member": N_("member"), "touched": N_("touched"),
            "columns": N_("columns"), "method": N_("method"), "inference": N_("inference"),
-           "estimate": N_("estimate"), "ci_low": N_("CI low"), "ci_high": N_("CI high"), "p_value": N_("p value")}
-"""Column names that tables printed by the CLI share, translated by :func:`headers` (others are shown as they are:
+           "estimate": N_("estimate"), "ci_low": N_("CI low"), "ci_high": N_("CI high"), "p_value": N_("p value"),
+           "dimension": N_("dimension"), "from": N_("from"), "to": N_("to"), "change": N_("change"),
+           "contribution": N_("contribution"), "vs_gemeente": N_("vs gemeente"), "indicator": N_("indicator"),
+           "rank": N_("rank"), "code": N_("code"), "subjective": N_("subjective"), "objective": N_("objective"),
+           "gap": N_("gap")}
+"""Column names that tables printed by the CLI share, translated by :func:`print_frame` (others are shown as they are:
 ids such as ``label_nl``, ``pc4`` or ``afw``)."""
 
 
@@ -79,10 +83,12 @@ def progress_bar():
 
 
 def print_frame(frame: pd.DataFrame, title: str | None = None, max_rows: int = 60, lang: str = "nl") -> None:
-    """Print a DataFrame as a Rich table, numbers by the locale of ``lang``."""
+    """Print a DataFrame as a Rich table, numbers by the locale of ``lang``, the column names of :data:`COLUMNS`
+    in ``lang``."""
     import pandas as pd
     from rich.table import Table
 
+    frame = headers(frame, lang)
     table = Table(title=title, show_lines=False)
     for c in frame.columns:
         table.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(frame[c]) else "left")

@@ -15,7 +15,6 @@ from leefbaar.cli.common import (
     LangOpt,
     StoreOpt,
     console,
-    headers,
     print_frame,
     progress_bar,
     resolve_store,
@@ -47,11 +46,11 @@ def run_build(data: Path | None, store: Path | None, lang: str = "nl") -> Path:
     fam = report.by_family()
     if not fam.empty:
         fam["status"] = [_(STATUS[v]) if v in STATUS else v for v in fam["status"]]
-        print_frame(headers(fam, lang), title=_("Ingest into {store}", store=target), max_rows=200, lang=lang)
+        print_frame(fam, title=_("Ingest into {store}", store=target), max_rows=200, lang=lang)
     skipped = pd.DataFrame([{"file": f.file, "reason": _(f.note) if f.note else ""}
                             for f in report.files if f.status == "skipped"])
     if not skipped.empty:
-        print_frame(headers(skipped, lang), title=_("Files not ingested"), max_rows=100, lang=lang)
+        print_frame(skipped, title=_("Files not ingested"), max_rows=100, lang=lang)
     return target
 
 
@@ -64,10 +63,10 @@ def print_summary(store: Path, lang: str = "nl") -> None:
         s = st.summary()
         counts = Facts(st).store_counts()
         n_ind, n_obs = counts["indicators"], counts["observations"]
-    print_frame(headers(s["areas"], lang), title=_("Areas per level and vintage"), max_rows=100, lang=lang)
-    print_frame(headers(s["observations"], lang), title=_("Observations per level and year"), max_rows=100,
+    print_frame(s["areas"], title=_("Areas per level and vintage"), max_rows=100, lang=lang)
+    print_frame(s["observations"], title=_("Observations per level and year"), max_rows=100,
                 lang=lang)
-    print_frame(headers(s["geometries"], lang), title=_("Boundaries per level and vintage"), max_rows=100,
+    print_frame(s["geometries"], title=_("Boundaries per level and vintage"), max_rows=100,
                 lang=lang)
     console.print(_("{indicators} indicators in the catalogue; {observations} observations from {files} source "
                     "files.", indicators=_.integer(n_ind), observations=_.integer(n_obs),
@@ -133,7 +132,7 @@ def show(
         console.print(programme_line(progs, lang), markup=False, highlight=False)
     console.print(_("{year} (years with data: {years})", year=year, years=", ".join(map(str, years))),
                   markup=False, highlight=False)
-    print_frame(headers(frame, lang), max_rows=400, lang=lang)
+    print_frame(frame, max_rows=400, lang=lang)
 
 
 def score_line(score: dict | None, lang: str) -> str:
@@ -170,7 +169,7 @@ def indicators(
     """List the indicator catalogue (id, labels, unit, theme, direction), optionally filtered."""
     with Store.open(resolve_store(store)) as st:
         frame = st.indicators(search)
-    print_frame(headers(frame[["id", "label_nl", "label_en", "unit", "theme", "direction", "sensitive"]], lang),
+    print_frame(frame[["id", "label_nl", "label_en", "unit", "theme", "direction", "sensitive"]],
                 max_rows=400, lang=lang)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from leefbaar.cli.common import LangOpt, console, headers, print_frame, progress_bar
+from leefbaar.cli.common import LangOpt, console, print_frame, progress_bar
 from leefbaar.i18n import translator
 from leefbaar.sources.odata import (
     CbsOData,
@@ -116,7 +116,7 @@ def download(
                 written.append(download_boundaries(http, lv, y, out, root=pdok_url, progress=update))
     frame = pd.DataFrame([{"file": str(w.path.relative_to(out)), "rows": w.rows, "columns": w.columns}
                           for w in written])
-    print_frame(headers(frame, lang), title=_("Written to {out}", out=out), max_rows=200, lang=lang)
+    print_frame(frame, title=_("Written to {out}", out=out), max_rows=200, lang=lang)
     console.print(_("{requests} HTTP requests, {hits} pages from the cache. Next: leefbaar build --data {out}",
                     requests=_.integer(http.requests_sent), hits=_.integer(http.cache_hits), out=out), markup=False,
                   highlight=False)

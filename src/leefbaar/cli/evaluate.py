@@ -12,7 +12,6 @@ from leefbaar.cli.common import (
     LangOpt,
     StoreOpt,
     console,
-    headers,
     print_frame,
     progress_bar,
     resolve_store,
@@ -52,8 +51,8 @@ def programmes(
         frame["pc4"] = pd.NA
         frame["pc4_touched"] = pd.NA
     frame["areas"] = [_areas_text(r, lang) for r in frame.itertuples()]
-    print_frame(headers(frame[["id", "name", "period", "budget_text", "areas"]].rename(
-        columns={"budget_text": "budget"}), lang), title=_("Programmes"), max_rows=100, lang=lang)
+    print_frame(frame[["id", "name", "period", "budget_text", "areas"]].rename(columns={"budget_text": "budget"}),
+                title=_("Programmes"), max_rows=100, lang=lang)
     if rule:
         console.print(rule, markup=False, highlight=False)
     if out is not None:
@@ -103,14 +102,14 @@ def resolve_areas(
     write_csv(res.unresolved, out, "unresolved.csv")
     stats = res.stats()
     write_csv(stats, out, "resolution_stats.csv")
-    print_frame(headers(stats, lang), title=_("Resolution per list (components by confidence)"), lang=lang)
+    print_frame(stats, title=_("Resolution per list (components by confidence)"), lang=lang)
     from leefbaar.facts import load_rules
     from leefbaar.facts.membership import members
 
     m = members(res.areas, load_rules())
     m = m[m["level"] == "pc4"]
     counts = m.groupby("programme").agg(pc4=("member", "sum"), pc4_touched=("touched", "sum")).reset_index()
-    print_frame(headers(counts, lang), title=_("PC4 per programme by the membership rule (member; touched, not "
+    print_frame(counts, title=_("PC4 per programme by the membership rule (member; touched, not "
                                                "member)"), lang=lang)
     text = _.ngettext("{n} listed name or part could not be placed: see {unresolved}. Every match is in {matches}.",
                       "{n} listed names or parts could not be placed: see {unresolved}. Every match is in {matches}.",
@@ -186,7 +185,7 @@ def evaluate(
         rule_text = facts.membership_rule()[lang]
     est = ev.estimates()
     show = est[["method", "inference", "estimate", "ci_low", "ci_high", "p_value", "status"]]
-    print_frame(headers(show, lang), title=f"{ev.programme.name(lang)}: {outcome}", lang=lang)
+    print_frame(show, title=f"{ev.programme.name(lang)}: {outcome}", lang=lang)
     if min_share == rule_share:
         console.print(say("evaluation.areas", lang, n=n_members, rule=rule_text), markup=False, highlight=False)
     console.print(verdict_line(ev, lang), markup=False, highlight=False)
