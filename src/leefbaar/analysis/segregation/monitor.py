@@ -152,7 +152,8 @@ class Segregation:
         gm = store.areas("gemeente")
         gm = gm.sort_values("vintage").drop_duplicates("code", keep="last")
         names = dict(zip(gm["code"], gm["name"], strict=True))
-        names[NATIONAL] = translator(self.lang)("Netherlands")
+        _ = translator(self.lang)
+        names[NATIONAL] = _("Netherlands")
         return names
 
     def _places(self, counts: pd.DataFrame) -> list[str]:
