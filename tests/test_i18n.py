@@ -156,3 +156,44 @@ def test_stale_compiled_catalogue_is_not_used(tmp_path, monkeypatch):
 
     os.utime(folder / "leefbaar.mo", (0, 0))
     assert i18n.Translator("nl")("Vulnerable areas") == "Kwetsbare buurten"
+
+
+def test_sentence_table_is_complete_in_both_languages():
+    """The facts layer's verdict sentences (facts/sentences.csv) stay one data table of Dutch and English, like a
+    catalogue: every sentence has both, the same placeholders in both, reads as its language, and every key the
+    code passes to ``say``/``both`` is in it."""
+    from language import leaks
+    from leefbaar.facts.rules import sentences
+
+    table = sentences()
+    for key, text in table.items():
+        assert text["nl"] and text["en"], key
+        assert _fields(text["nl"]) == _fields(text["en"]), key
+        assert not leaks(text["nl"], "nl") and not leaks(text["en"], "en"), key
+    used = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("say", "both")
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                used.add(node.args[0].value)
+    assert used and not used - set(table), sorted(used - set(table))
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_audit_report_is_in_one_language(lang):
+    import pandas as pd
+
+    from language import leaks
+    from leefbaar.index.audit import report
+
+    rows = [{"spec": s, "year": 2018, "share": "migration", "score": k, "pearson": v} for s in ("default", "lbm2")
+            for k, v in (("official afw", -0.4), ("modelled afw", -0.35), ("residual", 0.15))]
+    tables = {"association": pd.DataFrame(rows),
+              "variant": pd.DataFrame({"spec": ["default", "lbm2"], "cv_r2_afw": [0.6, 0.62],
+                                       "corr_modelled_migration": [-0.35, -0.4]}),
+              "proxies": pd.DataFrame({"indicator": ["oad"], "corr_part": [0.1], "share_of_corr": [0.3]}),
+              "removal": pd.DataFrame({"removed": ["oad"], "corr_migration": [-0.3], "corr_change": [0.05],
+                                       "cv_r2_afw": [0.58], "cv_r2_change": [-0.02]})}
+    text = report(tables, 2018, lang)
+    assert not leaks(text, lang), leaks(text, lang)
+    assert ("-0,40" in text) == (lang == "nl") and ("-0.40" in text) == (lang == "en")

@@ -189,6 +189,34 @@ class Translator:
         return fmt_date(d, self.lang, format)
 
 
+def in_languages(msgid: str, **fields) -> tuple[str, ...]:
+    """``msgid`` translated into every language of :data:`LANGS`, in that order (Dutch, English): for records that
+    keep both, such as a dataclass with ``title_nl`` and ``title_en``. Mark the msgid with :func:`N_`. A field may
+    be a function of the language (a number formatted by its locale, a catalogue label)."""
+    return tuple(translator(lang)(msgid, **{k: v(lang) if callable(v) else v for k, v in fields.items()})
+                 for lang in LANGS)
+
+
+def note_in_languages(msgid: str, **fields) -> str:
+    """A note kept in both languages as ``"Dutch | English"`` (analysis notes; a summary shows the half of its
+    language): :func:`in_languages` joined."""
+    return " | ".join(in_languages(msgid, **fields))
+
+
+class ByLanguage(dict):
+    """``{lang: {key: label}}`` for labels marked with :func:`N_` (``ByLanguage({"won": N_("housing stock")})``),
+    translated on first use of a language: ``labels["nl"]["won"]``."""
+
+    def __init__(self, labels: dict[str, str]):
+        super().__init__()
+        self.labels = dict(labels)
+
+    def __missing__(self, lang: str) -> dict[str, str]:
+        _ = translator(lang)
+        self[lang] = {k: _(v) for k, v in self.labels.items()}
+        return self[lang]
+
+
 @cache
 def translator(lang: str) -> Translator:
     """The (cached) :class:`Translator` of ``lang`` ("nl" or "en")."""

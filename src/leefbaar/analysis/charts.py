@@ -22,6 +22,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from leefbaar.i18n import N_, ByLanguage, fmt_integer, fmt_number, translator  # noqa: E402
+
 LISA_COLOURS = {"HH": "#d7191c", "LL": "#2c7bb6", "HL": "#fdae61", "LH": "#abd9e9", "ns": "#eeeeee"}
 
 
@@ -139,9 +141,9 @@ def category_map(gdf: gpd.GeoDataFrame, column: str, colours: dict[str, str], la
 
 SCHEMES = {"quantiles": "Quantiles", "fisher_jenks": "FisherJenks", "natural_breaks": "NaturalBreaks"}
 """Class-break schemes by name: the ``mapclassify`` classifier of each (imported on first use: it takes seconds)."""
-SCHEME_LABELS = {"nl": {"quantiles": "kwantielen", "fisher_jenks": "Fisher-Jenks", "natural_breaks":
-                        "natuurlijke grenzen"},
-                 "en": {"quantiles": "quantiles", "fisher_jenks": "Fisher-Jenks", "natural_breaks": "natural breaks"}}
+SCHEME_LABELS = ByLanguage({"quantiles": N_("quantiles"), "fisher_jenks": N_("Fisher-Jenks"),
+                            "natural_breaks": N_("natural breaks")})
+"""The class-break schemes as named in a legend, by language."""
 
 
 def class_breaks(values, scheme: str = "fisher_jenks", k: int = 5, seed: int = 12345):
@@ -168,8 +170,7 @@ def class_breaks(values, scheme: str = "fisher_jenks", k: int = 5, seed: int = 1
 
 
 def _num(x: float, nd: int, lang: str) -> str:
-    s = f"{x:,.{nd}f}"
-    return s.replace(",", "_").replace(".", ",").replace("_", ".") if lang == "nl" else s
+    return fmt_number(x, lang, nd)
 
 
 def legend_labels(classifier, unit: str, lang: str = "nl", decimals: int | None = None) -> list[str]:
@@ -211,8 +212,8 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, title: str, unit: str, lang: 
     if (~ok).any():
         gdf[~ok].plot(ax=ax, color="#dddddd", edgecolor="white", linewidth=0.2)
     if missing:
-        handles.append(Patch(color="#dddddd", label=("geen gegevens" if lang == "nl" else "no data")
-                             + f" ({missing})"))
+        _ = translator(lang)
+        handles.append(Patch(color="#dddddd", label=_("no data ({n})", n=fmt_integer(missing, lang))))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False,
               title=SCHEME_LABELS[lang].get(scheme, scheme), title_fontsize=7)
     ax.set_axis_off()

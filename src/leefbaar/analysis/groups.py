@@ -21,17 +21,16 @@ import pandas as pd
 
 from leefbaar.analysis.panel import Panel
 from leefbaar.errors import InputError, StoreError
+from leefbaar.i18n import LANGS, N_, in_languages, translator
 from leefbaar.index.classes import classify_total, load_scheme
 from leefbaar.sources.tabular import check_columns, read_text_table
 from leefbaar.store.store import Store
 
-STED_LABELS = {
-    "nl": {1: "1 zeer sterk stedelijk", 2: "2 sterk stedelijk", 3: "3 matig stedelijk", 4: "4 weinig stedelijk",
-           5: "5 niet stedelijk"},
-    "en": {1: "1 very strongly urban", 2: "2 strongly urban", 3: "3 moderately urban", 4: "4 hardly urban",
-           5: "5 not urban"},
-}
-REST = {"nl": "overig", "en": "other"}
+STED_LABELS = {1: N_("1 very strongly urban"), 2: N_("2 strongly urban"), 3: N_("3 moderately urban"),
+               4: N_("4 hardly urban"), 5: N_("5 not urban")}
+"""CBS urbanity classes (``sted``), translated where shown."""
+REST = N_("other")
+"""The group of every area outside a membership grouping."""
 
 
 @dataclass
@@ -60,17 +59,17 @@ def initial_class(panel: Panel, lang: str = "nl") -> Grouping:
         cls = classify_total(part["afw"])
         named = cls.map(lambda c: f"{int(c)} {labels[int(c) - 1]}" if pd.notna(c) else None).dropna()
         order = [f"{k} {labels[k - 1]}" for k in range(1, 10) if f"{k} {labels[k - 1]}" in set(named)]
-        return Grouping("initial_class", f"Klasse in {first}", f"Class in {first}", named.astype(str), order)
+        return Grouping("initial_class", *in_languages(N_("Class in {year}"), year=first), named.astype(str), order)
     values = part["total"].dropna()
     if values.nunique() <= 9 and (values == values.round()).all():  # a class indicator: group by its value
         named = values.astype(int).map(lambda v: f"{first}: {v}")
         order = [f"{first}: {v}" for v in sorted(values.astype(int).unique())]
-        return Grouping("initial_value", f"Waarde in {first}", f"Value in {first}", named, order)
+        return Grouping("initial_value", *in_languages(N_("Value in {year}"), year=first), named, order)
     q = pd.qcut(values, 5, labels=False, duplicates="drop") + 1
-    word = "kwintiel" if lang == "nl" else "quintile"
-    named = q.dropna().astype(int).map(lambda k: f"{word} {k}")
-    return Grouping("initial_quintile", f"Kwintiel in {first}", f"Quintile in {first}", named,
-                    sorted(named.unique()), "1 = laagste waarden | 1 = lowest values")
+    _ = translator(lang)
+    named = q.dropna().astype(int).map(lambda k: _("quintile {k}", k=k))
+    return Grouping("initial_quintile", *in_languages(N_("Quintile in {year}"), year=first), named,
+                    sorted(named.unique()), _("1 = lowest values"))
 
 
 def urbanity(store: Store, panel: Panel, lang: str = "nl") -> Grouping:
@@ -82,11 +81,12 @@ def urbanity(store: Store, panel: Panel, lang: str = "nl") -> Grouping:
     first = panel.years[0]
     use = min(years, key=lambda y: (abs(y - first), y))
     sted = store.table(panel.level, years=[use], indicators=["sted"]).set_index("code")["sted"].dropna()
-    named = sted.astype(int).map(STED_LABELS[lang]).dropna()
-    order = [STED_LABELS[lang][k] for k in range(1, 6)]
-    note = (f"Stedelijkheid volgens CBS {use} (dichtstbijzijnde jaar bij {first}). | Urbanity from CBS {use} "
-            f"(the year nearest {first}).")
-    return Grouping("sted", f"Stedelijkheid (CBS {use})", f"Urbanity (CBS {use})", named, order, note)
+    _ = translator(lang)
+    labels = {k: _(v) for k, v in STED_LABELS.items()}
+    named = sted.astype(int).map(labels).dropna()
+    order = [labels[k] for k in range(1, 6)]
+    note = _("Urbanity from CBS {use} (the year nearest {first}).", use=use, first=first)
+    return Grouping("sted", *in_languages(N_("Urbanity (CBS {year})"), year=use), named, order, note)
 
 
 def area_group(store: Store, group_id: str, lang: str = "nl") -> Grouping:
@@ -95,8 +95,9 @@ def area_group(store: Store, group_id: str, lang: str = "nl") -> Grouping:
     if rows.empty:
         known = ", ".join(sorted(store.area_groups()["group_id"].unique()))
         raise StoreError(f"no area group {group_id!r} in the store; known: {known or 'none'}")
+    _ = translator(lang)
     return _membership(group_id, group_id.upper().replace("_", " "), set(rows["code"].astype(str)), lang,
-                       f"{len(rows)} gebieden in {group_id}. | {len(rows)} areas in {group_id}.")
+                       _("{n} areas in {group}.", n=_.integer(len(rows)), group=group_id))
 
 
 def programme_groups(store: Store, level: str, min_share: float = 0.5, lang: str = "nl",
@@ -116,14 +117,13 @@ def programme_groupings(rows: pd.DataFrame, min_share: float, lang: str = "nl",
 
     Links named in ``skip`` (lists that are area groups in their own right, such as ``apcg_2019``) are left out.
     """
+    _ = translator(lang)
     rows = rows[(rows["share"] >= min_share) & ~rows["link"].isin(skip or set())]
     out = []
     for (programme, link), grp in rows.groupby(["programme", "link"], sort=True):
         name = str(link).split("[")[0]
-        note = (f"{grp['code'].nunique()} gebieden waarvan >= {min_share:.0%} van de inwoners in de "
-                f"programmagebieden van {link} woont (naam -> code via leefbaar.evaluation). | "
-                f"{grp['code'].nunique()} areas with >= {min_share:.0%} of residents inside the areas of {link} "
-                f"(name -> code via leefbaar.evaluation).")
+        note = _("{n} areas with >= {share} of residents inside the areas of {link} (name -> code via "
+                 "leefbaar.evaluation).", n=_.integer(grp["code"].nunique()), share=_.percent(min_share), link=link)
         label = str(programme) if str(link) == str(programme) else f"{programme}: {link}"  # the list when it differs
         out.append(_membership(f"programme_{name}", label, set(grp["code"].astype(str)), lang, note))
     return out
@@ -131,6 +131,7 @@ def programme_groupings(rows: pd.DataFrame, min_share: float, lang: str = "nl",
 
 def user_groups(path: Path, lang: str = "nl") -> Grouping:
     """A grouping from a CSV file: column ``code`` and optionally ``group``."""
+    _ = translator(lang)
     raw = read_text_table(path)
     frame = raw.frame
     check_columns(raw, set(frame.columns), required=["code"])
@@ -145,19 +146,20 @@ def user_groups(path: Path, lang: str = "nl") -> Grouping:
             row = int(np.flatnonzero(dup)[0]) + 2
             raise InputError(str(path), f"code {labels.index[dup][0]!r} listed twice", row=row, column="code")
         return Grouping(f"file_{path.stem}", path.stem, path.stem, labels, sorted(labels.unique()),
-                        f"Groepen uit {path.name}. | Groups from {path.name}.")
+                        _("Groups from {file}.", file=path.name))
     return _membership(f"file_{path.stem}", path.stem, set(codes), lang,
-                       f"{codes.nunique()} gebieden uit {path.name}. | {codes.nunique()} areas from {path.name}.")
+                       _("{n} areas from {file}.", n=_.integer(codes.nunique()), file=path.name))
 
 
 def _membership(name: str, label: str, members: set[str], lang: str, note: str) -> Grouping:
     """A two-group grouping: ``label`` for members, 'overig'/'other' for every other area (filled in later)."""
-    return Grouping(name, label, label, pd.Series(label, index=sorted(members)), [label, REST[lang]], note)
+    return Grouping(name, label, label, pd.Series(label, index=sorted(members)), [label, translator(lang)(REST)],
+                    note)
 
 
 def assign(grouping: Grouping, codes: pd.Index) -> pd.Series:
     """Group label of each of ``codes``; membership groupings put all other codes in the rest group."""
     labels = grouping.labels.reindex(codes)
-    if len(grouping.order) == 2 and grouping.order[1] in REST.values():
+    if len(grouping.order) == 2 and grouping.order[1] in {translator(lang)(REST) for lang in LANGS}:
         labels = labels.fillna(grouping.order[1])
     return labels

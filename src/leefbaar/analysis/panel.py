@@ -23,15 +23,13 @@ import pandas as pd
 
 from leefbaar.errors import StoreError
 from leefbaar.geo.crosswalk import apply_crosswalk
+from leefbaar.i18n import N_, ByLanguage, fmt_integer, fmt_number, note_in_languages
 from leefbaar.store.store import Store
 
 DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
-DIMENSION_LABELS = {
-    "nl": {"won": "woningvoorraad", "fys": "fysieke omgeving", "vrz": "voorzieningen", "soc": "sociale samenhang",
-           "onv": "overlast en onveiligheid"},
-    "en": {"won": "housing stock", "fys": "physical environment", "vrz": "amenities", "soc": "social cohesion",
-           "onv": "nuisance and insecurity"},
-}
+DIMENSION_LABELS = ByLanguage({"won": N_("housing stock"), "fys": N_("physical environment"), "vrz": N_("amenities"),
+                               "soc": N_("social cohesion"), "onv": N_("nuisance and insecurity")})
+"""The Leefbaarometer dimensions by language: ``DIMENSION_LABELS[lang][dim]``."""
 LBM_REFERENCE = 4.102265
 """Leefbaarometer 3 national reference level: ``lbm = LBM_REFERENCE + afw`` in every year (BZK)."""
 
@@ -127,10 +125,9 @@ def _official(store: Store, level: str) -> Panel:
     wide = wide.dropna(subset=["lbm"]).rename(columns={"lbm": "total", "lbm_afw": "afw",
                                                        **{f"lbm_{d}": d for d in DIMENSIONS}})
     frame = wide[["code", "year", "total", "afw", *DIMENSIONS]].reset_index(drop=True)
-    notes = ["Bron: Leefbaarometer 3, scores per PC4 (BZK), totaalscore lbm = 4,102265 + afwijking; "
-             "PC4-codes zijn over de jaren als stabiel behandeld (geen grenscorrectie). | Source: Leefbaarometer 3 "
-             "PC4 scores (BZK), total lbm = 4.102265 + deviation; PC4 codes are treated "
-             "as stable over time (no boundary correction)."]
+    notes = [note_in_languages(N_("Source: Leefbaarometer 3 PC4 scores (BZK), total lbm = {reference} + deviation; PC4 "
+                                  "codes are treated as stable over time (no boundary correction)."),
+                               reference=lambda lang: fmt_number(LBM_REFERENCE, lang, 6))]
     return Panel(frame, "pc4", "official", "Leefbaarometer 3 (lbm)", "score", 1, list(DIMENSIONS), None, notes)
 
 
@@ -153,12 +150,11 @@ def _index(store: Store, level: str, spec: str | None) -> Panel:
         keep.append("kind")
     frame = frame[keep].dropna(subset=["total"]).astype({"year": "int64", "code": "str"}).reset_index(drop=True)
     comps = [d for d in DIMENSIONS if d in frame.columns and frame[d].notna().any()]
-    notes = [f"Bron: leefbaar-index, specificatie {spec} (tabel scores). | Source: leefbaar index, spec {spec} "
-             "(table scores)."]
+    notes = [note_in_languages(N_("Source: leefbaar index, spec {spec} (table scores)."), spec=spec)]
     if "kind" in frame.columns and (frame["kind"] == "modelled").any():
         n = int((frame["kind"] == "modelled").sum())
-        notes.append(f"{n} scores zijn gemodelleerd (kind = modelled), de rest officieel. | {n} scores are modelled "
-                     "(kind = modelled), the rest official.")
+        notes.append(note_in_languages(N_("{n} scores are modelled (kind = modelled), the rest official."),
+                                       n=lambda lang: fmt_integer(n, lang)))
     return Panel(frame, level, "index", f"leefbaar index {spec}", "score", 1, comps, None, notes)
 
 
@@ -171,8 +167,8 @@ def _indicator(store: Store, level: str, indicator: str) -> Panel:
                     "AND value IS NOT NULL", [level, indicator])
     if obs.empty:
         raise StoreError(f"indicator {indicator!r} has no values at level {level!r}")
-    notes = [f"Bron: indicator {indicator} ({m['label_nl']}), niveau {level}. | Source: indicator {indicator} "
-             f"({m['label_en']}), level {level}."]
+    notes = [note_in_languages(N_("Source: indicator {indicator} ({label}), level {level}."), indicator=indicator,
+                               label=lambda lang: m[f"label_{lang}"], level=level)]
     frame, vintage, extra = harmonise(store, obs, level, extensive=False)
     notes += extra
     frame = frame.rename(columns={"value": "total"})
@@ -212,10 +208,9 @@ def harmonise(store: Store, obs: pd.DataFrame, level: str, extensive: bool,
             kept = part[part["code"].isin(target_codes)]
             lost = part["code"].nunique() - kept["code"].nunique()
             parts.append(kept[["code", "year", "value"]])
-            notes.append(f"{level} {v}: geen grenscorrectietabel naar {target}; codes die in {target} nog "
-                         f"bestaan zijn ongewijzigd overgenomen, {lost} codes vervallen. | {level} {v}: no crosswalk "
-                         f"to {target}; codes that still exist in {target} were kept "
-                            f"unchanged, {lost} codes dropped.")
+            notes.append(note_in_languages(N_("{level} {vintage}: no crosswalk to {target}; codes that still exist in "
+                                              "{target} were kept unchanged, {lost} codes dropped."), level=level,
+                                           vintage=v, target=target, lost=lambda lang, n=lost: fmt_integer(n, lang)))
             continue
         weights = _chain(store, level, path)
         moved = []
@@ -225,10 +220,9 @@ def harmonise(store: Store, obs: pd.DataFrame, level: str, extensive: bool,
             moved.append(out.reset_index().assign(year=year))
         parts.append(pd.concat(moved, ignore_index=True)[["code", "year", "value"]])
         chain = " -> ".join(map(str, path))
-        notes.append(f"{level} {v} omgezet naar grenzen {target} met de grenscorrectietabel (crosswalks, "
-                     f"oppervlaktegewogen, via {chain}). | {level} {v} moved to {target} boundaries with the "
-                     "crosswalks (area-weighted, via "
-                        f"{chain}).")
+        notes.append(note_in_languages(N_("{level} {vintage} moved to {target} boundaries with the crosswalks "
+                                          "(area-weighted, via {chain})."), level=level, vintage=v, target=target,
+                                       chain=chain))
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.groupby(["code", "year"], as_index=False)["value"].mean()
     return frame, target, notes
@@ -281,9 +275,8 @@ def gemeente_of(store: Store, codes: pd.Index | list[str], level: str, vintage: 
         if cw.empty:
             raise StoreError(f"the store holds no PC4 -> gemeente {vintage} crosswalk")
         best = cw.sort_values("weight", ascending=False).drop_duplicates("from_code").set_index("from_code")
-        note = (f"PC4 zijn voor alle jaren ingedeeld bij de gemeente van {vintage} met het grootste deel van hun "
-                f"oppervlak (crosswalks, PC4-grenzen 2017). | PC4 are assigned, for every year, to the {vintage} "
-                f"gemeente holding the largest share of their area (crosswalks, 2017 PC4 boundaries).")
+        note = note_in_languages(N_("PC4 are assigned, for every year, to the {vintage} gemeente holding the largest "
+                                    "share of their area (crosswalks, 2017 PC4 boundaries)."), vintage=vintage)
         return best["to_code"].reindex(codes), note
     areas = store.areas(level)
     areas = areas.sort_values("vintage").drop_duplicates("code", keep="last").set_index("code")

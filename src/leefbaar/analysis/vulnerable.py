@@ -19,6 +19,7 @@ import yaml
 from leefbaar.analysis.panel import DIMENSION_LABELS, DIMENSIONS, Panel
 from leefbaar.analysis.summary import num
 from leefbaar.errors import SpecError, StoreError
+from leefbaar.i18n import N_, note_in_languages, translator
 from leefbaar.index.classes import classify_component, classify_total, development_class, load_scheme
 from leefbaar.store.store import Store
 
@@ -292,31 +293,31 @@ class VulnerableAreas:
         cut = v.quantile(1 - rule.worst_share) if direction < 0 else v.quantile(rule.worst_share)
         flag = (v >= cut) if direction < 0 else (v <= cut)
         if use != year:
-            self.notes.append(f"{rule.id}: CBS {use} gebruikt voor peiljaar {year}. | {rule.id}: CBS {use} used "
-                              f"for reference year {year}.")
+            self.notes.append(note_in_languages(N_("{indicator}: CBS {use} used for reference year {year}."),
+                                                indicator=rule.id, use=use, year=year))
         return flag.fillna(False).astype(bool)
 
     def _reason(self, k: dict) -> str:
         d, lang = self.definition, self.lang
         scheme = load_scheme()
         parts = []
-        nl = lang == "nl"
+        _ = translator(lang)
         if pd.notna(k["class"]):
             label = scheme.labels("total", lang)[int(k["class"]) - 1]
-            low = (" (laag)" if nl else " (low)") if k["level"] else ""
-            parts.append(f"{'klasse' if nl else 'class'} {int(k['class'])} {label} in {self.year}{low}")
+            fields = {"klasse": int(k["class"]), "label": label, "year": self.year}
+            parts.append(_("class {klasse} {label} in {year} (low)", **fields) if k["level"] else
+                         _("class {klasse} {label} in {year}", **fields))
         if k["decline"]:
             if d.decline_method == "development_class":
                 dl = scheme.labels("development", lang)[int(k["development_class"]) - 1]
                 parts.append(f"{dl} {self.since}-{self.year}: {num(k['change'], 3, lang, True)}")
             else:
-                parts.append(f"{'dalende trend' if nl else 'declining trend'} {self.since}-{self.year}: "
-                             f"{num(k['slope'], 4, lang, True)}/{'jaar' if nl else 'year'} "
-                             f"(t = {num(k['slope_t'], 1, lang)})")
+                parts.append(_("declining trend {since}-{year}: {slope}/year (t = {t})", since=self.since,
+                               year=self.year, slope=num(k["slope"], 4, lang, True), t=num(k["slope_t"], 1, lang)))
         weak = [DIMENSION_LABELS[lang][dim] + f" ({int(k[f'k{dim}'])})" for dim in d.dimensions if k[f"low_{dim}"]]
         weak += [r.id for r in d.indicators if k[f"low_{r.id}"]]
         if weak:
-            parts.append(("zwak op: " if lang == "nl" else "weak on: ") + ", ".join(weak))
+            parts.append(_("weak on: {items}", items=", ".join(weak)))
         return "; ".join(parts)
 
     # -- comparison with a reference list -----------------------------------------------------------------

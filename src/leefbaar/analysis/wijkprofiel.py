@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.errors import StoreError
+from leefbaar.i18n import N_, translator
 from leefbaar.sources.buurt import wijkprofiel_code, wijkprofiel_indicator
 from leefbaar.store.store import Store
 
@@ -81,9 +82,9 @@ DIMENSIONS: tuple[Dimension, ...] = (
                Theme("vandalisme", "Vandalisme", "Vandalism", "VIs4", "VIo4"),
                Theme("overlast", "Overlast", "Nuisance", "VIs5", "VIo5"))),
 )
-SUBJECTIVE_ONLY_THEMES = {"As": ("Oordeel kwaliteit van leven", "Judgement of quality of life"),
-                          "FIs_ALG": ("Woonbeleving", "Residential experience"),
-                          "VIs6": ("Veiligheidsbeleving", "Feeling of safety")}
+SUBJECTIVE_ONLY_THEMES = {"As": N_("Judgement of quality of life"), "FIs_ALG": N_("Residential experience"),
+                          "VIs6": N_("Feeling of safety")}
+"""Subjective themes without an objective counterpart, labelled (translated where shown)."""
 
 
 def all_codes() -> list[str]:
@@ -305,9 +306,9 @@ def wijkprofiel_profile(store: Store, area_code: str | int, lang: str = "nl") ->
                            "subjective": v[t.subjective], "gap": v[t.subjective] - v[t.objective]})
             for c in d.subjective_themes:
                 if c in SUBJECTIVE_ONLY_THEMES:
-                    nl, en = SUBJECTIVE_ONLY_THEMES[c]
                     th.append({"year": v["year"], "dimension": d.key, "theme": c.lower(),
-                               "label": en if lang == "en" else nl, "objective": np.nan, "subjective": v[c],
+                               "label": translator(lang)(SUBJECTIVE_ONLY_THEMES[c]), "objective": np.nan,
+                               "subjective": v[c],
                                "gap": np.nan})
     area = {k: (None if pd.isna(v) else v) for k, v in hit.iloc[0].to_dict().items()}
     return WijkprofielProfile(area, pd.DataFrame(ind), pd.DataFrame(th))

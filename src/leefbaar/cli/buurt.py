@@ -79,8 +79,7 @@ def perception(
     files = write_perception(report, out, lang, top)
     rep = report.reproduction
     worst = max(rep.max_abs_diff.values())
-    print_frame(report.largest.head(3)[["name", "year", "label_en" if lang == "en" else "label_nl",
-                                        "subjective", "objective", "gap"]],
+    print_frame(report.largest.head(3)[["name", "year", f"label_{lang}", "subjective", "objective", "gap"]],
                 title=_("Largest perception gaps"), lang=lang)
     fields = {"n": _.integer(rep.n_checked), "worst": fmt_scientific(worst, lang), "files": len(files), "out": out}
     console.print(_("Wijkprofiel index mode: {n} checks against the published parts, max |difference| {worst} (within "

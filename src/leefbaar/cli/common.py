@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from leefbaar.config import store_path
-from leefbaar.i18n import LANGS, fmt_number, translator
+from leefbaar.i18n import LANGS, N_, fmt_number, translator
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +36,31 @@ def _lang_option(value: str) -> str:
     return value
 
 
-LangOpt = Annotated[str, typer.Option("--lang", help="Language of summaries: nl or en.", callback=_lang_option)]
+LangOpt = Annotated[str, typer.Option("--lang", help="Language of the output: nl (default) or en.",
+                                      callback=_lang_option)]
+
+
+COLUMNS = {"level": N_("level"), "vintage": N_("vintage"), "areas": N_("areas"), "year": N_("year"),
+           "indicators": N_("indicators"), "observations": N_("observations"), "with_value": N_("with value"),
+           "geometries": N_("geometries"), "family": N_("family"), "status": N_("status"), "files": N_("files"),
+           "rows": N_("rows"), "file": N_("file"), "reason": N_("reason"), "label": N_("label"), "unit": N_("unit"),
+           "theme": N_("theme"), "direction": N_("direction"), "sensitive": N_("sensitive"), "value": N_("value"),
+           "source": N_("source"), "name": N_("name"), "period": N_("period"), "budget": N_("budget"),
+           "list": N_("list"), "programme": N_("programme"), "member": N_("member"), "touched": N_("touched"),
+           "columns": N_("columns"), "method": N_("method"), "inference": N_("inference"),
+           "estimate": N_("estimate"), "ci_low": N_("CI low"), "ci_high": N_("CI high"), "p_value": N_("p value"),
+           "dimension": N_("dimension"), "from": N_("from"), "to": N_("to"), "change": N_("change"),
+           "contribution": N_("contribution"), "vs_gemeente": N_("vs gemeente"), "indicator": N_("indicator"),
+           "rank": N_("rank"), "code": N_("code"), "subjective": N_("subjective"), "objective": N_("objective"),
+           "gap": N_("gap")}
+"""Column names that tables printed by the CLI share, translated by :func:`print_frame` (others are shown as they are:
+ids such as ``label_nl``, ``pc4`` or ``afw``)."""
+
+
+def headers(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``frame`` with the column names of :data:`COLUMNS` in ``lang`` (for printing only)."""
+    _ = translator(lang)
+    return frame.rename(columns={c: _(COLUMNS[c]) for c in frame.columns if c in COLUMNS})
 
 
 def _engine_option(value: str | None) -> str | None:
@@ -71,24 +95,38 @@ def progress_bar():
 
 
 def print_frame(frame: pd.DataFrame, title: str | None = None, max_rows: int = 60, lang: str = "nl") -> None:
-    """Print a DataFrame as a Rich table, numbers by the locale of ``lang``."""
+    """Print a DataFrame as a Rich table, numbers by the locale of ``lang``, the column names of :data:`COLUMNS`
+    in ``lang``."""
     import pandas as pd
     from rich.table import Table
 
+    frame = headers(frame, lang)
     table = Table(title=title, show_lines=False)
     for c in frame.columns:
         table.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(frame[c]) else "left")
+    groups = [not _is_label_column(c) for c in frame.columns]
     for row in frame.head(max_rows).itertuples(index=False):
-        table.add_row(*[_fmt(v, lang) for v in row])
+        table.add_row(*[_fmt(v, lang, g) for v, g in zip(row, groups, strict=True)])
     console.print(table)
     if len(frame) > max_rows:
         _ = translator(lang)
         console.print(_.ngettext("... {n} more row", "... {n} more rows", len(frame) - max_rows))
 
 
-def _fmt(v, lang: str = "nl") -> str:
+LABEL_COLUMNS = ("year", "years", "jaar", "jaren", "vintage", "jaargang", "code", "pc4", "id", "run", "period",
+                 "periode")
+"""Columns of years, codes and ids: their whole numbers are printed without a thousands separator."""
+
+
+def _is_label_column(name) -> bool:
+    name = str(name).lower()
+    return name in LABEL_COLUMNS or name.endswith(("_year", "_code", "_id"))
+
+
+def _fmt(v, lang: str = "nl", group: bool | None = None) -> str:
     """A cell as plain text (never read as Rich markup): floats with 4 significant digits by the locale's rules;
-    whole numbers of 10,000 and more with separators, smaller ones (years, codes) as they are."""
+    whole numbers with the locale's thousands separator when ``group`` (counts: 4.066 beside 16.383), without it
+    when not (years, codes); ``group=None`` groups from 10,000 on."""
     import math
 
     import numpy as np
@@ -99,12 +137,13 @@ def _fmt(v, lang: str = "nl") -> str:
     if isinstance(v, bool | np.bool_):
         return str(v)
     if isinstance(v, int | np.integer) or (isinstance(v, float | np.floating) and float(v).is_integer()):
-        return fmt_number(v, lang, 0, group=abs(v) >= 10_000)
+        return fmt_number(v, lang, 0, group=abs(v) >= 10_000 if group is None else group)
     if isinstance(v, float | np.floating):
         if abs(v) < 1e-9:  # rounding noise of sums that are zero
             return fmt_number(0, lang, 0)
         digits = max(0, 3 - math.floor(math.log10(abs(v))))
-        return fmt_number(v, lang, digits, group=abs(v) >= 10_000, trailing_zeros=False)
+        return fmt_number(v, lang, digits, group=abs(v) >= 10_000 if group is None else group,
+                          trailing_zeros=False)
     return escape(str(v))
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import typer
 
 from leefbaar.cli.common import LangOpt, console, print_frame, progress_bar
+from leefbaar.i18n import translator
 from leefbaar.sources.odata import (
     CbsOData,
     HttpClient,
@@ -75,6 +76,7 @@ def download(
     'leefbaar download --boundaries gemeente,wijk --year 2024 --out data'. Then 'leefbaar build --data data'.
     Each file is written only when it arrived complete; an interrupted download resumes from the cache.
     """
+    _ = translator(lang)
     tables = [t.strip().upper() for t in table or []]
     if kwb:
         tables += [kwb_table_for_year(y) for y in parse_years(kwb, "--kwb")]
@@ -102,24 +104,22 @@ def download(
             written += files
             if selection.unmapped:
                 more = " ..." if len(selection.unmapped) > 8 else ""
-                console.print(f"[yellow]{t}: no indicator in catalogue/columns.csv (family kwb_statline) for "
-                              f"{', '.join(selection.unmapped[:8])}{more}; 'leefbaar build' rejects these "
-                              "columns until they are mapped.[/yellow]")
+                console.print(_("{table}: no indicator in catalogue/columns.csv (family kwb_statline) for {columns}; "
+                                "'leefbaar build' rejects these columns until they are mapped.", table=t,
+                                columns=", ".join(selection.unmapped[:8]) + more), style="yellow", markup=False,
+                              highlight=False)
             if selection.absent:
-                console.print(f"{t}: this table has no column for {', '.join(selection.absent)}.")
+                console.print(_("{table}: this table has no column for {columns}.", table=t,
+                                columns=", ".join(selection.absent)), markup=False, highlight=False)
         for lv in levels:
             for y in years:
                 written.append(download_boundaries(http, lv, y, out, root=pdok_url, progress=update))
     frame = pd.DataFrame([{"file": str(w.path.relative_to(out)), "rows": w.rows, "columns": w.columns}
                           for w in written])
-    en = lang.lower().startswith("en")
-    print_frame(frame, title=f"{'Written to' if en else 'Geschreven naar'} {out}", max_rows=200)
-    if en:
-        console.print(f"{http.requests_sent} HTTP requests, {http.cache_hits} pages from the cache. "
-                      f"Next: leefbaar build --data {out}")
-    else:
-        console.print(f"{http.requests_sent} HTTP-verzoeken, {http.cache_hits} pagina's uit de cache. "
-                      f"Daarna: leefbaar build --data {out}")
+    print_frame(frame, title=_("Written to {out}", out=out), max_rows=200, lang=lang)
+    console.print(_("{requests} HTTP requests, {hits} pages from the cache. Next: leefbaar build --data {out}",
+                    requests=_.integer(http.requests_sent), hits=_.integer(http.cache_hits), out=out), markup=False,
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

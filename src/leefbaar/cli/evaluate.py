@@ -8,16 +8,18 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from leefbaar.cli.common import LangOpt, StoreOpt, console, print_frame, progress_bar, resolve_store, write_csv
+from leefbaar.cli.common import (
+    LangOpt,
+    StoreOpt,
+    console,
+    print_frame,
+    progress_bar,
+    resolve_store,
+    write_csv,
+)
 from leefbaar.errors import InputError, LeefbaarError
-from leefbaar.i18n import fmt_number, translator
+from leefbaar.i18n import check_lang, fmt_number, translator
 from leefbaar.store.store import Store
-
-
-def _lang(lang: str) -> str:
-    if lang not in ("nl", "en"):
-        raise InputError("--lang", f"{lang!r} is not nl or en")
-    return lang
 
 
 def programmes(
@@ -30,7 +32,7 @@ def programmes(
     from leefbaar.evaluation.investment import investment_table
     from leefbaar.evaluation.registry import load_programmes
 
-    lang = _lang(lang)
+    _ = translator(check_lang(lang))
     reg = load_programmes()
     frame = reg.frame(lang)
     from leefbaar.facts import Facts
@@ -49,24 +51,26 @@ def programmes(
         frame["pc4"] = pd.NA
         frame["pc4_touched"] = pd.NA
     frame["areas"] = [_areas_text(r, lang) for r in frame.itertuples()]
-    print_frame(frame[["id", "name", "period", "budget_text", "areas"]].rename(
-        columns={"budget_text": "budget"}), title="Programma's" if lang == "nl" else "Programmes", max_rows=100)
+    print_frame(frame[["id", "name", "period", "budget_text", "areas"]].rename(columns={"budget_text": "budget"}),
+                title=_("Programmes"), max_rows=100, lang=lang)
     if rule:
         console.print(rule, markup=False, highlight=False)
     if out is not None:
         write_csv(frame, out, "programmes.csv")
         (out / "programmes.json").write_text(reg.to_json(), encoding="utf-8")
         write_csv(investment_table(reg, lang=lang), out, "investment.csv")
-        console.print(f"written: {out / 'programmes.csv'}, {out / 'programmes.json'}, {out / 'investment.csv'}")
+        console.print(_("written: {files}", files=", ".join(str(out / f) for f in (
+            "programmes.csv", "programmes.json", "investment.csv"))), markup=False, highlight=False)
 
 
 def _areas_text(r, lang: str) -> str:
+    _ = translator(lang)
     if not r.area_lists:
         return "-"
     if pd.isna(r.pc4):
-        return r.area_lists + (" (not resolved yet)" if lang == "en" else " (nog niet gekoppeld)")
-    return (f"{int(r.pc4)} PC4 {'in the programme' if lang == 'en' else 'in het programma'} "
-            f"({int(r.pc4_touched)} {'more touched' if lang == 'en' else 'andere geraakt'})")
+        return _("{lists} (not resolved yet)", lists=r.area_lists)
+    return _("{members} PC4 in the programme ({touched} more touched)", members=_.integer(r.pc4),
+             touched=_.integer(r.pc4_touched))
 
 
 def resolve_areas(
@@ -77,17 +81,19 @@ def resolve_areas(
                                                                  "packaged one (columns as area_matches.csv in the "
                                                                  "package catalogue).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write the files but leave the store unchanged.")] = False,
+    lang: LangOpt = "nl",
 ) -> None:
     """Resolve the registry's policy areas to wijk, buurt and PC4 codes and store them as programme_areas."""
     from leefbaar.evaluation.resolve import load_reviews, resolve_programme_areas
 
+    _ = translator(check_lang(lang))
     reviews = load_reviews(review)
     path = resolve_store(store)
     with Store.open(path, read_only=dry_run) as st:
         with progress_bar() as update:
-            update("resolving names and overlaying on PC4", 0, 1)
+            update(_("resolving names and overlaying on PC4"), 0, 1)
             res = resolve_programme_areas(st, reviews=reviews)
-            update("done", 1, 1)
+            update(_("done"), 1, 1)
         if not dry_run:
             with st.transaction(), st.run("resolve-areas", {"review": str(review) if review else "packaged"}):
                 st.replace("programme_areas", res.areas)
@@ -96,16 +102,19 @@ def resolve_areas(
     write_csv(res.unresolved, out, "unresolved.csv")
     stats = res.stats()
     write_csv(stats, out, "resolution_stats.csv")
-    print_frame(stats, title="Resolution per list (components by confidence)")
+    print_frame(stats, title=_("Resolution per list (components by confidence)"), lang=lang)
     from leefbaar.facts import load_rules
     from leefbaar.facts.membership import members
 
     m = members(res.areas, load_rules())
     m = m[m["level"] == "pc4"]
     counts = m.groupby("programme").agg(pc4=("member", "sum"), pc4_touched=("touched", "sum")).reset_index()
-    print_frame(counts, title="PC4 per programme by the membership rule (member; touched, not member)")
-    console.print(f"{len(res.unresolved)} listed names or parts could not be placed: see {out / 'unresolved.csv'}. "
-                  f"Every match is in {out / 'area_matches.csv'}." + ("" if dry_run else " Stored in programme_areas."))
+    print_frame(counts, title=_("PC4 per programme by the membership rule (member; touched, not "
+                                               "member)"), lang=lang)
+    text = _.ngettext("{n} listed name or part could not be placed: see {unresolved}. Every match is in {matches}.",
+                      "{n} listed names or parts could not be placed: see {unresolved}. Every match is in {matches}.",
+                      len(res.unresolved), unresolved=out / "unresolved.csv", matches=out / "area_matches.csv")
+    console.print(text + ("" if dry_run else " " + _("Stored in programme_areas.")), markup=False, highlight=False)
 
 
 def evaluate(
@@ -147,15 +156,15 @@ def evaluate(
     from leefbaar.evaluation.report import record as record_results
     from leefbaar.facts import Facts, load_rules, say
 
-    lang = _lang(lang)
+    _ = translator(check_lang(lang))
     rule_share = load_rules().min_share
     min_share = rule_share if min_share is None else min_share
     if match not in ("mahalanobis", "propensity"):
-        raise InputError("--match", f"{match!r} is not mahalanobis or propensity")
+        raise InputError("--match", _("{value} is not mahalanobis or propensity", value=repr(match)))
     if not 0 < min_share <= 1:
-        raise InputError("--min-share", "must be above 0 and at most 1")
+        raise InputError("--min-share", _("must be above 0 and at most 1"))
     if year_from is not None and year_to is not None and year_from > year_to:
-        raise LeefbaarError(f"--from {year_from} is after --to {year_to}")
+        raise LeefbaarError(_("--from {first} is after --to {last}", first=year_from, last=year_to))
     config = EvaluationConfig(outcome=outcome, year_from=year_from, year_to=year_to, min_share=min_share,
                               match_method=match, n_neighbors=neighbors,
                               covariates=tuple(c.strip() for c in covariates.split(",") if c.strip()),
@@ -177,7 +186,6 @@ def evaluate(
     est = ev.estimates()
     show = est[["method", "inference", "estimate", "ci_low", "ci_high", "p_value", "status"]]
     print_frame(show, title=f"{ev.programme.name(lang)}: {outcome}", lang=lang)
-    _ = translator(lang)
     if min_share == rule_share:
         console.print(say("evaluation.areas", lang, n=n_members, rule=rule_text), markup=False, highlight=False)
     console.print(verdict_line(ev, lang), markup=False, highlight=False)

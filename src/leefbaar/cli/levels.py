@@ -11,84 +11,34 @@ import typer
 
 from leefbaar.cli.common import EngineOpt, LangOpt, OutOpt, StoreOpt, print_frame, resolve_store, write_csv
 from leefbaar.errors import LeefbaarError
+from leefbaar.i18n import LOCALES, N_, check_lang, translator
 
-TEXT = {
-    "nl": {
-        "title": "Leefbaarheid op andere niveaus uit de officiële meting (run {run})",
-        "intro": "Gemeente- en wijkwaarden en PC4-waarden voor 2024 zijn bewonersgewogen gemiddelden van de officiële "
-                 "Leefbaarometer-scores (PC4 {pc4_years}; buurt 2024). Bewoners van een bron in een doelgebied = "
-                 "CBS-inwoners van de bron x het deel van haar oppervlak in het doelgebied. Soort: geaggregeerd. "
-                 "Klasse: LBM3-klasse van de geaggregeerde score. Een waarde telt alleen als gebieden met een "
-                 "officiële score minstens {cov} % van de geschatte bewoners bevatten.",
-        "available": "Niveaus en jaren met scores",
-        "lbm2": "Overeenstemming met de officiële LBM 2.0-klassen",
-        "lbm2_note": "Exact = zelfde klasse; ±1 = hooguit één klasse verschil; verschil = gemiddelde LBM3-klasse min "
-                     "LBM2-klasse. Referentie pc4: de officiële LBM3- tegen de LBM2-klassen per PC4, zonder "
-                     "aggregatie (het verschil tussen de twee instrumenten).",
-        "val": "De meting 2024 per PC4 als toets van de nowcast 2023",
-        "anchor": "Anker 2024 voor 2023 (interpolatie): {verdict}",
-        "anchor_no": "niet ingevoerd. De gemeten verandering 2022-2024 per PC4 heeft een spreiding van {sd24} "
-                     "punt tegen {sd22} voor 2020-2022; de nowcast-verandering voorspelt haar met Spearman {sp}. "
-                     "Met een eindpunt dat zo veel ruis heeft, geeft interpolatie de verandering 2018-2020 terug met "
-                     "Spearman {spi}: niet beter dan de nowcast (zie leefbaar validate en docs/levels.md).",
-        "cols": {"level": "niveau", "year": "jaar", "kind": "soort", "areas": "gebieden", "subset": "deel",
-                 "n": "n", "exact": "exact", "within_1": "±1", "mean_difference": "verschil",
-                 "spearman": "Spearman", "test": "toets", "what": "wat", "r2": "R²", "mae": "MAE",
-                 "sd_change": "sd verandering"},
-        "kinds": {"official": "officieel", "modelled": "gemodelleerd", "aggregated": "geaggregeerd"},
-        "levels": {"gemeente": "gemeente", "wijk": "wijk", "pc4": "pc4", "buurt": "buurt"},
-    },
-    "en": {
-        "title": "Livability at other levels from the official measurement (run {run})",
-        "intro": "Gemeente and wijk values and PC4 values for 2024 are resident-weighted means of the official "
-                 "Leefbaarometer scores (PC4 {pc4_years}; buurt 2024). Residents of a source in a target = CBS "
-                 "residents of the source x the share of its surface in the target. Kind: aggregated. Class: LBM3 "
-                 "class of the aggregated score. A value counts only when areas with an official score hold at "
-                 "least {cov} % of the estimated residents.",
-        "available": "Levels and years with scores",
-        "lbm2": "Agreement with the official LBM 2.0 classes",
-        "lbm2_note": "Exact = same class; ±1 = at most one class apart; difference = mean LBM3 class minus LBM2 "
-                     "class. Reference pc4: the official LBM3 against the LBM2 classes per PC4, without "
-                     "aggregation (the difference between the two instruments).",
-        "val": "The 2024 measurement per PC4 as a test of the 2023 nowcast",
-        "anchor": "2024 anchor for 2023 (interpolation): {verdict}",
-        "anchor_no": "not introduced. The measured change 2022-2024 per PC4 has a spread of {sd24} points "
-                     "against {sd22} for 2020-2022; the nowcast change predicts it with Spearman {sp}. "
-                     "With an endpoint this noisy, interpolation reproduces the change 2018-2020 with Spearman "
-                     "{spi}: no better than the nowcast (see leefbaar validate and docs/levels.md).",
-        "cols": {"level": "level", "year": "year", "kind": "kind", "areas": "areas", "subset": "subset", "n": "n",
-                 "exact": "exact", "within_1": "±1", "mean_difference": "difference", "spearman": "Spearman",
-                 "test": "test", "what": "what", "r2": "R²", "mae": "MAE", "sd_change": "sd of change"},
-        "kinds": {"official": "official", "modelled": "modelled", "aggregated": "aggregated"},
-        "levels": {"gemeente": "gemeente", "wijk": "wijk", "pc4": "pc4", "buurt": "buurt"},
-    },
-}
-# Validation rows are worded in both languages from one table (keys as written by analysis.levels).
-WHAT_NL = {
-    "level: nowcast 2023 vs measured 2024": "niveau: nowcast 2023 tegen gemeten 2024",
-    "level: official 2022 vs measured 2024": "niveau: officieel 2022 tegen gemeten 2024",
-    "change: nowcast 2023 - official 2022 vs measured 2024 - official 2022":
-        "verandering: nowcast 2023 - officieel 2022 tegen gemeten 2024 - officieel 2022",
-    "change: official 2022 - 2020 vs measured 2024 - official 2022":
-        "verandering: officieel 2022 - 2020 tegen gemeten 2024 - officieel 2022",
-    "level: (official 2018 + 2022) / 2 vs official 2020": "niveau: (officieel 2018 + 2022) / 2 tegen officieel 2020",
-    "change: (official 2022 - 2018) / 2 vs official 2020 - 2018":
-        "verandering: (officieel 2022 - 2018) / 2 tegen officieel 2020 - 2018",
-    "level: interpolation as above with noise added to official 2022 (sd: last column)":
-        "niveau: interpolatie als hierboven met ruis op officieel 2022 (sd: laatste kolom)",
-    "change: interpolation as above with noise added to official 2022 (sd: last column)":
-        "verandering: interpolatie als hierboven met ruis op officieel 2022 (sd: laatste kolom)",
-    "sd of the change official 2020 - 2018": "sd van de verandering officieel 2020 - 2018",
-    "sd of the change official 2022 - 2020": "sd van de verandering officieel 2022 - 2020",
-    "sd of the change measured 2024 - official 2022": "sd van de verandering gemeten 2024 - officieel 2022",
-}
-WHAT_NL |= {f"level {d}: nowcast 2023 vs measured 2024": f"niveau {d}: nowcast 2023 tegen gemeten 2024"
-            for d in ("won", "fys", "vrz", "soc", "onv")}
-TEST_NL = {"nowcast": "nowcast", "persistence": "persistentie", "interpolation (history)": "interpolatie (historie)",
-           "interpolation (history, noisy endpoint)": "interpolatie (historie, eindpunt met ruis)",
-           "spread": "spreiding", "dimension": "dimensie"}
-SUBSET_NL = {"all codes": "alle codes", "unchanged": "ongewijzigd", "all": "alle",
-             "official LBM3 vs LBM2 (reference)": "officieel LBM3 tegen LBM2 (referentie)"}
+COLUMNS = {"level": N_("level"), "year": N_("year"), "kind": N_("kind"), "areas": N_("areas"), "subset": N_("subset"),
+           "n": N_("n"), "exact": N_("exact"), "within_1": N_("±1"), "mean_difference": N_("difference"),
+           "spearman": N_("Spearman"), "test": N_("test"), "what": N_("what"), "r2": N_("R²"), "mae": N_("MAE"),
+           "sd_change": N_("sd of change")}
+"""Column names of the result tables as shown."""
+KINDS = {"official": N_("official"), "modelled": N_("modelled"), "aggregated": N_("aggregated")}
+LBM2_TITLE = N_("Agreement with the official LBM 2.0 classes")
+VALIDATION_TITLE = N_("The 2024 measurement per PC4 as a test of the 2023 nowcast")
+WHAT = (
+    N_("level: nowcast 2023 vs measured 2024"), N_("level: official 2022 vs measured 2024"),
+    N_("change: nowcast 2023 - official 2022 vs measured 2024 - official 2022"),
+    N_("change: official 2022 - 2020 vs measured 2024 - official 2022"),
+    N_("level: (official 2018 + 2022) / 2 vs official 2020"),
+    N_("change: (official 2022 - 2018) / 2 vs official 2020 - 2018"),
+    N_("level: interpolation as above with noise added to official 2022 (sd: last column)"),
+    N_("change: interpolation as above with noise added to official 2022 (sd: last column)"),
+    N_("sd of the change official 2020 - 2018"), N_("sd of the change official 2022 - 2020"),
+    N_("sd of the change measured 2024 - official 2022"))
+"""The validation rows of ``analysis.levels`` (its ``what`` column is the English text), marked for translation."""
+WHAT_DIMENSION = N_("level {dimension}: nowcast 2023 vs measured 2024")
+TESTS = {"nowcast": N_("nowcast"), "persistence": N_("persistence"),
+         "interpolation (history)": N_("interpolation (history)"),
+         "interpolation (history, noisy endpoint)": N_("interpolation (history, noisy endpoint)"),
+         "spread": N_("spread"), "dimension": N_("dimension")}
+SUBSETS = {"all codes": N_("all codes"), "unchanged": N_("unchanged"), "all": N_("all"),
+           "official LBM3 vs LBM2 (reference)": N_("official LBM3 vs LBM2 (reference)")}
 
 
 def _number(v, lang: str, digits: int = 3) -> str:
@@ -99,7 +49,7 @@ def _number(v, lang: str, digits: int = 3) -> str:
     if isinstance(v, str):
         return v
     fmt = "#,##0" if float(v).is_integer() and digits == 0 else "#,##0." + "0" * digits
-    return format_decimal(v, format=fmt, locale="nl_NL" if lang == "nl" else "en_GB")
+    return format_decimal(v, format=fmt, locale=LOCALES[lang])
 
 
 def _formatted(frame: pd.DataFrame, lang: str, counts=("n", "areas")) -> pd.DataFrame:
@@ -110,43 +60,55 @@ def _formatted(frame: pd.DataFrame, lang: str, counts=("n", "areas")) -> pd.Data
         if pd.api.types.is_numeric_dtype(f[c]) or f[c].map(lambda v: isinstance(v, float | int)).all():
             f[c] = [("" if pd.isna(v) else str(v)) if c == "year" else _number(v, lang, 0 if c in counts else 3)
                     for v in f[c]]
-    return f.rename(columns=TEXT[lang]["cols"])
+    _ = translator(lang)
+    return f.rename(columns={c: _(label) for c, label in COLUMNS.items()})
 
 
 def _table(frame: pd.DataFrame, lang: str) -> str:
     return _formatted(frame, lang).to_markdown(index=False, disable_numparse=True)
 
 
-def _subset_nl(text: str) -> str:
+def _subset(text: str, lang: str) -> str:
+    _ = translator(lang)
     match = re.fullmatch(r"boundaries (\d+), (.+)", text)
     if match:
-        return f"grenzen {match.group(1)}, {SUBSET_NL[match.group(2)]}"
-    return SUBSET_NL[text]
+        return _("boundaries {year}, {subset}", year=match.group(1), subset=_(SUBSETS[match.group(2)]))
+    return _(SUBSETS[text])
+
+
+def _what(text: str, lang: str) -> str:
+    _ = translator(lang)
+    match = re.fullmatch(r"level (\w+): nowcast 2023 vs measured 2024", text)
+    if match:
+        return _(WHAT_DIMENSION, dimension=match.group(1))
+    return _(text)
 
 
 def localise(available: pd.DataFrame, agreement: pd.DataFrame, validation: pd.DataFrame, lang: str
              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The three result tables with their words in ``lang`` (column names stay; ``_table`` renames them)."""
-    t = TEXT[lang]
-    av = available.assign(kind=available["kind"].map(t["kinds"]), level=available["level"].map(t["levels"]))
+    _ = translator(lang)
+    av = available.assign(kind=[_(KINDS[k]) if k in KINDS else k for k in available["kind"]])
     ag, val = agreement.copy(), validation.copy()
-    if lang == "nl":
-        ag["subset"] = ag["subset"].map(_subset_nl)
-        ag["year"] = ag["year"].replace("all", "alle")
-        val["what"] = val["what"].map(WHAT_NL)
-        val["test"] = val["test"].map(TEST_NL)
+    ag["subset"] = [_subset(v, lang) for v in ag["subset"]]
+    ag["year"] = ag["year"].replace("all", _(SUBSETS["all"]))
+    val["what"] = [_what(v, lang) for v in val["what"]]
+    val["test"] = [_(TESTS[v]) if v in TESTS else v for v in val["test"]]
     return av, ag, val
 
 
 def summary_markdown(available: pd.DataFrame, agreement: pd.DataFrame, validation: pd.DataFrame, run: int,
                      pc4_years: list[int], min_coverage: float, lang: str = "nl") -> str:
     """The Dutch or English summary of a ``levels`` run."""
-    lang = "en" if lang == "en" else "nl"
-    t = TEXT[lang]
+    _ = translator(check_lang(lang))
     av, ag, val = localise(available, agreement, validation, lang)
     sd = validation.set_index("what")["sd_change"]
     sp = validation.set_index("what")["spearman"]
-    verdict = t["anchor_no"].format(
+    verdict = _(
+        "not introduced. The measured change 2022-2024 per PC4 has a spread of {sd24} points against {sd22} for "
+        "2020-2022; the nowcast change predicts it with Spearman {sp}. With an endpoint this noisy, interpolation "
+        "reproduces the change 2018-2020 with Spearman {spi}: no better than the nowcast (see leefbaar validate "
+        "and docs/levels.md).",
         sd24=_number(sd.get("sd of the change measured 2024 - official 2022"), lang),
         sd22=_number(sd.get("sd of the change official 2022 - 2020"), lang),
         sp=_number(sp.get("change: nowcast 2023 - official 2022 vs measured 2024 - official 2022"), lang),
@@ -154,12 +116,19 @@ def summary_markdown(available: pd.DataFrame, agreement: pd.DataFrame, validatio
                     lang))
     ys = f"{min(pc4_years)}-{max(pc4_years)}" if pc4_years else "-"
     return "\n".join([
-        f"# {t['title'].format(run=run)}", "",
-        t["intro"].format(pc4_years=ys, cov=_number(min_coverage * 100, lang, 0)), "",
-        f"## {t['available']}", "", _table(av, lang), "",
-        f"## {t['lbm2']}", "", t["lbm2_note"], "", _table(ag, lang), "",
-        f"## {t['val']}", "", _table(val, lang), "",
-        t["anchor"].format(verdict=verdict), "",
+        "# " + _("Livability at other levels from the official measurement (run {run})", run=run), "",
+        _("Gemeente and wijk values and PC4 values for 2024 are resident-weighted means of the official "
+          "Leefbaarometer scores (PC4 {pc4_years}; buurt 2024). Residents of a source in a target = CBS residents of "
+          "the source x the share of its surface in the target. Kind: aggregated. Class: LBM3 class of the "
+          "aggregated score. A value counts only when areas with an official score hold at least {cov} % of the "
+          "estimated residents.", pc4_years=ys, cov=_number(min_coverage * 100, lang, 0)), "",
+        "## " + _("Levels and years with scores"), "", _table(av, lang), "",
+        "## " + _(LBM2_TITLE), "",
+        _("Exact = same class; ±1 = at most one class apart; difference = mean LBM3 class minus LBM2 class. "
+          "Reference pc4: the official LBM3 against the LBM2 classes per PC4, without aggregation (the difference "
+          "between the two instruments)."), "", _table(ag, lang), "",
+        "## " + _(VALIDATION_TITLE), "", _table(val, lang), "",
+        _("2024 anchor for 2023 (interpolation): {verdict}", verdict=verdict), "",
     ])
 
 
@@ -173,11 +142,11 @@ def levels(store: StoreOpt = None, out: OutOpt = Path("out/levels"), lang: LangO
     from leefbaar.analysis import levels as lv
     from leefbaar.store.store import Store
 
-    if lang not in ("nl", "en"):
-        raise LeefbaarError(f"--lang {lang!r}: use nl or en")
+    _ = translator(check_lang(lang))
     target = resolve_store(store)
     if not target.exists():
-        raise LeefbaarError(f"{target}: no store here; build one with 'leefbaar build --data DIR --store {target}'")
+        raise LeefbaarError(_("{store}: no store here; build one with 'leefbaar build --data DIR --store {store}'",
+                              store=target))
     with Store.open(target, read_only=False) as st:
         result = lv.build_levels(st, min_coverage, engine)
         run = lv.write_levels(st, result, {"min_coverage": min_coverage})
@@ -193,9 +162,8 @@ def levels(store: StoreOpt = None, out: OutOpt = Path("out/levels"), lang: LangO
     (out / "summary.md").write_text(summary_markdown(available, agreement, validation, run, pc4_years, min_coverage,
                                                      lang), encoding="utf-8")
     av, ag, val = localise(available, agreement, validation, lang)
-    t = TEXT[lang]
-    print_frame(_formatted(ag[agreement["year"] == "all"], lang), title=t["lbm2"])
-    print_frame(_formatted(val, lang), title=t["val"])
+    print_frame(_formatted(ag[agreement["year"] == "all"], lang), title=_(LBM2_TITLE), lang=lang)
+    print_frame(_formatted(val, lang), title=_(VALIDATION_TITLE), lang=lang)
 
 
 def register(app: typer.Typer) -> None:

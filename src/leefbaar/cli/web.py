@@ -32,15 +32,19 @@ def serve(
     queue: Annotated[int, typer.Option("--queue", help="API requests that may wait per server process; beyond "
                                        "that (or after 1.5 s of waiting) the answer is 503 with Retry-After.",
                                        min=0, max=10000)] = 16,
+    lang: LangOpt = "nl",
 ) -> None:
     """Serve the dashboard (map, area profiles, compare, gap, programmes) over the store, read-only."""
     from leefbaar.web.app import default_workers
     from leefbaar.web.app import serve as run_server
 
+    _ = translator(lang)
     path = resolve_store(store)
     workers = workers or default_workers()
-    console.print(f"leefbaar dashboard: http://{host}:{port}/  (store {path}, read-only, {workers} worker(s); "
-                  "Ctrl+C stops)")
+    url = f"http://{host}:{port}/"
+    console.print(_.ngettext("leefbaar dashboard: {url}  (store {store}, read-only, {n} worker; Ctrl+C stops)",
+                             "leefbaar dashboard: {url}  (store {store}, read-only, {n} workers; Ctrl+C stops)",
+                             workers, url=url, store=path), markup=False, highlight=False)
     run_server(path, host, port, workers, cache_mb=cache_mb, queue=queue)
 
 
@@ -87,6 +91,7 @@ def export(
     gemeente: Annotated[str | None, typer.Option("--gemeente", help="Only this gemeente (code GM0599 or name "
                                                                     "Rotterdam); every table and format.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, xlsx, or gpkg (map only).")] = "csv",
+    lang: LangOpt = "nl",
 ) -> None:
     """Export a dashboard table (CSV or Excel) or the map (GeoPackage, EPSG:28992) into --out."""
     import pandas as pd
@@ -95,11 +100,14 @@ def export(
     from leefbaar.report.data import MEASURES, DashboardData
     from leefbaar.store.store import Store
 
+    _ = translator(lang)
     if fmt not in ("csv", "xlsx", "gpkg") or (fmt == "gpkg" and table != ExportTable.map):
-        raise InputError("--format", f"{fmt!r} is not available for {table.value}; use csv or xlsx"
-                                     + (" or gpkg" if table == ExportTable.map else ""))
+        raise InputError("--format", _("{format} is not available for {table}; use {choices}", format=repr(fmt),
+                                       table=table.value,
+                                       choices="csv, xlsx, gpkg" if table == ExportTable.map else "csv, xlsx"))
     if measure not in MEASURES:
-        raise InputError("--measure", f"unknown measure {measure!r}; use one of {', '.join(MEASURES)}")
+        raise InputError("--measure", _("unknown measure {measure}; use one of {choices}", measure=repr(measure),
+                                        choices=", ".join(MEASURES)))
     with Store.open(resolve_store(store)) as st:
         data = DashboardData(st)
         gemeente = data.facts.gemeente_code(gemeente) if gemeente else None
@@ -107,7 +115,8 @@ def export(
         name = f"leefbaar_{table.value}_{level}" + (f"_{year}" if year and table != ExportTable.gap else "")
         if table == ExportTable.map:
             if year is None:
-                raise InputError("--year", f"no scores at level {level}; give --year for an indicator")
+                raise InputError("--year", _("no scores at level {level}; give --year for an indicator",
+                                             level=level))
             frame = data.map_frame(level, year, measure, indicator, gemeente)
             name += f"_{indicator or measure}"
             if fmt == "gpkg":
@@ -135,7 +144,8 @@ def export(
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.{fmt}"
     path.write_bytes(body)
-    console.print(f"{len(frame):,} rows -> {path}")
+    console.print(_.ngettext("{n} row -> {path}", "{n} rows -> {path}", len(frame), path=path), markup=False,
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

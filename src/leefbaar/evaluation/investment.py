@@ -19,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leefbaar.evaluation.registry import Registry
+from leefbaar.evaluation.registry import Registry, money
+from leefbaar.i18n import N_, fmt_integer, fmt_number, translator
 
-NATURE = {"nl": "beschrijvend: bedragen gedeeld door aantallen, geen effect",
-          "en": "descriptive: amounts divided by counts, not an effect"}
+NATURE = N_("descriptive: amounts divided by counts, not an effect")
+"""The ``nature`` of every row (translated into the table's language)."""
 
 
 def investment_table(registry: Registry, programme_ids: list[str] | None = None,
@@ -60,49 +61,32 @@ def investment_table(registry: Registry, programme_ids: list[str] | None = None,
                 "implied_other_investment": b.total * b.multiplier if b.multiplier and b.total else np.nan,
                 "implied_total_investment": b.total * (1 + b.multiplier) if b.multiplier and b.total else np.nan,
                 "covers": b.covers_en if lang == "en" else b.covers_nl, "source": b.source,
-                "nature": NATURE["en" if lang == "en" else "nl"],
+                "nature": translator(lang)(NATURE),
             })
     return pd.DataFrame(rows)
 
 
 def describe(table: pd.DataFrame, lang: str = "nl") -> list[str]:
     """Plain-language lines for a summary, each marked as descriptive."""
+    _ = translator(lang)
     lines = []
-    en = lang == "en"
     for r in table.itertuples():
-        amount = _money(r.eur_total if pd.notna(r.eur_total) else r.amount, en)
-        line = f"{r.budget}: {amount}" + (f" over {r.years}" if r.years else "")
+        line = f"{r.budget}: {money(r.eur_total if pd.notna(r.eur_total) else r.amount, lang)}"
+        if r.years:
+            line += " " + _("over {years}", years=r.years)
         if pd.notna(r.eur_per_year) and r.years:
-            line += f" ({_money(r.eur_per_year, en)} {'per year' if en else 'per jaar'})"
+            line += " (" + _("{amount} per year", amount=money(r.eur_per_year, lang)) + ")"
         if pd.notna(r.stated_eur_per_resident_per_year):
-            line += (f"; stated EUR {r.stated_eur_per_resident_per_year:,.0f} per resident per year, which implies "
-                     f"about {r.implied_residents:,.0f} residents" if en else
-                     f"; opgegeven EUR {r.stated_eur_per_resident_per_year:,.0f} per bewoner per jaar, wat neerkomt "
-                     f"op ongeveer {_nl(r.implied_residents)} bewoners")
+            line += "; " + _("stated {amount} per resident per year, which implies about {residents} residents",
+                             amount=money(r.stated_eur_per_resident_per_year, lang),
+                             residents=fmt_integer(r.implied_residents, lang))
         if pd.notna(r.eur_per_resident_per_year_resolved):
-            line += (f"; over the {r.residents_resolved:,.0f} residents (2024) of the areas leefbaar could attach: "
-                     f"EUR {r.eur_per_resident_per_year_resolved:,.0f} per resident per year" if en else
-                     f"; over de {_nl(r.residents_resolved)} bewoners (2024) van de gebieden die leefbaar kon "
-                     f"koppelen: EUR {_nl(r.eur_per_resident_per_year_resolved)} per bewoner per jaar")
+            line += "; " + _("over the {residents} residents (2024) of the areas leefbaar could attach: {amount} per "
+                             "resident per year", residents=fmt_integer(r.residents_resolved, lang),
+                             amount=money(r.eur_per_resident_per_year_resolved, lang))
         if pd.notna(r.implied_other_investment):
-            line += (f"; a stated multiplier of 1:{r.multiplier:g} implies {_money(r.implied_other_investment, en)} "
-                     "of other investment" if en else
-                     f"; een opgegeven hefboom van 1:{r.multiplier:g} betekent "
-                     f"{_money(r.implied_other_investment, en)} aan investeringen van anderen")
-        lines.append(line + (" (descriptive, not an effect)." if en else " (beschrijvend, geen effect)."))
+            line += "; " + _("a stated multiplier of 1:{multiplier} implies {amount} of other investment",
+                             multiplier=fmt_number(r.multiplier, lang, 2, trailing_zeros=False),
+                             amount=money(r.implied_other_investment, lang))
+        lines.append(line + " " + _("(descriptive, not an effect)."))
     return lines
-
-
-def _nl(x: float) -> str:
-    return f"{x:,.0f}".replace(",", ".")
-
-
-def _money(x: float, en: bool) -> str:
-    if x >= 1e9:
-        v, u = x / 1e9, ("bn" if en else "mld")
-    elif x >= 1e6:
-        v, u = x / 1e6, ("m" if en else "mln")
-    else:
-        return f"EUR {x:,.0f}" if en else f"EUR {_nl(x)}"
-    text = f"{v:.3g}"
-    return f"EUR {text} {u}" if en else f"EUR {text.replace('.', ',')} {u}"

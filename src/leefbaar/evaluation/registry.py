@@ -21,12 +21,13 @@ import pandas as pd
 import yaml
 
 from leefbaar.errors import SpecError
+from leefbaar.i18n import N_, fmt_integer, fmt_number, translator
 
 KINDS = ("programme", "phase", "policy_note", "law", "classification")
 STEERING = ("rijk", "provincies", "gemeenten", "corporaties", "regio")
 THEMES = ("physical", "social", "economic", "safety")
-THEME_LABELS = {"physical": ("fysiek", "physical"), "social": ("sociaal", "social"),
-                "economic": ("economisch", "economic"), "safety": ("veiligheid", "safety")}
+THEME_LABELS = {"physical": N_("physical"), "social": N_("social"), "economic": N_("economic"), "safety": N_("safety")}
+"""The themes as shown (translated where shown)."""
 SOURCE_KINDS = ("official", "parliament", "law", "news", "secondary", "dossier")
 CURRENCIES = ("EUR", "NLG")
 BUDGET_UNITS = ("total", "per_year")
@@ -183,6 +184,7 @@ class Registry:
         Columns: id, kind, parent, name, start, end, end_planned, period, steering, themes, budget_eur (sum of
         stated totals in EUR), budget_text, area_lists, sources (number), first_source_url.
         """
+        _ = translator(lang)
         rows = []
         for p in self.programmes:
             eur = [b for b in p.budgets if b.currency == "EUR" and b.in_total and b.total is not None]
@@ -190,7 +192,7 @@ class Registry:
                 "id": p.id, "kind": p.kind, "parent": p.parent, "name": p.name(lang), "start": p.start,
                 "end": p.end, "end_planned": p.end_planned, "period": p.period(),
                 "steering": ", ".join(p.steering),
-                "themes": ", ".join(THEME_LABELS[t][lang == "en"] for t in p.themes),
+                "themes": ", ".join(_(THEME_LABELS[t]) for t in p.themes),
                 "budget_eur": sum(b.total for b in eur) if eur else None,
                 "budget_text": "; ".join(budget_text(b, lang) for b in p.budgets),
                 "area_lists": ", ".join(a.key for a in p.areas),
@@ -213,25 +215,33 @@ class Registry:
         return json.dumps({"programmes": [conv(p) for p in self.programmes]}, ensure_ascii=False, indent=1)
 
 
+def money(amount: float, lang: str = "nl", currency: str = "EUR") -> str:
+    """An amount with three significant digits in billions or millions, else whole, by the locale's rules
+    (nl: ``EUR 1,8 mld``, ``EUR 250 mln``, ``EUR 1.500``; en: ``EUR 1.8 bn``, ``EUR 250 m``, ``EUR 1,500``)."""
+    import math
+
+    _ = translator(lang)
+    if amount >= 1e6:
+        v = amount / (1e9 if amount >= 1e9 else 1e6)
+        digits = max(0, 2 - math.floor(math.log10(abs(v)))) if v else 0
+        num = fmt_number(round(v, digits), lang, digits, trailing_zeros=False)
+        text = _("{amount} bn", amount=num) if amount >= 1e9 else _("{amount} m", amount=num)
+    else:
+        text = fmt_integer(amount, lang)
+    return f"{currency} {text}"
+
+
 def budget_text(b: Budget, lang: str = "nl") -> str:
     """``'EUR 1,8 mld (2000-2004)'`` / ``'EUR 1.8 bn (2000-2004)'``; ``ca.``/``about`` when approximate."""
-    amount = b.amount
-    if amount >= 1e9:
-        num, unit = amount / 1e9, ("mld", "bn")
-    elif amount >= 1e6:
-        num, unit = amount / 1e6, ("mln", "m")
-    else:
-        num, unit = amount, ("", "")
-    text = f"{num:.3g}"
-    if lang != "en":
-        text = text.replace(".", ",")
-    approx = ("ca. " if lang != "en" else "about ") if b.approximate else ""
-    per = (" per jaar" if lang != "en" else " per year") if b.unit == "per_year" else ""
-    if b.years is None:
-        years = ""
-    else:
-        years = f" ({b.years[0]})" if b.years[0] == b.years[1] else f" ({b.years[0]}-{b.years[1]})"
-    return f"{approx}{b.currency} {text} {unit[lang == 'en']}{per}{years}".replace("  ", " ")
+    _ = translator(lang)
+    text = money(b.amount, lang, b.currency)
+    if b.unit == "per_year":
+        text = _("{amount} per year", amount=text)
+    if b.approximate:
+        text = _("about {amount}", amount=text)
+    if b.years is not None:
+        text += f" ({b.years[0]})" if b.years[0] == b.years[1] else f" ({b.years[0]}-{b.years[1]})"
+    return text
 
 
 # -- loading and validation -------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ def outcome_label(store, outcome: str) -> dict:
     """Label, unit and direction (+1 higher is better) of an outcome."""
     if outcome == "index" or outcome.startswith("scores."):
         column = "total" if outcome == "index" else outcome.split(".", 1)[1].partition("@")[0]
-        return {"nl": f"leefbaar-index ({column})", "en": f"leefbaar index ({column})", "unit": "score",
+        return {**_in_languages(N_("leefbaar index ({column})"), column=column), "unit": "score",
                 "direction": 1 if column in ("total", "afw", "won", "fys", "vrz", "soc", "onv") else 0}
     row = store.sql("SELECT label_nl, label_en, unit, direction FROM indicators WHERE id = ?", [outcome])
     if row.empty:
@@ -211,12 +211,12 @@ def composition(store, panel: Panel, covariates: tuple[str, ...]) -> tuple[pd.Da
         years = store.sql("SELECT DISTINCT year FROM observations WHERE level = 'pc4' AND indicator = ? "
                           "ORDER BY year", [c])["year"].tolist()
         if not years:
-            skipped[c] = {"nl": "niet in de store", "en": "not in the store"}
+            skipped[c] = _in_languages(N_("not in the store"))
             continue
         before = [y for y in years if y < first]
         if not before:
-            skipped[c] = {"nl": f"pas gemeten vanaf {years[0]}, niet vóór het programma ({first})",
-                          "en": f"first measured in {years[0]}, not before the programme ({first})"}
+            skipped[c] = _in_languages(N_("first measured in {year}, not before the programme ({first})"),
+                                       year=years[0], first=first)
             continue
         y = before[-1]
         v = store.sql("SELECT code, value FROM observations WHERE level = 'pc4' AND indicator = ? AND year = ?",
@@ -392,6 +392,12 @@ def _checks(ev: Evaluation) -> list[Check]:
     if d is None and "matched_did" not in ev.errors and n >= MIN_TREATED:
         checks.append(Check("references", False, True, *_both(N_("no reference areas available"))))
     return checks
+
+
+def _in_languages(msgid: str, **fields) -> dict[str, str]:
+    """``msgid`` in every language of the interface, ``{"nl": ..., "en": ...}`` (kept in the evaluation and
+    run.json; the summary shows one)."""
+    return dict(zip(LANGS, _both(msgid, **fields), strict=True))
 
 
 def _both(msgid: str, **fields) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from leefbaar.errors import SpecError, StoreError
+from leefbaar.i18n import N_, translator
 from leefbaar.index.spec import load_spec
 
 DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
@@ -52,28 +53,46 @@ def load_contributions(store, code: str, years, spec: str = "default", level: st
     return out
 
 
-def _labels(store) -> dict[str, str]:
-    cat = store.sql("SELECT id, label_nl FROM indicators")
-    return dict(zip(cat["id"], cat["label_nl"], strict=True))
+def _labels(store) -> dict[str, dict[str, str]]:
+    """Catalogue labels per indicator id, in both languages: ``{id: {"nl": label_nl, "en": label_en}}``."""
+    cat = store.sql("SELECT id, label_nl, label_en FROM indicators")
+    return {i: {"nl": nl, "en": en or nl} for i, nl, en in zip(cat["id"], cat["label_nl"], cat["label_en"],
+                                                                strict=True)}
 
 
-def indicator_label(key: str, labels: dict[str, str], lang: str = "nl") -> str:
-    """Readable name of a contribution key (feature, lag, location, baseline, residual)."""
-    special = {"_baseline": ("landelijk referentieniveau", "national reference level"),
-               "_residual": ("niet verklaard door indicatoren (officieel)", "not explained by indicators (official)"),
-               "_nowcast": ("nowcast-correctie (demping, terugval naar het gemiddelde)",
-                            "nowcast correction (damping, reversion to the mean)"),
-               "_ligging": ("regionale ligging", "regional location")}
-    if key in special:
-        return special[key][lang == "en"]
+SPECIAL_LABELS = {"_baseline": N_("national reference level"),
+                  "_residual": N_("not explained by indicators (official)"),
+                  "_nowcast": N_("nowcast correction (damping, reversion to the mean)"),
+                  "_ligging": N_("regional location")}
+"""Contribution keys that are not indicators."""
+FALLBACK_LABELS = {"area_km2": N_("land area (km²)")}
+"""Denominators and other ids that are not in the indicator catalogue. Any other id missing from the catalogue is
+shown as the id itself (in both languages)."""
+
+
+def indicator_label(key: str, labels: dict, lang: str = "nl") -> str:
+    """Readable name of a contribution key (feature, ``a/b`` ratio, ``@buren`` lag, baseline, residual) in ``lang``.
+
+    ``labels``: :func:`_labels` (both languages), or ``{id: label}`` already in ``lang``. An id without a catalogue
+    label falls back to :data:`FALLBACK_LABELS`, else to the id.
+    """
+    _ = translator(lang)
+    if key in SPECIAL_LABELS:
+        return _(SPECIAL_LABELS[key])
+
+    def name(ind: str) -> str:
+        v = labels.get(ind)
+        if isinstance(v, dict):
+            v = v.get(lang) or v.get("nl")
+        return v or (_(FALLBACK_LABELS[ind]) if ind in FALLBACK_LABELS else ind)
+
     lag = key.endswith("@buren")
-    base = key.removesuffix("@buren")
-    ind, _, per = base.partition("/")
-    text = labels.get(ind, ind) if lang == "nl" else ind
+    ind, _sep, per = key.removesuffix("@buren").partition("/")
+    text = name(ind)
     if per:
-        text += f" per {labels.get(per, per).lower() if lang == 'nl' else per}"
+        text = _("{label} per {denominator}", label=text, denominator=name(per).lower())
     if lag:
-        text += " (buren)" if lang == "nl" else " (neighbours)"
+        text = _("{label} (neighbours)", label=text)
     return text
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.stats import pearsonr, spearmanr
 from threadpoolctl import threadpool_limits
 
+from leefbaar.i18n import fmt_number, fmt_percent, translator
 from leefbaar.index.features import LAG_SUFFIX
 from leefbaar.index.model import BASELINE, LivabilityIndex
 from leefbaar.index.spec import IndexSpec
@@ -147,14 +148,13 @@ def run_audit(spec: IndexSpec, variant: IndexSpec, panel: pd.DataFrame, pairs, y
 
 def report(tables: dict[str, pd.DataFrame], year: int, lang: str = "nl") -> str:
     """A Markdown report for policy makers."""
-    en = lang == "en"
+    _ = translator(lang)
     a = tables["association"]
     comp = tables["variant"].set_index("spec")
     base, var = comp.index[0], comp.index[1]
 
     def num(x: float, d: int = 2) -> str:
-        s = f"{x:.{d}f}"
-        return s if en else s.replace(".", ",")
+        return fmt_number(x, lang, d, group=False)
 
     def pick(spec, score, share="migration"):
         return float(a.query(f"spec == '{spec}' and year == {year} and share == '{share}' and score == '{score}'")
@@ -162,54 +162,39 @@ def report(tables: dict[str, pd.DataFrame], year: int, lang: str = "nl") -> str:
 
     off, mod, res = pick(base, "official afw"), pick(base, "modelled afw"), pick(base, "residual")
     top = tables["proxies"].head(5)
-    lines = []
-    if en:
-        lines += [f"# Discrimination audit of the index '{base}' ({year})", "",
-                  "The index does not use any indicator of ethnicity or migration background. This audit reads "
-                  "those shares only to check whether the index still tracks them through other indicators.", "",
-                  "## Findings", "",
-                  f"- The official Leefbaarometer correlates {num(off)} with the share of residents with a "
-                  f"migration background; our modelled score {num(mod)}.",
-                  f"- What the model leaves unexplained (official minus modelled) correlates {num(res)} with that "
-                  "share: " + ("the model does not systematically under- or overrate areas with many migrants."
-                               if abs(res) < 0.1 else "areas with many migrants are systematically "
-                               + ("underrated" if res > 0 else "overrated") + " by the model."),
-                  f"- Adding ethnicity shares (variant '{var}', as the Leefbaarometer 2.0 did) changes accuracy "
-                  f"from R² {num(comp.loc[base, 'cv_r2_afw'])} to {num(comp.loc[var, 'cv_r2_afw'])} and the "
-                  f"correlation with the share from {num(comp.loc[base, 'corr_modelled_migration'])} to "
-                  f"{num(comp.loc[var, 'corr_modelled_migration'])}.", "",
-                  "## Which indicators carry the association", ""]
+    if abs(res) < 0.1:
+        residual = _("What the model leaves unexplained (official minus modelled) correlates {r} with that share: the "
+                     "model does not systematically under- or overrate areas with many residents with a migration "
+                     "background.", r=num(res))
+    elif res > 0:
+        residual = _("What the model leaves unexplained (official minus modelled) correlates {r} with that share: "
+                     "areas with many residents with a migration background are systematically underrated by the "
+                     "model.", r=num(res))
     else:
-        lines += [f"# Discriminatie-audit van de index '{base}' ({year})", "",
-                  "De index gebruikt geen enkele indicator van etniciteit of migratieachtergrond. Deze audit leest "
-                  "die aandelen alleen om na te gaan of de index ze via andere indicatoren toch volgt.", "",
-                  "## Bevindingen", "",
-                  f"- De officiële Leefbaarometer hangt {num(off)} samen (correlatie) met het aandeel inwoners "
-                  f"met een migratieachtergrond; onze gemodelleerde score {num(mod)}.",
-                  f"- Wat het model niet verklaart (officieel min gemodelleerd) hangt {num(res)} samen met dat "
-                  "aandeel: " + ("het model waardeert buurten met veel inwoners met een migratieachtergrond niet "
-                                 "stelselmatig lager of hoger." if abs(res) < 0.1 else
-                                 "het model waardeert zulke buurten stelselmatig "
-                                 + ("lager" if res > 0 else "hoger") + " dan de officiële score."),
-                  f"- Met etniciteitsaandelen erbij (variant '{var}', zoals de Leefbaarometer 2.0 deed) verandert "
-                  f"de nauwkeurigheid van R² {num(comp.loc[base, 'cv_r2_afw'])} naar "
-                  f"{num(comp.loc[var, 'cv_r2_afw'])} en de samenhang met het aandeel van "
-                  f"{num(comp.loc[base, 'corr_modelled_migration'])} naar "
-                  f"{num(comp.loc[var, 'corr_modelled_migration'])}.", "",
-                  "## Welke indicatoren dragen de samenhang", ""]
-    lines += ["| indicator | " + ("part of the correlation | share" if en else "deel van de correlatie | aandeel")
-              + " |", "|---|---:|---:|"]
-    lines += [f"| {r.indicator} | {num(r.corr_part, 3)} | {num(100 * r.share_of_corr, 0)}% |"
+        residual = _("What the model leaves unexplained (official minus modelled) correlates {r} with that share: "
+                     "areas with many residents with a migration background are systematically overrated by the "
+                     "model.", r=num(res))
+    lines = ["# " + _("Discrimination audit of the index '{spec}' ({year})", spec=base, year=year), "",
+             _("The index does not use any indicator of ethnicity or migration background. This audit reads those "
+               "shares only to check whether the index still tracks them through other indicators."), "",
+             "## " + _("Findings"), "",
+             "- " + _("The official Leefbaarometer correlates {official} with the share of residents with a migration "
+                      "background; our modelled score {modelled}.", official=num(off), modelled=num(mod)),
+             "- " + residual,
+             "- " + _("Adding ethnicity shares (variant '{variant}', as the Leefbaarometer 2.0 did) changes accuracy "
+                      "from R² {r2_base} to {r2_variant} and the correlation with the share from {corr_base} to "
+                      "{corr_variant}.", variant=var, r2_base=num(comp.loc[base, "cv_r2_afw"]),
+                      r2_variant=num(comp.loc[var, "cv_r2_afw"]),
+                      corr_base=num(comp.loc[base, "corr_modelled_migration"]),
+                      corr_variant=num(comp.loc[var, "corr_modelled_migration"])), "",
+             "## " + _("Which indicators carry the association"), "",
+             "| " + _("indicator | part of the correlation | share") + " |", "|---|---:|---:|"]
+    lines += [f"| {r.indicator} | {num(r.corr_part, 3)} | {fmt_percent(r.share_of_corr, lang)} |"
               for r in top.itertuples()]
-    lines += ["", "## " + ("What removing an indicator does" if en else "Wat weglaten van een indicator doet"), "",
-              "| " + ("removed | correlation | change | R² (CV) | change" if en else
-                     "weggelaten | correlatie | verandering | R² (CV) | verandering") + " |",
-              "|---|---:|---:|---:|---:|"]
+    lines += ["", "## " + _("What removing an indicator does"), "",
+              "| " + _("removed | correlation | change | R² (CV) | change") + " |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {r.removed} | {num(r.corr_migration)} | {num(r.corr_change)} | {num(r.cv_r2_afw)} | "
               f"{num(r.cv_r2_change, 3)} |" for r in tables["removal"].itertuples()]
-    lines += ["", ("Reading guide: a correlation near 0 means no systematic relation; R² is the share of the "
-                   "variation of the official score that the index reproduces in gemeenten it was not fitted on."
-                   if en else "Leeswijzer: een correlatie rond 0 betekent geen stelselmatig verband; R² is het deel "
-                   "van de variatie in de officiële score dat de index reproduceert in gemeenten waarop hij niet "
-                   "is geschat."), ""]
+    lines += ["", _("Reading guide: a correlation near 0 means no systematic relation; R² is the share of the "
+                    "variation of the official score that the index reproduces in gemeenten it was not fitted on."), ""]
     return "\n".join(lines)

@@ -33,20 +33,17 @@ from leefbaar.analysis.segregation import indices as ix
 from leefbaar.analysis.segregation.definition import Catalogue, GroupSet, load_catalogue, load_counts
 from leefbaar.analysis.segregation.inference import Units, bootstrap_draws, change_row, decompose, evaluate, level_table
 from leefbaar.errors import LeefbaarError, StoreError
+from leefbaar.i18n import N_, ByLanguage, fmt_integer, fmt_number, note_in_languages, translator
 from leefbaar.store.store import Store
 
 NATIONAL = "NL"
 HEADLINE_INDEX = "dissimilarity"
-INDEX_LABELS = {
-    "nl": {"dissimilarity": "dissimilariteitsindex D", "isolation": "isolatie-index", "exposure":
-           "blootstellingsindex", "gini": "Gini-segregatie-index", "entropy": "entropie-index H (Theil)",
-           "spatial_dissimilarity": "ruimtelijke dissimilariteit D(adj)", "multi_dissimilarity":
-           "meergroepsdissimilariteit", "information_theory": "informatietheorie-index H"},
-    "en": {"dissimilarity": "dissimilarity index D", "isolation": "isolation index", "exposure": "exposure index",
-           "gini": "Gini segregation index", "entropy": "entropy index H (Theil)", "spatial_dissimilarity":
-           "spatial dissimilarity D(adj)", "multi_dissimilarity": "multigroup dissimilarity",
-           "information_theory": "information theory index H"},
-}
+INDEX_LABELS = ByLanguage({
+    "dissimilarity": N_("dissimilarity index D"), "isolation": N_("isolation index"), "exposure": N_("exposure index"),
+    "gini": N_("Gini segregation index"), "entropy": N_("entropy index H (Theil)"),
+    "spatial_dissimilarity": N_("spatial dissimilarity D(adj)"), "multi_dissimilarity": N_("multigroup dissimilarity"),
+    "information_theory": N_("information theory index H")})
+"""The segregation indices by language: ``INDEX_LABELS[lang][index]``."""
 
 
 def _place_number(place: str) -> int:
@@ -109,7 +106,8 @@ class Segregation:
             try:
                 counts, dropped = load_counts(store, gs, self.years, self.settings_used["min_total"])
             except StoreError as exc:
-                self.notes.append(f"{gs.label_nl}: overgeslagen ({exc}). | {gs.label_en}: skipped ({exc}).")
+                self.notes.append(note_in_languages(N_("{label}: skipped ({error})."), error=str(exc),
+                                                    label=lambda lang, g=gs: g.label(lang)))
                 continue
             self.sets.append(gs)
             self._note_dropped(gs, dropped, counts)
@@ -154,7 +152,8 @@ class Segregation:
         gm = store.areas("gemeente")
         gm = gm.sort_values("vintage").drop_duplicates("code", keep="last")
         names = dict(zip(gm["code"], gm["name"], strict=True))
-        names[NATIONAL] = "Nederland" if self.lang == "nl" else "Netherlands"
+        _ = translator(self.lang)
+        names[NATIONAL] = _("Netherlands")
         return names
 
     def _places(self, counts: pd.DataFrame) -> list[str]:
@@ -163,8 +162,8 @@ class Segregation:
         if self.gemeenten is not None:
             for g in self.gemeenten:
                 if g not in set(found):
-                    self.notes.append(f"{g}: geen gebieden met gegevens op dit niveau. | {g}: no areas with data "
-                                      "at this level.")
+                    self.notes.append(note_in_languages(N_("{gemeente}: no areas with data at this level."),
+                                                        gemeente=g))
         return [*wanted, *([NATIONAL] if self.national else [])]
 
     def _note_dropped(self, gs: GroupSet, dropped: pd.DataFrame, counts: pd.DataFrame) -> None:
@@ -172,13 +171,14 @@ class Segregation:
             return
         per = dropped.groupby("reason").size()
         kept = counts.groupby("year").size()
-        self.notes.append(
-            f"{gs.label_nl}: {int(per.get('missing', 0))} gebied-jaren zonder (openbare) waarde en "
-            f"{int(per.get('small', 0))} met minder dan {self.settings_used['min_total']:g} "
-            f"{gs.unit_label('nl')} doen niet mee; per jaar blijven {kept.min()}-{kept.max()} gebieden over. | "
-            f"{gs.label_en}: {int(per.get('missing', 0))} area-years without a (published) value and "
-            f"{int(per.get('small', 0))} with fewer than {self.settings_used['min_total']:g} "
-            f"{gs.unit_label('en')} are left out; {kept.min()}-{kept.max()} areas remain per year.")
+        self.notes.append(note_in_languages(
+            N_("{label}: {missing} area-years without a (published) value and {small} with fewer than {min_total} "
+               "{unit} are left out; {low}-{high} areas remain per year."),
+            label=gs.label, missing=lambda lang: fmt_integer(per.get("missing", 0), lang),
+            small=lambda lang: fmt_integer(per.get("small", 0), lang),
+            min_total=lambda lang: fmt_number(self.settings_used["min_total"], lang, 2, trailing_zeros=False),
+            unit=gs.unit_label, low=lambda lang: fmt_integer(kept.min(), lang),
+            high=lambda lang: fmt_integer(kept.max(), lang)))
 
     def _units(self, gs: GroupSet, frame: pd.DataFrame, cont) -> Units:
         ids = gs.group_ids
