@@ -83,13 +83,13 @@ def reports(scored, facts, tmp_path_factory):
 
 def _cli_facts(scored, code: str) -> dict:
     text = run("show", "pc4", code, "--store", scored)
-    kind = re.search(r"score \d{4}: [\d.]+ \((\w+)\)", text).group(1)
+    kind = re.search(r"score \d{4}: [\d.,]+ \((\w+)\)", text).group(1)
     klass = re.search(r"; klasse (\d) \(", text)
-    rank = re.search(r"rang (\d+) van (\d+)", text)
+    rank = re.search(r"rang ([\d.]+) van ([\d.]+)", text)
     members = re.findall(r"([^;]+?): in het programma \(", text.split("geen interval (officiële meting)")[-1])
     return {"kind": {"officieel": "official", "gemodelleerd": "modelled"}[kind],
             "klasse": int(klass.group(1)) if klass else None, "not_classed": "niet geklasseerd" in text,
-            "rank": int(rank.group(1)) if rank else None, "interval": "%-interval" in text,
+            "rank": int(rank.group(1).replace(".", "")) if rank else None, "interval": "%-interval" in text,
             "members": sorted(m.strip() for m in members)}
 
 

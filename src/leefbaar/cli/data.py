@@ -31,6 +31,9 @@ LEVEL_ALIASES = {"pc4": "pc4", "postcode": "pc4", "gm": "gemeente", "gemeente": 
 
 STATUS = {"read": N_("read"), "unchanged": N_("unchanged"), "skipped": N_("skipped")}
 """What ``build`` did with a file (``FileReport.status``), as shown."""
+OBSERVATION_STATUS = {"ok": N_("ok"), "rounded": N_("rounded"), "suppressed": N_("suppressed"),
+                      "missing": N_("missing")}
+"""An observation's ``status`` in the store, as shown."""
 SKIP_REASONS = (N_("byte copy of an original; its converted CSV is read instead"),
                 N_("code book; the catalogue maps its columns"), N_("StatLine metadata (no observations)"),
                 N_("police table metadata only; the data file is not in the folder"), N_("no reader for this file"))
@@ -122,6 +125,8 @@ def show(
     if theme:
         frame = frame[frame["theme"].str.lower() == theme.lower()]
     frame = frame.drop(columns=["label_en"] if lang == "nl" else ["label"]).rename(columns={"label_en": "label"})
+    if "status" in frame:
+        frame["status"] = [_(OBSERVATION_STATUS[v]) if v in OBSERVATION_STATUS else v for v in frame["status"]]
     gm = area.get("gemeente_name")
     head = f"[bold]{lvl.upper() if lvl == 'pc4' else lvl} {escape(str(area['label']))}[/bold]"
     if gm and lvl != "gemeente":

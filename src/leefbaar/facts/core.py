@@ -385,7 +385,8 @@ class Facts:
                     "share": _num(share), "confidence": r.confidence, "first_post_year": _int(r.first_post_year)}
             pct = int(round(100 * (share or 0))) if round(100 * (share or 0)) >= 1 or not share else "<1"
             key = "membership.member" if r.member else "membership.touched"
-            item["text"] = {lg: say(key, lg, programme=item["name"][lg], share=pct, confidence=r.confidence)
+            item["text"] = {lg: say(key, lg, programme=item["name"][lg], share=pct,
+                                     confidence=say(f"confidence.{r.confidence}", lg))
                             for lg in ("nl", "en")}
             out["member" if r.member else "touched"].append(item)
         gm = code if level == "gemeente" else self.area(level, code)["gemeente_code"] \
