@@ -245,11 +245,8 @@ def test_api_messages_in_english_hold_no_dutch(api):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the JSON API has no lang parameter: error details are English whatever "
-                                       "?lang says (web/app.py, exception handlers and the NotFound texts of "
-                                       "facts/core.py and report/data.py)")
 def test_api_messages_follow_the_language(api):
-    for path in API_ERRORS[:5]:
+    for path in API_ERRORS:
         nl = api.get(path + ("&" if "?" in path else "?") + "lang=nl").json()["detail"]
         en = api.get(path + ("&" if "?" in path else "?") + "lang=en").json()["detail"]
         assert nl != en and not leaks(nl, "nl"), (path, nl)

@@ -153,12 +153,24 @@ def main(argv: list[str] | None = None) -> None:
         _one_line(exc.format_message())
         sys.exit(exc.exit_code)
     except LeefbaarError as exc:
-        _one_line(str(exc))
+        from leefbaar.facts.rules import error_text
+
+        _one_line(error_text(exc, _argv_lang(sys.argv[1:] if argv is None else argv)))
         sys.exit(1)
     except Exception as exc:  # the last line of defence: one line, never a traceback
         err_console.print(f"leefbaar: internal error: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _argv_lang(argv: list[str]) -> str:
+    """The ``--lang`` of a command line (``--lang en`` or ``--lang=en``); Dutch by default."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return "en" if argv[i + 1] == "en" else "nl"
+        if arg.startswith("--lang="):
+            return "en" if arg.split("=", 1)[1] == "en" else "nl"
+    return "nl"
 
 
 def _one_line(reason: str) -> None:

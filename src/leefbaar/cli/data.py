@@ -125,6 +125,10 @@ def show(
     if theme:
         frame = frame[frame["theme"].str.lower() == theme.lower()]
     frame = frame.drop(columns=["label_en"] if lang == "nl" else ["label"]).rename(columns={"label_en": "label"})
+    from leefbaar.facts.choropleth import theme_label, unit_label
+
+    frame["theme"] = [theme_label(t)[lang] for t in frame["theme"]]
+    frame["unit"] = [unit_label(u)[lang] for u in frame["unit"]]
     if "status" in frame:
         frame["status"] = [_(OBSERVATION_STATUS[v]) if v in OBSERVATION_STATUS else v for v in frame["status"]]
     gm = area.get("gemeente_name")

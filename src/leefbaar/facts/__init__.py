@@ -5,7 +5,7 @@ small-area rule, rank), the default year, programme membership (one rule), expla
 verdicts worded from one sentence table. Rules: ``rules.yaml``; sentences: ``sentences.csv``.
 """
 
-from leefbaar.facts.core import DIMENSION_LABELS, Facts, NotFound
-from leefbaar.facts.rules import both, load_rules, say
+from leefbaar.facts.core import DIMENSION_LABELS, Facts, NotFound, not_found
+from leefbaar.facts.rules import both, error_text, load_rules, say, told
 
-__all__ = ["DIMENSION_LABELS", "Facts", "NotFound", "both", "load_rules", "say"]
+__all__ = ["DIMENSION_LABELS", "Facts", "NotFound", "both", "error_text", "load_rules", "not_found", "say", "told"]

@@ -18,7 +18,7 @@ from leefbaar.errors import InputError, StoreError
 from leefbaar.facts import explain as ex
 from leefbaar.facts.areas import AreaSearch, area_table
 from leefbaar.facts.membership import membership_table
-from leefbaar.facts.rules import both, load_rules, say
+from leefbaar.facts.rules import both, load_rules, say, told
 from leefbaar.facts.series import DIMENSIONS, apply_rules, counts_by_year, default_year, raw_scores, year_kinds
 from leefbaar.index.classes import load_scheme
 
@@ -34,6 +34,12 @@ DIMENSION_LABELS = {
 
 class NotFound(StoreError):
     """An area, year or series that the store does not hold (HTTP 404 in the web API)."""
+
+
+def not_found(key: str, **values) -> NotFound:
+    """``NotFound`` worded by the sentence ``key`` (English text; :func:`~leefbaar.facts.rules.error_text` words
+    it in the user's language)."""
+    return told(NotFound(say(key, "en", **values)), key, **values)
 
 
 def _num(v) -> float | None:
@@ -140,7 +146,8 @@ class Facts:
         """Identity of one area; ``NotFound`` when the store does not hold it."""
         i = self._area_index.get((level, code))
         if i is None:
-            raise NotFound(say("error.unknown_area", "en", level=level, value=code))
+            raise told(NotFound(say("error.unknown_area", "en", level=level, value=code)), "error.unknown_area",
+                        level=level, value=code)
         c = self._area_columns
         text = lambda v: v if isinstance(v, str) else None  # noqa: E731
         return {"level": level, "code": code, "name": text(c["name"][i]), "label": c["label"][i],
@@ -187,7 +194,8 @@ class Facts:
         hits = [c for c, n in names.items() if n.lower() == text.lower()]
         if len(hits) == 1:
             return hits[0]
-        raise InputError("--gemeente", say("error.unknown_gemeente", "en", value=value))
+        raise told(InputError("--gemeente", say("error.unknown_gemeente", "en", value=value)), "error.unknown_gemeente",
+                   value=value)
 
     def find_area(self, level: str, value: str) -> str:
         """The code of an area of ``level`` given by code or by (unique) name; error when unknown/ambiguous."""
@@ -202,8 +210,11 @@ class Facts:
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:
-            raise InputError("area", say("error.ambiguous_area", "en", value=value, options=", ".join(hits[:8])))
-        raise InputError("area", say("error.unknown_area", "en", level=level, value=value))
+            options = ", ".join(hits[:8])
+            raise told(InputError("area", say("error.ambiguous_area", "en", value=value, options=options)),
+                       "error.ambiguous_area", value=value, options=options)
+        raise told(InputError("area", say("error.unknown_area", "en", level=level, value=value)), "error.unknown_area",
+                   level=level, value=value)
 
     @cached_property
     def _search(self) -> AreaSearch:
@@ -301,8 +312,7 @@ class Facts:
             dy = self.default_year(level)
             year = dy if dy in years else years[-1]
         if year not in years:
-            raise NotFound(f"no scores for {level} {code} in {year}; years with scores: "
-                           f"{', '.join(map(str, years))}")
+            raise not_found("error.no_score_year", level=level, code=code, year=year, years=", ".join(map(str, years)))
         return rows[year]
 
     def ranking(self, level: str, year: int, gemeente_code: str | None = None) -> pd.DataFrame:
@@ -311,7 +321,7 @@ class Facts:
         sc = self.scores(level)
         cur = sc[(sc["year"] == year) & sc["afw"].notna()].copy()
         if cur.empty:
-            raise NotFound(f"no scores for {level} in {year}")
+            raise not_found("error.no_scores_year", level=level, year=year)
         cur.insert(1, "gemeente_code", cur["code"].map(self.gemeente_of(level)).to_numpy())
         if gemeente_code:
             cur = cur[cur["gemeente_code"] == gemeente_code]
@@ -444,7 +454,8 @@ class Facts:
             return None
         y1 = year_to if year_to is not None else (self.score(level, code) or {}).get("year", years[-1])
         if y1 not in years:
-            raise NotFound(f"no scores for {level} {code} in {y1}")
+            raise not_found("error.no_score_year", level=level, code=code, year=y1,
+                             years=", ".join(map(str, years)))
         if year_from is None:
             earlier = [y for y in years if y < y1]
             official = [y for y in earlier if rows[y]["kind"] == "official"]
@@ -452,7 +463,7 @@ class Facts:
                 return None
             year_from = (official or earlier)[-1]
         if year_from not in years or year_from >= y1:
-            raise NotFound(f"no scores for {level} {code} in {year_from} before {y1}")
+            raise not_found("error.no_score_before", level=level, code=code, year=year_from, year_to=y1)
         y0 = year_from
         change = rows[y1]["afw"] - rows[y0]["afw"]
         items, by = self._contribution_parts(level, code, y0, y1), "indicator"

@@ -17,7 +17,7 @@ import pandas as pd
 from leefbaar.analysis.perception import LBM_PAIRS, lbm_comparison, perception_gaps
 from leefbaar.analysis.wijkprofiel import DIMENSIONS, NEIGHBOURHOOD_TYPES, wijkprofiel_areas, wijkprofiel_frame
 from leefbaar.errors import StoreError
-from leefbaar.facts.rules import LANGS, say
+from leefbaar.facts.rules import LANGS, say, told
 from leefbaar.i18n import fmt_integer, fmt_number
 from leefbaar.index.classes import load_scheme
 
@@ -101,7 +101,9 @@ class Perception:
         the latest), the areas (for a selector) and the LBM comparison's statistics."""
         edition = edition or self.editions[-1]
         if edition not in self.editions:
-            raise StoreError(f"no Wijkprofiel edition {edition}; editions: {', '.join(map(str, self.editions))}")
+            editions = ", ".join(map(str, self.editions))
+            raise told(StoreError(say("error.no_wijkprofiel_edition", "en", edition=edition, editions=editions)),
+                       "error.no_wijkprofiel_edition", edition=edition, editions=editions)
         idx = self.gaps[self.gaps["theme"] == "index"]
         order = {d.key: i for i, d in enumerate(DIMENSIONS)}
         city = idx[idx["area_type"] == "stad"].sort_values(["dimension", "year"], key=lambda c: c.map(order)

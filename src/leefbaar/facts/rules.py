@@ -89,3 +89,29 @@ def say(key: str, lang: str = "nl", **values) -> str:
 def both(key: str, **values) -> dict[str, str]:
     """The sentence in both languages: {'nl': ..., 'en': ...}."""
     return {lang: say(key, lang, **values) for lang in LANGS}
+
+
+def told(exc: Exception, key: str, **values) -> Exception:
+    """``exc`` (created with the English text) remembering its sentence, so that :func:`error_text` can word it
+    in the user's language."""
+    exc.sentence = (key, values)
+    return exc
+
+
+def error_text(exc: Exception, lang: str = "nl") -> str:
+    """The one-line message of ``exc`` in ``lang``: its sentence (:func:`told`) with the place of an input error
+    (file, row, column) worded in ``lang`` as well; otherwise its own text."""
+    from leefbaar.errors import InputError
+    from leefbaar.i18n import translator
+
+    sentence = getattr(exc, "sentence", None)
+    if sentence is None:
+        return str(exc)
+    message = say(sentence[0], lang, **sentence[1])
+    if isinstance(exc, InputError):
+        _ = translator(lang)
+        where = exc.file
+        where += _(", row {row}", row=exc.row) if exc.row is not None else ""
+        where += _(", column '{column}'", column=exc.column) if exc.column is not None else ""
+        return f"{where}: {message}"
+    return message

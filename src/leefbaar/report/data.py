@@ -29,7 +29,7 @@ from leefbaar.analysis.vulnerable import VulnerableAreas
 from leefbaar.analysis.weights import population_weights
 from leefbaar.errors import LeefbaarError
 from leefbaar.evaluation.registry import load_programmes
-from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both, choropleth
+from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both, choropleth, not_found
 from leefbaar.facts.findings import vulnerable_analysis
 from leefbaar.i18n import LANGS, N_, translator
 from leefbaar.index.classes import classify_component, classify_total, load_scheme
@@ -345,10 +345,10 @@ class DashboardData:
         unit, base = "score", None
         if measure == "indicator":
             if indicator is None:
-                raise NotFound("measure 'indicator' needs an indicator")
+                raise not_found("error.indicator_needed")
             frame = self.facts.indicator_values(level, year, indicator)
             if frame.empty:
-                raise NotFound(f"no values of {indicator!r} for {level} in {year}")
+                raise not_found("error.no_indicator_values", indicator=indicator, level=level, year=year)
             codes, values = frame["code"], frame["value"].to_numpy(float)
             row = self.indicator_catalogue.loc[indicator]
             unit, direction = row["unit"], int(row["direction"])
@@ -356,16 +356,14 @@ class DashboardData:
             sc = self.scores(level)
             years = self.score_years(level)
             if year not in years:
-                raise NotFound(
-                    f"no scores for {level} in {year}; years with scores: "
-                    f"{', '.join(map(str, years)) or 'none'}"
-                )
+                raise not_found("error.no_scores_year_list", level=level, year=year,
+                                years=", ".join(map(str, years)) or "–")
             cur = sc[sc["year"] == year].set_index("code")
             if measure == "change":
                 earlier = [y for y in years if y < year]
                 base = base_year if base_year is not None else (earlier[-1] if earlier else None)
                 if base is None or base not in years or base >= year:
-                    raise NotFound(f"no earlier year with scores before {year} for {level}")
+                    raise not_found("error.no_earlier_year", year=year, level=level)
                 prev = sc[sc["year"] == base].set_index("code")["afw"]
                 series = (cur["afw"] - prev.reindex(cur.index)).dropna()
             else:
@@ -374,9 +372,10 @@ class DashboardData:
             if measure == "klasse":
                 unit = "klasse 1-9"
             if len(values) == 0:
-                raise NotFound(f"no {measure} values for {level} in {year}")
+                raise not_found("error.no_measure_values", measure=measure, level=level, year=year)
         if measure == "indicator":
-            legend_dict = {**choropleth.indicator_legend(values, unit, direction, scheme), "no_data_color": NO_DATA_COLOR}
+            legend_dict = {**choropleth.indicator_legend(values, unit, direction, scheme),
+                           "no_data_color": NO_DATA_COLOR}
             bins = choropleth.bins_of(values, legend_dict["breaks"]).astype(int)
         else:
             legend = self.legend(measure)

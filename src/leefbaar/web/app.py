@@ -56,7 +56,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leefbaar import __version__
 from leefbaar.errors import LeefbaarError, StoreError
-from leefbaar.facts import choropleth
+from leefbaar.facts import choropleth, error_text, not_found, say, told
 from leefbaar.facts.context import area_names, context_geojson
 from leefbaar.facts.dimensions import dimensions as dimension_list
 from leefbaar.facts.evaluations import evaluation_cards
@@ -563,7 +563,7 @@ def create_app(
         with geo_lock:
             if level not in geo:
                 if level not in data.levels:
-                    raise NotFound(f"the store holds no boundaries at level {level!r}")
+                    raise not_found("error.no_boundaries", level=level)
                 geo[level] = level_topojson(data.thread_store(), level)
             return geo[level]
 
@@ -630,26 +630,35 @@ def create_app(
     app.state.cache = cache
 
     # -- errors -------------------------------------------------------------------------------------
+    def _lang(request: Request) -> str:
+        """The language of a message: ``?lang=en`` or ``nl`` (the default, as in the dashboard)."""
+        return "en" if request.query_params.get("lang") == "en" else "nl"
+
     @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound):
-        return JSONResponse({"error": "not_found", "detail": str(exc)}, status_code=404)
+    async def not_found_error(request: Request, exc: NotFound):
+        return JSONResponse({"error": "not_found", "detail": error_text(exc, _lang(request))}, status_code=404)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
-        )
-        return JSONResponse({"error": "invalid_parameter", "detail": where[:500]}, status_code=422)
+        lang = _lang(request)
+        names = ", ".join(dict.fromkeys(str(e.get("loc", ("", ""))[-1]) for e in exc.errors()))
+        detail = say("error.invalid_parameter", lang, name=names)
+        if lang == "en":  # pydantic words its reasons in English only
+            detail += ": " + "; ".join(str(e.get("msg", "")) for e in exc.errors())
+        return JSONResponse({"error": "invalid_parameter", "detail": detail[:500]}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return JSONResponse({"error": "http_error", "detail": str(exc.detail)}, status_code=exc.status_code,
+        detail = say("error.no_such_address", _lang(request), path=request.url.path.lstrip("/")) \
+            if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse({"error": "http_error", "detail": detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):
         log.exception("unhandled error on %s", request.url.path)
-        return JSONResponse({"error": "internal_error", "detail": "internal error"}, status_code=500)
+        return JSONResponse({"error": "internal_error", "detail": say("error.internal", _lang(request))},
+                            status_code=500)
 
     not_found_doc = {404: {"model": models.Error, "description": "No such area, year or series"}}
 
@@ -816,7 +825,7 @@ def create_app(
                 try:
                     perception_facts["p"] = Perception(data.thread_store())
                 except LeefbaarError as exc:
-                    raise NotFound(str(exc)) from None
+                    raise _not_found_from(exc) from None
             return perception_facts["p"]
 
     @app.get("/api/perception", response_model=models.PerceptionOverview, tags=["perception"],
@@ -829,7 +838,7 @@ def create_app(
             try:
                 return _dumps(perception().overview(edition))
             except StoreError as exc:
-                raise NotFound(str(exc)) from None
+                raise _not_found_from(exc) from None
         return _encoded(request, *cache.get(("perception", edition), make))
 
     @app.get("/api/perception/{code}", response_model=models.PerceptionArea, tags=["perception"],
@@ -841,7 +850,7 @@ def create_app(
         def make():
             body = perception().area(code)
             if body is None:
-                raise NotFound(f"no Wijkprofiel area {code!r}")
+                raise not_found("error.no_wijkprofiel_area", value=code)
             return _dumps(body)
         return _encoded(request, *cache.get(("perception", code.upper()), make))
 
@@ -909,7 +918,7 @@ def create_app(
             names = area_names(data.facts, level.value)
             inside = {c for c, w in zip(names["codes"], names["wijk_codes"], strict=True) if w == wijk}
             if not inside:
-                raise NotFound(f"no {level.value} areas in wijk {wijk}")
+                raise not_found("error.no_areas_in_wijk", level=level.value, wijk=wijk)
             frame = frame[frame["code"].isin(inside)].reset_index(drop=True)
         name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}" + (
             f"_{wijk or gemeente}" if wijk or gemeente else "")
@@ -1037,7 +1046,7 @@ def create_app(
         try:
             return data.facts.gemeente_code(value)
         except LeefbaarError as exc:
-            raise NotFound(str(exc)) from None
+            raise _not_found_from(exc) from None
 
     def _notes() -> list[str]:
         src = data.sources()
@@ -1072,10 +1081,16 @@ def create_app(
         """Any other path: the API and file names answer 404 in JSON, a page address gets the page (status 404),
         which says in Dutch or English that it does not exist and offers search."""
         if path == "api" or path.startswith(("api/", "static/")) or "." in path.rsplit("/", 1)[-1]:
-            raise NotFound(f"no such address: /{path}")
+            raise not_found("error.no_such_address", path=path)
         return FileResponse(index_html, media_type="text/html", status_code=404)
 
     return app
+
+
+def _not_found_from(exc: Exception) -> NotFound:
+    """``exc`` as a 404, keeping its sentence (so the answer is worded in the request's language)."""
+    return told(NotFound(str(exc)), *exc.sentence[:1], **exc.sentence[1]) if hasattr(exc, "sentence") \
+        else NotFound(str(exc))
 
 
 def _parse_refs(refs: list[str]) -> list[tuple[str, str]]:
