@@ -52,6 +52,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leefbaar import __version__
@@ -61,7 +62,7 @@ from leefbaar.report.data import DIMENSIONS, DashboardData, NotFound, records
 from leefbaar.sources.catalogue import indicators as catalogue_indicators
 from leefbaar.store.store import Store
 from leefbaar.web import models
-from leefbaar.web.geometry import Encoded, level_topojson
+from leefbaar.web.geometry import Encoded, VectorTiles, level_tiles, level_topojson
 
 log = logging.getLogger("leefbaar.web")
 STATIC = Path(str(resources.files("leefbaar") / "web" / "static"))
@@ -123,6 +124,9 @@ Indicator.__doc__ = "An indicator id of the catalogue (catalogue/indicators.csv)
 
 CodeParam = Annotated[
     str, PathParam(pattern=r"^[A-Za-z0-9]{1,12}$", description="Area code, e.g. 3072, BU05991578, GM0599.")
+]
+LevelName = Annotated[
+    str, PathParam(pattern=r"^[a-z0-9]{2,12}$", description="Any level with boundaries in the store, e.g. grid100.")
 ]
 YearQuery = Annotated[int | None, Query(ge=1990, le=2100, description="Year (default: latest with scores).")]
 GemeenteQuery = Annotated[
@@ -382,8 +386,8 @@ class Admission:
     seconds. Downloads (``/api/download/``) have their own lane (half as many at once, half the queue), so a
     large Excel file or GeoPackage does not hold up the JSON answers. A request beyond the queue, one whose
     expected wait (queue ahead times mean service time) exceeds ``max_wait``, or one that waited that long,
-    is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``
-    and ``/api/health`` pass untouched.
+    is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``,
+    ``/api/health`` and the answers kept in memory (search, vector tiles) pass untouched.
     """
 
     def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
@@ -402,7 +406,8 @@ class Admission:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/") or path == "/api/health":
+        if (scope["type"] != "http" or not path.startswith("/api/") or path in ("/api/health", "/api/search")
+                or path.startswith("/api/tiles/")):
             return await self.app(scope, receive, send)
         lane = self.downloads if path.startswith("/api/download/") else self.api
         if lane.active >= lane.concurrency:
@@ -516,6 +521,13 @@ def create_app(
                 geo[level] = level_topojson(data.thread_store(), level)
             return geo[level]
 
+    tile_levels = sorted(data.facts.geometry_vintages())
+
+    def tiles(level: str) -> VectorTiles:
+        if level not in tile_levels:
+            raise NotFound(f"the store holds no boundaries at level {level!r}")
+        return level_tiles(data.thread_store(), level)
+
     ready = threading.Event()
 
     def warm_up() -> None:
@@ -536,6 +548,8 @@ def create_app(
                             pass
             if "gemeente" in data.levels:
                 geometry("gemeente")
+            for level in tile_levels:  # the national views of every level's vector tiles
+                tiles(level)
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
             log.warning("warm-up incomplete: %s", exc)
         finally:
@@ -613,10 +627,21 @@ def create_app(
         (index scores, contributions, vulnerability, programmes, evaluations) the store holds."""
         return _encoded(request, *cache.get(("meta",), lambda: _dumps(data.meta())))
 
+    searches = Cache(max_bytes=8 * 2**20)
+
     @app.get("/api/search", response_model=list[models.Area], tags=["areas"])
-    def search(q: Annotated[str, Query(min_length=1, max_length=60, description="Code, name or postcode.")]):
-        """Areas whose code, name or postcode matches ``q`` (at most 20)."""
-        return data.search(q)
+    async def search(request: Request,
+                     q: Annotated[str, Query(min_length=1, max_length=60, description="Code, name or postcode.")]):
+        """Areas whose code, name or postcode matches ``q`` (at most 20). Answered from the in-memory index on
+        the event loop (no thread, no queue); each answer is kept."""
+        key = " ".join(q.split()).lower()
+
+        def make():
+            return _dumps(data.search(key))
+
+        if ready.is_set():  # the index is built at start-up: a query takes well under a millisecond
+            return _encoded(request, *searches.get(key, make), max_age=3600)
+        return _encoded(request, *await run_in_threadpool(searches.get, key, make), max_age=3600)
 
     @app.get("/api/gemeenten", response_model=list[models.Gemeente], tags=["areas"])
     def gemeenten():
@@ -638,6 +663,25 @@ def create_app(
         """Boundaries of a level as TopoJSON in WGS84 (cacheable; gzip-compressed when accepted)."""
         enc = geometry(level.value)
         return _encoded(request, enc.raw, enc.gz, enc.etag, max_age=86400)
+
+    tile_doc = {200: {"content": {"application/vnd.mapbox-vector-tile": {}},
+                      "description": "Mapbox Vector Tile (layer 'areas', property 'code'); empty outside the level"},
+                **not_found_doc}
+
+    @app.get("/api/tiles/{level}/{z}/{x}/{y}", tags=["map"], responses=tile_doc)
+    async def tile(request: Request, level: LevelName, z: Annotated[int, PathParam(ge=0, le=24)],
+                   x: Annotated[int, PathParam(ge=0)], y: Annotated[int, PathParam(ge=0)]):
+        """One vector tile of a level's boundaries (the map's geometry): Mapbox Vector Tile 2.1, layer ``areas``
+        with property ``code``, extent 4096, zooms 4-11 (empty outside the level or the zoom range; draw deeper
+        zooms by overzooming 11); gzip-compressed when accepted. Tiles of the national views are made at
+        start-up, deeper ones on first request and kept."""
+        vt = tiles(level) if level in tile_levels and ready.is_set() else await run_in_threadpool(tiles, level)
+        made = vt.cached(z, x, y) or await run_in_threadpool(vt.tile, z, x, y)
+        headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+        if made[0] and accepts_gzip(request.headers.get("accept-encoding", "")):
+            headers["Content-Encoding"] = "gzip"
+            return Response(made[1], media_type="application/vnd.mapbox-vector-tile", headers=headers)
+        return Response(made[0], media_type="application/vnd.mapbox-vector-tile", headers=headers)
 
     @app.get("/api/map/{level}", response_model=models.MapValues, tags=["map"], responses=not_found_doc)
     def map_values(
