@@ -174,7 +174,7 @@ def baseline_app(store_path: str):
     return app
 
 
-def start(cmd: list[str], port: int, timeout: float = 300) -> subprocess.Popen:
+def start(cmd: list[str], port: int, timeout: float = 1200) -> subprocess.Popen:
     """Start a server and wait until it answers ready 10 times in a row (every worker process warm)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout

@@ -522,11 +522,14 @@ def create_app(
             return geo[level]
 
     tile_levels = sorted(data.facts.geometry_vintages())
+    tile_sets: dict[str, VectorTiles] = {}  # read on the event loop once made
 
     def tiles(level: str) -> VectorTiles:
         if level not in tile_levels:
             raise NotFound(f"the store holds no boundaries at level {level!r}")
-        return level_tiles(data.thread_store(), level)
+        if level not in tile_sets:
+            tile_sets[level] = level_tiles(data.thread_store(), level)
+        return tile_sets[level]
 
     ready = threading.Event()
 
@@ -535,6 +538,7 @@ def create_app(
             for level in data.levels[:1]:
                 geometry(level)
                 data.warm(level)
+                search_index.set()  # built by warm
                 data.gap_analysis(level)  # the analyses run once here, not in the first visitor's request
                 for year in data.score_years(level):
                     data.references(level, year, None)
@@ -548,7 +552,7 @@ def create_app(
                             pass
             if "gemeente" in data.levels:
                 geometry("gemeente")
-            for level in tile_levels:  # the national views of every level's vector tiles
+            for level in data.levels:  # the national views of the map's vector tiles (other levels on request)
                 tiles(level)
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
             log.warning("warm-up incomplete: %s", exc)
@@ -628,6 +632,7 @@ def create_app(
         return _encoded(request, *cache.get(("meta",), lambda: _dumps(data.meta())))
 
     searches = Cache(max_bytes=8 * 2**20)
+    search_index = threading.Event()  # set once the facts layer's search index is built
 
     @app.get("/api/search", response_model=list[models.Area], tags=["areas"])
     async def search(request: Request,
@@ -639,9 +644,11 @@ def create_app(
         def make():
             return _dumps(data.search(key))
 
-        if ready.is_set():  # the index is built at start-up: a query takes well under a millisecond
+        if search_index.is_set():  # the index is built (at start-up): a query takes well under a millisecond
             return _encoded(request, *searches.get(key, make), max_age=3600)
-        return _encoded(request, *await run_in_threadpool(searches.get, key, make), max_age=3600)
+        body = await run_in_threadpool(searches.get, key, make)
+        search_index.set()
+        return _encoded(request, *body, max_age=3600)
 
     @app.get("/api/gemeenten", response_model=list[models.Gemeente], tags=["areas"])
     def gemeenten():
@@ -675,7 +682,7 @@ def create_app(
         with property ``code``, extent 4096, zooms 4-11 (empty outside the level or the zoom range; draw deeper
         zooms by overzooming 11); gzip-compressed when accepted. Tiles of the national views are made at
         start-up, deeper ones on first request and kept."""
-        vt = tiles(level) if level in tile_levels and ready.is_set() else await run_in_threadpool(tiles, level)
+        vt = tile_sets.get(level) or await run_in_threadpool(tiles, level)
         made = vt.cached(z, x, y) or await run_in_threadpool(vt.tile, z, x, y)
         headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
         if made[0] and accepts_gzip(request.headers.get("accept-encoding", "")):
