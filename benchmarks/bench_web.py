@@ -470,7 +470,7 @@ def first_paint(url: str, runs: int) -> dict:
             "map_bytes": statistics.median(geo)}
 
 
-def _load() -> str:
+def _loadavg() -> str:
     return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
@@ -573,7 +573,7 @@ def main() -> None:
                  for x, y in level_tiles(st, lv).tile_range(z)]
         enc = level_topojson(st, "pc4")
         naive = naive_geojson(st, "pc4")
-    print(f"machine: {os.cpu_count()} cores, load average (uptime) {_load()} at start (other work on the "
+    print(f"machine: {os.cpu_count()} cores, load average (uptime) {_loadavg()} at start (other work on the "
           "machine inflates every figure; compare leefbaar and naive within this run)")
     print(f"PC4 boundaries: {len(codes)} areas with 2022 scores, {enc.features} polygons")
     print(f"  leefbaar TopoJSON (quantised 1e5, shared arcs): {len(enc.raw):>11,} B raw  {len(enc.gz):>10,} B gzip"
@@ -633,7 +633,7 @@ def main() -> None:
                           f"{r['bytes']:>11,.0f}  map data {r['map_bytes']:>11,.0f}")
         else:
             print("\n(no /usr/bin/chromium: first-paint benchmark skipped; run scripts/setup-web.sh --test)")
-        print(f"load average (uptime) at the end: {_load()}")
+        print(f"load average (uptime) at the end: {_loadavg()}")
     finally:
         for proc in (server, baseline):
             proc.terminate()
