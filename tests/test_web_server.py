@@ -329,3 +329,18 @@ def test_search_answers_from_memory_are_the_facts_answers(client):
         assert first.status_code == 200 and first.json() == data.search(q)
         again = client.get("/api/search", params={"q": f"  {q.upper()} "})  # the same question, kept
         assert again.content == first.content
+
+
+def test_kept_answers_are_served_without_a_slot(store_file):
+    app, started, release = _busy_app(store_file, queue=0)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        first = c.get("/api/areas/pc4/3072")
+        t, _ = _hold_slot(c, started)
+        again = c.get("/api/areas/pc4/3072")  # kept: answered although the only slot is taken
+        assert again.status_code == 200 and again.content == first.content
+        assert again.headers["etag"] == first.headers["etag"]
+        assert "default-src 'self'" in again.headers["content-security-policy"]
+        assert c.get("/api/areas/pc4/3072", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+        assert c.get("/api/areas/pc4/3011").status_code == 503  # not kept yet: admission control applies
+        release.set()
+        t.join()
