@@ -4,12 +4,18 @@
 
 Measures, in one run, for the leefbaar server and for the baseline (both started here on 127.0.0.1):
   1. API latency with N concurrent keep-alive clients on loopback (p50/p95/p99 in ms, requests/s) for area,
-     profile and map-data requests (codes drawn at random from all PC4, seed fixed). The baseline (one
-     process, plain uvicorn) computes every answer per request from the same prepared tables, without gzip or
-     response cache, and returns map data as full-precision GeoJSON with the values joined in.
-  2. Time to first map paint of all PC4 areas in headless Debian chromium (navigation start to the map's
-     first 'idle' after colouring; fresh browser context per run, so nothing comes from the HTTP cache).
-  3. Bytes transferred for the full PC4 map (as counted by the browser: encoded bytes on the wire).
+     profile, map-data, search and vector-tile requests (codes drawn at random from all PC4, search queries
+     from the store's codes, postcodes and names, tiles from the national zooms; seed fixed). The baseline
+     (one process, plain uvicorn) computes every answer per request from the same prepared tables, without
+     gzip or response cache, answers searches in the thread pool as today's server does (same facts-layer
+     index), and returns map data as full-precision GeoJSON with the values joined in.
+  2. Time to first map paint in headless Debian chromium (navigation start to the map's first 'idle' after
+     colouring; fresh browser context per run, so nothing comes from the HTTP cache): all PC4 and all 2024
+     buurten on the dashboard against the naive page (whole GeoJSON fetched, then drawn), and the 100 m cells
+     of Rijnmond (grid100, coloured by inhabitants) drawn from the same vector tiles against the same naive
+     page (the dashboard offers no grid100 map; the bench page uses leefbaar's tile code in the baseline
+     process).
+  3. Bytes transferred for each map (as counted by the browser: encoded bytes on the wire).
   4. (``--mix``) The uncached heavy mix under load: downloads as CSV, GeoPackage and Excel, compare, gap,
      profile (with a year) and ranking, parameters drawn at random (seed fixed), N concurrent clients, first
      against today's configuration (``--mix-baseline-src``, e.g. main's code: one worker, entry-bounded cache,
@@ -31,7 +37,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -44,10 +52,25 @@ NAIVE_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>naive</t
 <body><div id="map"></div><script type="module" src="/naive.js"></script></body></html>"""
 
 NAIVE_JS = """import * as maplibregl from "/static/vendor/maplibre-gl.mjs";
-const map = new maplibregl.Map({container: "map", bounds: [[3.31, 50.75], [7.23, 53.56]],
+const q = new URLSearchParams(location.search), level = q.get("level") || "pc4";
+const bounds = level === "grid100" ? [[4.01, 51.80], [4.65, 52.05]] : [[3.31, 50.75], [7.23, 53.56]];
+const map = new maplibregl.Map({container: "map", bounds, fadeDuration: 0,
   style: {version: 8, sources: {}, layers: [{id: "bg", type: "background", paint: {"background-color": "#eef3f7"}}]}});
 map.on("load", async () => {
-  const data = await (await fetch("/naive/map/pc4?year=2022&measure=total")).json();
+  if (q.get("mode") === "tiles") {  // the same layer from leefbaar's vector tiles, coloured by feature state
+    map.addSource("areas", {type: "vector", tiles: [`${location.origin}/bench/tiles/${level}/{z}/{x}/{y}`],
+                            minzoom: 4, maxzoom: 11, promoteId: "code"});
+    const v = await (await fetch(`/naive/values/${level}`)).json();
+    v.codes.forEach((c, i) => map.setFeatureState({source: "areas", sourceLayer: "areas", id: c}, {b: v.bins[i]}));
+    const match = ["match", ["coalesce", ["feature-state", "b"], -1]];
+    v.colors.forEach((c, i) => match.push(i, c)); match.push("#d9d9d9");
+    map.addLayer({id: "fill", type: "fill", source: "areas", "source-layer": "areas",
+                  paint: {"fill-color": match, "fill-outline-color": "#ffffff"}});
+    map.once("idle", () => { document.body.dataset.mapReadyMs = String(Math.round(performance.now()));
+                             document.body.dataset.mapReady = "1"; });
+    return;
+  }
+  const data = await (await fetch(`/naive/map/${level}?year=${q.get("year") || 2022}&measure=total`)).json();
   map.addSource("areas", {type: "geojson", data});
   const colors = data.legend.colors, match = ["match", ["get", "bin"]];
   colors.forEach((c, i) => match.push(i, c)); match.push("#d9d9d9");
@@ -74,25 +97,53 @@ def baseline_app(store_path: str):
     from leefbaar.report.data import DashboardData
     from leefbaar.store.store import Store
     from leefbaar.web.app import STATIC
-    from leefbaar.web.geometry import naive_geojson
+    from leefbaar.web.geometry import level_tiles, naive_geojson
 
     store = Store.open(store_path)
-    geojson = json.loads(naive_geojson(store, "pc4"))
+    geojson = {lv: json.loads(naive_geojson(store, lv)) for lv in ("pc4", "buurt", "grid100")}
     app = FastAPI()
 
     base = DashboardData(store)  # the same prepared tables; answers computed per request, not kept
     base.warm("pc4")
+    base.warm("buurt")
+    lock = threading.Lock()
 
     @app.get("/naive/map/{level}")
     def naive_map(level: str, year: int, measure: str = "total"):
-        mv = base.map_values(level, year, measure)
+        mv = grid_values(level) if level == "grid100" else base.map_values(level, year, measure)
         by_code = dict(zip(mv["codes"], zip(mv["values"], mv["bins"], strict=True), strict=True))
         feats = []
-        for f in geojson["features"]:
+        for f in geojson[level]["features"]:
             v, b = by_code.get(f["properties"]["code"], (None, -1))
             feats.append({**f, "properties": {**f["properties"], "value": v, "bin": b}})
         body = {"type": "FeatureCollection", "features": feats, "legend": mv["legend"]}
         return Response(json.dumps(body), media_type="application/json")
+
+    def grid_values(level: str) -> dict:
+        """Inhabitants per cell in the latest year, in seven quantile bins (the grid maps have no scores)."""
+        with lock:
+            v = store.sql("SELECT code, value FROM observations WHERE level = ? AND indicator = 'inwoner' AND year = "
+                          "(SELECT max(year) FROM observations WHERE level = ? AND indicator = 'inwoner')",
+                          [level, level])
+        edges = v["value"].quantile([i / 7 for i in range(1, 7)]).to_numpy()
+        bins = [int(sum(x > e for e in edges)) for x in v["value"]]
+        colors = ["#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603"]
+        return {"codes": v["code"].tolist(), "values": v["value"].tolist(), "bins": bins,
+                "legend": {"colors": colors}, "colors": colors}
+
+    @app.get("/naive/values/{level}")
+    def naive_values(level: str):
+        return grid_values(level)
+
+    @app.get("/bench/tiles/{level}/{z}/{x}/{y}")
+    def bench_tile(level: str, z: int, x: int, y: int):
+        raw, gz = level_tiles(store, level).tile(z, x, y)
+        headers = {"Content-Encoding": "gzip"} if raw else {}
+        return Response(gz if raw else b"", media_type="application/vnd.mapbox-vector-tile", headers=headers)
+
+    @app.get("/naive/search")
+    def naive_search(q: str):
+        return Response(json.dumps(base.search(q)), media_type="application/json")
 
     @app.get("/naive/profile/{level}/{code}")
     def naive_profile(level: str, code: str):
@@ -112,6 +163,9 @@ def baseline_app(store_path: str):
     def script():
         return Response(NAIVE_JS, media_type="text/javascript")
 
+    for level in ("grid100", "pc4"):
+        level_tiles(store, level)
+
     @app.get("/api/health")
     def health():
         return {"ready": True}
@@ -120,7 +174,7 @@ def baseline_app(store_path: str):
     return app
 
 
-def start(cmd: list[str], port: int, timeout: float = 300) -> subprocess.Popen:
+def start(cmd: list[str], port: int, timeout: float = 1200) -> subprocess.Popen:
     """Start a server and wait until it answers ready 10 times in a row (every worker process warm)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
@@ -408,12 +462,37 @@ def first_paint(url: str, runs: int) -> dict:
             times.append(float(page.locator("body").get_attribute("data-map-ready-ms")))
             page.wait_for_timeout(300)
             wire.append(sum(sizes.values()))
-            geo.append(sum(v for k, v in sizes.items()
-                           if any(part in urls.get(k, "") for part in ("/geometry/", "/api/map/", "/naive/map"))))
+            parts = ("/geometry/", "/tiles/", "/api/map/", "/naive/map", "/naive/values")
+            geo.append(sum(v for k, v in sizes.items() if any(part in urls.get(k, "") for part in parts)))
             ctx.close()
         browser.close()
     return {"paint_ms": statistics.median(times), "paint_all": times, "bytes": statistics.median(wire),
             "map_bytes": statistics.median(geo)}
+
+
+def _loadavg() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def search_queries(store, rng: random.Random, n: int) -> list[str]:
+    """``n`` search queries as users type them: PC4 codes and postcodes, gemeente, wijk and buurt names and
+    their first letters, gemeente and buurt codes (from the store's areas; seed fixed)."""
+    areas = store.sql("SELECT DISTINCT level, code, name FROM areas WHERE level IN ('pc4', 'buurt', 'wijk', "
+                      "'gemeente')")
+    by = {lv: g for lv, g in areas.groupby("level")}
+    names = {lv: [x for x in by[lv]["name"].dropna() if x] for lv in ("gemeente", "wijk", "buurt")}
+    kinds = [
+        lambda: rng.choice(by["pc4"]["code"].tolist()),
+        lambda: rng.choice(by["pc4"]["code"].tolist()) + " " + rng.choice("ABCDEGHJKLMNPRSTVWXZ") * 2,
+        lambda: rng.choice(names["gemeente"]),
+        lambda: (lambda x: x[:rng.randint(2, max(2, min(6, len(x))))])(rng.choice(names["gemeente"])),
+        lambda: rng.choice(names["wijk"]),
+        lambda: rng.choice(names["buurt"]),
+        lambda: (lambda x: x[:rng.randint(3, max(3, min(8, len(x))))])(rng.choice(names["buurt"])),
+        lambda: rng.choice(by["gemeente"]["code"].tolist()),
+        lambda: rng.choice(by["buurt"]["code"].tolist())[:rng.randint(4, 10)],
+    ]
+    return [kinds[i % len(kinds)]() for i in range(n)]
 
 
 def _impl(module: str) -> str:
@@ -479,7 +558,7 @@ def main() -> None:
 
     from leefbaar.report.data import DashboardData
     from leefbaar.store.store import Store
-    from leefbaar.web.geometry import level_topojson, naive_geojson
+    from leefbaar.web.geometry import level_tiles, level_topojson, naive_geojson
 
     if args.mix or args.mix_only:
         mix(args)
@@ -489,9 +568,12 @@ def main() -> None:
         years = DashboardData(st).score_years("pc4")  # the years both servers can map
         codes = st.sql("SELECT DISTINCT code FROM observations WHERE level = 'pc4' AND indicator = 'lbm' "
                        "AND year = 2022 ORDER BY code")["code"].tolist()
+        queries = search_queries(st, random.Random(7), 600)
+        tiles = [(lv, z, x, y) for lv in ("pc4", "buurt") for z in (5, 6, 7, 8)
+                 for x, y in level_tiles(st, lv).tile_range(z)]
         enc = level_topojson(st, "pc4")
         naive = naive_geojson(st, "pc4")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (other work on the "
+    print(f"machine: {os.cpu_count()} cores, load average (uptime) {_loadavg()} at start (other work on the "
           "machine inflates every figure; compare leefbaar and naive within this run)")
     print(f"PC4 boundaries: {len(codes)} areas with 2022 scores, {enc.features} polygons")
     print(f"  leefbaar TopoJSON (quantised 1e5, shared arcs): {len(enc.raw):>11,} B raw  {len(enc.gz):>10,} B gzip"
@@ -511,10 +593,16 @@ def main() -> None:
         print(f"\nAPI latency, {args.concurrency} concurrent keep-alive clients on loopback (ms); leefbaar with "
               f"{args.workers} worker process(es), http={_impl('httptools')}, loop={_impl('uvloop')}")
         print(f"  {'endpoint':<10} {'server':<9} {'n':>6} {'err':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>8}")
-        for kind in ("area", "profile", "map"):
+        for kind in ("area", "profile", "map", "search", "tile"):
             for name, p, prefix, n in (("leefbaar", port, "/api", args.requests),
                                        ("naive", bport, "/naive", args.baseline_requests)):
-                if kind == "map":
+                if kind == "tile":
+                    if name == "naive":  # the naive map has no tiles: its geometry is the whole GeoJSON above
+                        continue
+                    paths = [f"/api/tiles/{lv}/{z}/{x}/{y}" for lv, z, x, y in rng.choices(tiles, k=n)]
+                elif kind == "search":
+                    paths = [f"{prefix}/search?q={urllib.parse.quote(q)}" for q in rng.choices(queries, k=n)]
+                elif kind == "map":
                     n = max(args.concurrency, n // 10) if name == "naive" else n
                     paths = [f"{prefix}/map/pc4?year={rng.choice(years)}&measure="
                              f"{rng.choice(['total', 'afw', 'klasse'])}" for _ in range(n)]
@@ -525,16 +613,27 @@ def main() -> None:
                 print(f"  {kind:<10} {name:<9} {r['n']:>6} {r['errors']:>4} {r['p50']:>8.1f} {r['p95']:>8.1f} "
                       f"{r['p99']:>8.1f} {r['rps']:>8.0f}")
         if Path("/usr/bin/chromium").exists():
-            print(f"\nTime to first map paint, all PC4, headless chromium (median of {args.runs}, fresh context)")
-            for name, url in (("leefbaar", f"http://127.0.0.1:{port}/map?level=pc4&year=2022&measure=total"),
-                              ("naive", f"http://127.0.0.1:{bport}/naive.html")):
-                r = first_paint(url, args.runs)
-                print(f"  {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
-                      f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  bytes on the wire: page {r['bytes']:>11,.0f}"
-                      f"  map data {r['map_bytes']:>11,.0f}")
+            print(f"\nTime to first map paint, headless chromium 1400x900 (median of {args.runs}, fresh context); "
+                  "leefbaar: vector tiles, naive: whole GeoJSON then drawn")
+            lf, nv = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bport}"
+            for title, pages in (
+                    ("all PC4, 2022", (("leefbaar", f"{lf}/map?level=pc4&year=2022&measure=total"),
+                                       ("naive", f"{nv}/naive.html?level=pc4&year=2022"))),
+                    ("all buurten (2024 boundaries), 2024", (
+                        ("leefbaar", f"{lf}/map?level=buurt&year=2024&measure=total"),
+                        ("naive", f"{nv}/naive.html?level=buurt&year=2024"))),
+                    ("grid100 Rijnmond, inhabitants (bench page)", (
+                        ("tiles", f"{nv}/naive.html?level=grid100&mode=tiles"),
+                        ("naive", f"{nv}/naive.html?level=grid100")))):
+                print(f"  {title}")
+                for name, url in pages:
+                    r = first_paint(url, args.runs)
+                    print(f"    {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
+                          f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  bytes on the wire: page "
+                          f"{r['bytes']:>11,.0f}  map data {r['map_bytes']:>11,.0f}")
         else:
             print("\n(no /usr/bin/chromium: first-paint benchmark skipped; run scripts/setup-web.sh --test)")
-        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        print(f"load average (uptime) at the end: {_loadavg()}")
     finally:
         for proc in (server, baseline):
             proc.terminate()

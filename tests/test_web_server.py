@@ -114,22 +114,22 @@ def test_head_answers_like_get_without_body(client, path):
 
 
 def _busy_app(store_file, **admission):
-    """An app whose search blocks until released, to hold the only slot."""
+    """An app whose gemeente list blocks until released, to hold the only slot."""
     app = create_app(store_file, warm=False, concurrency=1, **admission)
     started, release = threading.Event(), threading.Event()
 
-    def slow_search(q, limit=20):
+    def slow_gemeenten():
         started.set()
         release.wait(20)
         return []
 
-    app.state.data.search = slow_search
+    app.state.data.gemeenten = slow_gemeenten
     return app, started, release
 
 
 def _hold_slot(c, started):
     answers = []
-    t = threading.Thread(target=lambda: answers.append(c.get("/api/search?q=busy")))
+    t = threading.Thread(target=lambda: answers.append(c.get("/api/gemeenten")))
     t.start()
     assert started.wait(20)
     return t, answers
@@ -147,10 +147,12 @@ def test_beyond_the_queue_the_answer_is_503_with_retry_after(store_file):
         assert "default-src 'self'" in r.headers["content-security-policy"]
         assert c.get("/api/health").status_code == 200  # health, pages and static files are not queued
         assert c.get("/map").status_code == 200
+        assert c.get("/api/search?q=rotterdam").status_code == 200  # nor are answers from memory
+        assert c.get("/api/tiles/gemeente/7/65/42").status_code == 200
         release.set()
         t.join()
         assert answers[0].status_code == 200
-        assert c.get("/api/search?q=again").status_code == 200  # the slot is free again
+        assert c.get("/api/gemeenten").status_code == 200  # the slot is free again
 
 
 def test_a_request_that_waits_too_long_gets_503(store_file):
@@ -164,3 +166,181 @@ def test_a_request_that_waits_too_long_gets_503(store_file):
         release.set()
         t.join()
         assert c.get("/api/meta").status_code == 200
+
+
+# -- vector tiles and search -----------------------------------------------------------------------------
+def _pb(buf: bytes):
+    """Fields of one protobuf message as (field number, wire type, value) (varints and length-delimited)."""
+    i, out = 0, []
+    while i < len(buf):
+        key, i = _uvarint(buf, i)
+        if key & 7 == 0:
+            value, i = _uvarint(buf, i)
+        elif key & 7 == 2:
+            n, i = _uvarint(buf, i)
+            value, i = buf[i:i + n], i + n
+        else:
+            raise AssertionError(f"unexpected wire type {key & 7}")
+        out.append((key >> 3, key & 7, value))
+    return out
+
+
+def _uvarint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, i
+
+
+def _packed(raw: bytes) -> list[int]:
+    out, i = [], 0
+    while i < len(raw):
+        v, i = _uvarint(raw, i)
+        out.append(v)
+    return out
+
+
+def decode_mvt(tile: bytes) -> dict[str, list[list[tuple[int, int]]]]:
+    """The polygons of layer 'areas' by property 'code', as rings in tile units, written from the MVT 2.1 spec
+    (independently of the encoder)."""
+    out = {}
+    for field, _, layer in _pb(tile):
+        assert field == 3
+        fields = _pb(layer)
+        assert dict((f, v) for f, _, v in fields if f in (1, 5, 15)) == {1: b"areas", 5: 4096, 15: 2}
+        keys = [v.decode() for f, _, v in fields if f == 3]
+        values = [_pb(v)[0][2].decode() for f, _, v in fields if f == 4]
+        for f, _, feat in fields:
+            if f != 2:
+                continue
+            parts = _pb(feat)
+            tags = _packed(next(v for f2, _, v in parts if f2 == 2))
+            props = {keys[tags[k]]: values[tags[k + 1]] for k in range(0, len(tags), 2)}
+            assert next(v for f2, _, v in parts if f2 == 3) == 3  # POLYGON
+            ints = _packed(next(v for f2, _, v in parts if f2 == 4))
+            rings, x, y, k = [], 0, 0, 0
+            while k < len(ints):
+                cmd, count = ints[k] & 7, ints[k] >> 3
+                k += 1
+                if cmd == 7:
+                    continue
+                for _ in range(count):
+                    dx, dy = ints[k], ints[k + 1]
+                    k += 2
+                    x += (dx >> 1) ^ -(dx & 1)
+                    y += (dy >> 1) ^ -(dy & 1)
+                    if cmd == 1:
+                        rings.append([])
+                    rings[-1].append((x, y))
+            out[props["code"]] = rings
+    return out
+
+
+def _signed_area(ring) -> float:
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1], strict=True)) / 2
+
+
+def test_vector_tiles_decode_to_the_areas_they_cover(store):
+    import numpy as np
+    import shapely
+
+    from leefbaar.web import geometry
+
+    gdf = store.geometries("pc4", crs=4326)
+    merc = geometry.to_mercator(gdf.geometry.to_numpy())
+    codes = gdf["code"].to_numpy(object)
+    z, x, y = 11, 1050, 675  # Rotterdam: at the deepest zoom the tile holds the boundaries unsimplified
+    n, ext = 1 << z, geometry.TILE_EXTENT
+    b = geometry.TILE_BUFFER / ext
+    clip = shapely.clip_by_rect(merc, (x - b) / n, (y - b) / n, (x + 1 + b) / n, (y + 1 + b) / n)
+    inside = ~shapely.is_empty(clip) & (shapely.area(clip) * (n * ext) ** 2 > 4)
+    decoded = decode_mvt(geometry.encode_tile(codes, merc, z, x, y, simplify=False))
+    assert len(decoded) > 20 and set(decoded) == set(codes[inside])
+    for code, rings in decoded.items():
+        areas = [_signed_area(r) for r in rings]
+        assert areas[0] > 0  # an exterior ring first, clockwise on screen (positive area, MVT 2.1 4.3.4.4)
+        want = shapely.area(clip[codes == code][0]) * (n * ext) ** 2
+        got = sum(areas)  # exteriors positive, holes negative
+        assert abs(got - want) <= 0.75 * shapely.length(clip[codes == code][0]) * n * ext  # snapped to units
+        polys = [shapely.Polygon(np.asarray(r, float) / ext / n + (x / n, y / n)) for r in rings]
+        assert shapely.hausdorff_distance(shapely.union_all(polys), clip[codes == code][0]) < 2.0 / ext / n
+    assert geometry.encode_tile(codes, merc, z, 0, 0) == b""  # nothing there
+
+
+def test_tiles_endpoint_covers_every_area_of_a_level(client, store):
+    codes = set(store.geometries("gemeente", crs=4326)["code"])
+    seen, z = set(), 8
+    from leefbaar.web.geometry import level_tiles
+
+    for tx, ty in level_tiles(store, "gemeente").tile_range(z):
+        r = client.get(f"/api/tiles/gemeente/{z}/{tx}/{ty}", headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        seen |= set(decode_mvt(r.content)) if r.content else set()
+    assert seen == codes  # every gemeente is drawn at the national zoom
+    outside = client.get("/api/tiles/gemeente/8/0/0")
+    assert outside.status_code == 200 and outside.content == b""
+    assert client.get("/api/tiles/nosuchlevel/8/131/84").status_code == 404
+    assert client.get("/api/tiles/pc4/8/x/84").status_code == 422
+
+
+def _reference_search(table, levels, q, limit=20):
+    """The search ranking written out row by row (the definition ``AreaSearch`` must follow)."""
+    t = table.reset_index()
+    t = t[t["level"].isin(levels)]
+    q = q.strip()
+    compact, low = q.replace(" ", "").upper(), q.lower()
+    rows = []
+    for r in t.itertuples():
+        name, gm_name = (r.name or "").lower() if isinstance(r.name, str) else "", r.gemeente_name
+        prio = 9
+        if len(compact) >= 4 and compact[:4].isdigit() and r.level == "pc4" and r.code == compact[:4]:
+            prio = 0
+        elif compact and r.code.upper().startswith(compact):
+            prio = 1
+        elif len(q) >= 2 and name.startswith(low):
+            prio = 2
+        elif len(q) >= 2 and low in name:
+            prio = 3
+        elif compact and isinstance(r.gemeente_code, str) and r.gemeente_code.upper() == compact:
+            prio = 4
+        elif (len(q) >= 2 and r.level == "pc4" and isinstance(gm_name, str) and gm_name
+              and gm_name.lower().startswith(low)):
+            prio = 4
+        if prio < 9:
+            rows.append((prio, levels.index(r.level), r.label if isinstance(r.label, str) else "", r.level, r.code))
+    return tuple((lv, code) for *_, lv, code in sorted(rows)[:limit])
+
+
+@pytest.mark.parametrize("q", ["3072", "3072 AB", "rotterdam", "Feij", "GM0599", "BU0599", "a", "de", "zz",
+                               "centrum", "noord", "'s-", "1011", "Oost", "xq"])
+def test_search_index_follows_its_ranking(client, q):
+    facts = client.app.state.data.facts
+    assert facts._search._query(q) == _reference_search(facts.areas, facts._search.levels, q)
+
+
+def test_search_answers_from_memory_are_the_facts_answers(client):
+    data = client.app.state.data
+    for q in ("Rotterdam", "3072", "feijenoord", "GM0363"):
+        first = client.get("/api/search", params={"q": q})
+        assert first.status_code == 200 and first.json() == data.search(q)
+        again = client.get("/api/search", params={"q": f"  {q.upper()} "})  # the same question, kept
+        assert again.content == first.content
+
+
+def test_kept_answers_are_served_without_a_slot(store_file):
+    app, started, release = _busy_app(store_file, queue=0)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        first = c.get("/api/areas/pc4/3072")
+        t, _ = _hold_slot(c, started)
+        again = c.get("/api/areas/pc4/3072")  # kept: answered although the only slot is taken
+        assert again.status_code == 200 and again.content == first.content
+        assert again.headers["etag"] == first.headers["etag"]
+        assert "default-src 'self'" in again.headers["content-security-policy"]
+        assert c.get("/api/areas/pc4/3072", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+        assert c.get("/api/areas/pc4/3011").status_code == 503  # not kept yet: admission control applies
+        release.set()
+        t.join()

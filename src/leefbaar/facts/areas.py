@@ -12,8 +12,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 
 DASH = " – "
@@ -84,62 +82,87 @@ def pc4_names(store, sql) -> pd.Series:
 class AreaSearch:
     """Search by code, name, gemeente name or postcode ('3072', '3072 AB', 'GM0599', 'Feijenoord').
 
-    Built once from ``area_table``; queries read immutable arrays only (no lock), and answers are cached
-    per query, so concurrent searches never wait for each other.
+    Ranking: the PC4 of a postcode (0), codes starting with the query (1), names starting with it (2), names
+    containing it (3), areas of a gemeente whose code is the query or whose name starts with it (PC4 only, 4);
+    within a rank by level (``levels`` order), then label. Built once from ``area_table`` into sorted arrays
+    and an index of the two- and three-letter pieces of the names, so a query is a few binary searches plus a
+    check of the names holding its rarest piece, in result order, that stops at the ``limit``-th hit (well
+    under a millisecond); queries read immutable data only (no lock), and answers are cached per query.
     """
 
     def __init__(self, table: pd.DataFrame, levels: list[str]):
         t = table.reset_index()
-        t = t[t["level"].isin(levels)].reset_index(drop=True)
+        t = t[t["level"].isin(levels)]
+        lv_order = t["level"].map({lv: i for i, lv in enumerate(levels)}).to_numpy(int)
+        # rows in result order (level, label; ties in table order): a row's position is its rank
+        t = t.iloc[np.lexsort((t["label"].fillna("").to_numpy(str), lv_order))].reset_index(drop=True)
         self.levels = levels
         self._level = t["level"].to_numpy(str)
-        self._is_pc4 = self._level == "pc4"
         self._code = t["code"].to_numpy(str)
-        self._label = t["label"].fillna("").to_numpy(str)
-        self._gm_code = t["gemeente_code"].fillna("").str.upper().to_numpy(str)
-        self._lv_order = t["level"].map({lv: i for i, lv in enumerate(levels)}).to_numpy(int)
-        # codes sorted for prefix ranges; names scanned by one Arrow kernel (C, releases the GIL)
         up = t["code"].str.upper().to_numpy(str)
         self._code_order = np.argsort(up, kind="stable")
         self._code_sorted = up[self._code_order]
-        self._names = t["name"].fillna("").str.lower().tolist()
-        self._name = pa.array(self._names, pa.string())
-        pc4 = t[t["level"] == "pc4"]
-        self._pc4_by_gm = {g: idx for g, idx in pc4.groupby(pc4["gemeente_name"].fillna("").str.lower()).indices
-                           .items() if g}
-        self._pc4_rows = np.flatnonzero(self._is_pc4)
+        pc4 = np.flatnonzero(self._level == "pc4")
+        self._pc4_rows = dict(zip(self._code[pc4].tolist(), pc4.tolist(), strict=True))
+        names = t["name"].fillna("").str.lower()
+        self._name_order = np.argsort(names.to_numpy(str), kind="stable")
+        self._name_sorted = names.to_numpy(str)[self._name_order]
+        self._names = names.tolist()
+        grams: dict[str, list[int]] = {}
+        for row, name in enumerate(self._names):
+            for n in (2, 3):
+                for g in {name[i:i + n] for i in range(len(name) - n + 1)}:
+                    grams.setdefault(g, []).append(row)
+        self._grams = {g: np.array(rows) for g, rows in grams.items()}
+        gm = t["gemeente_code"].fillna("").str.upper()
+        self._by_gm_code = {g: idx for g, idx in t.groupby(gm).indices.items() if g}
+        gm_name = t["gemeente_name"].fillna("").str.lower().where(t["level"] == "pc4", "")
+        groups = {g: idx for g, idx in t.groupby(gm_name).indices.items() if g}
+        self._gm_names = np.array(sorted(groups), dtype=str)
+        self._pc4_by_gm = [groups[g] for g in self._gm_names]
         self.query = lru_cache(maxsize=4096)(self._query)
 
     def _query(self, q: str, limit: int = 20) -> tuple[tuple[str, str], ...]:
         q = q.strip()
         compact = q.replace(" ", "").upper()
         low = q.lower()
-        prio = np.full(len(self._code), 9, dtype=np.int8)
-        if len(compact) >= 4 and compact[:4].isdigit():
-            prio[self._is_pc4 & (self._code == compact[:4])] = 0
+        hits: list[tuple[int, np.ndarray]] = []  # (rank, rows): each with at most `limit` best rows
+
+        def best(rows: np.ndarray) -> np.ndarray:
+            return rows if len(rows) <= limit else np.partition(rows, limit - 1)[:limit]
+
+        def prefix(sorted_values: np.ndarray, text: str) -> tuple[int, int]:
+            lo, hi = np.searchsorted(sorted_values, [text, text + "\uffff"])
+            return int(lo), int(hi)
+
+        if len(compact) >= 4 and compact[:4].isdigit() and compact[:4] in self._pc4_rows:
+            hits.append((0, np.array([self._pc4_rows[compact[:4]]])))
         if compact:
-            lo, hi = np.searchsorted(self._code_sorted, [compact, compact + "\uffff"])
-            starts = self._code_order[lo:hi]
-            prio[starts[prio[starts] > 1]] = 1
-            prio[(self._gm_code == compact) & (prio > 4)] = 4  # a gemeente code finds its areas
+            lo, hi = prefix(self._code_sorted, compact)
+            hits.append((1, best(self._code_order[lo:hi])))
+            hits.append((4, best(self._by_gm_code.get(compact, np.zeros(0, int)))))
         if len(q) >= 2:
-            contains = np.flatnonzero(_mask(pc.match_substring(self._name, pattern=low)))
-            prio[contains[prio[contains] > 3]] = 3
-            starts = np.array([i for i in contains if self._names[i].startswith(low)], dtype=int)
-            if len(starts):
-                prio[starts[prio[starts] > 2]] = 2
-            for g, idx in self._pc4_by_gm.items():
-                if g.startswith(low):
-                    rows = self._pc4_rows[idx]
-                    prio[rows[prio[rows] > 4]] = 4
-        hit = np.flatnonzero(prio < 9)
-        key = prio[hit].astype(np.int32) * 16 + self._lv_order[hit]
-        if len(hit) > limit:  # sort labels only among the candidates that can make the first `limit`
-            cut = np.partition(key, limit - 1)[limit - 1]
-            hit, key = hit[key <= cut], key[key <= cut]
-        order = np.lexsort((self._label[hit], key))
-        return tuple((str(self._level[i]), str(self._code[i])) for i in hit[order][:limit])
-
-
-def _mask(result) -> np.ndarray:
-    return result.to_numpy(zero_copy_only=False).astype(bool)
+            lo, hi = prefix(self._name_sorted, low)
+            hits.append((2, best(self._name_order[lo:hi])))
+            n = min(3, len(low))  # names containing the query: those holding its rarest piece, in rank order
+            postings = [self._grams.get(low[i:i + n]) for i in range(len(low) - n + 1)]
+            rows: list[int] = []
+            if all(p is not None for p in postings):
+                for row in min(postings, key=len).tolist():
+                    if low in self._names[row]:
+                        rows.append(row)
+                        if len(rows) == limit:
+                            break
+            hits.append((3, np.array(rows, dtype=int)))
+            lo, hi = prefix(self._gm_names, low)
+            if hi > lo:
+                hits.append((4, best(np.concatenate(self._pc4_by_gm[lo:hi]))))
+        if not hits:
+            return ()
+        rank = np.concatenate([np.full(len(r), k) for k, r in hits])
+        rows = np.concatenate([r for _, r in hits]).astype(int)
+        order = np.lexsort((rows, rank))
+        _, first = np.unique(rows[order], return_index=True)  # each row at its best rank
+        chosen = order[np.sort(first)]
+        chosen = chosen[np.lexsort((rows[chosen], rank[chosen]))][:limit]
+        return tuple((str(self._level[i]), str(self._code[i])) for i in rows[chosen])

@@ -52,6 +52,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leefbaar import __version__
@@ -67,7 +68,7 @@ from leefbaar.report.data import DIMENSIONS, DashboardData, NotFound, records
 from leefbaar.sources.catalogue import indicators as catalogue_indicators
 from leefbaar.store.store import Store
 from leefbaar.web import models
-from leefbaar.web.geometry import Encoded, level_topojson
+from leefbaar.web.geometry import Encoded, VectorTiles, level_tiles, level_topojson
 
 log = logging.getLogger("leefbaar.web")
 STATIC = Path(str(resources.files("leefbaar") / "web" / "static"))
@@ -150,6 +151,9 @@ Indicator.__doc__ = "An indicator id of the catalogue (catalogue/indicators.csv)
 
 CodeParam = Annotated[
     str, PathParam(pattern=r"^[A-Za-z0-9]{1,12}$", description="Area code, e.g. 3072, BU05991578, GM0599.")
+]
+LevelName = Annotated[
+    str, PathParam(pattern=r"^[a-z0-9]{2,12}$", description="Any level with boundaries in the store, e.g. grid100.")
 ]
 YearQuery = Annotated[int | None, Query(ge=1990, le=2100, description="Year (default: latest with scores).")]
 GemeenteQuery = Annotated[
@@ -411,8 +415,8 @@ class Admission:
     seconds. Downloads (``/api/download/``) have their own lane (half as many at once, half the queue), so a
     large Excel file or GeoPackage does not hold up the JSON answers. A request beyond the queue, one whose
     expected wait (queue ahead times mean service time) exceeds ``max_wait``, or one that waited that long,
-    is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``
-    and ``/api/health`` pass untouched.
+    is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``,
+    ``/api/health`` and the answers kept in memory (search, vector tiles) pass untouched.
     """
 
     def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
@@ -431,7 +435,8 @@ class Admission:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/") or path == "/api/health":
+        if (scope["type"] != "http" or not path.startswith("/api/") or path in ("/api/health", "/api/search")
+                or path.startswith("/api/tiles/")):
             return await self.app(scope, receive, send)
         lane = self.downloads if path.startswith("/api/download/") else self.api
         if lane.active >= lane.concurrency:
@@ -461,6 +466,63 @@ class Admission:
         finally:
             lane.service = 0.8 * lane.service + 0.2 * (time.perf_counter() - t0)
             lane.release()
+
+
+class KeptAnswers:
+    """ASGI middleware in front of admission control: an API answer the app keeps in memory (a 200 with an
+    ETag, not ``no-store``; downloads excluded) is remembered per path, query and gzip choice, and asked again
+    it is answered at once on the event loop (304 on a matching ETag), without routing, thread or queue. The
+    store is read-only, so an answer never changes while it is served. Bounded in bytes (least recently used
+    first out)."""
+
+    def __init__(self, app, max_bytes: int = 32 * 2**20):
+        self.app, self.max_bytes, self.nbytes = app, max_bytes, 0
+        self._items: OrderedDict = OrderedDict()
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if (scope["type"] != "http" or scope["method"] != "GET" or not path.startswith("/api/")
+                or path.startswith("/api/download/") or path == "/api/health"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        gz = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
+        key = (path, scope.get("query_string", b""), gz)
+        kept = self._items.get(key)
+        if kept is not None:
+            self._items.move_to_end(key)
+            head, body, etag = kept
+            if headers.get(b"if-none-match") == etag:
+                head = [h for h in head if h[0] not in (b"content-length", b"content-encoding", b"content-type")]
+                await send({"type": "http.response.start", "status": 304, "headers": head})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": head})
+            await send({"type": "http.response.body", "body": body})
+            return
+        start, chunks = {}, []
+
+        async def keep(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif start.get("status") == 200:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self._keep(key, start.get("headers", []), b"".join(chunks))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+    def _keep(self, key, head, body: bytes) -> None:
+        names = dict(head)
+        if b"etag" not in names or b"no-store" in names.get(b"cache-control", b""):
+            return
+        size = len(body) + ENTRY_OVERHEAD
+        if size > self.max_bytes // 4 or key in self._items:
+            return
+        self._items[key] = (list(head), body, names[b"etag"])
+        self.nbytes += size
+        while self.nbytes > self.max_bytes:
+            self.nbytes -= len(self._items.popitem(last=False)[1][1]) + ENTRY_OVERHEAD
 
 
 class SecurityHeaders:
@@ -567,6 +629,16 @@ def create_app(
                 geo[level] = level_topojson(data.thread_store(), level)
             return geo[level]
 
+    tile_levels = sorted(data.facts.geometry_vintages())
+    tile_sets: dict[str, VectorTiles] = {}  # read on the event loop once made
+
+    def tiles(level: str) -> VectorTiles:
+        if level not in tile_levels:
+            raise NotFound(f"the store holds no boundaries at level {level!r}")
+        if level not in tile_sets:
+            tile_sets[level] = level_tiles(data.thread_store(), level)
+        return tile_sets[level]
+
     ready = threading.Event()
 
     def warm_up() -> None:
@@ -574,6 +646,7 @@ def create_app(
             for level in data.levels[:1]:
                 geometry(level)
                 data.warm(level)
+                search_index.set()  # built by warm
                 data.gap_analysis(level)  # the analyses run once here, not in the first visitor's request
                 for year in data.score_years(level):
                     data.references(level, year, None)
@@ -588,6 +661,8 @@ def create_app(
             if "gemeente" in data.levels:
                 geometry("gemeente")
             context_body()
+            for level in data.levels:  # the national views of the map's vector tiles (other levels on request)
+                tiles(level)
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
             log.warning("warm-up incomplete: %s", exc)
         finally:
@@ -624,6 +699,7 @@ def create_app(
         responses={422: {"model": models.Error, "description": "Invalid parameter"}},
     )
     app.add_middleware(Admission, **admission)
+    app.add_middleware(KeptAnswers)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     app.state.data = data
@@ -677,10 +753,24 @@ def create_app(
         ``map_schemes``: the class-break schemes of indicator maps."""
         return _encoded(request, *meta_body())
 
+    searches = Cache(max_bytes=8 * 2**20)
+    search_index = threading.Event()  # set once the facts layer's search index is built
+
     @app.get("/api/search", response_model=list[models.Area], tags=["areas"])
-    def search(q: Annotated[str, Query(min_length=1, max_length=60, description="Code, name or postcode.")]):
-        """Areas whose code, name or postcode matches ``q`` (at most 20)."""
-        return data.search(q)
+    async def search(request: Request,
+                     q: Annotated[str, Query(min_length=1, max_length=60, description="Code, name or postcode.")]):
+        """Areas whose code, name or postcode matches ``q`` (at most 20). Answered from the in-memory index on
+        the event loop (no thread, no queue); each answer is kept."""
+        key = " ".join(q.split()).lower()
+
+        def make():
+            return _dumps(data.search(key))
+
+        if search_index.is_set():  # the index is built (at start-up): a query takes well under a millisecond
+            return _encoded(request, *searches.get(key, make), max_age=3600)
+        body = await run_in_threadpool(searches.get, key, make)
+        search_index.set()
+        return _encoded(request, *body, max_age=3600)
 
     @app.get("/api/gemeenten", response_model=list[models.Gemeente], tags=["areas"])
     def gemeenten():
@@ -702,6 +792,25 @@ def create_app(
         """Boundaries of a level as TopoJSON in WGS84 (cacheable; gzip-compressed when accepted)."""
         enc = geometry(level.value)
         return _encoded(request, enc.raw, enc.gz, enc.etag, max_age=86400)
+
+    tile_doc = {200: {"content": {"application/vnd.mapbox-vector-tile": {}},
+                      "description": "Mapbox Vector Tile (layer 'areas', property 'code'); empty outside the level"},
+                **not_found_doc}
+
+    @app.get("/api/tiles/{level}/{z}/{x}/{y}", tags=["map"], responses=tile_doc)
+    async def tile(request: Request, level: LevelName, z: Annotated[int, PathParam(ge=0, le=24)],
+                   x: Annotated[int, PathParam(ge=0)], y: Annotated[int, PathParam(ge=0)]):
+        """One vector tile of a level's boundaries (the map's geometry): Mapbox Vector Tile 2.1, layer ``areas``
+        with property ``code``, extent 4096, zooms 4-11 (empty outside the level or the zoom range; draw deeper
+        zooms by overzooming 11); gzip-compressed when accepted. Tiles of the national views are made at
+        start-up, deeper ones on first request and kept."""
+        vt = tile_sets.get(level) or await run_in_threadpool(tiles, level)
+        made = vt.cached(z, x, y) or await run_in_threadpool(vt.tile, z, x, y)
+        headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+        if made[0] and accepts_gzip(request.headers.get("accept-encoding", "")):
+            headers["Content-Encoding"] = "gzip"
+            return Response(made[1], media_type="application/vnd.mapbox-vector-tile", headers=headers)
+        return Response(made[0], media_type="application/vnd.mapbox-vector-tile", headers=headers)
 
     @app.get("/api/map/{level}", response_model=models.MapValues, tags=["map"], responses=not_found_doc)
     def map_values(

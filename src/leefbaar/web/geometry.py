@@ -6,6 +6,10 @@ the bounding box of the level (about 2.3 m east-west and 3.5 m north-south for t
 repeated points and collapsed rings, and delta-encoded as TopoJSON arcs. Shared edges between neighbours
 become one arc (a coverage is stored once, not twice). The browser decodes it with topojson-client. The
 naive alternative - full-precision GeoJSON - is ``naive_geojson`` (kept for the benchmark).
+
+The map draws the same boundaries as Mapbox Vector Tiles (``VectorTiles``: layer ``areas``, property ``code``,
+extent 4096, zoom 4-11, overzoomed beyond): the browser loads only the tiles in view, each generalised to its
+zoom, instead of tessellating every polygon of the country before the first paint.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,3 +177,240 @@ def naive_geojson(store: Store, level: str, vintage: int | None = None) -> bytes
     """Full-precision GeoJSON of the same boundaries (the benchmark's naive baseline)."""
     gdf = store.geometries(level, vintage, crs=4326)
     return gdf[["code", "geometry"]].to_json().encode()
+
+
+# -- vector tiles ------------------------------------------------------------------------------------------
+TILE_EXTENT = 4096  # tile units per tile side (MVT default; 8 units per pixel of a 512-px tile)
+TILE_BUFFER = 64  # units of geometry kept beyond each tile edge, so clipped edges are never drawn
+TILE_MIN_ZOOM, TILE_MAX_ZOOM = 4, 11  # at z11 one unit is about 3 m in the Netherlands (the TopoJSON grid)
+SIMPLIFY = 2.0  # Douglas-Peucker tolerance in tile units below the deepest zoom
+PREBUILT_MAX_ZOOM = 8  # tiles up to this zoom are made when the layer is built (the national views)
+LAYER = "areas"
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL[n]
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL = [bytes((i,)) for i in range(0x80)]
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint(tag << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Protobuf varints of non-negative integers: (all bytes, byte offset of each value and of the end)."""
+    v = values.astype(np.uint64)
+    n = np.ones(len(v), np.int64)
+    for k in (7, 14, 21, 28, 35):
+        n += v >= np.uint64(1 << k)
+    offsets = np.zeros(len(v) + 1, np.int64)
+    np.cumsum(n, out=offsets[1:])
+    out = np.empty(offsets[-1], np.uint8)
+    for j in range(int(n.max()) if len(n) else 0):
+        has = n > j
+        byte = (v[has] >> np.uint64(7 * j)) & np.uint64(0x7F)
+        byte |= np.where(n[has] > j + 1, np.uint64(0x80), np.uint64(0))
+        out[offsets[:-1][has] + j] = byte.astype(np.uint8)
+    return out, offsets
+
+
+def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons of (multi)polygons and geometry collections, with the index of the geometry each came from."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    while True:
+        types = shapely.get_type_id(parts)
+        multi = np.isin(types, (6, 7))  # MultiPolygon, GeometryCollection
+        if not multi.any():
+            break
+        sub, sub_idx = shapely.get_parts(parts[multi], return_index=True)
+        parts = np.concatenate([parts[~multi], sub])
+        index = np.concatenate([index[~multi], index[multi][sub_idx]])
+        order = np.argsort(index, kind="stable")
+        parts, index = parts[order], index[order]
+    keep = shapely.get_type_id(parts) == 3
+    return parts[keep], index[keep]
+
+
+def encode_tile(codes: np.ndarray, geoms: np.ndarray, z: int, x: int, y: int, simplify: bool = True) -> bytes:
+    """One Mapbox Vector Tile (spec 2.1) of polygons in normalised Web Mercator ([0, 1], y down): layer
+    ``areas``, one feature per area clipped to the tile (with ``TILE_BUFFER``), property ``code``. Coordinates
+    are snapped to the tile grid; with ``simplify`` rings are first simplified by ``SIMPLIFY`` tile units (a
+    quarter of a pixel); rings that collapse are left out (as geojson-vt does). Empty bytes when nothing is
+    left."""
+    n, b = 1 << z, TILE_BUFFER / TILE_EXTENT
+    if not len(geoms):
+        return b""
+    clipped = shapely.clip_by_rect(geoms, (x - b) / n, (y - b) / n, (x + 1 + b) / n, (y + 1 + b) / n)
+    if simplify:
+        clipped = shapely.simplify(clipped, SIMPLIFY / (TILE_EXTENT * n), preserve_topology=False)
+    parts, part_area = _polygon_parts(clipped)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    if not len(rings):
+        return b""
+    coords, point_ring = shapely.get_coordinates(rings, return_index=True)
+    q = np.rint((coords * n - (x, y)) * TILE_EXTENT).astype(np.int64)
+    # drop each ring's closing point and repeated points
+    nr = len(rings)
+    keep = np.ones(len(q), bool)
+    keep[1:] = (point_ring[1:] != point_ring[:-1]) | np.any(q[1:] != q[:-1], axis=1)
+    last = np.r_[point_ring[1:] != point_ring[:-1], True]
+    keep &= ~last
+    q, point_ring = q[keep], point_ring[keep]
+    count = np.bincount(point_ring, minlength=nr)
+    start = np.zeros(nr + 1, np.int64)
+    np.cumsum(count, out=start[1:])
+    # signed area (twice; positive = clockwise on screen, the MVT exterior orientation)
+    nxt = np.arange(len(q)) + 1
+    nxt[start[1:][count > 0] - 1] = start[:-1][count > 0]
+    cross = q[:, 0] * q[nxt, 1] - q[nxt, 0] * q[:, 1] if len(q) else np.zeros(0, np.int64)
+    area2 = np.bincount(point_ring, weights=cross, minlength=nr)
+    exterior = np.r_[True, ring_part[1:] != ring_part[:-1]]
+    valid = (count >= 3) & (area2 != 0)
+    part_ok = valid[exterior]  # a polygon whose exterior collapsed goes with its holes
+    ring_ok = valid & part_ok[np.cumsum(exterior) - 1]
+    flip = ring_ok & ((area2 > 0) != exterior)
+    pos = np.arange(len(q)) - start[point_ring]
+    src = np.where(flip[point_ring], start[point_ring] + count[point_ring] - 1 - pos, np.arange(len(q)))
+    q = q[src]
+    take = ring_ok[point_ring]
+    q, point_ring = q[take], point_ring[take]
+    if not len(q):
+        return b""
+    rings_kept = np.flatnonzero(ring_ok)
+    m = count[rings_kept]
+    feature_of_ring = part_area[ring_part[rings_kept]]
+    # deltas: the cursor runs through all rings of a feature and starts at (0, 0) for each feature
+    first_of_feature = np.r_[True, feature_of_ring[1:] != feature_of_ring[:-1]]
+    point_feature_first = np.zeros(len(q), bool)
+    ring_start_pt = np.zeros(len(m) + 1, np.int64)
+    np.cumsum(m, out=ring_start_pt[1:])
+    point_feature_first[ring_start_pt[:-1][first_of_feature]] = True
+    prev = np.vstack([np.zeros((1, 2), np.int64), q[:-1]])
+    prev[point_feature_first] = 0
+    d = q - prev
+    zz = (d << 1) ^ (d >> 63)
+    # command stream: MoveTo(1) x y, LineTo(m - 1) (x y)*, ClosePath per ring
+    length = 2 * m + 3
+    ring_off = np.zeros(len(m) + 1, np.int64)
+    np.cumsum(length, out=ring_off[1:])
+    stream = np.empty(ring_off[-1], np.int64)
+    stream[ring_off[:-1]] = 9
+    stream[ring_off[:-1] + 3] = 2 | (m - 1) << 3
+    stream[ring_off[1:] - 1] = 15
+    k = np.arange(len(q)) - np.repeat(ring_start_pt[:-1], m)
+    px = np.repeat(ring_off[:-1], m) + 2 * k + 1 + (k > 0)
+    stream[px], stream[px + 1] = zz[:, 0], zz[:, 1]
+    data, offsets = _varints(stream)
+    raw = data.tobytes()
+    feat_bounds = np.flatnonzero(np.r_[first_of_feature, True])
+    features, values = [], []
+    for i, (a, e) in enumerate(zip(feat_bounds[:-1], feat_bounds[1:], strict=True)):
+        geom = raw[offsets[ring_off[a]]:offsets[ring_off[e]]]
+        features.append(_field(2, _field(2, b"\x00" + _varint(i)) + b"\x18\x03" + _field(4, geom)))
+        values.append(_field(4, _field(1, str(codes[feature_of_ring[a]]).encode())))
+    layer = (b"\x78\x02" + _field(1, LAYER.encode()) + b"".join(features) + _field(3, b"code") + b"".join(values)
+             + b"\x28" + _varint(TILE_EXTENT))
+    return _field(3, layer)
+
+
+def to_mercator(geoms: np.ndarray) -> np.ndarray:
+    """WGS84 geometries in normalised Web Mercator: x, y in [0, 1], y down (the tile pyramid's plane)."""
+
+    def project(c: np.ndarray) -> np.ndarray:
+        lat = np.radians(np.clip(c[:, 1], -85.05112878, 85.05112878))
+        y = (1.0 - np.log(np.tan(lat) + 1.0 / np.cos(lat)) / math.pi) / 2
+        return np.column_stack([(c[:, 0] + 180.0) / 360.0, y])
+
+    return shapely.transform(geoms, project)
+
+
+class VectorTiles:
+    """The boundaries of one level as vector tiles, made from the store once and kept in memory.
+
+    Tiles up to ``PREBUILT_MAX_ZOOM`` are made at construction; deeper tiles on first request and kept in a
+    cache bounded in bytes (least recently used first out). Each tile is kept raw and gzip-compressed.
+    """
+
+    def __init__(self, codes: list[str], geoms_wgs84: np.ndarray, max_bytes: int = 96 * 2**20):
+        self.codes = np.asarray(codes, dtype=object)
+        self.bounds = [float(v) for v in shapely.total_bounds(geoms_wgs84)]
+        self._geoms = to_mercator(geoms_wgs84)
+        self._tree = shapely.STRtree(self._geoms)
+        self._fixed: dict[tuple[int, int, int], tuple[bytes, bytes]] = {}
+        self._lru: OrderedDict = OrderedDict()
+        self._lru_bytes, self.max_bytes = 0, max_bytes
+        self._lock = threading.Lock()
+        x0, y0, x1, y1 = shapely.total_bounds(self._geoms)
+        self._extent = (x0, y0, x1, y1)
+        for z in range(TILE_MIN_ZOOM, PREBUILT_MAX_ZOOM + 1):
+            for tx, ty in self.tile_range(z):
+                self._fixed[(z, tx, ty)] = self._make(z, tx, ty)
+
+    def tile_range(self, z: int) -> list[tuple[int, int]]:
+        """The tiles of zoom ``z`` that the level's extent touches."""
+        n = 1 << z
+        x0, y0, x1, y1 = self._extent
+        xs = range(max(0, int(x0 * n)), min(n - 1, int(x1 * n)) + 1)
+        ys = range(max(0, int(y0 * n)), min(n - 1, int(y1 * n)) + 1)
+        return [(tx, ty) for tx in xs for ty in ys]
+
+    def _make(self, z: int, x: int, y: int) -> tuple[bytes, bytes]:
+        n, b = 1 << z, TILE_BUFFER / TILE_EXTENT
+        idx = np.sort(self._tree.query(shapely.box((x - b) / n, (y - b) / n, (x + 1 + b) / n, (y + 1 + b) / n)))
+        raw = encode_tile(self.codes[idx], self._geoms[idx], z, x, y, simplify=z < TILE_MAX_ZOOM)
+        return raw, gzip.compress(raw, 5) if raw else b""
+
+    def tile(self, z: int, x: int, y: int) -> tuple[bytes, bytes]:
+        """(raw, gzip) of one tile; empty bytes for a tile outside the level or outside the zoom range."""
+        if not (TILE_MIN_ZOOM <= z <= TILE_MAX_ZOOM) or not (0 <= x < 1 << z and 0 <= y < 1 << z):
+            return b"", b""
+        key = (z, x, y)
+        if key in self._fixed:
+            return self._fixed[key]
+        if z <= PREBUILT_MAX_ZOOM:  # outside the extent
+            return b"", b""
+        with self._lock:
+            if key in self._lru:
+                self._lru.move_to_end(key)
+                return self._lru[key]
+        made = self._make(z, x, y)
+        with self._lock:
+            if key not in self._lru:
+                self._lru[key] = made
+                self._lru_bytes += len(made[0]) + len(made[1])
+                while self._lru_bytes > self.max_bytes:
+                    _, (r, g) = self._lru.popitem(last=False)
+                    self._lru_bytes -= len(r) + len(g)
+        return made
+
+    def cached(self, z: int, x: int, y: int) -> tuple[bytes, bytes] | None:
+        """The tile when it is answered from memory without work (prebuilt, cached, or empty), else None."""
+        if not (TILE_MIN_ZOOM <= z <= TILE_MAX_ZOOM) or z <= PREBUILT_MAX_ZOOM:
+            return self.tile(z, x, y)
+        with self._lock:
+            return self._lru.get((z, x, y))
+
+
+_TILES: dict[tuple, VectorTiles] = {}
+_TILES_LOCK = threading.Lock()
+
+
+def level_tiles(store: Store, level: str, vintage: int | None = None) -> VectorTiles:
+    """The vector tiles of ``level`` (latest vintage); made once per store file and version."""
+    path = Path(store.path).resolve()
+    key = (str(path), path.stat().st_mtime_ns, level, vintage)
+    with _TILES_LOCK:
+        if key not in _TILES:
+            gdf = store.geometries(level, vintage, crs=4326)
+            _TILES[key] = VectorTiles(gdf["code"].astype(str).tolist(), gdf.geometry.to_numpy())
+        return _TILES[key]

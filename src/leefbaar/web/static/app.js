@@ -353,32 +353,36 @@ function addContext(map) {
     state.updateLabels();
   });
 }
+// The map draws a level from its vector tiles (source "areas", source layer "areas", feature id = property
+// "code"): only the tiles in view are loaded, each generalised to its zoom. Feature state therefore names the
+// source layer: { source: "areas", sourceLayer: "areas", id: code }.
+const tileSource = (level) => ({ type: "vector", tiles: [`${location.origin}/api/tiles/${level}/{z}/{x}/{y}`], minzoom: 4, maxzoom: 11, promoteId: "code" });
 
 async function loadLevel(map, level) {
   if (state.mapLevel === level) return;
   for (const id of ["areas-fill", "areas-hover", "areas-selected", "context-line", "water-fill"]) if (map.getLayer(id)) map.removeLayer(id);
   for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
-  const fc = await topo(level);
-  map.addSource("areas", { type: "geojson", data: fc, promoteId: "code", tolerance: 0.3 });
-  map.addLayer({ id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } });
-  map.addLayer({ id: "areas-hover", type: "line", source: "areas", paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] });
-  map.addLayer({ id: "areas-selected", type: "line", source: "areas", paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] });
+  const src = { source: "areas", "source-layer": "areas" };
+  map.addSource("areas", tileSource(level));
+  map.addLayer({ id: "areas-fill", type: "fill", ...src, paint: { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } });
+  map.addLayer({ id: "areas-hover", type: "line", ...src, paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] });
+  map.addLayer({ id: "areas-selected", type: "line", ...src, paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] });
   map.once("idle", () => addContext(map));
   if (level !== "gemeente" && state.meta.levels.some((l) => l.id === "gemeente")) {
     // gemeente boundaries as context, added once the areas are drawn (not on the critical path)
-    map.once("idle", () => topo("gemeente").then((gm) => {
+    map.once("idle", () => {
       if (state.mapLevel !== level || map.getSource("context")) return;
-      map.addSource("context", { type: "geojson", data: gm, tolerance: 0.5 });
-      map.addLayer({ id: "context-line", type: "line", source: "context", paint: { "line-color": "#4d4d4d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.4, 10, 1.4], "line-opacity": 0.7 } }, "areas-hover");
-    }));
+      map.addSource("context", tileSource("gemeente"));
+      map.addLayer({ id: "context-line", type: "line", source: "context", "source-layer": "areas", paint: { "line-color": "#4d4d4d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.4, 10, 1.4], "line-opacity": 0.7 } }, "areas-hover");
+    });
   }
   state.mapLevel = level;
 }
 
 function paint(map, level, values) {
-  map.removeFeatureState({ source: "areas" });
+  map.removeFeatureState({ source: "areas", sourceLayer: "areas" });
   if (!values) { map.setPaintProperty("areas-fill", "fill-color", "#d9d9d9"); return; }
-  values.codes.forEach((code, i) => map.setFeatureState({ source: "areas", id: code }, { b: values.bins[i], v: values.values[i] }));
+  values.codes.forEach((code, i) => map.setFeatureState({ source: "areas", sourceLayer: "areas", id: code }, { b: values.bins[i], v: values.values[i] }));
   const match = ["match", ["coalesce", ["feature-state", "b"], -1]];
   values.legend.colors.forEach((c, i) => match.push(i, c));
   match.push(values.legend.no_data_color);
