@@ -26,6 +26,8 @@ cell-like codes (``E0974N4514``). Each step runs in its own subprocess with a ti
   polygons) - what ``leefbaar score`` uses; the later steps use the lattice;
 - ``score``: ``index.pipeline.build_scores`` without draws (fit on the sample, score every area-year) and
   ``write_scores``;
+- ``score_lite``: the same without the long ``contributions`` table, run only when ``score`` did not finish
+  (so that the analyses can still be measured);
 - ``draws``: ``build_scores`` with 1,000 Monte Carlo draws (includes the fit and the scoring; not written);
 - ``gap``: ``analysis.gap.GapAnalysis`` over the index scores (999 bootstrap resamples, resident weights,
   gemeente decomposition), as ``leefbaar monitor gap``;
@@ -51,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-STEPS = ("ingest", "queen", "score", "draws", "gap", "vulnerable", "lisa", "dashboard")
+STEPS = ("ingest", "queen", "score", "score_lite", "draws", "gap", "vulnerable", "lisa", "dashboard")
 YEAR0 = 2017
 TARGET_SAMPLE = 4070
 REAL_STORE = Path(os.environ.get("LEEFBAAR_BENCH_STORE", "/work/stores/leefbaar.duckdb"))
@@ -267,6 +269,23 @@ def step_score(folder: Path, years: list[int]) -> str:
     return f"{len(res.scores):,} scores, {len(res.contributions):,} contributions, fit on {res.model.n_fit_:,}"
 
 
+def step_score_lite(folder: Path, years: list[int]) -> str:
+    """``score`` without the long contributions table (run only when ``score`` did not finish), so that the
+    analyses can still be measured at this size; the difference from ``score`` is that table's cost."""
+    import pandas as pd
+
+    from leefbaar.index.spec import load_spec
+    from leefbaar.store.store import Store
+
+    pipeline = _patched_pipeline(folder)
+    pipeline._long_contributions = lambda *a, **k: pd.DataFrame(
+        columns=["spec", "level", "code", "year", "dimension", "indicator", "contribution"])
+    with Store.open(_store(folder), read_only=False) as st:
+        res = pipeline.build_scores(st, load_spec("default"), years, n_draws=0)
+        pipeline.write_scores(st, res, {"bench": "scale"})
+    return f"{len(res.scores):,} scores (no contributions)"
+
+
 def step_draws(folder: Path, years: list[int]) -> str:
     from leefbaar.index.spec import load_spec
     from leefbaar.store.store import Store
@@ -365,11 +384,11 @@ def step_generate(folder: Path, years: list[int]) -> str:
 
 
 def child(step: str, folder: Path, years: list[int]) -> None:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     note = globals()[f"step_{step}"](folder, years)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = _hwm_gb()
-    print(json.dumps({"step": step, "seconds": wall, "peak_gb": peak, "note": note}))
+    print(json.dumps({"step": step, "seconds": wall, "cpu": cpu, "peak_gb": peak, "note": note}))
 
 
 def run_step(step: str, folder: Path, years: list[int], timeout: float, mem_gb: float) -> dict:
@@ -406,19 +425,23 @@ def run_step(step: str, folder: Path, years: list[int], timeout: float, mem_gb: 
 
 def table(results: dict[int, dict], steps) -> str:
     sizes = sorted(results)
-    lines = ["step        " + "".join(f"{n:>22,}" for n in sizes) + "   k (time ~ N^k) between sizes"]
+    lines = ["wall s / CPU s (all threads) / peak RSS GB per step and number of areas; k from CPU s",
+             "step        " + "".join(f"{n:>30,}" for n in sizes) + "   k (CPU ~ N^k) between sizes"]
     for step in steps:
         cells, ks = [], []
         for a, n in enumerate(sizes):
             r = results[n].get(step)
             if r is None:
-                cells.append(f"{'-':>22}")
+                cells.append(f"{'-':>30}")
                 continue
             mark = "!" if r.get("failed") else ""
-            cells.append(f"{mark}{r['seconds']:>10.1f} s {r['peak_gb']:>6.2f} GB")
+            cpu = f"{r['cpu']:.1f}" if "cpu" in r else "?"
+            wall = mark + f"{r['seconds']:.1f}"
+            cells.append(f"{wall:>11} /{cpu:>8} /{r['peak_gb']:>6.2f} GB")
             prev = results[sizes[a - 1]].get(step) if a else None
-            if prev and not prev.get("failed") and not r.get("failed") and prev["seconds"] > 0:
-                ks.append(f"{math.log(r['seconds'] / prev['seconds']) / math.log(n / sizes[a - 1]):.2f}")
+            key = "cpu" if "cpu" in r and prev and "cpu" in prev else "seconds"
+            if prev and not prev.get("failed") and not r.get("failed") and prev[key] > 0:
+                ks.append(f"{math.log(r[key] / prev[key]) / math.log(n / sizes[a - 1]):.2f}")
         lines.append(f"{step:<12}" + "".join(cells) + "   " + " ".join(ks))
     lines.append("(! = did not complete: see the notes)")
     return "\n".join(lines)
@@ -456,6 +479,8 @@ def main() -> None:
                 if step not in ("generate", "ingest") and not _store(folder).exists():
                     res[step] = {"step": step, "seconds": 0.0, "peak_gb": 0.0, "note": "no store", "failed": True}
                     continue
+                if step == "score_lite" and not res.get("score", {}).get("failed", "score" not in res):
+                    continue  # only when the full scoring did not finish
                 res[step] = run_step(step, folder, years, args.timeout, args.mem_gb)
                 r = res[step]
                 print(f"{n:>9,} {step:<11} {r['seconds']:8.1f} s {r['peak_gb']:6.2f} GB  {r['note']}", flush=True)
