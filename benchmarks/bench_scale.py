@@ -129,7 +129,8 @@ def generate(n: int, years: list[int], data: Path, source: Path, folder: Path, s
     donor = np.concatenate([p[2] for p in parts])
     cell = np.char.add(np.char.add("E", np.char.zfill(cx.astype(str), 4)),
                        np.char.add("N", np.char.zfill(cy.astype(str), 4))).astype(object)
-    gm_of = gm.set_index("code")["gm"].reindex(codes).to_numpy(object)
+    gm_of = gm.set_index("code")["gm"].reindex(codes)
+    gm_of = gm_of.astype(object).where(gm_of.notna(), None).to_numpy(object)
     sample = np.zeros(n, dtype=bool)
     sample[rng.choice(n, size=min(TARGET_SAMPLE, n), replace=False)] = True
     folder.mkdir(parents=True, exist_ok=True)
@@ -476,7 +477,8 @@ def main() -> None:
                               BENCH_SCALE_DATA=str(args.data or ""))
             res = {}
             for step in ["generate", *steps]:
-                if step not in ("generate", "ingest") and not _store(folder).exists():
+                if res.get("generate", {}).get("failed") or (step not in ("generate", "ingest")
+                                                             and not _store(folder).exists()):
                     res[step] = {"step": step, "seconds": 0.0, "peak_gb": 0.0, "note": "no store", "failed": True}
                     continue
                 if step == "score_lite" and not res.get("score", {}).get("failed", "score" not in res):
