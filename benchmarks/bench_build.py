@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +45,7 @@ def main() -> None:
     found, _ = discover(data)
     csvs = [p for _, p in found if p.name.endswith((".csv", ".csv.gz"))]
     mb = sum(p.stat().st_size for _, p in found) / 1e6
+    runs = []
     for run in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             store = Path(tmp) / "bench.duckdb"
@@ -58,6 +60,12 @@ def main() -> None:
               f"{n_obs:,} observations = {n_obs / wall:,.0f} observations/s | baseline pandas.read_csv of the "
               f"{len(csvs)} CSV files: {base:.1f} s (CPU {base_cpu:.1f} s) | target: build < 20 s | load average "
               f"{load:.1f} before, {os.getloadavg()[0]:.1f} after")
+        runs.append((wall, cpu, base, base_cpu))
+    if len(runs) > 1:
+        med = [statistics.median(r[i] for r in runs) for i in range(4)]
+        print(f"median of {len(runs)}: build {med[0]:.1f} s (CPU {med[1]:.1f} s) | baseline read_csv {med[2]:.1f} s "
+              f"(CPU {med[3]:.1f} s) | first run CPU {runs[0][1]:.1f} s, repeats CPU "
+              f"{statistics.median(r[1] for r in runs[1:]):.1f} s")
 
 
 if __name__ == "__main__":

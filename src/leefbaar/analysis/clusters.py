@@ -94,7 +94,7 @@ def conditional_randomisation(z: np.ndarray, w: W, observed: np.ndarray, permuta
     card = np.diff(sp.indptr)
     kmax = int(card.max())
     rng = np.random.default_rng(seed)
-    perm = np.argsort(rng.random((permutations, n - 1)), axis=1)[:, :kmax]
+    perm = _first_of_permutations(rng, permutations, n - 1, kmax, chunk)
     scale = (n - 1) / (z * z).sum()
     larger = np.zeros(n, dtype=np.int64)
     for k in np.unique(card[card > 0]):
@@ -110,6 +110,23 @@ def conditional_randomisation(z: np.ndarray, w: W, observed: np.ndarray, permuta
     low = (permutations - larger) < larger
     larger[low] = permutations - larger[low]
     return (larger + 1.0) / (permutations + 1.0)
+
+
+def _first_of_permutations(rng: np.random.Generator, permutations: int, n: int, k: int, chunk: int) -> np.ndarray:
+    """The first ``k`` entries of ``permutations`` random permutations of ``range(n)``: the positions of the k
+    smallest of n uniform draws, in order (``argsort(rng.random((permutations, n)))[:, :k]``, the same stream).
+
+    Linear in n (a partial selection, not a full sort per permutation) and drawn in chunks of about ``chunk``
+    values, so that memory does not grow with permutations x n.
+    """
+    out = np.empty((permutations, k), dtype=np.int64)
+    step = max(1, chunk // max(n, 1))
+    for start in range(0, permutations, step):
+        r = rng.random((min(step, permutations - start), n))
+        part = np.argpartition(r, k - 1, axis=1)[:, :k] if k < n else np.argsort(r, axis=1)[:, :k]
+        order = np.argsort(np.take_along_axis(r, part, 1), axis=1, kind="stable")
+        out[start:start + len(r)] = np.take_along_axis(part, order, 1)
+    return out
 
 
 def local_moran(y: np.ndarray, w: W, permutations: int = 999, alpha: float = 0.05, seed: int = 12345,

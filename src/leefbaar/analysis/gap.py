@@ -31,13 +31,14 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from inequality.gini import Gini
-from inequality.theil import Theil, TheilD
+from inequality.theil import Theil
 
 from leefbaar.analysis.panel import Panel
 from leefbaar.analysis.weights import PopulationWeights
 from leefbaar.errors import StoreError
 
 HEADLINE = "p90_p10"
+BOOT_CHUNK = 4_000_000  # bootstrap values (resamples x areas) measured at once
 
 
 # -- measures (vectorised over rows: shape (..., n)) ----------------------------------------------------------
@@ -166,17 +167,24 @@ class GapAnalysis:
         b = None if self.below is None else self.below.reindex(index=self.codes, columns=self.years).fillna(
             False).to_numpy(bool)
         rng = np.random.default_rng(self.seed)
-        idx = rng.integers(0, n, size=(self.n_boot, n))
         from leefbaar.store.compute import requested_engine  # Ibis on first use (2 s of imports)
 
         engine = requested_engine(self.engine)
         point = _point_ibis(y, w, b, self.years, positive, engine) if engine else {}
-        boot = {}
-        for j, t in enumerate(self.years):
-            bj = None if b is None else b[:, j]
-            if not engine:
+        parts = {t: [] for t in self.years}
+        if not engine:
+            for j, t in enumerate(self.years):
+                bj = None if b is None else b[:, j]
                 point[t] = {k: v[0] for k, v in measures(y[:, j], w[:, j], bj, positive).items()}
-            boot[t] = measures(y[idx, j], w[idx, j], None if bj is None else bj[idx], positive)
+        # resamples in chunks of about BOOT_CHUNK values (the same random stream as one (n_boot, n) draw), so
+        # that memory stays flat however many areas there are
+        step = max(1, BOOT_CHUNK // n)
+        for start in range(0, self.n_boot, step):
+            idx = rng.integers(0, n, size=(min(step, self.n_boot - start), n))
+            for j, t in enumerate(self.years):
+                bj = None if b is None else b[:, j]
+                parts[t].append(measures(y[idx, j], w[idx, j], None if bj is None else bj[idx], positive))
+        boot = {t: {k: np.concatenate([p[k] for p in parts[t]]) for k in parts[t][0]} for t in self.years}
         alpha = (1 - self.level) / 2
         rows = []
         for t in self.years:
@@ -249,8 +257,8 @@ class GapAnalysis:
         rows = []
         for j, t in enumerate(self.years):
             y = wide[t].to_numpy()[ok]
-            d = TheilD(y, part)
-            total, between = float(np.ravel(d.T)[0]), float(np.ravel(d.bg)[0])
+            # unweighted: PySAL's TheilD formula, by one groupby (TheilD loops over the groups: areas x groups)
+            total, between = theil_decomposition(y, np.ones(len(y)), part)
             tw, bw = theil_decomposition(y, w[ok, j], part)
             rows.append((t, int(ok.sum()), len(np.unique(part)), total, between, total - between,
                          between / total, tw, bw, tw - bw, bw / tw if tw > 0 else np.nan))
