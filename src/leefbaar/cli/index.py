@@ -133,11 +133,14 @@ def validate(store: StoreOpt = None, out: OutOpt = Path("out/validate"), spec: S
     write_csv(oot, out, "out_of_time.csv")
     write_csv(corrections, out, "nowcast_correction.csv")
     (out / "validate.md").write_text(V.summary_markdown(cv, oot, corrections, lang), encoding="utf-8")
-    print_frame(cv.round(3), title="leave-gemeente-out CV", max_rows=100)
-    print_frame(oot[oot["target"] == "afw"].round(3), title="out-of-time, total (all targets in the CSV)",
-                max_rows=120)
-    print_frame(corrections.round(4), title="nowcast correction per pair of official years", max_rows=60)
-    console.print(f"written: {out}/cv.csv, out_of_time.csv, nowcast_correction.csv, validate.md")
+    _ = translator(lang)
+    print_frame(cv.round(3), title=_("leave-gemeente-out CV"), max_rows=100, lang=lang)
+    print_frame(oot[oot["target"] == "afw"].round(3), title=_("out-of-time, total (all targets in the CSV)"),
+                max_rows=120, lang=lang)
+    print_frame(corrections.round(4), title=_("nowcast correction per pair of official years"), max_rows=60,
+                lang=lang)
+    files = f"{out}/cv.csv, out_of_time.csv, nowcast_correction.csv, validate.md"
+    console.print(_("written: {files}", files=files))
 
 
 def audit(store: StoreOpt = None, out: OutOpt = Path("out/audit"), spec: SpecOpt = "default",
@@ -182,15 +185,16 @@ def engine_build(data: DataFileOpt, spec: EngineSpecOpt, out: OutOpt = Path("out
     top = result.level(h.depth)
     print_frame(top.sort_values(f"{h.codes(h.depth)[0]}_rank").round(3), max_rows=15,
                 title=f"{result.spec.name}: {h.level_name(h.depth)} ({len(result.units)} units)")
-    console.print(f"written: {len(written)} files in {out}")
+    console.print(translator(lang).ngettext("written: {n} file in {out}", "written: {n} files in {out}",
+                                            len(written), out=out))
 
 
 @engine_app.command("uncertainty")
 def engine_uncertainty(data: DataFileOpt, spec: EngineSpecOpt, out: OutOpt = Path("out/engine"),
                        meta: MetaOpt = None,
                        draws: Annotated[int | None, typer.Option(help="Model runs (default: the spec's).")] = None,
-                       seed: Annotated[int | None, typer.Option(help="Random seed (default: the spec's).")] = None
-                       ) -> None:
+                       seed: Annotated[int | None, typer.Option(help="Random seed (default: the spec's).")] = None,
+                       lang: LangOpt = "nl") -> None:
     """Uncertainty (score and rank distributions) and Sobol sensitivity of the spec's 'uncertainty' choices."""
     from dataclasses import replace
 
@@ -204,11 +208,13 @@ def engine_uncertainty(data: DataFileOpt, spec: EngineSpecOpt, out: OutOpt = Pat
     plan = replace(plan, draws=draws or plan.draws, seed=plan.seed if seed is None else seed)
     result = analyse(validate(read_table(data), sp, str(data)), sp, plan)
     written = result.write(out)
-    print_frame(result.sobol.round(3), title=f"Sobol indices ({len(result.draws)} runs), output: mean absolute "
-                                             "rank shift")
-    print_frame(result.scores.sort_values("rank").round(2), max_rows=15,
-                title="score and rank: median and 90 % interval (5 %-95 %)")
-    console.print(f"written: {', '.join(p.name for p in written)} in {out}")
+    _ = translator(check_lang(lang))
+    print_frame(result.sobol.round(3), title=_("Sobol indices ({n} runs), output: mean absolute rank shift",
+                                               n=_.integer(len(result.draws))), lang=lang)
+    print_frame(result.scores.sort_values("rank").round(2), max_rows=15, lang=lang,
+                title=_("score and rank: median and 90% interval (5%–95%)"))
+    files = f"{', '.join(p.name for p in written)} in {out}"
+    console.print(_("written: {files}", files=files))
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from scipy.stats import spearmanr
 from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
+from leefbaar.i18n import N_, translator
 from leefbaar.index.classes import classify_component, classify_total
 from leefbaar.index.model import LivabilityIndex
 from leefbaar.index.nowcast import NowcastCorrection
@@ -164,56 +165,38 @@ def out_of_time(spec, panel: pd.DataFrame, pairs, official: pd.DataFrame | None 
     return pd.DataFrame(rows), correction.pairs_.assign(model=model, fit_year=fit_year, used=used)
 
 
-TEXT = {
-    "nl": {"title": "Validatie tegen de officiële Leefbaarometer 3 (PC4)",
-           "cv": "Leave-gemeente-out kruisvalidatie, totaal (afw)",
-           "dims": "Kruisvalidatie per dimensie: R²",
-           "oot": "Buiten de tijd: model geschat op één jaar (fit_year), voorspeld voor latere jaren (totaal)",
-           "rev": "Nowcast-correctie per paar officiële jaren tot en met het schattingsjaar (used: gebruikt)",
-           "targets": "Doelen: R² ≥ 0,90 en Spearman ≥ 0,95 voor het totaal; Spearman van de verandering "
-                      "{fit}→{last} ≥ 0,7. Gehaald: R² {r2}, Spearman {sp}, verandering {chg}.",
-           "yes": "ja", "no": "nee",
-           "kinds": {"level": "niveau, model", "level_anchored": "niveau, verankerd",
-                     "level_nowcast": "niveau, nowcast", "change": "verandering, model",
-                     "change_nowcast": "verandering, nowcast"}},
-    "en": {"title": "Validation against the official Leefbaarometer 3 (PC4)",
-           "cv": "Leave-gemeente-out cross-validation, total (afw)",
-           "dims": "Cross-validation per dimension: R²",
-           "oot": "Out of time: model fitted on one year (fit_year), predicted for later years (total)",
-           "rev": "Nowcast correction per pair of official years up to the fit year (used: applied)",
-           "targets": "Targets: R² ≥ 0.90 and Spearman ≥ 0.95 for the total; Spearman of the change "
-                      "{fit}→{last} ≥ 0.7. Met: R² {r2}, Spearman {sp}, change {chg}.",
-           "yes": "yes", "no": "no",
-           "kinds": {"level": "level, model", "level_anchored": "level, anchored", "level_nowcast": "level, nowcast",
-                     "change": "change, model", "change_nowcast": "change, nowcast"}},
-}
+KINDS = {"level": N_("level, model"), "level_anchored": N_("level, anchored"), "level_nowcast": N_("level, nowcast"),
+         "change": N_("change, model"), "change_nowcast": N_("change, nowcast")}
+"""What an out-of-time row measures (``kind``), as shown."""
 
 
 def summary_markdown(cv: pd.DataFrame, oot: pd.DataFrame, corrections: pd.DataFrame, lang: str = "nl") -> str:
     """A short readable summary of ``cross_validate``, ``out_of_time`` (one or more fit years) and the nowcast
     corrections; the change target is judged on the first fit year and the last test year."""
-    t = TEXT["en" if lang == "en" else "nl"]
+    _ = translator(lang)
     fit = int(oot["fit_year"].min())
     last = int(oot.loc[oot["fit_year"] == fit, "year"].max())
     afw = cv[cv["target"] == "afw"]
     dims = cv.pivot_table(index=["model", "year"], columns="target", values="r2").reset_index()
     o = oot[oot["target"] == "afw"].copy()
-    o["kind"] = o["kind"].map(t["kinds"])
+    o["kind"] = o["kind"].map(lambda k: _(KINDS[k]) if k in KINDS else k)
     index_cv = afw[afw["model"] == "index"]
     chg = oot.query("model == 'index' and target == 'afw' and fit_year == @fit and year == @last "
                     "and kind.str.startswith('change')")
-    yes = lambda ok: t["yes"] if ok else t["no"]  # noqa: E731
+    yes = lambda ok: _("yes") if ok else _("no")  # noqa: E731
     parts = [
-        f"# {t['title']}", "",
-        t["targets"].format(fit=fit, last=last, r2=yes((index_cv["r2"] >= 0.90).all()),
-                            sp=yes((index_cv["spearman"] >= 0.95).all()), chg=yes((chg["spearman"] >= 0.7).any())),
-        "", f"## {t['cv']}", "",
+        "# " + _("Validation against the official Leefbaarometer 3 (PC4)"), "",
+        _("Targets: R² ≥ {r2_min} and Spearman ≥ {sp_min} for the total; Spearman of the change {fit}→{last} ≥ "
+          "{chg_min}. Met: R² {r2}, Spearman {sp}, change {chg}.", r2_min=_.number(0.90, 2), sp_min=_.number(0.95, 2),
+          chg_min=_.number(0.7, 1), fit=fit, last=last, r2=yes((index_cv["r2"] >= 0.90).all()),
+          sp=yes((index_cv["spearman"] >= 0.95).all()), chg=yes((chg["spearman"] >= 0.7).any())),
+        "", "## " + _("Leave-gemeente-out cross-validation, total (afw)"), "",
         afw[["model", "year", "n", "r2", "spearman", "mae", "class_exact", "class_within1"]].round(3)
         .to_markdown(index=False),
-        "", f"## {t['dims']}", "", dims.round(3).to_markdown(index=False),
-        "", f"## {t['oot']}", "",
+        "", "## " + _("Cross-validation per dimension: R²"), "", dims.round(3).to_markdown(index=False),
+        "", "## " + _("Out of time: model fitted on one year (fit_year), predicted for later years (total)"), "",
         o[["model", "fit_year", "year", "kind", "n", "r2", "spearman", "mae"]].round(3).to_markdown(index=False),
-        "", f"## {t['rev']}", "",
+        "", "## " + _("Nowcast correction per pair of official years up to the fit year (used: applied)"), "",
         corrections.round(4).to_markdown(index=False), "",
     ]
     return "\n".join(parts)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.errors import InputError, SpecError
+from leefbaar.i18n import N_, translator
 from leefbaar.index.engine import ops
 from leefbaar.index.engine.spec import EngineSpec, parse_engine_spec
 
@@ -388,25 +389,27 @@ class IndexResult:
 
     def summary_markdown(self, lang: str = "nl", top: int = 10) -> str:
         """A short readable summary: the steps as recorded and the first ``top`` units of the top level."""
-        t = SUMMARY_TEXT["en" if lang == "en" else "nl"]
+        _ = translator(lang)
         h = self.spec.hierarchy
         code = h.codes(h.depth)[0]
         levels = ", ".join(f"{lv} {h.level_name(lv)} ({len(h.codes(lv))})" for lv in range(1, h.depth + 1))
-        lines = [f"# {t['title'].format(name=self.spec.name)}", "",
-                 t["intro"].format(units=len(self.units), all=self.record["data"]["units"], levels=levels,
-                                   sha=self.record["data"]["sha256"][:12]), "", f"## {t['steps']}", ""]
+        lines = ["# " + _("Index {name}", name=self.spec.name), "",
+                 _("{units} of {all} units; levels: {levels}. Data: SHA-256 {sha}… (in full in record.json, from "
+                   "which the build replays).", units=len(self.units), all=self.record["data"]["units"],
+                   levels=levels, sha=self.record["data"]["sha256"][:12]), "", "## " + _("Steps"), ""]
         for step in self.record["steps"]:
             params = {k: v for k, v in (step.get("params") or {}).items() if v not in (None, [], {})}
-            lines.append(f"- **{t['names'].get(step['step'], step['step'])}**: "
+            name = _(STEP_NAMES[step["step"]]) if step["step"] in STEP_NAMES else step["step"]
+            lines.append(f"- **{name}**: "
                          + ", ".join(f"`{k}: {v}`" for k, v in params.items()))
             if step["step"] == "treat" and step["details"]:
-                lines.append("  " + t["treated"] + ": " + ", ".join(
-                    f"{c} ({t['actions'].get(d['action'], d['action']).format(n=d['winsorised'])})"
-                    for c, d in step["details"].items()))
+                treated = {c: _(TREATMENTS[d["action"]], n=d["winsorised"]) if d["action"] in TREATMENTS
+                           else d["action"] for c, d in step["details"].items()}
+                lines.append("  " + _("treated") + ": " + ", ".join(f"{c} ({how})" for c, how in treated.items()))
             if step["step"] == "impute" and step["details"]["filled"]:
-                lines.append(f"  {t['filled']}: {sum(step['details']['filled'].values())}")
+                lines.append("  " + _("values imputed") + f": {_.integer(sum(step['details']['filled'].values()))}")
         table = self.level(h.depth).sort_values(f"{code}_rank").head(top)
-        lines += ["", f"## {t['top'].format(n=top, level=h.level_name(h.depth))}", "",
+        lines += ["", "## " + _("First {n} on {level}", n=top, level=h.level_name(h.depth)), "",
                   table.round(3).to_markdown(index=False), ""]
         return "\n".join(lines)
 
@@ -438,28 +441,12 @@ class IndexResult:
         return written
 
 
-SUMMARY_TEXT = {
-    "nl": {"title": "Index {name}",
-           "intro": "{units} van de {all} eenheden; niveaus: {levels}. Gegevens: SHA-256 {sha}… (volledig in "
-                    "record.json, waarmee de bouw opnieuw kan worden uitgevoerd).",
-           "steps": "Stappen", "treated": "behandeld", "filled": "aangevulde waarden",
-           "top": "Eerste {n} op {level}",
-           "actions": {"winsorise": "gewinsoriseerd, {n} punten", "log": "logaritme",
-                       "winsorise (still failing)": "gewinsoriseerd, {n} punten, nog scheef"},
-           "names": {"denominate": "delen door noemer", "screen": "selectie op beschikbaarheid",
-                     "impute": "aanvullen", "treat": "uitschieters", "normalise": "normaliseren",
-                     "weights": "gewichten", "aggregate": "aggregeren"}},
-    "en": {"title": "Index {name}",
-           "intro": "{units} of {all} units; levels: {levels}. Data: SHA-256 {sha}… (in full in record.json, "
-                    "from which the build replays).",
-           "steps": "Steps", "treated": "treated", "filled": "values imputed",
-           "top": "First {n} on {level}",
-           "actions": {"winsorise": "winsorised, {n} points", "log": "log",
-                       "winsorise (still failing)": "winsorised, {n} points, still skewed"},
-           "names": {"denominate": "denominate", "screen": "screen", "impute": "impute",
-                     "treat": "outliers", "normalise": "normalise", "weights": "weights",
-                     "aggregate": "aggregate"}},
-}
+STEP_NAMES = {"denominate": N_("denominate"), "screen": N_("screen"), "impute": N_("impute"), "treat": N_("outliers"),
+              "normalise": N_("normalise"), "weights": N_("weights"), "aggregate": N_("aggregate")}
+"""The build steps as named in the summary."""
+TREATMENTS = {"winsorise": N_("winsorised, {n} points"), "log": N_("log"),
+              "winsorise (still failing)": N_("winsorised, {n} points, still skewed")}
+"""Outlier treatments as named in the summary (``{n}``: points winsorised)."""
 
 
 def _json_default(v):
