@@ -163,5 +163,5 @@ def test_errors_are_one_line(store_file, monkeypatch, capsys):
     (["evaluate", "nprz", "--from", "2014", "--to", "2008"], LeefbaarError, "is after"),
 ])
 def test_bad_requests_raise_clear_errors(store_file, args, error, message):
-    result = CliRunner().invoke(app, [*args, "--store", str(store_file)], catch_exceptions=True)
+    result = CliRunner().invoke(app, [*args, "--store", str(store_file), "--lang", "en"], catch_exceptions=True)
     assert isinstance(result.exception, error) and message in str(result.exception)
