@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -40,6 +41,45 @@ def store_file(tmp_path_factory, data_dir) -> Path:
     path = tmp_path_factory.mktemp("store") / "leefbaar.duckdb"
     build(data_dir, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def scored_file(store_file, tmp_path_factory) -> Path:
+    """A copy of the session store with resolved programme areas and index scores for 2021 (modelled) and 2022
+    (official), as ``leefbaar run`` leaves them (once per session). Copy it (:func:`copy_store`) before writing."""
+    from typer.testing import CliRunner
+
+    from leefbaar.cli import app
+
+    base = tmp_path_factory.mktemp("scored")
+    path = base / "leefbaar.duckdb"
+    shutil.copy(store_file, path)
+    for args in (["resolve-areas", "--out", str(base / "resolved")],
+                 ["score", "--out", str(base / "index"), "--years", "2021-2022", "--draws", "20"]):
+        result = CliRunner().invoke(app, [*args, "--store", str(path)])
+        assert result.exit_code == 0, (args, result.output)
+    return path
+
+
+@pytest.fixture(scope="session")
+def evaluated_file(store_file, tmp_path_factory):
+    """(path, evaluation): a copy of the session store with the NPRZ evaluation recorded (99 permutations, 10
+    placebos: fast), once per session. Open it read-only."""
+    from leefbaar.evaluation.report import EvaluationConfig, evaluate, record
+
+    path = tmp_path_factory.mktemp("evaluated") / "leefbaar.duckdb"
+    shutil.copy(store_file, path)
+    with Store.open(path, read_only=False) as st:
+        ev = evaluate(st, "nprz", EvaluationConfig(n_permutations=99, n_placebos=10))
+        with st.transaction(), st.run("evaluate", {"programme": "nprz"}):
+            record(st, ev)
+    return path, ev
+
+
+def copy_store(source: Path, folder: Path) -> Path:
+    """A writable copy of the store file ``source`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(source, folder / "store.duckdb"))
 
 
 @pytest.fixture

@@ -34,18 +34,9 @@ if not VENDOR.exists():
 
 
 @pytest.fixture(scope="module")
-def evaluated_store(store_file, tmp_path_factory):
-    """A copy of the store with the NPRZ evaluation recorded (few permutations: fast), for the evaluation cards."""
-    from leefbaar.evaluation.report import EvaluationConfig, evaluate, record
-    from leefbaar.store.store import Store
-
-    path = tmp_path_factory.mktemp("evaluated") / "leefbaar.duckdb"
-    shutil.copy(store_file, path)
-    with Store.open(path, read_only=False) as st:
-        ev = evaluate(st, "nprz", EvaluationConfig(n_permutations=99, n_placebos=10))
-        with st.transaction(), st.run("evaluate", {"programme": "nprz"}):
-            record(st, ev)
-    return path
+def evaluated_store(evaluated_file):
+    """The session store with the NPRZ evaluation recorded, for the evaluation cards (served read-only)."""
+    return evaluated_file[0]
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from typer.testing import CliRunner
-
 from conftest import dashboard_server
-from leefbaar.cli import app as cli_app
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -30,15 +27,9 @@ if not VENDOR.exists():
 
 
 @pytest.fixture(scope="module")
-def scored(store_file, tmp_path_factory) -> Path:
-    """The session store with index scores for 2021 (a modelled year) and 2022, as in test_facts.py."""
-    base = tmp_path_factory.mktemp("map")
-    path = base / "store.duckdb"
-    shutil.copy(store_file, path)
-    r = CliRunner().invoke(cli_app, ["score", "--store", str(path), "--out", str(base / "index"), "--years",
-                                     "2021-2022", "--draws", "20"], catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    return path
+def scored(scored_file) -> Path:
+    """The session's scored store: index scores for 2021 (a modelled year) and 2022 (served read-only)."""
+    return scored_file
 
 
 @pytest.fixture(scope="module")

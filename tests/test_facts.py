@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import dashboard_server
+from conftest import copy_store, dashboard_server
 from leefbaar.cli import app as cli_app
 from leefbaar.facts import Facts, load_rules
 from leefbaar.store.store import Store
@@ -34,14 +34,10 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def scored(store_file, tmp_path_factory) -> Path:
-    """The session store with resolved programme areas and index scores for 2021 (modelled) and 2022."""
-    base = tmp_path_factory.mktemp("facts")
-    path = base / "store.duckdb"
-    shutil.copy(store_file, path)
-    run("resolve-areas", "--store", path, "--out", base / "resolved")
-    run("score", "--store", path, "--out", base / "index", "--years", "2021-2022", "--draws", "20")
-    return path
+def scored(scored_file, tmp_path_factory) -> Path:
+    """A copy of the session's scored store (resolved programme areas, index scores for 2021 (modelled) and
+    2022)."""
+    return copy_store(scored_file, tmp_path_factory.mktemp("facts"))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ each with the same ``--lang``.
 
 from __future__ import annotations
 
-import shutil
 import socket
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from conftest import copy_store
 from language import leaks
 from leefbaar.cli import app
 from leefbaar.errors import LeefbaarError
@@ -63,18 +63,10 @@ def outputs(store_file, tmp_path_factory) -> dict[tuple[str, str], tuple[str, st
 
 
 @pytest.fixture(scope="module")
-def scored(store_file, tmp_path_factory) -> Path:
-    """A copy of the session store with resolved programme areas (printed in both languages) and index scores
-    for 2021 (modelled) and 2022 (official), as ``leefbaar run`` leaves them."""
-    base = tmp_path_factory.mktemp("leaks")
-    path = base / "store.duckdb"
-    shutil.copy(store_file, path)
-    runner = CliRunner()
-    for args in (["resolve-areas", "--out", str(base / "resolved")],
-                 ["score", "--out", str(base / "index"), "--years", "2021-2022", "--draws", "20"]):
-        result = runner.invoke(app, [*args, "--store", str(path)])
-        assert result.exit_code == 0, (args, result.output)
-    return path
+def scored(scored_file, tmp_path_factory) -> Path:
+    """A copy of the session's scored store: resolved programme areas (printed in both languages below) and index
+    scores for 2021 (modelled) and 2022 (official), as ``leefbaar run`` leaves them."""
+    return copy_store(scored_file, tmp_path_factory.mktemp("leaks"))
 
 
 @pytest.fixture(scope="module")

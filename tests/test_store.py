@@ -156,4 +156,4 @@ def test_cli_show_and_indicators(store_file):
     out = subprocess.run([*run, "show", "PC4", "3072", "--year", "1990", "--store", str(store_file)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
-    assert out.stderr.strip().startswith("leefbaar: error: no observations for pc4 3072 in 1990")
+    assert out.stderr.strip().startswith("leefbaar: error: geen waarnemingen voor pc4 3072 in 1990")

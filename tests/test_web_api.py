@@ -135,6 +135,8 @@ def test_internal_errors_reveal_nothing(client, monkeypatch):
     monkeypatch.setattr(client.app.state.data, "search", boom)
     r = client.get("/api/search", params={"q": "x"})
     assert r.status_code == 500
+    assert r.json() == {"error": "internal_error", "detail": "interne fout"}  # Dutch unless ?lang=en
+    r = client.get("/api/search", params={"q": "y", "lang": "en"})
     assert r.json() == {"error": "internal_error", "detail": "internal error"}
     assert "secret" not in r.text and "Traceback" not in r.text
 
@@ -270,19 +272,9 @@ def test_perception_overview_and_area_state_the_analysis(client, store):
 
 
 @pytest.fixture(scope="module")
-def evaluated(store_file, tmp_path_factory):
-    """A copy of the store with the NPRZ evaluation recorded (few permutations: fast) and that evaluation."""
-    import shutil
-
-    from leefbaar.evaluation.report import EvaluationConfig, evaluate, record
-    from leefbaar.store.store import Store
-
-    path = tmp_path_factory.mktemp("evaluated") / "leefbaar.duckdb"
-    shutil.copy(store_file, path)
-    with Store.open(path, read_only=False) as st:
-        ev = evaluate(st, "nprz", EvaluationConfig(n_permutations=99, n_placebos=10))
-        with st.transaction(), st.run("evaluate", {"programme": "nprz"}):
-            record(st, ev)
+def evaluated(evaluated_file):
+    """A client over the session store with the NPRZ evaluation recorded, and that evaluation."""
+    path, ev = evaluated_file
     with TestClient(create_app(path, warm=False), raise_server_exceptions=False) as c:
         yield c, ev
 

@@ -18,6 +18,7 @@ import io
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -605,16 +606,23 @@ def print_pdf(html: Path, pdf: Path, footer: str = "") -> int:
     foot = ('<div style="font-size:7px;width:100%;padding:0 12mm;color:#555;display:flex;'
             'justify-content:space-between"><span>' + _escape(footer) + '</span><span><span class="pageNumber">'
             '</span>/<span class="totalPages"></span></span></div>')
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(html.resolve().as_uri(), wait_until="load")
-            page.pdf(path=str(pdf), format="A4", print_background=True, display_header_footer=True,
-                     header_template="<span></span>", footer_template=foot,
-                     margin={"top": "14mm", "bottom": "16mm", "left": "13mm", "right": "13mm"})
-        finally:
-            browser.close()
+
+    def render() -> None:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(html.resolve().as_uri(), wait_until="load")
+                page.pdf(path=str(pdf), format="A4", print_background=True, display_header_footer=True,
+                         header_template="<span></span>", footer_template=foot,
+                         margin={"top": "14mm", "bottom": "16mm", "left": "13mm", "right": "13mm"})
+            finally:
+                browser.close()
+
+    # in a thread of its own: Playwright's sync API refuses a thread that runs an event loop (a notebook, a web
+    # server, another Playwright session)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(render).result()
     return len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
 
 
