@@ -197,3 +197,30 @@ def test_audit_report_is_in_one_language(lang):
     text = report(tables, 2018, lang)
     assert not leaks(text, lang), leaks(text, lang)
     assert ("-0,40" in text) == (lang == "nl") and ("-0.40" in text) == (lang == "en")
+
+
+def test_dashboard_catalogue_is_complete():
+    """The dashboard's interface texts (web/static/i18n.js): the same keys in Dutch and English, none empty, the
+    same {placeholders}, and every key the pages ask for with t("...") present."""
+    import json
+    import re
+    import shutil
+    import subprocess
+
+    static = Path(__file__).resolve().parents[1] / "src" / "leefbaar" / "web" / "static"
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is needed to read the dashboard's catalogue (scripts/setup-web.sh installs the web bundle)")
+    out = subprocess.run([node, "--input-type=module", "-e",
+                          f"import {{ TEXT }} from {json.dumps((static / 'i18n.js').as_uri())};"
+                          "console.log(JSON.stringify(TEXT));"], capture_output=True, text=True, check=True)
+    text = json.loads(out.stdout)
+    assert set(text) == {"nl", "en"} and set(text["nl"]) == set(text["en"])
+    for key, nl in text["nl"].items():
+        en = text["en"][key]
+        assert nl.strip() and en.strip(), key
+        assert set(re.findall(r"\{(\w+)\}", nl)) == set(re.findall(r"\{(\w+)\}", en)), key
+    used = set()
+    for js in [static / "app.js", *sorted((static / "pages").glob("*.js"))]:
+        used |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']""", js.read_text(encoding="utf-8")))
+    assert not used - set(text["nl"]), sorted(used - set(text["nl"]))
