@@ -90,8 +90,8 @@ def store(store_file):
 
 @contextmanager
 def dashboard_server(store: Path, ready: bool = True, timeout: float = 300) -> Iterator[str]:
-    """``leefbaar serve`` (one worker) over ``store`` on a free local port; yields its base URL once it answers and,
-    with ``ready``, once its warm-up is done.
+    """``leefbaar serve`` (one worker, light warm-up: profiles, maps and tiles made on request) over ``store`` on a
+    free local port; yields its base URL once it answers and, with ``ready``, once its warm-up is done.
 
     One worker warming every PC4 profile can take minutes on a busy machine, hence the generous ``timeout`` (s).
     """
@@ -99,7 +99,8 @@ def dashboard_server(store: Path, ready: bool = True, timeout: float = 300) -> I
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
-                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), workers=1)", str(store), str(port)])
+                             "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), workers=1)", str(store), str(port)],
+                            env={**os.environ, "LEEFBAAR_WEB_WARM": "light"})
     base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + timeout
     while True:
         try:

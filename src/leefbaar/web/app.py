@@ -19,7 +19,10 @@ Serving under load (settings: arguments of ``create_app``/``serve``, or the envi
   half the queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
   ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
 - Start-up (``warm``) prepares the first level's boundaries, scores, profiles, maps and the analyses of the
-  gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``).
+  gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``), and the
+  national zooms of every level's vector tiles. ``LEEFBAAR_WEB_WARM=light`` prepares only the boundaries,
+  scores, search index, analyses and the first level's tiles (profiles, maps and other tiles are then made on
+  first request; the tests use it).
 - HEAD is answered like GET, without the body.
 """
 
@@ -642,6 +645,7 @@ def create_app(
     ready = threading.Event()
 
     def warm_up() -> None:
+        light = os.environ.get("LEEFBAAR_WEB_WARM", "full") == "light"
         try:
             for level in data.levels[:1]:
                 geometry(level)
@@ -650,6 +654,8 @@ def create_app(
                 data.gap_analysis(level)  # the analyses run once here, not in the first visitor's request
                 for year in data.score_years(level):
                     data.references(level, year, None)
+                if light:
+                    continue
                 for code in data.scores(level)["code"].unique():  # every profile answered from memory
                     area_body(level, str(code))
                 for year in data.score_years(level):  # and every score map
@@ -661,7 +667,8 @@ def create_app(
             if "gemeente" in data.levels:
                 geometry("gemeente")
             context_body()
-            for level in data.levels:  # the national views of the map's vector tiles (other levels on request)
+            # the national views of the vector tiles (light: of the first level and the gemeente context only)
+            for level in [lv for lv in data.levels[:1] + ["gemeente"] if lv in tile_levels] if light else data.levels:
                 tiles(level)
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
             log.warning("warm-up incomplete: %s", exc)
