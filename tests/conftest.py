@@ -21,6 +21,47 @@ from leefbaar.store.store import Store
 REPO = Path(__file__).resolve().parents[1]
 
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+"""Debian's chromium, which the browser tests drive through Playwright (never ``playwright install``)."""
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = REPO / "test-artifacts" / "screenshots"
+"""Where the browser tests write their screenshots (git-ignored)."""
+VENDOR = REPO / "src" / "leefbaar" / "web" / "static" / "vendor" / "maplibre-gl.mjs"
+
+
+def skip_without_browser() -> None:
+    """Skip the calling test module when chromium or the dashboard's front-end libraries are missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed: run scripts/setup-web.sh --test", allow_module_level=True)
+    if not VENDOR.exists():
+        pytest.skip("front-end libraries missing: run scripts/setup-web.sh", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless chromium for the module's pages."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh Dutch page at 1400x900; ``page.problems`` collects page errors and console errors."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="nl-NL")
+    pg = ctx.new_page()
+    problems: list[str] = []
+    pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    pg.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    pg.problems = problems
+    yield pg
+    ctx.close()
+
+
 def shared_data_dir() -> Path:
     """``$LEEFBAAR_DATA`` or ``../shared/data`` beside the repository (as in CI)."""
     env = os.environ.get("LEEFBAAR_DATA")

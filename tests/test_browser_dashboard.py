@@ -17,20 +17,11 @@ import pytest
 import shapely
 from PIL import Image
 
-from conftest import dashboard_server
+from conftest import SHOTS, dashboard_server, skip_without_browser
 from leefbaar.report.gemeente import build_report
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-VENDOR = Path(__file__).resolve().parents[1] / "src" / "leefbaar" / "web" / "static" / "vendor" / "maplibre-gl.mjs"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian chromium is not installed: run scripts/setup-web.sh --test", allow_module_level=True)
-if not VENDOR.exists():
-    pytest.skip("front-end libraries missing: run scripts/setup-web.sh", allow_module_level=True)
+skip_without_browser()
 
 
 @pytest.fixture(scope="module")
@@ -43,28 +34,6 @@ def evaluated_store(evaluated_file):
 def server(evaluated_store):
     with dashboard_server(evaluated_store) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="nl-NL")
-    pg = ctx.new_page()
-    problems: list[str] = []
-    pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    pg.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
-    pg.problems = problems
-    yield pg
-    ctx.close()
 
 
 def _shot(pg, name: str) -> Path:

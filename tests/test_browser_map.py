@@ -6,24 +6,14 @@ test-artifacts/screenshots/ (git-ignored), as in test_browser_dashboard.py.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import dashboard_server
+from conftest import SHOTS, dashboard_server, skip_without_browser
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-VENDOR = Path(__file__).resolve().parents[1] / "src" / "leefbaar" / "web" / "static" / "vendor" / "maplibre-gl.mjs"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian chromium is not installed: run scripts/setup-web.sh --test", allow_module_level=True)
-if not VENDOR.exists():
-    pytest.skip("front-end libraries missing: run scripts/setup-web.sh", allow_module_level=True)
+skip_without_browser()
 
 
 @pytest.fixture(scope="module")
@@ -38,28 +28,6 @@ def server(scored):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="nl-NL")
-    pg = ctx.new_page()
-    problems: list[str] = []
-    pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    pg.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
-    pg.problems = problems
-    yield pg
-    ctx.close()
-
-
 def _shot(pg, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -71,7 +39,8 @@ def _ready(pg, value: str) -> None:
 
 def test_change_map_with_chosen_base_year_marks_modelled(server, page):
     page.goto(f"{server}/map")
-    kinds = page.evaluate("fetch('/api/meta').then(r => r.json()).then(m => m.levels.find(l => l.id === 'pc4').year_kinds)")
+    kinds = page.evaluate("fetch('/api/meta').then(r => r.json())"
+                          ".then(m => m.levels.find(l => l.id === 'pc4').year_kinds)")
     modelled = max(int(y) for y, k in kinds.items() if k == "modelled")
     official = sorted(int(y) for y, k in kinds.items() if k == "official")
     base = [y for y in official if y < modelled][-2]  # not the default (previous) year
@@ -96,7 +65,8 @@ def test_change_map_with_chosen_base_year_marks_modelled(server, page):
     # between two official years the map is official; the chosen base year is kept
     last = official[-1]
     page.select_option("#f-year", str(last))
-    page.wait_for_function("y => document.getElementById('legend-title')?.textContent.includes(y)", arg=f"{base}–{last}")
+    page.wait_for_function("y => document.getElementById('legend-title')?.textContent.includes(y)",
+                           arg=f"{base}–{last}")
     assert page.locator("#f-base-year").input_value() == str(base)
     assert page.locator("#legend-title").get_attribute("data-kind") == "official"
     assert "gemodelleerd" not in page.locator("#legend-title").inner_text()
@@ -113,7 +83,8 @@ def test_class_legend_counts_add_up(server, page):
     assert counts == shown and sum(counts) > 3500
     # total, afw and klasse are one map: one control, old links land on it
     options = page.locator("#f-measure option").evaluate_all("os => os.map(o => o.value)")
-    assert "afw" not in options and "klasse" not in options and options[:6] == ["total", "won", "fys", "vrz", "soc", "onv"]
+    assert "afw" not in options and "klasse" not in options
+    assert options[:6] == ["total", "won", "fys", "vrz", "soc", "onv"]
     page.goto(f"{server}/map?level=pc4&measure=klasse&year=2022")
     _ready(page, "pc4:2022:total")
     assert not page.problems, page.problems
@@ -129,7 +100,8 @@ def test_gemeente_filter_on_the_map_table(server, page):
     rows = page.locator("#map-table tbody tr")
     names = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
     assert names and all("Rotterdam" in n for n in names)
-    n = page.evaluate("fetch('/api/names/pc4').then(r => r.json()).then(d => d.gemeente_codes.filter(g => g === 'GM0599').length)")
+    n = page.evaluate("fetch('/api/names/pc4').then(r => r.json())"
+                      ".then(d => d.gemeente_codes.filter(g => g === 'GM0599').length)")
     shown = int(page.locator("#map-table caption").inner_text().rsplit("(", 1)[1].rstrip(")").replace(".", ""))
     assert 0 < shown <= n and shown >= 0.9 * n
     href = page.locator("#map-table .downloads a").first.get_attribute("href")

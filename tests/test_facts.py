@@ -10,7 +10,6 @@ Vogelaar (krachtwijken) areas in the store's ``programme_areas``; 1071 (Amsterda
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import copy_store, dashboard_server
+from conftest import CHROMIUM, CHROMIUM_ARGS, VENDOR, copy_store, dashboard_server
 from leefbaar.cli import app as cli_app
 from leefbaar.facts import Facts, load_rules
 from leefbaar.store.store import Store
@@ -171,10 +170,6 @@ def test_explanation_parts_add_up_to_the_change_shown(scored, facts, api, code):
     assert ch["development_label"]["nl"]
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-VENDOR = Path(__file__).resolve().parents[1] / "src" / "leefbaar" / "web" / "static" / "vendor" / "maplibre-gl.mjs"
-
-
 @pytest.fixture(scope="module")
 def dashboard(scored):
     """The dashboard served over the scored store (own process, ephemeral port); answers before warm-up ends."""
@@ -189,7 +184,7 @@ def test_the_rendered_profile_states_the_same_facts(dashboard, facts):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(locale="nl-NL")
         for code in CODES:
             f = facts.score("pc4", code)
