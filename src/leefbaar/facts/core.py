@@ -42,7 +42,7 @@ def not_found(key: str, **values) -> NotFound:
     return told(NotFound(say(key, "en", **values)), key, **values)
 
 
-def _num(v) -> float | None:
+def json_number(v) -> float | None:
     """A JSON-safe float at full precision (None for missing), so that explanations add up exactly."""
     try:
         f = float(v)
@@ -52,7 +52,7 @@ def _num(v) -> float | None:
 
 
 def _int(v) -> int | None:
-    f = _num(v)
+    f = json_number(v)
     return None if f is None else int(f)
 
 
@@ -270,11 +270,11 @@ class Facts:
         k = _int(r["klasse"])
         official = r["kind"] == "official"
         small = bool(r["small"])
-        interval = None if official or _num(r["total_lo"]) is None else {
-            "level": self.interval_level, "lo": _num(r["total_lo"]), "hi": _num(r["total_hi"]),
+        interval = None if official or json_number(r["total_lo"]) is None else {
+            "level": self.interval_level, "lo": json_number(r["total_lo"]), "hi": json_number(r["total_hi"]),
             "text": both("interval", level=self.interval_level, lo="{lo}", hi="{hi}")}
         return {
-            "year": int(r["year"]), "total": _num(r["total"]), "afw": _num(r["afw"]), "kind": r["kind"],
+            "year": int(r["year"]), "total": json_number(r["total"]), "afw": json_number(r["afw"]), "kind": r["kind"],
             "kind_label": self.kind_label(r["kind"]), "klasse": k, "classed": k is not None,
             "klasse_label_nl": self.scheme.total_labels_nl[k - 1] if k else None,
             "klasse_label_en": self.scheme.total_labels_en[k - 1] if k else None,
@@ -285,9 +285,9 @@ class Facts:
             "total_lo": None if interval is None else interval["lo"],
             "total_hi": None if interval is None else interval["hi"],
             "rank_lo": _int(r["rank_lo"]), "rank_hi": _int(r["rank_hi"]),
-            "p_class_differs": None if official or small else _num(r["p_class_differs"]),
+            "p_class_differs": None if official or small else json_number(r["p_class_differs"]),
             "residents": _int(r["residents"]), "dwellings": _int(r["dwellings"]),
-            **{d: _num(r[d]) for d in DIMENSIONS}}
+            **{d: json_number(r[d]) for d in DIMENSIONS}}
 
     def _series_rows(self, level: str) -> _Rows:
         """Score facts of every area of ``level``, made per code on first use."""
@@ -392,7 +392,7 @@ class Facts:
             share = r.share_confident if r.member else r.share
             item = {"programme": r.programme, "name": {lg: self.programme_name(r.programme, lg) for lg in
                                                        ("nl", "en")},
-                    "share": _num(share), "confidence": r.confidence, "first_post_year": _int(r.first_post_year)}
+                    "share": json_number(share), "confidence": r.confidence, "first_post_year": _int(r.first_post_year)}
             pct = int(round(100 * (share or 0))) if round(100 * (share or 0)) >= 1 or not share else "<1"
             key = "membership.member" if r.member else "membership.touched"
             item["text"] = {lg: say(key, lg, programme=item["name"][lg], share=pct,

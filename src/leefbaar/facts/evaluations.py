@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import numpy as np
 import pandas as pd
 
 from leefbaar.evaluation.report import MIN_TREATED_CLUSTERS, PRETREND_ALPHA, EvaluationConfig
+from leefbaar.facts.core import json_number
 from leefbaar.facts.rules import LANGS, say
 from leefbaar.i18n import _catalogue, fmt_integer, fmt_number, fmt_signed, translator
 
@@ -24,14 +24,6 @@ ALPHA = EvaluationConfig().alpha
 HEADLINE = ("matched_did", "permutation")
 PRETRENDS = ("pretrend_holdout", "event_study_pretrend")
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-def _num(v) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if np.isfinite(f) else None
 
 
 @cache
@@ -78,9 +70,9 @@ def translate_note(note: str, lang: str) -> list[str]:
 
 def _estimate(r: pd.Series) -> dict:
     return {"method": r["method"], "inference": r["inference"], "estimand": r["estimand"],
-            "estimate": _num(r["estimate"]), "lo": _num(r["ci_low"]), "hi": _num(r["ci_high"]),
-            "p_value": _num(r["p_value"]), "status": r["status"],
-            "level": int(round(100 * (1 - ALPHA))) if _num(r["ci_low"]) is not None else None}
+            "estimate": json_number(r["estimate"]), "lo": json_number(r["ci_low"]), "hi": json_number(r["ci_high"]),
+            "p_value": json_number(r["p_value"]), "status": r["status"],
+            "level": int(round(100 * (1 - ALPHA))) if json_number(r["ci_low"]) is not None else None}
 
 
 def conclusion(rows: pd.DataFrame) -> tuple[str, float | None]:
@@ -88,13 +80,13 @@ def conclusion(rows: pd.DataFrame) -> tuple[str, float | None]:
     ``leefbaar.evaluation.report.Evaluation.conclusion``)."""
     main = rows[(rows["method"] == HEADLINE[0]) & ~rows["diagnostic"].astype(bool)]
     perm = main[main["inference"] == HEADLINE[1]]
-    if perm.empty or (main["status"] == "withheld").any() or _num(perm["p_value"].iloc[0]) is None:
+    if perm.empty or (main["status"] == "withheld").any() or json_number(perm["p_value"].iloc[0]) is None:
         return "withheld", None
     p = float(perm["p_value"].iloc[0])
     clustered = main[main["inference"] != HEADLINE[1]]
     if len(clustered):
         c = clustered.iloc[0]
-        n_cl, pc = _num(c.get("n_treated_clusters")), _num(c["p_value"])
+        n_cl, pc = json_number(c.get("n_treated_clusters")), json_number(c["p_value"])
         if n_cl is not None and n_cl >= MIN_TREATED_CLUSTERS and pc is not None and (pc < ALPHA) != (p < ALPHA):
             return "uncertain", p
     return ("effect" if p < ALPHA else "no_effect"), p
@@ -117,7 +109,7 @@ def evaluation_cards(facts) -> list[dict]:
         verdict = {lg: say(f"evaluation.{key}", lg, reasons="; ".join(reasons[lg]),
                            p=fmt_number(p, lg, 3) if p is not None else "–") for lg in LANGS}
         warnings = {lg: [] for lg in LANGS}
-        n_cl = _num(head.get("n_treated_clusters"))
+        n_cl = json_number(head.get("n_treated_clusters"))
         if n_cl is not None and n_cl < MIN_TREATED_CLUSTERS:
             msg = ("the treated areas lie in {n} gemeente: the clustered interval is unreliable, the permutation "
                    "interval leads") if n_cl == 1 else ("the treated areas lie in {n} gemeenten: the clustered "
@@ -125,10 +117,11 @@ def evaluation_cards(facts) -> list[dict]:
             warnings = {lg: [translator(lg)(msg, n=fmt_integer(n_cl, lg))] for lg in LANGS}
         pretrend = []
         for r in rows[rows["method"].isin(PRETRENDS)].to_dict("records"):
-            pv = _num(r["p_value"])
+            pv = json_number(r["p_value"])
             period = r["estimand"].removeprefix("placebo change ").replace("->", "–") \
                 if r["method"] == "pretrend_holdout" else None
-            pretrend.append({"test": r["method"], "period": period, "estimate": _num(r["estimate"]), "p_value": pv,
+            pretrend.append({"test": r["method"], "period": period, "estimate": json_number(r["estimate"]),
+                             "p_value": pv,
                              "passed": None if pv is None else pv >= PRETREND_ALPHA, "alpha": PRETREND_ALPHA})
         members = facts.programme_members(prog)
         labels = facts.labels("pc4")
@@ -140,8 +133,8 @@ def evaluation_cards(facts) -> list[dict]:
             "headline": None if key == "withheld" else _estimate(head),
             "estimates": [_estimate(r) for _, r in rows[~rows["diagnostic"]].iterrows()],
             "pretrend": pretrend,
-            "n_treated": None if _num(head.get("n_treated")) is None else int(head["n_treated"]),
-            "n_references": None if _num(head.get("n_references")) is None else int(head["n_references"]),
+            "n_treated": None if json_number(head.get("n_treated")) is None else int(head["n_treated"]),
+            "n_references": None if json_number(head.get("n_references")) is None else int(head["n_references"]),
             "n_treated_clusters": None if n_cl is None else int(n_cl),
             "areas": [{"level": "pc4", "code": c, "label": str(labels.get(c, c))} for c in members],
             "membership": {lg: say("membership.count.one" if len(members) == 1 else "membership.count", lg,

@@ -11,23 +11,15 @@ from __future__ import annotations
 
 from functools import cached_property
 
-import numpy as np
 import pandas as pd
 
 from leefbaar.analysis.perception import LBM_PAIRS, lbm_comparison, perception_gaps
 from leefbaar.analysis.wijkprofiel import DIMENSIONS, NEIGHBOURHOOD_TYPES, wijkprofiel_areas, wijkprofiel_frame
 from leefbaar.errors import StoreError
+from leefbaar.facts.core import json_number
 from leefbaar.facts.rules import LANGS, say, told
 from leefbaar.i18n import fmt_integer, fmt_number
 from leefbaar.index.classes import load_scheme
-
-
-def _num(v) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if np.isfinite(f) else None
 
 
 def _text(v) -> str | None:
@@ -89,11 +81,12 @@ class Perception:
     def _row(self, r) -> dict:
         return {"code": r.code, "name": r.name, "area_type": r.area_type, "year": int(r.year),
                 "dimension": r.dimension, "label": self._labels(r.dimension),
-                "subjective": _num(r.subjective), "objective": _num(r.objective), "gap": _num(r.gap),
-                "gap_residual": _num(r.gap_residual), "rank": None if pd.isna(r.rank) else int(r.rank),
-                "judgement": None if _num(r.gap) is None else "equal" if round(r.gap) == 0 else
+                "subjective": json_number(r.subjective), "objective": json_number(r.objective),
+                "gap": json_number(r.gap),
+                "gap_residual": json_number(r.gap_residual), "rank": None if pd.isna(r.rank) else int(r.rank),
+                "judgement": None if json_number(r.gap) is None else "equal" if round(r.gap) == 0 else
                 "worse" if r.gap < 0 else "better",
-                "text": None if _num(r.gap) is None else self._gap_text(r.name, r.dimension, int(r.year), r.gap)}
+                "text": None if json_number(r.gap) is None else self._gap_text(r.name, r.dimension, int(r.year), r.gap)}
 
     # -- answers -------------------------------------------------------------------------------------
     def overview(self, edition: int | None = None, top: int = 10) -> dict:
@@ -115,8 +108,8 @@ class Perception:
         have = set(idx.loc[idx["gap"].notna(), "code"])
         stats = []
         if self.lbm is not None:
-            stats = [{"wijkprofiel": r.wijkprofiel, "lbm": r.lbm, "n": int(r.n), "pearson_r": _num(r.pearson_r),
-                      "spearman_rho": _num(r.spearman_rho)} for r in self.lbm.stats.itertuples()]
+            stats = [{"wijkprofiel": r.wijkprofiel, "lbm": r.lbm, "n": int(r.n), "pearson_r": json_number(r.pearson_r),
+                      "spearman_rho": json_number(r.spearman_rho)} for r in self.lbm.stats.itertuples()]
         return {
             "editions": self.editions, "edition": edition,
             "dimensions": [{"id": d.key, "index": d.index, "label": self._labels(d.key)} for d in DIMENSIONS],
@@ -158,8 +151,9 @@ class Perception:
                 "relation": _text(a.get("relation")), "wijk_code": _text(a.get("wijk_code"))}
         return {"area": area, "indices": rows,
                 "themes": [{"year": int(r.year), "dimension": r.dimension, "theme": r.theme,
-                            "label": {"nl": r.label_nl, "en": r.label_en}, "subjective": _num(r.subjective),
-                            "objective": _num(r.objective), "gap": _num(r.gap)} for r in themes.itertuples()],
+                            "label": {"nl": r.label_nl, "en": r.label_en}, "subjective": json_number(r.subjective),
+                            "objective": json_number(r.objective), "gap": json_number(r.gap)}
+                           for r in themes.itertuples()],
                 **self._buurten(code, a)}
 
     def _buurten(self, code: str, a: pd.Series) -> dict:
@@ -173,15 +167,15 @@ class Perception:
         labels = {"nl": self.scheme.total_labels_nl, "en": self.scheme.total_labels_en}
         for c in cbs:
             r = by_code.get(c, {})
-            afw = _num(r.get("lbm_afw"))
-            k = _num(r.get("lbm_klasse"))
+            afw = json_number(r.get("lbm_afw"))
+            k = json_number(r.get("lbm_klasse"))
             k = int(k) if k is not None else None
             out["buurten"].append({
                 "code": c, "name": names.get(c), "year": year, "afw": afw,
                 "total": None if afw is None else self.scheme.reference + afw, "klasse": k,
                 "klasse_label": None if k is None else {lg: labels[lg][k - 1] for lg in LANGS},
-                "residents": None if _num(r.get("inwoner")) is None else int(r["inwoner"]),
-                **{d: _num(r.get(f"lbm_{d}")) for d in LBM_DIMENSIONS}})
+                "residents": None if json_number(r.get("inwoner")) is None else int(r["inwoner"]),
+                **{d: json_number(r.get(f"lbm_{d}")) for d in LBM_DIMENSIONS}})
         out["lbm_year"] = year
         scored = sum(b["afw"] is not None for b in out["buurten"])
         out["link_text"] = {lg: say("perception.link", lg, n=fmt_integer(len(cbs), lg),
@@ -192,7 +186,7 @@ class Perception:
                 h = hit.iloc[0]
                 pair = LBM_PAIRS[0]
                 out["safety"] = {"edition": self.lbm.edition, "lbm_year": self.lbm.lbm_year, "index": pair[0],
-                                 "dimension": pair[1], "vi": _num(h["VI"]), "onv": _num(h["onv"]),
-                                 "residual": _num(h["vi_residual"]), "rank_vi": int(h["rank_vi"]),
+                                 "dimension": pair[1], "vi": json_number(h["VI"]), "onv": json_number(h["onv"]),
+                                 "residual": json_number(h["vi_residual"]), "rank_vi": int(h["rank_vi"]),
                                  "rank_onv": int(h["rank_onv"]), "n": len(self.lbm.areas)}
         return out
