@@ -227,3 +227,13 @@ def test_segregation_view_for_the_facts_layer(store):
     assert v["decomposition"]["spatial"] + v["decomposition"]["compositional"] == pytest.approx(c["change"],
                                                                                                 abs=1e-9)
     assert "Rotterdam" in v["text"] and "wordt" in v["text"]
+
+
+def test_gemeente_without_areas_is_a_clear_error(store):
+    """A gemeente that has no PC4 area in the store's boundaries (Aalburg, merged in 2019) is refused by name,
+    not a StopIteration from an empty contiguity."""
+    from leefbaar.analysis.segregation import segregation_view
+    from leefbaar.errors import StoreError
+
+    with pytest.raises(StoreError, match="GM0738"):
+        segregation_view(store, "GM0738", "income", permutations=19, bootstrap=19)

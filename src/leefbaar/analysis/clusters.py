@@ -44,10 +44,16 @@ class Contiguity:
     """Queen contiguity between all areas with a boundary (binary), and a point inside each area.
 
     ``weights(codes)`` gives the row-standardised weights over a subset of areas with islands joined.
+    ``queen`` is None when no area has a boundary (e.g. a gemeente that no longer exists in the boundaries).
     """
 
-    queen: W
+    queen: W | None
     points: pd.DataFrame
+
+    @property
+    def codes(self) -> set[str]:
+        """The codes of the areas with a boundary."""
+        return set(self.points.index)
 
     def weights(self, codes: pd.Index | list[str]) -> tuple[W, list[str]]:
         """Row-standardised weights over ``codes`` (those with a boundary, sorted), and the islands joined.
@@ -55,7 +61,7 @@ class Contiguity:
         An area with no neighbour among ``codes`` (a real island, or one whose neighbours have no value) is
         joined to its nearest area by distance between interior points, both ways.
         """
-        keep = sorted(set(map(str, codes)) & set(self.queen.id_order))
+        keep = sorted(set(map(str, codes)) & self.codes)
         if len(keep) < 3:
             raise StoreError(f"only {len(keep)} areas have a boundary; contiguity needs at least 3")
         w = self.queen if len(keep) == self.queen.n else w_subset(self.queen, keep, silence_warnings=True)
@@ -72,6 +78,8 @@ class Contiguity:
 def contiguity(geoms: gpd.GeoDataFrame) -> Contiguity:
     """Queen contiguity (shared edge or corner) of the areas in ``geoms`` (columns ``code``, ``geometry``)."""
     geo = geoms.drop_duplicates("code").sort_values("code").reset_index(drop=True)
+    if geo.empty:
+        return Contiguity(None, pd.DataFrame({"x": [], "y": []}, index=pd.Index([], dtype=str)))
     queen = Queen.from_dataframe(geo, ids=geo["code"].astype(str).tolist(), silence_warnings=True)
     pts = geo.geometry.representative_point()
     points = pd.DataFrame({"x": pts.x.to_numpy(), "y": pts.y.to_numpy()}, index=geo["code"].astype(str))

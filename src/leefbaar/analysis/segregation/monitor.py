@@ -133,9 +133,13 @@ class Segregation:
                 changes += ch
                 decomp += de
                 local += lo
-            ranks.append(self._ranking(gs, pd.DataFrame(levels)))
+            if levels:
+                ranks.append(self._ranking(gs, pd.DataFrame(levels)))
         if not self.sets:
             raise StoreError(f"the store holds none of the {self.dimension} groups at level {self.level}")
+        if not levels:
+            asked = ", ".join(self.gemeenten or [])
+            raise StoreError(f"no {self.level} area of {asked} has {self.dimension} group counts in the store")
         self.levels = pd.DataFrame(levels)
         self.changes = pd.DataFrame(changes)
         self.decomposition = pd.DataFrame(decomp)
@@ -186,7 +190,7 @@ class Segregation:
         frame = frame.sort_values("code")
         codes = frame["code"].astype(str).to_numpy()
         edges = None
-        inside = [c for c in codes if c in set(cont.queen.id_order)]
+        inside = [c for c in codes if c in cont.codes]
         if len(inside) >= 3:
             with warnings.catch_warnings():  # libpysal's KNN warns that joined islands leave components apart
                 warnings.simplefilter("ignore", UserWarning)
