@@ -257,7 +257,7 @@ def test_error_messages_follow_the_language(tmp_path, args):
     assert texts["nl"] != texts["en"]
 
 
-@pytest.mark.parametrize("args", [["export", "ranking", "--format", "pdf"], ["export", "map", "--measure", "x"],
+@pytest.mark.parametrize("args", [["export", "ranking", "--format", "pdf"], ["export", "map", "--format", "shp"],
                                   ["evaluate", "nprz", "--match", "bogus"], ["evaluate", "nprz", "--from", "2020",
                                                                                "--to", "2010"]])
 def test_option_errors_follow_the_language(tmp_path, args):

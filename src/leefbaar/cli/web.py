@@ -84,8 +84,9 @@ def export(
     store: StoreOpt = None,
     level: Annotated[str, typer.Option("--level", help="pc4, buurt, wijk or gemeente.")] = "pc4",
     year: Annotated[int | None, typer.Option("--year", help="Year (default: the latest official year).")] = None,
-    measure: Annotated[str, typer.Option("--measure", help="total, afw, won, fys, vrz, soc, onv, klasse, "
-                                                           "change or indicator (map only).")] = "total",
+    measure: Annotated[str, typer.Option("--measure", help="total, afw, a dimension of the index "
+                                                           "(Leefbaarometer: won, fys, vrz, soc, onv), klasse, change "
+                                                           "or indicator (map only).")] = "total",
     indicator: Annotated[str | None, typer.Option("--indicator", help="Indicator id for --measure "
                                                                       "indicator.")] = None,
     gemeente: Annotated[str | None, typer.Option("--gemeente", help="Only this gemeente (code GM0599 or name "
@@ -97,7 +98,7 @@ def export(
     import pandas as pd
 
     from leefbaar.report import exports
-    from leefbaar.report.data import MEASURES, DashboardData
+    from leefbaar.report.data import DashboardData
     from leefbaar.store.store import Store
 
     _ = translator(lang)
@@ -105,11 +106,11 @@ def export(
         raise InputError("--format", _("{format} is not available for {table}; use {choices}", format=repr(fmt),
                                        table=table.value,
                                        choices="csv, xlsx, gpkg" if table == ExportTable.map else "csv, xlsx"))
-    if measure not in MEASURES:
-        raise InputError("--measure", _("unknown measure {measure}; use one of {choices}", measure=repr(measure),
-                                        choices=", ".join(MEASURES)))
     with Store.open(resolve_store(store)) as st:
         data = DashboardData(st)
+        if measure not in data.measures():
+            raise InputError("--measure", _("unknown measure {measure}; use one of {choices}", measure=repr(measure),
+                                            choices=", ".join(data.measures())))
         gemeente = data.facts.gemeente_code(gemeente) if gemeente else None
         year = year if year is not None else data.facts.default_year(level)
         name = f"leefbaar_{table.value}_{level}" + (f"_{year}" if year and table != ExportTable.gap else "")

@@ -17,19 +17,15 @@ import pandas as pd
 from leefbaar.errors import InputError, StoreError
 from leefbaar.facts import explain as ex
 from leefbaar.facts.areas import AreaSearch, area_table
+from leefbaar.facts.dimensions import LBM_LABELS, dimensions
 from leefbaar.facts.membership import membership_table
 from leefbaar.facts.rules import both, load_rules, say, told
 from leefbaar.facts.series import DIMENSIONS, apply_rules, counts_by_year, default_year, raw_scores, year_kinds
 from leefbaar.index.classes import load_scheme
 
 LEVELS = ("pc4", "buurt", "wijk", "gemeente")
-DIMENSION_LABELS = {
-    "won": {"nl": "Woningvoorraad", "en": "Housing stock"},
-    "fys": {"nl": "Fysieke omgeving", "en": "Physical environment"},
-    "vrz": {"nl": "Voorzieningen", "en": "Amenities"},
-    "soc": {"nl": "Sociale samenhang", "en": "Social cohesion"},
-    "onv": {"nl": "Overlast en onveiligheid", "en": "Nuisance and insecurity"},
-}
+DIMENSION_LABELS = LBM_LABELS
+"""Labels of the five Leefbaarometer dimensions (any spec's: ``Facts.dimensions``)."""
 
 
 class NotFound(StoreError):
@@ -115,6 +111,20 @@ class Facts:
             return None
         specs = self.sql("SELECT spec FROM scores GROUP BY spec ORDER BY count(*) DESC, spec")["spec"].tolist()
         return None if not specs else "default" if "default" in specs else str(specs[0])
+
+    @cached_property
+    def dimensions(self) -> list[dict]:
+        """The dimensions of the spec shown, in display order: ``[{code, label: {nl, en}}]``, whatever they are
+        called (``facts.dimensions``)."""
+        return dimensions(self)
+
+    @cached_property
+    def dimension_codes(self) -> tuple[str, ...]:
+        return tuple(d["code"] for d in self.dimensions)
+
+    def dimension_label(self, code: str, lang: str) -> str:
+        """The label of a dimension of the spec shown (its code when it has none)."""
+        return next((d["label"][lang] for d in self.dimensions if d["code"] == code), code)
 
     @property
     def interval_level(self) -> int:
@@ -232,7 +242,8 @@ class Facts:
         """Score series of ``level`` with kind, interval, class/rank under the small-area rule; cached."""
         with self._lock:
             if level not in self._scores:
-                raw = raw_scores(self.sql, self.tables, self.spec, level, self.scheme.reference)
+                raw = raw_scores(self.sql, self.tables, self.spec, level, self.scheme.reference,
+                                 self.dimension_codes)
                 self._scores[level] = apply_rules(raw, counts_by_year(self.sql, level, self.rules), self.rules)
             return self._scores[level]
 
@@ -287,7 +298,7 @@ class Facts:
             "rank_lo": _int(r["rank_lo"]), "rank_hi": _int(r["rank_hi"]),
             "p_class_differs": None if official or small else json_number(r["p_class_differs"]),
             "residents": _int(r["residents"]), "dwellings": _int(r["dwellings"]),
-            **{d: json_number(r[d]) for d in DIMENSIONS}}
+            **{d: json_number(r[d]) for d in (*DIMENSIONS, *self.dimension_codes) if d in r}}
 
     def _series_rows(self, level: str) -> _Rows:
         """Score facts of every area of ``level``, made per code on first use."""
@@ -340,8 +351,9 @@ class Facts:
             sc = sc[sc["year"].isin(self.official_years(level)) & (sc["kind"] == "official")]
         if sc.empty:
             raise StoreError(f"no {'official ' if official_only else ''}scores at level {level!r} in the store")
-        frame = sc[["code", "year", "total", "afw", *DIMENSIONS, "kind"]].reset_index(drop=True)
-        comps = [d for d in DIMENSIONS if frame[d].notna().any()]
+        dims = [d for d in self.dimension_codes if d in sc.columns]
+        frame = sc[["code", "year", "total", "afw", *dims, "kind"]].reset_index(drop=True)
+        comps = [d for d in dims if frame[d].notna().any()]
         label = f"leefbaar {self.spec}" if self.spec else "Leefbaarometer 3"
         kinds = "officiële jaren | official years" if official_only else "alle jaren | all years"
         return Panel(frame, level, "index" if self.spec else "official", label, "score", 1, comps, None,
@@ -469,8 +481,8 @@ class Facts:
         items, by = self._contribution_parts(level, code, y0, y1), "indicator"
         if items is None:
             by = "dimension"
-            items = [(d, d, rows[y1][d] - rows[y0][d]) for d in DIMENSIONS
-                     if rows[y1][d] is not None and rows[y0][d] is not None]
+            items = [(d, d, rows[y1][d] - rows[y0][d]) for d in self.dimension_codes
+                     if rows[y1].get(d) is not None and rows[y0].get(d) is not None]
             if not items:
                 by = "total"
         parts, rest = ex.explanation(change, items)
@@ -487,8 +499,8 @@ class Facts:
                               development=dev_labels[lg] or "–") for lg in ("nl", "en")},
             "items": [{"dimension": dim, "id": ind, "delta": float(delta),
                        **{f"label_{lg}": labels(ind, lg) + (
-                           f" – {DIMENSION_LABELS[dim][lg].lower()}" if ind.startswith("_")
-                           and dim in DIMENSION_LABELS else "") for lg in ("nl", "en")}}
+                           f" – {self.dimension_label(dim, lg).lower()}" if ind.startswith("_")
+                           and dim in self.dimension_codes else "") for lg in ("nl", "en")}}
                       for dim, ind, delta in parts],
         }
 
@@ -540,6 +552,8 @@ class Facts:
         def label(key: str, lang: str) -> str:
             if key == ex.REST:
                 return say("explain.residual", lang)
+            if key in self.dimension_codes:
+                return self.dimension_label(key, lang)
             if key in DIMENSION_LABELS:
                 return DIMENSION_LABELS[key][lang]
             if key.startswith("_"):

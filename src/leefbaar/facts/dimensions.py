@@ -1,9 +1,13 @@
-"""The dimensions of the index shown, in display order, with their labels (what the dashboard may name).
+"""The dimensions of the index shown, in display order, with their labels (what every surface may name).
 
-A store's ``dimension_scores`` (spec of ``Facts.spec``) says which dimensions exist; the five Leefbaarometer
-dimensions come first in their customary order, any other dimension follows in the order of its spec file
-(``catalogue/specs/<spec>.yaml``), labelled from the spec (``label_nl``/``label_en``) or by its code.
-A store without dimension scores answers the five Leefbaarometer dimensions (the official series).
+The store says which dimensions the spec shown (``Facts.spec``) has, whatever they are called:
+``spec_dimensions`` (written by ``leefbaar score``: position, code, Dutch and English label) first; for a store
+scored before that table existed, the codes of ``dimension_scores`` (the five Leefbaarometer dimensions first in
+their customary order, any other in the order of its packaged spec file, labelled from it or by its code). A
+store without dimension scores answers the five Leefbaarometer dimensions (the official series).
+
+A dimension whose code is the name of another score column (``total``, ``kind``, ``rank`` ...) cannot be shown
+beside it: refused with an error naming it.
 """
 
 from __future__ import annotations
@@ -12,11 +16,24 @@ from importlib import resources
 
 import yaml
 
-from leefbaar.facts.core import DIMENSION_LABELS
+from leefbaar.errors import StoreError
+from leefbaar.facts.series import COLUMNS, DIMENSIONS
+
+LBM_LABELS = {
+    "won": {"nl": "Woningvoorraad", "en": "Housing stock"},
+    "fys": {"nl": "Fysieke omgeving", "en": "Physical environment"},
+    "vrz": {"nl": "Voorzieningen", "en": "Amenities"},
+    "soc": {"nl": "Sociale samenhang", "en": "Social cohesion"},
+    "onv": {"nl": "Overlast en onveiligheid", "en": "Nuisance and insecurity"},
+}
+"""Labels of the five Leefbaarometer dimensions."""
+RESERVED = frozenset(COLUMNS) - frozenset(DIMENSIONS) | {"spec", "level", "anchor_year", "gemeente_code", "label",
+                                                        "classed", "indicator", "change", "value", "bin"}
+"""Names a dimension cannot have (columns and measures beside the dimensions)."""
 
 
-def _spec_dimensions(spec: str | None) -> dict[str, dict[str, str]]:
-    """{code: {nl, en}} in the spec file's order; empty when the spec is not a packaged file."""
+def _spec_file_dimensions(spec: str | None) -> dict[str, dict[str, str]]:
+    """{code: {nl, en}} in the packaged spec file's order; empty when the spec is not a packaged file."""
     if not spec:
         return {}
     path = resources.files("leefbaar") / "catalogue" / "specs" / f"{spec}.yaml"
@@ -31,21 +48,32 @@ def _spec_dimensions(spec: str | None) -> dict[str, dict[str, str]]:
             for c, d in dims.items()}
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def dimensions(facts) -> list[dict]:
-    """``[{code, label: {nl, en}}]`` of the dimensions with scores in the store, in display order."""
-    codes: list[str] = list(DIMENSION_LABELS)
-    if "dimension_scores" in facts.tables and facts.spec:
-        held = facts.sql("SELECT DISTINCT dimension FROM dimension_scores WHERE spec = ?", [facts.spec])
-        held = set(held["dimension"].astype(str))
-        if held:
-            spec = _spec_dimensions(facts.spec)
-            codes = [c for c in DIMENSION_LABELS if c in held]
-            codes += [c for c in spec if c in held and c not in codes]
-            codes += sorted(held - set(codes))
-    spec = _spec_dimensions(facts.spec)
-    out = []
-    for c in codes:
-        label = DIMENSION_LABELS.get(c) or spec.get(c) or {"nl": c, "en": c}
-        out.append({"code": c, "label": {"nl": label["nl"][:1].upper() + label["nl"][1:],
-                                          "en": label["en"][:1].upper() + label["en"][1:]}})
-    return out
+    """``[{code, label: {nl, en}}]`` of the dimensions of the spec shown, in display order (module docstring)."""
+    spec = facts.spec
+    labels: dict[str, dict[str, str]] = {}
+    if spec and "spec_dimensions" in facts.tables:
+        rows = facts.sql("SELECT dimension, min(position) AS position, first(label_nl ORDER BY level) AS nl, "
+                         "first(label_en ORDER BY level) AS en FROM spec_dimensions WHERE spec = ? "
+                         "GROUP BY dimension ORDER BY position, dimension", [spec])
+        labels = {str(r.dimension): {"nl": str(r.nl or r.dimension), "en": str(r.en or r.dimension)}
+                  for r in rows.itertuples()}
+    if not labels and spec and "dimension_scores" in facts.tables:
+        held = set(facts.sql("SELECT DISTINCT dimension FROM dimension_scores WHERE spec = ?", [spec])[
+            "dimension"].astype(str))
+        in_file = _spec_file_dimensions(spec)
+        codes = [c for c in DIMENSIONS if c in held]
+        codes += [c for c in in_file if c in held and c not in codes]
+        codes += sorted(held - set(codes))
+        labels = {c: LBM_LABELS.get(c) or in_file.get(c) or {"nl": c, "en": c} for c in codes}
+    if not labels:
+        labels = dict(LBM_LABELS)
+    clash = [c for c in labels if c in RESERVED]
+    if clash:
+        raise StoreError(f"spec {spec!r}: dimension {clash[0]!r} has the name of a score column or measure; give "
+                         "the dimension another code in the spec and score again")
+    return [{"code": c, "label": {"nl": _capital(lb["nl"]), "en": _capital(lb["en"])}} for c, lb in labels.items()]

@@ -6,6 +6,8 @@ interval), ``modelled`` (leefbaar's index model, with the Monte Carlo interval `
 the level of ``Rules.interval_level``) or ``aggregated`` (from another level). An area-year under the
 small-area rule keeps its score but gets no class, no rank and no class probability (``small`` True).
 Ranks: 1 = best ``afw`` among the classed areas of the level and year; ``n_ranked`` their number.
+A spec with other dimensions than the Leefbaarometer's has one more column per dimension (``facts.dimensions``);
+the five Leefbaarometer columns are then empty.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ COLUMNS = ["code", "year", "total", "afw", *DIMENSIONS, "klasse", "kind", "total
 KINDS = ("official", "modelled", "aggregated")
 
 
-def raw_scores(sql, tables: frozenset[str], spec: str | None, level: str, reference: float) -> pd.DataFrame:
+def raw_scores(sql, tables: frozenset[str], spec: str | None, level: str, reference: float,
+               dimensions: tuple[str, ...] = ()) -> pd.DataFrame:
     """The stored series of ``level``: the index engine's ``scores`` (spec ``spec``) when it has the level,
-    otherwise the official Leefbaarometer observations (kind official)."""
+    otherwise the official Leefbaarometer observations (kind official). ``dimensions``: the spec's dimensions
+    other than the five of the Leefbaarometer, one column each (from ``dimension_scores``), after the others."""
+    extra = [d for d in dimensions if d not in DIMENSIONS]
     frame = pd.DataFrame(columns=["code", "year"])
     if spec is not None and "scores" in tables:
         have = set(sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'scores'")[
@@ -35,6 +40,13 @@ def raw_scores(sql, tables: frozenset[str], spec: str | None, level: str, refere
         select = ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
         frame = sql(f"SELECT code, year, {select} FROM scores WHERE level = ? AND spec = ? ORDER BY code, year",
                     [level, spec])
+        if extra and "dimension_scores" in tables and len(frame):
+            dims = sql(f"SELECT code, year, dimension, score FROM dimension_scores WHERE level = ? AND spec = ? "
+                       f"AND dimension IN ({', '.join('?' * len(extra))})", [level, spec, *extra])
+            if len(dims):
+                wide = dims.pivot_table(index=["code", "year"], columns="dimension", values="score", aggfunc="first")
+                wide.columns.name = None
+                frame = frame.merge(wide.reset_index(), on=["code", "year"], how="left")
     # official measurements of years the index table does not hold (e.g. 2002-2016 at PC4)
     known = sorted(int(y) for y in frame["year"].unique())
     long = sql("SELECT code, year, indicator, value FROM observations WHERE level = ? AND indicator IN "
@@ -48,14 +60,14 @@ def raw_scores(sql, tables: frozenset[str], spec: str | None, level: str, refere
         official["kind"] = "official"
         frame = pd.concat([frame, official], ignore_index=True) if len(frame) else official
     if frame.empty:
-        return pd.DataFrame(columns=COLUMNS[:13])
+        return pd.DataFrame(columns=[*COLUMNS[:13], *extra])
     for c in ("total", "afw", *DIMENSIONS, "klasse", "kind", "total_lo", "total_hi", "rank_lo", "rank_hi",
-              "p_class_differs"):
+              "p_class_differs", *extra):
         if c not in frame:
             frame[c] = np.nan
     frame["year"] = frame["year"].astype(int)
     for c in ("total", "afw", *DIMENSIONS, "klasse", "total_lo", "total_hi", "rank_lo", "rank_hi",
-              "p_class_differs"):
+              "p_class_differs", *extra):
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
     frame["afw"] = frame["afw"].fillna(frame["total"] - reference)
     frame["total"] = frame["total"].fillna(frame["afw"] + reference)
@@ -83,8 +95,9 @@ def apply_rules(frame: pd.DataFrame, counts: pd.DataFrame, rules: Rules) -> pd.D
     """Add residents, dwellings (nearest CBS year with a count, ties: earlier), ``small``, and the class, rank
     and ``n_ranked`` among classed areas; small area-years lose class, rank and class probability."""
     out = frame.copy()
+    columns = [*COLUMNS, *(c for c in frame.columns if c not in COLUMNS)]  # other dimensions last
     if out.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=columns)
     for col in ("residents", "dwellings"):
         c = counts[["code", "year", col]].dropna()
         out[col] = _nearest(out[["code", "year"]], c, col) if not c.empty else np.nan
@@ -97,7 +110,7 @@ def apply_rules(frame: pd.DataFrame, counts: pd.DataFrame, rules: Rules) -> pd.D
     ranked = out["afw"].notna() & ~out["small"]
     out["rank"] = out["afw"].where(ranked).groupby(out["year"]).rank(ascending=False, method="min")
     out["n_ranked"] = ranked.groupby(out["year"]).transform("sum").where(ranked)
-    return out[COLUMNS]
+    return out[columns]
 
 
 def _nearest(keys: pd.DataFrame, values: pd.DataFrame, col: str) -> np.ndarray:

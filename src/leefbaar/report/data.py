@@ -7,7 +7,9 @@ come from there, so the dashboard, the API, the report and the exports say the s
 Scores are on the Leefbaarometer scale: ``total`` = reference (4.102265) + ``afw``; ``afw`` is the sum of the
 five dimensions ``won`` (woningvoorraad), ``fys`` (fysieke omgeving), ``vrz`` (voorzieningen), ``soc``
 (sociale samenhang), ``onv`` (overlast en onveiligheid); higher is better. Classes are 1 (zeer onvoldoende)
-.. 9 (uitstekend), from ``leefbaar.index.classes``.
+.. 9 (uitstekend), from ``leefbaar.index.classes``. A spec with dimensions of its own has those instead
+(``Facts.dimensions``): they are mapped in quantile classes (not the Leefbaarometer's component bands) and have
+no component class.
 
 Every query is parameterised; results are plain Python structures (JSON-ready) or DataFrames. All methods are
 safe to call from several threads: DuckDB work goes through one cursor per thread.
@@ -36,8 +38,6 @@ from leefbaar.index.classes import classify_component, classify_total, load_sche
 from leefbaar.store.store import Store
 
 DIMENSIONS = ("won", "fys", "vrz", "soc", "onv")
-SCORE_MEASURES = ("total", "afw", *DIMENSIONS)
-MEASURES = (*SCORE_MEASURES, "klasse", "change", "indicator")
 _LEVEL_MSGIDS = {"pc4": N_("Postcode area (PC4)"), "buurt": N_("Neighbourhood (buurt)"), "wijk": N_("District (wijk)"),
                  "gemeente": N_("Municipality (gemeente)")}
 LEVEL_LABELS = {lv: {lang: translator(lang).gettext(m) for lang in LANGS} for lv, m in _LEVEL_MSGIDS.items()}
@@ -234,7 +234,7 @@ class DashboardData:
                                           min_residents=int(self.facts.rules.min_residents),
                                           min_dwellings=int(self.facts.rules.min_dwellings)),
                       "membership": self.facts.membership_rule()},
-            "dimensions": [{"id": d, "label": DIMENSION_LABELS[d]} for d in DIMENSIONS],
+            "dimensions": [{"id": d["code"], **d} for d in self.facts.dimensions],
             "classes": {
                 "colors": CLASS_COLORS,
                 "labels_nl": list(self.scheme.total_labels_nl),
@@ -305,9 +305,15 @@ class DashboardData:
         self.gap_analysis(level)
 
     # -- legends and map values ----------------------------------------------------------------------
+    def measures(self) -> tuple[str, ...]:
+        """What a map can show: the scores, the spec's dimensions (whatever they are called), class, change
+        and an indicator."""
+        return ("total", "afw", *self.facts.dimension_codes, "klasse", "change", "indicator")
+
     def legend(self, measure: str) -> Legend:
-        """Bins for a measure: official class bands for total/afw/klasse, component bands for dimensions,
-        development classes for change (indicator maps are classed by ``facts.choropleth``)."""
+        """Bins for a measure: official class bands for total/afw/klasse, component bands for the five
+        Leefbaarometer dimensions, development classes for change (indicator maps and other dimensions are
+        classed by ``facts.choropleth``)."""
         s = self.scheme
         if measure in ("total", "afw", "klasse"):
             breaks = list(s.total_boundaries + (s.reference if measure == "total" else 0.0))
@@ -343,6 +349,9 @@ class DashboardData:
         (``facts.choropleth``: quantiles or Fisher-Jenks; the legend names it).
         """
         unit, base = "score", None
+        if measure not in self.measures():
+            raise not_found("error.no_measure_values", measure=measure, level=level, year=year)
+        quantiles = measure in self.facts.dimension_codes and measure not in DIMENSIONS  # no fixed bands
         if measure == "indicator":
             if indicator is None:
                 raise not_found("error.indicator_needed")
@@ -373,8 +382,9 @@ class DashboardData:
                 unit = "klasse 1-9"
             if len(values) == 0:
                 raise not_found("error.no_measure_values", measure=measure, level=level, year=year)
-        if measure == "indicator":
-            legend_dict = {**choropleth.indicator_legend(values, unit, direction, scheme),
+        if measure == "indicator" or quantiles:
+            legend_dict = {**(choropleth.indicator_legend(values, unit, direction, scheme) if measure == "indicator"
+                              else choropleth.indicator_legend(values, None, 1, scheme)),  # score points: no unit
                            "no_data_color": NO_DATA_COLOR}
             bins = choropleth.bins_of(values, legend_dict["breaks"]).astype(int)
         else:
@@ -387,7 +397,7 @@ class DashboardData:
             small = cur_rows["small"].reindex(codes.to_numpy()).fillna(False).to_numpy(bool)
             kinds = cur_rows["kind"].reindex(codes.to_numpy()).fillna("official").tolist()
             classed = (~small).tolist()
-            if measure in ("total", "afw", "klasse", *DIMENSIONS, "change"):
+            if measure in ("total", "afw", "klasse", *self.facts.dimension_codes, "change"):
                 bins = np.where(small, -1, bins)  # shown, not coloured as a class (small-area rule)
         year_kind = self.facts.year_kinds(level).get(year) if measure != "indicator" else None
         return {
@@ -452,7 +462,7 @@ class DashboardData:
                           *((g, (gm == g).to_numpy()) for g in gm.dropna().unique())]:
             part = cur[mask]
             vals = {}
-            for c in ("total", "afw", *DIMENSIONS):
+            for c in ("total", "afw", *self.facts.dimension_codes):
                 v = part[c].to_numpy(float)
                 ok = ~np.isnan(v)
                 ww = w[mask][ok]
@@ -485,15 +495,16 @@ class DashboardData:
             refs = self.references(level, year, area["gemeente_code"])
             dims = [
                 {
-                    "id": d,
-                    "label": DIMENSION_LABELS[d],
-                    "value": score[d],
-                    "klasse": _int(classify_component(score[d])) if score[d] is not None and score["classed"]
-                    else None,
-                    "gemeente": refs["gemeente"][d] if refs["gemeente"] else None,
-                    "nederland": refs["nederland"][d] if refs["nederland"] else None,
+                    "id": d["code"],
+                    "label": d["label"],
+                    "value": score.get(d["code"]),
+                    # component classes are bands of the Leefbaarometer scale: for its five dimensions only
+                    "klasse": _int(classify_component(score[d["code"]])) if d["code"] in DIMENSIONS
+                    and score[d["code"]] is not None and score["classed"] else None,
+                    "gemeente": refs["gemeente"].get(d["code"]) if refs["gemeente"] else None,
+                    "nederland": refs["nederland"].get(d["code"]) if refs["nederland"] else None,
                 }
-                for d in DIMENSIONS
+                for d in self.facts.dimensions
             ]
         else:
             refs, dims = {"nederland": None, "gemeente": None}, []
@@ -615,7 +626,8 @@ class DashboardData:
         cur["klasse_label"] = [self.scheme.total_labels_nl[int(k) - 1] if k == k else None for k in cur["klasse"]]
         cur["kind_label"] = cur["kind"].map(lambda k: (self.facts.kind_label(k) or {}).get("nl"))
         cur["interval_level"] = [None if k == "official" else self.facts.interval_level for k in cur["kind"]]
-        cols = ["code", "label", "gemeente_code", "year", "rank_nl", "total", "afw", *DIMENSIONS, "klasse",
+        cols = ["code", "label", "gemeente_code", "year", "rank_nl", "total", "afw", *self.facts.dimension_codes,
+                "klasse",
                 "klasse_label", "classed", "kind", "kind_label", "total_lo", "total_hi", "interval_level",
                 "residents", "dwellings"]
         return cur[cols]

@@ -38,7 +38,7 @@ from leefbaar.errors import InputError, LeefbaarError  # noqa: E402
 from leefbaar.facts import say  # noqa: E402
 from leefbaar.facts.findings import GemeenteFindings, sources_used  # noqa: E402
 from leefbaar.i18n import N_, check_lang, translator  # noqa: E402
-from leefbaar.report.data import CLASS_COLORS, DIMENSION_LABELS, DIMENSIONS, DashboardData  # noqa: E402
+from leefbaar.report.data import CLASS_COLORS, DashboardData  # noqa: E402
 from leefbaar.store.store import Store  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -158,7 +158,7 @@ class _Content:
                 "touched": _("PC4 touched"), "members_nl": _("PC4 in programme (all NL)"), "areas": _("areas"),
                 "evaluation": _("evaluation"), "change": _("change"), "development": _("development"),
                 "parts": _("largest negative parts"), "criteria": _("criteria met"),
-                **{d: DIMENSION_LABELS[d][self.lang] for d in DIMENSIONS}}[key]
+                **{d: self.facts.dimension_label(d, self.lang) for d in self.facts.dimension_codes}}[key]
 
     def ranked_table(self) -> pd.DataFrame:
         """Every area of the gemeente: rank here and in the country, name, kind, score with interval (modelled
@@ -172,7 +172,7 @@ class _Content:
         frame = pd.DataFrame({
             "rank": t["rank"], "rank_nl": t["rank_nl"], "code": t["code"], "label": t["label"],
             "kind": [say(f"kind.{k}", self.lang) for k in t["kind"]], "total": t["total"], "interval": interval,
-            "afw": t["afw"], **{d: t[d] for d in DIMENSIONS}, "klasse": t["klasse"].astype("Int64"),
+            "afw": t["afw"], **{d: t[d] for d in self.facts.dimension_codes}, "klasse": t["klasse"].astype("Int64"),
             "klasse_label": [labels[int(k) - 1] if k == k else say("class.not_classed", self.lang)
                              for k in t["klasse"]]})
         return frame.rename(columns={k: self.col(k) for k in frame.columns})
@@ -424,10 +424,11 @@ class _Content:
         """Dimensions of the gemeente against the Netherlands in the shown year."""
         _ = self._
         fig, ax = plt.subplots(figsize=(7.4, 2.6))
-        labels = [DIMENSION_LABELS[d][self.lang] for d in DIMENSIONS]
-        gm = [(self.refs["gemeente"] or {}).get(d) or 0 for d in DIMENSIONS]
-        nl = [(self.refs["nederland"] or {}).get(d) or 0 for d in DIMENSIONS]
-        y = np.arange(len(DIMENSIONS))
+        dims = self.facts.dimension_codes
+        labels = [self.facts.dimension_label(d, self.lang) for d in dims]
+        gm = [(self.refs["gemeente"] or {}).get(d) or 0 for d in dims]
+        nl = [(self.refs["nederland"] or {}).get(d) or 0 for d in dims]
+        y = np.arange(len(dims))
         ax.barh(y - 0.18, gm, 0.36, color="#e08214", label=self.name)
         ax.barh(y + 0.18, nl, 0.36, color="#7a7a7a", label=_("Netherlands"))
         ax.set_yticks(y, labels, fontsize=8)

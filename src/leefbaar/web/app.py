@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -62,7 +63,6 @@ from leefbaar import __version__
 from leefbaar.errors import LeefbaarError, StoreError
 from leefbaar.facts import choropleth, error_text, not_found, say, told
 from leefbaar.facts.context import area_names, context_geojson
-from leefbaar.facts.dimensions import dimensions as dimension_list
 from leefbaar.facts.evaluations import evaluation_cards
 from leefbaar.facts.perception import Perception
 from leefbaar.facts.segregation import segregation_facts
@@ -100,21 +100,6 @@ class Level(enum.StrEnum):
     buurt = "buurt"
     wijk = "wijk"
     gemeente = "gemeente"
-
-
-class Measure(enum.StrEnum):
-    """What the map shows: total score, deviation, a dimension, class, change, or an indicator."""
-
-    total = "total"
-    afw = "afw"
-    won = "won"
-    fys = "fys"
-    vrz = "vrz"
-    soc = "soc"
-    onv = "onv"
-    klasse = "klasse"
-    change = "change"
-    indicator = "indicator"
 
 
 class Lang(enum.StrEnum):
@@ -566,6 +551,14 @@ def create_app(
     """
     store = Store.open(store_path, read_only=True)
     data = DashboardData(store)
+    measures = data.measures()
+
+    def measure_query() -> str:
+        """The ``measure`` parameter: what a map shows, one of this store's measures (else 422)."""
+        return Query("total", pattern="^(" + "|".join(re.escape(m) for m in measures) + ")$",
+                     description="What the map shows: total score, deviation (afw), a dimension of the index shown ("
+                     + ", ".join(data.facts.dimension_codes) + "), class, change, or an indicator.",
+                     json_schema_extra={"enum": list(measures)})
     cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 64)) * 2**20))
 
     own_folder = None
@@ -597,7 +590,6 @@ def create_app(
     def meta_body():
         def make():
             out = data.meta()
-            out["dimensions"] = [{**d, "id": d["code"]} for d in dimension_list(data.facts)]
             out["map_indicators"] = choropleth.map_indicators(data.indicator_catalogue, data.level_indicators)
             out["map_schemes"] = [{"id": s, "label": {lg: choropleth.SCHEME_LABELS[lg][s] for lg in ("nl", "en")}}
                                   for s in choropleth.MAP_SCHEMES]
@@ -659,7 +651,7 @@ def create_app(
                 for code in data.scores(level)["code"].unique():  # every profile answered from memory
                     area_body(level, str(code))
                 for year in data.score_years(level):  # and every score map
-                    for measure in ("total", "afw", "klasse", "change", *DIMENSIONS):
+                    for measure in ("total", "afw", "klasse", "change", *data.facts.dimension_codes):
                         try:
                             map_body(level, year, measure, None, None)
                         except NotFound:  # no dimensions or no earlier year: answered as 404 on request
@@ -824,7 +816,7 @@ def create_app(
         request: Request,
         level: Level,
         year: Annotated[int, Query(ge=1990, le=2100)],
-        measure: Measure = Measure.total,
+        measure: str = measure_query(),
         indicator: Indicator | None = None,
         base_year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
         scheme: Scheme = Scheme.quantiles,
@@ -833,7 +825,7 @@ def create_app(
         change of afw since ``base_year`` (default: the previous year with scores), binned in the seven
         development classes (``kind``/``base_kind``: official or modelled, of each year); ``indicator`` needs
         ``indicator`` and is classed by ``scheme`` (legend: ``scheme``, ``breaks``, ``unit``)."""
-        return _encoded(request, *map_body(level.value, year, measure.value, indicator and indicator.value,
+        return _encoded(request, *map_body(level.value, year, measure, indicator and indicator.value,
                                            base_year, scheme.value))
 
     @app.get("/api/context", tags=["map"], responses={200: {
@@ -875,7 +867,7 @@ def create_app(
                 base_year: Annotated[int | None, Query(ge=1990, le=2100, description="First year of the explained "
                                                        "change (default: the official year before 'year').")]
                 = None):
-        """The area profile: score and class with uncertainty (level stated), five dimensions against gemeente
+        """The area profile: score and class with uncertainty (level stated), the dimensions against gemeente
         and national reference, every year's score with its kind, the change from ``base_year`` to ``year``
         split into parts that add up to it (indicators, nowcast correction, rest) or by dimension,
         vulnerability flags with reasons, and programmes whose areas include it."""
@@ -1016,7 +1008,7 @@ def create_app(
         level: Level,
         year: Annotated[int, Query(ge=1990, le=2100)],
         format: MapFormat,
-        measure: Measure = Measure.total,
+        measure: str = measure_query(),
         indicator: Indicator | None = None,
         gemeente: GemeenteQuery = None,
         lang: LangQuery = None,
@@ -1028,7 +1020,7 @@ def create_app(
         """The map's values (with names, kind and class labels; optionally of one gemeente or wijk); as
         GeoPackage with the boundaries (EPSG:28992). ``base_year`` and ``scheme`` as in ``/api/map``."""
         gemeente = _gemeente(gemeente)
-        frame = data.map_frame(level.value, year, measure.value, indicator and indicator.value, gemeente,
+        frame = data.map_frame(level.value, year, measure, indicator and indicator.value, gemeente,
                                base_year, scheme.value)
         if wijk:
             names = area_names(data.facts, level.value)
@@ -1036,7 +1028,7 @@ def create_app(
             if not inside:
                 raise not_found("error.no_areas_in_wijk", level=level.value, wijk=wijk)
             frame = frame[frame["code"].isin(inside)].reset_index(drop=True)
-        name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure.value}" + (
+        name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure}" + (
             f"_{wijk or gemeente}" if wijk or gemeente else "")
         if format == MapFormat.gpkg:
             geoms = data.thread_store().geometries(level.value, crs=28992)[["code", "geometry"]]
@@ -1064,8 +1056,8 @@ def create_app(
     def download_profile(level: Level, code: CodeParam, format: TableFormat, lang: LangQuery = None):
         """The area's trend table (all years, official or modelled, with dimensions and interval)."""
         p = data.profile(level.value, code)
-        cols = ["year", "total", "afw", *DIMENSIONS, "klasse", "kind", "total_lo", "total_hi", "interval_level",
-                "rank", "n_areas", "small"]
+        cols = ["year", "total", "afw", *data.facts.dimension_codes, "klasse", "kind", "total_lo", "total_hi",
+                "interval_level", "rank", "n_areas", "small"]
         frame = pd.DataFrame(p["trend"], columns=cols)
         frame["interval_level"] = frame["interval_level"].where(frame["total_lo"].notna())
         frame.insert(0, "code", code)
@@ -1099,7 +1091,8 @@ def create_app(
             )
         frame = pd.DataFrame(
             rows,
-            columns=["level", "code", "label", "year", "total", "afw", "klasse", "klasse_label", *DIMENSIONS],
+            columns=["level", "code", "label", "year", "total", "afw", "klasse", "klasse_label",
+                     *data.facts.dimension_codes],
         )
         return _download(
             exports.table_bytes(frame, format.value, "vergelijking", _notes(), lang),
@@ -1168,7 +1161,9 @@ def create_app(
         src = data.sources()
         return [
             "leefbaar " + __version__ + (f", index spec {data.spec}" if data.spec else ", official series"),
-            "Scores: Leefbaarometer scale, total = 4.102265 + afw; afw = won + fys + vrz + soc + onv.",
+            "Scores: Leefbaarometer scale, total = 4.102265 + afw; afw = won + fys + vrz + soc + onv."
+            if data.facts.dimension_codes == DIMENSIONS else
+            f"Scores: total = 4.102265 + afw; dimensions: {', '.join(data.facts.dimension_codes)}.",
             f"kind: official (measured, no interval) / modelled ({data.facts.interval_level}% interval) / "
             "aggregated; small areas are shown but not classed: " + data.facts.rules_text("en"),
             *[f"{r.publisher} ({r.licence})" for r in src.itertuples()],

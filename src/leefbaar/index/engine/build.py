@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from leefbaar.i18n import N_, translator
 from leefbaar.index.engine import ops
 from leefbaar.index.engine.spec import EngineSpec, parse_engine_spec
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 
 
 @dataclass
@@ -62,39 +63,61 @@ def read_table(path) -> pd.DataFrame:
 
 
 def _numeric(frame: pd.DataFrame, col: str, source: str) -> np.ndarray:
-    if col not in frame.columns:
-        raise InputError(source, "the data have no such column", column=col)
-    s = frame[col]
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(float)
-    num = pd.to_numeric(s.astype(str).str.strip().replace({"": None}), errors="coerce")
-    bad = num.isna() & s.notna() & (s.astype(str).str.strip() != "")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(source, f"{s.iloc[i]!r} is not a number", i + 2, col)
-    return num.to_numpy(float)
+    """One column as floats (see ``_numeric_block``)."""
+    return _numeric_block(frame, [col], source)[:, 0]
 
 
 def _numeric_block(frame: pd.DataFrame, cols: list[str], source: str) -> np.ndarray:
-    """Columns as one float matrix (one conversion; a column-by-column check only to name a bad cell)."""
-    missing = [c for c in cols if c not in frame.columns]
+    """Columns as one float matrix (units x columns), converted at once; blank text and NA are NaN. Only a
+    table that does not convert is searched for its first value that is not a number (by column, then row)."""
+    names = frame.columns.tolist()
+    where = {c: i for i, c in enumerate(names)}
+    if len(where) < len(names):
+        dup = next(c for i, c in enumerate(names) if where[c] != i)
+        raise InputError(source, "two columns of the data have this name", column=str(dup))
+    missing = [c for c in cols if c not in where]
     if missing:
         raise InputError(source, "the data have no such column", column=missing[0])
-    block = frame[cols]
-    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in block.dtypes):
-        return block.to_numpy(float)
-    vals = block.to_numpy(object)
-    blank = pd.isna(block).to_numpy() | np.vectorize(lambda v: isinstance(v, str) and not v.strip())(vals)
+    pos = np.array([where[c] for c in cols], dtype=np.intp)
+    if all(t.kind in "iuf" for t in frame.dtypes.to_numpy()[pos]):
+        return frame.iloc[:, pos].to_numpy(float, na_value=np.nan)
+    # one conversion of the whole table when it is mostly these columns (cheaper than selecting them)
+    vals = frame.to_numpy(object)[:, pos] if 2 * len(pos) >= frame.shape[1] else frame.iloc[:, pos].to_numpy(object)
     try:
-        return np.where(blank, "nan", vals).astype(float)
+        return vals.astype(float)
     except (TypeError, ValueError):
-        return np.column_stack([_numeric(frame, c, source) for c in cols])
+        pass
+    text = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(vals).astype(bool)
+    blank = pd.isna(vals)
+    blank[text] |= np.char.strip(vals[text].astype(str)) == ""
+    vals = np.where(blank, np.nan, vals)
+    try:
+        return vals.astype(float)
+    except (TypeError, ValueError):
+        for j, c in enumerate(cols):
+            for i, v in enumerate(vals[:, j]):
+                try:
+                    float(v)
+                except (TypeError, ValueError):
+                    raise InputError(source, f"{v!r} is not a number", i + 2, c) from None
+        raise
 
 
-def data_hash(frame: pd.DataFrame, columns: list[str]) -> str:
-    """SHA-256 of the columns an index reads, as CSV text (order of rows and columns included)."""
-    text = frame[columns].to_csv(index=False, float_format="%.17g", lineterminator="\n")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def data_hash(columns: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the columns an index reads, as read: per column (in order) its name, then its values in row
+    order, numbers as little-endian float64 (one NaN, no negative zero), text as JSON (missing: null). A 2-D
+    array under a tuple of names is that many columns side by side (hashed column after column)."""
+    h = hashlib.sha256()
+    for name, values in columns.items():
+        h.update(json.dumps(name).encode("utf-8") + b"\0")
+        if values.dtype.kind == "f":
+            v = np.asarray(values, "<f8") + 0.0
+            v[np.isnan(v)] = np.nan
+            h.update(np.ascontiguousarray(v.T).tobytes())
+        else:
+            h.update(json.dumps([None if x is None else str(x) for x in values]).encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def validate(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") -> Inputs:
@@ -102,45 +125,50 @@ def validate(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") -> I
     h = spec.hierarchy
     if spec.unit not in frame.columns:
         raise InputError(source, "the unit column named in the spec is missing", column=spec.unit)
-    units = frame[spec.unit]
-    blank = units.isna() | (units.astype(str).str.strip() == "")
+    raw_units = frame[spec.unit].to_numpy(object)
+    text = raw_units.astype(str)
+    blank = pd.isna(raw_units) | (np.char.strip(text) == "")
     if blank.any():
-        raise InputError(source, "a unit code is missing", int(np.flatnonzero(blank.to_numpy())[0]) + 2, spec.unit)
-    dup = units.astype(str).duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(source, f"unit {units.iloc[i]!r} appears twice", i + 2, spec.unit)
+        raise InputError(source, "a unit code is missing", int(np.flatnonzero(blank)[0]) + 2, spec.unit)
+    units = text.astype(object)
+    if len(set(text.tolist())) < len(units):
+        i = int(np.flatnonzero(pd.Index(units).duplicated())[0])
+        raise InputError(source, f"unit {raw_units[i]!r} appears twice", i + 2, spec.unit)
     inds = h.indicators
     X = _numeric_block(frame, inds, source)
-    inf = ~np.isfinite(X) & ~np.isnan(X)
+    inf = np.isinf(X)
     if inf.any():
         i, j = np.argwhere(inf)[0]
         raise InputError(source, "an infinite value", int(i) + 2, inds[j])
-    used = [spec.unit, *inds]
+    used = {spec.unit: units, tuple(inds): X}
     D = None
     if spec.denominate:
         D = np.full(X.shape, np.nan)
         for j, c in enumerate(inds):
             den = h.nodes[c].denominator
             if den:
-                D[:, j] = _numeric(frame, den, source)
-                used.append(den)
+                if den not in used:
+                    used[den] = _numeric(frame, den, source)
+                D[:, j] = used[den]
     groups = None
     if spec.impute_group:
         if spec.impute_group not in frame.columns:
             raise InputError(source, "the group column named in the spec (impute.group) is missing",
                              column=spec.impute_group)
         groups = frame[spec.impute_group].astype(object).where(frame[spec.impute_group].notna(), None).to_numpy()
-        used.append(spec.impute_group)
+        used.setdefault(spec.impute_group, groups)
     target = None
     if spec.weights_target:
         target = _numeric(frame, spec.weights_target, source)
-        used.append(spec.weights_target)
-    labels = frame[spec.label].astype(str).to_numpy() if spec.label and spec.label in frame.columns else None
+        used.setdefault(spec.weights_target, target)
     if spec.label and spec.label not in frame.columns:
         raise InputError(source, "the label column named in the spec is missing", column=spec.label)
-    return Inputs(units.astype(str).to_numpy(), labels, X, D, groups, target,
-                  data_hash(frame, list(dict.fromkeys(used))), source, frame)
+    labels = None
+    if spec.label:
+        raw_labels = frame[spec.label].to_numpy(object)
+        labels = raw_labels.astype(str).astype(object)
+        labels[pd.isna(raw_labels)] = np.nan
+    return Inputs(units, labels, X, D, groups, target, data_hash(used), source, frame)
 
 
 @dataclass
@@ -349,21 +377,53 @@ def final_weights(Z: np.ndarray, spec: EngineSpec, target: np.ndarray | None = N
 
 @dataclass
 class IndexResult:
-    """A built index. ``scores``/``ranks``: units x codes of every level (indicators: normalised values);
-    ``data``: the data set after each step (units x indicators); ``contributions``: long (unit, node, child,
-    contribution, space); ``indicator_contributions``: long (unit, top, indicator, contribution, space);
-    ``weights``: the weight of every node in its parent after the weights step; ``record``: the build record."""
+    """A built index, held as arrays; the tables are made on first access. ``values``: per level, the units x
+    codes array (level 1: normalised indicators); ``level_weights``: per level 1..depth-1 the weight of every
+    node in its parent after the weights step (``weights``: the same by code); ``stages``: the data after each
+    step; ``record``: the build record.
+
+    Tables: ``scores``/``ranks`` units x codes of every level; ``data`` the data set after each step (units x
+    indicators); ``contributions`` long (unit, node, child, contribution, space); ``indicator_contributions``
+    long (unit, top, indicator, contribution, space)."""
 
     spec: EngineSpec
     units: np.ndarray
     labels: np.ndarray | None
-    scores: pd.DataFrame
-    ranks: pd.DataFrame
-    data: dict[str, pd.DataFrame]
-    contributions: pd.DataFrame
-    indicator_contributions: pd.DataFrame
+    values: list[np.ndarray] = field(repr=False)
+    level_weights: list[np.ndarray] = field(repr=False)
+    stages: Stages = field(repr=False)
     weights: dict[str, float]
     record: dict
+
+    @cached_property
+    def scores(self) -> pd.DataFrame:
+        h = self.spec.hierarchy
+        codes = [c for lv in range(1, h.depth + 1) for c in h.codes(lv)]
+        return pd.DataFrame(np.column_stack(self.values), columns=codes, index=pd.Index(self.units, name="unit"))
+
+    @cached_property
+    def ranks(self) -> pd.DataFrame:
+        return pd.DataFrame(ops.ranks(self.scores.to_numpy()), columns=self.scores.columns,
+                            index=self.scores.index)
+
+    @cached_property
+    def data(self) -> dict[str, pd.DataFrame]:
+        st, index = self.stages, pd.Index(self.units, name="unit")
+        return {name: pd.DataFrame(arr, columns=self.spec.hierarchy.indicators, index=index)
+                for name, arr in [("raw", st.raw), ("denominated", st.denominated), ("imputed", st.imputed),
+                                  ("treated", st.treated), ("normalised", st.normalised)]}
+
+    @cached_property
+    def _contribution_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return _contributions(self.values, self.level_weights, self.spec, self.units)
+
+    @property
+    def contributions(self) -> pd.DataFrame:
+        return self._contribution_tables[0]
+
+    @property
+    def indicator_contributions(self) -> pd.DataFrame:
+        return self._contribution_tables[1]
 
     def level(self, level: int) -> pd.DataFrame:
         """Scores and ranks of one level: unit (label), one column per code and ``<code>_rank``."""
@@ -470,27 +530,20 @@ def run(inputs: Inputs, spec: EngineSpec, record: bool = True) -> IndexResult | 
     h = spec.hierarchy
     units = inputs.units[st.keep]
     labels = inputs.labels[st.keep] if inputs.labels is not None else None
-    codes = [c for lv in range(1, h.depth + 1) for c in h.codes(lv)]
-    scores = pd.DataFrame(np.column_stack(values), columns=codes, index=pd.Index(units, name="unit"))
-    ranks = pd.DataFrame(ops.ranks(scores.to_numpy()), columns=codes, index=scores.index)
     wmap = {c: float(w) for lv in range(1, h.depth) for c, w in zip(h.codes(lv), weights[lv - 1], strict=True)}
-    contrib, top_contrib = _contributions(values, weights, spec, units)
+    missing = {c: n for lv in range(2, h.depth + 1)
+               for c, n in zip(h.codes(lv), np.isnan(values[lv - 1]).sum(axis=0).tolist(), strict=True) if n}
     steps = st.steps + [
         {"step": "weights", "params": {"method": spec.weights, "levels": list(spec.weights_levels),
                                        "target": spec.weights_target}, "details": wmap},
         {"step": "aggregate", "params": {"method": spec.aggregator, "levels": spec.aggregator_levels,
                                          "min_share": spec.min_share},
-         "details": {"missing": {c: int(scores[c].isna().sum()) for c in codes[len(h.indicators):]
-                                 if scores[c].isna().any()}}}]
-    inds = h.indicators
-    data = {name: pd.DataFrame(arr, columns=inds, index=pd.Index(units, name="unit"))
-            for name, arr in [("raw", st.raw), ("denominated", st.denominated[:, :]), ("imputed", st.imputed),
-                              ("treated", st.treated), ("normalised", st.normalised)]}
+         "details": {"missing": missing}}]
     rec = {"engine_version": ENGINE_VERSION, "spec": spec.raw,
            "data": {"source": inputs.source, "sha256": inputs.sha256, "units": len(inputs.units),
                     "units_kept": int(st.keep.sum())},
            "steps": steps}
-    return IndexResult(spec, units, labels, scores, ranks, data, contrib, top_contrib, wmap, rec)
+    return IndexResult(spec, units, labels, values, weights, st, wmap, rec)
 
 
 def _contributions(values, weights, spec: EngineSpec, units) -> tuple[pd.DataFrame, pd.DataFrame]:

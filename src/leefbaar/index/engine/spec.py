@@ -28,6 +28,9 @@ a node with fewer than ``min_share`` of its children available is missing.
 from __future__ import annotations
 
 import copy
+import hashlib
+import pickle
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -206,9 +209,64 @@ def _inline_meta(data: dict, source: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _meta_records(hier: Hierarchy) -> list[dict]:
+    """The hierarchy as iMeta-style rows (``Hierarchy.to_frame`` as records, missing values None)."""
+    blank = dict.fromkeys(("Level", "iCode", "iName", "Direction", "Weight", "Denominator", "Parent", "Type",
+                           "Target", "GoalLow", "GoalHigh"))
+    rows = [{**blank, "Level": n.level, "iCode": n.code, "iName": n.name, "Direction": n.direction,
+             "Weight": n.weight, "Denominator": n.denominator, "Parent": n.parent,
+             "Type": "Indicator" if n.level == 1 else "Aggregate", "Target": n.target,
+             "GoalLow": n.goalposts[0] if n.goalposts else None,
+             "GoalHigh": n.goalposts[1] if n.goalposts else None} for n in hier.nodes.values()]
+    return (rows + [{**blank, "iCode": g, "Type": "Group"} for g in hier.groups]
+            + [{**blank, "iCode": d, "Type": "Denominator"} for d in hier.denominators])
+
+
+_PARSED: OrderedDict[bytes, bytes] = OrderedDict()
+"""Specs parsed before, by the SHA-256 of their content (pickled; the most recent ``_PARSED_MAX``)."""
+_PARSED_MAX = 64
+
+
+def _content_key(data, source, base, meta, meta_source) -> bytes | None:
+    """A digest of everything a parse reads (the document, names, the metadata table or file), or None when
+    some of it cannot be pickled or a metadata file cannot be found (then the spec is parsed uncached)."""
+    file = None
+    if isinstance(data, dict) and meta is None and isinstance(data.get("meta"), str | Path):
+        path = Path(str(data["meta"]))
+        path = base / path if not path.is_absolute() and base is not None else path
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        file = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    try:
+        blob = pickle.dumps((data, source, None if base is None else str(base), meta, meta_source, file),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return None
+    return hashlib.sha256(blob).digest()
+
+
 def parse_engine_spec(data: object, source: str = "<spec>", base: Path | None = None,
                       meta: pd.DataFrame | None = None, meta_source: str | None = None) -> EngineSpec:
-    """Validate a parsed engine spec. ``meta`` (an iMeta-style table) overrides the spec's own hierarchy."""
+    """Validate a parsed engine spec. ``meta`` (an iMeta-style table) overrides the spec's own hierarchy.
+
+    A spec of the same content as one parsed before (the document, its metadata table or file, ``source`` and
+    ``base``) is not validated again: an independent copy of that spec is returned."""
+    key = _content_key(data, source, base, meta, meta_source)
+    if key is not None and key in _PARSED:
+        _PARSED.move_to_end(key)
+        return pickle.loads(_PARSED[key])
+    spec = _parse_engine_spec(data, source, base, meta, meta_source)
+    if key is not None:
+        _PARSED[key] = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return spec
+
+
+def _parse_engine_spec(data: object, source: str, base: Path | None, meta: pd.DataFrame | None,
+                       meta_source: str | None) -> EngineSpec:
     if not isinstance(data, dict):
         raise SpecError(f"{source}: an engine spec is a mapping with 'unit' and a hierarchy ('meta' or "
                         "'indicators')")
@@ -234,7 +292,7 @@ def parse_engine_spec(data: object, source: str = "<spec>", base: Path | None = 
     else:
         meta = _inline_meta(data, source)
         hier = from_meta(meta, source, level_names, row_offset=1)
-    raw["meta"] = hier.to_frame().astype(object).where(lambda f: f.notna(), None).to_dict("records")
+    raw["meta"] = _meta_records(hier)
     raw.pop("indicators", None)
     raw.pop("aggregates", None)
     depth = hier.depth
@@ -292,7 +350,10 @@ def parse_engine_spec(data: object, source: str = "<spec>", base: Path | None = 
                 treat_per[code] = parse_treatment(body, f"{source}: treat.per_indicator.{code}")
 
     norm_body = data.get("normalise") or {"method": "minmax"}
-    per_norm_body = norm_body.pop("per_indicator", None) if isinstance(norm_body, dict) else None
+    per_norm_body = None
+    if isinstance(norm_body, dict):  # a copy: the caller's document stays as it was
+        norm_body = dict(norm_body)
+        per_norm_body = norm_body.pop("per_indicator", None)
     normaliser = parse_normaliser(norm_body, f"{source}: normalise")
     normaliser_per = {}
     for code, body in (per_norm_body or {}).items():
