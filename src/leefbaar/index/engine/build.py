@@ -459,11 +459,14 @@ def _json_default(v):
     return str(v)
 
 
-def run(inputs: Inputs, spec: EngineSpec, record: bool = True) -> IndexResult | list[np.ndarray]:
-    """All steps on validated ``inputs``. With ``record=False`` only the level values (a fast rebuild)."""
+def run(inputs: Inputs, spec: EngineSpec, record: bool = True, weights: list[np.ndarray] | None = None
+        ) -> IndexResult | list[np.ndarray]:
+    """All steps on validated ``inputs``. With ``record=False`` only the level values (a fast rebuild);
+    ``weights``: fitted weights of every level (``fit.FittedIndex``) instead of the weights step's own."""
     st = prepare(inputs, spec, record)
     target = inputs.target[st.keep] if inputs.target is not None else None
-    weights = final_weights(st.normalised, spec, target)
+    if weights is None:
+        weights = final_weights(st.normalised, spec, target)
     values = aggregate_all(st.normalised, spec, weights)
     if not record:
         return values
@@ -535,7 +538,12 @@ def _contributions(values, weights, spec: EngineSpec, units) -> tuple[pd.DataFra
 
 
 def build(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") -> IndexResult:
-    """Validate ``frame`` and build the index (see the module docstring)."""
+    """Validate ``frame`` and build the index (see the module docstring): ``fit(frame, spec).apply(frame)``
+    (``engine/fit.py``) in one pass."""
+    if spec.weights_model is not None:
+        from leefbaar.index.engine.fit import fit
+
+        return fit(frame, spec, source=source).apply(frame, source)
     return run(validate(frame, spec, source), spec)
 
 
@@ -552,6 +560,10 @@ def replay(record: dict, frame: pd.DataFrame, source: str = "<data>") -> IndexRe
     if record.get("engine_version") != ENGINE_VERSION:
         raise SpecError(f"the record is of engine version {record.get('engine_version')}, not {ENGINE_VERSION}")
     spec = parse_engine_spec(record["spec"], f"{source} (record)")
+    if spec.weights_model is not None:  # a fitted calibrated model: applied from its recorded parameters
+        from leefbaar.index.engine.fit import _result, from_record
+
+        return _result(from_record(record, source).score(frame, source, record["data"]["sha256"]), spec)
     inputs = validate(frame, spec, source)
     if inputs.sha256 != record["data"]["sha256"]:
         raise InputError(source, "these data differ from the data of the record (SHA-256 of the columns used)")
