@@ -44,8 +44,9 @@ UNIT = "unit"
 @dataclass
 class EngineTable:
     """A calibrated spec's features as the engine's table: ``transform(panel)`` gives, per panel row, ``unit``
-    (``<code>:<year>``, ``#k`` added to the k-th repeat of a row), one column per engine indicator (``<dimension>:<feature>``, the feature's value from
-    the fitted ``matrix``), the criteria and the centroids (``features.XY``)."""
+    (``<code>:<year>``, ``#k`` added to the k-th repeat of a row), one column per engine indicator
+    (``<dimension>:<feature>``: the feature's value from the fitted ``matrix``), the criteria and the
+    centroids (``engine.calibrated.XY``)."""
 
     matrix: IndicatorMatrix
     engine: object
