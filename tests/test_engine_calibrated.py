@@ -81,10 +81,12 @@ def test_fit_rows_and_location_term():
     assert "_ligging" in set(res.contributions["child"]) and res.scores["B"].notna().all()
 
 
-def test_record_replays_identical_scores_without_refitting():
+def test_record_replays_identical_scores_without_refitting(tmp_path):
     f = table()
     res = build(f, spec(knots=2, smoothing=0.5, location={"centres": 4, "bandwidth_km": 25, "columns": ["x", "y"]}))
-    record = json.loads(json.dumps(res.record))  # as written to record.json
+    res.write(tmp_path, "en")  # what 'leefbaar index build' writes
+    assert (tmp_path / "scores_level2_level2.csv").exists() and "calibrated" in (tmp_path / "summary_en.md").read_text()
+    record = json.loads((tmp_path / "record.json").read_text())
     weights = next(s for s in record["steps"] if s["step"] == "weights")
     assert set(weights["details"]["fitted"]["models"]) == {"A", "B"}
     again = replay(record, f)
@@ -147,3 +149,11 @@ def test_model_data_errors_name_row_and_column():
     g.loc[5, "unit"] = "u1"
     with pytest.raises(InputError, match="appears twice"):
         fit(g, spec())
+
+
+def test_paths_that_take_weights_refuse_a_model_clearly():
+    from leefbaar.index.engine.build import run, validate
+
+    f, s = table(), spec()
+    with pytest.raises(SpecError, match="not a set of weights"):
+        run(validate(f, s), s)

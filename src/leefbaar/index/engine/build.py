@@ -343,6 +343,9 @@ def final_weights(Z: np.ndarray, spec: EngineSpec, target: np.ndarray | None = N
     elif spec.weights == "optimise":
         weights[spec.weights_levels[0] - 1] = _optimise_weights(Z, spec, weights, spec.weights_levels[0])
     elif spec.weights == "calibrated":
+        if spec.weights_model is not None:
+            raise SpecError(f"{spec.source}: a calibrated model is not a set of weights: build it with build() or "
+                            "engine.fit.fit(); its uncertainty analysis is not available in the engine")
         weights[spec.weights_levels[0] - 1] = _calibrated_weights(Z, spec, weights, spec.weights_levels[0], target)
     return weights
 
