@@ -114,6 +114,9 @@ def test_fit_then_apply_equals_build_for_weights_without_a_model():
     on_half = build(f[half], s).weights
     np.testing.assert_array_equal(part.weights[0], [on_half[c] for c in ("a1", "a2", "b1", "b2")])
     assert not np.array_equal(part.weights[0], fit(f, s).weights[0])
+    applied = part.apply(f)  # weights fitted on half the rows, applied to all: the record replays that
+    assert replay(json.loads(json.dumps(applied.record)), f).scores.equals(applied.scores)
+    assert not applied.scores.equals(build(f, s).scores)
 
 
 @pytest.mark.parametrize("change, message", [

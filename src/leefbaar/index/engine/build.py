@@ -559,7 +559,8 @@ def build_file(data, spec_path, meta=None) -> IndexResult:
 
 
 def replay(record: dict, frame: pd.DataFrame, source: str = "<data>") -> IndexResult:
-    """Rebuild an index from its ``record`` on the same data (refused when the data's hash differs)."""
+    """Rebuild an index from its ``record`` on the same data (refused when the data's hash differs), with the
+    recorded weights (or the recorded calibrated model): nothing is refitted."""
     if record.get("engine_version") != ENGINE_VERSION:
         raise SpecError(f"the record is of engine version {record.get('engine_version')}, not {ENGINE_VERSION}")
     spec = parse_engine_spec(record["spec"], f"{source} (record)")
@@ -570,5 +571,8 @@ def replay(record: dict, frame: pd.DataFrame, source: str = "<data>") -> IndexRe
     inputs = validate(frame, spec, source)
     if inputs.sha256 != record["data"]["sha256"]:
         raise InputError(source, "these data differ from the data of the record (SHA-256 of the columns used)")
-    return run(inputs, spec)
+    step = next(s for s in record["steps"] if s["step"] == "weights")
+    h = spec.hierarchy  # the recorded weights, which may have been fitted on other rows (fit.FittedIndex.apply)
+    weights = [np.array([step["details"][c] for c in h.codes(lv)], float) for lv in range(1, h.depth)]
+    return run(inputs, spec, weights=weights)
 
