@@ -34,6 +34,7 @@ import pandas as pd
 from leefbaar.errors import LeefbaarError, SpecError
 from leefbaar.index.engine.calibrated import BASELINE, XY
 from leefbaar.index.engine.fit import FittedIndex, fit
+from leefbaar.index.engine.spec import EngineSpec
 from leefbaar.index.features import LAG_SUFFIX, IndicatorMatrix
 from leefbaar.index.spec import IndexSpec
 
@@ -49,7 +50,7 @@ class EngineTable:
     centroids (``engine.calibrated.XY``)."""
 
     matrix: IndicatorMatrix
-    engine: object
+    engine: EngineSpec
 
     @property
     def pairs(self):
