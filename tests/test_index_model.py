@@ -3,6 +3,7 @@ and the score pipeline with its API on the real store (small settings to keep th
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 
@@ -74,6 +75,21 @@ def test_builtin_specs_load():
     assert load_spec("lbm2_like").allow_sensitive
     with pytest.raises(SpecError, match="no spec"):
         load_spec("nope")
+
+
+@pytest.mark.parametrize("name", ["default", "lbm2_like"])
+def test_builtin_specs_are_engine_specs(name):
+    spec = load_spec(name)
+    eng = spec.engine_spec()
+    h, m = eng.hierarchy, eng.weights_model
+    assert h.depth == 2 and h.codes(2) == list(spec.dimension_codes)
+    n_features = sum(len(d.indicators) for d in spec.dimensions)
+    assert len(h.indicators) == 2 * n_features  # each feature and its spatial lag, per dimension
+    assert "won:oad" in h.indicators and "won:oad@buren" in h.indicators and "won:oad" in m.free
+    assert h.nodes["vrz:afs_superm"].direction == -1 and "vrz:afs_superm" not in m.free
+    assert m.targets == {d.code: d.target for d in spec.dimensions}
+    assert (m.knots, m.smoothing, m.location) == (spec.knots, spec.smoothing, spec.location)
+    assert len(spec.engine_spec(lags=False).hierarchy.indicators) == n_features
 
 
 # -- estimator properties ------------------------------------------------------------------------------------
@@ -150,6 +166,14 @@ def test_score_pipeline_writes_tables_and_explains_changes(store_file, tmp_path)
     with Store.open(path, read_only=False) as s:
         result = build_scores(s, small_spec(), [2021, 2022, 2023], n_draws=30, seed=3)
         write_scores(s, result, {"test": True})
+    # the engine's record of the fitted model replays the modelled dimension scores bit for bit
+    from leefbaar.index.engine import replay
+
+    again = replay(json.loads(json.dumps(result.record)), result.model.matrix_.transform(result.panel))
+    modelled = result.model.score(result.panel)
+    for d in DIMS:
+        np.testing.assert_array_equal(again.scores[d].to_numpy(), modelled[d].to_numpy())
+    assert again.record["steps"][-2]["details"]["fitted"]["n_fit"] == (result.scores["kind"] == "official").sum()
     sc = result.scores
     assert list(sc.columns) == SCORE_COLUMNS
     summary = score_summary(result).set_index(["year", "kind"])

@@ -12,8 +12,9 @@ import statsmodels.api as sm
 from threadpoolctl import threadpool_limits
 
 from leefbaar.index import uncertainty as unc
+from leefbaar.index.engine.calibrated import fit_dimension
 from leefbaar.index.features import load_panel, neighbour_pairs
-from leefbaar.index.model import LivabilityIndex, fit_dimension
+from leefbaar.index.model import LivabilityIndex
 from leefbaar.index.spec import load_spec
 
 

@@ -1,6 +1,6 @@
-"""``LivabilityIndex``: a composite livability index as a scikit-learn-style estimator.
+"""``LivabilityIndex``: a store index spec as a scikit-learn-style estimator on a panel of area-years.
 
-``LivabilityIndex(spec).fit(panel)`` then ``.score(panel)`` returns per (code, year) the five dimension scores,
+``LivabilityIndex(spec).fit(panel)`` then ``.score(panel)`` returns per (code, year) the dimension scores,
 ``afw`` (their sum: the deviation from the national reference) and ``total`` (= reference + afw), in
 Leefbaarometer score points for calibrated specs (higher is better). ``.contributions(panel)`` splits every
 dimension score exactly into a baseline (the national mean of the dimension in the calibration data) plus
@@ -8,12 +8,12 @@ one contribution per indicator (and per spatial lag ``<id>@buren``), so ``score 
 
 Weighting methods (``spec.weighting``):
 
-- ``calibrated``: per dimension a glass-box additive model fitted to the criterion (the official LBM
-  dimension score by default; any store indicator such as WOZ or a survey score can be the target): each
-  indicator enters as a piecewise-linear spline with knots at quantiles of its robust-standardised value,
-  monotone (non-decreasing in the good direction) where the spec gives a direction, with a ridge penalty on
-  changes of slope (``smoothing``). Fitted as a bound-constrained quadratic programme
-  (bounded-variable least squares).
+- ``calibrated``: a spec of the index engine (``IndexSpec.engine_spec``). ``features.IndicatorMatrix`` turns
+  the panel into features, ``EngineTable`` into the engine's table (one column per dimension and feature), and
+  the engine's calibrated weighting (``index/engine/calibrated.py``: per dimension monotone additive splines
+  of its features plus a regional term, fitted to the criterion, e.g. the official LBM dimension score) is
+  fitted on the rows with every criterion (``engine.fit.fit``) and applied to all rows. ``fitted_`` is the
+  engine's ``FittedIndex``; ``fitted_.score(table).record`` its build record, from which it replays.
 - ``pca``: indicators normalised (``normalisation``: zscore, minmax or rank), turned to their good direction
   and weighted by the squared loadings of the first principal component within the dimension;
 - ``expert``: normalised, directed indicators weighted by the spec's weights;
@@ -30,220 +30,64 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import lsq_linear
 
 from leefbaar.errors import LeefbaarError, SpecError
+from leefbaar.index.engine.calibrated import BASELINE, XY
+from leefbaar.index.engine.fit import FittedIndex, fit
+from leefbaar.index.engine.spec import EngineSpec
 from leefbaar.index.features import LAG_SUFFIX, IndicatorMatrix
 from leefbaar.index.spec import IndexSpec
 
-BASELINE = "_baseline"
-LOCATION = "_ligging"
-XY = ("centroid_x_km", "centroid_y_km")
 RESIDUAL = "_residual"
+UNIT = "unit"
 
 
 @dataclass
-class SplineBasis:
-    """Monotone-ready piecewise-linear basis of one feature: ramps between knots of z = (x - centre) / scale."""
+class EngineTable:
+    """A calibrated spec's features as the engine's table: ``transform(panel)`` gives, per panel row, ``unit``
+    (``<code>:<year>``, ``#k`` added to the k-th repeat of a row), one column per engine indicator
+    (``<dimension>:<feature>``: the feature's value from the fitted ``matrix``), the criteria and the
+    centroids (``engine.calibrated.XY``)."""
 
-    centre: float
-    scale: float
-    knots: np.ndarray
-    sign: int
-    mean: np.ndarray
-
-    @classmethod
-    def fit(cls, x: np.ndarray, n_knots: int, sign: int) -> SplineBasis:
-        centre = float(np.median(x))
-        q25, q75 = np.quantile(x, [0.25, 0.75])
-        scale = float(q75 - q25) or float(np.std(x)) or 1.0
-        z = (x - centre) / scale * (sign or 1)
-        knots = np.unique(np.quantile(z, np.linspace(0, 1, n_knots + 2)[1:-1])) if n_knots else np.array([])
-        basis = cls(centre, scale, knots, sign, np.zeros(len(knots) + 1))
-        basis.mean = basis.raw(x).mean(axis=0)
-        return basis
-
-    def raw(self, x: np.ndarray) -> np.ndarray:
-        z = (np.asarray(x, float) - self.centre) / self.scale * (self.sign or 1)
-        k = self.knots
-        if len(k) == 0:
-            return z[:, None]
-        cols = [np.minimum(z, k[0]) - k[0]]
-        cols += [np.clip(z, k[i], k[i + 1]) - k[i] for i in range(len(k) - 1)]
-        cols.append(np.maximum(z, k[-1]) - k[-1])
-        return np.column_stack(cols)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Centred basis: its columns average zero over the calibration data."""
-        return self.raw(x) - self.mean
+    matrix: IndicatorMatrix
+    engine: EngineSpec
 
     @property
-    def size(self) -> int:
-        return len(self.knots) + 1
+    def pairs(self):
+        return self.matrix.pairs
 
+    @pairs.setter
+    def pairs(self, value) -> None:
+        self.matrix.pairs = value
 
-@dataclass
-class LocationBasis:
-    """Smooth regional term: Gaussian radial basis functions of the area centroid (RD km) at k-means centres.
-
-    Glass-box like the splines: its contribution is reported as the pseudo-indicator ``_ligging``.
-    """
-
-    centres: np.ndarray
-    bandwidth: float
-    mean: np.ndarray
-
-    @classmethod
-    def fit(cls, xy: np.ndarray, n_centres: int, bandwidth: float) -> LocationBasis:
-        from sklearn.cluster import KMeans
-
-        n_centres = min(n_centres, len(np.unique(xy, axis=0)))
-        km = KMeans(n_centres, random_state=0, n_init=1).fit(xy)
-        basis = cls(km.cluster_centers_, bandwidth, np.zeros(n_centres))
-        basis.mean = basis.raw(xy).mean(axis=0)
-        return basis
-
-    def raw(self, xy: np.ndarray) -> np.ndarray:
-        d2 = ((xy[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
-        return np.exp(-d2 / (2 * self.bandwidth ** 2))
-
-    def __call__(self, xy: np.ndarray) -> np.ndarray:
-        return self.raw(xy) - self.mean
-
-    @property
-    def size(self) -> int:
-        return len(self.centres)
-
-
-def _solve(gram: np.ndarray, rhs: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """min 0.5 b'Gb - r'b subject to b >= lower (lower is 0 or -inf per coefficient).
-
-    With G = L L' this is the bounded least-squares problem min ||L'b - L^-1 r||^2, solved exactly by the
-    bounded-variable least-squares active-set method (scipy ``lsq_linear``, 'bvls'); G is small (p x p).
-    """
-    if np.isinf(lower).all():
-        return np.linalg.solve(gram, rhs)
-    L = np.linalg.cholesky(gram)
-    c = np.linalg.solve(L, rhs)
-    res = lsq_linear(L.T, c, bounds=(lower, np.full(len(rhs), np.inf)), method="bvls", tol=1e-12)
-    return res.x
-
-
-@dataclass
-class DimensionModel:
-    """The fitted additive model of one dimension (calibrated weighting).
-
-    ``cov`` (when fitted ``with_cov``): sampling covariance of ``(intercept, *coef)``, shape (p + 1, p + 1),
-    in squared score points per unit of basis; rows and columns of coefficients held at their monotonicity
-    bound are zero (see ``fit_dimension``).
-    """
-
-    features: list[str]
-    bases: list[SplineBasis]
-    coef: np.ndarray
-    intercept: float
-    lower: np.ndarray
-    slices: list[slice]
-    cov: np.ndarray | None = None
-    location: LocationBasis | None = None
-
-    @property
-    def terms(self) -> list[str]:
-        """Names of the additive terms: the features, then ``_ligging`` when there is a location term."""
-        return self.features + ([LOCATION] if self.location is not None else [])
-
-    def design(self, X: pd.DataFrame) -> np.ndarray:
-        blocks = [b(X[f].to_numpy(float)) for f, b in zip(self.features, self.bases, strict=True)]
-        if self.location is not None:
-            blocks.append(self.location(X[list(XY)].to_numpy(float)))
-        return np.hstack(blocks)
-
-    def contributions(self, X: pd.DataFrame, coef: np.ndarray | None = None) -> np.ndarray:
-        coef = self.coef if coef is None else coef
-        B = self.design(X)
-        return np.column_stack([B[:, s] @ coef[s] for s in self.slices])
-
-
-def _penalty(slices: list[slice], p: int) -> np.ndarray:
-    """Penalty on changes of slope between neighbouring segments of each feature, plus a tiny ridge."""
-    P = np.eye(p) * 1e-4
-    for s in slices:
-        idx = np.arange(s.start, s.stop)
-        for a, b in zip(idx[:-1], idx[1:], strict=True):
-            P[a, a] += 1
-            P[b, b] += 1
-            P[a, b] -= 1
-            P[b, a] -= 1
-    return P
-
-
-def fit_dimension(X: pd.DataFrame, y: np.ndarray, features: list[str], signs: dict[str, int], knots: int,
-                  smoothing: float, sample_weight: np.ndarray | None = None, with_cov: bool = True,
-                  location: tuple[int, float, float] | None = None) -> DimensionModel:
-    """Fit one dimension's additive spline model to criterion ``y``.
-
-    ``location`` = (centres, bandwidth in km, ridge penalty) adds a smooth regional term (needs the
-    ``centroid_x_km``/``centroid_y_km`` columns in ``X``).
-    """
-    bases = [SplineBasis.fit(X[f].to_numpy(float), knots, signs[f]) for f in features]
-    loc = None
-    if location is not None and location[0] > 0:
-        loc = LocationBasis.fit(X[list(XY)].to_numpy(float), location[0], location[1])
-    sizes = [b.size for b in bases] + ([loc.size] if loc is not None else [])
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    slices = [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:], strict=True)]
-    lower = np.concatenate([np.full(b.size, 0.0 if b.sign else -np.inf) for b in bases]
-                           + ([np.full(loc.size, -np.inf)] if loc is not None else []))
-    model = DimensionModel(features, bases, np.zeros(int(starts[-1])), 0.0, lower, slices, location=loc)
-    B = model.design(X)
-    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    n = w.sum()
-    intercept = float((w * y).sum() / n)
-    Bw = B * w[:, None]
-    pen = smoothing * 1e-3 * _penalty(slices[:len(bases)], B.shape[1])
-    if loc is not None:
-        idx = np.arange(slices[-1].start, slices[-1].stop)
-        pen[idx, idx] = location[2]
-    gram = Bw.T @ B / n + pen
-    rhs = Bw.T @ (y - intercept) / n
-    model.coef, model.intercept = _solve(gram, rhs, lower), intercept
-    if with_cov:
-        # First-order covariance of the bootstrap over rows (sandwich, heteroskedasticity-robust): coefficients
-        # held at their bound (active monotonicity constraints) stay there; the free set F gets
-        # G_FF^-1 M G_FF^-1 of the problem reduced to it, M the covariance of the centred per-row scores
-        # w_i (B_i e_i - Bbar_w (y_i - intercept)) / sqrt(1 - h_i) (leverage h_i, HC2: with many spline terms
-        # per row the plain HC0 sandwich understates the bootstrap spread). The intercept (weighted mean of
-        # y) has influence w_i (y_i - intercept). (Clipping draws of the unconstrained sandwich at the bounds
-        # instead shifts and widens them: it breaks the negative correlation of neighbouring spline slopes.)
-        tol = 1e-10 * max(1.0, float(np.abs(model.coef).max()))
-        free = ~(np.isfinite(lower) & (model.coef <= lower + tol))
-        dev = y - intercept
-        score = w[:, None] * (B[:, free] * (dev - B @ model.coef)[:, None]
-                              - np.outer(dev, Bw[:, free].sum(axis=0) / n))
-        score -= score.mean(axis=0)
-        ginv = np.linalg.pinv(gram[np.ix_(free, free)], hermitian=True)
-        lev = ((Bw[:, free] @ ginv) * B[:, free]).sum(axis=1) / n
-        score /= np.sqrt(np.clip(1 - lev, 0.05, None))[:, None]
-        infl = np.column_stack([w * dev, score @ ginv]) / n
-        at = np.concatenate([[0], 1 + np.flatnonzero(free)])
-        model.cov = np.zeros((len(lower) + 1, len(lower) + 1))
-        model.cov[np.ix_(at, at)] = infl.T @ infl
-    return model
+    def transform(self, panel: pd.DataFrame) -> pd.DataFrame:
+        X = self.matrix.transform(panel)
+        unit = pd.Series(panel["code"].astype(str).to_numpy() + ":" + panel["year"].astype(str).to_numpy())
+        repeat = unit.groupby(unit).cumcount().to_numpy()  # bootstrap samples repeat rows: '#1', '#2', ...
+        cols = {UNIT: np.where(repeat > 0, unit + "#" + repeat.astype(str), unit)}
+        for code in self.engine.hierarchy.indicators:
+            cols[code] = X[self.engine.hierarchy.nodes[code].name].to_numpy()
+        m = self.engine.weights_model
+        for c in m.targets.values():
+            cols[c] = panel[c].to_numpy(float) if c in panel.columns else np.full(len(panel), np.nan)
+        for c in XY if m.location_columns else ():
+            cols[c] = X[c].to_numpy()
+        return pd.DataFrame(cols, index=panel.index)
 
 
 class LivabilityIndex:
     """Composite livability index defined by an ``IndexSpec`` (see the module docstring).
 
     ``pairs``: neighbour pairs from ``features.neighbour_pairs(contiguity(store, level))`` when the spec uses
-    spatial lags. Attributes after ``fit``: ``matrix_`` (the fitted ``IndicatorMatrix``), ``models_``
-    (calibrated: ``DimensionModel`` per dimension) or ``weights_`` (other methods: indicator weights per
-    dimension), ``norm_`` (normalisation parameters), ``n_fit_``.
+    spatial lags. Attributes after ``fit``: calibrated: ``engine_`` (the engine spec), ``matrix_`` (the
+    fitted ``EngineTable``: panel -> engine table), ``fitted_`` (the engine's ``FittedIndex``) and ``models_``
+    (its ``DimensionModel`` per dimension, whose features are the engine's ``<dimension>:<feature>`` codes);
+    other methods: ``matrix_`` (the fitted ``IndicatorMatrix``), ``weights_`` (indicator weights per
+    dimension), ``norm_`` (normalisation parameters); both: ``n_fit_``.
     """
 
-    def __init__(self, spec: IndexSpec, pairs=None, knots: int | None = None, smoothing: float | None = None):
+    def __init__(self, spec: IndexSpec, pairs=None):
         self.spec, self.pairs = spec, pairs
-        self.knots = spec.knots if knots is None else knots
-        self.smoothing = spec.smoothing if smoothing is None else smoothing
 
     # -- helpers ----------------------------------------------------------------------------------------
     def dimension_features(self, code: str) -> list[str]:
@@ -269,27 +113,23 @@ class LivabilityIndex:
         return pd.DataFrame(cols, index=panel.index)
 
     # -- estimator API ----------------------------------------------------------------------------------
-    def fit(self, panel: pd.DataFrame, target: pd.DataFrame | None = None, sample_weight=None,
-            with_cov: bool = True) -> LivabilityIndex:
-        """Fit on ``panel`` rows; calibrated specs use rows where every target is present."""
-        self.matrix_ = IndicatorMatrix(self.spec, self.pairs).fit(panel)
-        X = self.matrix_.transform(panel)
+    def fit(self, panel: pd.DataFrame, with_cov: bool = True) -> LivabilityIndex:
+        """Fit on ``panel`` rows (the feature preparation on all of them); calibrated specs: the engine fits
+        its model on the rows where every target is present (``with_cov``: with the coefficients' sampling
+        covariance, for the Monte Carlo)."""
+        matrix = IndicatorMatrix(self.spec, self.pairs).fit(panel)
         if self.spec.weighting == "calibrated":
-            target = self.targets(panel) if target is None else target
-            keep = target.notna().all(axis=1).to_numpy()
-            if keep.sum() < 10:
-                raise LeefbaarError(f"too few rows with a target to calibrate on ({int(keep.sum())})")
-            sw = None if sample_weight is None else np.asarray(sample_weight, float)[keep]
-            self.models_ = {
-                d.code: fit_dimension(X[keep], target[d.code].to_numpy(float)[keep], self.dimension_features(d.code),
-                                      self._signs(d.code), self.knots, self.smoothing, sw, with_cov,
-                                      self.spec.location)
-                for d in self.spec.dimensions
-            }
-            self.n_fit_ = int(keep.sum())
+            self.targets(panel)  # a clear error when a criterion is not in the panel
+            self.engine_ = self.spec.engine_spec(lags=self.spec.spatial_lag and self.pairs is not None)
+            self.matrix_ = EngineTable(matrix, self.engine_)
+            self.fitted_: FittedIndex = fit(self.matrix_.transform(panel), self.engine_, source="panel",
+                                            with_cov=with_cov)
+            self.models_ = self.fitted_.model.models
+            self.n_fit_ = self.fitted_.fit_rows
         else:
-            self._fit_weights(X)
-            self.n_fit_ = len(X)
+            self.matrix_ = matrix
+            self._fit_weights(matrix.transform(panel))
+            self.n_fit_ = len(panel)
         return self
 
     def _normalise_fit(self, X: pd.DataFrame) -> None:
@@ -343,23 +183,25 @@ class LivabilityIndex:
     def contributions(self, panel: pd.DataFrame, X: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
         """Per dimension a frame (rows as ``panel``) with ``_baseline`` and one column per feature."""
         X = self.matrix_.transform(panel) if X is None else X
+        if self.spec.weighting == "calibrated":
+            return self.feature_parts(self.fitted_.model.contributions(X))
         out = {}
         for d in self.spec.dimensions:
-            if self.spec.weighting == "calibrated":
-                m = self.models_[d.code]
-                parts = m.contributions(X)
-                frame = pd.DataFrame(parts, columns=m.terms, index=panel.index)
-                frame.insert(0, BASELINE, m.intercept)
-            else:
-                w = self.weights_[d.code]
-                signs = self._signs(d.code)
-                cols = {f: (self._normalise(X, f) * signs[f] - c) * w[f]
-                        for f, c in zip(w, self.centre_[d.code], strict=True)}
-                frame = pd.DataFrame(cols, index=panel.index)
-                frame.insert(0, BASELINE, float(sum(c * w[f] for f, c in zip(w, self.centre_[d.code],
-                                                                              strict=True))))
+            w = self.weights_[d.code]
+            signs = self._signs(d.code)
+            cols = {f: (self._normalise(X, f) * signs[f] - c) * w[f]
+                    for f, c in zip(w, self.centre_[d.code], strict=True)}
+            frame = pd.DataFrame(cols, index=panel.index)
+            frame.insert(0, BASELINE, float(sum(c * w[f] for f, c in zip(w, self.centre_[d.code], strict=True))))
             out[d.code] = frame
         return out
+
+    def feature_parts(self, parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """The engine's contributions per dimension with the features' own names (``oad``, ``oad@buren``)
+        instead of the engine codes (``won:oad``)."""
+        nodes = self.engine_.hierarchy.nodes
+        return {d: f.set_axis([nodes[c].name if c in nodes else c for c in f.columns], axis=1)
+                for d, f in parts.items()}
 
     def score(self, panel: pd.DataFrame) -> pd.DataFrame:
         """code, year, the dimension scores, afw (their sum) and total (reference + afw)."""

@@ -54,7 +54,9 @@ SCORE_COLUMNS = ["spec", "level", "code", "year", "total", "afw", *LBM_DIMENSION
 class ScoreResult:
     """``scores``: the store's score columns (the five Leefbaarometer dimension columns are NaN for a spec
     without them); ``dimensions``: every dimension score of the spec in long form (spec, level, code, year,
-    dimension, score), whatever the dimensions are called."""
+    dimension, score), whatever the dimensions are called; ``record``: the index engine's build record of a
+    calibrated spec (its fitted model's parameters: ``engine.replay(record, model.matrix_.transform(panel))``
+    gives the same modelled dimension scores)."""
 
     scores: pd.DataFrame
     contributions: pd.DataFrame
@@ -62,6 +64,7 @@ class ScoreResult:
     panel: pd.DataFrame
     nowcast: NowcastCorrection | None = None
     dimensions: pd.DataFrame | None = None
+    record: dict | None = None
 
     def wide(self) -> pd.DataFrame:
         """The scores with the spec's own dimension columns (for CSV output)."""
@@ -154,9 +157,15 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         step("fit")
         model = LivabilityIndex(spec, pairs).fit(panel)
         X = model.matrix_.transform(panel)
-        parts = model.contributions(panel, X)
         dims = list(spec.dimension_codes)
-        modelled = pd.DataFrame({d: parts[d].sum(axis=1).to_numpy() for d in dims})
+        record = None
+        if spec.weighting == "calibrated":  # the engine's fitted model applied to every area-year, recorded
+            scored = model.fitted_.score(X, source=f"{spec.level} panel {years[0]}-{years[-1]}")
+            parts, record = model.feature_parts(scored.parts), scored.record
+            modelled = pd.DataFrame(scored.values[1], columns=model.engine_.hierarchy.codes(2))[dims]
+        else:
+            parts = model.contributions(panel, X)
+            modelled = pd.DataFrame({d: parts[d].sum(axis=1).to_numpy() for d in dims})
         scores = panel[["code", "year"]].copy()
         lbm = on_lbm_scale(spec)
         residual = pd.DataFrame(0.0, index=panel.index, columns=dims)
@@ -211,7 +220,7 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
                                    "score": final[dims].to_numpy().T.ravel()})
         step("contributions")
         contributions = _long_contributions(spec, panel, parts, residual, correction)
-    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel, nowcast, dimensions)
+    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel, nowcast, dimensions, record)
 
 
 def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, pd.DataFrame],

@@ -113,6 +113,44 @@ class IndexSpec:
                 return d
         raise SpecError(f"{self.source}: no dimension {code!r}")
 
+    def engine_spec(self, lags: bool | None = None):
+        """This spec as a spec of the index engine (``leefbaar.index.engine``; calibrated weighting only).
+
+        Level 1 holds one node per dimension and feature, coded ``<dimension>:<feature key>`` (``won:oad``,
+        with ``won:oad@buren`` for its spatial lag when ``lags``, default ``spatial_lag``): a feature used by
+        several dimensions has its own spline in each. Level 2 holds the dimensions. No imputation, treatment
+        or normalising in the engine (the features are prepared by ``features.IndicatorMatrix``); the weights
+        step is the calibrated model (``engine/calibrated.py``) with this spec's knots, smoothing, criteria
+        and location term, directions from the indicators (0: ``free``). The table it reads is
+        ``model.EngineTable``: unit ``<code>:<year>``, the feature columns, criteria and centroids.
+        """
+        from leefbaar.index.engine.spec import parse_engine_spec
+
+        if self.weighting != "calibrated":
+            raise SpecError(f"{self.source}: only a calibrated spec is an engine spec here (weighting "
+                            f"{self.weighting!r})")
+        lags = self.spatial_lag if lags is None else lags
+        indicators, free = [], []
+        for d in self.dimensions:
+            for suffix in ("", "@buren") if lags else ("",):
+                for ind in d.indicators:
+                    code = f"{d.code}:{ind.key}{suffix}"
+                    indicators.append({"code": code, "parent": d.code, "direction": ind.direction or 1,
+                                       "name": ind.key + suffix})
+                    if ind.direction == 0:
+                        free.append(code)
+        model: dict = {"knots": self.knots, "smoothing": self.smoothing, "free": free}
+        if self.location is not None and self.location[0] > 0:
+            model["location"] = {"centres": self.location[0], "bandwidth_km": self.location[1],
+                                 "penalty": self.location[2], "columns": ["centroid_x_km", "centroid_y_km"]}
+        body = {"name": self.name, "description": self.description, "unit": "unit", "indicators": indicators,
+                "aggregates": [{"code": d.code, "level": 2, "name": d.label_en, "weight": d.weight}
+                               for d in self.dimensions],
+                "levels": {1: "feature", 2: "dimension"}, "impute": "none", "normalise": "none",
+                "weights": {"method": "calibrated", "level": 1, "target": {d.code: d.target for d in self.dimensions},
+                            "model": model}}
+        return parse_engine_spec(body, f"{self.source} (engine spec)")
+
     def store_indicators(self) -> list[str]:
         """Every store indicator the spec reads (indicators, denominators, targets)."""
         ids: list[str] = []

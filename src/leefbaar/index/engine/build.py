@@ -371,6 +371,9 @@ def final_weights(Z: np.ndarray, spec: EngineSpec, target: np.ndarray | None = N
     elif spec.weights == "optimise":
         weights[spec.weights_levels[0] - 1] = _optimise_weights(Z, spec, weights, spec.weights_levels[0])
     elif spec.weights == "calibrated":
+        if spec.weights_model is not None:
+            raise SpecError(f"{spec.source}: a calibrated model is not a set of weights: build it with build() or "
+                            "engine.fit.fit(); its uncertainty analysis is not available in the engine")
         weights[spec.weights_levels[0] - 1] = _calibrated_weights(Z, spec, weights, spec.weights_levels[0], target)
     return weights
 
@@ -519,11 +522,14 @@ def _json_default(v):
     return str(v)
 
 
-def run(inputs: Inputs, spec: EngineSpec, record: bool = True) -> IndexResult | list[np.ndarray]:
-    """All steps on validated ``inputs``. With ``record=False`` only the level values (a fast rebuild)."""
+def run(inputs: Inputs, spec: EngineSpec, record: bool = True, weights: list[np.ndarray] | None = None
+        ) -> IndexResult | list[np.ndarray]:
+    """All steps on validated ``inputs``. With ``record=False`` only the level values (a fast rebuild);
+    ``weights``: fitted weights of every level (``fit.FittedIndex``) instead of the weights step's own."""
     st = prepare(inputs, spec, record)
     target = inputs.target[st.keep] if inputs.target is not None else None
-    weights = final_weights(st.normalised, spec, target)
+    if weights is None:
+        weights = final_weights(st.normalised, spec, target)
     values = aggregate_all(st.normalised, spec, weights)
     if not record:
         return values
@@ -588,7 +594,12 @@ def _contributions(values, weights, spec: EngineSpec, units) -> tuple[pd.DataFra
 
 
 def build(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") -> IndexResult:
-    """Validate ``frame`` and build the index (see the module docstring)."""
+    """Validate ``frame`` and build the index (see the module docstring): ``fit(frame, spec).apply(frame)``
+    (``engine/fit.py``) in one pass."""
+    if spec.weights_model is not None:
+        from leefbaar.index.engine.fit import fit
+
+        return fit(frame, spec, source=source).apply(frame, source)
     return run(validate(frame, spec, source), spec)
 
 
@@ -601,12 +612,20 @@ def build_file(data, spec_path, meta=None) -> IndexResult:
 
 
 def replay(record: dict, frame: pd.DataFrame, source: str = "<data>") -> IndexResult:
-    """Rebuild an index from its ``record`` on the same data (refused when the data's hash differs)."""
+    """Rebuild an index from its ``record`` on the same data (refused when the data's hash differs), with the
+    recorded weights (or the recorded calibrated model): nothing is refitted."""
     if record.get("engine_version") != ENGINE_VERSION:
         raise SpecError(f"the record is of engine version {record.get('engine_version')}, not {ENGINE_VERSION}")
     spec = parse_engine_spec(record["spec"], f"{source} (record)")
+    if spec.weights_model is not None:  # a fitted calibrated model: applied from its recorded parameters
+        from leefbaar.index.engine.fit import _result, from_record
+
+        return _result(from_record(record, source).score(frame, source, record["data"]["sha256"]), spec)
     inputs = validate(frame, spec, source)
     if inputs.sha256 != record["data"]["sha256"]:
         raise InputError(source, "these data differ from the data of the record (SHA-256 of the columns used)")
-    return run(inputs, spec)
+    step = next(s for s in record["steps"] if s["step"] == "weights")
+    h = spec.hierarchy  # the recorded weights, which may have been fitted on other rows (fit.FittedIndex.apply)
+    weights = [np.array([step["details"][c] for c in h.codes(lv)], float) for lv in range(1, h.depth)]
+    return run(inputs, spec, weights=weights)
 

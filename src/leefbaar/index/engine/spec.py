@@ -19,6 +19,11 @@ Layout (every step is optional; an option that is not listed here is refused, ne
     aggregate: {method: arithmetic, min_share: 0, levels: {4: geometric}}
                # arithmetic | geometric | harmonic | median, per level optional
     weights: {method: meta}      # meta | equal | pca {levels} | optimise {level} | calibrated {level, target}
+    # calibrated with a model: per parent an additive spline model of its children fitted to its own criterion
+    # (engine/calibrated.py), fitted on the rows with every criterion and applied to all rows:
+    weights: {method: calibrated, level: 1, target: {won: lbm_won, fys: lbm_fys},
+              model: {knots: 5, smoothing: 1.0, free: [won:oad],
+                      location: {centres: 80, bandwidth_km: 12, penalty: 0.0001, columns: [x_km, y_km]}}}
 
 Order of the steps: denominate, screen, impute, treat, normalise, weights, aggregate. Directions are applied
 before normalising. Aggregation skips missing values and renormalises the weights of the available children;
@@ -77,6 +82,25 @@ class Treatment:
     fallback: str = "log"
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """The calibrated weighting's model (``weights.model``): ``targets`` maps each parent at level + 1 to its
+    criterion column; ``free``: children whose contribution need not be monotone in their direction;
+    ``location``: (centres, bandwidth in the coordinates' unit, ridge penalty) of the regional term read from
+    the two ``location_columns``, or None."""
+
+    targets: dict[str, str]
+    knots: int = 5
+    smoothing: float = 1.0
+    free: frozenset[str] = frozenset()
+    location: tuple[int, float, float] | None = None
+    location_columns: tuple[str, str] | None = None
+
+    def columns(self) -> list[str]:
+        """The data columns the model reads besides the indicators: criteria, then coordinates."""
+        return list(dict.fromkeys([*self.targets.values(), *(self.location_columns or ())]))
+
+
 @dataclass
 class EngineSpec:
     """A validated engine spec (see the module docstring). ``raw``: the document, with ``meta`` inlined."""
@@ -101,6 +125,7 @@ class EngineSpec:
     weights: str = "meta"
     weights_levels: tuple[int, ...] = ()
     weights_target: str | None = None
+    weights_model: ModelSpec | None = None
     uncertainty: dict = field(default_factory=dict)
     description: str = ""
     source: str = "<spec>"
@@ -184,6 +209,46 @@ def parse_treatment(body, where: str) -> Treatment | None:
         raise SpecError(f"{where}.fallback: {fallback!r} is not one of log, none")
     return Treatment(int(_num(body.get("winmax", 5), f"{where}.winmax", 0)), _num(body.get("skew", 2.0),
                      f"{where}.skew", 0), _num(body.get("kurt", 3.5), f"{where}.kurt"), fallback)
+
+
+def parse_model(body, target, level: int, hier: Hierarchy, where: str) -> ModelSpec:
+    """The ``weights.model`` block of a calibrated weighting (see ``ModelSpec``)."""
+    body = _mapping(body, f"{where}.model", {"knots", "smoothing", "free", "location"})
+    if level != 1:
+        raise SpecError(f"{where}: a calibrated model sets the parents of the indicators (level: 1), not level {level}")
+    parents = hier.codes(2)
+    if not isinstance(target, dict):
+        raise SpecError(f"{where}.target: with a model, map every parent to its criterion column, like "
+                        f"{{{parents[0]}: COLUMN}}")
+    unknown = set(target) - set(parents)
+    if unknown:
+        raise SpecError(f"{where}.target: {sorted(unknown)[0]!r} is not a node of level 2")
+    missing = [p for p in parents if p not in target]
+    if missing:
+        raise SpecError(f"{where}.target: no criterion for {missing[0]!r}")
+    free = body.get("free") or []
+    if not isinstance(free, list):
+        raise SpecError(f"{where}.model.free: must be a list of indicator codes")
+    for c in free:
+        if c not in hier.indicators:
+            raise SpecError(f"{where}.model.free: unknown indicator {c!r}")
+    knots = _num(body.get("knots", 5), f"{where}.model.knots", 0)
+    if knots != int(knots):
+        raise SpecError(f"{where}.model.knots: must be a whole number")
+    loc, cols = None, None
+    if body.get("location") is not None:
+        lb = _mapping(body["location"], f"{where}.model.location", {"centres", "bandwidth_km", "penalty", "columns"})
+        cols = lb.get("columns")
+        if not isinstance(cols, list | tuple) or len(cols) != 2 or not all(isinstance(c, str) for c in cols):
+            raise SpecError(f"{where}.model.location.columns: name the two coordinate columns, like [x_km, y_km]")
+        centres = _num(lb.get("centres", 80), f"{where}.model.location.centres", 1)
+        bandwidth = _num(lb.get("bandwidth_km", 12), f"{where}.model.location.bandwidth_km", 0)
+        if bandwidth <= 0:
+            raise SpecError(f"{where}.model.location.bandwidth_km: must be positive")
+        loc = (int(centres), bandwidth, _num(lb.get("penalty", 1e-4), f"{where}.model.location.penalty", 0))
+        cols = tuple(cols)
+    return ModelSpec({str(k): str(v) for k, v in target.items()}, int(knots),
+                     _num(body.get("smoothing", 1.0), f"{where}.model.smoothing", 0), frozenset(free), loc, cols)
 
 
 def _inline_meta(data: dict, source: str) -> pd.DataFrame:
@@ -387,7 +452,7 @@ def _parse_engine_spec(data: object, source: str, base: Path | None, meta: pd.Da
     wts = data.get("weights") or {"method": "meta"}
     if isinstance(wts, str):
         wts = {"method": wts}
-    wts = _mapping(wts, f"{source}: weights", {"method", "levels", "level", "target"})
+    wts = _mapping(wts, f"{source}: weights", {"method", "levels", "level", "target", "model"})
     wmethod = wts.get("method", "meta")
     if wmethod not in WEIGHTS:
         raise SpecError(f"{source}: weights.method {wmethod!r} is not one of {', '.join(WEIGHTS)}")
@@ -402,12 +467,23 @@ def _parse_engine_spec(data: object, source: str, base: Path | None, meta: pd.Da
         raise SpecError(f"{source}: weights method 'calibrated' needs 'target: COLUMN' (a criterion in the data)")
     if wts.get("target") and wmethod != "calibrated":
         raise SpecError(f"{source}: weights.target applies only to method calibrated")
+    model = None
+    if "model" in wts:
+        if wmethod != "calibrated":
+            raise SpecError(f"{source}: weights.model applies only to method calibrated")
+        model = parse_model(wts["model"], wts.get("target"), wlevels[0], hier, f"{source}: weights")
+    elif isinstance(wts.get("target"), dict):
+        raise SpecError(f"{source}: weights.target maps parents to criteria only with a 'model'; without one it "
+                        "names one criterion column")
     if wmethod in ("meta", "equal") and wlevels:
         raise SpecError(f"{source}: weights method {wmethod!r} applies to every level; 'level(s)' is not used")
     for lv in wlevels:
         if not 1 <= lv < depth:
             raise SpecError(f"{source}: weights level {lv} must be a level with a parent (1..{depth - 1})")
 
+    if model is not None and (den or group or scr_share is not None):
+        raise SpecError(f"{source}: a calibrated model reads every row of its table; denominate, screen and group "
+                        "imputation are not available with it")
     unit = data.get("unit")
     if not unit:
         raise SpecError(f"{source}: 'unit' (the column with unit codes) is required")
@@ -421,7 +497,8 @@ def _parse_engine_spec(data: object, source: str, base: Path | None, meta: pd.Da
         treat=treat, treat_per=treat_per, normaliser=normaliser, normaliser_per=normaliser_per,
         aggregator=aggregator, aggregator_levels=agg_levels,
         min_share=_num(agg.get("min_share", 0.0), f"{source}: aggregate.min_share", 0, 1),
-        weights=wmethod, weights_levels=wlevels, weights_target=wts.get("target"), uncertainty=unc,
+        weights=wmethod, weights_levels=wlevels, weights_target=None if model else wts.get("target"),
+        weights_model=model, uncertainty=unc,
         description=str(data.get("description", "")), source=source, raw=raw)
     if unc:
         from leefbaar.index.engine.uncertainty import parse_uncertainty
