@@ -142,8 +142,8 @@ def test_grid_contiguity_from_cell_ids_is_queen(store_file, level, n):
     assert w.id_order == q.id_order
     assert {k: set(v) for k, v in w.neighbors.items()} == {k: set(v) for k, v in q.neighbors.items()}
     assert w.mean_neighbors > 3 and w.islands == q.islands
-    a = pd.DataFrame(dict(zip(["i", "j", "w"], neighbour_pairs(w)))).sort_values(["i", "j"], ignore_index=True)
-    b = pd.DataFrame(dict(zip(["i", "j", "w"], neighbour_pairs(q)))).sort_values(["i", "j"], ignore_index=True)
+    a, b = (pd.DataFrame(dict(zip(["i", "j", "w"], neighbour_pairs(x), strict=True)))
+            .sort_values(["i", "j"], ignore_index=True) for x in (w, q))
     pd.testing.assert_frame_equal(a, b)
     # not a grid (other codes, or cells of another size): polygons
     moved = sub.assign(code=sub["code"].str.replace("E", "X"))

@@ -123,7 +123,7 @@ def nearest_official(codes: np.ndarray, years: np.ndarray, official: pd.DataFram
     if len(official) == 0 or len(codes) == 0:
         return out
     oc, oy = official["code"].to_numpy(), official["year"].to_numpy()
-    ids, uniq = pd.factorize(np.concatenate([oc, codes]))
+    ids, _ = pd.factorize(np.concatenate([oc, codes]))
     oid, qid = ids[:len(oc)].astype(np.int64), ids[len(oc):].astype(np.int64)
     oy_i, qy = oy.astype(np.int64), years.astype(np.int64)
     base = min(int(oy_i.min()), int(qy.min()))

@@ -28,9 +28,10 @@ all PC4 and five dimensions take seconds. Scoring summarises the draws with ``su
 time, the design built for a chunk of rows when needed, float32, so memory is bounded by one year's areas x
 draws (1.6 GB for 400,000 areas and 1,000 draws) whatever the number of years; ``draws`` with ``summarise``
 hold all rows x draws in float64 and are its reference. The nowcast errors are drawn year by year (ascending),
-row by row, after all other randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the index once per draw (bootstrap rows,
-refit everything from the indicator matrix on, rescore), as COINr does: the reference the fast path is checked
-against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
+row by row, after all other randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the
+index once per draw (bootstrap rows, refit everything from the indicator matrix on, rescore), as COINr does:
+the reference the fast path is checked against (``benchmarks/bench_uncertainty.py``,
+``tests/test_index_uncertainty.py``).
 """
 
 from __future__ import annotations
