@@ -37,7 +37,8 @@ cell-like codes (``E0974N4514``). Each step runs in its own subprocess with a ti
 - ``lisa``: ``analysis.clusters.local_moran`` of afw in the last year, 999 permutations (lattice weights);
 - ``dashboard``: the FastAPI app (TestClient, no warm-up) answering one score map and one profile.
 
-Results go to ``--out`` (one JSON per size); the table gives wall seconds and peak RSS per step and size, and
+Steps run in the order given (``--steps``; ``score_lite`` only when ``score`` has not run or did not
+finish). Results go to ``--out`` (one JSON per size); the table gives wall seconds and peak RSS per step and size, and
 the growth exponent k (time ~ N^k, log-log slope between consecutive sizes).
 """
 
@@ -444,6 +445,8 @@ def main() -> None:
     ap.add_argument("--mem-gb", type=float, default=22.0, help="RSS ceiling per step (GB)")
     ap.add_argument("--report", action="store_true", help="print the table of all sizes in --out")
     ap.add_argument("--keep", action="store_true", help="keep the synthetic store and inputs")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use the inputs already in --out (from --keep, or a --child generate) instead of generating")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -467,6 +470,8 @@ def main() -> None:
                     continue
                 if step == "score_lite" and not res.get("score", {}).get("failed", "score" not in res):
                     continue  # only when the full scoring did not finish
+                if step == "generate" and args.reuse and (folder / "cells.parquet").exists():
+                    continue
                 res[step] = run_step(step, folder, years, args.timeout, args.mem_gb)
                 r = res[step]
                 print(f"{n:>9,} {step:<11} {r['seconds']:8.1f} s {r['peak_gb']:6.2f} GB  {r['note']}", flush=True)

@@ -73,6 +73,9 @@ def test_contributions_in_chunks_are_the_table_in_one_piece(fitted):
     pd.testing.assert_frame_equal(a.drop(columns="contribution"), b.drop(columns="contribution"),
                                   check_dtype=False)
     np.testing.assert_allclose(b["contribution"], a["contribution"], rtol=0, atol=1e-12)
+    whole_frame = c.frame()  # in one piece, for small data
+    assert len(whole_frame) == len(old)
+    assert whole_frame["contribution"].sum() == pytest.approx(old["contribution"].sum())
     # the model's dimension scores, chunk by chunk, are the sums of the contributions in one piece
     whole = model.contributions(panel, X)
     np.testing.assert_allclose(_modelled(model, panel, X, dims).to_numpy(),
