@@ -14,7 +14,8 @@ Synthetic but realistic inputs, made from the real data (``--source-store``, a s
   (10 % per cell and indicator, 3 % per year); the official Leefbaarometer dimensions (the calibration target)
   for a random sample of 4,070 cells only (as many as there are PC4), so the model is fitted on a sample and
   scores all;
-- contiguity: queen neighbours on the lattice from the cell ids (as on the real grid: populated cells only).
+- contiguity: queen neighbours on the lattice from the cell ids (as on the real grid: populated cells only), as
+  ``index.features.contiguity`` finds them for any level whose geometries are grid cells.
 
 The synthetic areas are stored at level ``pc4`` (the level the default spec and the dashboard speak), with
 cell-like codes (``E0974N4514``). Each step runs in its own subprocess with a timeout and a memory ceiling
@@ -22,20 +23,22 @@ cell-like codes (``E0974N4514``). Each step runs in its own subprocess with a ti
 
 - ``ingest``: ``Store.ingest`` of one batch of areas, squares and a PC4 -> gemeente crosswalk, and one batch of
   observations per year (as the CBS files are), in one transaction;
-- ``queen``: the project's contiguity of stored boundaries (``index.features.contiguity``, libpysal Queen on
-  polygons) - what ``leefbaar score`` uses; the later steps use the lattice;
+- ``queen``: the project's contiguity of the stored cells (``index.features.contiguity``: from the cell ids,
+  since the geometries are grid cells) - what ``leefbaar score`` uses;
 - ``score``: ``index.pipeline.build_scores`` without draws (fit on the sample, score every area-year) and
-  ``write_scores``;
-- ``score_lite``: the same without the long ``contributions`` table, run only when ``score`` did not finish
-  (so that the analyses can still be measured);
-- ``draws``: ``build_scores`` with 1,000 Monte Carlo draws (includes the fit and the scoring; not written);
+  ``write_scores`` (the long ``contributions`` table written chunk by chunk);
+- ``score_lite``: the same without the ``contributions`` table, run only when ``score`` did not finish (so that
+  the analyses can still be measured);
+- ``draws``: ``build_scores`` with 1,000 Monte Carlo draws (includes the fit and the scoring; not written;
+  summarised year by year in float32, ``index.uncertainty.summarise_draws``);
 - ``gap``: ``analysis.gap.GapAnalysis`` over the index scores (999 bootstrap resamples, resident weights,
   gemeente decomposition), as ``leefbaar monitor gap``;
 - ``vulnerable``: ``analysis.vulnerable.VulnerableAreas`` with the default definition;
 - ``lisa``: ``analysis.clusters.local_moran`` of afw in the last year, 999 permutations (lattice weights);
 - ``dashboard``: the FastAPI app (TestClient, no warm-up) answering one score map and one profile.
 
-Results go to ``--out`` (one JSON per size); the table gives wall seconds and peak RSS per step and size, and
+Steps run in the order given (``--steps``; ``score_lite`` only when ``score`` has not run or did not
+finish). Results go to ``--out`` (one JSON per size); the table gives wall seconds and peak RSS per step and size, and
 the growth exponent k (time ~ N^k, log-log slope between consecutive sizes).
 """
 
@@ -73,7 +76,6 @@ def _cells(data: Path) -> tuple[np.ndarray, np.ndarray]:
 def generate(n: int, years: list[int], data: Path, source: Path, folder: Path, seed: int = 1) -> dict:
     """Write the synthetic inputs of ``n`` areas to ``folder`` (cells.parquet, obs_<year>.parquet)."""
     import geopandas as gpd
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
     import shapely
@@ -174,21 +176,9 @@ def generate(n: int, years: list[int], data: Path, source: Path, folder: Path, s
 
 def lattice(cells) -> tuple[np.ndarray, np.ndarray]:
     """Queen neighbours on the 100 m lattice: (i, j) index pairs, both directions, populated cells only."""
-    x, y = cells["x"].to_numpy(np.int64), cells["y"].to_numpy(np.int64)
-    key = x * 100_000 + y
-    order = np.argsort(key)
-    sk = key[order]
-    src, dst = [], []
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            if dx == dy == 0:
-                continue
-            want = key + dx * 100_000 + dy
-            at = np.clip(np.searchsorted(sk, want), 0, len(sk) - 1)
-            ok = sk[at] == want
-            src.append(np.flatnonzero(ok))
-            dst.append(order[at[ok]])
-    return np.concatenate(src), np.concatenate(dst)
+    from leefbaar.index.features import lattice_pairs
+
+    return lattice_pairs(cells["x"].to_numpy(), cells["y"].to_numpy())
 
 
 # -- steps (each in its own process) ------------------------------------------------------------------------
@@ -241,12 +231,9 @@ def _lattice_pairs(folder: Path):
 
 
 def _patched_pipeline(folder: Path):
-    """The index pipeline with the lattice instead of polygon contiguity (see step ``queen`` for that)."""
+    """The index pipeline (its contiguity finds the grid cells itself)."""
     from leefbaar.index import pipeline
 
-    pairs = _lattice_pairs(folder)[3]
-    pipeline.contiguity = lambda store, level: None
-    pipeline.neighbour_pairs = lambda w: pairs
     return pipeline
 
 
@@ -267,20 +254,18 @@ def step_score(folder: Path, years: list[int]) -> str:
     with Store.open(_store(folder), read_only=False) as st:
         res = pipeline.build_scores(st, load_spec("default"), years, n_draws=0)
         pipeline.write_scores(st, res, {"bench": "scale"})
-    return f"{len(res.scores):,} scores, {len(res.contributions):,} contributions, fit on {res.model.n_fit_:,}"
+        n = st.sql("SELECT count(*) AS n FROM contributions")["n"].iloc[0]
+    return f"{len(res.scores):,} scores, {n:,} contributions, fit on {res.model.n_fit_:,}"
 
 
 def step_score_lite(folder: Path, years: list[int]) -> str:
     """``score`` without the long contributions table (run only when ``score`` did not finish), so that the
     analyses can still be measured at this size; the difference from ``score`` is that table's cost."""
-    import pandas as pd
-
     from leefbaar.index.spec import load_spec
     from leefbaar.store.store import Store
 
     pipeline = _patched_pipeline(folder)
-    pipeline._long_contributions = lambda *a, **k: pd.DataFrame(
-        columns=["spec", "level", "code", "year", "dimension", "indicator", "contribution"])
+    pipeline.Contributions.chunks = lambda self, rows=0: iter(())
     with Store.open(_store(folder), read_only=False) as st:
         res = pipeline.build_scores(st, load_spec("default"), years, n_draws=0)
         pipeline.write_scores(st, res, {"bench": "scale"})
@@ -460,6 +445,8 @@ def main() -> None:
     ap.add_argument("--mem-gb", type=float, default=22.0, help="RSS ceiling per step (GB)")
     ap.add_argument("--report", action="store_true", help="print the table of all sizes in --out")
     ap.add_argument("--keep", action="store_true", help="keep the synthetic store and inputs")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use the inputs already in --out (from --keep, or a --child generate) instead of generating")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -483,6 +470,8 @@ def main() -> None:
                     continue
                 if step == "score_lite" and not res.get("score", {}).get("failed", "score" not in res):
                     continue  # only when the full scoring did not finish
+                if step == "generate" and args.reuse and (folder / "cells.parquet").exists():
+                    continue
                 res[step] = run_step(step, folder, years, args.timeout, args.mem_gb)
                 r = res[step]
                 print(f"{n:>9,} {step:<11} {r['seconds']:8.1f} s {r['peak_gb']:6.2f} GB  {r['note']}", flush=True)

@@ -58,24 +58,84 @@ def load_panel(store, spec: IndexSpec, years, extra: list[str] | None = None) ->
     return frame
 
 
-def contiguity(store, level: str):
-    """Queen contiguity weights (libpysal) of the level's latest geometries, row-standardised."""
-    from libpysal.weights import Queen
+GRID_CODE = r"^E(\d{4})N(\d{4})$"
+"""A CBS grid cell id: the lower-left corner in RD hectometres (``E0974N4514``)."""
 
-    geo = store.geometries(level).reset_index(drop=True)
-    w = Queen.from_dataframe(geo, ids=geo["code"].astype(str).tolist(), use_index=False, silence_warnings=True)
+
+def contiguity(store, level: str):
+    """Queen contiguity weights (libpysal) of the level's latest geometries, row-standardised.
+
+    A regular grid (every code a cell id, every geometry a square of one size, as CBS grid cells are stored)
+    gets its neighbours from the cell ids (``lattice_pairs``: the 8 cells around each one that exist), in
+    linear time; other levels are intersected as polygons (libpysal ``Queen``). Both give the same weights
+    on grid cells (tests/test_scale_scores.py)."""
+    from libpysal.weights import W
+
+    grid = _grid_cells(store, level)
+    if grid is not None:
+        codes, x, y, step = grid
+        i, j = lattice_pairs(x, y, step)
+        order = np.lexsort((j, i))
+        i, j = i[order], j[order]
+        cuts = np.searchsorted(i, np.arange(len(codes) + 1))
+        nbrs = {c: codes[j[cuts[k]:cuts[k + 1]]].tolist() for k, c in enumerate(codes)}
+        w = W(nbrs, id_order=codes.tolist(), silence_warnings=True)
+    else:
+        from libpysal.weights import Queen
+
+        geo = store.geometries(level).reset_index(drop=True)
+        w = Queen.from_dataframe(geo, ids=geo["code"].astype(str).tolist(), use_index=False, silence_warnings=True)
     w.transform = "r"
     return w
 
 
+def _grid_cells(store, level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """(codes, x, y, step) in hectometres when the level's latest geometries are all grid cells of one size
+    (code a cell id, area the square of a whole number of hectometres), else None."""
+    cells = store.sql("SELECT code, area_m2 FROM geometries WHERE level = ? AND vintage = (SELECT max(vintage) "
+                      "FROM geometries WHERE level = ?) ORDER BY code", [level, level])
+    if cells.empty:
+        return None
+    parts = cells["code"].astype(str).str.extract(GRID_CODE)
+    if parts[0].isna().any():
+        return None
+    side = np.sqrt(cells["area_m2"].to_numpy(float))
+    step = round(float(side[0]) / 100)
+    if step < 1 or not np.allclose(side, step * 100, rtol=1e-9, atol=1e-6):
+        return None
+    return (cells["code"].to_numpy(str).astype(object), parts[0].astype(np.int64).to_numpy(),
+            parts[1].astype(np.int64).to_numpy(), step)
+
+
+def lattice_pairs(x: np.ndarray, y: np.ndarray, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Queen neighbours of grid cells with lower-left corners ``x``, ``y`` (in units of which a cell is
+    ``step`` wide): (i, j) position pairs, both directions, among the cells given only. One sort and eight
+    binary searches."""
+    x, y = np.asarray(x, np.int64), np.asarray(y, np.int64)
+    if len(x) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    span = int(y.max() - y.min()) + 2 * step + 1
+    key = (x - x.min() + step) * span + (y - y.min() + step)
+    order = np.argsort(key)
+    sk = key[order]
+    src, dst = [], []
+    for dx in (-step, 0, step):
+        for dy in (-step, 0, step):
+            if dx == dy == 0:
+                continue
+            want = key + dx * span + dy
+            at = np.clip(np.searchsorted(sk, want), 0, len(sk) - 1)
+            ok = sk[at] == want
+            src.append(np.flatnonzero(ok))
+            dst.append(order[at[ok]])
+    return np.concatenate(src), np.concatenate(dst)
+
+
 def neighbour_pairs(w) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(code, neighbour code, weight) arrays of a libpysal weights object."""
-    src, dst, wt = [], [], []
-    for i, nbrs in w.neighbors.items():
-        for j, v in zip(nbrs, w.weights[i], strict=True):
-            src.append(i)
-            dst.append(j)
-            wt.append(v)
+    src = [i for i, nbrs in w.neighbors.items() for _ in nbrs]
+    dst = [j for nbrs in w.neighbors.values() for j in nbrs]
+    wt = [v for i in w.neighbors for v in w.weights[i]]
     return np.asarray(src, dtype=object), np.asarray(dst, dtype=object), np.asarray(wt, dtype=float)
 
 

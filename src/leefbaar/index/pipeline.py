@@ -31,10 +31,12 @@ on the latest pair of official years in the store. Validated in ``leefbaar valid
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from leefbaar.i18n import N_, translator
@@ -50,6 +52,38 @@ SCORE_COLUMNS = ["spec", "level", "code", "year", "total", "afw", *LBM_DIMENSION
                  "kind", "anchor_year", "total_lo", "total_hi", "rank", "rank_lo", "rank_hi", "p_class_differs"]
 
 
+CHUNK_ROWS = 20_000
+"""Area-years per chunk when contributions are produced or draws are built (memory per chunk: about 165 long
+rows or 1,000 draws per area-year)."""
+
+
+@dataclass
+class Contributions:
+    """The long ``contributions`` table of a scoring run, produced ``CHUNK_ROWS`` area-years at a time
+    (``chunks``), so that it is never held whole (400,000 areas over 7 years give about 460 million rows)."""
+
+    spec: IndexSpec
+    model: LivabilityIndex
+    panel: pd.DataFrame
+    X: pd.DataFrame
+    residual: pd.DataFrame
+    correction: pd.DataFrame
+
+    def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
+        """The table in chunks of area-years (Arrow tables with the store's columns)."""
+        for lo in range(0, len(self.panel), rows):
+            part = slice(lo, lo + rows)
+            panel = self.panel.iloc[part]
+            parts = self.model.contributions(panel, self.X.iloc[part])
+            yield _long_contributions(self.spec, panel, parts, self.residual.iloc[part], self.correction.iloc[part])
+
+    def frame(self) -> pd.DataFrame:
+        """The whole table as one frame (small data only)."""
+        chunks = list(self.chunks())
+        return (pa.concat_tables(chunks).to_pandas() if chunks else
+                pd.DataFrame(columns=["spec", "level", "code", "year", "dimension", "indicator", "contribution"]))
+
+
 @dataclass
 class ScoreResult:
     """``scores``: the store's score columns (the five Leefbaarometer dimension columns are NaN for a spec
@@ -59,7 +93,7 @@ class ScoreResult:
     gives the same modelled dimension scores)."""
 
     scores: pd.DataFrame
-    contributions: pd.DataFrame
+    contributions: Contributions
     model: LivabilityIndex
     panel: pd.DataFrame
     nowcast: NowcastCorrection | None = None
@@ -84,15 +118,31 @@ def on_lbm_scale(spec: IndexSpec) -> bool:
 
 
 def nearest_official(codes: np.ndarray, years: np.ndarray, official: pd.DataFrame) -> np.ndarray:
-    """For each (code, year) the nearest year with official scores of the same code (ties: earlier), or NaN."""
-    by_code = official.groupby("code")["year"].apply(lambda s: np.sort(s.to_numpy()))
+    """For each (code, year) the nearest year with official scores of the same code (ties: earlier), or NaN.
+
+    One sort of the official (code, year) pairs and one binary search per row: O((n + m) log m)."""
+    codes, years = np.asarray(codes), np.asarray(years)
     out = np.full(len(codes), np.nan)
-    for i, (c, y) in enumerate(zip(codes, years, strict=True)):
-        ys = by_code.get(c)
-        if ys is None or len(ys) == 0:
-            continue
-        d = np.abs(ys - y)
-        out[i] = ys[np.flatnonzero(d == d.min())[0]]
+    if len(official) == 0 or len(codes) == 0:
+        return out
+    oc, oy = official["code"].to_numpy(), official["year"].to_numpy()
+    ids, _ = pd.factorize(np.concatenate([oc, codes]))
+    oid, qid = ids[:len(oc)].astype(np.int64), ids[len(oc):].astype(np.int64)
+    oy_i, qy = oy.astype(np.int64), years.astype(np.int64)
+    base = min(int(oy_i.min()), int(qy.min()))
+    span = max(int(oy_i.max()), int(qy.max())) - base + 1
+    okey = np.sort(oid * span + (oy_i - base))
+    qkey = qid * span + (qy - base)
+    pos = np.searchsorted(okey, qkey)
+    before = np.clip(pos - 1, 0, len(okey) - 1)
+    after = np.clip(pos, 0, len(okey) - 1)
+    has_b = (pos > 0) & (okey[before] // span == qid)
+    has_a = (pos < len(okey)) & (okey[after] // span == qid)
+    yb, ya = okey[before] % span + base, okey[after] % span + base
+    take_b = has_b & (~has_a | (np.abs(qy - yb) <= np.abs(ya - qy)))
+    out[take_b] = yb[take_b]
+    take_a = has_a & ~take_b
+    out[take_a] = ya[take_a]
     return out
 
 
@@ -158,14 +208,9 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         model = LivabilityIndex(spec, pairs).fit(panel)
         X = model.matrix_.transform(panel)
         dims = list(spec.dimension_codes)
-        record = None
-        if spec.weighting == "calibrated":  # the engine's fitted model applied to every area-year, recorded
-            scored = model.fitted_.score(X, source=f"{spec.level} panel {years[0]}-{years[-1]}")
-            parts, record = model.feature_parts(scored.parts), scored.record
-            modelled = pd.DataFrame(scored.values[1], columns=model.engine_.hierarchy.codes(2))[dims]
-        else:
-            parts = model.contributions(panel, X)
-            modelled = pd.DataFrame({d: parts[d].sum(axis=1).to_numpy() for d in dims})
+        modelled = _modelled(model, panel, X, dims)
+        record = (model.fitted_.record(X, source=f"{spec.level} panel {years[0]}-{years[-1]}")
+                  if spec.weighting == "calibrated" else None)  # the engine's fitted model, recorded
         scores = panel[["code", "year"]].copy()
         lbm = on_lbm_scale(spec)
         residual = pd.DataFrame(0.0, index=panel.index, columns=dims)
@@ -194,10 +239,12 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         if n_draws > 0:
             step("uncertainty")
             alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
-            afw_draws = unc.draws(unc.prepare([model, alt], panel), n_draws, seed, anchoring=anchoring)
+            prepared = unc.prepare([model, alt], panel, X=X, dtype=np.float32)
             classify = classify_total if lbm else (lambda a: np.zeros(np.shape(a), dtype=np.int8))
-            summary = unc.summarise(scores["afw"].to_numpy(), afw_draws, scores["year"].to_numpy(),
-                                    spec.reference, classify, fixed=kind == "official")
+            summary = unc.summarise_draws(prepared, n_draws, scores["afw"].to_numpy(), scores["year"].to_numpy(),
+                                          spec.reference, classify, fixed=kind == "official", seed=seed,
+                                          anchoring=anchoring, chunk_rows=CHUNK_ROWS)
+            del prepared
             for c in summary.columns:
                 scores[c] = summary[c].to_numpy()
             scores.loc[kind == "official", "p_class_differs"] = 0.0
@@ -218,34 +265,43 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
                                    "year": np.tile(scores["year"].to_numpy(), len(dims)),
                                    "dimension": np.repeat(np.asarray(dims, dtype=object), n),
                                    "score": final[dims].to_numpy().T.ravel()})
-        step("contributions")
-        contributions = _long_contributions(spec, panel, parts, residual, correction)
+        contributions = Contributions(spec, model, panel, X, residual, correction)
     return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel, nowcast, dimensions, record)
 
 
+def _modelled(model: LivabilityIndex, panel: pd.DataFrame, X: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
+    """The model's dimension scores (sum of the contributions), ``CHUNK_ROWS`` rows at a time."""
+    out = np.empty((len(panel), len(dims)))
+    for lo in range(0, len(panel), CHUNK_ROWS):
+        part = slice(lo, lo + CHUNK_ROWS)
+        parts = model.contributions(panel.iloc[part], X.iloc[part])
+        out[part] = np.column_stack([parts[d].sum(axis=1).to_numpy() for d in dims])
+    return pd.DataFrame(out, columns=dims)
+
+
 def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, pd.DataFrame],
-                        residual: pd.DataFrame, correction: pd.DataFrame) -> pd.DataFrame:
-    frames = []
+                        residual: pd.DataFrame, correction: pd.DataFrame) -> pa.Table:
+    """Long rows (spec, level, code, year, dimension, indicator, contribution) of these area-years: per
+    dimension, area-year by area-year, every non-zero term and always the baseline and the residual."""
+    codes, years = pa.array(panel["code"].to_numpy(object), pa.string()), pa.array(panel["year"].to_numpy())
+    tables = []
     for d, frame in parts.items():
-        f = frame.copy()
-        f[RESIDUAL] = residual[d].to_numpy()
-        f[CORRECTION] = correction[d].to_numpy()
-        values = f.to_numpy()
-        n, k = values.shape
-        frames.append(pd.DataFrame({
-            "code": np.repeat(panel["code"].to_numpy(), k),
-            "year": np.repeat(panel["year"].to_numpy(), k),
-            "dimension": d,
-            "indicator": np.tile(np.asarray(f.columns, dtype=object), n),
-            "contribution": values.ravel(),
+        names = [*frame.columns, RESIDUAL, CORRECTION]
+        values = np.column_stack([frame.to_numpy(float), residual[d].to_numpy(float),
+                                  correction[d].to_numpy(float)])
+        keep = (values != 0) | np.isin(np.asarray(names, dtype=object), [BASELINE, RESIDUAL])[None, :]
+        rows, cols = np.nonzero(keep)
+        n = len(rows)
+        tables.append(pa.table({
+            "spec": pa.array([spec.name], pa.string()).take(np.zeros(n, np.int32)),
+            "level": pa.array([spec.level], pa.string()).take(np.zeros(n, np.int32)),
+            "code": codes.take(rows),
+            "year": years.take(rows),
+            "dimension": pa.array([d], pa.string()).take(np.zeros(n, np.int32)),
+            "indicator": pa.array(names, pa.string()).take(cols),
+            "contribution": pa.array(values[rows, cols]),
         }))
-    out = pd.concat(frames, ignore_index=True)
-    out = out[(out["contribution"] != 0) | out["indicator"].isin([BASELINE, RESIDUAL])]
-    out.insert(0, "spec", spec.name)
-    out.insert(1, "level", spec.level)
-    return out.reset_index(drop=True)
-
-
+    return pa.concat_tables(tables)
 def spec_dimensions(spec: IndexSpec) -> pd.DataFrame:
     """The dimensions of a spec in display order (the spec's order): spec, level, position (0-based),
     dimension, label_nl, label_en; stored beside the scores so that a reader of the store needs no spec file."""
@@ -266,7 +322,7 @@ def write_scores(store, result: ScoreResult, params: dict) -> int:
         kept = kept.reindex(columns=result.scores.columns)
         scores = result.scores if kept.empty else pd.concat([result.scores, kept], ignore_index=True)
         store.replace("scores", scores, {"spec": spec, "level": level})
-        store.replace("contributions", result.contributions, {"spec": spec, "level": level})
+        store.replace("contributions", result.contributions.chunks(), {"spec": spec, "level": level})
         if result.dimensions is not None:
             store.replace("dimension_scores", result.dimensions, {"spec": spec, "level": level})
         store.replace("spec_dimensions", spec_dimensions(result.model.spec), {"spec": spec, "level": level})

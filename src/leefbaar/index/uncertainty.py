@@ -24,9 +24,14 @@ Three sources vary in every draw:
 Specs without calibration (pca, expert, equal weighting) go the same way, with their indicator weights held
 as fitted: only the normalisation alternative and the dimension weights vary. All draws of one alternative
 are one matrix product ``B @ coef_draws.T`` per dimension, so 1,000 draws over
-all PC4 and five dimensions take seconds; ``naive_draws`` rebuilds the index once per draw (bootstrap rows,
-refit everything from the indicator matrix on, rescore), as COINr does: the reference the fast path is checked
-against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
+all PC4 and five dimensions take seconds. Scoring summarises the draws with ``summarise_draws``: one year at a
+time, the design built for a chunk of rows when needed, float32, so memory is bounded by one year's areas x
+draws (1.6 GB for 400,000 areas and 1,000 draws) whatever the number of years; ``draws`` with ``summarise``
+hold all rows x draws in float64 and are its reference. The nowcast errors are drawn year by year (ascending),
+row by row, after all other randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the
+index once per draw (bootstrap rows, refit everything from the indicator matrix on, rescore), as COINr does:
+the reference the fast path is checked against (``benchmarks/bench_uncertainty.py``,
+``tests/test_index_uncertainty.py``).
 """
 
 from __future__ import annotations
@@ -66,7 +71,6 @@ class Term:
     coefficients held at ``lower`` or above; ``root`` (``root @ root.T`` = covariance of ``theta``) is zero
     where nothing is estimated (weights of pca, expert and equal specs)."""
 
-    design: np.ndarray
     theta: np.ndarray
     lower: np.ndarray
     root: np.ndarray
@@ -74,10 +78,21 @@ class Term:
 
 @dataclass
 class Prepared:
-    """Every dimension of one fitted alternative on the rows to score (``Term`` per dimension code)."""
+    """Every dimension of one fitted alternative (``Term`` per dimension code) and its feature matrix ``X`` on
+    the rows to score; the design of any rows is built from ``X`` when a draw needs it (``design``), so that
+    no rows x basis matrix of all rows is ever held."""
 
     terms: dict[str, Term]
     model: LivabilityIndex
+    X: pd.DataFrame
+
+    def design(self, code: str, rows: np.ndarray) -> np.ndarray:
+        """The design of dimension ``code`` on ``rows`` (positions): the spline and location basis
+        (calibrated) or the signed normalised indicators (other weightings)."""
+        X = self.X.iloc[rows]
+        if self.model.spec.weighting == "calibrated":
+            return self.model.models_[code].design(X)
+        return self.model.weighted_design(X, code)[0]
 
 
 def _root(cov: np.ndarray | None, size: int) -> np.ndarray:
@@ -87,22 +102,23 @@ def _root(cov: np.ndarray | None, size: int) -> np.ndarray:
     return vecs * np.sqrt(np.clip(vals, 0, None))
 
 
-def prepare(models: list[LivabilityIndex], panel: pd.DataFrame) -> list[Prepared]:
-    """Each fitted model on ``panel`` as linear terms (computed once, reused by every draw). Calibrated: the
-    spline and location design and the fitted coefficients with their covariance. Other weightings: the
-    signed normalised indicators and their weights (``LivabilityIndex.weighted_design``), held fixed."""
+def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X: pd.DataFrame | None = None,
+            dtype=np.float64) -> list[Prepared]:
+    """Each fitted model on ``panel`` as linear terms. ``X``: the first model's feature matrix on ``panel``
+    when already computed (reused as it is); the others' are computed and held as ``dtype`` (float32 halves
+    their memory; the draws themselves are float32 in ``summarise_draws``)."""
     out = []
-    for m in models:
-        X = m.matrix_.transform(panel)
+    for i, m in enumerate(models):
+        Xm = X if i == 0 and X is not None else m.matrix_.transform(panel).astype(dtype)
         if m.spec.weighting == "calibrated":
-            terms = {d: Term(mm.design(X), np.concatenate([[mm.intercept], mm.coef]), mm.lower,
-                             _root(mm.cov, len(mm.coef) + 1)) for d, mm in m.models_.items()}
+            terms = {d: Term(np.concatenate([[mm.intercept], mm.coef]), mm.lower, _root(mm.cov, len(mm.coef) + 1))
+                     for d, mm in m.models_.items()}
         else:
             terms = {}
             for d in m.spec.dimension_codes:
-                Z, w = m.weighted_design(X, d)
-                terms[d] = Term(Z, np.concatenate([[0.0], w]), np.full(len(w), -np.inf), np.zeros((len(w) + 1,) * 2))
-        out.append(Prepared(terms, m))
+                w = np.array(list(m.weights_[d].values()))
+                terms[d] = Term(np.concatenate([[0.0], w]), np.full(len(w), -np.inf), np.zeros((len(w) + 1,) * 2))
+        out.append(Prepared(terms, m, Xm))
     return out
 
 
@@ -113,36 +129,146 @@ def _weights(rng: np.random.Generator, k: int, size: int | None, concentration: 
     return rng.dirichlet(np.full(k, concentration), size=size) * k
 
 
-def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: float = 50.0,
-          anchoring: Anchoring | None = None) -> np.ndarray:
-    """afw draws, shape (rows, n_draws), in score points (the model alone without ``anchoring``), for any
-    weighting: each draw takes one alternative with equal probability, dimension weights ``k *
-    Dirichlet(concentration)`` and, where calibrated, coefficients from their covariance."""
+@dataclass
+class _Plan:
+    """The per-draw randomness that does not depend on the rows (alternative, dimension weights, coefficients),
+    and the generator that then gives the nowcast errors, year by year, row by row (``_groups``)."""
+
+    choice: np.ndarray
+    weights: np.ndarray
+    coefs: list[tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]]
+    rng: np.random.Generator
+
+
+def _plan(prepared: list[Prepared], n_draws: int, seed: int, concentration: float) -> _Plan:
     rng = np.random.default_rng(seed)
-    n_alt = len(prepared)
     dims = list(prepared[0].terms)
-    choice = rng.integers(0, n_alt, size=n_draws)
+    choice = rng.integers(0, len(prepared), size=n_draws)
     weights = _weights(rng, len(dims), n_draws, concentration)
-    n = next(iter(prepared[0].terms.values())).design.shape[0]
-    out = np.empty((n, n_draws))
+    coefs = []
     for a, prep in enumerate(prepared):
         idx = np.flatnonzero(choice == a)
-        if len(idx) == 0:
-            continue
-        total = np.zeros((n, len(idx)))
-        for k, d in enumerate(dims):
-            t = prep.terms[d]
-            theta = t.theta + rng.standard_normal((len(idx), len(t.root))) @ t.root.T
-            coef = np.maximum(theta[:, 1:], t.lower)
-            m = theta[:, 0] + t.design @ coef.T
-            if anchoring is not None:
-                m = (anchoring.c_now[d][:, None] * m + anchoring.c_anchor[d][:, None] * m[anchoring.anchor_row]
-                     + anchoring.const[d][:, None])
-            total += weights[idx, k] * m
-        out[:, idx] = total
+        per_dim = {}
+        if len(idx):
+            for d in dims:
+                t = prep.terms[d]
+                theta = t.theta + rng.standard_normal((len(idx), len(t.root))) @ t.root.T
+                per_dim[d] = (theta[:, 0], np.maximum(theta[:, 1:], t.lower))
+        coefs.append((idx, per_dim))
+    return _Plan(choice, weights, coefs, rng)
+
+
+def _groups(n: int, years: np.ndarray | None) -> list[np.ndarray]:
+    """Row positions by year (ascending; rows in their order): the order in which nowcast errors are drawn."""
+    if years is None:
+        return [np.arange(n)]
+    years = np.asarray(years)
+    return [np.flatnonzero(years == y) for y in np.unique(years)]
+
+
+def _block(prepared: list[Prepared], plan: _Plan, rows: np.ndarray, anchoring: Anchoring | None, dtype,
+           skip: np.ndarray | None = None) -> np.ndarray:
+    """afw draws of ``rows`` (len(rows) x n_draws, ``dtype``), nowcast error included; ``skip`` (mask over
+    ``rows``): rows whose model part is not needed (left 0; their errors are still drawn, in order)."""
+    n_draws = len(plan.choice)
+    out = np.zeros((len(rows), n_draws), dtype)
+    todo = np.arange(len(rows)) if skip is None else np.flatnonzero(~skip)
+    r = rows[todo]
+    dims = list(prepared[0].terms)
     if anchoring is not None:
-        out += np.nan_to_num(anchoring.noise_sd)[:, None] * rng.standard_normal((n, n_draws))
+        linked = np.flatnonzero(anchoring.anchor_row[r] != r)
+        a_rows = anchoring.anchor_row[r[linked]]
+    for (idx, per_dim), prep in zip(plan.coefs, prepared, strict=True):
+        if len(idx) == 0 or len(r) == 0:
+            continue
+        total = np.zeros((len(r), len(idx)), dtype)
+        for k, d in enumerate(dims):
+            t0, coef = per_dim[d]
+            t0, coefT = t0.astype(dtype), coef.T.astype(dtype)
+            m = t0 + prep.design(d, r).astype(dtype, copy=False) @ coefT
+            if anchoring is not None:
+                m *= anchoring.c_now[d][r, None].astype(dtype)
+                if len(linked):
+                    m_anchor = t0 + prep.design(d, a_rows).astype(dtype, copy=False) @ coefT
+                    m[linked] += anchoring.c_anchor[d][r[linked], None].astype(dtype) * m_anchor
+                m += anchoring.const[d][r, None].astype(dtype)
+            total += plan.weights[idx, k].astype(dtype) * m
+        out[np.ix_(todo, idx)] = total
+    if anchoring is not None:
+        sd = np.nan_to_num(anchoring.noise_sd[rows])
+        noisy = np.flatnonzero(sd > 0)
+        if len(noisy):
+            z = plan.rng.standard_normal((len(noisy), n_draws), dtype=np.float32)
+            out[noisy] += sd[noisy, None].astype(dtype) * z
     return out
+
+
+def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: float = 50.0,
+          anchoring: Anchoring | None = None, years: np.ndarray | None = None) -> np.ndarray:
+    """afw draws, shape (rows, n_draws), float64, in score points (the model alone without ``anchoring``),
+    for any weighting: each draw takes one alternative with equal probability, dimension weights ``k *
+    Dirichlet(concentration)`` and, where calibrated, coefficients from their covariance; with ``anchoring``
+    plus the nowcast errors, drawn year by year (``years``) in row order. All rows at once: the reference
+    for ``summarise_draws``, which gives the same summaries in bounded memory."""
+    plan = _plan(prepared, n_draws, seed, concentration)
+    n = len(prepared[0].X)
+    out = np.empty((n, n_draws))
+    for rows in _groups(n, years):
+        out[rows] = _block(prepared, plan, rows, anchoring, np.float64)
+    return out
+
+
+def _quantiles(a: np.ndarray, lo_q: float, hi_q: float) -> tuple[np.ndarray, np.ndarray]:
+    q = np.quantile(a.astype(np.float64), [lo_q, hi_q], axis=1)
+    return q[0], q[1]
+
+
+def summarise_draws(prepared: list[Prepared], n_draws: int, point_afw: np.ndarray, years: np.ndarray,
+                    reference: float, classify, fixed: np.ndarray | None = None, seed: int = 0,
+                    concentration: float = 50.0, anchoring: Anchoring | None = None, level: float = 0.90,
+                    chunk_rows: int = 20_000, dtype=np.float32) -> pd.DataFrame:
+    """``summarise(point_afw, draws(...), ...)`` in bounded memory: the draws of one year at a time
+    (rows of that year x n_draws, ``dtype``), built ``chunk_rows`` rows at a time; interval bounds and class
+    changes per row chunk, ranks per draw over the whole year, written over the draws they came from.
+
+    Same draws as ``draws`` (same generator, same order); float32 arithmetic changes each draw by about 1e-7
+    relative to the largest term (a few 1e-6 score points), and the interval bounds, being order statistics,
+    by no more than that; a rank or class changes only where two areas, or an area and a class boundary, are
+    that close in a draw. Peak memory about 4 x n_draws bytes per area of the largest year."""
+    fixed = np.zeros(len(point_afw), bool) if fixed is None else np.asarray(fixed, bool)
+    plan = _plan(prepared, n_draws, seed, concentration)
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    n = len(point_afw)
+    total_lo, total_hi, p_class = np.empty(n), np.empty(n), np.empty(n)
+    rank, rank_lo, rank_hi = np.empty(n), np.empty(n), np.empty(n)
+    point_class = classify(point_afw)
+    for rows in _groups(n, years):
+        if len(rows) >= 2 ** 24:
+            raise ValueError("more than 2^24 areas in one year: ranks are not exact in float32")
+        a = np.empty((len(rows), n_draws), dtype)
+        for lo in range(0, len(rows), chunk_rows):
+            r = rows[lo:lo + chunk_rows]
+            block = _block(prepared, plan, r, anchoring, dtype, skip=fixed[r])
+            block[fixed[r]] = point_afw[r][fixed[r], None]
+            a[lo:lo + len(r)] = block
+            total_lo[r], total_hi[r] = _quantiles(block, lo_q, hi_q)
+            p_class[r] = (classify(block) != point_class[r, None]).mean(axis=1)
+            f = r[fixed[r]]  # held at their point value, exactly (not as rounded to dtype)
+            total_lo[f] = total_hi[f] = point_afw[f]
+            p_class[f] = 0.0
+        for b in range(0, n_draws, 64):  # ranks within the year, per draw (1 = best)
+            neg = -a[:, b:b + 64].T
+            order = np.argsort(neg, axis=1)
+            ranks = np.empty(neg.shape, dtype)
+            np.put_along_axis(ranks, order, np.arange(1, len(rows) + 1, dtype=dtype)[None, :], axis=1)
+            a[:, b:b + 64] = ranks.T
+        for lo in range(0, len(rows), chunk_rows):
+            r = rows[lo:lo + chunk_rows]
+            rank_lo[r], rank_hi[r] = _quantiles(a[lo:lo + len(r)], lo_q, hi_q)
+        rank[rows] = pd.Series(-point_afw[rows]).rank(method="min").to_numpy()
+        del a
+    return pd.DataFrame({"total_lo": reference + total_lo, "total_hi": reference + total_hi, "rank": rank,
+                         "rank_lo": rank_lo, "rank_hi": rank_hi, "p_class_differs": p_class})
 
 
 def naive_draws(specs: list[IndexSpec], fit_panel: pd.DataFrame, panel: pd.DataFrame, pairs, n_draws: int,
@@ -165,7 +291,8 @@ def naive_draws(specs: list[IndexSpec], fit_panel: pd.DataFrame, panel: pd.DataF
 
 def summarise(point_afw: np.ndarray, afw_draws: np.ndarray, years: np.ndarray, reference: float,
               classify, fixed: np.ndarray | None = None, level: float = 0.90) -> pd.DataFrame:
-    """Interval of total and rank, and the probability that the class differs from the point class.
+    """Interval of total and rank, and the probability that the class differs from the point class, from all
+    draws at once (the reference for ``summarise_draws``, which scoring uses).
 
     Rows flagged ``fixed`` (official values) keep their point value in every draw. Ranks are within each
     year, 1 = best. Returns total_lo, total_hi, rank, rank_lo, rank_hi, p_class_differs.

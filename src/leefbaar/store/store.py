@@ -238,29 +238,33 @@ class Store:
         value = self._meta("extra_tables")
         return json.loads(value) if value else []
 
-    def append(self, table: str, frame: pd.DataFrame) -> int:
-        """Append ``frame`` to ``table``; a table not in the schema is created from the frame's columns.
+    def append(self, table: str, frame: pd.DataFrame | pa.Table) -> int:
+        """Append ``frame`` (pandas or Arrow) to ``table``; a table not in the schema is created from the
+        frame's columns.
 
         Created tables are remembered, so that rows carrying a ``source_id`` are replaced when their source
         file changes.
         """
         if not table.isidentifier():
             raise StoreError(f"{table!r} is not a valid table name")
+        names = frame.column_names if isinstance(frame, pa.Table) else [str(c) for c in frame.columns]
         self.con.register("new_rows", frame)
         exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                                   [table]).fetchall()[0][0]
         if not exists:
             self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM new_rows LIMIT 0")
-            if "source_id" in frame.columns:
+            if "source_id" in names:
                 extra = sorted({*self._extra_tables(), table})
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES ('extra_tables', ?)", [json.dumps(extra)])
-        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        cols = ", ".join(f'"{c}"' for c in names)
         self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new_rows")
         self.con.unregister("new_rows")
         return len(frame)
 
-    def replace(self, table: str, frame: pd.DataFrame, where: dict[str, object] | None = None) -> int:
-        """Replace the rows of a derived ``table`` matching ``where`` (all rows if None) by ``frame``."""
+    def replace(self, table: str, frame: pd.DataFrame | pa.Table | Iterable[pd.DataFrame | pa.Table],
+                where: dict[str, object] | None = None) -> int:
+        """Replace the rows of a derived ``table`` matching ``where`` (all rows if None) by ``frame``, or by
+        the chunks of an iterable of frames, appended one by one as they come (never all in memory)."""
         if not table.isidentifier() or any(not k.isidentifier() for k in (where or {})):
             raise StoreError(f"{table!r} or its keys are not valid identifiers")
         exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
@@ -271,7 +275,9 @@ class Store:
                 self.con.execute(f"DELETE FROM {table} WHERE {cond}", list(where.values()))
             else:
                 self.con.execute(f"DELETE FROM {table}")
-        return self.append(table, frame)
+        if isinstance(frame, pd.DataFrame | pa.Table):
+            return self.append(table, frame)
+        return sum(self.append(table, chunk) for chunk in frame)
 
     # -- runs -------------------------------------------------------------------------------------------
     @contextmanager

@@ -158,7 +158,19 @@ class FittedIndex:
 
     def score(self, frame: pd.DataFrame, source: str = "<data>", expect_sha256: str | None = None) -> Scored:
         """A calibrated model on ``frame``: the values of every level, the contributions per parent and the
-        record, without the long result tables (what ``leefbaar score`` needs for every area-year)."""
+        record, without the long result tables."""
+        inputs, extra, st, rec = self._prepared(frame, source, expect_sha256)
+        parts = self.model.contributions(_model_frame(st, inputs, extra, self.spec))
+        level2 = np.column_stack([parts[p].sum(axis=1).to_numpy() for p in self.spec.hierarchy.codes(2)])
+        values = [st.normalised, *aggregate_all(level2, self.spec, self.weights, start=2)]
+        return Scored(inputs, st, values, self.weights, parts, rec, inputs.units[st.keep])
+
+    def record(self, frame: pd.DataFrame, source: str = "<data>") -> dict:
+        """The build record of a calibrated model applied to ``frame``, without scoring it (``leefbaar score``
+        computes the contributions of every area-year in chunks, ``model.contributions``)."""
+        return self._prepared(frame, source)[3]
+
+    def _prepared(self, frame: pd.DataFrame, source: str, expect_sha256: str | None = None):
         if self.model is None:
             raise SpecError(f"{self.spec.source}: score() is for a calibrated model; use apply()")
         spec = self.spec
@@ -166,10 +178,7 @@ class FittedIndex:
         if expect_sha256 is not None and inputs.sha256 != expect_sha256:
             raise InputError(source, "these data differ from the data of the record (SHA-256 of the columns used)")
         st = prepare(inputs, spec)
-        parts = self.model.contributions(_model_frame(st, inputs, extra, spec))
         h = spec.hierarchy
-        level2 = np.column_stack([parts[p].sum(axis=1).to_numpy() for p in h.codes(2)])
-        values = [st.normalised, *aggregate_all(level2, spec, self.weights, start=2)]
         m = spec.weights_model
         step = {"step": "weights", "params": {"method": "calibrated", "levels": [1], "target": m.targets,
                                               "model": spec.raw.get("weights", {}).get("model")},
@@ -183,7 +192,7 @@ class FittedIndex:
                "data": {"source": source, "sha256": inputs.sha256,
                         "units": len(inputs.units), "units_kept": int(st.keep.sum())},
                "steps": st.steps + [step, agg]}
-        return Scored(inputs, st, values, self.weights, parts, rec, inputs.units[st.keep])
+        return inputs, extra, st, rec
 
 
 def fit(frame: pd.DataFrame, spec: EngineSpec, rows=None, source: str = "<data>",
