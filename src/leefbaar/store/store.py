@@ -144,17 +144,20 @@ class Store:
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
-        """Stage observations and areas of many ``ingest`` calls and write them at once (inside a transaction).
+        """Write many ``ingest`` calls (inside a transaction), each source as it comes, without a scan per file.
 
-        One bulk write replaces one scan of the observations table per file; later files win over earlier
-        ones for the same (code, level, year, indicator).
+        Observations are written per source (nothing is held back); later sources win over earlier ones and
+        over rows already in the store for the same (code, level, year, indicator). Each file's own keys are
+        unique (its reader checks them), so only a source that shares a (level, year, indicator) with rows
+        written before looks for rows to replace.
         """
-        self._staged: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+        self._staged: list[tuple[pd.DataFrame | None, pd.DataFrame]] = []
+        self._combos = set(self.con.execute("SELECT DISTINCT level, year, indicator FROM observations").fetchall())
         try:
             yield
             self._flush()
         finally:
-            del self._staged
+            del self._staged, self._combos
 
     def ingest(self, batch: Batch, digest: str | None = None) -> dict[str, int]:
         """Write one batch (inside ``transaction``). Returns row counts per table (areas: rows offered)."""
@@ -174,6 +177,7 @@ class Store:
         obs = batch.observations[OBS_COLUMNS].assign(source_id=sid)
         if hasattr(self, "_staged"):
             self._staged.append((areas, obs))
+            self._flush()
         else:
             self._write_areas(areas)
             self._write_observations(obs)
@@ -184,24 +188,30 @@ class Store:
         return counts
 
     def _flush(self) -> None:
-        areas = [a for a, _ in self._staged if a is not None and len(a)]
-        obs = [o for _, o in self._staged if len(o)]
-        if areas:
-            self._write_areas(pd.concat(areas, ignore_index=True))
-        if obs:
-            # keys are unique within a file (the readers check); across files the later file wins
-            obs = _drop_overridden(obs)
-            self._write_observations(pa.concat_tables([_obs_arrow(o, n) for n, o in enumerate(obs)]))
+        """Write the staged areas and observations of ``bulk``, source by source, and release them."""
+        while self._staged:
+            areas, obs = self._staged.pop(0)
+            self._write_areas(areas)
+            self._write_observations(obs)
 
     def _write_observations(self, obs: pd.DataFrame | pa.Table) -> None:
-        table = obs if isinstance(obs, pa.Table) else _obs_arrow(obs, 0)
+        """Insert observations in one statement; rows already stored with the same key are replaced."""
+        table = obs if isinstance(obs, pa.Table) else _obs_arrow(obs)
         if table.num_rows == 0:
             return
         self.con.register("new_obs", table)
-        if self.con.execute("SELECT count(*) FROM observations").fetchall()[0][0]:
-            self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
-        self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
-        self.con.unregister("new_obs")
+        try:
+            if hasattr(self, "_combos"):
+                combos = set(self.con.execute("SELECT DISTINCT level, year, indicator FROM new_obs").fetchall())
+                replaces = not combos.isdisjoint(self._combos)
+                self._combos |= combos
+            else:
+                replaces = self.con.execute("SELECT count(*) FROM observations").fetchall()[0][0] > 0
+            if replaces:
+                self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
+            self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
+        finally:
+            self.con.unregister("new_obs")
 
     def _write_areas(self, areas: pd.DataFrame | None) -> None:
         """Add new areas; for known areas fill fields that are still NULL (first non-NULL value wins)."""
@@ -393,69 +403,26 @@ class Store:
         }
 
 
-def _string_array(column: pd.Series) -> pa.Array:
-    """A column of text (object, str or categorical of text) as an Arrow string array; categories cast once."""
+def _text_array(column: pd.Series) -> pa.Array:
+    """A column of text as an Arrow array: a categorical as a dictionary array (its codes and categories, no
+    string per row), other columns as strings."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         dictionary = pa.array(column.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
-        indices = pa.array(column.cat.codes.to_numpy(), mask=column.cat.codes.to_numpy() < 0)
-        return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
+        codes = column.cat.codes.to_numpy().astype(np.int32)
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
     return pa.array(column.astype(str).to_numpy(dtype=object), type=pa.string())
 
 
-def _distinct(column: pd.Series) -> set:
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return set(column.cat.categories[np.unique(column.cat.codes.to_numpy())].astype(str))
-    return set(pd.unique(column.to_numpy()).tolist())
-
-
-def _drop_overridden(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Observations of several files with every key (code, level, year, indicator) once: the later file wins.
-
-    Each file's own keys are unique (its reader checks codes per level and year, and indicator per column), so
-    only files that share a level, a year and an indicator are compared, on those rows alone.
-    """
-    kinds = [(_distinct(f["level"]), set(np.unique(f["year"].to_numpy()).tolist()), _distinct(f["indicator"]))
-             for f in frames]
-    out = list(frames)
-    for i in range(len(frames)):
-        for j in range(i + 1, len(frames)):
-            levels, years, inds = (a & b for a, b in zip(kinds[i], kinds[j], strict=True))
-            if not (levels and years and inds):
-                continue
-            later, mine = _keys(frames[j], levels, years, inds), out[i]
-            at = np.flatnonzero(_rows_in(mine, levels, years, inds))
-            drop = _keys(mine.iloc[at], levels, years, inds).isin(later)
-            if drop.any():
-                keep = np.ones(len(mine), dtype=bool)
-                keep[at[drop]] = False
-                out[i] = mine[keep]
-    return out
-
-
-def _rows_in(frame: pd.DataFrame, levels: set, years: set, inds: set) -> np.ndarray:
-    return (frame["level"].astype(str).isin(levels) & frame["year"].isin(years)
-            & frame["indicator"].astype(str).isin(inds)).to_numpy()
-
-
-def _keys(frame: pd.DataFrame, levels: set, years: set, inds: set) -> pd.MultiIndex:
-    """(code, level, indicator, year) of the rows of ``frame`` at the given levels, years and indicators."""
-    sub = frame[_rows_in(frame, levels, years, inds)]
-    return pd.MultiIndex.from_arrays([sub[c].astype(str).to_numpy() for c in ("code", "level", "indicator")]
-                                     + [sub["year"].to_numpy()])
-
-
-def _obs_arrow(obs: pd.DataFrame, seq: int) -> pa.Table:
-    """Observations as an Arrow table with the order ``seq`` of their batch (later batches win)."""
-    n = len(obs)
+def _obs_arrow(obs: pd.DataFrame) -> pa.Table:
+    """Observations (``OBS_COLUMNS`` and ``source_id``) as an Arrow table in the store's types."""
     return pa.table({
-        "code": _string_array(obs["code"]), "level": _string_array(obs["level"]),
+        "code": _text_array(obs["code"]), "level": _text_array(obs["level"]),
         "vintage": pa.array(obs["vintage"].to_numpy(dtype=np.int32)),
         "year": pa.array(obs["year"].to_numpy(dtype=np.int32)),
-        "indicator": _string_array(obs["indicator"]),
+        "indicator": _text_array(obs["indicator"]),
         "value": pa.array(obs["value"].to_numpy(dtype=np.float64), from_pandas=True),
-        "status": _string_array(obs["status"]),
+        "status": _text_array(obs["status"]),
         "source_id": pa.array(obs["source_id"].to_numpy(dtype=np.int32)),
-        "seq": pa.array(np.full(n, seq, dtype=np.int32)),
     })
 
 
