@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from leefbaar import __version__
@@ -31,6 +32,7 @@ from leefbaar.sources.batch import AREA_COLUMNS, OBS_COLUMNS, Batch, sha256
 from leefbaar.sources.catalogue import column_maps, indicators
 from leefbaar.store.schema import DDL, SCHEMA_VERSION, SOURCED_TABLES
 
+FLUSH_ROWS = 2_000_000  # staged observations written at once by Store.bulk (about 40 bytes a row)
 _OBS_KEY = "o.code = n.code AND o.level = n.level AND o.year = n.year AND o.indicator = n.indicator"
 
 
@@ -144,14 +146,16 @@ class Store:
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
-        """Write many ``ingest`` calls (inside a transaction), each source as it comes, without a scan per file.
+        """Stage the areas and observations of many ``ingest`` calls and write them in few large statements
+        (inside a transaction; DuckDB writes one large insert far faster than many small ones).
 
-        Observations are written per source (nothing is held back); later sources win over earlier ones and
-        over rows already in the store for the same (code, level, year, indicator). Each file's own keys are
-        unique (its reader checks them), so only a source that shares a (level, year, indicator) with rows
-        written before looks for rows to replace.
+        Observations are staged as compact Arrow tables (the source frames can be released) and written
+        whenever ``FLUSH_ROWS`` are staged, and at the end. Later sources win over earlier ones and over rows
+        already in the store for the same (code, level, year, indicator): each file's own keys are unique (its
+        reader checks them), so only a source that shares a (level, year, indicator) with rows written or
+        staged before is written on its own, replacing those rows; the others need no lookup at all.
         """
-        self._staged: list[tuple[pd.DataFrame | None, pd.DataFrame]] = []
+        self._staged: list[tuple[pd.DataFrame | None, pa.Table]] = []
         self._combos = set(self.con.execute("SELECT DISTINCT level, year, indicator FROM observations").fetchall())
         try:
             yield
@@ -174,40 +178,52 @@ class Store:
                          [sid, batch.family, rel, digest, batch.path.stat().st_size, batch.publisher,
                           batch.licence, _now(), batch.rows, len(batch.observations)])
         areas = batch.areas[AREA_COLUMNS].assign(source_id=sid) if batch.areas is not None else None
-        obs = batch.observations[OBS_COLUMNS].assign(source_id=sid)
+        obs = _obs_arrow(batch.observations[OBS_COLUMNS].assign(source_id=sid))
         if hasattr(self, "_staged"):
-            self._staged.append((areas, obs))
-            self._flush()
+            self._stage(areas, obs)
         else:
             self._write_areas(areas)
-            self._write_observations(obs)
-        counts = {"areas": 0 if areas is None else len(areas), "observations": len(obs)}
+            self._write_observations(obs, replace=self._count("observations") > 0)
+        counts = {"areas": 0 if areas is None else len(areas), "observations": obs.num_rows}
         counts["geometries"] = self._add_geometries(batch.geometries, sid) if batch.geometries is not None else 0
         for table, frame in batch.tables.items():
             counts[table] = self.append(table, frame.assign(source_id=sid))
         return counts
 
-    def _flush(self) -> None:
-        """Write the staged areas and observations of ``bulk``, source by source, and release them."""
-        while self._staged:
-            areas, obs = self._staged.pop(0)
-            self._write_areas(areas)
-            self._write_observations(obs)
+    def _count(self, table: str) -> int:
+        return self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
-    def _write_observations(self, obs: pd.DataFrame | pa.Table) -> None:
-        """Insert observations in one statement; rows already stored with the same key are replaced."""
-        table = obs if isinstance(obs, pa.Table) else _obs_arrow(obs)
-        if table.num_rows == 0:
+    def _stage(self, areas: pd.DataFrame | None, obs: pa.Table) -> None:
+        """Stage one source in ``bulk``; write it at once (after what is staged) if it replaces rows."""
+        combos = _combos(obs)
+        if combos.isdisjoint(self._combos):
+            self._staged.append((areas, obs))
+            if sum(t.num_rows for _, t in self._staged) >= FLUSH_ROWS:
+                self._flush()
+        else:
+            self._flush()
+            self._write_areas(areas)
+            self._write_observations(obs, replace=True)
+        self._combos |= combos
+
+    def _flush(self) -> None:
+        """Write the areas and observations staged by ``bulk`` (each in one statement) and release them."""
+        staged, self._staged = self._staged, []
+        areas = [a for a, _ in staged if a is not None and len(a)]
+        if areas:
+            self._write_areas(pd.concat(areas, ignore_index=True))
+        obs = [t for _, t in staged if t.num_rows]
+        if obs:  # no key of one staged source is in another or in the store (checked when staged)
+            self._write_observations(pa.concat_tables(obs), replace=False)
+
+    def _write_observations(self, obs: pa.Table, replace: bool) -> None:
+        """Insert observations (``_obs_arrow``) in one statement; with ``replace``, rows already stored with
+        the same (code, level, year, indicator) are deleted first."""
+        if obs.num_rows == 0:
             return
-        self.con.register("new_obs", table)
+        self.con.register("new_obs", obs)
         try:
-            if hasattr(self, "_combos"):
-                combos = set(self.con.execute("SELECT DISTINCT level, year, indicator FROM new_obs").fetchall())
-                replaces = not combos.isdisjoint(self._combos)
-                self._combos |= combos
-            else:
-                replaces = self.con.execute("SELECT count(*) FROM observations").fetchall()[0][0] > 0
-            if replaces:
+            if replace:
                 self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
             self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
         finally:
@@ -229,20 +245,24 @@ class Store:
         self.con.unregister("new_areas")
 
     def _add_geometries(self, geoms: gpd.GeoDataFrame, sid: int) -> int:
-        wgs = geoms.to_crs(4326)
-        frame = pd.DataFrame({
-            "code": geoms["code"].astype(str).to_numpy(), "level": geoms["level"].to_numpy(),
-            "vintage": geoms["vintage"].astype("int32").to_numpy(),
-            "geom_rd": shapely.to_wkb(geoms.geometry.to_numpy()),
-            "geom_wgs84": shapely.to_wkb(wgs.geometry.to_numpy()),
-            "area_m2": shapely.area(geoms.geometry.to_numpy()), "source_id": sid,
+        """Add boundaries not yet stored for their (code, level, vintage); the first source read keeps its own."""
+        rd = geoms.geometry.to_numpy()
+        table = pa.table({
+            "code": pa.array(geoms["code"].astype(str).to_numpy(dtype=object), type=pa.string()),
+            "level": pa.array(geoms["level"].astype(str).to_numpy(dtype=object), type=pa.string()),
+            "vintage": pa.array(geoms["vintage"].to_numpy(dtype=np.int32)),
+            "geom_rd": pa.array(shapely.to_wkb(rd), type=pa.binary()),
+            "geom_wgs84": pa.array(shapely.to_wkb(geoms.to_crs(4326).geometry.to_numpy()), type=pa.binary()),
+            "area_m2": pa.array(shapely.area(rd)),
+            "source_id": pa.array(np.full(len(geoms), sid, dtype=np.int32)),
         })
-        self.con.register("new_geoms", frame)
-        added = self.con.execute(
-            "INSERT INTO geometries SELECT n.* FROM new_geoms n ANTI JOIN geometries g "
-            "ON g.code = n.code AND g.level = n.level AND g.vintage = n.vintage").fetchall()[0][0]
-        self.con.unregister("new_geoms")
-        return int(added)
+        self.con.register("new_geoms", table)
+        try:
+            return int(self.con.execute(
+                "INSERT INTO geometries SELECT n.* FROM new_geoms n ANTI JOIN geometries g "
+                "ON g.code = n.code AND g.level = n.level AND g.vintage = n.vintage").fetchall()[0][0])
+        finally:
+            self.con.unregister("new_geoms")
 
     def _extra_tables(self) -> list[str]:
         value = self._meta("extra_tables")
@@ -403,14 +423,26 @@ class Store:
         }
 
 
-def _text_array(column: pd.Series) -> pa.Array:
-    """A column of text as an Arrow array: a categorical as a dictionary array (its codes and categories, no
-    string per row), other columns as strings."""
+def _text_array(column: pd.Series) -> pa.DictionaryArray:
+    """A column of text as an Arrow dictionary array (int32 indices): a categorical from its codes and categories
+    (no string per row), other columns encoded."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         dictionary = pa.array(column.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
         codes = column.cat.codes.to_numpy().astype(np.int32)
         return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
-    return pa.array(column.astype(str).to_numpy(dtype=object), type=pa.string())
+    return pc.dictionary_encode(pa.array(column.astype(str).to_numpy(dtype=object), type=pa.string()))
+
+
+def _combos(obs: pa.Table) -> set[tuple[str, int, str]]:
+    """The distinct (level, year, indicator) of observations (``_obs_arrow``), from the dictionary indices."""
+    if obs.num_rows == 0:
+        return set()
+    level, indicator = (obs[c].combine_chunks() for c in ("level", "indicator"))
+    pairs = pd.DataFrame({"l": level.indices.to_numpy(zero_copy_only=False),
+                          "y": obs["year"].to_numpy(), "i": indicator.indices.to_numpy(zero_copy_only=False)})
+    pairs = pairs.drop_duplicates()
+    names_l, names_i = level.dictionary.to_pylist(), indicator.dictionary.to_pylist()
+    return {(names_l[a], int(b), names_i[c]) for a, b, c in pairs.itertuples(index=False)}
 
 
 def _obs_arrow(obs: pd.DataFrame) -> pa.Table:
