@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.errors import InputError, StoreError
-from leefbaar.geo.derive import derive_geography
+from leefbaar.geo.derive import Geography
 from leefbaar.sources.batch import Batch, sha256
 from leefbaar.sources.registry import Family, discover
-from leefbaar.store.store import Store
+from leefbaar.store.store import Store, encode
 
 
 @dataclass
@@ -164,6 +164,11 @@ def _codes(parts: list[tuple[pd.DataFrame, np.ndarray]]) -> pd.Index:
     return codes
 
 
+def _read(fam: Family, path: Path) -> list[Batch]:
+    out = fam.read(path)
+    return [encode(b) for b in (out if isinstance(out, list) else [out])]
+
+
 def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport, progress: Progress) -> None:
     with Store.open(store_path, read_only=False, build=True) as store:
         pending: list[tuple[str, Path, str, list[Batch]]] = []
@@ -177,34 +182,44 @@ def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport,
                 report.files.append(FileReport(fam.name, str(path.relative_to(data_dir)), "unchanged"))
             else:
                 todo.append((fam, path, digest))
-        # readers release the GIL in pyarrow, pyogrio and shapely: two threads; results and errors in file order
+        # readers release the GIL in pyarrow, pyogrio, pyproj and shapely: two threads, each also encoding what it
+        # read for the store (projection to WGS84, WKB, Arrow); results and errors in file order
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(fam.read, path) for fam, path, _ in todo]
+            futures = [pool.submit(_read, fam, path) for fam, path, _ in todo]
             try:
                 for n, ((fam, path, digest), future) in enumerate(zip(todo, futures, strict=True), 1):
                     progress(f"reading {path.relative_to(data_dir)}", n, len(found) * 2)
-                    out = future.result()
-                    pending.append((fam.name, path, digest, out if isinstance(out, list) else [out]))
+                    pending.append((fam.name, path, digest, future.result()))
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
         check_overlaps([(fam, path, batches) for (fam, path, _), (_, _, _, batches) in zip(todo, pending,
                                                                                             strict=True)])
-        with store.transaction(), store.run("build", {"data": str(data_dir), "store": str(store_path)}):
-            with store.bulk():
-                for n, (family, path, digest, batches) in enumerate(pending, 1):
-                    progress(f"writing {path.relative_to(data_dir)}", len(found) + n, len(found) * 2)
-                    rep = FileReport(family, str(path.relative_to(data_dir)), "read")
-                    for batch in batches:
-                        counts = store.ingest(batch, digest)
-                        rep.rows += batch.rows
-                        rep.observations += counts["observations"]
-                        rep.areas += counts["areas"]
-                        rep.geometries += counts["geometries"]
-                    report.files.append(rep)
-            if pending:
-                progress("deriving crosswalks", 1, 1)
-                report.crosswalks = derive_geography(store)
+        with store.transaction(), store.run("build", {"data": str(data_dir), "store": str(store_path)}), \
+                ThreadPoolExecutor(max_workers=2) as pool:
+            try:
+                geography = None
+                with store.bulk():
+                    for n in range(len(pending)):
+                        family, path, digest, batches = pending[n]
+                        pending[n] = (family, path, digest, [])  # staged by ingest: the frames can go
+                        progress(f"writing {path.relative_to(data_dir)}", len(found) + n + 1, len(found) * 2)
+                        rep = FileReport(family, str(path.relative_to(data_dir)), "read")
+                        for batch in batches:
+                            counts = store.ingest(batch, digest)
+                            rep.rows += batch.rows
+                            rep.observations += counts["observations"]
+                            rep.areas += counts["areas"]
+                            rep.geometries += counts["geometries"]
+                        report.files.append(rep)
+                    if pending:  # the boundaries are all written: overlay them while the observations are
+                        geography = Geography(store, pool)
+                if geography is not None:
+                    progress("deriving crosswalks", 1, 1)
+                    report.crosswalks = geography.write(store)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
             store.mark_built()
         for p, why in others:
             note = why_skipped(p) if why is None else f"{why}, not a file"

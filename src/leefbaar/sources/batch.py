@@ -46,6 +46,9 @@ class Batch:
     observations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBS_COLUMNS))
     geometries: gpd.GeoDataFrame | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # store-ready Arrow forms of the observations and geometries, made once when the batch is complete
+    # (``leefbaar.store.store.encode``, in the reading thread during a build); empty until then
+    encoded: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 def area_frame(codes, level: str, vintage: int, **cols) -> pd.DataFrame:
