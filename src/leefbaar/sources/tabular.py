@@ -268,11 +268,12 @@ def parse_status(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple
     n, k = text.shape
     if k == 0:
         return np.empty((n, 0)), np.empty((n, 0), dtype=np.int8)
-    cells = pa.chunked_array([pa.array(text[c], type=pa.string(), from_pandas=True) for c in text.columns],
-                             type=pa.string())
+    columns = [pa.array(col, from_pandas=True) for _, col in text.items()]  # pandas str columns: no copy
+    cells = pa.chunked_array([c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in columns],
+                             type=pa.large_string())
     encoded = pc.dictionary_encode(cells, null_encoding="encode").combine_chunks()
     index = encoded.indices.to_numpy(zero_copy_only=False)
-    distinct = pc.utf8_trim_whitespace(encoded.dictionary)
+    distinct = pc.utf8_trim_whitespace(encoded.dictionary.cast(pa.string()))
     if decimal == ",":
         distinct = pc.replace_substring(pc.replace_substring(distinct, ".", ""), ",", ".")
     missing = pc.fill_null(pc.is_in(distinct, pa.array(sorted(MISSING_TEXT))), True)

@@ -430,16 +430,6 @@ class Store:
         }
 
 
-def _text_array(column: pd.Series) -> pa.DictionaryArray:
-    """A column of text as an Arrow dictionary array (int32 indices): a categorical from its codes and categories
-    (no string per row), other columns encoded."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        dictionary = pa.array(column.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
-        codes = column.cat.codes.to_numpy().astype(np.int32)
-        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
-    return pc.dictionary_encode(pa.array(column.astype(str).to_numpy(dtype=object), type=pa.string()))
-
-
 def encode(batch: Batch) -> Batch:
     """Fill ``batch.encoded`` (once) with the Arrow tables ``ingest`` writes: ``observations``
     (``_obs_arrow``), their ``combos`` (``_combos``) and ``geometries`` (``_geometry_arrow``), all without
