@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from leefbaar.errors import InputError, StoreError
-from leefbaar.geo.derive import derive_geography
+from leefbaar.geo.derive import Geography
 from leefbaar.sources.batch import Batch, sha256
 from leefbaar.sources.registry import Family, discover
-from leefbaar.store.store import Store
+from leefbaar.store.store import Store, encode
 
 
 @dataclass
@@ -110,7 +110,8 @@ def _digest(path: Path) -> str:
 def check_overlaps(read: list[tuple[Family, Path, list[Batch]]]) -> None:
     """Refuse two files of one family that give observations or boundaries for the same area, level and year.
 
-    Only families with several files are compared (a file's own keys are unique: its reader checks them).
+    Only families with several files are compared (a file's own keys are unique: its reader checks them), and
+    of those only the (level, year) that more than one file gives: the codes are compared there alone.
     """
     by_family: dict[str, list[tuple[Path, list[Batch]]]] = {}
     for fam, path, batches in read:
@@ -118,36 +119,54 @@ def check_overlaps(read: list[tuple[Family, Path, list[Batch]]]) -> None:
     for files in by_family.values():
         if len(files) < 2:
             continue
+        keyed = [(path, _area_keys(batches)) for path, batches in files]
+        files_per_key: dict[tuple[str, str, int], int] = {}
+        for _, keys in keyed:
+            for key in keys:
+                files_per_key[key] = files_per_key.get(key, 0) + 1
         seen: dict[tuple[str, str, int], tuple[Path, pd.Index]] = {}
-        for path, batches in files:
-            for kind, key in _area_keys(batches):
-                for (level, year), codes in key.items():
-                    other = seen.get((kind, level, year))
-                    if other is not None and len(shared := other[1].intersection(codes)):
-                        raise InputError(
-                            path, f"gives {kind} for the same {len(shared)} {level} areas in {year} as "
-                            f"{other[0]} (first {shared[0]!r}); two files of one family for one year are "
-                            "ambiguous: remove the copy or the outdated file")
-                    seen[(kind, level, year)] = (path, codes if other is None else other[1].union(codes))
+        for path, keys in keyed:
+            for (kind, level, year), parts in keys.items():
+                if files_per_key[(kind, level, year)] < 2:
+                    continue
+                codes = _codes(parts)
+                other = seen.get((kind, level, year))
+                if other is not None and len(shared := other[1].intersection(codes)):
+                    raise InputError(
+                        path, f"gives {kind} for the same {len(shared)} {level} areas in {year} as "
+                        f"{other[0]} (first {shared[0]!r}); two files of one family for one year are "
+                        "ambiguous: remove the copy or the outdated file")
+                seen[(kind, level, year)] = (path, codes if other is None else other[1].union(codes))
 
 
-def _area_keys(batches: list[Batch]):
-    """(kind, {(level, year): codes}) for the observations and the geometries of one file."""
-    obs = [b.observations for b in batches if b.observations is not None and len(b.observations)]
-    geo = [b.geometries for b in batches if b.geometries is not None and len(b.geometries)]
-    for kind, frames, year_col in (("observations", obs, "year"), ("boundaries", geo, "vintage")):
-        if not frames:
-            continue
-        keys = {}
-        for f in frames:
-            level = np.asarray(f["level"], dtype=object)
-            year = np.asarray(f[year_col], dtype=np.int64)
-            pairs = pd.DataFrame({"level": level, "year": year}).drop_duplicates()
-            for lv, yr in pairs.itertuples(index=False):
-                sel = (level == lv) & (year == yr)
-                codes = pd.Index(pd.unique(np.asarray(f["code"], dtype=object)[sel]))
-                keys[(lv, int(yr))] = codes if (lv, int(yr)) not in keys else keys[(lv, int(yr))].union(codes)
-        yield kind, keys
+def _area_keys(batches: list[Batch]) -> dict[tuple[str, str, int], list[tuple[pd.DataFrame, np.ndarray]]]:
+    """{(kind, level, year): [(frame, rows)]} for the observations and the geometries of one file, in order."""
+    keys: dict[tuple[str, str, int], list[tuple[pd.DataFrame, np.ndarray]]] = {}
+    for kind, attr, year_col in (("observations", "observations", "year"), ("boundaries", "geometries", "vintage")):
+        for b in batches:
+            f = getattr(b, attr)
+            if f is None or not len(f):
+                continue
+            level, levels = pd.factorize(f["level"])  # a categorical level: from its codes
+            group, pairs = pd.factorize((level.astype(np.int64) << 32) | f[year_col].to_numpy(np.int64))
+            for g, pair in enumerate(pairs):
+                key = (kind, str(levels[pair >> 32]), int(pair & 0xFFFFFFFF))
+                keys.setdefault(key, []).append((f, group == g))
+    return keys
+
+
+def _codes(parts: list[tuple[pd.DataFrame, np.ndarray]]) -> pd.Index:
+    """The distinct codes of the selected rows of the frames, in order."""
+    codes = None
+    for f, rows in parts:
+        index = pd.Index(pd.unique(np.asarray(f["code"], dtype=object)[rows]))
+        codes = index if codes is None else codes.union(index)
+    return codes
+
+
+def _read(fam: Family, path: Path) -> list[Batch]:
+    out = fam.read(path)
+    return [encode(b) for b in (out if isinstance(out, list) else [out])]
 
 
 def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport, progress: Progress) -> None:
@@ -163,34 +182,44 @@ def _build(data_dir: Path, store_path: Path, found, others, report: BuildReport,
                 report.files.append(FileReport(fam.name, str(path.relative_to(data_dir)), "unchanged"))
             else:
                 todo.append((fam, path, digest))
-        # readers release the GIL in pyarrow, pyogrio and shapely: two threads; results and errors in file order
+        # readers release the GIL in pyarrow, pyogrio, pyproj and shapely: two threads, each also encoding what it
+        # read for the store (projection to WGS84, WKB, Arrow); results and errors in file order
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(fam.read, path) for fam, path, _ in todo]
+            futures = [pool.submit(_read, fam, path) for fam, path, _ in todo]
             try:
                 for n, ((fam, path, digest), future) in enumerate(zip(todo, futures, strict=True), 1):
                     progress(f"reading {path.relative_to(data_dir)}", n, len(found) * 2)
-                    out = future.result()
-                    pending.append((fam.name, path, digest, out if isinstance(out, list) else [out]))
+                    pending.append((fam.name, path, digest, future.result()))
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
         check_overlaps([(fam, path, batches) for (fam, path, _), (_, _, _, batches) in zip(todo, pending,
                                                                                             strict=True)])
-        with store.transaction(), store.run("build", {"data": str(data_dir), "store": str(store_path)}):
-            with store.bulk():
-                for n, (family, path, digest, batches) in enumerate(pending, 1):
-                    progress(f"writing {path.relative_to(data_dir)}", len(found) + n, len(found) * 2)
-                    rep = FileReport(family, str(path.relative_to(data_dir)), "read")
-                    for batch in batches:
-                        counts = store.ingest(batch, digest)
-                        rep.rows += batch.rows
-                        rep.observations += counts["observations"]
-                        rep.areas += counts["areas"]
-                        rep.geometries += counts["geometries"]
-                    report.files.append(rep)
-            if pending:
-                progress("deriving crosswalks", 1, 1)
-                report.crosswalks = derive_geography(store)
+        with store.transaction(), store.run("build", {"data": str(data_dir), "store": str(store_path)}), \
+                ThreadPoolExecutor(max_workers=2) as pool:
+            try:
+                geography = None
+                with store.bulk():
+                    for n in range(len(pending)):
+                        family, path, digest, batches = pending[n]
+                        pending[n] = (family, path, digest, [])  # staged by ingest: the frames can go
+                        progress(f"writing {path.relative_to(data_dir)}", len(found) + n + 1, len(found) * 2)
+                        rep = FileReport(family, str(path.relative_to(data_dir)), "read")
+                        for batch in batches:
+                            counts = store.ingest(batch, digest)
+                            rep.rows += batch.rows
+                            rep.observations += counts["observations"]
+                            rep.areas += counts["areas"]
+                            rep.geometries += counts["geometries"]
+                        report.files.append(rep)
+                    if pending:  # the boundaries are all written: overlay them while the observations are
+                        geography = Geography(store, pool)
+                if geography is not None:
+                    progress("deriving crosswalks", 1, 1)
+                    report.crosswalks = geography.write(store)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
             store.mark_built()
         for p, why in others:
             note = why_skipped(p) if why is None else f"{why}, not a file"

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, ThreadPoolExecutor
+
 import pandas as pd
 
 from leefbaar.geo.crosswalk import GEMEENTE_VINTAGES, assign_largest, gemeente_parts_from_buurten, overlay_weights
@@ -30,38 +32,64 @@ def _gemeenten(store: Store, vintage: int):
     return None
 
 
+class Geography:
+    """The derived geography of a store, started from the boundaries it holds now.
+
+    The boundaries are read on creation (on the caller's thread, which owns the store connection); the
+    overlays are computed on ``pool`` (shapely releases the GIL), so that the caller can go on writing, for
+    example the observations of a build. ``write`` waits for them and writes the crosswalks and the PC4
+    gemeente codes (inside the caller's transaction).
+    """
+
+    def __init__(self, store: Store, pool: Executor):
+        gm = {v: g for v in GEMEENTE_VINTAGES if (g := _gemeenten(store, v)) is not None}
+        self.vintages = vintages = sorted(gm)
+        self.pairs = list(zip(vintages, vintages[1:], strict=False))
+        has_pc4 = store.sql("SELECT count(*) AS n FROM geometries WHERE level = 'pc4'")["n"].iloc[0]
+        pc4 = store.geometries("pc4") if has_pc4 else None
+        self.pc4_vintage = int(pc4["vintage"].iloc[0]) if has_pc4 else None
+        self.pc4_targets = [v for v in vintages if v in PC4_TARGET_VINTAGES] if has_pc4 else []
+        jobs = [((a, b), gm[a], gm[b], True) for a, b in self.pairs]
+        jobs += [(("pc4", v), pc4[["code", "geometry"]], gm[v], False) for v in self.pc4_targets]
+        # the largest overlays first, so that two threads finish at about the same time
+        order = sorted(range(len(jobs)), key=lambda k: -(len(jobs[k][1]) + len(jobs[k][2])))
+        self.overlays = {jobs[k][0]: pool.submit(overlay_weights, jobs[k][1], jobs[k][2], both=jobs[k][3])
+                         for k in order}
+
+    def write(self, store: Store) -> dict[str, int]:
+        """Replace all crosswalks in ``store`` by the overlays. Returns rows per crosswalk."""
+        store.con.execute("DELETE FROM crosswalks")
+        counts: dict[str, int] = {}
+        frames = []
+        for a, b in self.pairs:
+            for (src, dst), w in zip(((a, b), (b, a)), self.overlays[(a, b)].result(), strict=True):
+                frames.append(w.assign(from_level="gemeente", from_vintage=src, to_level="gemeente",
+                                       to_vintage=dst, method="area-weighted overlay"))
+                counts[f"gemeente {src}->{dst}"] = len(w)
+        if self.pc4_vintage is not None:
+            pc4_vintage, pc4_targets = self.pc4_vintage, self.pc4_targets
+            for v in pc4_targets:
+                w = self.overlays[("pc4", v)].result()
+                frames.append(w.assign(from_level="pc4", from_vintage=pc4_vintage, to_level="gemeente",
+                                       to_vintage=v, method="area-weighted overlay"))
+                counts[f"pc4 {pc4_vintage}->gemeente {v}"] = len(w)
+            target = PC4_GEMEENTE_VINTAGE if PC4_GEMEENTE_VINTAGE in pc4_targets else (
+                pc4_targets[-1] if pc4_targets else None)
+            if target is not None:
+                best = assign_largest(frames[-len(pc4_targets) + pc4_targets.index(target)])
+                store.con.register("pc4_gm", best)
+                store.con.execute("UPDATE areas a SET gemeente_code = p.to_code FROM pc4_gm p "
+                                  "WHERE a.level = 'pc4' AND a.code = p.from_code")
+                store.con.unregister("pc4_gm")
+        if frames:
+            all_rows = pd.concat(frames, ignore_index=True)[
+                ["from_level", "from_vintage", "from_code", "to_level", "to_vintage", "to_code", "weight",
+                 "method"]]
+            store.append("crosswalks", all_rows)
+        return counts
+
+
 def derive_geography(store: Store) -> dict[str, int]:
     """Recompute all crosswalks in ``store`` (inside the caller's transaction). Returns rows per crosswalk."""
-    store.con.execute("DELETE FROM crosswalks")
-    gm = {v: g for v in GEMEENTE_VINTAGES if (g := _gemeenten(store, v)) is not None}
-    vintages = sorted(gm)
-    counts: dict[str, int] = {}
-    frames = []
-    for a, b in zip(vintages, vintages[1:], strict=False):
-        for (src, dst), w in zip(((a, b), (b, a)), overlay_weights(gm[a], gm[b], both=True), strict=True):
-            frames.append(w.assign(from_level="gemeente", from_vintage=src, to_level="gemeente", to_vintage=dst,
-                                   method="area-weighted overlay"))
-            counts[f"gemeente {src}->{dst}"] = len(w)
-    has_pc4 = store.sql("SELECT count(*) AS n FROM geometries WHERE level = 'pc4'")["n"].iloc[0]
-    if has_pc4:
-        pc4 = store.geometries("pc4")
-        pc4_vintage = int(pc4["vintage"].iloc[0])
-        pc4_targets = [v for v in vintages if v in PC4_TARGET_VINTAGES]
-        for v in pc4_targets:
-            w = overlay_weights(pc4[["code", "geometry"]], gm[v])
-            frames.append(w.assign(from_level="pc4", from_vintage=pc4_vintage, to_level="gemeente", to_vintage=v,
-                                   method="area-weighted overlay"))
-            counts[f"pc4 {pc4_vintage}->gemeente {v}"] = len(w)
-        target = PC4_GEMEENTE_VINTAGE if PC4_GEMEENTE_VINTAGE in pc4_targets else (
-            pc4_targets[-1] if pc4_targets else None)
-        if target is not None:
-            best = assign_largest(frames[-len(pc4_targets) + pc4_targets.index(target)])
-            store.con.register("pc4_gm", best)
-            store.con.execute("UPDATE areas a SET gemeente_code = p.to_code FROM pc4_gm p "
-                              "WHERE a.level = 'pc4' AND a.code = p.from_code")
-            store.con.unregister("pc4_gm")
-    if frames:
-        all_rows = pd.concat(frames, ignore_index=True)[
-            ["from_level", "from_vintage", "from_code", "to_level", "to_vintage", "to_code", "weight", "method"]]
-        store.append("crosswalks", all_rows)
-    return counts
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return Geography(store, pool).write(store)

@@ -12,10 +12,11 @@ import pandas as pd
 
 from leefbaar.errors import InputError
 from leefbaar.sources.catalogue import ColumnMap, indicators, plausible_ranges
-from leefbaar.sources.tabular import RawTable, check_unique, parse_values
+from leefbaar.sources.tabular import STATUS_NAMES, RawTable, check_unique, parse_status
 
 AREA_COLUMNS = ["code", "level", "vintage", "name", "gemeente_code", "wijk_code", "provincie_code", "area_type"]
 OBS_COLUMNS = ["code", "level", "vintage", "year", "indicator", "value", "status"]
+STATUS = np.array([*STATUS_NAMES, "rounded"], dtype=object)  # status codes of observations_from_wide
 
 
 def sha256(path: Path) -> str:
@@ -45,17 +46,21 @@ class Batch:
     observations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OBS_COLUMNS))
     geometries: gpd.GeoDataFrame | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # store-ready Arrow forms of the observations and geometries, made once when the batch is complete
+    # (``leefbaar.store.store.encode``, in the reading thread during a build); empty until then
+    encoded: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 def area_frame(codes, level: str, vintage: int, **cols) -> pd.DataFrame:
     """An ``areas`` frame: ``codes`` at ``level`` and ``vintage``, other columns from ``cols`` or NULL."""
-    frame = pd.DataFrame({"code": pd.Series(codes, dtype=object).to_numpy()})
-    frame["level"], frame["vintage"] = level, vintage
+    code = pd.Series(codes, dtype=object).to_numpy()
+    out = {"code": code, "level": np.full(len(code), level, dtype=object),
+           "vintage": np.full(len(code), vintage, dtype=np.int64)}
     for c in AREA_COLUMNS[3:]:
         v = cols.get(c)
-        frame[c] = (pd.Series(v, dtype=object).to_numpy() if v is not None and not np.isscalar(v)
-                    else v)
-    return frame[AREA_COLUMNS]
+        out[c] = (pd.Series(v, dtype=object).to_numpy() if v is not None and not np.isscalar(v)
+                  else np.full(len(code), v, dtype=object))
+    return pd.DataFrame(out, columns=AREA_COLUMNS)
 
 
 def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage: int,
@@ -72,15 +77,15 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
     if not codes.is_unique:  # the store relies on unique keys per file (no dedupe on write)
         check_unique(raw, codes.reset_index(drop=True), str(codes.name or "code"))
     numeric = [c for c in columns if mapping[c].value_map is None]
-    nvals, nstat = parse_values(raw, raw.frame[numeric], decimal=decimal)
+    nvals, ncode = parse_status(raw, raw.frame[numeric], decimal=decimal)
     n, k = len(raw.frame), len(columns)
-    values = np.empty((n, k))
-    status = np.empty((n, k), dtype=object)
+    values = np.empty((k, n))
+    status = np.empty((k, n), dtype=np.int8)  # codes into STATUS, column by column
     pos = {c: j for j, c in enumerate(numeric)}
     for j, c in enumerate(columns):
         m = mapping[c]
         if m.value_map is None:
-            values[:, j], status[:, j] = nvals[:, pos[c]], nstat[:, pos[c]]
+            values[j], status[j] = nvals[:, pos[c]], ncode[:, pos[c]]
             continue
         text = raw.frame[c].str.strip()
         empty = text.isin(["", "NA"]).to_numpy()
@@ -90,11 +95,11 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
             raise InputError(raw.path, f"text class {text.iloc[i]!r} is not in value map of the catalogue",
                              row=int(raw.row[i]), column=c)
         mapped = text.map(lambda t, vm=m.value_map: vm.get(t)).astype("float64").to_numpy()
-        values[:, j] = mapped
-        status[:, j] = np.where(np.isnan(mapped), np.where(empty, "missing", "suppressed"), "ok")
-    check_plausible(raw, columns, [mapping[c].indicator for c in columns], values)
-    rounded = np.array([mapping[c].rounded for c in columns])
-    status[:, rounded] = np.where(status[:, rounded] == "ok", "rounded", status[:, rounded])
+        values[j] = mapped
+        status[j] = np.where(np.isnan(mapped), np.where(empty, 2, 1), 0)
+    check_plausible(raw, columns, [mapping[c].indicator for c in columns], values.T)
+    rounded = np.array([mapping[c].rounded for c in columns], dtype=bool)
+    status[rounded] = np.where(status[rounded] == 0, 3, status[rounded])
     years = np.array([year[c] if isinstance(year, dict) else year for c in columns])
     indicator_ids = [mapping[c].indicator for c in columns]
     key = list(zip(indicator_ids, years.tolist(), strict=True))
@@ -102,18 +107,22 @@ def observations_from_wide(raw: RawTable, codes: pd.Series, level: str, vintage:
         dup = next(x for x in key if key.count(x) > 1)
         raise InputError(raw.path, f"two columns map to indicator {dup[0]!r} for {dup[1]}; "
                          "check catalogue/columns.csv")
-    # categoricals: the same few strings repeat n * k times (cheap to build, cast once on the way to the store)
-    code_idx, code_values = pd.factorize(codes.to_numpy(dtype=object), use_na_sentinel=False)
-    status_idx, status_values = pd.factorize(status.T.reshape(-1))
+    # categoricals: the same few strings repeat n * k times (cheap to build, cast once on the way to the store);
+    # the codes are unique (checked above), so each is its own category
+    code_values = pd.Index(codes.to_numpy(dtype=object), dtype=object)
+    status = status.reshape(-1)
+    used = np.flatnonzero(np.bincount(status, minlength=len(STATUS)))
+    recode = np.zeros(len(STATUS), dtype=np.int8)
+    recode[used] = np.arange(len(used))
     return pd.DataFrame({
-        "code": pd.Categorical.from_codes(np.tile(code_idx, k), categories=pd.Index(code_values, dtype=object)),
+        "code": pd.Categorical.from_codes(np.tile(np.arange(n), k), categories=code_values),
         "level": pd.Categorical.from_codes(np.zeros(n * k, dtype=np.int8), categories=[level]),
         "vintage": vintage,
         "year": np.repeat(years, n),
         "indicator": pd.Categorical.from_codes(np.repeat(np.arange(k), n), categories=indicator_ids)
         if len(set(indicator_ids)) == k else pd.Categorical(np.repeat(np.array(indicator_ids, dtype=object), n)),
-        "value": values.T.reshape(-1),
-        "status": pd.Categorical.from_codes(status_idx, categories=pd.Index(status_values, dtype=object)),
+        "value": values.reshape(-1),
+        "status": pd.Categorical.from_codes(recode[status], categories=pd.Index(STATUS[used], dtype=object)),
     })
 
 

@@ -53,8 +53,10 @@ def _code_of(level: str, value: pd.Series) -> pd.Series:
 
 def read_boundary_layer(path: Path, spec: BoundarySpec) -> Batch:
     """One boundary layer: areas (code, name) and geometries in RD; attributes as observations where mapped."""
+    mapping = columns_for(spec.attributes_family, spec.vintage) if spec.attributes_family else {}
+    wanted = [spec.code, *([spec.name] if spec.name else []), "province", *mapping]  # absent ones are skipped
     try:
-        frame = pyogrio.read_dataframe(path, layer=spec.layer)
+        frame = pyogrio.read_dataframe(path, layer=spec.layer, columns=list(dict.fromkeys(wanted)), use_arrow=True)
     except Exception as exc:  # pyogrio raises several GDAL error types
         raise InputError(path, f"cannot be read as a vector layer{' ' + spec.layer if spec.layer else ''}: {exc}"
                          ) from None
@@ -72,8 +74,7 @@ def read_boundary_layer(path: Path, spec: BoundarySpec) -> Batch:
     frame = frame.to_crs(RD)
     codes = _code_of(spec.level, frame[spec.code])
     rows = np.arange(2, len(frame) + 2)
-    raw = RawTable(path, frame.drop(columns="geometry").astype(str), rows)
-    check_unique(raw, codes.reset_index(drop=True), spec.code)
+    check_unique(RawTable(path, frame[[spec.code]], rows), codes.reset_index(drop=True), spec.code)
     geom = repair(path, frame.geometry.to_numpy(), codes.to_numpy(), rows)
     names = frame[spec.name].astype(str) if spec.name else None
     extra = {}
@@ -91,7 +92,6 @@ def read_boundary_layer(path: Path, spec: BoundarySpec) -> Batch:
                              geometry=geom, crs=RD)
     obs = None
     if spec.attributes_family:
-        mapping = columns_for(spec.attributes_family, spec.vintage)
         attr = RawTable(path, frame[list(mapping)].astype(str).replace({"nan": "", "None": ""})
                         .reset_index(drop=True), rows)
         obs = observations_from_wide(attr, codes.reset_index(drop=True), spec.level, spec.vintage, mapping,

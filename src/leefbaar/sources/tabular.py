@@ -151,8 +151,9 @@ def read_text_table(path: str | Path, sep: str = ",", encoding: str = "utf-8", p
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise InputError(path, "appears twice in the header", row=1, column=dup)
-    frame = pd.DataFrame({n: table.column(i).cast(pa.string()).to_numpy(zero_copy_only=False)
-                          for i, n in enumerate(names)})
+    # text columns stay in Arrow memory (pandas ``str`` dtype): no Python object per cell
+    table = pa.table([table.column(i).cast(pa.string()) for i in range(table.num_columns)], names=names)
+    frame = table.to_pandas()
     if frame.empty:
         raise InputError(path, "has a header but no data rows", row=2)
     return RawTable(path, frame, _record_lines(data, sep, encoding, len(frame)))
@@ -242,6 +243,9 @@ def year_column(raw: RawTable, column: str) -> pd.Series:
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 
 
+STATUS_NAMES = np.array(["ok", "suppressed", "missing"], dtype=object)  # by the codes of ``parse_status``
+
+
 def parse_values(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
     """Parse the text cells of ``text`` (rows as in ``raw.frame``) into numbers and a status per cell.
 
@@ -249,23 +253,37 @@ def parse_values(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple
     is ``suppressed`` or ``missing`` (never a number), and status ``ok``, ``suppressed`` or ``missing``.
     Text that is not a number, a decimal comma where a point is expected, and a number too large for a
     float (``1e309``, read as infinity) raise an ``InputError`` naming the first offending row and column.
-    Vectorised over all cells with Arrow compute kernels.
+    """
+    values, code = parse_status(raw, text, decimal)
+    return values, STATUS_NAMES[code]
+
+
+def parse_status(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
+    """``parse_values`` with the status as a code per cell (int8: 0 ok, 1 suppressed, 2 missing; names in
+    ``STATUS_NAMES``).
+
+    Vectorised with Arrow compute kernels over the distinct texts only (a file repeats few thousand texts
+    over hundreds of thousands of cells); each cell then takes the result of its text.
     """
     n, k = text.shape
     if k == 0:
-        return np.empty((n, 0)), np.empty((n, 0), dtype=object)
-    cells = pa.concat_arrays([pa.array(text[c].to_numpy(dtype=object), type=pa.string()) for c in text.columns])
-    cells = pc.utf8_trim_whitespace(cells)
+        return np.empty((n, 0)), np.empty((n, 0), dtype=np.int8)
+    columns = [pa.array(col, from_pandas=True) for _, col in text.items()]  # pandas str columns: no copy
+    cells = pa.chunked_array([c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in columns],
+                             type=pa.large_string())
+    encoded = pc.dictionary_encode(cells, null_encoding="encode").combine_chunks()
+    index = encoded.indices.to_numpy(zero_copy_only=False)
+    distinct = pc.utf8_trim_whitespace(encoded.dictionary.cast(pa.string()))
     if decimal == ",":
-        cells = pc.replace_substring(pc.replace_substring(cells, ".", ""), ",", ".")
-    missing = pc.fill_null(pc.is_in(cells, pa.array(sorted(MISSING_TEXT))), True)
-    numeric = pc.fill_null(pc.match_substring_regex(cells, _NUMBER), False)
-    values = pc.cast(pc.if_else(numeric, cells, pa.scalar(None, pa.string())), pa.float64())
+        distinct = pc.replace_substring(pc.replace_substring(distinct, ".", ""), ",", ".")
+    missing = pc.fill_null(pc.is_in(distinct, pa.array(sorted(MISSING_TEXT))), True)
+    numeric = pc.fill_null(pc.match_substring_regex(distinct, _NUMBER), False)
+    values = pc.cast(pc.if_else(numeric, distinct, pa.scalar(None, pa.string())), pa.float64())
     values = values.to_numpy(zero_copy_only=False).copy()
-    suppressed = (pc.is_in(cells, pa.array(sorted(SUPPRESSED_TEXT))).to_numpy(zero_copy_only=False)
-                  | np.isin(values, SUPPRESSION_NUMBERS))
+    suppressed = (pc.fill_null(pc.is_in(distinct, pa.array(sorted(SUPPRESSED_TEXT))), False)
+                  .to_numpy(zero_copy_only=False) | np.isin(values, SUPPRESSION_NUMBERS))
     missing = missing.to_numpy(zero_copy_only=False)
-    bad = ~numeric.to_numpy(zero_copy_only=False) & ~missing & ~suppressed
+    bad = (~numeric.to_numpy(zero_copy_only=False) & ~missing & ~suppressed)[index]
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         col, i = text.columns[first // n], first % n
@@ -274,12 +292,12 @@ def parse_values(raw: RawTable, text: pd.DataFrame, decimal: str = ".") -> tuple
                else f"text {value!r} where a number is expected")
         in_col = int(bad[(first // n) * n:(first // n + 1) * n].sum())
         raise InputError(raw.path, f"{why} ({in_col} such cells in this column)", row=int(raw.row[i]), column=col)
-    infinite = np.isinf(values)
+    infinite = np.isinf(values)[index]
     if infinite.any():
         first = int(np.flatnonzero(infinite)[0])
         col, i = text.columns[first // n], first % n
         raise InputError(raw.path, "number out of range (beyond ±1.8e308, read as infinity); only finite values "
                          "are accepted", row=int(raw.row[i]), column=col)
     values[missing | suppressed] = np.nan
-    status = np.where(suppressed, "suppressed", np.where(missing, "missing", "ok")).astype(object)
-    return values.reshape(k, n).T, status.reshape(k, n).T
+    code = np.where(suppressed, 1, np.where(missing, 2, 0)).astype(np.int8)
+    return values[index].reshape(k, n).T, code[index].reshape(k, n).T

@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from leefbaar import __version__
@@ -31,6 +32,7 @@ from leefbaar.sources.batch import AREA_COLUMNS, OBS_COLUMNS, Batch, sha256
 from leefbaar.sources.catalogue import column_maps, indicators
 from leefbaar.store.schema import DDL, SCHEMA_VERSION, SOURCED_TABLES
 
+FLUSH_ROWS = 20_000_000  # observations Store.bulk stages at most before it writes them (about 36 bytes a row)
 _OBS_KEY = "o.code = n.code AND o.level = n.level AND o.year = n.year AND o.indicator = n.indicator"
 
 
@@ -144,17 +146,23 @@ class Store:
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
-        """Stage observations and areas of many ``ingest`` calls and write them at once (inside a transaction).
+        """Stage the areas and observations of many ``ingest`` calls and write them in one statement per table
+        (inside a transaction).
 
-        One bulk write replaces one scan of the observations table per file; later files win over earlier
-        ones for the same (code, level, year, indicator).
+        Observations are staged as compact Arrow tables (dictionary-encoded text, about 36 bytes a row; the
+        source frames can be released) and written at the end, or whenever ``FLUSH_ROWS`` are staged. Later
+        sources win over earlier ones and over rows already in the store for the same (code, level, year,
+        indicator). Each file's own keys are unique (its reader checks them), so only sources that share a
+        (level, year, indicator) are compared, and an overridden row is dropped before it is written: DuckDB
+        rewrites every row a transaction inserted when it deletes one of them at commit.
         """
-        self._staged: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+        self._staged: list[tuple[pd.DataFrame | None, pa.Table, set]] = []
+        self._written = set(self.con.execute("SELECT DISTINCT level, year, indicator FROM observations").fetchall())
         try:
             yield
             self._flush()
         finally:
-            del self._staged
+            del self._staged, self._written
 
     def ingest(self, batch: Batch, digest: str | None = None) -> dict[str, int]:
         """Write one batch (inside ``transaction``). Returns row counts per table (areas: rows offered)."""
@@ -171,37 +179,71 @@ class Store:
                          [sid, batch.family, rel, digest, batch.path.stat().st_size, batch.publisher,
                           batch.licence, _now(), batch.rows, len(batch.observations)])
         areas = batch.areas[AREA_COLUMNS].assign(source_id=sid) if batch.areas is not None else None
-        obs = batch.observations[OBS_COLUMNS].assign(source_id=sid)
+        encoded = encode(batch).encoded
+        obs = _with_source(encoded["observations"], sid)
         if hasattr(self, "_staged"):
-            self._staged.append((areas, obs))
+            self._staged.append((areas, obs, encoded["combos"]))
+            if sum(t.num_rows for _, t, _ in self._staged) >= FLUSH_ROWS:
+                self._flush()
         else:
             self._write_areas(areas)
-            self._write_observations(obs)
-        counts = {"areas": 0 if areas is None else len(areas), "observations": len(obs)}
-        counts["geometries"] = self._add_geometries(batch.geometries, sid) if batch.geometries is not None else 0
+            self._write_observations(obs, replace=self._count("observations") > 0)
+        counts = {"areas": 0 if areas is None else len(areas), "observations": obs.num_rows}
+        counts["geometries"] = (self._add_geometries(_with_source(encoded["geometries"], sid))
+                                if batch.geometries is not None else 0)
         for table, frame in batch.tables.items():
             counts[table] = self.append(table, frame.assign(source_id=sid))
         return counts
 
+    def _count(self, table: str) -> int:
+        return self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
     def _flush(self) -> None:
-        areas = [a for a, _ in self._staged if a is not None and len(a)]
-        obs = [o for _, o in self._staged if len(o)]
+        """Write the areas and observations staged by ``bulk`` (each in one statement) and release them."""
+        staged, self._staged = self._staged, []
+        areas = [a for a, _, _ in staged if a is not None and len(a)]
         if areas:
             self._write_areas(pd.concat(areas, ignore_index=True))
-        if obs:
-            # keys are unique within a file (the readers check); across files the later file wins
-            obs = _drop_overridden(obs)
-            self._write_observations(pa.concat_tables([_obs_arrow(o, n) for n, o in enumerate(obs)]))
+        tables = self._drop_overridden([(t, c) for _, t, c in staged])
+        combos = set().union(*(c for _, _, c in staged))
+        if any(t.num_rows for t in tables):
+            self._write_observations(pa.concat_tables(tables), replace=not combos.isdisjoint(self._written))
+        self._written |= combos
 
-    def _write_observations(self, obs: pd.DataFrame | pa.Table) -> None:
-        table = obs if isinstance(obs, pa.Table) else _obs_arrow(obs, 0)
-        if table.num_rows == 0:
+    def _drop_overridden(self, staged: list[tuple[pa.Table, set]]) -> list[pa.Table]:
+        """The staged observation tables without the rows whose key a later staged table gives again."""
+        out = [t for t, _ in staged]
+        for i, (mine, combos) in enumerate(staged):
+            later = [t for t, c in staged[i + 1:] if not combos.isdisjoint(c)]
+            if not later:
+                continue
+            self.con.register("mine", mine.append_column("pos", pa.array(np.arange(mine.num_rows))))
+            self.con.register("later", pa.concat_tables(later).select(["code", "level", "year", "indicator"]))
+            try:
+                pos = self.con.execute("SELECT o.pos FROM mine o SEMI JOIN later n ON o.code = n.code AND "
+                                       "o.level = n.level AND o.year = n.year AND o.indicator = n.indicator"
+                                       ).fetchnumpy()["pos"]
+            finally:
+                self.con.unregister("mine")
+                self.con.unregister("later")
+            if len(pos):
+                keep = np.ones(mine.num_rows, dtype=bool)
+                keep[np.asarray(pos, dtype=np.int64)] = False
+                out[i] = mine.filter(pa.array(keep))
+        return out
+
+    def _write_observations(self, obs: pa.Table, replace: bool) -> None:
+        """Insert observations (``_obs_arrow``) in one statement; with ``replace``, rows already stored with
+        the same (code, level, year, indicator) are deleted first."""
+        if obs.num_rows == 0:
             return
-        self.con.register("new_obs", table)
-        if self.con.execute("SELECT count(*) FROM observations").fetchall()[0][0]:
-            self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
-        self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
-        self.con.unregister("new_obs")
+        self.con.register("new_obs", obs)
+        try:
+            if replace:
+                self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
+            self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
+        finally:
+            self.con.unregister("new_obs")
 
     def _write_areas(self, areas: pd.DataFrame | None) -> None:
         """Add new areas; for known areas fill fields that are still NULL (first non-NULL value wins)."""
@@ -218,21 +260,16 @@ class Store:
                          "ON a.code = n.code AND a.level = n.level AND a.vintage = n.vintage")
         self.con.unregister("new_areas")
 
-    def _add_geometries(self, geoms: gpd.GeoDataFrame, sid: int) -> int:
-        wgs = geoms.to_crs(4326)
-        frame = pd.DataFrame({
-            "code": geoms["code"].astype(str).to_numpy(), "level": geoms["level"].to_numpy(),
-            "vintage": geoms["vintage"].astype("int32").to_numpy(),
-            "geom_rd": shapely.to_wkb(geoms.geometry.to_numpy()),
-            "geom_wgs84": shapely.to_wkb(wgs.geometry.to_numpy()),
-            "area_m2": shapely.area(geoms.geometry.to_numpy()), "source_id": sid,
-        })
-        self.con.register("new_geoms", frame)
-        added = self.con.execute(
-            "INSERT INTO geometries SELECT n.* FROM new_geoms n ANTI JOIN geometries g "
-            "ON g.code = n.code AND g.level = n.level AND g.vintage = n.vintage").fetchall()[0][0]
-        self.con.unregister("new_geoms")
-        return int(added)
+    def _add_geometries(self, table: pa.Table) -> int:
+        """Add boundaries (``_geometry_arrow`` with ``source_id``) not yet stored for their (code, level,
+        vintage): the first source read keeps its own."""
+        self.con.register("new_geoms", table)
+        try:
+            return int(self.con.execute(
+                "INSERT INTO geometries SELECT n.* FROM new_geoms n ANTI JOIN geometries g "
+                "ON g.code = n.code AND g.level = n.level AND g.vintage = n.vintage").fetchall()[0][0])
+        finally:
+            self.con.unregister("new_geoms")
 
     def _extra_tables(self) -> list[str]:
         value = self._meta("extra_tables")
@@ -399,69 +436,67 @@ class Store:
         }
 
 
-def _string_array(column: pd.Series) -> pa.Array:
-    """A column of text (object, str or categorical of text) as an Arrow string array; categories cast once."""
+def encode(batch: Batch) -> Batch:
+    """Fill ``batch.encoded`` (once) with the Arrow tables ``ingest`` writes: ``observations``
+    (``_obs_arrow``), their ``combos`` (``_combos``) and ``geometries`` (``_geometry_arrow``), all without
+    ``source_id``. Thread-safe to run on different batches at once: a build encodes each batch in the thread
+    that read it, so that projection and encoding overlap."""
+    if not batch.encoded:
+        obs = _obs_arrow(batch.observations)
+        batch.encoded.update(observations=obs, combos=_combos(obs),
+                             geometries=None if batch.geometries is None else _geometry_arrow(batch.geometries))
+    return batch
+
+
+def _with_source(table: pa.Table, sid: int) -> pa.Table:
+    return table.append_column("source_id", pa.array(np.full(table.num_rows, sid, dtype=np.int32)))
+
+
+def _text_array(column: pd.Series) -> pa.DictionaryArray:
+    """A column of text as an Arrow dictionary array (int32 indices): a categorical from its codes and categories
+    (no string per row), other columns encoded."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         dictionary = pa.array(column.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
-        indices = pa.array(column.cat.codes.to_numpy(), mask=column.cat.codes.to_numpy() < 0)
-        return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
-    return pa.array(column.astype(str).to_numpy(dtype=object), type=pa.string())
+        codes = column.cat.codes.to_numpy().astype(np.int32)
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
+    return pc.dictionary_encode(pa.array(column.astype(str).to_numpy(dtype=object), type=pa.string()))
 
 
-def _distinct(column: pd.Series) -> set:
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return set(column.cat.categories[np.unique(column.cat.codes.to_numpy())].astype(str))
-    return set(pd.unique(column.to_numpy()).tolist())
-
-
-def _drop_overridden(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Observations of several files with every key (code, level, year, indicator) once: the later file wins.
-
-    Each file's own keys are unique (its reader checks codes per level and year, and indicator per column), so
-    only files that share a level, a year and an indicator are compared, on those rows alone.
-    """
-    kinds = [(_distinct(f["level"]), set(np.unique(f["year"].to_numpy()).tolist()), _distinct(f["indicator"]))
-             for f in frames]
-    out = list(frames)
-    for i in range(len(frames)):
-        for j in range(i + 1, len(frames)):
-            levels, years, inds = (a & b for a, b in zip(kinds[i], kinds[j], strict=True))
-            if not (levels and years and inds):
-                continue
-            later, mine = _keys(frames[j], levels, years, inds), out[i]
-            at = np.flatnonzero(_rows_in(mine, levels, years, inds))
-            drop = _keys(mine.iloc[at], levels, years, inds).isin(later)
-            if drop.any():
-                keep = np.ones(len(mine), dtype=bool)
-                keep[at[drop]] = False
-                out[i] = mine[keep]
-    return out
-
-
-def _rows_in(frame: pd.DataFrame, levels: set, years: set, inds: set) -> np.ndarray:
-    return (frame["level"].astype(str).isin(levels) & frame["year"].isin(years)
-            & frame["indicator"].astype(str).isin(inds)).to_numpy()
-
-
-def _keys(frame: pd.DataFrame, levels: set, years: set, inds: set) -> pd.MultiIndex:
-    """(code, level, indicator, year) of the rows of ``frame`` at the given levels, years and indicators."""
-    sub = frame[_rows_in(frame, levels, years, inds)]
-    return pd.MultiIndex.from_arrays([sub[c].astype(str).to_numpy() for c in ("code", "level", "indicator")]
-                                     + [sub["year"].to_numpy()])
-
-
-def _obs_arrow(obs: pd.DataFrame, seq: int) -> pa.Table:
-    """Observations as an Arrow table with the order ``seq`` of their batch (later batches win)."""
-    n = len(obs)
+def _obs_arrow(obs: pd.DataFrame) -> pa.Table:
+    """Observations (``OBS_COLUMNS``) as an Arrow table in the store's types, text dictionary-encoded."""
     return pa.table({
-        "code": _string_array(obs["code"]), "level": _string_array(obs["level"]),
+        "code": _text_array(obs["code"]), "level": _text_array(obs["level"]),
         "vintage": pa.array(obs["vintage"].to_numpy(dtype=np.int32)),
         "year": pa.array(obs["year"].to_numpy(dtype=np.int32)),
-        "indicator": _string_array(obs["indicator"]),
+        "indicator": _text_array(obs["indicator"]),
         "value": pa.array(obs["value"].to_numpy(dtype=np.float64), from_pandas=True),
-        "status": _string_array(obs["status"]),
-        "source_id": pa.array(obs["source_id"].to_numpy(dtype=np.int32)),
-        "seq": pa.array(np.full(n, seq, dtype=np.int32)),
+        "status": _text_array(obs["status"]),
+    })
+
+
+def _combos(obs: pa.Table) -> set[tuple[str, int, str]]:
+    """The distinct (level, year, indicator) of observations (``_obs_arrow``), from the dictionary indices."""
+    if obs.num_rows == 0:
+        return set()
+    level, indicator = (obs[c].combine_chunks() for c in ("level", "indicator"))
+    lv = level.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    ind = indicator.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    year = obs["year"].to_numpy().astype(np.int64)
+    keys = pd.unique((lv << 40) | (ind << 16) | (year & 0xFFFF))  # years 0-65535, under 2**24 indicators
+    names_l, names_i = level.dictionary.to_pylist(), indicator.dictionary.to_pylist()
+    return {(names_l[k >> 40], int(k & 0xFFFF), names_i[(k >> 16) & 0xFFFFFF]) for k in keys.tolist()}
+
+
+def _geometry_arrow(geoms: gpd.GeoDataFrame) -> pa.Table:
+    """Boundaries (RD New) as rows of ``geometries``: WKB in RD New and WGS84, area in m2."""
+    rd = geoms.geometry.to_numpy()
+    return pa.table({
+        "code": pa.array(geoms["code"].astype(str).to_numpy(dtype=object), type=pa.string()),
+        "level": pa.array(geoms["level"].astype(str).to_numpy(dtype=object), type=pa.string()),
+        "vintage": pa.array(geoms["vintage"].to_numpy(dtype=np.int32)),
+        "geom_rd": pa.array(shapely.to_wkb(rd), type=pa.binary()),
+        "geom_wgs84": pa.array(shapely.to_wkb(geoms.to_crs(4326).geometry.to_numpy()), type=pa.binary()),
+        "area_m2": pa.array(shapely.area(rd)),
     })
 
 
