@@ -143,6 +143,7 @@ def bins_of(values, breaks) -> np.ndarray:
 GRID_CELL_M = {"grid100": 100, "grid500": 500}
 GRID_DEFAULTS = ("inwoner", "p_koopwon")  # the default measure: the first of these a grid has
 NOT_GRID_UNITS = frozenset({"ha", "km2"})
+NO_DATA_COLOR = "#d9d9d9"  # cells without a value: the grey of "no data" on every map
 
 
 def grid_text(key: str, **values) -> dict[str, str]:
@@ -237,7 +238,8 @@ def grid_map(facts, gl: dict, indicator: str | None = None, year: int | None = N
     indicator = indicator or gl["default_measure"]
     m = next((x for x in gl["measures"] if x["id"] == indicator), None)
     if m is None:
-        raise not_found("error.no_indicator_values", indicator=indicator, level=level, year=year or "–")
+        raise not_found("error.no_indicator_values", indicator=indicator, level=level,
+                        year=year or ", ".join(map(str, gl["years"])))
     year = year if year is not None else m["years"][-1]
     if year not in m["years"]:
         raise not_found("error.no_indicator_values", indicator=indicator, level=level, year=year)
@@ -247,7 +249,8 @@ def grid_map(facts, gl: dict, indicator: str | None = None, year: int | None = N
         [year, indicator, level, gl["vintage"]])
     values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(float)
     legend = indicator_legend(values, None, m["direction"], scheme)  # labels without unit: it is named once
-    legend = {**legend, "unit": m["unit"], "unit_label": m["unit_label"], "no_data_label": grid_text("no_data")}
+    legend = {**legend, "unit": m["unit"], "unit_label": m["unit_label"], "no_data_label": grid_text("no_data"),
+              "no_data_color": NO_DATA_COLOR}
     bins = bins_of(values, legend["breaks"]).astype(int)
     rounded = bool((frame["status"] == "rounded").any())
     return {"level": level, "year": year, "measure": "indicator", "indicator": indicator, "unit": m["unit"],
