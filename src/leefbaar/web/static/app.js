@@ -270,7 +270,7 @@ async function pageMap() {
   setQuery(view());
 
   if (!year) { legend.replaceChildren(emptyState(t("map_empty"))); }
-  const map = await ensureMap(mapBox);
+  const map = await ensureMap(mapBox, null, level);
   await loadLevel(map, level);
   let values = null;
   if (year) {
@@ -302,7 +302,9 @@ async function pageMap() {
   announce(t("map_label", { level: levelLabel(level), measure: title, year }));
 }
 
-async function ensureMap(container, bounds = null) {
+// ``level``: the level to draw when the map is made here; its tiles are then asked for with the map's style,
+// without waiting for the map's 'load'
+async function ensureMap(container, bounds = null, level = null) {
   if (state.map) {
     container.replaceWith(state.map.getContainer());
     state.map.getContainer().id = "map";
@@ -313,8 +315,10 @@ async function ensureMap(container, bounds = null) {
     container, attributionControl: false, dragRotate: false, pitchWithRotate: false, maxZoom: 14, minZoom: 5,
     fadeDuration: 0, renderWorldCopies: false,
     bounds: bounds || [[3.31, 50.75], [7.23, 53.56]], fitBoundsOptions: { padding: 10, maxZoom: FIT_MAX_ZOOM },
-    style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef3f7" } }] },
+    style: { version: 8, sources: level ? { areas: tileSource(level) } : {},
+      layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef3f7" } }, ...(level ? levelLayers(level) : [])] },
   });
+  if (level) levelDrawn(map, level);
   map.touchZoomRotate.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ maxWidth: 120, unit: "metric" }), "bottom-left");
@@ -375,11 +379,20 @@ async function loadLevel(map, level, bounds = null) {
   if (bounds) map.fitBounds(bounds, { padding: 10, animate: false, maxZoom: FIT_MAX_ZOOM }); // a regional level (grid): its own view
   for (const id of ["areas-fill", "areas-hover", "areas-selected", "context-line", "water-fill"]) if (map.getLayer(id)) map.removeLayer(id);
   for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
-  const src = { source: "areas", "source-layer": "areas" };
   map.addSource("areas", tileSource(level));
-  map.addLayer({ id: "areas-fill", type: "fill", ...src, paint: { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } });
-  map.addLayer({ id: "areas-hover", type: "line", ...src, paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] });
-  map.addLayer({ id: "areas-selected", type: "line", ...src, paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] });
+  levelLayers(level).forEach((layer) => map.addLayer(layer));
+  levelDrawn(map, level);
+}
+
+function levelLayers(level) {
+  const src = { source: "areas", "source-layer": "areas" };
+  const grid = (state.meta.grid_levels || []).some((g) => g.id === level); // cells of a few pixels: no outline
+  return [{ id: "areas-fill", type: "fill", ...src, paint: grid ? { "fill-color": "#d9d9d9", "fill-antialias": false } : { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } },
+    { id: "areas-hover", type: "line", ...src, paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] },
+    { id: "areas-selected", type: "line", ...src, paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] }];
+}
+
+function levelDrawn(map, level) {
   // water, gemeente names and boundaries as context, added once the areas are drawn and coloured (paint): not
   // on the critical path of the first paint
   state.afterPaint = () => {

@@ -47,9 +47,8 @@ export async function pageGrid(ui, kit, gl) {
     h("div", { class: "map-wrap" }, mapBox, tooltip)));
   ui.setQuery(view());
 
-  const map = await kit.ensureMap(mapBox, gl.bounds);
+  const map = await kit.ensureMap(mapBox, gl.bounds, level);
   kit.loadLevel(map, level, gl.bounds); // the cells' tiles load while the values arrive
-  map.setPaintProperty("areas-fill", "fill-antialias", false); // cells of a few pixels: no outline to draw
   let values = null;
   try { values = await valuesP; } catch (err) {
     legend.replaceChildren(err.status === 404 ? ui.emptyState(err.message) : ui.errorState(err, () => ui.route()));
