@@ -316,7 +316,7 @@ async function ensureMap(container, bounds = null, level = null) {
     fadeDuration: 0, renderWorldCopies: false,
     bounds: bounds || [[3.31, 50.75], [7.23, 53.56]], fitBoundsOptions: { padding: 10, maxZoom: FIT_MAX_ZOOM },
     style: { version: 8, sources: level ? { areas: tileSource(level) } : {},
-      layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef3f7" } }, ...(level ? levelLayers(level) : [])] },
+      layers: level ? levelLayers(level) : [] }, // no background layer: the map's box is coloured (app.css), a full-canvas pass less per frame
   });
   if (level) levelDrawn(map, level);
   map.touchZoomRotate.disableRotation();
