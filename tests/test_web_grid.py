@@ -85,3 +85,15 @@ def test_what_a_grid_may_show():
     assert not choropleth.is_choropleth("aantal", "bevolking")  # unlike on unequal areas
     assert not choropleth.is_grid_measure("ha", "oppervlakte") and not choropleth.is_grid_measure("klasse 1-5", "x")
     assert not choropleth.is_grid_measure("score", "leefbaarometer")
+
+
+def test_regional_tiles_are_prepared_at_every_zoom(store):
+    from leefbaar.web.geometry import PREBUILT_MAX_ZOOM, TILE_MAX_ZOOM, VectorTiles
+
+    cells = store.geometries("grid100", 2024, crs=4326).head(400)
+    vt = VectorTiles(cells["code"].tolist(), cells.geometry.to_numpy())
+    deeper = [(z, x, y) for z in range(PREBUILT_MAX_ZOOM + 1, TILE_MAX_ZOOM + 1) for x, y in vt.tile_range(z)]
+    assert all(vt.cached(*k) is None for k in deeper)  # made on request only
+    assert vt.prepare() == len(deeper) and 0 < len(deeper) <= 64
+    assert all(vt.cached(*k) is not None and vt.cached(*k) == vt.tile(*k) for k in deeper)
+    assert sum(len(vt.cached(*k)[0]) > 0 for k in deeper) >= len(range(PREBUILT_MAX_ZOOM + 1, TILE_MAX_ZOOM + 1))

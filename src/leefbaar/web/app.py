@@ -623,6 +623,8 @@ def create_app(
         if gl is None:
             raise not_found("error.no_grid", level=level, levels=", ".join(grids()) or "–")
         indicator = indicator or gl["default_measure"]
+        m = next((x for x in gl["measures"] if x["id"] == indicator), None)
+        year = year if year is not None or m is None else m["years"][-1]  # one cached answer for the default year
         return cache.get(("grid", level, indicator, year, scheme),
                          lambda: _dumps(choropleth.grid_map(data.facts, gl, indicator, year, scheme)))
 

@@ -339,7 +339,8 @@ class VectorTiles:
     """The boundaries of one level as vector tiles, made from the store once and kept in memory.
 
     Tiles up to ``PREBUILT_MAX_ZOOM`` are made at construction; deeper tiles on first request and kept in a
-    cache bounded in bytes (least recently used first out). Each tile is kept raw and gzip-compressed.
+    cache bounded in bytes (least recently used first out), or all at once by ``prepare`` for a regional layer.
+    Each tile is kept raw and gzip-compressed.
     """
 
     def __init__(self, codes: list[str], geoms_wgs84: np.ndarray, max_bytes: int = 96 * 2**20):
