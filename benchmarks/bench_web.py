@@ -1,6 +1,7 @@
 """Benchmark of the dashboard against a naive baseline that serves full-precision GeoJSON.
 
     python benchmarks/bench_web.py --store /path/leefbaar.duckdb [--concurrency 50] [--requests 2000]
+    python benchmarks/bench_web.py --store /path/leefbaar.duckdb --paint-only [--runs 3]   (part 2 only)
 
 Measures, in one run, for the leefbaar server and for the baseline (both started here on 127.0.0.1):
   1. API latency with N concurrent keep-alive clients on loopback (p50/p95/p99 in ms, requests/s) for area,
@@ -12,9 +13,9 @@ Measures, in one run, for the leefbaar server and for the baseline (both started
   2. Time to first map paint in headless Debian chromium (navigation start to the map's first 'idle' after
      colouring; fresh browser context per run, so nothing comes from the HTTP cache): all PC4 and all 2024
      buurten on the dashboard against the naive page (whole GeoJSON fetched, then drawn), and the 100 m cells
-     of Rijnmond (grid100, coloured by inhabitants) drawn from the same vector tiles against the same naive
-     page (the dashboard offers no grid100 map; the bench page uses leefbaar's tile code in the baseline
-     process).
+     of Rijnmond (grid100, coloured by inhabitants): the dashboard's own grid map (/map?level=grid100: its
+     tiles prepared at start-up, values from /api/grid) against the naive page, with a bare bench page that
+     draws leefbaar's tiles from the baseline process (tiles made on request) beside them.
   3. Bytes transferred for each map (as counted by the browser: encoded bytes on the wire).
   4. (``--mix``) The uncached heavy mix under load: downloads as CSV, GeoPackage and Excel, compare, gap,
      profile (with a year) and ranking, parameters drawn at random (seed fixed), N concurrent clients, first
@@ -462,7 +463,7 @@ def first_paint(url: str, runs: int) -> dict:
             times.append(float(page.locator("body").get_attribute("data-map-ready-ms")))
             page.wait_for_timeout(300)
             wire.append(sum(sizes.values()))
-            parts = ("/geometry/", "/tiles/", "/api/map/", "/naive/map", "/naive/values")
+            parts = ("/geometry/", "/tiles/", "/api/map/", "/api/grid/", "/naive/map", "/naive/values")
             geo.append(sum(v for k, v in sizes.items() if any(part in urls.get(k, "") for part in parts)))
             ctx.close()
         browser.close()
@@ -541,6 +542,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="browser runs per page")
     ap.add_argument("--workers", type=int, default=1, help="leefbaar server processes")
     ap.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--paint-only", action="store_true", help="run only the time to first map paint (part 2)")
     ap.add_argument("--mix", action="store_true", help="also run the uncached heavy mix under load")
     ap.add_argument("--mix-only", action="store_true", help="run only the uncached heavy mix")
     ap.add_argument("--mix-requests", type=int, default=3000, help="requests of the mix for this code")
@@ -590,28 +592,29 @@ def main() -> None:
                     str(args.workers)], port)
     baseline = start([sys.executable, __file__, "--store", args.store, "--baseline-server", str(bport)], bport)
     try:
-        print(f"\nAPI latency, {args.concurrency} concurrent keep-alive clients on loopback (ms); leefbaar with "
-              f"{args.workers} worker process(es), http={_impl('httptools')}, loop={_impl('uvloop')}")
-        print(f"  {'endpoint':<10} {'server':<9} {'n':>6} {'err':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>8}")
-        for kind in ("area", "profile", "map", "search", "tile"):
-            for name, p, prefix, n in (("leefbaar", port, "/api", args.requests),
-                                       ("naive", bport, "/naive", args.baseline_requests)):
-                if kind == "tile":
-                    if name == "naive":  # the naive map has no tiles: its geometry is the whole GeoJSON above
-                        continue
-                    paths = [f"/api/tiles/{lv}/{z}/{x}/{y}" for lv, z, x, y in rng.choices(tiles, k=n)]
-                elif kind == "search":
-                    paths = [f"{prefix}/search?q={urllib.parse.quote(q)}" for q in rng.choices(queries, k=n)]
-                elif kind == "map":
-                    n = max(args.concurrency, n // 10) if name == "naive" else n
-                    paths = [f"{prefix}/map/pc4?year={rng.choice(years)}&measure="
-                             f"{rng.choice(['total', 'afw', 'klasse'])}" for _ in range(n)]
-                else:
-                    paths = [f"{prefix}/{'areas' if kind == 'area' else 'profile'}/pc4/{rng.choice(codes)}"
-                             for _ in range(n)]
-                r = latency(p, paths, args.concurrency)
-                print(f"  {kind:<10} {name:<9} {r['n']:>6} {r['errors']:>4} {r['p50']:>8.1f} {r['p95']:>8.1f} "
-                      f"{r['p99']:>8.1f} {r['rps']:>8.0f}")
+        if not args.paint_only:
+            print(f"\nAPI latency, {args.concurrency} concurrent keep-alive clients on loopback (ms); leefbaar with "
+                  f"{args.workers} worker process(es), http={_impl('httptools')}, loop={_impl('uvloop')}")
+            print(f"  {'endpoint':<10} {'server':<9} {'n':>6} {'err':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'req/s':>8}")
+            for kind in ("area", "profile", "map", "search", "tile"):
+                for name, p, prefix, n in (("leefbaar", port, "/api", args.requests),
+                                           ("naive", bport, "/naive", args.baseline_requests)):
+                    if kind == "tile":
+                        if name == "naive":  # the naive map has no tiles: its geometry is the whole GeoJSON above
+                            continue
+                        paths = [f"/api/tiles/{lv}/{z}/{x}/{y}" for lv, z, x, y in rng.choices(tiles, k=n)]
+                    elif kind == "search":
+                        paths = [f"{prefix}/search?q={urllib.parse.quote(q)}" for q in rng.choices(queries, k=n)]
+                    elif kind == "map":
+                        n = max(args.concurrency, n // 10) if name == "naive" else n
+                        paths = [f"{prefix}/map/pc4?year={rng.choice(years)}&measure="
+                                 f"{rng.choice(['total', 'afw', 'klasse'])}" for _ in range(n)]
+                    else:
+                        paths = [f"{prefix}/{'areas' if kind == 'area' else 'profile'}/pc4/{rng.choice(codes)}"
+                                 for _ in range(n)]
+                    r = latency(p, paths, args.concurrency)
+                    print(f"  {kind:<10} {name:<9} {r['n']:>6} {r['errors']:>4} {r['p50']:>8.1f} {r['p95']:>8.1f} "
+                          f"{r['p99']:>8.1f} {r['rps']:>8.0f}")
         if Path("/usr/bin/chromium").exists():
             print(f"\nTime to first map paint, headless chromium 1400x900 (median of {args.runs}, fresh context); "
                   "leefbaar: vector tiles, naive: whole GeoJSON then drawn")
@@ -622,15 +625,17 @@ def main() -> None:
                     ("all buurten (2024 boundaries), 2024", (
                         ("leefbaar", f"{lf}/map?level=buurt&year=2024&measure=total"),
                         ("naive", f"{nv}/naive.html?level=buurt&year=2024"))),
-                    ("grid100 Rijnmond, inhabitants (bench page)", (
-                        ("tiles", f"{nv}/naive.html?level=grid100&mode=tiles"),
-                        ("naive", f"{nv}/naive.html?level=grid100")))):
+                    ("grid100 Rijnmond, inhabitants", (
+                        ("leefbaar", f"{lf}/map?level=grid100&indicator=inwoner"),
+                        ("naive", f"{nv}/naive.html?level=grid100"),
+                        ("tiles*", f"{nv}/naive.html?level=grid100&mode=tiles")))):
                 print(f"  {title}")
                 for name, url in pages:
                     r = first_paint(url, args.runs)
                     print(f"    {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
                           f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  bytes on the wire: page "
                           f"{r['bytes']:>11,.0f}  map data {r['map_bytes']:>11,.0f}")
+            print("  (* a bare page drawing leefbaar's grid100 tiles from the baseline process, not the dashboard)")
         else:
             print("\n(no /usr/bin/chromium: first-paint benchmark skipped; run scripts/setup-web.sh --test)")
         print(f"load average (uptime) at the end: {_loadavg()}")

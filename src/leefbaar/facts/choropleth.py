@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from leefbaar.analysis.charts import SCHEME_LABELS, class_breaks
+from leefbaar.facts.core import not_found
 from leefbaar.i18n import fmt_number, translator
 
 NOT_CHOROPLETH_UNITS = frozenset({"aantal", "ha", "km2"})
@@ -131,3 +133,129 @@ def bins_of(values, breaks) -> np.ndarray:
     v = np.asarray(values, float)
     out = np.searchsorted(np.asarray(breaks, float), v, side="left")
     return np.where(np.isfinite(v), out, -1)
+
+
+# -- grid cells (CBS vierkantstatistieken) -----------------------------------------------------------------
+# Cells of one grid have one size, so a count per cell is a density (per ha for 100 m cells, per 25 ha for
+# 500 m): counts are offered here, unlike on the administrative levels. Areas, class codes and the published
+# Leefbaarometer series are not. No index score exists for a cell and none is made: a grid map shows the
+# cells' own CBS indicators and says so.
+GRID_CELL_M = {"grid100": 100, "grid500": 500}
+GRID_DEFAULTS = ("inwoner", "p_koopwon")  # the default measure: the first of these a grid has
+NOT_GRID_UNITS = frozenset({"ha", "km2"})
+NO_DATA_COLOR = "#d9d9d9"  # cells without a value: the grey of "no data" on every map
+
+
+def grid_text(key: str, **values) -> dict[str, str]:
+    """{nl, en} of a grid text of ``choropleth.csv`` (kind ``grid``) with ``values`` filled in."""
+    t = _labels()["grid"][key]
+    return {lg: t[lg].format(**values) for lg in ("nl", "en")}
+
+
+def is_grid_measure(unit: str | None, theme: str | None) -> bool:
+    """Whether an indicator is meaningful on a map of equal cells (counts are: see the section comment)."""
+    unit = (unit or "").strip()
+    return bool(unit) and unit not in NOT_GRID_UNITS and not unit.startswith("klasse") \
+        and theme not in NOT_CHOROPLETH_THEMES
+
+
+def _grid_unit_label(unit: str | None, size: int) -> dict[str, str]:
+    return grid_text("unit.count", size=size) if unit == "aantal" else unit_label(unit)
+
+
+def grid_measures(catalogue: pd.DataFrame, years: dict[str, list[int]], size: int) -> list[dict]:
+    """The indicators a grid level offers, grouped by theme (theme order, then label): ``id``, ``label``,
+    ``unit``, ``unit_label`` (counts: per cell of ``size`` m), ``theme_label``, ``direction``, ``sensitive``,
+    ``years`` (with values in the cells drawn). ``years``: indicator id -> years with values."""
+    order = {k: v["order"] for k, v in _labels()["theme"].items()}
+    rows = []
+    for ind, yrs in years.items():
+        if ind not in catalogue.index:
+            continue
+        r = catalogue.loc[ind]
+        if not is_grid_measure(r["unit"], r["theme"]):
+            continue
+        rows.append({"id": ind, "label": {"nl": r["label_nl"] or ind, "en": r["label_en"] or r["label_nl"] or ind},
+                     "unit": r["unit"], "unit_label": _grid_unit_label(r["unit"], size), "theme": r["theme"],
+                     "theme_label": theme_label(r["theme"]), "direction": int(r["direction"]),
+                     "sensitive": bool(r["sensitive"]), "years": sorted(int(y) for y in yrs)})
+    rows.sort(key=lambda x: (order.get(x["theme"], 999), x["theme"] or "", x["label"]["nl"].lower()))
+    return rows
+
+
+def grid_default_measure(measures: list[dict]) -> str | None:
+    """Inhabitants where a grid has them, else % koopwoningen, else its first non-sensitive indicator."""
+    ids = [m["id"] for m in measures]
+    plain = [m["id"] for m in measures if not m["sensitive"]]
+    return next((i for i in GRID_DEFAULTS if i in ids), plain[0] if plain else None)
+
+
+def grid_level(facts, level: str) -> dict | None:
+    """What a grid level of the store can show (None when ``level`` is no grid with cells drawn): ``id``,
+    ``label``, ``cell_m``, ``vintage`` (of the cells drawn: the latest boundaries), ``bounds`` (WGS84
+    [[west, south], [east, north]]), ``years``, ``measures`` (``grid_measures``), ``default_measure``,
+    ``source`` and ``no_score`` (texts in both languages)."""
+    size = GRID_CELL_M.get(level)
+    if size is None:
+        return None
+    vintage = facts.geometry_vintages().get(level)
+    if vintage is None:
+        return None
+    counts = facts.sql(
+        "SELECT o.indicator, o.year FROM observations o JOIN geometries g ON g.level = o.level AND g.code = o.code "
+        "AND g.vintage = ? WHERE o.level = ? AND o.value IS NOT NULL GROUP BY ALL", [vintage, level])
+    measures = grid_measures(facts.indicator_catalogue,
+                             {i: g["year"].tolist() for i, g in counts.groupby("indicator")}, size)
+    if not measures:
+        return None
+    wkb = facts.sql("SELECT geom_wgs84 FROM geometries WHERE level = ? AND vintage = ?", [level, vintage])
+    x0, y0, x1, y1 = shapely.total_bounds(shapely.from_wkb(wkb["geom_wgs84"].map(bytes).to_numpy()))
+    years = sorted({y for m in measures for y in m["years"]})
+    return {"id": level, "label": grid_text(f"level.{level}"), "cell_m": size, "vintage": vintage,
+            "bounds": [[round(x0, 5), round(y0, 5)], [round(x1, 5), round(y1, 5)]], "years": years,
+            "measures": measures, "default_measure": grid_default_measure(measures),
+            "source": _grid_source(facts, level, years[-1], size), "no_score": grid_text("no_score")}
+
+
+def _grid_source(facts, level: str, year: int, size: int) -> dict[str, str]:
+    lic = facts.sql("SELECT DISTINCT s.licence FROM observations o JOIN sources s USING (source_id) "
+                    "WHERE o.level = ? AND o.year = ? AND s.licence IS NOT NULL", [level, year])["licence"]
+    return grid_text("source", year=year, size=size, licence=", ".join(sorted(lic)) or "CC BY 4.0")
+
+
+def grid_map(facts, gl: dict, indicator: str | None = None, year: int | None = None,
+             scheme: str = DEFAULT_SCHEME) -> dict:
+    """One indicator for every cell drawn at a grid level (``gl``: its ``grid_level``), classed like an indicator
+    map (``indicator_legend``; default indicator: the level's default measure, default year: its latest).
+
+    Every cell drawn is listed: cells without a value (empty or suppressed by CBS) have value None and bin -1
+    ("no data", never 0). Answers ``level``, ``year``, ``measure`` ("indicator"), ``indicator``, ``unit``,
+    ``codes``, ``values``, ``bins``, ``legend`` (with ``no_data_label``), ``source``, ``no_score``, ``rounded``
+    (the note that CBS rounds counts, when any value is rounded) and ``n_values``. ``NotFound`` for an indicator
+    the level does not offer or a year without values.
+    """
+    level = gl["id"]
+    indicator = indicator or gl["default_measure"]
+    m = next((x for x in gl["measures"] if x["id"] == indicator), None)
+    if m is None:
+        raise not_found("error.no_indicator_values", indicator=indicator, level=level,
+                        year=year or ", ".join(map(str, gl["years"])))
+    year = year if year is not None else m["years"][-1]
+    if year not in m["years"]:
+        raise not_found("error.no_indicator_values", indicator=indicator, level=level, year=year)
+    frame = facts.sql(
+        "SELECT g.code, o.value, o.status FROM geometries g LEFT JOIN observations o ON o.level = g.level "
+        "AND o.code = g.code AND o.year = ? AND o.indicator = ? WHERE g.level = ? AND g.vintage = ? ORDER BY g.code",
+        [year, indicator, level, gl["vintage"]])
+    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(float)
+    legend = indicator_legend(values, None, m["direction"], scheme)  # labels without unit: it is named once
+    legend = {**legend, "unit": m["unit"], "unit_label": m["unit_label"], "no_data_label": grid_text("no_data"),
+              "no_data_color": NO_DATA_COLOR}
+    bins = bins_of(values, legend["breaks"]).astype(int)
+    rounded = bool((frame["status"] == "rounded").any())
+    return {"level": level, "year": year, "measure": "indicator", "indicator": indicator, "unit": m["unit"],
+            "base_year": None, "kind": None, "kinds": None, "classed": None,
+            "label": m["label"], "codes": frame["code"].astype(str).tolist(),
+            "values": [None if not np.isfinite(v) else round(float(v), 6) for v in values],
+            "bins": bins.tolist(), "legend": legend, "n_values": int(np.isfinite(values).sum()),
+            "source": gl["source"], "no_score": gl["no_score"], "rounded": grid_text("rounded") if rounded else None}

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from leefbaar.facts.choropleth import GRID_CELL_M, grid_level
+
 SLIVER_M = 200.0
 MIN_WATER_KM2 = 1.0
 SIMPLIFY_M = 100.0
@@ -81,3 +83,9 @@ def area_names(facts, level: str) -> dict:
     text = lambda s: [v if isinstance(v, str) else None for v in s]  # noqa: E731
     return {"level": level, "codes": t.index.astype(str).tolist(), "labels": text(t["label"]),
             "gemeente_codes": text(gm), "wijk_codes": text(t["wijk_code"])}
+
+
+def grid_levels(facts) -> list[dict]:
+    """The grid levels a map can draw (CBS vierkantstatistieken with cells in the store), finest first, each as
+    ``choropleth.grid_level`` describes it: cells with their own CBS indicators, no index score."""
+    return [g for g in (grid_level(facts, lv) for lv in GRID_CELL_M) if g is not None]

@@ -109,7 +109,11 @@ def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X: pd.DataFrame 
     their memory; the draws themselves are float32 in ``summarise_draws``)."""
     out = []
     for i, m in enumerate(models):
-        Xm = X if i == 0 and X is not None else m.matrix_.transform(panel).astype(dtype)
+        if i == 0 and X is not None:
+            Xm = X
+        else:  # the engine table holds the unit codes beside the numbers
+            Xm = m.matrix_.transform(panel)
+            Xm = Xm.astype({c: dtype for c in Xm.columns if Xm[c].dtype.kind == "f"})
         if m.spec.weighting == "calibrated":
             terms = {d: Term(np.concatenate([[mm.intercept], mm.coef]), mm.lower, _root(mm.cov, len(mm.coef) + 1))
                      for d, mm in m.models_.items()}

@@ -19,10 +19,11 @@ Serving under load (settings: arguments of ``create_app``/``serve``, or the envi
   half the queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
   ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
 - Start-up (``warm``) prepares the first level's boundaries, scores, profiles, maps and the analyses of the
-  gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``), and the
-  national zooms of every level's vector tiles. ``LEEFBAAR_WEB_WARM=light`` prepares only the boundaries,
-  scores, search index, analyses and the first level's tiles (profiles, maps and other tiles are then made on
-  first request; the tests use it).
+  gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``), the
+  national zooms of every level's vector tiles, and for the grid levels (CBS cells, a small region) their
+  default map and their tiles at every zoom. ``LEEFBAAR_WEB_WARM=light`` prepares only the boundaries, scores,
+  search index, analyses, the grid levels' default maps and the first level's tiles (profiles, maps and other
+  tiles are then made on first request; the tests use it).
 - HEAD is answered like GET, without the body.
 """
 
@@ -62,7 +63,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from leefbaar import __version__
 from leefbaar.errors import LeefbaarError, StoreError
 from leefbaar.facts import choropleth, error_text, not_found, say, told
-from leefbaar.facts.context import area_names, context_geojson
+from leefbaar.facts.context import area_names, context_geojson, grid_levels
 from leefbaar.facts.evaluations import evaluation_cards
 from leefbaar.facts.perception import Perception
 from leefbaar.facts.segregation import segregation_facts
@@ -593,9 +594,31 @@ def create_app(
             out["map_indicators"] = choropleth.map_indicators(data.indicator_catalogue, data.level_indicators)
             out["map_schemes"] = [{"id": s, "label": {lg: choropleth.SCHEME_LABELS[lg][s] for lg in ("nl", "en")}}
                                   for s in choropleth.MAP_SCHEMES]
+            out["grid_levels"] = list(grids().values())
             return _dumps(out)
 
         return cache.get(("meta",), make)
+
+    grid_lock = threading.Lock()
+    grid_facts: list[dict[str, dict]] = []
+
+    def grids() -> dict[str, dict]:
+        """The grid levels by id (facts layer: cells with their CBS indicators), found once."""
+        with grid_lock:
+            if not grid_facts:
+                grid_facts.append({g["id"]: g for g in grid_levels(data.facts)})
+            return grid_facts[0]
+
+    def grid_body(level: str, indicator: str | None = None, year: int | None = None,
+                  scheme: str = choropleth.DEFAULT_SCHEME):
+        gl = grids().get(level)
+        if gl is None:
+            raise not_found("error.no_grid", level=level, levels=", ".join(grids()) or "–")
+        indicator = indicator or gl["default_measure"]
+        m = next((x for x in gl["measures"] if x["id"] == indicator), None)
+        year = year if year is not None or m is None else m["years"][-1]  # one cached answer for the default year
+        return cache.get(("grid", level, indicator, year, scheme),
+                         lambda: _dumps(choropleth.grid_map(data.facts, gl, indicator, year, scheme)))
 
     context_lock = threading.Lock()
     context: dict[str, tuple[bytes, bytes, str]] = {}
@@ -658,6 +681,10 @@ def create_app(
                             pass
             if "gemeente" in data.levels:
                 geometry("gemeente")
+            for level in grids():  # the grid maps' default answer, and (full) every tile of their zooms
+                grid_body(level)
+                if not light and level in tile_levels:
+                    tiles(level).prepare()
             context_body()
             # the national views of the vector tiles (light: of the first level and the gemeente context only)
             for level in [lv for lv in data.levels[:1] + ["gemeente"] if lv in tile_levels] if light else data.levels:
@@ -827,6 +854,22 @@ def create_app(
         ``indicator`` and is classed by ``scheme`` (legend: ``scheme``, ``breaks``, ``unit``)."""
         return _encoded(request, *map_body(level.value, year, measure, indicator and indicator.value,
                                            base_year, scheme.value))
+
+    @app.get("/api/grid/{level}", response_model=models.MapValues, tags=["map"], responses=not_found_doc)
+    def grid_map(
+        request: Request,
+        level: LevelName,
+        indicator: Indicator | None = None,
+        year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        scheme: Scheme = Scheme.quantiles,
+    ):
+        """One CBS indicator for every cell of a grid level (``grid100``, ``grid500``: the levels in
+        ``/api/meta`` ``grid_levels``, with the indicators each offers). A cell has no index score: the answer is
+        the cells' own figure, classed by ``scheme``; cells without a value (empty or kept secret by CBS) have
+        value null and bin -1. ``source`` and ``no_score`` say where the figures come from and that there is no
+        Leefbaarometer score at this level. Default indicator: the level's ``default_measure``; default year:
+        the latest with values."""
+        return _encoded(request, *grid_body(level, indicator and indicator.value, year, scheme.value))
 
     @app.get("/api/context", tags=["map"], responses={200: {
         "content": {"application/json": {"schema": {"type": "object"}}},

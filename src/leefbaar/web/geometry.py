@@ -185,6 +185,7 @@ TILE_BUFFER = 64  # units of geometry kept beyond each tile edge, so clipped edg
 TILE_MIN_ZOOM, TILE_MAX_ZOOM = 4, 11  # at z11 one unit is about 3 m in the Netherlands (the TopoJSON grid)
 SIMPLIFY = 2.0  # Douglas-Peucker tolerance in tile units below the deepest zoom
 PREBUILT_MAX_ZOOM = 8  # tiles up to this zoom are made when the layer is built (the national views)
+PREPARED_MAX_TILES = 64  # ``VectorTiles.prepare``: deeper zooms are made ahead while they span at most this many
 LAYER = "areas"
 
 
@@ -338,7 +339,8 @@ class VectorTiles:
     """The boundaries of one level as vector tiles, made from the store once and kept in memory.
 
     Tiles up to ``PREBUILT_MAX_ZOOM`` are made at construction; deeper tiles on first request and kept in a
-    cache bounded in bytes (least recently used first out). Each tile is kept raw and gzip-compressed.
+    cache bounded in bytes (least recently used first out), or all at once by ``prepare`` for a regional layer.
+    Each tile is kept raw and gzip-compressed.
     """
 
     def __init__(self, codes: list[str], geoms_wgs84: np.ndarray, max_bytes: int = 96 * 2**20):
@@ -370,6 +372,21 @@ class VectorTiles:
         raw = encode_tile(self.codes[idx], self._geoms[idx], z, x, y, simplify=z < TILE_MAX_ZOOM)
         return raw, gzip.compress(raw, 5) if raw else b""
 
+    def prepare(self, max_tiles: int = PREPARED_MAX_TILES) -> int:
+        """Make and keep (outside the byte-bounded cache) every tile of the deeper zooms whose extent spans at
+        most ``max_tiles`` tiles: a regional layer (the CBS grid of Rijnmond: 23 tiles at zooms 9-11) is then
+        answered from memory at every zoom. Returns the number of tiles made."""
+        made = 0
+        for z in range(PREBUILT_MAX_ZOOM + 1, TILE_MAX_ZOOM + 1):
+            keys = [(z, tx, ty) for tx, ty in self.tile_range(z)]
+            if len(keys) > max_tiles:
+                break
+            for key in keys:
+                if key not in self._fixed:
+                    self._fixed[key] = self._make(*key)
+                    made += 1
+        return made
+
     def tile(self, z: int, x: int, y: int) -> tuple[bytes, bytes]:
         """(raw, gzip) of one tile; empty bytes for a tile outside the level or outside the zoom range."""
         if not (TILE_MIN_ZOOM <= z <= TILE_MAX_ZOOM) or not (0 <= x < 1 << z and 0 <= y < 1 << z):
@@ -395,7 +412,7 @@ class VectorTiles:
 
     def cached(self, z: int, x: int, y: int) -> tuple[bytes, bytes] | None:
         """The tile when it is answered from memory without work (prebuilt, cached, or empty), else None."""
-        if not (TILE_MIN_ZOOM <= z <= TILE_MAX_ZOOM) or z <= PREBUILT_MAX_ZOOM:
+        if not (TILE_MIN_ZOOM <= z <= TILE_MAX_ZOOM) or z <= PREBUILT_MAX_ZOOM or (z, x, y) in self._fixed:
             return self.tile(z, x, y)
         with self._lock:
             return self._lru.get((z, x, y))

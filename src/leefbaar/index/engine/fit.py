@@ -95,7 +95,8 @@ def model_inputs(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") 
         for c, name in zip(m.location_columns, XY, strict=True):
             extra[name] = extra[c]
     codes = units.astype(str).to_numpy()
-    inputs = Inputs(codes, None, X, None, None, None, data_hash({spec.unit: codes, tuple(spec.hierarchy.indicators): X, tuple(extra_cols): E}), source, frame)
+    sha = data_hash({spec.unit: codes, tuple(spec.hierarchy.indicators): X, tuple(extra_cols): E})
+    inputs = Inputs(codes, None, X, None, None, None, sha, source, frame)
     return inputs, extra
 
 

@@ -3,6 +3,7 @@
 import * as maplibregl from "/static/vendor/maplibre-gl.mjs";
 import { TEXT } from "/static/i18n.js";
 import { groupedBars, lineChart, stackedBars, timeline } from "/static/charts.js";
+import { pageGrid } from "/static/pages/grid.js";
 import { notFound, searchBox } from "/static/pages/notfound.js";
 import { pagePerception } from "/static/pages/perception.js";
 import { evaluationCards } from "/static/pages/programmes.js";
@@ -100,7 +101,7 @@ function classLabel(k) {
   if (!k) return t("no_data");
   return state.meta.classes[`labels_${state.lang}`][k - 1];
 }
-function levelLabel(id) { const lv = state.meta.levels.find((l) => l.id === id); return lv ? lv.label[state.lang] : id; }
+function levelLabel(id) { const lv = [...state.meta.levels, ...(state.meta.grid_levels || [])].find((l) => l.id === id); return lv ? lv.label[state.lang] : id; }
 
 // ---------- language ----------
 function applyLanguage() {
@@ -173,8 +174,16 @@ function areaNames(level) { // display names, gemeente and wijk per code (facts 
   return namesCache[level];
 }
 
+// the level choice of the map: score levels (all levels with boundaries on indicator maps), then the grid levels
+function levelOptions(all) {
+  const levels = all ? state.meta.levels : state.meta.levels.filter((l) => l.score_years.length);
+  return [...levels, ...(state.meta.grid_levels || [])].map((l) => [l.id, l.label[state.lang]]);
+}
+
 async function pageMap() {
   const q = params();
+  const grid = (state.meta.grid_levels || []).find((g) => g.id === q.get("level"));
+  if (grid) { await pageGrid(ui, { ensureMap, loadLevel, paint, levelOptions }, grid); return; }
   const levels = state.meta.levels;
   const withScores = levels.filter((l) => l.score_years.length);
   let level = q.get("level") || (withScores[0] || levels[0] || {}).id;
@@ -228,7 +237,7 @@ async function pageMap() {
   };
 
   const controls = h("form", { class: "controls", "aria-label": t("measure"), onsubmit: (e) => e.preventDefault() },
-    sel("f-level", t("level"), (measure === "indicator" ? levels : withScores).map((l) => [l.id, l.label[state.lang]]), level, (e) => go(url("/map", { level: e.target.value, measure, indicator, sensitive: sensitive ? "1" : "" }), true)),
+    sel("f-level", t("level"), levelOptions(measure === "indicator"), level, (e) => go(url("/map", { level: e.target.value, measure, indicator, sensitive: sensitive ? "1" : "" }), true)),
     sel("f-measure", t("measure"), measures.map((m) => [m, mLabel(m)]), measure, (e) => reload({ measure: e.target.value, base_year: "" })),
     measure === "indicator" ? picker() : null,
     h("span", { id: "year-slot" }), h("span", { id: "base-slot" }));
@@ -261,7 +270,7 @@ async function pageMap() {
   setQuery(view());
 
   if (!year) { legend.replaceChildren(emptyState(t("map_empty"))); }
-  const map = await ensureMap(mapBox);
+  const map = await ensureMap(mapBox, null, level);
   await loadLevel(map, level);
   let values = null;
   if (year) {
@@ -293,7 +302,9 @@ async function pageMap() {
   announce(t("map_label", { level: levelLabel(level), measure: title, year }));
 }
 
-async function ensureMap(container) {
+// ``level``: the level to draw when the map is made here; its tiles are then asked for with the map's style,
+// without waiting for the map's 'load'
+async function ensureMap(container, bounds = null, level = null) {
   if (state.map) {
     container.replaceWith(state.map.getContainer());
     state.map.getContainer().id = "map";
@@ -303,9 +314,11 @@ async function ensureMap(container) {
   const map = new maplibregl.Map({
     container, attributionControl: false, dragRotate: false, pitchWithRotate: false, maxZoom: 14, minZoom: 5,
     fadeDuration: 0, renderWorldCopies: false,
-    bounds: [[3.31, 50.75], [7.23, 53.56]], fitBoundsOptions: { padding: 10 },
-    style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef3f7" } }] },
+    bounds: bounds || [[3.31, 50.75], [7.23, 53.56]], fitBoundsOptions: { padding: 10, maxZoom: FIT_MAX_ZOOM },
+    style: { version: 8, sources: level ? { areas: tileSource(level) } : {},
+      layers: level ? levelLayers(level) : [] }, // no background layer: the map's box is coloured (app.css), a full-canvas pass less per frame
   });
+  if (level) levelDrawn(map, level);
   map.touchZoomRotate.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ maxWidth: 120, unit: "metric" }), "bottom-left");
@@ -356,32 +369,46 @@ function addContext(map) {
 // The map draws a level from its vector tiles (source "areas", source layer "areas", feature id = property
 // "code"): only the tiles in view are loaded, each generalised to its zoom. Feature state therefore names the
 // source layer: { source: "areas", sourceLayer: "areas", id: code }.
+// A regional level (grid) is first shown whole, at most at a zoom drawn from a few coarser tiles (zoom 9 for
+// Rijnmond: 2 tiles instead of 9 at zoom 10).
+const FIT_MAX_ZOOM = 9.99;
 const tileSource = (level) => ({ type: "vector", tiles: [`${location.origin}/api/tiles/${level}/{z}/{x}/{y}`], minzoom: 4, maxzoom: 11, promoteId: "code" });
 
-async function loadLevel(map, level) {
+async function loadLevel(map, level, bounds = null) {
   if (state.mapLevel === level) return;
+  if (bounds) map.fitBounds(bounds, { padding: 10, animate: false, maxZoom: FIT_MAX_ZOOM }); // a regional level (grid): its own view
   for (const id of ["areas-fill", "areas-hover", "areas-selected", "context-line", "water-fill"]) if (map.getLayer(id)) map.removeLayer(id);
   for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
-  const src = { source: "areas", "source-layer": "areas" };
   map.addSource("areas", tileSource(level));
-  map.addLayer({ id: "areas-fill", type: "fill", ...src, paint: { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } });
-  map.addLayer({ id: "areas-hover", type: "line", ...src, paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] });
-  map.addLayer({ id: "areas-selected", type: "line", ...src, paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] });
-  map.once("idle", () => addContext(map));
-  if (level !== "gemeente" && state.meta.levels.some((l) => l.id === "gemeente")) {
-    // gemeente boundaries as context, added once the areas are drawn (not on the critical path)
-    map.once("idle", () => {
-      if (state.mapLevel !== level || map.getSource("context")) return;
-      map.addSource("context", tileSource("gemeente"));
-      map.addLayer({ id: "context-line", type: "line", source: "context", "source-layer": "areas", paint: { "line-color": "#4d4d4d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.4, 10, 1.4], "line-opacity": 0.7 } }, "areas-hover");
-    });
-  }
+  levelLayers(level).forEach((layer) => map.addLayer(layer));
+  levelDrawn(map, level);
+}
+
+function levelLayers(level) {
+  const src = { source: "areas", "source-layer": "areas" };
+  const grid = (state.meta.grid_levels || []).some((g) => g.id === level); // cells of a few pixels: no outline
+  return [{ id: "areas-fill", type: "fill", ...src, paint: grid ? { "fill-color": "#d9d9d9", "fill-antialias": false } : { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } },
+    { id: "areas-hover", type: "line", ...src, paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] },
+    { id: "areas-selected", type: "line", ...src, paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] }];
+}
+
+function levelDrawn(map, level) {
+  // water, gemeente names and boundaries as context, added once the areas are drawn and coloured (paint): not
+  // on the critical path of the first paint
+  state.afterPaint = () => {
+    addContext(map);
+    if (level === "gemeente" || !state.meta.levels.some((l) => l.id === "gemeente")) return;
+    if (state.mapLevel !== level || map.getSource("context")) return;
+    map.addSource("context", tileSource("gemeente"));
+    map.addLayer({ id: "context-line", type: "line", source: "context", "source-layer": "areas", paint: { "line-color": "#4d4d4d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.4, 10, 1.4], "line-opacity": 0.7 } }, "areas-hover");
+  };
   state.mapLevel = level;
 }
 
 function paint(map, level, values) {
+  const context = () => { const add = state.afterPaint; state.afterPaint = null; add?.(); };
   map.removeFeatureState({ source: "areas", sourceLayer: "areas" });
-  if (!values) { map.setPaintProperty("areas-fill", "fill-color", "#d9d9d9"); return; }
+  if (!values) { map.setPaintProperty("areas-fill", "fill-color", "#d9d9d9"); map.once("idle", context); return; }
   values.codes.forEach((code, i) => map.setFeatureState({ source: "areas", sourceLayer: "areas", id: code }, { b: values.bins[i], v: values.values[i] }));
   const match = ["match", ["coalesce", ["feature-state", "b"], -1]];
   values.legend.colors.forEach((c, i) => match.push(i, c));
@@ -390,6 +417,7 @@ function paint(map, level, values) {
   map.once("idle", () => {
     document.body.dataset.mapReadyMs = String(Math.round(performance.now()));
     document.body.dataset.mapReady = `${level}:${values.year}:${values.measure}`;
+    context();
   });
   map.triggerRepaint();
 }
@@ -747,6 +775,7 @@ async function route() {
   document.querySelector(`#nav a[data-page="${page}"]`)?.setAttribute("aria-current", "page");
   document.title = `${PAGES.includes(page) ? t(`nav.${page}`) : t("nf.title")} – leefbaar`;
   try {
+    if (page === "map" && !state.map) maplibregl.prewarm(); // the map's worker starts while the meta data load
     if (!state.meta) state.meta = await api("/api/meta");
     if (page === "map" && parts.length === 1 || !parts.length) await pageMap();
     else if (page === "area" && parts.length <= 3) await pageArea(parts[1], parts[2]);

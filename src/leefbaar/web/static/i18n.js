@@ -213,3 +213,15 @@ Object.assign(TEXT.en, {
   "nf.level": "Unknown level {level}: choose pc4, buurt, wijk or gemeente.", "nf.year": "No scores for {code} in {year}.",
   "nf.search": "Search for an area", "nf.back": "Back", "nf.map": "Go to the map", "p.search_here": "Search by postcode, code or name:",
 });
+
+// The map of a grid level (CBS vierkantstatistieken cells: their own indicators, no index score).
+Object.assign(TEXT.nl, {
+  "gr.measure": "CBS-indicator van de vierkanten", "gr.count": "aantal vierkanten",
+  "gr.cells": "{n} vierkanten van {size} m, waarvan {k} met een waarde", "gr.cell": "Vierkant {code}",
+  "gr.help": "Gebruik de pijltjestoetsen om te schuiven en + / − om te zoomen. Wijs een vierkant aan voor zijn waarde.",
+});
+Object.assign(TEXT.en, {
+  "gr.measure": "CBS indicator of the cells", "gr.count": "number of cells",
+  "gr.cells": "{n} cells of {size} m, {k} of them with a value", "gr.cell": "Cell {code}",
+  "gr.help": "Use the arrow keys to pan and + / − to zoom. Point at a cell for its value.",
+});

@@ -1,0 +1,77 @@
+"""The 100 m grid on the dashboard's map in a real browser (Debian's chromium driven by Playwright): choosing the
+grid level colours the cells by their own CBS indicator, the legend names the indicator and its source and says
+that there is no Leefbaarometer score there, in Dutch and in English; going back to PC4 restores the score map.
+One page load; screenshots go to test-artifacts/screenshots/ (git-ignored)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from conftest import SHOTS, dashboard_server, skip_without_browser
+
+pytestmark = pytest.mark.browser
+skip_without_browser()
+
+
+@pytest.fixture(scope="module")
+def server(store_file):
+    with dashboard_server(store_file) as base:
+        yield base
+
+
+def _ready(pg, prefix: str) -> None:
+    pg.wait_for_function("p => (document.body.dataset.mapReady || '').startsWith(p)", arg=prefix, timeout=90_000)
+
+
+def _pixels(pg, color: str) -> int:
+    """Pixels of the map canvas in exactly ``color`` (#rrggbb): the cells are drawn without outline or blending."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(pg.locator("#map canvas").screenshot())).convert("RGB")
+    rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return sum(n for n, c in img.getcolors(img.width * img.height) if c == rgb)
+
+
+def test_grid_level_colours_cells_and_names_indicator_and_source(server, page):
+    page.goto(f"{server}/map?level=pc4")
+    _ready(page, "pc4:")
+    assert page.locator("#f-measure option[value='total']").count() == 1
+    page.select_option("#f-level", "grid100")
+    _ready(page, "grid100:2024:indicator")
+    assert "level=grid100" in page.url and "indicator=inwoner" in page.url
+    # the measures are the cells' own indicators: no score, no dimension, no change map
+    options = page.locator("#f-measure option").evaluate_all("os => os.map(o => o.value)")
+    assert {"inwoner", "p_koopwon"} <= set(options) and "total" not in options and "change" not in options
+    title = page.locator("#legend-title")
+    assert title.inner_text().startswith("Legenda: Inwoners 2024") and title.get_attribute("data-kind") == "cbs"
+    assert "CBS-vierkantstatistieken 2024" in page.locator("#legend-source").inner_text()
+    assert "Geen Leefbaarometer-score op dit niveau" in page.locator("#legend-no-score").inner_text()
+    assert "per vierkant van 100 m" in page.locator("#legend-scheme").inner_text()
+    counts = page.locator("#legend li").evaluate_all("ls => ls.map(l => [l.dataset.bin, +l.dataset.count])")
+    assert sum(n for _b, n in counts) == 16383 and dict(counts)["-1"] == 0
+    page.wait_for_timeout(300)
+    darkest = page.locator("#legend li[data-bin='6'] .swatch").evaluate("e => e.dataset.color")
+    assert _pixels(page, darkest) > 500  # the densest cells (central Rotterdam) are coloured
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "grid100-nl.png"))
+
+    # % koopwoningen: cells without a value are counted as "no data", not drawn as 0
+    page.select_option("#f-measure", "p_koopwon")
+    page.wait_for_function("() => document.getElementById('legend-title')?.dataset.indicator === 'p_koopwon'")
+    nodata = page.locator("#legend li[data-bin='-1']")
+    assert int(nodata.get_attribute("data-count")) > 1000 and "geen gegevens" in nodata.inner_text()
+
+    page.click("#lang")
+    page.wait_for_function("() => document.getElementById('legend-title')?.innerText.startsWith('Legend: Owner')")
+    assert "vierkantstatistieken 2024" in page.locator("#legend-source").inner_text()
+    assert "No Leefbaarometer score at this level" in page.locator("#legend-no-score").inner_text()
+    assert "no data" in page.locator("#legend li[data-bin='-1']").inner_text()
+    page.screenshot(path=str(SHOTS / "grid100-en.png"))
+
+    page.select_option("#f-level", "pc4")  # back to a score level: the score map returns
+    _ready(page, "pc4:")
+    assert page.locator("#f-measure").input_value() == "total"
+    assert page.locator("#legend-no-score").count() == 0
+    assert not page.problems, page.problems
