@@ -44,20 +44,6 @@ LEVEL_LABELS = {lv: {lang: translator(lang).gettext(m) for lang in LANGS} for lv
 """Level names in each interface language (gettext catalogues), as the API serves them."""
 # observation indicator -> score column, for stores without the index engine's ``scores`` table
 OFFICIAL_SERIES = {"lbm": "total", "lbm_afw": "afw", **{f"lbm_{d}": d for d in DIMENSIONS}}
-SCORE_COLUMNS = [
-    "code",
-    "year",
-    "total",
-    "afw",
-    *DIMENSIONS,
-    "klasse",
-    "kind",
-    "total_lo",
-    "total_hi",
-    "rank_lo",
-    "rank_hi",
-    "p_class_differs",
-]
 # Nine class colours, 1 (zeer onvoldoende, dark red) .. 9 (uitstekend, dark blue): ColorBrewer RdYlBu,
 # diverging and readable with the common colour-vision deficiencies.
 CLASS_COLORS = [
