@@ -44,6 +44,20 @@ TABLE = "85984NED"
 _INT_FIELDS = {"ID", "Position", "ParentID", "MapYear", "Decimals"}
 
 
+def refuse_remote(monkeypatch) -> None:
+    """Refuse (AssertionError) any connection that is not to the loopback address, and drop proxy settings."""
+    real = socket.socket.connect
+
+    def connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1"):
+            raise AssertionError(f"a test tried to reach {address}")
+        return real(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+
 def _read_csv(data: bytes) -> list[dict]:
     text = data.decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text, newline="")))

@@ -10,7 +10,6 @@ each with the same ``--lang``.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -175,18 +174,9 @@ def test_serve_prints_its_line_in_the_language(tmp_path, monkeypatch):
 @pytest.fixture
 def cbs_server(data_dir, monkeypatch):
     """The loopback CBS/PDOK server of tests/odata_server.py; connections elsewhere are refused."""
-    from odata_server import LoopbackServer
+    from odata_server import LoopbackServer, refuse_remote
 
-    real = socket.socket.connect
-
-    def connect(sock, address):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1"):
-            raise AssertionError(f"a test tried to reach {address}")
-        return real(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
+    refuse_remote(monkeypatch)
     with LoopbackServer(data_dir, page_size=20000, pdok_page_size=1000) as srv:
         monkeypatch.setenv("LEEFBAAR_CBS_ODATA_URL", srv.odata_root)
         monkeypatch.setenv("LEEFBAAR_PDOK_URL", srv.pdok_root)

@@ -7,7 +7,6 @@ URLs point at the loopback server too.
 from __future__ import annotations
 
 import csv
-import socket
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from leefbaar.sources.odata import (
     validate_kwb_catalogue,
 )
 from leefbaar.store.store import Store
-from odata_server import LoopbackServer
+from odata_server import LoopbackServer, refuse_remote
 
 BASIS = "cbs_kwb/kwb2024_gemeente_wijk_basis.csv"
 
@@ -56,16 +55,7 @@ LAST_KEY = _last_selected_key()
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch, tmp_path):
     """Refuse any connection that is not to the loopback address; keep env defaults local."""
-    real = socket.socket.connect
-
-    def connect(sock, address):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1"):
-            raise AssertionError(f"a test tried to reach {address}")
-        return real(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
+    refuse_remote(monkeypatch)
     monkeypatch.setenv("LEEFBAAR_CACHE", str(tmp_path / "default-cache"))
 
 

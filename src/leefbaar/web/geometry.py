@@ -162,15 +162,21 @@ _ENCODED: dict[tuple, Encoded] = {}
 _ENCODED_LOCK = threading.Lock()
 
 
-def level_topojson(store: Store, level: str, vintage: int | None = None) -> Encoded:
-    """The boundaries of ``level`` (latest vintage) as encoded TopoJSON; kept per store file and version."""
+def _per_level(kept: dict, lock: threading.Lock, make, store: Store, level: str, vintage: int | None):
+    """``make(codes, geometries)`` of the boundaries of ``level`` (WGS84), made once per store file and version
+    and kept in ``kept``."""
     path = Path(store.path).resolve()
     key = (str(path), path.stat().st_mtime_ns, level, vintage)
-    with _ENCODED_LOCK:
-        if key not in _ENCODED:
+    with lock:
+        if key not in kept:
             gdf = store.geometries(level, vintage, crs=4326)
-            _ENCODED[key] = encode_topojson(gdf["code"].astype(str).tolist(), gdf.geometry.to_numpy())
-        return _ENCODED[key]
+            kept[key] = make(gdf["code"].astype(str).tolist(), gdf.geometry.to_numpy())
+        return kept[key]
+
+
+def level_topojson(store: Store, level: str, vintage: int | None = None) -> Encoded:
+    """The boundaries of ``level`` (latest vintage) as encoded TopoJSON; kept per store file and version."""
+    return _per_level(_ENCODED, _ENCODED_LOCK, encode_topojson, store, level, vintage)
 
 
 def naive_geojson(store: Store, level: str, vintage: int | None = None) -> bytes:
@@ -424,10 +430,4 @@ _TILES_LOCK = threading.Lock()
 
 def level_tiles(store: Store, level: str, vintage: int | None = None) -> VectorTiles:
     """The vector tiles of ``level`` (latest vintage); made once per store file and version."""
-    path = Path(store.path).resolve()
-    key = (str(path), path.stat().st_mtime_ns, level, vintage)
-    with _TILES_LOCK:
-        if key not in _TILES:
-            gdf = store.geometries(level, vintage, crs=4326)
-            _TILES[key] = VectorTiles(gdf["code"].astype(str).tolist(), gdf.geometry.to_numpy())
-        return _TILES[key]
+    return _per_level(_TILES, _TILES_LOCK, VectorTiles, store, level, vintage)
