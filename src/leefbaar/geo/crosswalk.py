@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
+from concurrent.futures import Future
 
 import geopandas as gpd
 import numpy as np
@@ -25,22 +27,67 @@ import shapely
 
 from leefbaar.sources.odata import default_cache_dir, write_atomic
 
-OVERLAY_CACHE_VERSION = "1"  # raise when intersection_areas changes what it computes
+OVERLAY_CACHE_VERSION = "2"  # raise when intersection_areas changes what it computes
 MIN_SHARE = 0.01
 SIMPLIFY_M = 5.0
 GEMEENTE_VINTAGES = (2014, 2017, 2022, 2024)
 
 
-def intersection_areas(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame,
+class Boundaries:
+    """One boundary set (``code`` and RD polygons) ready for overlays: its hash and its simplified polygons are
+    computed once, however many overlays use it, and safely from several threads.
+
+    Several polygons may share a code (the parts of one area). The simplified polygons are shared read-only;
+    each overlay prepares its own copy (a prepared GEOS geometry may not be used by two threads at once).
+    """
+
+    def __init__(self, frame: gpd.GeoDataFrame, tolerance: float = SIMPLIFY_M):
+        self.codes = frame["code"].to_numpy()
+        self.geometry = frame.geometry.to_numpy()
+        self.tolerance = tolerance
+        self._lock = threading.Lock()
+        self._digest: bytes | None = None
+        self._simplified: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 of the codes and the exact WKB of the polygons."""
+        with self._lock:
+            if self._digest is None:
+                h = hashlib.sha256(str(len(self.codes)).encode())
+                for code, wkb in zip(self.codes.astype(str), shapely.to_wkb(self.geometry, byte_order=1),
+                                     strict=True):
+                    h.update(code.encode() + b"\0" + len(wkb).to_bytes(8, "little") + wkb)
+                self._digest = h.digest()
+            return self._digest
+
+    def simplified(self) -> np.ndarray:
+        """The polygons simplified to ``tolerance`` metres, as a private copy the caller may prepare."""
+        with self._lock:
+            if self._simplified is None:
+                self._simplified = shapely.simplify(self.geometry, self.tolerance)
+            shared = self._simplified
+        return shapely.from_wkb(shapely.to_wkb(shared))  # exact: WKB holds the doubles as they are
+
+
+def _boundaries(frame: gpd.GeoDataFrame | Boundaries, tolerance: float) -> Boundaries:
+    return frame if isinstance(frame, Boundaries) else Boundaries(frame, tolerance)
+
+
+def intersection_areas(source: gpd.GeoDataFrame | Boundaries, target: gpd.GeoDataFrame | Boundaries,
                        tolerance: float = SIMPLIFY_M) -> pd.DataFrame:
     """Intersection area (m2) of every overlapping (source code, target code) pair.
 
     Boundaries are first simplified to ``tolerance`` metres (the shares change by far less than the sliver
     threshold). Candidate pairs come from an STR-tree; a source polygon that lies wholly within one target
-    gets its own area without an intersection, so only boundary-crossing polygons are intersected.
+    gets its own area without an intersection, so only boundary-crossing polygons are intersected (and of
+    those, a target polygon wholly within the source polygon gets its own area too).
     """
-    src_geom = shapely.simplify(source.geometry.to_numpy(), tolerance)
-    dst_geom = shapely.simplify(target.geometry.to_numpy(), tolerance)
+    source, target = _boundaries(source, tolerance), _boundaries(target, tolerance)
+    src_geom, dst_geom = source.simplified(), target.simplified()
     shapely.prepare(dst_geom)
     i, j = shapely.STRtree(dst_geom).query(src_geom, predicate="intersects")
     inside = shapely.contains(dst_geom[j], src_geom[i])
@@ -49,24 +96,50 @@ def intersection_areas(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame,
     keep = inside | ~wholly[i]
     i, j, inside = i[keep], j[keep], inside[keep]
     area = shapely.area(src_geom[i])
-    area[~inside] = shapely.area(shapely.intersection(src_geom[i[~inside]], dst_geom[j[~inside]]))
-    inter = pd.DataFrame({"from": source["code"].to_numpy()[i], "to": target["code"].to_numpy()[j], "a": area})
+    cross = np.flatnonzero(~inside)
+    shapely.prepare(src_geom)
+    within = shapely.contains(src_geom[i[cross]], dst_geom[j[cross]])
+    area[cross[within]] = shapely.area(dst_geom[j[cross[within]]])
+    cross = cross[~within]
+    area[cross] = shapely.area(shapely.intersection(src_geom[i[cross]], dst_geom[j[cross]]))
+    inter = pd.DataFrame({"from": source.codes[i], "to": target.codes[j], "a": area})
     return inter[inter["a"] > 0].groupby(["from", "to"], as_index=False)["a"].sum()
 
 
-def _boundary_hash(frame: gpd.GeoDataFrame) -> bytes:
-    h = hashlib.sha256(str(len(frame)).encode())
-    for code, wkb in zip(frame["code"].astype(str), shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1),
-                         strict=True):
-        h.update(code.encode() + b"\0" + len(wkb).to_bytes(8, "little") + wkb)
-    return h.digest()
+_running: dict[str, Future] = {}  # overlays being computed in this process, by cache key
+_running_lock = threading.Lock()
 
 
-def cached_intersection_areas(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame,
+def cached_intersection_areas(source: gpd.GeoDataFrame | Boundaries, target: gpd.GeoDataFrame | Boundaries,
                               tolerance: float = SIMPLIFY_M) -> pd.DataFrame:
-    """``intersection_areas``, reused from the overlay cache when both boundary sets are unchanged."""
-    key = hashlib.sha256(f"{OVERLAY_CACHE_VERSION}|{tolerance!r}|".encode() + _boundary_hash(source)
-                         + _boundary_hash(target)).hexdigest()
+    """``intersection_areas``, reused from the overlay cache when both boundary sets are unchanged.
+
+    Two identical requests at once (the same boundary sets, for example two vintages with the same
+    boundaries) compute the overlay once: the second waits for the first.
+    """
+    source, target = _boundaries(source, tolerance), _boundaries(target, tolerance)
+    key = hashlib.sha256(f"{OVERLAY_CACHE_VERSION}|{tolerance!r}|".encode() + source.digest
+                         + target.digest).hexdigest()
+    with _running_lock:
+        running = _running.get(key)
+        if running is None:
+            _running[key] = mine = Future()
+    if running is not None:
+        return running.result().copy()
+    try:
+        inter = _cached(key, source, target, tolerance)
+    except BaseException as exc:
+        mine.set_exception(exc)
+        raise
+    else:
+        mine.set_result(inter)
+    finally:
+        with _running_lock:
+            del _running[key]
+    return inter.copy()
+
+
+def _cached(key: str, source: Boundaries, target: Boundaries, tolerance: float) -> pd.DataFrame:
     path = default_cache_dir() / "overlays" / f"{key}.parquet"
     try:
         cached = pq.read_table(path).to_pandas()
@@ -90,9 +163,11 @@ def _shares(inter: pd.DataFrame, by: str, min_share: float) -> pd.DataFrame:
     return kept.assign(weight=kept["a"] / kept.groupby(by)["a"].transform("sum"))
 
 
-def overlay_weights(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame, min_share: float = MIN_SHARE,
+def overlay_weights(source: gpd.GeoDataFrame | Boundaries, target: gpd.GeoDataFrame | Boundaries,
+                    min_share: float = MIN_SHARE,
                     both: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    """Area shares of each ``source`` area in each ``target`` area (both with a ``code`` column, RD).
+    """Area shares of each ``source`` area in each ``target`` area (both with a ``code`` column, RD, or
+    ``Boundaries``).
 
     Several polygons may share a code (the parts of one area, e.g. the buurten of a gemeente for a vintage
     without gemeente boundaries); their intersection areas are added up. Returns ``from_code, to_code,

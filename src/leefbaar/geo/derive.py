@@ -13,7 +13,13 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 import pandas as pd
 
-from leefbaar.geo.crosswalk import GEMEENTE_VINTAGES, assign_largest, gemeente_parts_from_buurten, overlay_weights
+from leefbaar.geo.crosswalk import (
+    GEMEENTE_VINTAGES,
+    Boundaries,
+    assign_largest,
+    gemeente_parts_from_buurten,
+    overlay_weights,
+)
 from leefbaar.store.store import Store
 
 PC4_GEMEENTE_VINTAGE = 2022
@@ -42,15 +48,17 @@ class Geography:
     """
 
     def __init__(self, store: Store, pool: Executor):
-        gm = {v: g for v in GEMEENTE_VINTAGES if (g := _gemeenten(store, v)) is not None}
+        # one Boundaries per set: its hash and simplified polygons are computed once for all its overlays
+        gm = {v: Boundaries(g) for v in GEMEENTE_VINTAGES if (g := _gemeenten(store, v)) is not None}
         self.vintages = vintages = sorted(gm)
         self.pairs = list(zip(vintages, vintages[1:], strict=False))
         has_pc4 = store.sql("SELECT count(*) AS n FROM geometries WHERE level = 'pc4'")["n"].iloc[0]
         pc4 = store.geometries("pc4") if has_pc4 else None
         self.pc4_vintage = int(pc4["vintage"].iloc[0]) if has_pc4 else None
+        pc4 = Boundaries(pc4[["code", "geometry"]]) if has_pc4 else None
         self.pc4_targets = [v for v in vintages if v in PC4_TARGET_VINTAGES] if has_pc4 else []
         jobs = [((a, b), gm[a], gm[b], True) for a, b in self.pairs]
-        jobs += [(("pc4", v), pc4[["code", "geometry"]], gm[v], False) for v in self.pc4_targets]
+        jobs += [(("pc4", v), pc4, gm[v], False) for v in self.pc4_targets]
         # the largest overlays first, so that two threads finish at about the same time
         order = sorted(range(len(jobs)), key=lambda k: -(len(jobs[k][1]) + len(jobs[k][2])))
         self.overlays = {jobs[k][0]: pool.submit(overlay_weights, jobs[k][1], jobs[k][2], both=jobs[k][3])
