@@ -21,6 +21,7 @@ from leefbaar.errors import InputError
 from leefbaar.sources.batch import Batch, area_frame, observations_from_wide
 from leefbaar.sources.catalogue import columns_for
 from leefbaar.sources.cbs import CBS, PROVINCIE_CODES
+from leefbaar.sources.projection import to_crs
 from leefbaar.sources.tabular import RawTable, check_columns, check_unique, read_text_table
 
 RD = 28992
@@ -71,11 +72,11 @@ def read_boundary_layer(path: Path, spec: BoundarySpec) -> Batch:
         if x0 < ex[0] or y0 < ex[1] or x1 > ex[2] or y1 > ex[3]:
             raise InputError(path, f"coordinates {frame.total_bounds.round(1).tolist()} lie outside the "
                              f"Netherlands for EPSG:{epsg}; is the CRS mislabelled?")
-    frame = frame.to_crs(RD)
+    geom = to_crs(frame.geometry.to_numpy(), frame.crs, RD)
     codes = _code_of(spec.level, frame[spec.code])
     rows = np.arange(2, len(frame) + 2)
     check_unique(RawTable(path, frame[[spec.code]], rows), codes.reset_index(drop=True), spec.code)
-    geom = repair(path, frame.geometry.to_numpy(), codes.to_numpy(), rows)
+    geom = repair(path, geom, codes.to_numpy(), rows)
     names = frame[spec.name].astype(str) if spec.name else None
     extra = {}
     if spec.level in ("gemeente", "wijk") and "province" in frame:

@@ -30,6 +30,7 @@ from leefbaar import __version__
 from leefbaar.errors import StoreError
 from leefbaar.sources.batch import AREA_COLUMNS, OBS_COLUMNS, Batch, sha256
 from leefbaar.sources.catalogue import column_maps, indicators
+from leefbaar.sources.projection import to_crs
 from leefbaar.store.schema import DDL, SCHEMA_VERSION, SOURCED_TABLES
 
 FLUSH_ROWS = 20_000_000  # observations Store.bulk stages at most before it writes them (about 36 bytes a row)
@@ -495,7 +496,7 @@ def _geometry_arrow(geoms: gpd.GeoDataFrame) -> pa.Table:
         "level": pa.array(geoms["level"].astype(str).to_numpy(dtype=object), type=pa.string()),
         "vintage": pa.array(geoms["vintage"].to_numpy(dtype=np.int32)),
         "geom_rd": pa.array(shapely.to_wkb(rd), type=pa.binary()),
-        "geom_wgs84": pa.array(shapely.to_wkb(geoms.to_crs(4326).geometry.to_numpy()), type=pa.binary()),
+        "geom_wgs84": pa.array(shapely.to_wkb(to_crs(rd, geoms.crs, 4326)), type=pa.binary()),
         "area_m2": pa.array(shapely.area(rd)),
     })
 
