@@ -15,13 +15,19 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-_transformer = lru_cache(Transformer.from_crs)
+
+@lru_cache
+def _transformer(source: object, target: object) -> Transformer | None:
+    """The transformer GeoDataFrame.to_crs uses (pyproj's are thread-safe), or None for the same CRS."""
+    source, target = CRS.from_user_input(source), CRS.from_user_input(target)
+    return None if source.is_exact_same(target) else Transformer.from_crs(source, target, always_xy=True)
 
 
 def to_crs(geoms: np.ndarray, source: object, target: object) -> np.ndarray:
     """``geoms`` (shapely, in ``source``) projected to ``target`` (anything ``pyproj.CRS`` accepts)."""
-    source, target = CRS.from_user_input(source), CRS.from_user_input(target)
-    if source.is_exact_same(target):
+    source, target = (c.srs if isinstance(c, CRS) else c for c in (source, target))  # a cheap cache key
+    transformer = _transformer(source, target)
+    if transformer is None:
         return geoms
     geoms = np.asarray(geoms, dtype=object)
     if shapely.has_z(geoms).any():
@@ -36,5 +42,5 @@ def to_crs(geoms: np.ndarray, source: object, target: object) -> np.ndarray:
     pair, pairs = pd.factorize(x.astype(np.int64) * len(ys) + y)
     first = np.empty(len(pairs), dtype=np.int64)
     first[pair[::-1]] = np.arange(len(pair) - 1, -1, -1)
-    px, py = _transformer(source, target, always_xy=True).transform(xy[first, 0], xy[first, 1])
+    px, py = transformer.transform(xy[first, 0], xy[first, 1])
     return shapely.set_coordinates(geoms.copy(), np.column_stack([px, py])[pair])
