@@ -49,6 +49,8 @@ def test_boundaries_hash_and_simplify_once(sets, monkeypatch):
     monkeypatch.setattr(crosswalk.shapely, "simplify", lambda *a, **k: calls.append(1) or real(*a, **k))
     one, two = b.simplified(), b.simplified()
     assert len(calls) == 1 and one[0] is not two[0] and shapely.equals_exact(one, two, 0).all()
+    coarse = intersection_areas(b, Boundaries(dst), tolerance=50.0)  # another tolerance: simplified anew
+    assert len(calls) == 3 and coarse["a"].sum() > 0
 
 
 def test_identical_overlays_at_once_are_computed_once(sets, monkeypatch, tmp_path):

@@ -74,7 +74,11 @@ class Boundaries:
 
 
 def _boundaries(frame: gpd.GeoDataFrame | Boundaries, tolerance: float) -> Boundaries:
-    return frame if isinstance(frame, Boundaries) else Boundaries(frame, tolerance)
+    if isinstance(frame, Boundaries):
+        if frame.tolerance == tolerance:
+            return frame
+        frame = gpd.GeoDataFrame({"code": frame.codes}, geometry=frame.geometry, crs=28992)
+    return Boundaries(frame, tolerance)
 
 
 def intersection_areas(source: gpd.GeoDataFrame | Boundaries, target: gpd.GeoDataFrame | Boundaries,
