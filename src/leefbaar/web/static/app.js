@@ -330,7 +330,6 @@ async function ensureMap(container, bounds = null, level = null, values = null) 
   map.touchZoomRotate.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ maxWidth: 120, unit: "metric" }), "bottom-left");
-  map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: "CBS/Kadaster (PDOK) CC BY 4.0 · Leefbaarometer BZK" }));
   state.map = map;
   // ready once the style is (not after the tiles, 'load'): paint then waits for the first frame with every tile
   await new Promise((resolve) => (map.isStyleLoaded() || map.loaded() ? resolve() : map.once("style.load", resolve)));
@@ -430,7 +429,19 @@ function levelDrawn(map, level, values) {
   state.mapValues = values; // the values whose colours the layer has
 }
 
+// the attribution line names the sources of what the map draws, in the page's language: a grid level's cells
+// are CBS vierkantstatistieken and show no Leefbaarometer figure
+function setAttribution(map, level) {
+  const text = t((state.meta.grid_levels || []).some((g) => g.id === level) ? "map.attribution_grid" : "map.attribution");
+  if (state.attribution?.text === text) return;
+  if (state.attribution) map.removeControl(state.attribution.control);
+  const control = new maplibregl.AttributionControl({ compact: true, customAttribution: text });
+  map.addControl(control);
+  state.attribution = { text, control };
+}
+
 function paint(map, level, values) {
+  setAttribution(map, level);
   const context = () => { const add = state.afterPaint; state.afterPaint = null; add?.(); };
   if (state.mapValues !== values) { // another measure or year on the same level
     map.setPaintProperty("areas-fill", "fill-color", fillColor(values));
