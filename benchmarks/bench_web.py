@@ -470,17 +470,21 @@ class Browser:
         cdp = ctx.new_cdp_session(page)
         cdp.send("Network.enable")
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        cdp.send("Performance.enable")
         urls, sizes = {}, {}
         cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
         cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
         page.goto(url)
         page.wait_for_selector("body[data-map-ready]", state="attached", timeout=120_000)
         ms = float(page.locator("body").get_attribute("data-map-ready-ms"))
+        # CPU time of the page's main thread up to now (less load-sensitive than wall time; the map's worker and
+        # the software GL threads are not in it)
+        task = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}.get("TaskDuration", 0)
         page.wait_for_timeout(300)
         parts = ("/geometry/", "/tiles/", "/api/map/", "/api/grid/", "/naive/map", "/naive/values")
         geo = sum(v for k, v in sizes.items() if any(part in urls.get(k, "") for part in parts))
         ctx.close()
-        return {"ms": ms, "bytes": sum(sizes.values()), "map_bytes": geo}
+        return {"ms": ms, "bytes": sum(sizes.values()), "map_bytes": geo, "cpu": task}
 
 
 def first_paint(pages: list[tuple[str, str]], runs: int) -> dict[str, dict]:
@@ -492,7 +496,7 @@ def first_paint(pages: list[tuple[str, str]], runs: int) -> dict[str, dict]:
             for name, url in pages[i % len(pages):] + pages[:i % len(pages)]:
                 got[name].append(b.paint(url))
     return {name: {"paint_ms": statistics.median(r["ms"] for r in rs), "paint_all": [r["ms"] for r in rs],
-                   "bytes": statistics.median(r["bytes"] for r in rs),
+                   "bytes": statistics.median(r["bytes"] for r in rs), "cpu": statistics.median(r["cpu"] for r in rs),
                    "map_bytes": statistics.median(r["map_bytes"] for r in rs)} for name, rs in got.items()}
 
 
@@ -578,7 +582,7 @@ def paint_part(args, port: int, bport: int, base_port: int | None) -> None:
         print(f"  {title}")
         for name, r in first_paint(pages, args.runs).items():
             print(f"    {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
-                  f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  bytes on the wire: page "
+                  f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  main-thread CPU {r['cpu']:5.2f} s  bytes on the wire: page "
                   f"{r['bytes']:>11,.0f}  map data {r['map_bytes']:>11,.0f}")
     if bs:
         print(f"  (baseline: the dashboard of {args.paint_baseline_src}, same store, same browser)")
