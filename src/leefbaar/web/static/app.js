@@ -399,8 +399,11 @@ function loadLevel(map, level, bounds = null, values = null) {
 // (applying state to a tile reads it again on the page's own thread).
 function fillColor(values) {
   if (!values) return NO_DATA;
-  const groups = values.legend.colors.map(() => []);
-  values.codes.forEach((code, i) => { if (values.bins[i] >= 0) groups[values.bins[i]].push(code); });
+  const groups = values.legend.colors.map(() => []), seen = new Set(); // a label may occur once in a match
+  values.codes.forEach((code, i) => {
+    const c = String(code); // the tiles' property "code" is a string
+    if (values.bins[i] >= 0 && !seen.has(c)) { seen.add(c); groups[values.bins[i]].push(c); }
+  });
   const match = ["match", ["get", "code"]];
   groups.forEach((codes, i) => { if (codes.length) match.push(codes, values.legend.colors[i]); });
   return match.length > 2 ? [...match, values.legend.no_data_color] : values.legend.no_data_color;
