@@ -477,8 +477,8 @@ class Browser:
         page.goto(url)
         page.wait_for_selector("body[data-map-ready]", state="attached", timeout=120_000)
         ms = float(page.locator("body").get_attribute("data-map-ready-ms"))
-        # CPU time of the page's main thread up to now (less load-sensitive than wall time; the map's worker and
-        # the software GL threads are not in it)
+        # task time of the page's renderer up to now (Performance.getMetrics TaskDuration: its main thread and the
+        # map's worker; less load-sensitive than wall time; the GPU process's software GL is not in it)
         task = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}.get("TaskDuration", 0)
         page.wait_for_timeout(300)
         parts = ("/geometry/", "/tiles/", "/api/map/", "/api/grid/", "/naive/map", "/naive/values")
@@ -582,7 +582,7 @@ def paint_part(args, port: int, bport: int, base_port: int | None) -> None:
         print(f"  {title}")
         for name, r in first_paint(pages, args.runs).items():
             print(f"    {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
-                  f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  main-thread CPU {r['cpu']:5.2f} s  bytes on the wire: page "
+                  f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  renderer tasks {r['cpu']:5.2f} s  bytes on the wire: page "
                   f"{r['bytes']:>11,.0f}  map data {r['map_bytes']:>11,.0f}")
     if bs:
         print(f"  (baseline: the dashboard of {args.paint_baseline_src}, same store, same browser)")
