@@ -2,6 +2,7 @@
 
     python benchmarks/bench_web.py --store /path/leefbaar.duckdb [--concurrency 50] [--requests 2000]
     python benchmarks/bench_web.py --store /path/leefbaar.duckdb --paint-only [--runs 3]   (part 2 only)
+    python benchmarks/bench_web.py --store S --paint-only --paint-baseline-src /path/to/main/src [--paint-maps grid100]
 
 Measures, in one run, for the leefbaar server and for the baseline (both started here on 127.0.0.1):
   1. API latency with N concurrent keep-alive clients on loopback (p50/p95/p99 in ms, requests/s) for area,
@@ -15,7 +16,11 @@ Measures, in one run, for the leefbaar server and for the baseline (both started
      buurten on the dashboard against the naive page (whole GeoJSON fetched, then drawn), and the 100 m cells
      of Rijnmond (grid100, coloured by inhabitants): the dashboard's own grid map (/map?level=grid100: its
      tiles prepared at start-up, values from /api/grid) against the naive page, with a bare bench page that
-     draws leefbaar's tiles from the baseline process (tiles made on request) beside them.
+     draws leefbaar's tiles from the baseline process (tiles made on request) beside them. First paint is the
+     page's own mark: the map's first 'idle' once every area has its colour (all tiles in view drawn coloured),
+     never an empty page or an uncoloured map. With ``--paint-baseline-src`` the dashboard of another source
+     folder (today's code, served by a second leefbaar process over the same store) is timed too; the runs of
+     all pages are interleaved, so the machine's load falls alike on each.
   3. Bytes transferred for each map (as counted by the browser: encoded bytes on the wire).
   4. (``--mix``) The uncached heavy mix under load: downloads as CSV, GeoPackage and Excel, compare, gap,
      profile (with a year) and ranking, parameters drawn at random (seed fixed), N concurrent clients, first
@@ -175,9 +180,9 @@ def baseline_app(store_path: str):
     return app
 
 
-def start(cmd: list[str], port: int, timeout: float = 1200) -> subprocess.Popen:
+def start(cmd: list[str], port: int, timeout: float = 1200, env: dict | None = None) -> subprocess.Popen:
     """Start a server and wait until it answers ready 10 times in a row (every worker process warm)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + timeout
     streak = 0
     while time.monotonic() < deadline:
@@ -441,34 +446,58 @@ def latency(port: int, paths: list[str], concurrency: int, time_limit: float = 1
 
 
 # -- browser: time to first paint and bytes ----------------------------------------------------------------
-def first_paint(url: str, runs: int) -> dict:
-    from playwright.sync_api import sync_playwright
+class Browser:
+    """Headless Debian chromium (software WebGL, as on a server without GPU): one page load per ``paint`` call in a
+    fresh context with the HTTP cache off, so nothing comes from an earlier run."""
 
-    times, wire, geo = [], [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for _ in range(runs):
-            ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-            page = ctx.new_page()
-            cdp = ctx.new_cdp_session(page)
-            cdp.send("Network.enable")
-            cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
-            urls, sizes = {}, {}
-            cdp.on("Network.requestWillBeSent",
-                   lambda e, urls=urls: urls.__setitem__(e["requestId"], e["request"]["url"]))
-            cdp.on("Network.loadingFinished",
-                   lambda e, sizes=sizes: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
-            page.goto(url)
-            page.wait_for_selector("body[data-map-ready]", state="attached", timeout=120_000)
-            times.append(float(page.locator("body").get_attribute("data-map-ready-ms")))
-            page.wait_for_timeout(300)
-            wire.append(sum(sizes.values()))
-            parts = ("/geometry/", "/tiles/", "/api/map/", "/api/grid/", "/naive/map", "/naive/values")
-            geo.append(sum(v for k, v in sizes.items() if any(part in urls.get(k, "") for part in parts)))
-            ctx.close()
-        browser.close()
-    return {"paint_ms": statistics.median(times), "paint_all": times, "bytes": statistics.median(wire),
-            "map_bytes": statistics.median(geo)}
+    def __enter__(self):
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        self.browser = self._pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        return self
+
+    def __exit__(self, *exc):
+        self.browser.close()
+        self._pw.stop()
+
+    def paint(self, url: str) -> dict:
+        """Time to first paint of one load of ``url``: navigation start to the moment the page marks its map
+        drawn with every area coloured (``body[data-map-ready-ms]``: the map's first 'idle' after the colours
+        are set, i.e. all tiles in view loaded and drawn), and the bytes on the wire (all, and map data)."""
+        ctx = self.browser.new_context(viewport={"width": 1400, "height": 900})
+        page = ctx.new_page()
+        cdp = ctx.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        cdp.send("Performance.enable")
+        urls, sizes = {}, {}
+        cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
+        cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+        page.goto(url)
+        page.wait_for_selector("body[data-map-ready]", state="attached", timeout=120_000)
+        ms = float(page.locator("body").get_attribute("data-map-ready-ms"))
+        # task time of the page's renderer up to now (Performance.getMetrics TaskDuration: its main thread and the
+        # map's worker; less load-sensitive than wall time; the GPU process's software GL is not in it)
+        task = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}.get("TaskDuration", 0)
+        page.wait_for_timeout(300)
+        parts = ("/geometry/", "/tiles/", "/api/map/", "/api/grid/", "/naive/map", "/naive/values")
+        geo = sum(v for k, v in sizes.items() if any(part in urls.get(k, "") for part in parts))
+        ctx.close()
+        return {"ms": ms, "bytes": sum(sizes.values()), "map_bytes": geo, "cpu": task}
+
+
+def first_paint(pages: list[tuple[str, str]], runs: int) -> dict[str, dict]:
+    """``runs`` loads of each (name, url), interleaved (run 1 of every page, then run 2, ...; the order turns
+    each run) so that the machine's load falls alike on all; per name the median and all times, median bytes."""
+    got: dict[str, list[dict]] = {name: [] for name, _ in pages}
+    with Browser() as b:
+        for i in range(runs):
+            for name, url in pages[i % len(pages):] + pages[:i % len(pages)]:
+                got[name].append(b.paint(url))
+    return {name: {"paint_ms": statistics.median(r["ms"] for r in rs), "paint_all": [r["ms"] for r in rs],
+                   "bytes": statistics.median(r["bytes"] for r in rs), "cpu": statistics.median(r["cpu"] for r in rs),
+                   "map_bytes": statistics.median(r["map_bytes"] for r in rs)} for name, rs in got.items()}
 
 
 def _loadavg() -> str:
@@ -532,6 +561,35 @@ def mix(args) -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
+def paint_part(args, port: int, bport: int, base_port: int | None) -> None:
+    """Part 2: time to first map paint of the dashboard (this code, and ``--paint-baseline-src`` when given)
+    against the naive page, interleaved per run."""
+    print(f"\nTime to first map paint, headless chromium 1400x900, software WebGL (median of {args.runs}, fresh "
+          "context, runs interleaved); leefbaar: vector tiles, naive: whole GeoJSON then drawn; load average "
+          f"{_loadavg()}")
+    lf, nv = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bport}"
+    bs = f"http://127.0.0.1:{base_port}" if base_port else None
+    maps = {
+        "pc4": ("all PC4, 2022", "/map?level=pc4&year=2022&measure=total", "/naive.html?level=pc4&year=2022", []),
+        "buurt": ("all buurten (2024 boundaries), 2024", "/map?level=buurt&year=2024&measure=total",
+                  "/naive.html?level=buurt&year=2024", []),
+        "grid100": ("grid100 Rijnmond, inhabitants", "/map?level=grid100&indicator=inwoner",
+                    "/naive.html?level=grid100", [("tiles*", f"{nv}/naive.html?level=grid100&mode=tiles")]),
+    }
+    for key in args.paint_maps.split(","):
+        title, path, naive, extra = maps[key]
+        pages = [("leefbaar", lf + path), *([("baseline", bs + path)] if bs else []), ("naive", nv + naive), *extra]
+        print(f"  {title}")
+        for name, r in first_paint(pages, args.runs).items():
+            print(f"    {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
+                  f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  renderer tasks {r['cpu']:5.2f} s  bytes on the wire: page "
+                  f"{r['bytes']:>11,.0f}  map data {r['map_bytes']:>11,.0f}")
+    if bs:
+        print(f"  (baseline: the dashboard of {args.paint_baseline_src}, same store, same browser)")
+    if "grid100" in args.paint_maps:
+        print("  (* a bare page drawing leefbaar's grid100 tiles from the baseline process, not the dashboard)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", required=True, help="a leefbaar store (read-only)")
@@ -543,6 +601,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="leefbaar server processes")
     ap.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--paint-only", action="store_true", help="run only the time to first map paint (part 2)")
+    ap.add_argument("--paint-baseline-src", help="also time the dashboard of this source folder (e.g. main's "
+                    "src, PYTHONPATH of a second leefbaar server), interleaved with this code's")
+    ap.add_argument("--paint-maps", default="grid100,pc4,buurt",
+                    help="which maps to time (comma-separated from grid100, pc4, buurt)")
     ap.add_argument("--mix", action="store_true", help="also run the uncached heavy mix under load")
     ap.add_argument("--mix-only", action="store_true", help="run only the uncached heavy mix")
     ap.add_argument("--mix-requests", type=int, default=3000, help="requests of the mix for this code")
@@ -591,6 +653,14 @@ def main() -> None:
                     "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), int(sys.argv[3]))", args.store, str(port),
                     str(args.workers)], port)
     baseline = start([sys.executable, __file__, "--store", args.store, "--baseline-server", str(bport)], bport)
+    servers = [server, baseline]
+    base_port = None
+    if args.paint_baseline_src:  # the dashboard of another source folder (today's code), for a same-run baseline
+        base_port = free_port()
+        servers.append(start([sys.executable, "-c", "import sys; from leefbaar.web import serve; "
+                              "serve(sys.argv[1], '127.0.0.1', int(sys.argv[2]), int(sys.argv[3]))", args.store,
+                              str(base_port), str(args.workers)], base_port,
+                             env={**os.environ, "PYTHONPATH": args.paint_baseline_src}))
     try:
         if not args.paint_only:
             print(f"\nAPI latency, {args.concurrency} concurrent keep-alive clients on loopback (ms); leefbaar with "
@@ -616,31 +686,12 @@ def main() -> None:
                     print(f"  {kind:<10} {name:<9} {r['n']:>6} {r['errors']:>4} {r['p50']:>8.1f} {r['p95']:>8.1f} "
                           f"{r['p99']:>8.1f} {r['rps']:>8.0f}")
         if Path("/usr/bin/chromium").exists():
-            print(f"\nTime to first map paint, headless chromium 1400x900 (median of {args.runs}, fresh context); "
-                  "leefbaar: vector tiles, naive: whole GeoJSON then drawn")
-            lf, nv = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bport}"
-            for title, pages in (
-                    ("all PC4, 2022", (("leefbaar", f"{lf}/map?level=pc4&year=2022&measure=total"),
-                                       ("naive", f"{nv}/naive.html?level=pc4&year=2022"))),
-                    ("all buurten (2024 boundaries), 2024", (
-                        ("leefbaar", f"{lf}/map?level=buurt&year=2024&measure=total"),
-                        ("naive", f"{nv}/naive.html?level=buurt&year=2024"))),
-                    ("grid100 Rijnmond, inhabitants", (
-                        ("leefbaar", f"{lf}/map?level=grid100&indicator=inwoner"),
-                        ("naive", f"{nv}/naive.html?level=grid100"),
-                        ("tiles*", f"{nv}/naive.html?level=grid100&mode=tiles")))):
-                print(f"  {title}")
-                for name, url in pages:
-                    r = first_paint(url, args.runs)
-                    print(f"    {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
-                          f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  bytes on the wire: page "
-                          f"{r['bytes']:>11,.0f}  map data {r['map_bytes']:>11,.0f}")
-            print("  (* a bare page drawing leefbaar's grid100 tiles from the baseline process, not the dashboard)")
+            paint_part(args, port, bport, base_port)
         else:
             print("\n(no /usr/bin/chromium: first-paint benchmark skipped; run scripts/setup-web.sh --test)")
         print(f"load average (uptime) at the end: {_loadavg()}")
     finally:
-        for proc in (server, baseline):
+        for proc in servers:
             proc.terminate()
             proc.wait(timeout=30)
 

@@ -1,6 +1,7 @@
 """The 100 m grid on the dashboard's map in a real browser (Debian's chromium driven by Playwright): choosing the
 grid level colours the cells by their own CBS indicator, the legend names the indicator and its source and says
-that there is no Leefbaarometer score there, in Dutch and in English; going back to PC4 restores the score map.
+that there is no Leefbaarometer score there, in Dutch and in English, and so does the map's attribution line (the
+cells' source, CBS vierkantstatistieken, not the Leefbaarometer); going back to PC4 restores the score map.
 One page load; screenshots go to test-artifacts/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def _pixels(pg, color: str) -> int:
     return sum(n for n, c in img.getcolors(img.width * img.height) if c == rgb)
 
 
+def _attribution(pg) -> str:
+    return pg.locator("#map .maplibregl-ctrl-attrib-inner").text_content()
+
+
 def test_grid_level_colours_cells_and_names_indicator_and_source(server, page):
     page.goto(f"{server}/map?level=pc4")
     _ready(page, "pc4:")
+    assert "Leefbaarometer BZK" in _attribution(page)
     assert page.locator("#f-measure option[value='total']").count() == 1
     page.select_option("#f-level", "grid100")
     _ready(page, "grid100:2024:indicator")
@@ -49,6 +55,8 @@ def test_grid_level_colours_cells_and_names_indicator_and_source(server, page):
     assert "CBS-vierkantstatistieken 2024" in page.locator("#legend-source").inner_text()
     assert "Geen Leefbaarometer-score op dit niveau" in page.locator("#legend-no-score").inner_text()
     assert "per vierkant van 100 m" in page.locator("#legend-scheme").inner_text()
+    # the attribution names the cells' source, in Dutch, and no Leefbaarometer (no such figure at this level)
+    assert "CBS-vierkantstatistieken" in _attribution(page) and "Leefbaarometer" not in _attribution(page)
     counts = page.locator("#legend li").evaluate_all("ls => ls.map(l => [l.dataset.bin, +l.dataset.count])")
     assert sum(n for _b, n in counts) == 16383 and dict(counts)["-1"] == 0
     page.wait_for_timeout(300)
@@ -68,10 +76,13 @@ def test_grid_level_colours_cells_and_names_indicator_and_source(server, page):
     assert "vierkantstatistieken 2024" in page.locator("#legend-source").inner_text()
     assert "No Leefbaarometer score at this level" in page.locator("#legend-no-score").inner_text()
     assert "no data" in page.locator("#legend li[data-bin='-1']").inner_text()
+    assert "CBS vierkantstatistieken (grid statistics" in _attribution(page)
+    assert "Leefbaarometer" not in _attribution(page) and "CBS-vierkantstatistieken" not in _attribution(page)
     page.screenshot(path=str(SHOTS / "grid100-en.png"))
 
     page.select_option("#f-level", "pc4")  # back to a score level: the score map returns
     _ready(page, "pc4:")
     assert page.locator("#f-measure").input_value() == "total"
     assert page.locator("#legend-no-score").count() == 0
+    assert "Leefbaarometer BZK" in _attribution(page) and "vierkantstatistieken" not in _attribution(page)
     assert not page.problems, page.problems

@@ -73,9 +73,28 @@ def test_change_map_with_chosen_base_year_marks_modelled(server, page):
     assert not page.problems, page.problems
 
 
+def _pixels(pg, color: str) -> int:
+    """Pixels of the map canvas in exactly ``color`` (#rrggbb)."""
+    import io
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(pg.locator("#map canvas").screenshot())).convert("RGB")
+    rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return sum(n for n, c in img.getcolors(img.width * img.height) if c == rgb)
+
+
 def test_class_legend_counts_add_up(server, page):
+    metas = []
+    page.on("request", lambda r: metas.append(r.url) if "/api/meta" in r.url else None)
     page.goto(f"{server}/map?level=pc4&measure=total&year=2022")
     _ready(page, "pc4:2022:total")
+    # the meta data are asked for once, by index.html (boot.js), before the modules have loaded
+    assert len(metas) == 1
+    # ready means drawn and coloured: the most frequent class is on the canvas at once
+    top = max(range(9), key=lambda i: int(page.locator("#legend .legend-list li").nth(i).get_attribute("data-count")))
+    color = page.locator("#legend .legend-list li").nth(top).locator(".swatch").evaluate("e => e.dataset.color")
+    assert _pixels(page, color) > 1000
     items = page.locator("#legend .legend-list li")
     assert items.count() == 9
     counts = [int(items.nth(i).get_attribute("data-count")) for i in range(9)]

@@ -51,6 +51,14 @@ async function api(path) {
   return res.json();
 }
 
+// the meta data: the answer to the request index.html started (boot.js), once; otherwise asked for here
+async function meta() {
+  const early = window.leefbaarBoot?.meta;
+  if (early) window.leefbaarBoot.meta = null;
+  const res = early ? await early.catch(() => null) : null;
+  return res && res.ok ? res.json() : api("/api/meta");
+}
+
 function params() { return new URLSearchParams(location.search); }
 function url(path, q = {}) {
   const p = new URLSearchParams();
@@ -270,9 +278,7 @@ async function pageMap() {
   setQuery(view());
 
   if (!year) { legend.replaceChildren(emptyState(t("map_empty"))); }
-  const map = await ensureMap(mapBox, null, level);
-  await loadLevel(map, level);
-  let values = null;
+  let values = null; // asked for before the map is made, so the map is made with its colours
   if (year) {
     try {
       values = await api(url(`/api/map/${level}`, { year, measure, indicator: measure === "indicator" ? indicator : "",
@@ -281,6 +287,8 @@ async function pageMap() {
       legend.replaceChildren(err.status === 404 ? emptyState(`${t("map_empty")} (${err.message})`) : errorState(err, () => route()));
     }
   }
+  const map = await ensureMap(mapBox, null, level, values);
+  loadLevel(map, level, null, values);
   paint(map, level, values);
   const ind = measure === "indicator" ? mapIndicators(level).find((i) => i.id === indicator) : null;
   const title = mLabel(measure) + (ind ? `: ${ind.label[state.lang]}` : "");
@@ -302,9 +310,9 @@ async function pageMap() {
   announce(t("map_label", { level: levelLabel(level), measure: title, year }));
 }
 
-// ``level``: the level to draw when the map is made here; its tiles are then asked for with the map's style,
-// without waiting for the map's 'load'
-async function ensureMap(container, bounds = null, level = null) {
+// ``level``: the level to draw when the map is made here, coloured by ``values`` (fillColor); its tiles are then
+// asked for with the map's style, and their first frame is already coloured
+async function ensureMap(container, bounds = null, level = null, values = null) {
   if (state.map) {
     container.replaceWith(state.map.getContainer());
     state.map.getContainer().id = "map";
@@ -316,15 +324,15 @@ async function ensureMap(container, bounds = null, level = null) {
     fadeDuration: 0, renderWorldCopies: false,
     bounds: bounds || [[3.31, 50.75], [7.23, 53.56]], fitBoundsOptions: { padding: 10, maxZoom: FIT_MAX_ZOOM },
     style: { version: 8, sources: level ? { areas: tileSource(level) } : {},
-      layers: level ? levelLayers(level) : [] }, // no background layer: the map's box is coloured (app.css), a full-canvas pass less per frame
+      layers: level ? levelLayers(level, values) : [] }, // no background layer: the map's box is coloured (app.css), a full-canvas pass less per frame
   });
-  if (level) levelDrawn(map, level);
+  if (level) levelDrawn(map, level, values);
   map.touchZoomRotate.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ maxWidth: 120, unit: "metric" }), "bottom-left");
-  map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: "CBS/Kadaster (PDOK) CC BY 4.0 · Leefbaarometer BZK" }));
   state.map = map;
-  await new Promise((resolve) => (map.loaded() ? resolve() : map.once("load", resolve)));
+  // ready once the style is (not after the tiles, 'load'): paint then waits for the first frame with every tile
+  await new Promise((resolve) => (map.isStyleLoaded() || map.loaded() ? resolve() : map.once("style.load", resolve)));
   return map;
 }
 
@@ -372,27 +380,45 @@ function addContext(map) {
 // A regional level (grid) is first shown whole, at most at a zoom drawn from a few coarser tiles (zoom 9 for
 // Rijnmond: 2 tiles instead of 9 at zoom 10).
 const FIT_MAX_ZOOM = 9.99;
+const NO_DATA = "#d9d9d9"; // an area without a value (the facts layer's no_data_color)
 const tileSource = (level) => ({ type: "vector", tiles: [`${location.origin}/api/tiles/${level}/{z}/{x}/{y}`], minzoom: 4, maxzoom: 11, promoteId: "code" });
 
-async function loadLevel(map, level, bounds = null) {
+function loadLevel(map, level, bounds = null, values = null) {
   if (state.mapLevel === level) return;
   if (bounds) map.fitBounds(bounds, { padding: 10, animate: false, maxZoom: FIT_MAX_ZOOM }); // a regional level (grid): its own view
   for (const id of ["areas-fill", "areas-hover", "areas-selected", "context-line", "water-fill"]) if (map.getLayer(id)) map.removeLayer(id);
   for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
   map.addSource("areas", tileSource(level));
-  levelLayers(level).forEach((layer) => map.addLayer(layer));
-  levelDrawn(map, level);
+  levelLayers(level, values).forEach((layer) => map.addLayer(layer));
+  levelDrawn(map, level, values);
 }
 
-function levelLayers(level) {
+// The colour of each area: its class colour looked up by code (one "match" over the codes of each class), or the
+// no-data grey. It is part of the layer when the layer is made, so the worker colours the tiles as it reads them:
+// no second pass over the tiles (a new data-driven colour makes the worker read them again) and no feature state
+// (applying state to a tile reads it again on the page's own thread).
+function fillColor(values) {
+  if (!values) return NO_DATA;
+  const groups = values.legend.colors.map(() => []), seen = new Set(); // a label may occur once in a match
+  values.codes.forEach((code, i) => {
+    const c = String(code); // the tiles' property "code" is a string
+    if (values.bins[i] >= 0 && !seen.has(c)) { seen.add(c); groups[values.bins[i]].push(c); }
+  });
+  const match = ["match", ["get", "code"]];
+  groups.forEach((codes, i) => { if (codes.length) match.push(codes, values.legend.colors[i]); });
+  return match.length > 2 ? [...match, values.legend.no_data_color] : values.legend.no_data_color;
+}
+
+function levelLayers(level, values = null) {
   const src = { source: "areas", "source-layer": "areas" };
   const grid = (state.meta.grid_levels || []).some((g) => g.id === level); // cells of a few pixels: no outline
-  return [{ id: "areas-fill", type: "fill", ...src, paint: grid ? { "fill-color": "#d9d9d9", "fill-antialias": false } : { "fill-color": "#d9d9d9", "fill-outline-color": "#ffffff" } },
+  const fill = { "fill-color": fillColor(values) };
+  return [{ id: "areas-fill", type: "fill", ...src, paint: grid ? { ...fill, "fill-antialias": false } : { ...fill, "fill-outline-color": "#ffffff" } },
     { id: "areas-hover", type: "line", ...src, paint: { "line-color": "#111", "line-width": 2 }, filter: ["==", ["get", "code"], ""] },
     { id: "areas-selected", type: "line", ...src, paint: { "line-color": "#000", "line-width": 3 }, filter: ["==", ["get", "code"], ""] }];
 }
 
-function levelDrawn(map, level) {
+function levelDrawn(map, level, values) {
   // water, gemeente names and boundaries as context, added once the areas are drawn and coloured (paint): not
   // on the critical path of the first paint
   state.afterPaint = () => {
@@ -403,17 +429,28 @@ function levelDrawn(map, level) {
     map.addLayer({ id: "context-line", type: "line", source: "context", "source-layer": "areas", paint: { "line-color": "#4d4d4d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.4, 10, 1.4], "line-opacity": 0.7 } }, "areas-hover");
   };
   state.mapLevel = level;
+  state.mapValues = values; // the values whose colours the layer has
+}
+
+// the attribution line names the sources of what the map draws, in the page's language: a grid level's cells
+// are CBS vierkantstatistieken and show no Leefbaarometer figure
+function setAttribution(map, level) {
+  const text = t((state.meta.grid_levels || []).some((g) => g.id === level) ? "map.attribution_grid" : "map.attribution");
+  if (state.attribution?.text === text) return;
+  if (state.attribution) map.removeControl(state.attribution.control);
+  const control = new maplibregl.AttributionControl({ compact: true, customAttribution: text });
+  map.addControl(control);
+  state.attribution = { text, control };
 }
 
 function paint(map, level, values) {
+  setAttribution(map, level);
   const context = () => { const add = state.afterPaint; state.afterPaint = null; add?.(); };
-  map.removeFeatureState({ source: "areas", sourceLayer: "areas" });
-  if (!values) { map.setPaintProperty("areas-fill", "fill-color", "#d9d9d9"); map.once("idle", context); return; }
-  values.codes.forEach((code, i) => map.setFeatureState({ source: "areas", sourceLayer: "areas", id: code }, { b: values.bins[i], v: values.values[i] }));
-  const match = ["match", ["coalesce", ["feature-state", "b"], -1]];
-  values.legend.colors.forEach((c, i) => match.push(i, c));
-  match.push(values.legend.no_data_color);
-  map.setPaintProperty("areas-fill", "fill-color", match);
+  if (state.mapValues !== values) { // another measure or year on the same level
+    map.setPaintProperty("areas-fill", "fill-color", fillColor(values));
+    state.mapValues = values;
+  }
+  if (!values) { map.once("idle", context); map.triggerRepaint(); return; }
   map.once("idle", () => {
     document.body.dataset.mapReadyMs = String(Math.round(performance.now()));
     document.body.dataset.mapReady = `${level}:${values.year}:${values.measure}`;
@@ -776,7 +813,7 @@ async function route() {
   document.title = `${PAGES.includes(page) ? t(`nav.${page}`) : t("nf.title")} – leefbaar`;
   try {
     if (page === "map" && !state.map) maplibregl.prewarm(); // the map's worker starts while the meta data load
-    if (!state.meta) state.meta = await api("/api/meta");
+    if (!state.meta) state.meta = await meta();
     if (page === "map" && parts.length === 1 || !parts.length) await pageMap();
     else if (page === "area" && parts.length <= 3) await pageArea(parts[1], parts[2]);
     else if (page === "compare" && parts.length === 1) await pageCompare();

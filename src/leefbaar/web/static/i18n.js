@@ -225,3 +225,13 @@ Object.assign(TEXT.en, {
   "gr.cells": "{n} cells of {size} m, {k} of them with a value", "gr.cell": "Cell {code}",
   "gr.help": "Use the arrow keys to pan and + / − to zoom. Point at a cell for its value.",
 });
+
+// The map's attribution line: the sources of what the map draws (a grid level: CBS cells, no Leefbaarometer figure).
+Object.assign(TEXT.nl, {
+  "map.attribution": "CBS/Kadaster (PDOK) CC BY 4.0 · Leefbaarometer BZK",
+  "map.attribution_grid": "CBS-vierkantstatistieken CC BY 4.0 · CBS/Kadaster (PDOK) CC BY 4.0",
+});
+Object.assign(TEXT.en, {
+  "map.attribution": "CBS/Kadaster (PDOK) CC BY 4.0 · Leefbaarometer BZK",
+  "map.attribution_grid": "CBS vierkantstatistieken (grid statistics, Statistics Netherlands) CC BY 4.0 · CBS/Kadaster (PDOK) CC BY 4.0",
+});

@@ -1,8 +1,9 @@
 // The map of a grid level (CBS vierkantstatistieken: 100 m or 500 m cells). A cell has no Leefbaarometer score:
 // the measures are the cells' own CBS indicators (facts layer, /api/meta grid_levels), the legend names the
 // source and says that there is no score at this level; cells without a value are "no data", never 0.
-// First paint: the values are asked for while the map starts, the view is fitted to the cells, and the water
-// and gemeente context come after the first paint (kit.loadLevel).
+// First paint: the values are asked for at once, the map is made with the cells' colours in its style (the tiles
+// are read once, already coloured), the view is fitted to the cells, and the water and gemeente context come after
+// the first paint (kit.paint).
 
 export async function pageGrid(ui, kit, gl) {
   const { h, t, state, main } = ui;
@@ -47,12 +48,12 @@ export async function pageGrid(ui, kit, gl) {
     h("div", { class: "map-wrap" }, mapBox, tooltip)));
   ui.setQuery(view());
 
-  const map = await kit.ensureMap(mapBox, gl.bounds, level);
-  kit.loadLevel(map, level, gl.bounds); // the cells' tiles load while the values arrive
   let values = null;
   try { values = await valuesP; } catch (err) {
     legend.replaceChildren(err.status === 404 ? ui.emptyState(err.message) : ui.errorState(err, () => ui.route()));
   }
+  const map = await kit.ensureMap(mapBox, gl.bounds, level, values); // made with the cells' colours
+  kit.loadLevel(map, level, gl.bounds, values);
   kit.paint(map, level, values);
   const title = `${L(m.label)} ${year}`;
   if (values) drawGridLegend(ui, legend, values, gl, title);
