@@ -582,7 +582,8 @@ def paint_part(args, port: int, bport: int, base_port: int | None) -> None:
         print(f"  {title}")
         for name, r in first_paint(pages, args.runs).items():
             print(f"    {name:<9} first paint {r['paint_ms']:>7.0f} ms  (runs: "
-                  f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  renderer tasks {r['cpu']:5.2f} s  bytes on the wire: page "
+                  f"{', '.join(f'{t:.0f}' for t in r['paint_all'])})  renderer tasks {r['cpu']:5.2f} s  "
+                  f"bytes on the wire: page "
                   f"{r['bytes']:>11,.0f}  map data {r['map_bytes']:>11,.0f}")
     if bs:
         print(f"  (baseline: the dashboard of {args.paint_baseline_src}, same store, same browser)")
