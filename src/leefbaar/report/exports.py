@@ -107,8 +107,8 @@ def _text_cell(ref: str, text: str, style: str = "") -> str:
 
 
 def _cell(ref: str, v) -> str:
-    """One cell: missing values (None, NA, NaN) empty; numbers as numbers, infinities as text (as pandas wrote
-    them); anything else as text."""
+    """One cell: missing values (None, NA, NaN, empty text) empty; numbers as numbers, infinities as text (as
+    pandas wrote them); anything else as text."""
     if v is None or v is pd.NA or v is pd.NaT:
         return ""
     if isinstance(v, bool | np.bool_):
@@ -122,7 +122,8 @@ def _cell(ref: str, v) -> str:
         if math.isinf(v):
             return _text_cell(ref, "inf" if v > 0 else "-inf")
         return f'<c r="{ref}"><v>{v!r}</v></c>'
-    return _text_cell(ref, str(v))
+    text = str(v)
+    return _text_cell(ref, text) if text else ""  # an empty text is an empty cell (as openpyxl wrote it)
 
 
 def _sheet_chunks(frame: pd.DataFrame):

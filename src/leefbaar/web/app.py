@@ -10,13 +10,17 @@ gzip-compressed when the client accepts it (``Accept-Encoding`` with q-values; `
 Serving under load (settings: arguments of ``create_app``/``serve``, or the environment of each worker):
 - ``LEEFBAAR_WEB_CACHE_MB`` (default 64): the response cache of each worker process, bounded in bytes
   (raw + gzip bodies; least recently used entries go first).
-- Downloads (CSV, Excel, GeoPackage) are made once per parameter set into files in one folder that the
-  workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit), at most
-  ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk.
+- Downloads (CSV, Excel, GeoPackage) are written once per parameter set, by streaming writers, into files in one
+  folder that the workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit),
+  at most ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk. Their tables come from answers
+  kept once per worker: the national map and ranking tables (cut per gemeente), the gap page's distribution of
+  every gemeente (``facts.distribution``, made at start-up for the first level), the kept profiles.
+- ``LEEFBAAR_WEB_DUCKDB_MB`` (default 256) and ``LEEFBAAR_WEB_DUCKDB_THREADS`` (default 1): DuckDB's memory limit
+  and threads in each worker process (one worker per core).
 - ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
   own read-only cursor of the store; ``LEEFBAAR_WEB_QUEUE`` (default 16) more wait, at most
-  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (half as many at once,
-  half the queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
+  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (half as many at once, at
+  least 2, and as long a queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
   ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
 - Start-up (``warm``) prepares the first level's boundaries, scores, profiles, maps and the analyses of the
   gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``), the
@@ -418,7 +422,7 @@ class Admission:
     """ASGI middleware: admission control of API requests, per worker process.
 
     At most ``concurrency`` API requests run at once; up to ``queue`` more wait, each at most ``max_wait``
-    seconds. Downloads (``/api/download/``) have their own lane (half as many at once, half the queue), so a
+    seconds. Downloads (``/api/download/``) have their own lane (half as many at once, at least 2), so a
     large Excel file or GeoPackage does not hold up the JSON answers. A request beyond the queue, one whose
     expected wait (queue ahead times mean service time) exceeds ``max_wait``, or one that waited that long,
     is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``,
@@ -428,7 +432,7 @@ class Admission:
     def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
         self.app, self.max_wait, self.rejected = app, max_wait, 0
         self.api = _Lane(concurrency, queue)
-        self.downloads = _Lane(concurrency // 2, queue // 2)
+        self.downloads = _Lane(max(2, concurrency // 2), queue)
 
     async def _reject(self, lane: _Lane, send) -> None:
         self.rejected += 1
@@ -481,7 +485,7 @@ class KeptAnswers:
     store is read-only, so an answer never changes while it is served. Bounded in bytes (least recently used
     first out)."""
 
-    def __init__(self, app, max_bytes: int = 32 * 2**20):
+    def __init__(self, app, max_bytes: int = 16 * 2**20):
         self.app, self.max_bytes, self.nbytes = app, max_bytes, 0
         self._items: OrderedDict = OrderedDict()
 
@@ -567,8 +571,8 @@ def create_app(
     requests run at once, queue length, longest wait in seconds) default to the ``LEEFBAAR_WEB_*``
     environment (module docstring).
     """
-    store = Store.open(store_path, read_only=True, memory_limit=f"{int(_setting('DUCKDB_MB', 512))}MB",
-                       threads=int(_setting("DUCKDB_THREADS", 2)))
+    store = Store.open(store_path, read_only=True, memory_limit=f"{int(_setting('DUCKDB_MB', 256))}MB",
+                       threads=int(_setting("DUCKDB_THREADS", 1)))
     data = DashboardData(store)
     measures = data.measures()
 
@@ -733,6 +737,7 @@ def create_app(
                 distribution(level, None)  # and the distribution of every gemeente
                 for year in data.score_years(level):
                     data.references(level, year, None)
+                    ranking_frame(level, year, None)  # the national ranking, which every gemeente's is cut from
                 if light:
                     continue
                 for code in data.scores(level)["code"].unique():  # every profile answered from memory
@@ -1311,6 +1316,9 @@ def app_from_environment() -> FastAPI:
     return create_app(os.environ["LEEFBAAR_WEB_STORE"])
 
 
+HEALTHCHECK_S = 60  # seconds a worker may take to answer uvicorn's liveness ping before it is restarted
+
+
 def default_workers() -> int:
     """Server processes by default: one per core this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -1345,8 +1353,10 @@ def serve(
             # worker processes: few malloc arenas, so memory freed by one request's threads is reused
             os.environ.setdefault("MALLOC_ARENA_MAX", "2")
             Store.open(store_path).close()  # fail here, once, if the store cannot be opened
+            # a worker busy warming up on a loaded machine may answer the supervisor's ping late: not hung
             uvicorn.run("leefbaar.web.app:app_from_environment", factory=True, host=host, port=port,
-                        workers=workers, log_level="warning", access_log=False)
+                        workers=workers, log_level="warning", access_log=False,
+                        timeout_worker_healthcheck=HEALTHCHECK_S)
             return
         uvicorn.run(create_app(store_path), host=host, port=port, log_level="warning", access_log=False)
     finally:
