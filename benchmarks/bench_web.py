@@ -435,7 +435,11 @@ def _wait_ready(proc: subprocess.Popen, port: int, timeout: float = 600) -> None
         except OSError:
             streak = 0
         time.sleep(0.3)
-    proc.kill()
+    proc.terminate()  # uvicorn stops its worker processes on SIGTERM (a kill would leave them running)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
     raise SystemExit(f"server on port {port} did not start")
 
 

@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-from fastapi.responses import Response
 from fastapi.testclient import TestClient
 
 from leefbaar.web import app as web_app
@@ -58,9 +57,11 @@ def test_downloads_are_made_once_and_kept_within_their_byte_bound(tmp_path):
     files, made = web_app.DownloadFiles(tmp_path, max_bytes=1_000_000), []
 
     def make(i):
-        made.append(i)
-        return Response(bytes([i]) * 400_000, media_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="t{i}.csv"'})
+        def write(path):
+            made.append(i)
+            path.write_bytes(bytes([i]) * 400_000)
+
+        return web_app.Download(f"t{i}", "csv", write)
 
     def body(r):
         async def collect():
@@ -69,7 +70,7 @@ def test_downloads_are_made_once_and_kept_within_their_byte_bound(tmp_path):
         return asyncio.run(collect())
 
     for i in (1, 1, 2, 3, 4, 4):
-        r = files.response(("t", i), lambda i=i: make(i))
+        r = files.response(("t", i), make(i))
         assert r.headers["content-length"] == "400000" and r.headers["content-disposition"].endswith(f't{i}.csv"')
         assert body(r) == bytes([i]) * 400_000
         assert sum(p.stat().st_size for p in tmp_path.iterdir()) <= 1_000_000

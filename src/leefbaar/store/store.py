@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -49,17 +50,27 @@ class Store:
 
     # -- opening ----------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike, read_only: bool = True, *, build: bool = False) -> Store:
+    def open(cls, path: str | os.PathLike, read_only: bool = True, *, build: bool = False,
+             memory_limit: str | None = None, threads: int | None = None) -> Store:
         """Open the store at ``path``.
 
         Every store opened must exist, carry the current schema version and have completed a build; only a
         build (``build=True``, writable) may create a store or open one whose first build was interrupted.
+        ``memory_limit`` (DuckDB's, e.g. ``"512MB"``) and ``threads`` bound what DuckDB may use in this process
+        (default: DuckDB's, 80 % of the memory and every core; a server process per core sets less). They are
+        set on the database instance, which every connection to the file in this process shares.
         """
         path = Path(path)
         if not build and not path.exists():
             raise StoreError(f"{path}: no store here; build one with 'leefbaar build --data DIR --store {path}'")
+        if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
+            raise ValueError(f"memory_limit {memory_limit!r}: give a size such as '512MB'")
         try:
             con = duckdb.connect(str(path), read_only=read_only and not build)
+            if memory_limit is not None:
+                con.execute(f"SET memory_limit = '{memory_limit}'")
+            if threads is not None:
+                con.execute(f"SET threads = {int(threads)}")
         except duckdb.Error as exc:
             raise StoreError(f"{path}: cannot be opened as a DuckDB store: {exc}") from None
         store = cls(con, path, read_only and not build)

@@ -10,13 +10,17 @@ gzip-compressed when the client accepts it (``Accept-Encoding`` with q-values; `
 Serving under load (settings: arguments of ``create_app``/``serve``, or the environment of each worker):
 - ``LEEFBAAR_WEB_CACHE_MB`` (default 64): the response cache of each worker process, bounded in bytes
   (raw + gzip bodies; least recently used entries go first).
-- Downloads (CSV, Excel, GeoPackage) are made once per parameter set into files in one folder that the
-  workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit), at most
-  ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk.
+- Downloads (CSV, Excel, GeoPackage) are written once per parameter set, by streaming writers, into files in one
+  folder that the workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit),
+  at most ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk. Their tables come from answers
+  kept once per worker: the national map and ranking tables (cut per gemeente), the gap page's distribution of
+  every gemeente (``facts.distribution``, made at start-up for the first level), the kept profiles.
+- ``LEEFBAAR_WEB_DUCKDB_MB`` (default 256) and ``LEEFBAAR_WEB_DUCKDB_THREADS`` (default 1): DuckDB's memory limit
+  and threads in each worker process (one worker per core).
 - ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
   own read-only cursor of the store; ``LEEFBAAR_WEB_QUEUE`` (default 16) more wait, at most
-  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (half as many at once,
-  half the queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
+  ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (half as many at once, at
+  least 2, and as long a queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
   ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
 - Start-up (``warm``) prepares the first level's boundaries, scores, profiles, maps and the analyses of the
   gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``), the
@@ -46,6 +50,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -63,7 +68,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from leefbaar import __version__
 from leefbaar.errors import LeefbaarError, StoreError
 from leefbaar.facts import choropleth, error_text, not_found, say, told
+from leefbaar.facts.boundaries import wkb_table
 from leefbaar.facts.context import area_names, context_geojson, grid_levels
+from leefbaar.facts.distribution import distribution as distribution_of
+from leefbaar.facts.distribution import distributions
 from leefbaar.facts.evaluations import evaluation_cards
 from leefbaar.facts.perception import Perception
 from leefbaar.facts.segregation import segregation_facts
@@ -260,24 +268,37 @@ def _encoded(
     return Response(raw, media_type=media, headers=headers)
 
 
-def _download(body: bytes, fmt: str, name: str) -> Response:
-    return Response(
-        body,
-        media_type=exports.MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "no-store"},
-    )
+@dataclass(frozen=True)
+class Download:
+    """A download: its file name (without extension), format (``exports.MEDIA_TYPES``) and how it is written
+    into a file (``write(path)``; called only when the download is not kept yet)."""
+
+    name: str
+    fmt: str
+    write: Callable[[Path], None]
+
+
+def table_download(name: str, fmt: str, frame: Callable[[], pd.DataFrame], sheet: str, notes: Callable[[], list[str]],
+                   lang: str | None) -> Download:
+    """A CSV or Excel download of the table ``frame()`` (made only when the file is written)."""
+
+    def write(path: Path) -> None:
+        with open(path, "wb") as out:
+            exports.write_table(frame(), fmt, out, sheet, notes(), lang)
+
+    return Download(name, fmt, write)
 
 
 class DownloadFiles:
     """Downloads made once per parameter set and kept as files in one folder that all worker processes share,
     bounded in bytes (least recently served first out), and streamed from disk in chunks.
 
-    File names are hashes of the parameters (no name comes from a request); a file is written under a
-    temporary name and renamed, so a worker never serves a half-written file. Each file starts with one JSON
-    line (media type, Content-Disposition), then the body.
+    File names are hashes of the parameters (no name comes from a request); a file is written (streamed by its
+    writer, never held in memory whole) under a temporary name and renamed, so a worker never serves a
+    half-written file, and the open file is served even when another worker evicts it meanwhile.
     """
 
-    CHUNK = 64 * 1024
+    CHUNK = 256 * 1024
 
     def __init__(self, folder: str | Path, max_bytes: int = 512 * 2**20):
         self.folder, self.max_bytes = Path(folder), int(max_bytes)
@@ -287,11 +308,11 @@ class DownloadFiles:
     def _path(self, key) -> Path:
         return self.folder / (hashlib.sha256(repr(key).encode()).hexdigest()[:40] + ".dl")
 
-    def response(self, key, make: Callable[[], Response]) -> Response:
-        """The download of ``key`` streamed from its file; ``make`` produces it (a ``Response``) on a miss."""
+    def response(self, key, download: Download) -> Response:
+        """``download`` streamed from its file, written first when it is not kept (once, whoever asks)."""
         path = self._path(key)
         f = self._open(path)
-        if f is None:
+        while f is None:
             with self._lock:
                 done = self._pending.get(key)
                 mine = done is None
@@ -299,26 +320,24 @@ class DownloadFiles:
                     done = self._pending[key] = threading.Event()
             if mine:
                 try:
-                    f = self._write(path, make())
+                    f = self._write(path, download)
                 finally:
                     with self._lock:
                         del self._pending[key]
                     done.set()
             else:
                 done.wait()
-                f = self._open(path)
-                if f is None:  # the other request failed (its error went to its client) or it was evicted
-                    return self.response(key, make)
-        head = json.loads(f.readline())
-        size = os.fstat(f.fileno()).st_size - f.tell()
+                f = self._open(path)  # None: the other request failed (its error went to its client) or evicted
+        size = os.fstat(f.fileno()).st_size
 
         def chunks():
             with f:
                 while chunk := f.read(self.CHUNK):
                     yield chunk
 
-        return StreamingResponse(chunks(), media_type=head["media"], headers={
-            "Content-Disposition": head["disposition"], "Content-Length": str(size), "Cache-Control": "no-store"})
+        return StreamingResponse(chunks(), media_type=exports.MEDIA_TYPES[download.fmt], headers={
+            "Content-Disposition": f'attachment; filename="{download.name}.{download.fmt}"',
+            "Content-Length": str(size), "Cache-Control": "no-store"})
 
     def _open(self, path: Path):
         try:
@@ -331,12 +350,14 @@ class DownloadFiles:
             pass
         return f
 
-    def _write(self, path: Path, r: Response):
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as out:
-            out.write(_dumps({"media": r.media_type, "disposition": r.headers.get("content-disposition")}) + b"\n")
-            out.write(r.body)
-        f = open(tmp, "rb")  # noqa: SIM115 - the open file survives eviction by another worker
+    def _write(self, path: Path, download: Download):
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.{download.fmt}")
+        try:
+            download.write(tmp)
+            f = open(tmp, "rb")  # noqa: SIM115 - the open file survives eviction by another worker
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
         self._evict()
         return f
@@ -401,7 +422,7 @@ class Admission:
     """ASGI middleware: admission control of API requests, per worker process.
 
     At most ``concurrency`` API requests run at once; up to ``queue`` more wait, each at most ``max_wait``
-    seconds. Downloads (``/api/download/``) have their own lane (half as many at once, half the queue), so a
+    seconds. Downloads (``/api/download/``) have their own lane (half as many at once, at least 2), so a
     large Excel file or GeoPackage does not hold up the JSON answers. A request beyond the queue, one whose
     expected wait (queue ahead times mean service time) exceeds ``max_wait``, or one that waited that long,
     is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``,
@@ -411,7 +432,7 @@ class Admission:
     def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
         self.app, self.max_wait, self.rejected = app, max_wait, 0
         self.api = _Lane(concurrency, queue)
-        self.downloads = _Lane(concurrency // 2, queue // 2)
+        self.downloads = _Lane(max(2, concurrency // 2), queue)
 
     async def _reject(self, lane: _Lane, send) -> None:
         self.rejected += 1
@@ -464,7 +485,7 @@ class KeptAnswers:
     store is read-only, so an answer never changes while it is served. Bounded in bytes (least recently used
     first out)."""
 
-    def __init__(self, app, max_bytes: int = 32 * 2**20):
+    def __init__(self, app, max_bytes: int = 16 * 2**20):
         self.app, self.max_bytes, self.nbytes = app, max_bytes, 0
         self._items: OrderedDict = OrderedDict()
 
@@ -550,7 +571,8 @@ def create_app(
     requests run at once, queue length, longest wait in seconds) default to the ``LEEFBAAR_WEB_*``
     environment (module docstring).
     """
-    store = Store.open(store_path, read_only=True)
+    store = Store.open(store_path, read_only=True, memory_limit=f"{int(_setting('DUCKDB_MB', 256))}MB",
+                       threads=int(_setting("DUCKDB_THREADS", 1)))
     data = DashboardData(store)
     measures = data.measures()
 
@@ -568,16 +590,61 @@ def create_app(
         folder = own_folder = tempfile.mkdtemp(prefix="leefbaar-downloads-")
     downloads = DownloadFiles(folder, int(_setting("DOWNLOADS_MB", 512) * 2**20))
 
-    def kept(route: Callable[..., Response]) -> Callable[..., Response]:
-        """A download route whose answer is made once per parameter set, kept on disk (``DownloadFiles``;
-        the store does not change while it is served) and streamed."""
+    def kept(route: Callable[..., Download]) -> Callable[..., Response]:
+        """A download route (checks its parameters, returns a ``Download``) whose file is written once per
+        parameter set, kept on disk (``DownloadFiles``; the store does not change while it is served) and
+        streamed."""
 
         @functools.wraps(route)
         def wrapper(**params) -> Response:
             key = (__version__, str(store.path), route.__name__, *sorted((k, str(v)) for k, v in params.items()))
-            return downloads.response(key, lambda: route(**params))
+            return downloads.response(key, route(**params))
 
         return wrapper
+
+    def _frame(key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """A table kept in the byte-bounded cache (its size: the frame's memory)."""
+        def sized():
+            frame = make()
+            return frame, int(frame.memory_usage(deep=True).sum())
+        return cache.value(key, sized)
+
+    def _in_gemeente(frame: pd.DataFrame, gemeente: str | None) -> pd.DataFrame:
+        """The rows of one gemeente (all rows when None), in the table's order."""
+        return frame if not gemeente else frame[frame["gemeente_code"] == gemeente].reset_index(drop=True)
+
+    def map_frame(level: str, year: int, measure: str, indicator: str | None, gemeente: str | None,
+                  base_year: int | None, scheme: str) -> pd.DataFrame:
+        """The map's table (``DashboardData.map_frame``) for the whole country, kept; then one gemeente's rows."""
+        return _in_gemeente(_frame(("map_frame", level, year, measure, indicator, base_year, scheme),
+                                   lambda: data.map_frame(level, year, measure, indicator, None, base_year, scheme)),
+                            gemeente)
+
+    def ranking_frame(level: str, year: int, gemeente: str | None) -> pd.DataFrame:
+        """The ranking (``DashboardData.ranking``) of the whole country, kept; then one gemeente's rows (the
+        national order is the gemeente's order)."""
+        return _in_gemeente(_frame(("ranking_frame", level, year), lambda: data.ranking(level, year, None)), gemeente)
+
+    dist_lock, dists = threading.Lock(), {}
+
+    def distribution(level: str, gemeente: str | None) -> dict:
+        """The gap page's distribution of one gemeente or the country, from the table of every gemeente made
+        once per level (``facts.distribution``)."""
+        with dist_lock:
+            if level not in dists:
+                pop = data.population
+                dists[level] = distributions(data.scores(level), data.facts.gemeente_of(level),
+                                             pop[pop["level"] == level])
+            return distribution_of(dists[level], level, gemeente)
+
+    wkb_lock, wkb = threading.Lock(), {}
+
+    def boundaries_rd(level: str):
+        """The level's boundaries as WKB in RD New (``facts.boundaries``), read once."""
+        with wkb_lock:
+            if level not in wkb:
+                wkb[level] = wkb_table(data.sql, level)
+            return wkb[level]
 
     def profile_body(level: str, code: str, year: int | None = None, base_year: int | None = None):
         return cache.get(("profile", level, code, year, base_year),
@@ -667,8 +734,10 @@ def create_app(
                 data.warm(level)
                 search_index.set()  # built by warm
                 data.gap_analysis(level)  # the analyses run once here, not in the first visitor's request
+                distribution(level, None)  # and the distribution of every gemeente
                 for year in data.score_years(level):
                     data.references(level, year, None)
+                    ranking_frame(level, year, None)  # the national ranking, which every gemeente's is cut from
                 if light:
                     continue
                 for code in data.scores(level)["code"].unique():  # every profile answered from memory
@@ -920,13 +989,8 @@ def create_app(
     def compare(request: Request, area: AreaRef, year: YearQuery = None):
         """Profiles of two to five areas side by side (``area=pc4:3072&area=pc4:3011``)."""
         refs = _parse_refs(area)
-        return _encoded(
-            request,
-            *cache.get(
-                ("compare", tuple(refs), year),
-                lambda: _dumps([data.profile(lv, code, year) for lv, code in refs]),
-            ),
-        )
+        return _encoded(request, *cache.get(("compare", tuple(refs), year), lambda: b"[" + b",".join(
+            profile_body(lv, code, year)[0] for lv, code in refs) + b"]"))
 
     @app.get(
         "/api/ranking/{level}", response_model=list[models.RankRow], tags=["tables"], responses=not_found_doc
@@ -944,7 +1008,7 @@ def create_app(
             request,
             *cache.get(
                 ("ranking", level.value, year, gemeente),
-                lambda: _dumps(records(data.ranking(level.value, year, gemeente).astype({"klasse": "Int64"}))),
+                lambda: _dumps(records(ranking_frame(level.value, year, gemeente).astype({"klasse": "Int64"}))),
             ),
         )
 
@@ -956,7 +1020,7 @@ def create_app(
         gemeente = _gemeente(gemeente)
 
         def make():
-            out = data.distribution(level.value, gemeente)
+            out = distribution(level.value, gemeente)
             out["analysis"] = data.gap_analysis(level.value)
             return _dumps(out)
 
@@ -1063,21 +1127,24 @@ def create_app(
         """The map's values (with names, kind and class labels; optionally of one gemeente or wijk); as
         GeoPackage with the boundaries (EPSG:28992). ``base_year`` and ``scheme`` as in ``/api/map``."""
         gemeente = _gemeente(gemeente)
-        frame = data.map_frame(level.value, year, measure, indicator and indicator.value, gemeente,
-                               base_year, scheme.value)
-        if wijk:
-            names = area_names(data.facts, level.value)
-            inside = {c for c, w in zip(names["codes"], names["wijk_codes"], strict=True) if w == wijk}
-            if not inside:
-                raise not_found("error.no_areas_in_wijk", level=level.value, wijk=wijk)
-            frame = frame[frame["code"].isin(inside)].reset_index(drop=True)
         name = f"leefbaar_{level.value}_{year}_{indicator.value if indicator else measure}" + (
             f"_{wijk or gemeente}" if wijk or gemeente else "")
+
+        def frame() -> pd.DataFrame:
+            out = map_frame(level.value, year, measure, indicator and indicator.value, gemeente, base_year,
+                            scheme.value)
+            if wijk:
+                names = area_names(data.facts, level.value)
+                inside = {c for c, w in zip(names["codes"], names["wijk_codes"], strict=True) if w == wijk}
+                if not inside:
+                    raise not_found("error.no_areas_in_wijk", level=level.value, wijk=wijk)
+                out = out[out["code"].isin(inside)].reset_index(drop=True)
+            return out
+
         if format == MapFormat.gpkg:
-            geoms = data.thread_store().geometries(level.value, crs=28992)[["code", "geometry"]]
-            gdf = geoms.merge(frame, on="code", how="inner")
-            return _download(exports.gpkg_bytes(gdf, name), "gpkg", name)
-        return _download(exports.table_bytes(frame, format.value, "kaart", _notes(), lang), format.value, name)
+            return Download(name, "gpkg",
+                            lambda path: exports.write_gpkg(frame(), boundaries_rd(level.value), path, name))
+        return table_download(name, format.value, frame, "kaart", _notes, lang)
 
     @app.get("/api/download/ranking/{level}", tags=["downloads"], responses=table_doc)
     @kept
@@ -1090,83 +1157,79 @@ def create_app(
     ):
         """The ranking table."""
         gemeente = _gemeente(gemeente)
-        frame = data.ranking(level.value, year, gemeente)
         name = f"leefbaar_ranking_{level.value}_{year}" + (f"_{gemeente}" if gemeente else "")
-        return _download(exports.table_bytes(frame, format.value, "ranking", _notes(), lang), format.value, name)
+        return table_download(name, format.value, lambda: ranking_frame(level.value, year, gemeente), "ranking",
+                              _notes, lang)
+
+    def stored_profile(level: str, code: str, year: int | None = None) -> dict:
+        """The profile as the API answers it (kept answer, read back)."""
+        return json.loads(profile_body(level, code, year)[0])
 
     @app.get("/api/download/profile/{level}/{code}", tags=["downloads"], responses=table_doc)
     @kept
     def download_profile(level: Level, code: CodeParam, format: TableFormat, lang: LangQuery = None):
         """The area's trend table (all years, official or modelled, with dimensions and interval)."""
-        p = data.profile(level.value, code)
-        cols = ["year", "total", "afw", *data.facts.dimension_codes, "klasse", "kind", "total_lo", "total_hi",
-                "interval_level", "rank", "n_areas", "small"]
-        frame = pd.DataFrame(p["trend"], columns=cols)
-        frame["interval_level"] = frame["interval_level"].where(frame["total_lo"].notna())
-        frame.insert(0, "code", code)
-        frame.insert(0, "level", level.value)
-        return _download(
-            exports.table_bytes(frame, format.value, "trend", _notes(), lang),
-            format.value,
-            f"leefbaar_{level.value}_{code}",
-        )
+        def frame() -> pd.DataFrame:
+            p = stored_profile(level.value, code)
+            cols = ["year", "total", "afw", *data.facts.dimension_codes, "klasse", "kind", "total_lo", "total_hi",
+                    "interval_level", "rank", "n_areas", "small"]
+            out = pd.DataFrame(p["trend"], columns=cols)
+            out["interval_level"] = out["interval_level"].where(out["total_lo"].notna())
+            out.insert(0, "code", code)
+            out.insert(0, "level", level.value)
+            return out
+
+        return table_download(f"leefbaar_{level.value}_{code}", format.value, frame, "trend", _notes, lang)
 
     @app.get("/api/download/compare", tags=["downloads"], responses=table_doc)
     @kept
     def download_compare(area: AreaRef, format: TableFormat, year: YearQuery = None, lang: LangQuery = None):
         """The comparison table (one row per area: score, class, dimensions)."""
-        rows = []
-        for lv, code in _parse_refs(area):
-            p = data.profile(lv, code, year)
-            s = p["score"] or {}
-            rows.append(
-                {
-                    "level": lv,
-                    "code": code,
-                    "label": p["area"]["label"],
-                    "year": p["year"],
-                    "total": s.get("total"),
-                    "afw": s.get("afw"),
-                    "klasse": s.get("klasse"),
-                    "klasse_label": s.get("klasse_label_nl"),
-                    **{d["id"]: d["value"] for d in p["dimensions"]},
-                }
-            )
-        frame = pd.DataFrame(
-            rows,
-            columns=["level", "code", "label", "year", "total", "afw", "klasse", "klasse_label",
-                     *data.facts.dimension_codes],
-        )
-        return _download(
-            exports.table_bytes(frame, format.value, "vergelijking", _notes(), lang),
-            format.value,
-            "leefbaar_vergelijking",
-        )
+        def frame() -> pd.DataFrame:
+            rows = []
+            for lv, code in _parse_refs(area):
+                p = stored_profile(lv, code, year)
+                s = p["score"] or {}
+                rows.append(
+                    {
+                        "level": lv,
+                        "code": code,
+                        "label": p["area"]["label"],
+                        "year": p["year"],
+                        "total": s.get("total"),
+                        "afw": s.get("afw"),
+                        "klasse": s.get("klasse"),
+                        "klasse_label": s.get("klasse_label_nl"),
+                        **{d["id"]: d["value"] for d in p["dimensions"]},
+                    }
+                )
+            return pd.DataFrame(rows, columns=["level", "code", "label", "year", "total", "afw", "klasse",
+                                               "klasse_label", *data.facts.dimension_codes])
+
+        return table_download("leefbaar_vergelijking", format.value, frame, "vergelijking", _notes, lang)
 
     @app.get("/api/download/gap/{level}", tags=["downloads"], responses=table_doc)
     @kept
     def download_gap(level: Level, format: TableFormat, gemeente: GemeenteQuery = None, lang: LangQuery = None):
         """The inequality table (one row per year)."""
         gemeente = _gemeente(gemeente)
-        d = data.distribution(level.value, gemeente)
-        frame = pd.DataFrame(d["years"])
-        if not frame.empty:
-            classes = pd.DataFrame(
-                frame.pop("classes").tolist(), columns=[f"klasse_{k}" for k in range(1, 10)]
-            )
-            frame = pd.concat([frame, classes], axis=1)
-        return _download(
-            exports.table_bytes(frame, format.value, "ongelijkheid", _notes(), lang),
-            format.value,
-            f"leefbaar_ongelijkheid_{level.value}" + (f"_{gemeente}" if gemeente else ""),
-        )
+
+        def frame() -> pd.DataFrame:
+            out = pd.DataFrame(distribution(level.value, gemeente)["years"])
+            if not out.empty:
+                classes = pd.DataFrame(out.pop("classes").tolist(), columns=[f"klasse_{k}" for k in range(1, 10)])
+                out = pd.concat([out, classes], axis=1)
+            return out
+
+        return table_download(f"leefbaar_ongelijkheid_{level.value}" + (f"_{gemeente}" if gemeente else ""),
+                              format.value, frame, "ongelijkheid", _notes, lang)
 
     @app.get("/api/download/programmes", tags=["downloads"], responses=table_doc)
     @kept
     def download_programmes(format: TableFormat, lang: LangQuery = None):
         """The programme registry as one row per programme."""
-        frame = pd.DataFrame(
-            [
+        def frame() -> pd.DataFrame:
+            return pd.DataFrame([
                 {
                     "id": p["id"],
                     "kind": p["kind"],
@@ -1183,13 +1246,9 @@ def create_app(
                     "pc4_touched": p.get("pc4_touched"),
                 }
                 for p in data.programmes()["registry"]
-            ]
-        )
-        return _download(
-            exports.table_bytes(frame, format.value, "programmas", _notes(), lang),
-            format.value,
-            "leefbaar_programmas",
-        )
+            ])
+
+        return table_download("leefbaar_programmas", format.value, frame, "programmas", _notes, lang)
 
     def _gemeente(value: str | None) -> str | None:
         """A gemeente code from a code or name; 404 when the store has no such gemeente."""
@@ -1257,6 +1316,9 @@ def app_from_environment() -> FastAPI:
     return create_app(os.environ["LEEFBAAR_WEB_STORE"])
 
 
+HEALTHCHECK_S = 60  # seconds a worker may take to answer uvicorn's liveness ping before it is restarted
+
+
 def default_workers() -> int:
     """Server processes by default: one per core this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -1291,8 +1353,10 @@ def serve(
             # worker processes: few malloc arenas, so memory freed by one request's threads is reused
             os.environ.setdefault("MALLOC_ARENA_MAX", "2")
             Store.open(store_path).close()  # fail here, once, if the store cannot be opened
+            # a worker busy warming up on a loaded machine may answer the supervisor's ping late: not hung
             uvicorn.run("leefbaar.web.app:app_from_environment", factory=True, host=host, port=port,
-                        workers=workers, log_level="warning", access_log=False)
+                        workers=workers, log_level="warning", access_log=False,
+                        timeout_worker_healthcheck=HEALTHCHECK_S)
             return
         uvicorn.run(create_app(store_path), host=host, port=port, log_level="warning", access_log=False)
     finally:
