@@ -1,8 +1,8 @@
 """The distribution of scores over inhabitants (the gap page and its download), for the whole country and every
 gemeente at once.
 
-The same statistics as ``DashboardData.distribution`` (report layer) gives for one gemeente at a time, computed
-in one pass per year for all gemeenten (about 0.2 s for every PC4 gemeente instead of about 0.1 s for each), so
+The statistics of ``DashboardData.distribution`` (report layer, one gemeente at a time, through ``year_row``),
+computed in one pass per year for all gemeenten (about 0.2 s for every PC4 gemeente instead of about 0.1 s for each), so
 that a server can prepare them once and answer every gemeente from memory. Per year: population-weighted
 quantiles P10-P90 of afw (score points), the P90-P10 spread, the gap of the weakest tenth of inhabitants to the
 weighted mean, the share of inhabitants in an insufficient class (1-4), the class mix and whether the year's
@@ -37,7 +37,8 @@ def _weights(pop: pd.DataFrame, years: np.ndarray, codes: pd.Series, year: int) 
     return codes.map(w).fillna(1.0).clip(lower=0).to_numpy(float)
 
 
-def _year_row(year: int, v: np.ndarray, w: np.ndarray, klasse: np.ndarray, official: bool) -> dict:
+def year_row(year: int, v: np.ndarray, w: np.ndarray, klasse: np.ndarray, official: bool) -> dict:
+    """One year's row: afw ``v`` (score points) weighted by inhabitants ``w``, classes ``klasse`` (NaN: unclassed)."""
     order = np.argsort(v)
     cw = np.cumsum(w[order]) / w.sum()
     q = {f"p{p}": _num(v[order][np.searchsorted(cw, p / 100)]) for p in (10, 25, 50, 75, 90)}
@@ -75,11 +76,11 @@ def distributions(scores: pd.DataFrame, gemeente_of: pd.Series, population: pd.D
         w = _weights(population, years, part["code"], int(year))
         klasse = part["klasse"].to_numpy(float)
         official = (part["kind"] == "official").to_numpy()
-        out[None].append(_year_row(int(year), v, w, klasse, bool(official.all())))
+        out[None].append(year_row(int(year), v, w, klasse, bool(official.all())))
         g = gm.loc[part.index].to_numpy(object)
         for code, idx in pd.Series(np.arange(len(part))).groupby(g, sort=False):
             i = idx.to_numpy()
-            out.setdefault(code, []).append(_year_row(int(year), v[i], w[i], klasse[i], bool(official[i].all())))
+            out.setdefault(code, []).append(year_row(int(year), v[i], w[i], klasse[i], bool(official[i].all())))
     return out
 
 

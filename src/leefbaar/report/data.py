@@ -32,6 +32,8 @@ from leefbaar.analysis.weights import population_weights
 from leefbaar.errors import LeefbaarError
 from leefbaar.evaluation.registry import load_programmes
 from leefbaar.facts import DIMENSION_LABELS, Facts, NotFound, both, choropleth, not_found
+from leefbaar.facts.distribution import UNIT as DISTRIBUTION_UNIT
+from leefbaar.facts.distribution import year_row
 from leefbaar.facts.findings import vulnerable_analysis
 from leefbaar.i18n import LANGS, N_, translator
 from leefbaar.index.classes import classify_component, classify_total, load_scheme
@@ -624,31 +626,10 @@ class DashboardData:
         sc = self.scores(level)
         if gemeente_code:
             sc = sc[sc["code"].map(self._gemeente_of(level)) == gemeente_code]
-        rows = []
-        for year, part in sc[sc["afw"].notna()].groupby("year"):
-            v = part["afw"].to_numpy(float)
-            w = self._weights(level, part["code"], int(year))
-            order = np.argsort(v)
-            cw = np.cumsum(w[order]) / w.sum()
-            q = {f"p{p}": _num(v[order][np.searchsorted(cw, p / 100)]) for p in (10, 25, 50, 75, 90)}
-            bottom = v[order][cw <= 0.10] if (cw <= 0.10).any() else v[order][:1]
-            mean = float(np.average(v, weights=w))
-            classes = part["klasse"].value_counts().reindex(range(1, 10), fill_value=0)
-            rows.append(
-                {
-                    "year": int(year),
-                    "n_areas": int(len(part)),
-                    "n_classed": int(part["klasse"].notna().sum()),  # the small-area rule leaves the rest unclassed
-                    "mean": _num(mean),
-                    **q,
-                    "p90_p10": _num(q["p90"] - q["p10"]),
-                    "gap_bottom10": _num(bottom.mean() - mean),
-                    "share_insufficient": _num((w[part["klasse"].to_numpy(float) <= 4]).sum() / w.sum()),
-                    "classes": [int(c) for c in classes.to_numpy()],
-                    "kind": "official" if (part["kind"] == "official").all() else "mixed",
-                }
-            )
-        return {"level": level, "gemeente_code": gemeente_code, "unit": "afw (score points)", "years": rows}
+        rows = [year_row(int(year), part["afw"].to_numpy(float), self._weights(level, part["code"], int(year)),
+                         part["klasse"].to_numpy(float), bool((part["kind"] == "official").all()))
+                for year, part in sc[sc["afw"].notna()].groupby("year")]
+        return {"level": level, "gemeente_code": gemeente_code, "unit": DISTRIBUTION_UNIT, "years": rows}
 
     def gap_analysis(self, level: str) -> dict:
         """The monitoring stage's inequality analysis (``leefbaar.analysis.gap.GapAnalysis``) over the official
