@@ -509,8 +509,8 @@ def _pivot(con: duckdb.DuckDBPyConnection, where: str, params: list, wanted: lis
     needs tens of GB).
     """
     obs = f"FROM observations WHERE {where}"
-    keys = con.execute(f"SELECT DISTINCT code, year {obs} ORDER BY code, year", params).df()
-    if keys.empty:
+    keys = con.sql(f"SELECT DISTINCT code, year {obs} ORDER BY code, year", params=params).to_arrow_table()
+    if keys.num_rows == 0:
         return pd.DataFrame(columns=["code", "year", *(wanted or [])])
     inds = con.execute(f"SELECT DISTINCT indicator {obs} ORDER BY indicator", params).fetchnumpy()["indicator"]
     stats = con.execute(f"SELECT DISTINCT status {obs} ORDER BY status", params).fetchnumpy()["status"]
@@ -525,23 +525,25 @@ def _pivot(con: duckdb.DuckDBPyConnection, where: str, params: list, wanted: lis
         "      FROM (SELECT DISTINCT status FROM o)) "
         "SELECT k.r, i.j, coalesce(o.value, 'NaN'::DOUBLE) AS value, s.t FROM o JOIN k USING (code, year) "
         "JOIN i USING (indicator) JOIN s USING (status)", params).fetchnumpy()
+    n = keys.num_rows
     r, j = np.asarray(cell["r"]), np.asarray(cell["j"])
-    seen = np.zeros(len(keys) * len(inds), dtype=bool)
+    seen = np.zeros(n * len(inds), dtype=bool)
     seen[r * len(inds) + j] = True
     if int(seen.sum()) != len(r):
         raise StoreError("observations hold one (code, level, year, indicator) twice; rebuild the store")
     cols = [c for c in (wanted or inds) if c in inds]
     at = np.asarray([inds.index(c) for c in cols], dtype=np.int64)
-    values = np.full((len(keys), len(inds)), np.nan)
-    values[r, j] = np.asarray(cell["value"], dtype=np.float64)
-    out = {"code": keys["code"].to_numpy(object), "year": keys["year"].to_numpy()}
-    out.update({c: values[:, k] for c, k in zip(cols, at, strict=True)})
-    if with_status:
-        status = np.full((len(keys), len(inds)), len(stats), dtype=np.int16)
-        status[r, j] = np.asarray(cell["t"], dtype=np.int16)
-        names = np.asarray([*stats, np.nan], dtype=object)
-        out.update({f"{c}__status": names[status[:, k]] for c, k in zip(cols, at, strict=True)})
-    return pd.DataFrame(out)
+    values = np.full((len(inds), n), np.nan)  # one contiguous row per indicator: the columns without copies
+    values[j, r] = np.asarray(cell["value"], dtype=np.float64)
+    out = {"code": keys.column("code"), "year": keys.column("year")}
+    out.update({c: pa.array(values[k]) for c, k in zip(cols, at, strict=True)})
+    if with_status:  # statuses as Arrow strings taken from the few distinct ones (never Python objects)
+        status = np.full((len(inds), n), -1, dtype=np.int32)
+        status[j, r] = np.asarray(cell["t"], dtype=np.int32)
+        names = pa.array(stats, pa.string())
+        out.update({f"{c}__status": names.take(pa.array(status[k], mask=status[k] < 0))
+                    for c, k in zip(cols, at, strict=True)})
+    return pa.table(out).to_pandas()
 
 
 def _rel(path: Path) -> str:

@@ -166,9 +166,15 @@ class DimensionModel:
         return np.hstack(blocks)
 
     def contributions(self, X: pd.DataFrame, coef: np.ndarray | None = None) -> np.ndarray:
+        """Per term (``terms``) its part of the value: its basis block times its coefficients (block by block:
+        the whole design matrix is never built)."""
         coef = self.coef if coef is None else coef
-        B = self.design(X)
-        return np.column_stack([B[:, s] @ coef[s] for s in self.slices])
+        out = np.empty((len(X), len(self.slices)))
+        for k, (f, b) in enumerate(zip(self.features, self.bases, strict=True)):
+            out[:, k] = b(X[f].to_numpy(float)) @ coef[self.slices[k]]
+        if self.location is not None:
+            out[:, -1] = self.location(X[list(XY)].to_numpy(float)) @ coef[self.slices[-1]]
+        return out
 
     def params(self) -> dict:
         """Every fitted parameter (JSON-ready; floats round-trip exactly), without ``cov``."""
