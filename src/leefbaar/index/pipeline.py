@@ -233,8 +233,8 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         panel = load_panel(store, spec, years).reset_index(drop=True)
         pairs = contiguity_pairs(store, spec.level) if spec.spatial_lag else None
         step("fit")
-        model = LivabilityIndex(spec, pairs).fit(panel)
-        X = model.matrix_.transform(panel)
+        model = LivabilityIndex(spec, pairs)
+        X = model.fit_transform(panel)
         dims = list(spec.dimension_codes)
         modelled = _modelled(model, panel, X, dims)
         record = (model.fitted_.record(X, source=f"{spec.level} panel {years[0]}-{years[-1]}")

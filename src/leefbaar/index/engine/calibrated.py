@@ -59,10 +59,9 @@ class SplineBasis:
         k = self.knots
         if len(k) == 0:
             return z[:, None]
-        cols = [np.minimum(z, k[0]) - k[0]]
-        cols += [np.clip(z, k[i], k[i + 1]) - k[i] for i in range(len(k) - 1)]
-        cols.append(np.maximum(z, k[-1]) - k[-1])
-        return np.column_stack(cols)
+        # column i: z clipped to [k[i-1], k[i]] minus its lower knot (the first ramp open below, the last above)
+        lo, hi = np.concatenate([[-np.inf], k]), np.concatenate([k, [np.inf]])
+        return np.clip(z[:, None], lo, hi) - np.concatenate([[k[0]], k])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Centred basis: its columns average zero over the calibration data."""
@@ -104,7 +103,7 @@ class LocationBasis:
         return basis
 
     def raw(self, xy: np.ndarray) -> np.ndarray:
-        d2 = ((xy[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
+        d2 = (xy[:, 0, None] - self.centres[None, :, 0]) ** 2 + (xy[:, 1, None] - self.centres[None, :, 1]) ** 2
         return np.exp(-d2 / (2 * self.bandwidth ** 2))
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
