@@ -55,7 +55,24 @@ class SplineBasis:
         return basis
 
     def raw(self, x: np.ndarray) -> np.ndarray:
+        return self._ramps((np.asarray(x, float) - self.centre) / self.scale * (self.sign or 1))
+
+    def value(self, x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        """``self(x) @ coef``, evaluated as the piecewise-linear function of z it is (interpolated between the
+        knots, linear beyond them): equal up to rounding, without the rows x (knots + 1) basis."""
         z = (np.asarray(x, float) - self.centre) / self.scale * (self.sign or 1)
+        k, shift = self.knots, float(self.mean @ coef)
+        if len(k) == 0:
+            return z * coef[0] - shift
+        at = self._ramps(k) @ coef
+        out = np.interp(z, k, at)
+        below, above = z < k[0], z > k[-1]
+        out[below] = at[0] + coef[0] * (z[below] - k[0])
+        out[above] = at[-1] + coef[-1] * (z[above] - k[-1])
+        out[np.isnan(z)] = np.nan  # (np.interp gives a lone knot's value)
+        return out - shift
+
+    def _ramps(self, z: np.ndarray) -> np.ndarray:
         k = self.knots
         if len(k) == 0:
             return z[:, None]
@@ -170,9 +187,12 @@ class DimensionModel:
         coef = self.coef if coef is None else coef
         out = np.empty((len(X), len(self.slices)))
         for k, (f, b) in enumerate(zip(self.features, self.bases, strict=True)):
-            out[:, k] = b(X[f].to_numpy(float)) @ coef[self.slices[k]]
-        if self.location is not None:
-            out[:, -1] = self.location(X[list(XY)].to_numpy(float)) @ coef[self.slices[-1]]
+            out[:, k] = b.value(X[f].to_numpy(float), coef[self.slices[k]])
+        if self.location is not None:  # once per run of rows at the same place (an area's years)
+            xy = X[list(XY)].to_numpy(float)
+            new = np.ones(len(xy), dtype=bool)
+            new[1:] = (xy[1:] != xy[:-1]).any(axis=1)
+            out[:, -1] = (self.location(xy[new]) @ coef[self.slices[-1]])[np.cumsum(new) - 1]
         return out
 
     def params(self) -> dict:
