@@ -353,7 +353,7 @@ class Store:
 
         Values that are suppressed or missing are NULL. With ``ibis=True`` an Ibis expression is returned
         instead of a pandas DataFrame; with ``with_status`` the frame gets a ``<indicator>__status`` column
-        per indicator.
+        per indicator (a categorical of the statuses; NaN where the store holds no row).
         """
         years = list(years) if years is not None else None
         wanted = list(indicators) if indicators is not None else None
@@ -537,11 +537,11 @@ def _pivot(con: duckdb.DuckDBPyConnection, where: str, params: list, wanted: lis
     values[j, r] = np.asarray(cell["value"], dtype=np.float64)
     out = {"code": keys.column("code"), "year": keys.column("year")}
     out.update({c: pa.array(values[k]) for c, k in zip(cols, at, strict=True)})
-    if with_status:  # statuses as Arrow strings taken from the few distinct ones (never Python objects)
-        status = np.full((len(inds), n), -1, dtype=np.int32)
-        status[j, r] = np.asarray(cell["t"], dtype=np.int32)
+    if with_status:  # statuses as categoricals of the few distinct ones (a byte a row, never Python objects)
+        status = np.full((len(inds), n), -1, dtype=np.int8)
+        status[j, r] = np.asarray(cell["t"], dtype=np.int8)
         names = pa.array(stats, pa.string())
-        out.update({f"{c}__status": names.take(pa.array(status[k], mask=status[k] < 0))
+        out.update({f"{c}__status": pa.DictionaryArray.from_arrays(pa.array(status[k], mask=status[k] < 0), names)
                     for c, k in zip(cols, at, strict=True)})
     return pa.table(out).to_pandas()
 
