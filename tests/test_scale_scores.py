@@ -108,14 +108,14 @@ def test_contributions_stored_compact_are_the_long_table(fitted, tmp_path):
         assert list(got.columns) == list(long.columns)
         pd.testing.assert_frame_equal(got.drop(columns="contribution"), want.drop(columns="contribution"),
                                       check_dtype=False)
-        np.testing.assert_array_equal(got["contribution"].to_numpy(), want["contribution"].to_numpy())
+        np.testing.assert_allclose(got["contribution"], want["contribution"], rtol=0, atol=1e-12)
         assert write_contributions(st, c) == len(long)  # again: replaced, not added
         assert st.sql("SELECT count(*) AS n FROM contributions")["n"][0] == len(long) + len(other)
         code, year = panel["code"].iloc[5], int(panel["year"].iloc[5])
         one = st.sql("SELECT dimension, indicator, contribution FROM contributions WHERE spec = ? AND level = ? "
                      "AND code = ? AND year = ? ORDER BY ALL", [spec.name, spec.level, code, year])
         ref = long[(long["code"] == code) & (long["year"] == year)].sort_values(["dimension", "indicator"])
-        assert one["contribution"].tolist() == ref["contribution"].tolist()
+        np.testing.assert_allclose(one["contribution"], ref["contribution"], rtol=0, atol=1e-12)
 
 
 def _old_nearest_official(codes, years, official):
