@@ -15,8 +15,9 @@ Store tables written by ``write_scores`` (``leefbaar score``):
 ``dimension_scores`` - one row per (spec, level, code, year, dimension): score, whatever the dimensions are
     called; ``spec_dimensions`` - the spec's dimensions in display order: position, dimension, label_nl,
     label_en (``api.scored_dimensions`` reads both).
-``contributions`` - one row per (spec, level, code, year, dimension, indicator):
-    contribution in score points. ``indicator`` is a feature key (``won_hcorp/woning``), a spatial lag
+``contributions`` - a view (``write_contributions``: stored as integers and numbers in ``contribution_units``,
+    ``contribution_terms`` and ``contribution_values``), one row per (spec, level, code, year, dimension,
+    indicator): contribution in score points. ``indicator`` is a feature key (``won_hcorp/woning``), a spatial lag
     (``<key>@buren``), ``_ligging`` (smooth regional term), ``_baseline`` (national mean of the dimension in
     the calibration data), ``_residual`` (official minus modelled; for modelled rows the residual carried
     from ``anchor_year``) or ``_nowcast`` (nowcasts after the anchor year: damping of the model's change and
@@ -71,7 +72,7 @@ class Contributions:
 
     def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
         """The table in chunks of area-years (Arrow tables with the long columns of the ``contributions`` view)."""
-        for lo, panel, kept in self._kept(rows):
+        for _, panel, kept in self._kept(rows):
             yield _long_contributions(self.spec, panel, kept)
 
     def terms(self) -> list[tuple[str, str]]:
