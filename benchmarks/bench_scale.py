@@ -22,7 +22,8 @@ cell-like codes (``E0974N4514``). Each step runs in its own subprocess with a ti
 (RSS sampled every 0.2 s; a step above it is stopped and marked). Steps:
 
 - ``ingest``: ``Store.ingest`` of one batch of areas, squares and a PC4 -> gemeente crosswalk, and one batch of
-  observations per year (as the CBS files are), in one transaction;
+  observations per year (as the CBS files are), in one transaction and staged by ``Store.bulk`` (as ``leefbaar
+  build`` ingests);
 - ``queen``: the project's contiguity of the stored cells (``index.features.contiguity``: from the cell ids,
   since the geometries are grid cells) - what ``leefbaar score`` uses;
 - ``score``: ``index.pipeline.build_scores`` without draws (fit on the sample, score every area-year) and
@@ -198,7 +199,7 @@ def step_ingest(folder: Path, years: list[int]) -> str:
     for p in (_store(folder), _store(folder).with_name(_store(folder).name + ".wal")):
         p.unlink(missing_ok=True)
     cells = pq.read_table(folder / "cells.parquet").to_pandas()
-    with Store.open(_store(folder), read_only=False, build=True) as st, st.transaction():
+    with Store.open(_store(folder), read_only=False, build=True) as st, st.transaction(), st.bulk():
         x, y = cells["x"].to_numpy() * 100.0, cells["y"].to_numpy() * 100.0
         geoms = gpd.GeoDataFrame({"code": cells["code"], "level": "pc4", "vintage": YEAR0},
                                  geometry=shapely.box(x, y, x + 100, y + 100), crs=28992)
@@ -265,7 +266,7 @@ def step_score_lite(folder: Path, years: list[int]) -> str:
     from leefbaar.store.store import Store
 
     pipeline = _patched_pipeline(folder)
-    pipeline.Contributions.chunks = lambda self, rows=0: iter(())
+    pipeline.Contributions.values = lambda self, *args, **kw: iter(())
     with Store.open(_store(folder), read_only=False) as st:
         res = pipeline.build_scores(st, load_spec("default"), years, n_draws=0)
         pipeline.write_scores(st, res, {"bench": "scale"})

@@ -12,7 +12,7 @@ import pytest
 
 from leefbaar.index import uncertainty as unc
 from leefbaar.index.classes import classify_total
-from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
+from leefbaar.index.features import contiguity, contiguity_pairs, load_panel, neighbour_pairs
 from leefbaar.index.model import BASELINE, RESIDUAL, LivabilityIndex
 from leefbaar.index.nowcast import CORRECTION
 from leefbaar.index.pipeline import Contributions, _modelled, nearest_official
@@ -82,6 +82,42 @@ def test_contributions_in_chunks_are_the_table_in_one_piece(fitted):
                                np.column_stack([whole[d].sum(axis=1) for d in dims]), rtol=0, atol=1e-12)
 
 
+def test_contributions_stored_compact_are_the_long_table(fitted, tmp_path):
+    """``write_contributions`` keeps the long rows as (unit, term, contribution) behind the view
+    ``contributions``: the view gives the long table; a store holding ``contributions`` as a table (written
+    before) is converted with its other specs' rows kept; writing again replaces the spec's rows only."""
+    from leefbaar.index.pipeline import write_contributions
+    from leefbaar.store.store import Store
+
+    spec, panel, model, X = fitted
+    dims = list(spec.dimension_codes)
+    rng = np.random.default_rng(1)
+    residual = pd.DataFrame(rng.normal(size=(len(panel), len(dims))), columns=dims)
+    correction = pd.DataFrame(np.where(rng.random((len(panel), len(dims))) < 0.5, 0.0, 0.01), columns=dims)
+    c = Contributions(spec, model, panel, X, residual, correction)
+    long = c.frame()
+    key = ["spec", "level", "code", "year", "dimension", "indicator"]
+    with Store.open(tmp_path / "c.duckdb", read_only=False, build=True) as st:
+        other = long.iloc[:500].assign(spec="other")
+        st.append("contributions", pd.concat([other, long.iloc[:300]], ignore_index=True))  # main's layout
+        assert write_contributions(st, c, rows=97) == len(long)
+        kinds = dict(st.con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+        assert kinds["contributions"] == "VIEW" and kinds["contribution_values"] == "BASE TABLE"
+        got = st.sql("SELECT * FROM contributions ORDER BY ALL")
+        want = pd.concat([other, long], ignore_index=True).sort_values(key, ignore_index=True)
+        assert list(got.columns) == list(long.columns)
+        pd.testing.assert_frame_equal(got.drop(columns="contribution"), want.drop(columns="contribution"),
+                                      check_dtype=False)
+        np.testing.assert_allclose(got["contribution"], want["contribution"], rtol=0, atol=1e-12)
+        assert write_contributions(st, c) == len(long)  # again: replaced, not added
+        assert st.sql("SELECT count(*) AS n FROM contributions")["n"][0] == len(long) + len(other)
+        code, year = panel["code"].iloc[5], int(panel["year"].iloc[5])
+        one = st.sql("SELECT dimension, indicator, contribution FROM contributions WHERE spec = ? AND level = ? "
+                     "AND code = ? AND year = ? ORDER BY ALL", [spec.name, spec.level, code, year])
+        ref = long[(long["code"] == code) & (long["year"] == year)].sort_values(["dimension", "indicator"])
+        np.testing.assert_allclose(one["contribution"], ref["contribution"], rtol=0, atol=1e-12)
+
+
 def _old_nearest_official(codes, years, official):
     """main's loop before vectorising: the reference."""
     by_code = official.groupby("code")["year"].apply(lambda s: np.sort(s.to_numpy()))
@@ -148,6 +184,8 @@ def test_grid_contiguity_from_cell_ids_is_queen(store_file, level, n):
     a, b = (pd.DataFrame(dict(zip(["i", "j", "w"], neighbour_pairs(x), strict=True)))
             .sort_values(["i", "j"], ignore_index=True) for x in (w, q))
     pd.testing.assert_frame_equal(a, b)
+    for got, want in zip(contiguity_pairs(_Cells(sub), level), neighbour_pairs(w), strict=True):
+        np.testing.assert_array_equal(got, want)  # the same pairs in the same order, without the weights object
     # not a grid (other codes, or cells of another size): polygons
     moved = sub.assign(code=sub["code"].str.replace("E", "X"))
     back = {k.replace("X", "E"): {c.replace("X", "E") for c in v}

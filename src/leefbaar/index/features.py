@@ -89,6 +89,21 @@ def contiguity(store, level: str):
     return w
 
 
+def contiguity_pairs(store, level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``neighbour_pairs(contiguity(store, level))`` (code, neighbour code, row-standardised weight), the same
+    pairs in the same order; for grid cells straight from ``lattice_pairs`` (no libpysal weights object of
+    hundreds of thousands of areas in between)."""
+    grid = _grid_cells(store, level)
+    if grid is None:
+        return neighbour_pairs(contiguity(store, level))
+    codes, x, y, step = grid
+    i, j = lattice_pairs(x, y, step)
+    order = np.lexsort((j, i))
+    i, j = i[order], j[order]
+    deg = np.bincount(i, minlength=len(codes))
+    return codes[i], codes[j], 1.0 / deg[i]
+
+
 def _grid_cells(store, level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """(codes, x, y, step) in hectometres when the level's latest geometries are all grid cells of one size
     (code a cell id, area the square of a whole number of hectometres), else None."""
@@ -139,36 +154,68 @@ def neighbour_pairs(w) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(src, dtype=object), np.asarray(dst, dtype=object), np.asarray(wt, dtype=float)
 
 
-def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs) -> pd.DataFrame:
-    """Mean of ``values`` over contiguous areas of the same year (re-normalised to the neighbours present)."""
-    src, dst, _ = pairs
-    key = pd.MultiIndex.from_arrays([frame["code"].astype(str).to_numpy(), frame["year"].to_numpy()])
-    if key.has_duplicates:  # bootstrap samples repeat rows: lag the distinct areas, then copy back
-        first = ~key.duplicated()
-        lag = spatial_lag(frame[first], values[first], pairs)
-        at = pd.Series(np.arange(int(first.sum())), index=key[first]).reindex(key).to_numpy()
-        return pd.DataFrame(lag.to_numpy()[at], index=values.index, columns=values.columns)
-    pos = pd.Series(np.arange(len(frame)), index=key)
-    out = values.to_numpy(float).copy()
-    if len(src) == 0:
-        return pd.DataFrame(out, index=values.index, columns=values.columns)
-    years = np.unique(frame["year"].to_numpy())
-    rows, cols = [], []
-    for year in years:
-        i = pos.reindex(pd.MultiIndex.from_arrays([src, np.full(len(src), year)])).to_numpy()
-        j = pos.reindex(pd.MultiIndex.from_arrays([dst, np.full(len(dst), year)])).to_numpy()
-        ok = ~(np.isnan(i) | np.isnan(j))
-        rows.append(i[ok].astype(int))
-        cols.append(j[ok].astype(int))
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
+class RowKeys:
+    """The (code, year) rows of a panel as integers: ``at(codes, years)`` gives the position of the first row
+    of each (code id, year) pair, -1 where the panel has none. One factorisation of the codes and one sort,
+    instead of string MultiIndexes (linear in the rows)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        ids, uniques = pd.factorize(frame["code"].astype(str), sort=False)
+        self.codes = pd.Index(uniques)
+        self.code = ids.astype(np.int64)
+        self.year = frame["year"].to_numpy(np.int64)
+        self.y0 = int(self.year.min()) if len(self.year) else 0
+        self.span = int(self.year.max()) - self.y0 + 1 if len(self.year) else 1
+        key = self.code * self.span + (self.year - self.y0)
+        uniq, first = np.unique(key, return_index=True)
+        self.table = np.full(len(self.codes) * self.span, -1, dtype=np.int64)
+        self.table[uniq] = first
+        self.has_duplicates = len(uniq) < len(key)
+
+    def code_ids(self, codes) -> np.ndarray:
+        """Ids of ``codes`` in this panel (-1 for a code not in it)."""
+        return self.codes.get_indexer(pd.Index(np.asarray(codes, dtype=object).astype(str)))
+
+    def at(self, code: np.ndarray, year: np.ndarray) -> np.ndarray:
+        """Position of the first row of each (code id, year), -1 where there is none."""
+        code, year = np.asarray(code, np.int64), np.asarray(year, np.int64)
+        ok = (code >= 0) & (year >= self.y0) & (year < self.y0 + self.span)
+        out = np.full(len(code), -1, dtype=np.int64)
+        out[ok] = self.table[code[ok] * self.span + (year[ok] - self.y0)]
+        return out
+
+
+def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs, keys: RowKeys | None = None) -> pd.DataFrame:
+    """Mean of ``values`` over contiguous areas of the same year (re-normalised to the neighbours present).
+
+    Rows that repeat a (code, year) (bootstrap samples) take the lag of its first row."""
     from scipy import sparse
 
+    src, dst, _ = pairs
+    keys = RowKeys(frame) if keys is None else keys
+    out = values.to_numpy(float).copy()
+    if len(src) == 0 or len(frame) == 0:
+        return pd.DataFrame(out, index=values.index, columns=values.columns)
+    first = keys.at(keys.code, keys.year)  # each row's first occurrence
+    distinct = np.flatnonzero(first == np.arange(len(frame)))
+    si, di = keys.code_ids(src), keys.code_ids(dst)
+    rows, cols = [], []
+    for year in np.unique(keys.year):
+        yy = np.full(len(si), year)
+        i, j = keys.at(si, yy), keys.at(di, yy)
+        ok = (i >= 0) & (j >= 0)
+        rows.append(i[ok])
+        cols.append(j[ok])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
     adj = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(frame), len(frame)))
     deg = np.asarray(adj.sum(axis=1)).ravel()
     v = values.to_numpy(float)
     lag = adj @ np.nan_to_num(v)
-    has = deg > 0
+    has = np.zeros(len(frame), dtype=bool)
+    has[distinct] = deg[distinct] > 0
     out[has] = lag[has] / deg[has, None]
+    if keys.has_duplicates:
+        out = out[first]
     return pd.DataFrame(out, index=values.index, columns=values.columns)
 
 
@@ -199,19 +246,18 @@ def _raw_values(frame: pd.DataFrame, ind: IndicatorSpec, suppressed: float | Non
     return x * ind.scale
 
 
-def _carry(frame: pd.DataFrame, x: np.ndarray, years: int) -> np.ndarray:
+def _carry(keys: RowKeys, x: np.ndarray, years: int) -> np.ndarray:
+    """Gaps take the value of the same area 1 year earlier, else later, then 2 years ... up to ``years`` (the
+    first row of each (code, year) is the donor: bootstrap samples repeat rows)."""
     if years <= 0 or not np.isnan(x).any():
         return x
-    s = pd.Series(x, index=pd.MultiIndex.from_arrays([frame["code"].to_numpy(), frame["year"].to_numpy()]))
-    s = s[~s.index.duplicated()]  # bootstrap samples repeat rows
     out = x.copy()
     for dy in [d for k in range(1, years + 1) for d in (-k, k)]:
-        gap = np.isnan(out)
-        if not gap.any():
+        gap = np.flatnonzero(np.isnan(out))
+        if not len(gap):
             break
-        donor = s.reindex(pd.MultiIndex.from_arrays([frame["code"].to_numpy()[gap],
-                                                     frame["year"].to_numpy()[gap] + dy])).to_numpy()
-        out[np.flatnonzero(gap)] = donor
+        at = keys.at(keys.code[gap], keys.year[gap] + dy)
+        out[gap] = np.where(at >= 0, x[np.maximum(at, 0)], np.nan)
     return out
 
 
@@ -232,10 +278,11 @@ class IndicatorMatrix:
     def _prepared(self, frame: pd.DataFrame, fitting: bool = False) -> dict[str, np.ndarray]:
         out = {}
         years = frame["year"].to_numpy()
+        keys = RowKeys(frame)
         if fitting:
             self.year_median_, self.log_offset_ = {}, {}
         for ind in self.features():
-            x = _carry(frame, _raw_values(frame, ind, self.spec.missing_suppressed), self.spec.missing_carry_years)
+            x = _carry(keys, _raw_values(frame, ind, self.spec.missing_suppressed), self.spec.missing_carry_years)
             if ind.deflate == "year_median":
                 here = pd.Series(x).groupby(years).median()
                 if fitting:

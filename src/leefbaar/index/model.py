@@ -117,20 +117,26 @@ class LivabilityIndex:
         """Fit on ``panel`` rows (the feature preparation on all of them); calibrated specs: the engine fits
         its model on the rows where every target is present (``with_cov``: with the coefficients' sampling
         covariance, for the Monte Carlo)."""
+        self.fit_transform(panel, with_cov)
+        return self
+
+    def fit_transform(self, panel: pd.DataFrame, with_cov: bool = True) -> pd.DataFrame:
+        """``fit(panel)``, returning ``matrix_.transform(panel)`` (computed once, for the fit and the caller)."""
         matrix = IndicatorMatrix(self.spec, self.pairs).fit(panel)
         if self.spec.weighting == "calibrated":
             self.targets(panel)  # a clear error when a criterion is not in the panel
             self.engine_ = self.spec.engine_spec(lags=self.spec.spatial_lag and self.pairs is not None)
             self.matrix_ = EngineTable(matrix, self.engine_)
-            self.fitted_: FittedIndex = fit(self.matrix_.transform(panel), self.engine_, source="panel",
-                                            with_cov=with_cov)
+            X = self.matrix_.transform(panel)
+            self.fitted_: FittedIndex = fit(X, self.engine_, source="panel", with_cov=with_cov)
             self.models_ = self.fitted_.model.models
             self.n_fit_ = self.fitted_.fit_rows
         else:
             self.matrix_ = matrix
-            self._fit_weights(matrix.transform(panel))
+            X = matrix.transform(panel)
+            self._fit_weights(X)
             self.n_fit_ = len(panel)
-        return self
+        return X
 
     def _normalise_fit(self, X: pd.DataFrame) -> None:
         self.norm_ = {}

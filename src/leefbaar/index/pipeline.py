@@ -15,8 +15,9 @@ Store tables written by ``write_scores`` (``leefbaar score``):
 ``dimension_scores`` - one row per (spec, level, code, year, dimension): score, whatever the dimensions are
     called; ``spec_dimensions`` - the spec's dimensions in display order: position, dimension, label_nl,
     label_en (``api.scored_dimensions`` reads both).
-``contributions`` - one row per (spec, level, code, year, dimension, indicator):
-    contribution in score points. ``indicator`` is a feature key (``won_hcorp/woning``), a spatial lag
+``contributions`` - a view (``write_contributions``: stored as integers and numbers in ``contribution_units``,
+    ``contribution_terms`` and ``contribution_values``), one row per (spec, level, code, year, dimension,
+    indicator): contribution in score points. ``indicator`` is a feature key (``won_hcorp/woning``), a spatial lag
     (``<key>@buren``), ``_ligging`` (smooth regional term), ``_baseline`` (national mean of the dimension in
     the calibration data), ``_residual`` (official minus modelled; for modelled rows the residual carried
     from ``anchor_year``) or ``_nowcast`` (nowcasts after the anchor year: damping of the model's change and
@@ -42,7 +43,7 @@ from threadpoolctl import threadpool_limits
 from leefbaar.i18n import N_, translator
 from leefbaar.index import uncertainty as unc
 from leefbaar.index.classes import classify_total
-from leefbaar.index.features import contiguity, load_panel, neighbour_pairs
+from leefbaar.index.features import RowKeys, contiguity_pairs, load_panel
 from leefbaar.index.model import BASELINE, RESIDUAL, LivabilityIndex
 from leefbaar.index.nowcast import CORRECTION, NowcastCorrection, load_official
 from leefbaar.index.spec import IndexSpec
@@ -70,12 +71,38 @@ class Contributions:
     correction: pd.DataFrame
 
     def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
-        """The table in chunks of area-years (Arrow tables with the store's columns)."""
+        """The table in chunks of area-years (Arrow tables with the long columns of the ``contributions`` view)."""
+        for _, panel, kept in self._kept(rows):
+            yield _long_contributions(self.spec, panel, kept)
+
+    def terms(self) -> list[tuple[str, str]]:
+        """The (dimension, indicator) pairs a row can hold, in the order of the long table."""
+        parts = self.model.contributions(self.panel.iloc[:1], self.X.iloc[:1])
+        return [(d, name) for d, frame in parts.items() for name in (*frame.columns, RESIDUAL, CORRECTION)]
+
+    def values(self, term_ids: np.ndarray, offset: int = 0, rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
+        """The same rows as ``chunks`` in the compact form the store keeps (``write_contributions``): ``unit``
+        (``offset`` + position of the area-year in the panel), ``term`` (``term_ids[k]`` for the k-th of ``terms()``),
+        ``contribution``."""
+        for lo, _, kept in self._kept(rows):
+            start, units, terms, values = 0, [], [], []
+            for _, names, r, c, v in kept:
+                units.append((r + (lo + offset)).astype(np.int32))
+                terms.append(term_ids[start + c].astype(np.int16))
+                values.append(v)
+                start += len(names)
+            yield pa.table({"unit": np.concatenate(units), "term": np.concatenate(terms),
+                            "contribution": np.concatenate(values)})
+
+    def _kept(self, rows: int):
+        """Per chunk of area-years: (first row, panel rows, per dimension (dimension, term names, row, column,
+        value) of every non-zero term and always the baseline and the residual, area-year by area-year)."""
         for lo in range(0, len(self.panel), rows):
             part = slice(lo, lo + rows)
             panel = self.panel.iloc[part]
             parts = self.model.contributions(panel, self.X.iloc[part])
-            yield _long_contributions(self.spec, panel, parts, self.residual.iloc[part], self.correction.iloc[part])
+            yield lo, panel, [_kept_terms(d, frame, self.residual.iloc[part], self.correction.iloc[part])
+                              for d, frame in parts.items()]
 
     def frame(self) -> pd.DataFrame:
         """The whole table as one frame (small data only)."""
@@ -157,15 +184,18 @@ def anchored_residual(panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.Da
     return out
 
 
-def _at_anchor(panel: pd.DataFrame, values: pd.DataFrame, anchor: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
-    """``values`` (aligned with ``panel``; only ``rows`` usable) looked up at each row's (code, anchor year)."""
-    key = pd.MultiIndex.from_arrays([panel["code"].to_numpy(), panel["year"].to_numpy()])
-    lookup = values.set_axis(key)[rows]
-    out = pd.DataFrame(np.nan, index=panel.index, columns=values.columns)
-    has = ~np.isnan(anchor)
-    out.loc[has, list(values.columns)] = lookup.reindex(pd.MultiIndex.from_arrays(
-        [panel["code"].to_numpy()[has], anchor[has].astype(int)])).to_numpy()
-    return out
+def _at_anchor(panel: pd.DataFrame, values: pd.DataFrame, anchor: np.ndarray, rows: np.ndarray,
+               keys: RowKeys | None = None) -> pd.DataFrame:
+    """``values`` (aligned with ``panel``, one row per (code, year); only ``rows`` usable) looked up at each
+    row's (code, anchor year)."""
+    keys = RowKeys(panel) if keys is None else keys
+    out = np.full((len(panel), values.shape[1]), np.nan)
+    has = np.flatnonzero(~np.isnan(anchor))
+    at = keys.at(keys.code[has], anchor[has].astype(np.int64))
+    ok = at >= 0
+    ok[ok] = np.asarray(rows, dtype=bool)[at[ok]]
+    out[has[ok]] = values.to_numpy(float)[at[ok]]
+    return pd.DataFrame(out, index=panel.index, columns=values.columns)
 
 
 def nowcast_terms(store, spec: IndexSpec, panel: pd.DataFrame, target: pd.DataFrame, modelled: pd.DataFrame,
@@ -177,17 +207,16 @@ def nowcast_terms(store, spec: IndexSpec, panel: pd.DataFrame, target: pd.DataFr
     model_rows = panel[["code", "year"]].assign(**{d: modelled[d].to_numpy() for d in dims})[is_official]
     corr = NowcastCorrection().fit(load_official(store, spec), dims, modelled=model_rows)
     target = target[dims].set_axis(panel.index)
-    at_anchor = _at_anchor(panel, target, anchor, is_official)
+    keys = RowKeys(panel)
+    at_anchor = _at_anchor(panel, target, anchor, is_official, keys)
     change = modelled[dims].set_axis(panel.index) - _at_anchor(panel, modelled[dims].set_axis(panel.index),
-                                                               anchor, is_official)
+                                                               anchor, is_official, keys)
     row_anchor = np.where(is_official, np.nan, anchor)
     years = panel["year"].to_numpy()
     correction = corr.correction(at_anchor, residual[dims], change, row_anchor, years)[dims]
-    position = pd.Series(np.arange(len(panel)), index=pd.MultiIndex.from_arrays([panel["code"].to_numpy(), years]))
     has = ~np.isnan(row_anchor)
     anchor_row = np.arange(len(panel))
-    anchor_row[has] = position.reindex(pd.MultiIndex.from_arrays(
-        [panel["code"].to_numpy()[has], row_anchor[has].astype(int)])).to_numpy()
+    anchor_row[has] = keys.at(keys.code[has], row_anchor[has].astype(np.int64))
     c_now, c_anchor, const = corr.linear_terms(at_anchor, row_anchor, years)
     level_sd = float(np.std((target.to_numpy(float) - modelled[dims].to_numpy(float))[is_official].sum(axis=1),
                             ddof=1))
@@ -203,10 +232,10 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
     with threadpool_limits(limits=1):
         step("panel")
         panel = load_panel(store, spec, years).reset_index(drop=True)
-        pairs = neighbour_pairs(contiguity(store, spec.level)) if spec.spatial_lag else None
+        pairs = contiguity_pairs(store, spec.level) if spec.spatial_lag else None
         step("fit")
-        model = LivabilityIndex(spec, pairs).fit(panel)
-        X = model.matrix_.transform(panel)
+        model = LivabilityIndex(spec, pairs)
+        X = model.fit_transform(panel)
         dims = list(spec.dimension_codes)
         modelled = _modelled(model, panel, X, dims)
         record = (model.fitted_.record(X, source=f"{spec.level} panel {years[0]}-{years[-1]}")
@@ -279,18 +308,21 @@ def _modelled(model: LivabilityIndex, panel: pd.DataFrame, X: pd.DataFrame, dims
     return pd.DataFrame(out, columns=dims)
 
 
-def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, pd.DataFrame],
-                        residual: pd.DataFrame, correction: pd.DataFrame) -> pa.Table:
-    """Long rows (spec, level, code, year, dimension, indicator, contribution) of these area-years: per
-    dimension, area-year by area-year, every non-zero term and always the baseline and the residual."""
+def _kept_terms(d: str, frame: pd.DataFrame, residual: pd.DataFrame, correction: pd.DataFrame) -> tuple:
+    """(dimension, term names, row, column, value) of the terms of dimension ``d`` kept in the long table:
+    every non-zero one and always the baseline and the residual, area-year by area-year."""
+    names = [*frame.columns, RESIDUAL, CORRECTION]
+    values = np.column_stack([frame.to_numpy(float), residual[d].to_numpy(float), correction[d].to_numpy(float)])
+    keep = (values != 0) | np.isin(np.asarray(names, dtype=object), [BASELINE, RESIDUAL])[None, :]
+    rows, cols = np.nonzero(keep)
+    return d, names, rows, cols, values[rows, cols]
+
+
+def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, kept: list[tuple]) -> pa.Table:
+    """Long rows (spec, level, code, year, dimension, indicator, contribution) of these area-years."""
     codes, years = pa.array(panel["code"].to_numpy(object), pa.string()), pa.array(panel["year"].to_numpy())
     tables = []
-    for d, frame in parts.items():
-        names = [*frame.columns, RESIDUAL, CORRECTION]
-        values = np.column_stack([frame.to_numpy(float), residual[d].to_numpy(float),
-                                  correction[d].to_numpy(float)])
-        keep = (values != 0) | np.isin(np.asarray(names, dtype=object), [BASELINE, RESIDUAL])[None, :]
-        rows, cols = np.nonzero(keep)
+    for d, names, rows, cols, values in kept:
         n = len(rows)
         tables.append(pa.table({
             "spec": pa.array([spec.name], pa.string()).take(np.zeros(n, np.int32)),
@@ -299,9 +331,80 @@ def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, parts: dict[str, p
             "year": years.take(rows),
             "dimension": pa.array([d], pa.string()).take(np.zeros(n, np.int32)),
             "indicator": pa.array(names, pa.string()).take(cols),
-            "contribution": pa.array(values[rows, cols]),
+            "contribution": pa.array(values),
         }))
     return pa.concat_tables(tables)
+
+
+CONTRIBUTIONS_VIEW = (
+    "CREATE OR REPLACE VIEW contributions AS SELECT u.spec, u.level, u.code, u.year, t.dimension, t.indicator, "
+    "v.contribution FROM contribution_values v JOIN contribution_units u ON v.unit = u.unit "
+    "JOIN contribution_terms t ON v.term = t.term")
+"""``contributions`` as readers see it (one row per spec, level, code, year, dimension, indicator): a view over
+three tables, so that the long rows are stored as two small integers and a number (``write_contributions``)."""
+
+
+def write_contributions(store, contributions: Contributions, rows: int = CHUNK_ROWS) -> int:
+    """Replace the spec/level's rows of ``contributions``; returns the number of rows.
+
+    Stored as ``contribution_units`` (spec, level, unit, code, year: one row per area-year, ``unit`` numbering
+    them across specs and levels), ``contribution_terms`` (term, dimension, indicator) and
+    ``contribution_values`` (unit, term, contribution: the long rows), joined by the view ``contributions``
+    (``CONTRIBUTIONS_VIEW``). Writing the long rows as strings cost DuckDB ~7 CPU s per 10 million rows (400,000
+    areas over 7 years give ~460 million); as two integers and a double it costs a quarter of that. A store
+    that still holds ``contributions`` as a table is converted (its rows kept)."""
+    con = store.con
+    spec, level = contributions.spec.name, contributions.spec.level
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                             "WHERE table_schema = 'main'").fetchall())
+    if kinds.get("contributions") == "BASE TABLE":  # written before the compact form: convert, rows kept
+        con.execute("ALTER TABLE contributions RENAME TO contributions_long")
+        con.execute("CREATE TABLE contribution_units AS SELECT spec, level, (row_number() OVER (ORDER BY spec, "
+                    "level, code, year) - 1)::INTEGER AS unit, code, year::BIGINT AS year FROM (SELECT DISTINCT "
+                    "spec, level, code, year FROM contributions_long)")
+        con.execute("CREATE TABLE contribution_terms AS SELECT (row_number() OVER (ORDER BY dimension, indicator) "
+                    "- 1)::SMALLINT AS term, dimension, indicator FROM (SELECT DISTINCT dimension, indicator "
+                    "FROM contributions_long)")
+        con.execute("CREATE TABLE contribution_values AS SELECT u.unit, t.term, c.contribution FROM "
+                    "contributions_long c JOIN contribution_units u USING (spec, level, code, year) JOIN "
+                    "contribution_terms t USING (dimension, indicator) ORDER BY u.unit, t.term")
+        con.execute("DROP TABLE contributions_long")
+    elif "contribution_values" not in kinds:
+        con.execute("CREATE TABLE contribution_units (spec VARCHAR, level VARCHAR, unit INTEGER, code VARCHAR, "
+                    "year BIGINT)")
+        con.execute("CREATE TABLE contribution_terms (term SMALLINT, dimension VARCHAR, indicator VARCHAR)")
+        con.execute("CREATE TABLE contribution_values (unit INTEGER, term SMALLINT, contribution DOUBLE)")
+    con.execute(CONTRIBUTIONS_VIEW)
+    lo, hi = con.execute("SELECT min(unit), max(unit) FROM contribution_units WHERE spec = ? AND level = ?",
+                         [spec, level]).fetchall()[0]
+    if lo is not None:  # a (spec, level) holds one block of units
+        con.execute("DELETE FROM contribution_values WHERE unit BETWEEN ? AND ?", [lo, hi])
+        con.execute("DELETE FROM contribution_units WHERE spec = ? AND level = ?", [spec, level])
+    known = {(d, i): t for t, d, i in con.execute("SELECT term, dimension, indicator FROM contribution_terms")
+             .fetchall()}
+    terms = contributions.terms()
+    new = [t for t in dict.fromkeys(terms) if t not in known]
+    start = max(known.values(), default=-1) + 1
+    if new:
+        store.append("contribution_terms", pa.table({
+            "term": pa.array(np.arange(start, start + len(new)), pa.int16()),
+            "dimension": [d for d, _ in new], "indicator": [i for _, i in new]}))
+        known.update({t: start + k for k, t in enumerate(new)})
+    offset = con.execute("SELECT coalesce(max(unit) + 1, 0) FROM contribution_units").fetchall()[0][0]
+    panel = contributions.panel
+    n = len(panel)
+    store.append("contribution_units", pa.table({
+        "spec": pa.array([spec]).take(np.zeros(n, np.int32)), "level": pa.array([level]).take(np.zeros(n, np.int32)),
+        "unit": pa.array(np.arange(offset, offset + n), pa.int32()),
+        "code": pa.array(panel["code"].to_numpy(object), pa.string()),
+        "year": pa.array(panel["year"].to_numpy(np.int64))}))
+    ids = np.array([known[t] for t in terms], dtype=np.int16)
+    written = 0
+    for chunk in contributions.values(ids, offset, rows):
+        written += store.append("contribution_values", chunk)
+    return written
+
+
 def spec_dimensions(spec: IndexSpec) -> pd.DataFrame:
     """The dimensions of a spec in display order (the spec's order): spec, level, position (0-based),
     dimension, label_nl, label_en; stored beside the scores so that a reader of the store needs no spec file."""
@@ -322,7 +425,7 @@ def write_scores(store, result: ScoreResult, params: dict) -> int:
         kept = kept.reindex(columns=result.scores.columns)
         scores = result.scores if kept.empty else pd.concat([result.scores, kept], ignore_index=True)
         store.replace("scores", scores, {"spec": spec, "level": level})
-        store.replace("contributions", result.contributions.chunks(), {"spec": spec, "level": level})
+        write_contributions(store, result.contributions)
         if result.dimensions is not None:
             store.replace("dimension_scores", result.dimensions, {"spec": spec, "level": level})
         store.replace("spec_dimensions", spec_dimensions(result.model.spec), {"spec": spec, "level": level})

@@ -365,7 +365,7 @@ class Store:
 
         Values that are suppressed or missing are NULL. With ``ibis=True`` an Ibis expression is returned
         instead of a pandas DataFrame; with ``with_status`` the frame gets a ``<indicator>__status`` column
-        per indicator.
+        per indicator (a categorical of the statuses; NaN where the store holds no row).
         """
         years = list(years) if years is not None else None
         wanted = list(indicators) if indicators is not None else None
@@ -521,13 +521,13 @@ def _pivot(con: duckdb.DuckDBPyConnection, where: str, params: list, wanted: lis
     needs tens of GB).
     """
     obs = f"FROM observations WHERE {where}"
-    keys = con.execute(f"SELECT DISTINCT code, year {obs} ORDER BY code, year", params).df()
-    if keys.empty:
+    keys = con.sql(f"SELECT DISTINCT code, year {obs} ORDER BY code, year", params=params).to_arrow_table()
+    if keys.num_rows == 0:
         return pd.DataFrame(columns=["code", "year", *(wanted or [])])
     inds = con.execute(f"SELECT DISTINCT indicator {obs} ORDER BY indicator", params).fetchnumpy()["indicator"]
     stats = con.execute(f"SELECT DISTINCT status {obs} ORDER BY status", params).fetchnumpy()["status"]
     inds, stats = [str(i) for i in inds], [str(s) for s in stats]
-    cell = con.execute(
+    cells = con.sql(
         f"WITH o AS (SELECT code, year, indicator, value, status {obs}), "
         "k AS (SELECT code, year, (row_number() OVER (ORDER BY code, year) - 1)::BIGINT AS r "
         "      FROM (SELECT DISTINCT code, year FROM o)), "
@@ -536,24 +536,29 @@ def _pivot(con: duckdb.DuckDBPyConnection, where: str, params: list, wanted: lis
         "s AS (SELECT status, (row_number() OVER (ORDER BY status) - 1)::TINYINT AS t "
         "      FROM (SELECT DISTINCT status FROM o)) "
         "SELECT k.r, i.j, coalesce(o.value, 'NaN'::DOUBLE) AS value, s.t FROM o JOIN k USING (code, year) "
-        "JOIN i USING (indicator) JOIN s USING (status)", params).fetchnumpy()
-    r, j = np.asarray(cell["r"]), np.asarray(cell["j"])
-    seen = np.zeros(len(keys) * len(inds), dtype=bool)
-    seen[r * len(inds) + j] = True
-    if int(seen.sum()) != len(r):
-        raise StoreError("observations hold one (code, level, year, indicator) twice; rebuild the store")
+        "JOIN i USING (indicator) JOIN s USING (status)", params=params).to_arrow_reader(1 << 20)
+    n = keys.num_rows
     cols = [c for c in (wanted or inds) if c in inds]
     at = np.asarray([inds.index(c) for c in cols], dtype=np.int64)
-    values = np.full((len(keys), len(inds)), np.nan)
-    values[r, j] = np.asarray(cell["value"], dtype=np.float64)
-    out = {"code": keys["code"].to_numpy(object), "year": keys["year"].to_numpy()}
-    out.update({c: values[:, k] for c, k in zip(cols, at, strict=True)})
-    if with_status:
-        status = np.full((len(keys), len(inds)), len(stats), dtype=np.int16)
-        status[r, j] = np.asarray(cell["t"], dtype=np.int16)
-        names = np.asarray([*stats, np.nan], dtype=object)
-        out.update({f"{c}__status": names[status[:, k]] for c, k in zip(cols, at, strict=True)})
-    return pd.DataFrame(out)
+    seen = np.zeros(n * len(inds), dtype=bool)
+    values = np.full((len(inds), n), np.nan)  # one contiguous row per indicator: the columns without copies
+    status = np.full((len(inds), n), -1, dtype=np.int8)
+    placed = 0
+    for batch in cells:  # streamed: the long rows are never held whole (150 million at 400,000 areas)
+        r, j = (batch.column(c).to_numpy(zero_copy_only=False) for c in ("r", "j"))
+        seen[r * len(inds) + j] = True
+        values[j, r] = batch.column("value").to_numpy(zero_copy_only=False)
+        status[j, r] = batch.column("t").to_numpy(zero_copy_only=False)
+        placed += len(r)
+    if int(seen.sum()) != placed:
+        raise StoreError("observations hold one (code, level, year, indicator) twice; rebuild the store")
+    out = {"code": keys.column("code"), "year": keys.column("year")}
+    out.update({c: pa.array(values[k]) for c, k in zip(cols, at, strict=True)})
+    if with_status:  # statuses as categoricals of the few distinct ones (a byte a row, never Python objects)
+        names = pa.array(stats, pa.string())
+        out.update({f"{c}__status": pa.DictionaryArray.from_arrays(pa.array(status[k], mask=status[k] < 0), names)
+                    for c, k in zip(cols, at, strict=True)})
+    return pa.table(out).to_pandas()
 
 
 def _rel(path: Path) -> str:

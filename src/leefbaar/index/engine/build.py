@@ -111,9 +111,10 @@ def data_hash(columns: dict[str, np.ndarray]) -> str:
     for name, values in columns.items():
         h.update(json.dumps(name).encode("utf-8") + b"\0")
         if values.dtype.kind == "f":
-            v = np.asarray(values, "<f8") + 0.0
-            v[np.isnan(v)] = np.nan
-            h.update(np.ascontiguousarray(v.T).tobytes())
+            for col in (values.T if values.ndim == 2 else [values]):  # column by column: no copy of the block
+                v = np.asarray(col, "<f8") + 0.0
+                v[np.isnan(v)] = np.nan
+                h.update(v.tobytes())
         else:
             h.update(json.dumps([None if x is None else str(x) for x in values]).encode("utf-8"))
         h.update(b"\0")
@@ -184,8 +185,10 @@ class Stages:
     steps: list[dict] = field(default_factory=list)
 
 
-def prepare(inputs: Inputs, spec: EngineSpec, record: bool = True) -> Stages:
-    """Every step up to and including normalising (the part an uncertainty analysis computes once)."""
+def prepare(inputs: Inputs, spec: EngineSpec, record: bool = True, normalise: bool = True) -> Stages:
+    """Every step up to and including normalising (the part an uncertainty analysis computes once); without
+    ``normalise`` the normalised stage is None (a calibrated model reads the treated values), the record the
+    same."""
     h = spec.hierarchy
     inds = h.indicators
     steps: list[dict] = []
@@ -207,8 +210,9 @@ def prepare(inputs: Inputs, spec: EngineSpec, record: bool = True) -> Stages:
                                                         strict=True))}})
         if not keep.any():
             raise SpecError(f"{spec.source}: screening removed every unit (min_share {spec.screen_min_share})")
-    den = den[keep]
-    groups = inputs.groups[keep] if inputs.groups is not None else None
+    every = bool(keep.all())  # nothing screened out: the arrays as they are, no copies
+    den = den if every else den[keep]
+    groups = inputs.groups[keep] if inputs.groups is not None and not every else inputs.groups
     imp, filled = ops.impute(den, spec.impute, groups)
     if record:
         steps.append({"step": "impute", "params": {"method": spec.impute, "group": spec.impute_group},
@@ -230,13 +234,13 @@ def prepare(inputs: Inputs, spec: EngineSpec, record: bool = True) -> Stages:
             steps.append({"step": "treat", "params": None if t is None else {
                 "winmax": t.winmax, "skew": t.skew, "kurt": t.kurt, "fallback": t.fallback},
                 "details": details})
-    norm = normalise_all(treated, spec)
+    norm = normalise_all(treated, spec) if normalise else None
     if record:
         steps.append({"step": "normalise", "params": spec.normaliser.as_dict(),
                       "details": {"per_indicator": {c: n.as_dict() for c, n in spec.normaliser_per.items()},
                                   "directions": {c: h.nodes[c].direction for c in inds
                                                  if h.nodes[c].direction != 1}}})
-    return Stages(keep, X[keep], den, imp, treated, norm, steps)
+    return Stages(keep, X if every else X[keep], den, imp, treated, norm, steps)
 
 
 def normalise_all(T: np.ndarray, spec: EngineSpec, normaliser=None) -> np.ndarray:

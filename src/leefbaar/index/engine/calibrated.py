@@ -55,14 +55,30 @@ class SplineBasis:
         return basis
 
     def raw(self, x: np.ndarray) -> np.ndarray:
+        return self._ramps((np.asarray(x, float) - self.centre) / self.scale * (self.sign or 1))
+
+    def value(self, x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        """``self(x) @ coef``, evaluated as the piecewise-linear function of z it is (interpolated between the
+        knots, linear beyond them): equal up to rounding, without the rows x (knots + 1) basis."""
         z = (np.asarray(x, float) - self.centre) / self.scale * (self.sign or 1)
+        k, shift = self.knots, float(self.mean @ coef)
+        if len(k) == 0:
+            return z * coef[0] - shift
+        at = self._ramps(k) @ coef
+        out = np.interp(z, k, at)
+        below, above = z < k[0], z > k[-1]
+        out[below] = at[0] + coef[0] * (z[below] - k[0])
+        out[above] = at[-1] + coef[-1] * (z[above] - k[-1])
+        out[np.isnan(z)] = np.nan  # (np.interp gives a lone knot's value)
+        return out - shift
+
+    def _ramps(self, z: np.ndarray) -> np.ndarray:
         k = self.knots
         if len(k) == 0:
             return z[:, None]
-        cols = [np.minimum(z, k[0]) - k[0]]
-        cols += [np.clip(z, k[i], k[i + 1]) - k[i] for i in range(len(k) - 1)]
-        cols.append(np.maximum(z, k[-1]) - k[-1])
-        return np.column_stack(cols)
+        # column i: z clipped to [k[i-1], k[i]] minus its lower knot (the first ramp open below, the last above)
+        lo, hi = np.concatenate([[-np.inf], k]), np.concatenate([k, [np.inf]])
+        return np.clip(z[:, None], lo, hi) - np.concatenate([[k[0]], k])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Centred basis: its columns average zero over the calibration data."""
@@ -104,7 +120,7 @@ class LocationBasis:
         return basis
 
     def raw(self, xy: np.ndarray) -> np.ndarray:
-        d2 = ((xy[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
+        d2 = (xy[:, 0, None] - self.centres[None, :, 0]) ** 2 + (xy[:, 1, None] - self.centres[None, :, 1]) ** 2
         return np.exp(-d2 / (2 * self.bandwidth ** 2))
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
@@ -166,9 +182,18 @@ class DimensionModel:
         return np.hstack(blocks)
 
     def contributions(self, X: pd.DataFrame, coef: np.ndarray | None = None) -> np.ndarray:
+        """Per term (``terms``) its part of the value: its basis block times its coefficients (block by block:
+        the whole design matrix is never built)."""
         coef = self.coef if coef is None else coef
-        B = self.design(X)
-        return np.column_stack([B[:, s] @ coef[s] for s in self.slices])
+        out = np.empty((len(X), len(self.slices)))
+        for k, (f, b) in enumerate(zip(self.features, self.bases, strict=True)):
+            out[:, k] = b.value(X[f].to_numpy(float), coef[self.slices[k]])
+        if self.location is not None:  # once per run of rows at the same place (an area's years)
+            xy = X[list(XY)].to_numpy(float)
+            new = np.ones(len(xy), dtype=bool)
+            new[1:] = (xy[1:] != xy[:-1]).any(axis=1)
+            out[:, -1] = (self.location(xy[new]) @ coef[self.slices[-1]])[np.cumsum(new) - 1]
+        return out
 
     def params(self) -> dict:
         """Every fitted parameter (JSON-ready; floats round-trip exactly), without ``cov``."""

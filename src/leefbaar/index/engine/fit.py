@@ -169,16 +169,17 @@ class FittedIndex:
     def record(self, frame: pd.DataFrame, source: str = "<data>") -> dict:
         """The build record of a calibrated model applied to ``frame``, without scoring it (``leefbaar score``
         computes the contributions of every area-year in chunks, ``model.contributions``)."""
-        return self._prepared(frame, source)[3]
+        return self._prepared(frame, source, normalise=False)[3]
 
-    def _prepared(self, frame: pd.DataFrame, source: str, expect_sha256: str | None = None):
+    def _prepared(self, frame: pd.DataFrame, source: str, expect_sha256: str | None = None,
+                  normalise: bool = True):
         if self.model is None:
             raise SpecError(f"{self.spec.source}: score() is for a calibrated model; use apply()")
         spec = self.spec
         inputs, extra = model_inputs(frame, spec, source)
         if expect_sha256 is not None and inputs.sha256 != expect_sha256:
             raise InputError(source, "these data differ from the data of the record (SHA-256 of the columns used)")
-        st = prepare(inputs, spec)
+        st = prepare(inputs, spec, normalise=normalise)
         h = spec.hierarchy
         m = spec.weights_model
         step = {"step": "weights", "params": {"method": "calibrated", "levels": [1], "target": m.targets,
@@ -209,7 +210,7 @@ def fit(frame: pd.DataFrame, spec: EngineSpec, rows=None, source: str = "<data>"
         target = inputs.target[st.keep] if inputs.target is not None else None
         return FittedIndex(spec, final_weights(st.normalised, spec, target), None, int(st.keep.sum()))
     inputs, extra = model_inputs(frame, spec, source)
-    st = prepare(inputs, spec, record=False)
+    st = prepare(inputs, spec, record=False, normalise=False)  # the model reads the treated values
     X = _model_frame(st, inputs, extra, spec)
     targets = pd.DataFrame({p: extra[c].to_numpy()[st.keep] for p, c in spec.weights_model.targets.items()},
                            index=X.index)
