@@ -36,6 +36,8 @@ the reference the fast path is checked against (``benchmarks/bench_uncertainty.p
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,6 +45,8 @@ import pandas as pd
 
 from leefbaar.index.model import LivabilityIndex
 from leefbaar.index.spec import IndexSpec
+
+THREADS = min(2, os.cpu_count() or 1)  # blocks of draws ranked side by side (NumPy's sort releases the GIL)
 
 
 def rank_variant(spec: IndexSpec) -> IndexSpec:
@@ -223,8 +227,33 @@ def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: 
 
 
 def _quantiles(a: np.ndarray, lo_q: float, hi_q: float) -> tuple[np.ndarray, np.ndarray]:
-    q = np.quantile(a.astype(np.float64), [lo_q, hi_q], axis=1)
-    return q[0], q[1]
+    """``np.quantile(a.astype(float64), [lo_q, hi_q], axis=1)`` (linear method), the very same numbers, from one
+    partition of ``a`` in its own type (the order statistics are exact in any float type; numpy's
+    interpolation is repeated in float64)."""
+    n = a.shape[1]
+    virtual = (n - 1) * np.array([lo_q, hi_q])
+    prev = np.clip(np.floor(virtual).astype(np.int64), 0, n - 1)
+    nxt = np.minimum(prev + 1, n - 1)
+    gamma = virtual - np.floor(virtual)
+    part = np.partition(a, np.unique(np.concatenate([prev, nxt, [n - 1]])), axis=1)
+    nan = np.isnan(part[:, -1])
+    out = []
+    for p, nx, g in zip(prev, nxt, gamma, strict=True):
+        lo, hi = part[:, p].astype(np.float64), part[:, nx].astype(np.float64)
+        diff = hi - lo
+        q = hi - diff * (1 - g) if g >= 0.5 else lo + diff * g
+        q[nan] = np.nan
+        out.append(q)
+    return out[0], out[1]
+
+
+def _rank_block(a: np.ndarray, lo: int, hi: int) -> None:
+    """Replace the draws ``a[:, lo:hi]`` by their ranks within the column (1 = highest; ``a``'s float type)."""
+    neg = -a[:, lo:hi].T
+    order = np.argsort(neg, axis=1)
+    ranks = np.empty(neg.shape, a.dtype)
+    np.put_along_axis(ranks, order, np.arange(1, len(a) + 1, dtype=a.dtype)[None, :], axis=1)
+    a[:, lo:hi] = ranks.T
 
 
 def summarise_draws(prepared: list[Prepared], n_draws: int, point_afw: np.ndarray, years: np.ndarray,
@@ -260,12 +289,9 @@ def summarise_draws(prepared: list[Prepared], n_draws: int, point_afw: np.ndarra
             f = r[fixed[r]]  # held at their point value, exactly (not as rounded to dtype)
             total_lo[f] = total_hi[f] = point_afw[f]
             p_class[f] = 0.0
-        for b in range(0, n_draws, 64):  # ranks within the year, per draw (1 = best)
-            neg = -a[:, b:b + 64].T
-            order = np.argsort(neg, axis=1)
-            ranks = np.empty(neg.shape, dtype)
-            np.put_along_axis(ranks, order, np.arange(1, len(rows) + 1, dtype=dtype)[None, :], axis=1)
-            a[:, b:b + 64] = ranks.T
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:  # ranks within the year, per draw (1 = best)
+            starts = range(0, n_draws, 64)
+            list(pool.map(_rank_block, [a] * len(starts), starts, [b + 64 for b in starts]))
         for lo in range(0, len(rows), chunk_rows):
             r = rows[lo:lo + chunk_rows]
             rank_lo[r], rank_hi[r] = _quantiles(a[lo:lo + len(r)], lo_q, hi_q)
