@@ -174,34 +174,62 @@ def _groups(n: int, years: np.ndarray | None) -> list[np.ndarray]:
     return [np.flatnonzero(years == y) for y in np.unique(years)]
 
 
+def _terms(prep: Prepared, dims: list[str], r: np.ndarray, anchoring: Anchoring | None, linked: np.ndarray,
+           a_rows: np.ndarray) -> np.ndarray:
+    """The design of ``rows`` for ``_coefficients``, all dimensions side by side (float64): per dimension the
+    basis scaled by ``c_now`` (plus ``c_anchor`` times the anchor row's basis where ``linked``), the factor of
+    the intercept (c_now + c_anchor) and, with ``anchoring``, the constant."""
+    cols = []
+    for d in dims:
+        D = prep.design(d, r).astype(np.float64, copy=False)
+        if anchoring is None:
+            cols += [D, np.ones((len(r), 1))]
+            continue
+        c_now = anchoring.c_now[d][r].astype(np.float64)
+        E, intercept = D * c_now[:, None], c_now.copy()
+        if len(linked):
+            c_anchor = anchoring.c_anchor[d][r[linked]]
+            E[linked] += c_anchor[:, None] * prep.design(d, a_rows)
+            intercept[linked] += c_anchor
+        cols += [E, intercept[:, None], anchoring.const[d][r][:, None]]
+    return np.hstack(cols)
+
+
+def _coefficients(per_dim: dict, weights: np.ndarray, dims: list[str], anchored: bool) -> np.ndarray:
+    """Per draw (column) the coefficients of ``_terms``: the dimension weight times the draw's coefficients,
+    intercept and (``anchored``) 1, so that ``_terms @ _coefficients`` is afw: sum over dimensions of the weight
+    times ``c_now * m(row) + c_anchor * m(anchor_row) + const``."""
+    out = []
+    for k, d in enumerate(dims):
+        t0, coef = per_dim[d]
+        w = weights[:, k]
+        out += [coef.T * w, (t0 * w)[None, :]] + ([w[None, :]] if anchored else [])
+    return np.vstack(out)
+
+
 def _block(prepared: list[Prepared], plan: _Plan, rows: np.ndarray, anchoring: Anchoring | None, dtype,
            skip: np.ndarray | None = None) -> np.ndarray:
     """afw draws of ``rows`` (len(rows) x n_draws, ``dtype``), nowcast error included; ``skip`` (mask over
-    ``rows``): rows whose model part is not needed (left 0; their errors are still drawn, in order)."""
+    ``rows``): rows whose model part is not needed (left 0; their errors are still drawn, in order). All
+    dimensions of one alternative are one matrix product (``_terms @ _coefficients``) in ``dtype``."""
     n_draws = len(plan.choice)
     out = np.zeros((len(rows), n_draws), dtype)
     todo = np.arange(len(rows)) if skip is None else np.flatnonzero(~skip)
     r = rows[todo]
     dims = list(prepared[0].terms)
+    linked = a_rows = np.array([], dtype=np.int64)
     if anchoring is not None:
         linked = np.flatnonzero(anchoring.anchor_row[r] != r)
         a_rows = anchoring.anchor_row[r[linked]]
     for (idx, per_dim), prep in zip(plan.coefs, prepared, strict=True):
         if len(idx) == 0 or len(r) == 0:
             continue
-        total = np.zeros((len(r), len(idx)), dtype)
-        for k, d in enumerate(dims):
-            t0, coef = per_dim[d]
-            t0, coefT = t0.astype(dtype), coef.T.astype(dtype)
-            m = t0 + prep.design(d, r).astype(dtype, copy=False) @ coefT
-            if anchoring is not None:
-                m *= anchoring.c_now[d][r, None].astype(dtype)
-                if len(linked):
-                    m_anchor = t0 + prep.design(d, a_rows).astype(dtype, copy=False) @ coefT
-                    m[linked] += anchoring.c_anchor[d][r[linked], None].astype(dtype) * m_anchor
-                m += anchoring.const[d][r, None].astype(dtype)
-            total += plan.weights[idx, k].astype(dtype) * m
-        out[np.ix_(todo, idx)] = total
+        E = _terms(prep, dims, r, anchoring, linked, a_rows).astype(dtype)
+        theta = _coefficients(per_dim, plan.weights[idx], dims, anchoring is not None).astype(dtype)
+        if len(todo) == len(rows) and len(idx) == n_draws:
+            np.matmul(E, theta, out=out)
+        else:
+            out[np.ix_(todo, idx)] = E @ theta
     if anchoring is not None:
         sd = np.nan_to_num(anchoring.noise_sd[rows])
         noisy = np.flatnonzero(sd > 0)
