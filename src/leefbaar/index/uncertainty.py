@@ -93,7 +93,8 @@ class Prepared:
     def design(self, code: str, rows: np.ndarray) -> np.ndarray:
         """The design of dimension ``code`` on ``rows`` (positions): the spline and location basis
         (calibrated) or the signed normalised indicators (other weightings)."""
-        X = self.X.iloc[rows]
+        contiguous = len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all())
+        X = self.X.iloc[rows[0]:rows[-1] + 1] if contiguous else self.X.iloc[rows]  # a slice copies nothing
         if self.model.spec.weighting == "calibrated":
             return self.model.models_[code].design(X)
         return self.model.weighted_design(X, code)[0]
