@@ -23,15 +23,17 @@ Three sources vary in every draw:
 
 Specs without calibration (pca, expert, equal weighting) go the same way, with their indicator weights held
 as fitted: only the normalisation alternative and the dimension weights vary. All draws of one alternative
-are one matrix product ``B @ coef_draws.T`` per dimension, so 1,000 draws over
-all PC4 and five dimensions take seconds. Scoring summarises the draws with ``summarise_draws``: one year at a
-time, the design built for a chunk of rows when needed, float32, so memory is bounded by one year's areas x
-draws (1.6 GB for 400,000 areas and 1,000 draws) whatever the number of years; ``draws`` with ``summarise``
-hold all rows x draws in float64 and are its reference. The nowcast errors are drawn year by year (ascending),
-row by row, after all other randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the
-index once per draw (bootstrap rows, refit everything from the indicator matrix on, rescore), as COINr does:
-the reference the fast path is checked against (``benchmarks/bench_uncertainty.py``,
-``tests/test_index_uncertainty.py``).
+are one matrix product over all five dimensions (``_terms @ _coefficients``: each dimension's basis scaled by
+its nowcast factors beside its intercept and constant columns, times the draws' coefficients and dimension
+weights), so 1,000 draws over all PC4 take seconds. Scoring summarises the draws with ``summarise_draws``: one
+year at a time, the design built for a chunk of rows when needed, float32, so memory is bounded by one year's
+areas x draws (1.6 GB for 400,000 areas and 1,000 draws) whatever the number of years; ``draws`` with
+``summarise`` hold all rows x draws in float64 and are its reference. Interval bounds come from one partition
+per row (``_quantiles``: numpy's linear quantiles, bitwise), ranks from one argsort per draw, ``THREADS``
+blocks of draws at a time. The nowcast errors are drawn year by year (ascending), row by row, after all other
+randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the index once per draw (bootstrap
+rows, refit everything from the indicator matrix on, rescore), as COINr does: the reference the fast path is
+checked against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
 """
 
 from __future__ import annotations
