@@ -78,3 +78,44 @@ def test_calibration_draws_agree_with_bootstrap_refits(region):
     # draws are centred on the point scores (no shift from clipping): mean within a tenth of the median sd
     point = model.score(panel)["afw"].to_numpy()
     assert abs(np.median(fast.mean(axis=1) - point)) < 0.1 * np.median(sd_fast)
+
+
+def test_one_product_per_alternative_is_the_model_per_dimension(region):
+    """``draws`` (all dimensions of an alternative as one matrix product) equals the definition, dimension by
+    dimension: sum of weight x (c_now * (t0 + B(row) theta) + c_anchor * (t0 + B(anchor) theta) + const)."""
+    spec, panel, pairs = region
+    with threadpool_limits(limits=1):
+        model = LivabilityIndex(spec, pairs).fit(panel)
+        alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
+    prepared = unc.prepare([model, alt], panel)
+    n, dims = len(panel), list(spec.dimension_codes)
+    rng = np.random.default_rng(8)
+    rows = np.arange(n)
+    anchor = np.where(rng.random(n) < 0.4, rng.integers(0, n, n), rows)
+    linked = anchor != rows
+    anchoring = unc.Anchoring(anchor, {d: rng.uniform(0.5, 1.0, n) for d in dims},
+                              {d: np.where(linked, rng.uniform(0, 0.5, n), 0.0) for d in dims},
+                              {d: rng.normal(0, 0.01, n) for d in dims}, np.zeros(n))
+    plan = unc._plan(prepared, 40, 6, 50.0)
+    ref = np.zeros((n, 40))
+    for (idx, per_dim), prep in zip(plan.coefs, prepared, strict=True):
+        for k, d in enumerate(dims):
+            t0, coef = per_dim[d]
+            m, m_anchor = (t0 + prep.design(d, r) @ coef.T for r in (rows, anchor))
+            value = (anchoring.c_now[d][:, None] * m + np.where(linked[:, None], anchoring.c_anchor[d][:, None]
+                     * m_anchor, 0.0) + anchoring.const[d][:, None])
+            ref[:, idx] += plan.weights[idx, k] * value
+    np.testing.assert_allclose(unc.draws(prepared, 40, seed=6, anchoring=anchoring), ref, rtol=0, atol=1e-10)
+
+
+def test_interval_bounds_are_numpys_quantiles():
+    """``_quantiles`` (one partition in float32) gives exactly ``np.quantile`` of the float64 values, NaN too."""
+    rng = np.random.default_rng(2)
+    for n in (1000, 200, 7, 1):
+        a = rng.standard_normal((300, n)).astype(np.float32)
+        a[5, 0] = np.nan
+        for lo, hi in ((0.05, 0.95), (0.025, 0.975)):
+            want = np.quantile(a.astype(np.float64), [lo, hi], axis=1)
+            got = unc._quantiles(a, lo, hi)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])

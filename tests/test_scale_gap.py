@@ -1,5 +1,6 @@
-"""Gap analysis at scale: the bootstrap in chunks gives exactly the one-block answer; the unweighted Theil
-decomposition by groupby equals PySAL's TheilD (real LBM3 PC4 scores)."""
+"""Gap analysis at scale: the bootstrap in chunks gives exactly the one-block answer; resamples held as counts
+give what ``measures`` gives on the resampled areas; the unweighted Theil decomposition by groupby equals
+PySAL's TheilD (real LBM3 PC4 scores)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from inequality.theil import TheilD
 
 from leefbaar.analysis import gap as gap_module
-from leefbaar.analysis.gap import GapAnalysis
+from leefbaar.analysis.gap import GapAnalysis, Resamples, YearValues, measures
 from leefbaar.analysis.panel import load_panel
 from leefbaar.sources.registry import discover
 from leefbaar.store.store import Store
@@ -51,3 +52,34 @@ def test_unweighted_decomposition_equals_pysal(panel):
         d = TheilD(wide[row.year].to_numpy(), gm.reindex(wide.index).to_numpy())
         assert row.theil == pytest.approx(float(np.ravel(d.T)[0]), rel=1e-12, abs=1e-15)
         assert row.between == pytest.approx(float(np.ravel(d.bg)[0]), rel=1e-9, abs=1e-15)
+
+
+def _same(new: dict, ref: dict) -> None:
+    assert sorted(new) == sorted(ref)
+    for k in ref:
+        np.testing.assert_allclose(new[k], ref[k], rtol=1e-11, atol=1e-14, err_msg=k)
+
+
+def test_resamples_as_counts_equal_measures_of_resampled_areas(panel):
+    """Real LBM3 scores of 2022 with uneven weights (whole numbers and fractions, some zero) and a threshold:
+    every measure of 60 resamples, counted, equals ``measures`` on the resampled areas to rounding."""
+    y = panel.balanced([2022])[2022].to_numpy()
+    rng = np.random.default_rng(11)
+    for w in (rng.integers(0, 3000, len(y)).astype(float), rng.random(len(y)) * 50):
+        below = y < np.quantile(y, 0.2)
+        idx = rng.integers(0, len(y), size=(60, len(y)))
+        _same(Resamples(idx).measures(YearValues(y, w, below, True)), measures(y[idx], w[idx], below[idx], True))
+    idx = rng.integers(0, len(y), size=(5, len(y)))  # not all positive: no Theil, Gini; no threshold
+    _same(Resamples(idx).measures(YearValues(y - 4.0, w, None, False)), measures(y[idx] - 4.0, w[idx], None, False))
+
+
+def test_resamples_with_ties_between_areas_sort_tied_copies_as_drawn():
+    """Many ties between areas of different weight (values rounded to 0.1): a weighted quantile at the edge of a
+    tie depends on the order of the tied copies, which follows the draws as in ``measures``; a small sample
+    agrees too."""
+    rng = np.random.default_rng(3)
+    for n in (12, 300):
+        y = np.round(3.5 + rng.random(n), 1)
+        w = rng.random(n) * 100
+        idx = rng.integers(0, n, size=(200, n))
+        _same(Resamples(idx).measures(YearValues(y, w, y < 3.9, True)), measures(y[idx], w[idx], y[idx] < 3.9, True))

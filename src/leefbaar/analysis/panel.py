@@ -83,8 +83,8 @@ class Panel:
         """Years in which ``column`` has at least one value."""
         if column not in self.frame.columns:
             return []
-        have = self.frame.groupby("year")[column].apply(lambda s: s.notna().any())
-        return sorted(int(y) for y, ok in have.items() if ok)
+        years = self.frame.loc[self.frame[column].notna(), "year"].unique()
+        return sorted(int(y) for y in years)
 
 
 def load_panel(store: Store, source: str = "official", level: str = "pc4", indicator: str | None = None,

@@ -210,7 +210,8 @@ class VulnerableAreas:
             raise StoreError(f"{panel.label}: vulnerable areas need Leefbaarometer scores with a deviation (afw); "
                              "use --source official or --source index")
         need_dims = bool(d.dimensions)
-        years_dims = [y for y in panel.years if all(y in panel.years_with(c) for c in d.dimensions)]
+        with_dim = {c: set(panel.years_with(c)) for c in d.dimensions}
+        years_dims = [y for y in panel.years if all(y in with_dim[c] for c in d.dimensions)]
         candidates = years_dims if need_dims else panel.years
         if not candidates:
             raise StoreError(f"{panel.label}: no year has all dimensions {', '.join(d.dimensions)}")
@@ -264,7 +265,9 @@ class VulnerableAreas:
             ok &= out[r]
         out["flagged"] = ok & ~out.index.isin(list(exclude or ()))
         out = out[out["afw"].notna()]
-        out["reason"] = [self._reason(row) for row in out.to_dict("records")]
+        used = ["class", "level", "decline", "development_class", "change", "slope", "slope_t",
+                *(f"{p}{dim}" for dim in d.dimensions for p in ("k", "low_")), *(f"low_{r.id}" for r in d.indicators)]
+        out["reason"] = [self._reason(row) for row in out[[c for c in used if c in out.columns]].to_dict("records")]
         out = out.sort_values(["flagged", "criteria_met", "n_low", "total"], ascending=[False, False, False, True])
         out["rank"] = np.where(out["flagged"], np.arange(1, len(out) + 1), np.nan)
         out.index.name = "code"

@@ -23,19 +23,23 @@ Three sources vary in every draw:
 
 Specs without calibration (pca, expert, equal weighting) go the same way, with their indicator weights held
 as fitted: only the normalisation alternative and the dimension weights vary. All draws of one alternative
-are one matrix product ``B @ coef_draws.T`` per dimension, so 1,000 draws over
-all PC4 and five dimensions take seconds. Scoring summarises the draws with ``summarise_draws``: one year at a
-time, the design built for a chunk of rows when needed, float32, so memory is bounded by one year's areas x
-draws (1.6 GB for 400,000 areas and 1,000 draws) whatever the number of years; ``draws`` with ``summarise``
-hold all rows x draws in float64 and are its reference. The nowcast errors are drawn year by year (ascending),
-row by row, after all other randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the
-index once per draw (bootstrap rows, refit everything from the indicator matrix on, rescore), as COINr does:
-the reference the fast path is checked against (``benchmarks/bench_uncertainty.py``,
-``tests/test_index_uncertainty.py``).
+are one matrix product over all five dimensions (``_terms @ _coefficients``: each dimension's basis scaled by
+its nowcast factors beside its intercept and constant columns, times the draws' coefficients and dimension
+weights), so 1,000 draws over all PC4 take seconds. Scoring summarises the draws with ``summarise_draws``: one
+year at a time, the design built for a chunk of rows when needed, float32, so memory is bounded by one year's
+areas x draws (1.6 GB for 400,000 areas and 1,000 draws) whatever the number of years; ``draws`` with
+``summarise`` hold all rows x draws in float64 and are its reference. Interval bounds come from one partition
+per row (``_quantiles``: numpy's linear quantiles, bitwise), ranks from one argsort per draw, ``THREADS``
+blocks of draws at a time. The nowcast errors are drawn year by year (ascending), row by row, after all other
+randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the index once per draw (bootstrap
+rows, refit everything from the indicator matrix on, rescore), as COINr does: the reference the fast path is
+checked against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,6 +47,8 @@ import pandas as pd
 
 from leefbaar.index.model import LivabilityIndex
 from leefbaar.index.spec import IndexSpec
+
+THREADS = min(2, os.cpu_count() or 1)  # blocks of draws ranked side by side (NumPy's sort releases the GIL)
 
 
 def rank_variant(spec: IndexSpec) -> IndexSpec:
@@ -89,7 +95,8 @@ class Prepared:
     def design(self, code: str, rows: np.ndarray) -> np.ndarray:
         """The design of dimension ``code`` on ``rows`` (positions): the spline and location basis
         (calibrated) or the signed normalised indicators (other weightings)."""
-        X = self.X.iloc[rows]
+        contiguous = len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all())
+        X = self.X.iloc[rows[0]:rows[-1] + 1] if contiguous else self.X.iloc[rows]  # a slice copies nothing
         if self.model.spec.weighting == "calibrated":
             return self.model.models_[code].design(X)
         return self.model.weighted_design(X, code)[0]
@@ -170,34 +177,62 @@ def _groups(n: int, years: np.ndarray | None) -> list[np.ndarray]:
     return [np.flatnonzero(years == y) for y in np.unique(years)]
 
 
+def _terms(prep: Prepared, dims: list[str], r: np.ndarray, anchoring: Anchoring | None, linked: np.ndarray,
+           a_rows: np.ndarray) -> np.ndarray:
+    """The design of ``rows`` for ``_coefficients``, all dimensions side by side (float64): per dimension the
+    basis scaled by ``c_now`` (plus ``c_anchor`` times the anchor row's basis where ``linked``), the factor of
+    the intercept (c_now + c_anchor) and, with ``anchoring``, the constant."""
+    cols = []
+    for d in dims:
+        D = prep.design(d, r).astype(np.float64, copy=False)
+        if anchoring is None:
+            cols += [D, np.ones((len(r), 1))]
+            continue
+        c_now = anchoring.c_now[d][r].astype(np.float64)
+        E, intercept = D * c_now[:, None], c_now.copy()
+        if len(linked):
+            c_anchor = anchoring.c_anchor[d][r[linked]]
+            E[linked] += c_anchor[:, None] * prep.design(d, a_rows)
+            intercept[linked] += c_anchor
+        cols += [E, intercept[:, None], anchoring.const[d][r][:, None]]
+    return np.hstack(cols)
+
+
+def _coefficients(per_dim: dict, weights: np.ndarray, dims: list[str], anchored: bool) -> np.ndarray:
+    """Per draw (column) the coefficients of ``_terms``: the dimension weight times the draw's coefficients,
+    intercept and (``anchored``) 1, so that ``_terms @ _coefficients`` is afw: sum over dimensions of the weight
+    times ``c_now * m(row) + c_anchor * m(anchor_row) + const``."""
+    out = []
+    for k, d in enumerate(dims):
+        t0, coef = per_dim[d]
+        w = weights[:, k]
+        out += [coef.T * w, (t0 * w)[None, :]] + ([w[None, :]] if anchored else [])
+    return np.vstack(out)
+
+
 def _block(prepared: list[Prepared], plan: _Plan, rows: np.ndarray, anchoring: Anchoring | None, dtype,
            skip: np.ndarray | None = None) -> np.ndarray:
     """afw draws of ``rows`` (len(rows) x n_draws, ``dtype``), nowcast error included; ``skip`` (mask over
-    ``rows``): rows whose model part is not needed (left 0; their errors are still drawn, in order)."""
+    ``rows``): rows whose model part is not needed (left 0; their errors are still drawn, in order). All
+    dimensions of one alternative are one matrix product (``_terms @ _coefficients``) in ``dtype``."""
     n_draws = len(plan.choice)
     out = np.zeros((len(rows), n_draws), dtype)
     todo = np.arange(len(rows)) if skip is None else np.flatnonzero(~skip)
     r = rows[todo]
     dims = list(prepared[0].terms)
+    linked = a_rows = np.array([], dtype=np.int64)
     if anchoring is not None:
         linked = np.flatnonzero(anchoring.anchor_row[r] != r)
         a_rows = anchoring.anchor_row[r[linked]]
     for (idx, per_dim), prep in zip(plan.coefs, prepared, strict=True):
         if len(idx) == 0 or len(r) == 0:
             continue
-        total = np.zeros((len(r), len(idx)), dtype)
-        for k, d in enumerate(dims):
-            t0, coef = per_dim[d]
-            t0, coefT = t0.astype(dtype), coef.T.astype(dtype)
-            m = t0 + prep.design(d, r).astype(dtype, copy=False) @ coefT
-            if anchoring is not None:
-                m *= anchoring.c_now[d][r, None].astype(dtype)
-                if len(linked):
-                    m_anchor = t0 + prep.design(d, a_rows).astype(dtype, copy=False) @ coefT
-                    m[linked] += anchoring.c_anchor[d][r[linked], None].astype(dtype) * m_anchor
-                m += anchoring.const[d][r, None].astype(dtype)
-            total += plan.weights[idx, k].astype(dtype) * m
-        out[np.ix_(todo, idx)] = total
+        E = _terms(prep, dims, r, anchoring, linked, a_rows).astype(dtype)
+        theta = _coefficients(per_dim, plan.weights[idx], dims, anchoring is not None).astype(dtype)
+        if len(todo) == len(rows) and len(idx) == n_draws:
+            np.matmul(E, theta, out=out)
+        else:
+            out[np.ix_(todo, idx)] = E @ theta
     if anchoring is not None:
         sd = np.nan_to_num(anchoring.noise_sd[rows])
         noisy = np.flatnonzero(sd > 0)
@@ -223,8 +258,33 @@ def draws(prepared: list[Prepared], n_draws: int, seed: int = 0, concentration: 
 
 
 def _quantiles(a: np.ndarray, lo_q: float, hi_q: float) -> tuple[np.ndarray, np.ndarray]:
-    q = np.quantile(a.astype(np.float64), [lo_q, hi_q], axis=1)
-    return q[0], q[1]
+    """``np.quantile(a.astype(float64), [lo_q, hi_q], axis=1)`` (linear method), the very same numbers, from one
+    partition of ``a`` in its own type (the order statistics are exact in any float type; numpy's
+    interpolation is repeated in float64)."""
+    n = a.shape[1]
+    virtual = (n - 1) * np.array([lo_q, hi_q])
+    prev = np.clip(np.floor(virtual).astype(np.int64), 0, n - 1)
+    nxt = np.minimum(prev + 1, n - 1)
+    gamma = virtual - np.floor(virtual)
+    part = np.partition(a, np.unique(np.concatenate([prev, nxt, [n - 1]])), axis=1)
+    nan = np.isnan(part[:, -1])
+    out = []
+    for p, nx, g in zip(prev, nxt, gamma, strict=True):
+        lo, hi = part[:, p].astype(np.float64), part[:, nx].astype(np.float64)
+        diff = hi - lo
+        q = hi - diff * (1 - g) if g >= 0.5 else lo + diff * g
+        q[nan] = np.nan
+        out.append(q)
+    return out[0], out[1]
+
+
+def _rank_block(a: np.ndarray, lo: int, hi: int) -> None:
+    """Replace the draws ``a[:, lo:hi]`` by their ranks within the column (1 = highest; ``a``'s float type)."""
+    neg = -a[:, lo:hi].T
+    order = np.argsort(neg, axis=1)
+    ranks = np.empty(neg.shape, a.dtype)
+    np.put_along_axis(ranks, order, np.arange(1, len(a) + 1, dtype=a.dtype)[None, :], axis=1)
+    a[:, lo:hi] = ranks.T
 
 
 def summarise_draws(prepared: list[Prepared], n_draws: int, point_afw: np.ndarray, years: np.ndarray,
@@ -260,12 +320,9 @@ def summarise_draws(prepared: list[Prepared], n_draws: int, point_afw: np.ndarra
             f = r[fixed[r]]  # held at their point value, exactly (not as rounded to dtype)
             total_lo[f] = total_hi[f] = point_afw[f]
             p_class[f] = 0.0
-        for b in range(0, n_draws, 64):  # ranks within the year, per draw (1 = best)
-            neg = -a[:, b:b + 64].T
-            order = np.argsort(neg, axis=1)
-            ranks = np.empty(neg.shape, dtype)
-            np.put_along_axis(ranks, order, np.arange(1, len(rows) + 1, dtype=dtype)[None, :], axis=1)
-            a[:, b:b + 64] = ranks.T
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:  # ranks within the year, per draw (1 = best)
+            starts = range(0, n_draws, 64)
+            list(pool.map(_rank_block, [a] * len(starts), starts, [b + 64 for b in starts]))
         for lo in range(0, len(rows), chunk_rows):
             r = rows[lo:lo + chunk_rows]
             rank_lo[r], rank_hi[r] = _quantiles(a[lo:lo + len(r)], lo_q, hi_q)
