@@ -97,6 +97,7 @@ def export(
     """Export a dashboard table (CSV or Excel) or the map (GeoPackage, EPSG:28992) into --out."""
     import pandas as pd
 
+    from leefbaar.facts.boundaries import wkb_table
     from leefbaar.report import exports
     from leefbaar.report.data import DashboardData
     from leefbaar.store.store import Store
@@ -120,9 +121,7 @@ def export(
                                              level=level))
             frame = data.map_frame(level, year, measure, indicator, gemeente)
             name += f"_{indicator or measure}"
-            if fmt == "gpkg":
-                geo = st.geometries(level, crs=28992)[["code", "geometry"]].merge(frame, on="code", how="inner")
-                body = exports.gpkg_bytes(geo, name)
+            boundaries = wkb_table(data.sql, level) if fmt == "gpkg" else None
         elif table == ExportTable.ranking:
             frame = data.ranking(level, year, gemeente)
         elif table == ExportTable.gap:
@@ -144,7 +143,11 @@ def export(
         name += f"_{gemeente}"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.{fmt}"
-    path.write_bytes(body)
+    if fmt == "gpkg":
+        path.unlink(missing_ok=True)  # a new file, not a layer added to an old one
+        exports.write_gpkg(frame, boundaries, path, name)
+    else:
+        path.write_bytes(body)
     console.print(_.ngettext("{n} row -> {path}", "{n} rows -> {path}", len(frame), path=path), markup=False,
                   highlight=False)
 

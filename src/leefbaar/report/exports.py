@@ -19,13 +19,11 @@ from __future__ import annotations
 import io
 import math
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -176,15 +174,6 @@ def write_xlsx(frame: pd.DataFrame, out: BinaryIO | str | Path, sheet: str = "da
             with z.open(f"xl/worksheets/sheet{i}.xml", "w") as f:
                 for chunk in _sheet_chunks(table):
                     f.write(chunk.encode("utf-8"))
-
-
-def gpkg_bytes(frame: gpd.GeoDataFrame, layer: str) -> bytes:
-    """The frame as a GeoPackage with one layer (CRS as in the frame)."""
-    frame = integers(frame)
-    with tempfile.TemporaryDirectory(prefix="leefbaar-") as tmp:
-        path = Path(tmp) / "export.gpkg"
-        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
-        return path.read_bytes()
 
 
 def write_gpkg(frame: pd.DataFrame, boundaries: pa.Table, path: str | Path, layer: str, crs: int = 28992) -> None:
