@@ -14,7 +14,9 @@ bash scripts/setup-web.sh --test
 # One thread per BLAS/OpenMP pool: the suite runs many fits on 2 cores, and oversubscribed pools stall them.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 set +e
-python3 -m pytest -q -p no:cacheprovider "$@"
+# Two processes, one per core (pytest-xdist); a test file stays in one process, so its module fixtures (a
+# browser, a dashboard server) are made once. The session stores are shared between them (tests/conftest.py).
+python3 -m pytest -q -p no:cacheprovider -n "${LEEFBAAR_TEST_PROCESSES:-2}" --dist loadfile "$@"
 code=$?
 set -e
 if [[ $code -eq 5 ]]; then

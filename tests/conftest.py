@@ -1,7 +1,12 @@
-"""Shared fixtures: the real data folder and a store built from it once per test session."""
+"""Shared fixtures: the real data folder and a store built from it once per test session.
+
+The suite runs in two processes (pytest-xdist, ``-n 2`` in ``scripts/test.sh``): the stores below are built once
+for the whole run, by whichever worker asks first, while the other waits on a file lock.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -76,30 +81,47 @@ def data_dir() -> Path:
     return path
 
 
+def once_per_run(tmp_path_factory, name: str, make) -> Path:
+    """The folder ``name`` made by ``make(folder)`` once for the whole run, shared by the xdist workers.
+
+    The first worker to ask makes it under a lock; the others wait and reuse it. ``done`` marks a folder made
+    whole, so a worker that failed half-way leaves nothing the others would take for finished.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = root / f"shared_{name}"
+    with open(root / f"shared_{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / "done").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def store_file(tmp_path_factory, data_dir) -> Path:
-    """A store built from the whole shared data folder (once per session). Open it read-only."""
-    path = tmp_path_factory.mktemp("store") / "leefbaar.duckdb"
-    build(data_dir, path)
-    return path
+    """A store built from the whole shared data folder (once per run). Open it read-only."""
+    return once_per_run(tmp_path_factory, "store", lambda d: build(data_dir, d / "leefbaar.duckdb")) / "leefbaar.duckdb"
 
 
 @pytest.fixture(scope="session")
 def scored_file(store_file, tmp_path_factory) -> Path:
     """A copy of the session store with resolved programme areas and index scores for 2021 (modelled) and 2022
-    (official), as ``leefbaar run`` leaves them (once per session). Copy it (:func:`copy_store`) before writing."""
+    (official), as ``leefbaar run`` leaves them (once per run). Copy it (:func:`copy_store`) before writing."""
     from typer.testing import CliRunner
 
     from leefbaar.cli import app
 
-    base = tmp_path_factory.mktemp("scored")
-    path = base / "leefbaar.duckdb"
-    shutil.copy(store_file, path)
-    for args in (["resolve-areas", "--out", str(base / "resolved")],
-                 ["score", "--out", str(base / "index"), "--years", "2021-2022", "--draws", "20"]):
-        result = CliRunner().invoke(app, [*args, "--store", str(path)])
-        assert result.exit_code == 0, (args, result.output)
-    return path
+    def make(base: Path) -> None:
+        path = shutil.copy(store_file, base / "leefbaar.duckdb")
+        for args in (["resolve-areas", "--out", str(base / "resolved")],
+                     ["score", "--out", str(base / "index"), "--years", "2021-2022", "--draws", "20"]):
+            result = CliRunner().invoke(app, [*args, "--store", str(path)])
+            assert result.exit_code == 0, (args, result.output)
+
+    return once_per_run(tmp_path_factory, "scored", make) / "leefbaar.duckdb"
 
 
 @pytest.fixture(scope="session")
