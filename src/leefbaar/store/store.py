@@ -311,11 +311,11 @@ class Store:
                                   [table]).fetchall()[0][0]
         if not exists:
             self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM new_rows LIMIT 0")
-        if isinstance(frame, pa.Table):
-            self.con.register("new_rows", _stream([frame]))
             if "source_id" in names:
                 extra = sorted({*self._extra_tables(), table})
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES ('extra_tables', ?)", [json.dumps(extra)])
+        if isinstance(frame, pa.Table):
+            self.con.register("new_rows", _stream([frame]))
         cols = ", ".join(f'"{c}"' for c in names)
         self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new_rows")
         self.con.unregister("new_rows")
