@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from leefbaar.sources.batch import AREA_COLUMNS, Batch
@@ -71,3 +72,30 @@ def test_a_failure_in_bulk_leaves_the_store_as_it_was(tmp_path):
             raise RuntimeError("killed")
         assert rows(st) == before
         assert st.sql("SELECT count(*) AS n FROM sources")["n"].iloc[0] == 1
+
+
+def test_written_tables_are_released_before_the_commit(tmp_path, monkeypatch):
+    """DuckDB keeps what a statement reads alive until the transaction ends: the store hands it streams, so that
+    the observations of a build, or the chunks of an append, are not all held in memory until the commit."""
+    monkeypatch.setattr(store_module, "FLUSH_ROWS", 1)  # every ingest is written at once
+    n = 200_000
+    with Store.open(tmp_path / "s.duckdb", read_only=False, build=True) as st:
+        base = pa.total_allocated_bytes()
+        with st.transaction():
+            with st.bulk():
+                for k in range(3):
+                    b = batch(tmp_path, f"{k}.csv", [(f"{c:06d}", 2020 + k, "pop", 1.0) for c in range(n)],
+                              categorical=True)
+                    st.ingest(b)
+                    del b
+                    assert pa.total_allocated_bytes() - base < 1_000_000
+            for k in range(3):  # a derived table written chunk by chunk (as the contributions are)
+                chunk = pa.table({"unit": pa.array(np.arange(n)).cast(pa.int32()), "source_id": pa.array(
+                    np.full(n, k)).cast(pa.int32())})
+                st.append("chunked", chunk)
+                del chunk
+                assert pa.total_allocated_bytes() - base < 1_000_000
+        assert st.sql("SELECT count(*) AS n FROM observations")["n"].iloc[0] == 3 * n
+        assert st.sql("SELECT count(*) AS n, sum(unit) AS s FROM chunked").iloc[0].tolist() == [3 * n,
+                                                                                             3 * n * (n - 1) // 2]
+        assert st._extra_tables() == ["chunked"]  # a created table with source_id is remembered, from Arrow too

@@ -35,6 +35,8 @@ from leefbaar.sources.projection import to_crs
 from leefbaar.store.schema import DDL, SCHEMA_VERSION, SOURCED_TABLES
 
 FLUSH_ROWS = 20_000_000  # observations Store.bulk stages at most before it writes them (about 36 bytes a row)
+STREAM_ROWS = 1 << 20  # rows per Arrow batch handed to DuckDB (several of its 122,880-row groups, written in parallel)
+_OBS_KEYS = ["code", "level", "year", "indicator"]
 _OBS_KEY = "o.code = n.code AND o.level = n.level AND o.year = n.year AND o.indicator = n.indicator"
 
 
@@ -199,7 +201,7 @@ class Store:
                 self._flush()
         else:
             self._write_areas(areas)
-            self._write_observations(obs, replace=self._count("observations") > 0)
+            self._write_observations([obs], replace=self._count("observations") > 0)
         counts = {"areas": 0 if areas is None else len(areas), "observations": obs.num_rows}
         counts["geometries"] = (self._add_geometries(_with_source(encoded["geometries"], sid))
                                 if batch.geometries is not None else 0)
@@ -216,10 +218,10 @@ class Store:
         areas = [a for a, _, _ in staged if a is not None and len(a)]
         if areas:
             self._write_areas(pd.concat(areas, ignore_index=True))
-        tables = self._drop_overridden([(t, c) for _, t, c in staged])
         combos = set().union(*(c for _, _, c in staged))
-        if any(t.num_rows for t in tables):
-            self._write_observations(pa.concat_tables(tables), replace=not combos.isdisjoint(self._written))
+        tables = self._drop_overridden([(t, c) for _, t, c in staged])
+        del staged, areas  # the tables are handed over: written, then released
+        self._write_observations(tables, replace=not combos.isdisjoint(self._written))
         self._written |= combos
 
     def _drop_overridden(self, staged: list[tuple[pa.Table, set]]) -> list[pa.Table]:
@@ -229,8 +231,9 @@ class Store:
             later = [t for t, c in staged[i + 1:] if not combos.isdisjoint(c)]
             if not later:
                 continue
-            self.con.register("mine", mine.append_column("pos", pa.array(np.arange(mine.num_rows))))
-            self.con.register("later", pa.concat_tables(later).select(["code", "level", "year", "indicator"]))
+            self.con.register("mine", _stream([mine.select(_OBS_KEYS).append_column(
+                "pos", pa.array(np.arange(mine.num_rows)))]))
+            self.con.register("later", _stream([t.select(_OBS_KEYS) for t in later]))
             try:
                 pos = self.con.execute("SELECT o.pos FROM mine o SEMI JOIN later n ON o.code = n.code AND "
                                        "o.level = n.level AND o.year = n.year AND o.indicator = n.indicator"
@@ -244,18 +247,23 @@ class Store:
                 out[i] = mine.filter(pa.array(keep))
         return out
 
-    def _write_observations(self, obs: pa.Table, replace: bool) -> None:
-        """Insert observations (``_obs_arrow``) in one statement; with ``replace``, rows already stored with
-        the same (code, level, year, indicator) are deleted first."""
-        if obs.num_rows == 0:
+    def _write_observations(self, tables: list[pa.Table], replace: bool) -> None:
+        """Insert observations (``_obs_arrow`` tables with ``source_id``, one schema) in one statement; with
+        ``replace``, rows already stored with the same (code, level, year, indicator) are deleted first.
+
+        Takes the list over: each table is released once DuckDB has read it (see ``_stream``)."""
+        tables[:] = [t for t in tables if t.num_rows]
+        if not tables:
             return
-        self.con.register("new_obs", obs)
         try:
             if replace:
-                self.con.execute(f"DELETE FROM observations o USING new_obs n WHERE {_OBS_KEY}")
+                self.con.register("new_keys", _stream([t.select(_OBS_KEYS) for t in tables]))
+                self.con.execute(f"DELETE FROM observations o USING new_keys n WHERE {_OBS_KEY}")
+            self.con.register("new_obs", _stream(tables))
             self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
         finally:
-            self.con.unregister("new_obs")
+            for name in ("new_keys", "new_obs"):
+                self.con.unregister(name)
 
     def _write_areas(self, areas: pd.DataFrame | None) -> None:
         """Add new areas; for known areas fill fields that are still NULL (first non-NULL value wins)."""
@@ -275,7 +283,7 @@ class Store:
     def _add_geometries(self, table: pa.Table) -> int:
         """Add boundaries (``_geometry_arrow`` with ``source_id``) not yet stored for their (code, level,
         vintage): the first source read keeps its own."""
-        self.con.register("new_geoms", table)
+        self.con.register("new_geoms", _stream([table]))
         try:
             return int(self.con.execute(
                 "INSERT INTO geometries SELECT n.* FROM new_geoms n ANTI JOIN geometries g "
@@ -297,7 +305,8 @@ class Store:
         if not table.isidentifier():
             raise StoreError(f"{table!r} is not a valid table name")
         names = frame.column_names if isinstance(frame, pa.Table) else [str(c) for c in frame.columns]
-        self.con.register("new_rows", frame)
+        # an Arrow table as a stream (released once read); a pandas frame as it is (DuckDB types its columns)
+        self.con.register("new_rows", frame.schema.empty_table() if isinstance(frame, pa.Table) else frame)
         exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                                   [table]).fetchall()[0][0]
         if not exists:
@@ -305,6 +314,8 @@ class Store:
             if "source_id" in names:
                 extra = sorted({*self._extra_tables(), table})
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES ('extra_tables', ?)", [json.dumps(extra)])
+        if isinstance(frame, pa.Table):
+            self.con.register("new_rows", _stream([frame]))
         cols = ", ".join(f'"{c}"' for c in names)
         self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM new_rows")
         self.con.unregister("new_rows")
@@ -458,6 +469,19 @@ def encode(batch: Batch) -> Batch:
         batch.encoded.update(observations=obs, combos=_combos(obs),
                              geometries=None if batch.geometries is None else _geometry_arrow(batch.geometries))
     return batch
+
+
+def _stream(tables: list[pa.Table]) -> pa.RecordBatchReader:
+    """The rows of ``tables`` (one schema) as a stream for DuckDB to read once, which releases each table when it
+    has been read: DuckDB keeps every object a statement reads alive until the transaction ends, so a registered
+    table (or frame) would stay in memory for the rest of a build. Takes the list over."""
+    schema = tables[0].schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        while tables:
+            yield from tables.pop(0).to_batches(max_chunksize=STREAM_ROWS)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _with_source(table: pa.Table, sid: int) -> pa.Table:
