@@ -21,8 +21,8 @@ Serving under load (settings: arguments of ``create_app``/``serve``, or the envi
   map as CSV, Excel and GeoPackage, rankings and gap tables of every scored level and year) are written at
   start-up, the work shared by the workers, before they report ready (``LEEFBAAR_WEB_PREPARE=national``, the
   default; ``none`` skips it; a list of levels such as ``pc4,wijk`` prepares theirs), and kept outside that
-  bound, so their first request is answered from disk (measured on the real store, about 930 files: about
-  210 s CPU in all, shared by the workers, and 1.5 GB of disk, mostly GeoPackages).
+  bound, so their first request is answered from disk (measured on the real store: about 900 files, about
+  1.1 GB of disk, mostly GeoPackages of about 5 MB, and about 200 s CPU in all, shared by the workers).
 - ``LEEFBAAR_WEB_DUCKDB_MB`` (default 256) and ``LEEFBAAR_WEB_DUCKDB_THREADS`` (default 1): DuckDB's memory limit
   and threads in each worker process (one worker per core).
 - ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
