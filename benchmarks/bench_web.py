@@ -24,10 +24,11 @@ Measures, in one run, for the leefbaar server and for the baseline (both started
   3. Bytes transferred for each map (as counted by the browser: encoded bytes on the wire).
   4. (``--mix``) The uncached heavy mix under load: downloads as CSV, GeoPackage and Excel, compare, gap,
      profile (with a year) and ranking, parameters drawn at random (seed fixed), N concurrent clients, first
-     against today's configuration (``--mix-baseline-src``, e.g. main's code: one worker, entry-bounded cache,
-     no admission control), then against this code with its defaults (one worker per core). Reports latency
-     of all answers and of the 200s, 503 share, and the RSS of the server process tree (after warm-up, peak,
-     end). ``--mix-only`` runs just this part.
+     against a baseline (``--mix-baseline-src``, e.g. main's code, with ``--mix-baseline-workers`` processes:
+     1 by default, 0 for its defaults), then against this code with its defaults (one worker per core). The
+     mix starts once every worker reports ready (warm-up, and with this code the national downloads prepared).
+     Reports latency of all answers and of the 200s, 503 share, and the RSS of the server process tree (after
+     warm-up, peak, end). ``--mix-only`` runs just this part.
 Only loopback traffic; every loop is bounded in count and time.
 """
 
@@ -423,7 +424,7 @@ def run_mix(label: str, cmd: list[str], env: dict, port: int, jobs: list, concur
               f"{ok:>5} {nf:>5} {len(rows) - ok - nf:>5} {d50:>8.0f} {d99:>8.0f} {dmax:>8.0f}")
 
 
-def _wait_ready(proc: subprocess.Popen, port: int, timeout: float = 600) -> None:
+def _wait_ready(proc: subprocess.Popen, port: int, timeout: float = 1800) -> None:
     deadline, streak = time.monotonic() + timeout, 0
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -551,9 +552,11 @@ def mix(args) -> None:
           "(csv, gpkg, xlsx downloads, compare, gap, profile, ranking), parameters at random (seed 7)")
     code = "import sys; from leefbaar.web import serve; serve(sys.argv[1], '127.0.0.1', int(sys.argv[2])"
     here = str(Path(__file__).resolve().parents[1] / "src")
+    bw = args.mix_baseline_workers
     for label, src, n, extra in (
-            (f"today's configuration ({args.mix_baseline_src}, 1 worker)", args.mix_baseline_src,
-             args.mix_baseline_requests, ", 1)"),
+            (f"baseline ({args.mix_baseline_src}, " + (f"{bw} worker{'s' if bw > 1 else ''})" if bw else
+                                                       "its defaults)"), args.mix_baseline_src,
+             args.mix_baseline_requests, f", {bw})" if bw else ")"),
             ("this code, defaults (one worker per core)", here, args.mix_requests, ")")):
         if n <= 0:
             continue
@@ -616,6 +619,8 @@ def main() -> None:
     ap.add_argument("--mix-baseline-requests", type=int, default=1000, help="requests of the mix for the baseline")
     ap.add_argument("--mix-baseline-src", default="/work/main/src",
                     help="source folder of today's configuration (PYTHONPATH of the baseline server)")
+    ap.add_argument("--mix-baseline-workers", type=int, default=1,
+                    help="server processes of the baseline (0: its defaults, one per core)")
     ap.add_argument("--mix-time-limit", type=float, default=900, help="seconds per server at most")
     args = ap.parse_args()
     if args.baseline_server:

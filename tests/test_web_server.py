@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import io
 import random
 import threading
 import time
@@ -81,7 +82,7 @@ def test_downloads_are_made_once_and_kept_within_their_byte_bound(tmp_path):
 def test_app_cache_holds_its_byte_bound(store_file):
     with TestClient(create_app(store_file, warm=False, cache_mb=1)) as client:
         cache, answered = client.app.state.cache, 0
-        assert cache.max_bytes == 2**20
+        assert cache.max_bytes == client.app.state.budget.cache == 3 * 2**20 // 4  # the budget's share
         for year in (2002, 2008, 2012, 2014, 2016, 2018, 2020, 2022):
             for measure in ("total", "afw", "klasse", "won", "fys"):
                 raw = client.get(f"/api/map/pc4?year={year}&measure={measure}",
@@ -345,3 +346,92 @@ def test_kept_answers_are_served_without_a_slot(store_file):
         assert c.get("/api/areas/pc4/3011").status_code == 503  # not kept yet: admission control applies
         release.set()
         t.join()
+
+
+def _warm_app(store_file, monkeypatch, folder, prepare: str):
+    """A warmed app (light warm-up: every level's kept tables) over its own download folder; ready."""
+    monkeypatch.setenv("LEEFBAAR_WEB_WARM", "light")
+    monkeypatch.setenv("LEEFBAAR_WEB_PREPARE", prepare)
+    monkeypatch.setenv("LEEFBAAR_WEB_DOWNLOAD_DIR", str(folder))
+    return create_app(store_file)
+
+
+def _ready(c) -> None:
+    deadline = time.monotonic() + 1200
+    while not c.get("/api/health").json()["ready"]:
+        assert time.monotonic() < deadline, "warm-up did not finish"
+        time.sleep(0.2)
+
+
+def _kept_content(app) -> dict:
+    """What a worker keeps beyond its byte-bounded caches: its kept tables and the facts layer's tables."""
+    data = app.state.data
+    return {"kept": set(app.state.kept), "scores": set(data.facts._scores), "rows": set(data.facts._rows),
+            "references": set(data.__dict__.get("_refs", {})), "gap": set(data.__dict__.get("_gap", {})),
+            "explanations": set(data.facts._prepared)}
+
+
+def test_kept_tables_of_every_level_are_made_at_warm_up_not_under_load(store_file, monkeypatch, tmp_path):
+    app = _warm_app(store_file, monkeypatch, tmp_path, "none")
+    with TestClient(app, raise_server_exceptions=False) as c:
+        _ready(c)
+        before = _kept_content(app)
+        levels = [lv for lv in c.get("/api/meta").json()["levels"] if lv["score_years"]]
+        assert len(levels) >= 2 and "pc4" in {lv["id"] for lv in levels}
+        assert {k[1] for k in before["kept"] if k[0] == "distributions"} == {lv["id"] for lv in levels}
+        for lv in levels:
+            level, years = lv["id"], lv["score_years"]
+            codes = c.get(f"/api/ranking/{level}?year={years[-1]}").json()
+            assert codes
+            code, gemeente = codes[0]["code"], codes[0]["gemeente_code"]
+            paths = [f"/api/gap/{level}", f"/api/gap/{level}?gemeente={gemeente}",
+                     f"/api/profile/{level}/{code}", f"/api/profile/{level}/{code}?year={years[0]}",
+                     f"/api/compare?area={level}:{code}&area={level}:{codes[-1]['code']}",
+                     f"/api/map/{level}?year={years[-1]}&measure=total",
+                     f"/api/download/map/{level}?year={years[-1]}&measure=afw&format=gpkg",
+                     f"/api/download/map/{level}?year={years[0]}&measure=total&format=csv&gemeente={gemeente}",
+                     f"/api/download/gap/{level}?format=xlsx&gemeente={gemeente}",
+                     f"/api/download/profile/{level}/{code}?format=csv"]
+            paths += [f"/api/ranking/{level}?year={y}&gemeente={gemeente}" for y in years]
+            paths += [f"/api/download/ranking/{level}?year={y}&format=csv" for y in years]
+            for path in paths:
+                assert c.get(path).status_code == 200, path
+        assert app.state.made_late == []  # no kept table was built under load
+        assert _kept_content(app) == before  # nor any table of the facts layer
+        assert app.state.warm_steps and all(cpu >= 0 for _, cpu, _ in app.state.warm_steps)
+
+
+def test_prepared_downloads_equal_the_downloads_made_on_demand(store_file, monkeypatch, tmp_path):
+    import openpyxl
+    import pyogrio
+
+    level = "buurt"  # the test store's level with one score year: few files to prepare
+    prepared = _warm_app(store_file, monkeypatch, tmp_path / "prepared", level)
+    with TestClient(prepared, raise_server_exceptions=False) as c:
+        _ready(c)
+        data = prepared.state.data
+        year = data.score_years(level)[-1]
+        files = sorted((tmp_path / "prepared").glob("*.dl"))
+        assert len(files) >= 10 and len(list((tmp_path / "prepared").glob("*.pin"))) >= len(files)
+        paths = [f"/api/download/map/{level}?year={year}&measure={m}&format={f}" for m in ("total", "klasse", "afw")
+                 for f in ("csv", "xlsx", "gpkg")]
+        paths += [f"/api/download/ranking/{level}?year={year}&format=xlsx", f"/api/download/gap/{level}?format=csv",
+                  f"/api/download/ranking/{level}?year={year}&format=csv&lang=nl"]  # with lang: not prepared
+        got = {p: c.get(p) for p in paths}
+        after = sorted((tmp_path / "prepared").glob("*.dl"))
+        assert len(after) == len(files) + 1 and set(files) <= set(after)  # the others came from prepared files
+    monkeypatch.setenv("LEEFBAAR_WEB_DOWNLOAD_DIR", str(tmp_path / "on_demand"))
+    with TestClient(create_app(store_file, warm=False), raise_server_exceptions=False) as c:
+        for p, r in got.items():
+            want = c.get(p)
+            assert r.status_code == want.status_code == 200, p
+            assert r.headers["content-disposition"] == want.headers["content-disposition"], p
+            if "format=gpkg" in p:  # a GeoPackage records when it was written: compare its layer
+                a, b = (pyogrio.read_dataframe(io.BytesIO(x.content)) for x in (r, want))
+                assert a.equals(b) and len(a) > 1000, p
+            elif "format=xlsx" in p:  # so does the zip of a workbook: compare its cells
+                a, b = ({ws.title: list(ws.iter_rows(values_only=True)) for ws in
+                         openpyxl.load_workbook(io.BytesIO(x.content)).worksheets} for x in (r, want))
+                assert a == b and len(next(iter(a.values()))) > 10, p
+            else:
+                assert r.content == want.content, p

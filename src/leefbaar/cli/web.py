@@ -26,9 +26,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
     workers: Annotated[int | None, typer.Option("--workers", help="Server processes (default: one per core).",
                                                 min=1, max=32)] = None,
-    cache_mb: Annotated[float, typer.Option("--cache-mb", help="Response cache per server process, in MB "
-                                            "(bounded in bytes; least recently used answers go first).",
-                                            min=8, max=65536)] = 64,
+    cache_mb: Annotated[float | None, typer.Option("--cache-mb", help="Memory for kept answers per server "
+                                                   "process, in MB (default 48; bounded in bytes, least recently "
+                                                   "used answers go first).", min=8, max=65536)] = None,
     queue: Annotated[int, typer.Option("--queue", help="API requests that may wait per server process; beyond "
                                        "that (or after 1.5 s of waiting) the answer is 503 with Retry-After.",
                                        min=0, max=10000)] = 16,

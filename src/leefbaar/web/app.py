@@ -8,13 +8,21 @@ Heavy answers (boundaries, map values, profiles, downloads) are computed once an
 gzip-compressed when the client accepts it (``Accept-Encoding`` with q-values; ``gzip;q=0`` is honoured).
 
 Serving under load (settings: arguments of ``create_app``/``serve``, or the environment of each worker):
-- ``LEEFBAAR_WEB_CACHE_MB`` (default 64): the response cache of each worker process, bounded in bytes
-  (raw + gzip bodies; least recently used entries go first).
+- ``LEEFBAAR_WEB_CACHE_MB`` (default 48): the memory budget of the answers each worker process keeps (``Budget``:
+  the response cache, the answers served on the event loop, the search answers), bounded in bytes (raw + gzip
+  bodies; least recently used entries go first). Everything else a worker keeps is made at warm-up, before it
+  reports ready (``/api/health``), so under load a worker grows by this budget and the working memory of the
+  requests running at once, nothing more; ``app.state.warm_steps`` gives the CPU time and memory of each step.
 - Downloads (CSV, Excel, GeoPackage) are written once per parameter set, by streaming writers, into files in one
   folder that the workers share (``LEEFBAAR_WEB_DOWNLOAD_DIR``, default a fresh temporary folder removed at exit),
   at most ``LEEFBAAR_WEB_DOWNLOADS_MB`` (default 512), and streamed from disk. Their tables come from answers
-  kept once per worker: the national map and ranking tables (cut per gemeente), the gap page's distribution of
-  every gemeente (``facts.distribution``, made at start-up for the first level), the kept profiles.
+  kept once per worker: the national ranking tables (cut per gemeente), the gap page's distribution of every
+  gemeente (``facts.distribution``), the boundaries in RD New, the profiles. The national downloads (every score
+  map as CSV, Excel and GeoPackage, rankings and gap tables of every scored level and year) are written at
+  start-up, the work shared by the workers, before they report ready (``LEEFBAAR_WEB_PREPARE=national``, the
+  default; ``none`` skips it; a list of levels such as ``pc4,wijk`` prepares theirs), and kept outside that
+  bound, so their first request is answered from disk (measured on the real store: about 900 files, about
+  1.1 GB of disk, mostly GeoPackages of about 5 MB, and about 200 s CPU in all, shared by the workers).
 - ``LEEFBAAR_WEB_DUCKDB_MB`` (default 256) and ``LEEFBAAR_WEB_DUCKDB_THREADS`` (default 1): DuckDB's memory limit
   and threads in each worker process (one worker per core).
 - ``LEEFBAAR_WEB_CONCURRENCY`` (default 4) API requests run at once per worker, in threads, each on its
@@ -22,12 +30,15 @@ Serving under load (settings: arguments of ``create_app``/``serve``, or the envi
   ``LEEFBAAR_WEB_MAX_WAIT`` seconds (default 1.5); downloads have their own lane (half as many at once, at
   least 2, and as long a queue). Beyond that, or when the expected wait is longer, the answer is at once ``503`` with
   ``Retry-After`` (seconds), not a long wait. Health, pages and static files are not queued.
-- Start-up (``warm``) prepares the first level's boundaries, scores, profiles, maps and the analyses of the
-  gap and vulnerability pages, so no request waits behind the one-off analysis lock (``store_lock``), the
-  national zooms of every level's vector tiles, and for the grid levels (CBS cells, a small region) their
-  default map and their tiles at every zoom. ``LEEFBAAR_WEB_WARM=light`` prepares only the boundaries, scores,
-  search index, analyses, the grid levels' default maps and the first level's tiles (profiles, maps and other
-  tiles are then made on first request; the tests use it).
+- Start-up (``warm``) makes, for every scored level, everything its requests read (scores, score facts of every
+  area, references, explanations, the analyses of the gap and vulnerability pages, distributions, national
+  rankings, boundaries in RD New), so no kept table is built under load and no request waits behind the one-off
+  analysis lock (``store_lock``); then the national downloads (above), the first level's profiles and score
+  maps (into the response cache), the national zooms of every level's vector tiles, and for the grid levels
+  (CBS cells, a small region) their default map and their tiles at every zoom. ``LEEFBAAR_WEB_WARM=light``
+  makes the tables of every level, the grid levels' default maps and the first level's tiles only, and
+  prepares no downloads (profiles, maps, downloads and other tiles are then made on first request; the tests
+  use it).
 - HEAD is answered like GET, without the body.
 """
 
@@ -38,6 +49,7 @@ import enum
 import functools
 import gzip
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -62,6 +74,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
+from pydantic.fields import FieldInfo
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -172,6 +185,40 @@ def _setting(name: str, default: float) -> float:
 
 
 ENTRY_OVERHEAD = 512  # bytes counted per cache entry beyond its bodies (key, tuple, dict slot)
+BUDGET_MB = 48  # default answer budget of one worker process (``LEEFBAAR_WEB_CACHE_MB``)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The memory one worker process may add after warm-up for the answers it keeps, in bytes, and its split.
+
+    Everything else a worker keeps (scores, references, explanations, distributions, rankings, boundaries,
+    analyses, tiles: ``create_app``'s ``keep`` and the facts layer) is made at warm-up, before the worker reports
+    ready, so under load its memory grows only by these caches, each bounded in bytes and full after a while
+    (least recently used out), plus the working memory of the requests running at that moment (at most
+    ``LEEFBAAR_WEB_CONCURRENCY`` API requests and the download lane). Split: 3/4 the response cache (``Cache``:
+    profiles, maps, compare, gap and ranking answers, tables cut for downloads), 1/6 the answers served on the
+    event loop (``KeptAnswers``), 1/12 the search answers.
+    """
+
+    total: int
+
+    @classmethod
+    def of(cls, mb: float | None = None) -> Budget:
+        """The budget of ``mb`` megabytes (default ``LEEFBAAR_WEB_CACHE_MB``, else ``BUDGET_MB``)."""
+        return cls(int((mb if mb is not None else _setting("CACHE_MB", BUDGET_MB)) * 2**20))
+
+    @property
+    def cache(self) -> int:
+        return self.total * 3 // 4
+
+    @property
+    def kept(self) -> int:
+        return self.total // 6
+
+    @property
+    def searches(self) -> int:
+        return self.total // 12
 
 
 class Cache:
@@ -228,6 +275,15 @@ class Cache:
             with self._lock:
                 del self._pending[key]
             done.set()
+
+
+def _rss() -> int:
+    """Resident memory of this process in bytes (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _dumps(obj) -> bytes:
@@ -291,7 +347,8 @@ def table_download(name: str, fmt: str, frame: Callable[[], pd.DataFrame], sheet
 
 class DownloadFiles:
     """Downloads made once per parameter set and kept as files in one folder that all worker processes share,
-    bounded in bytes (least recently served first out), and streamed from disk in chunks.
+    bounded in bytes (least recently served first out), and streamed from disk in chunks. Files prepared at
+    start-up (``prepare``) are pinned: kept for the server's life, outside the bound.
 
     File names are hashes of the parameters (no name comes from a request); a file is written (streamed by its
     writer, never held in memory whole) under a temporary name and renamed, so a worker never serves a
@@ -339,6 +396,27 @@ class DownloadFiles:
             "Content-Disposition": f'attachment; filename="{download.name}.{download.fmt}"',
             "Content-Length": str(size), "Cache-Control": "no-store"})
 
+    def prepare(self, key, download: Download) -> bool:
+        """Write ``download``'s file ahead of any request (server start-up), unless it is kept already or another
+        worker process is writing it (a claim file beside it); True when this call wrote it."""
+        path = self._path(key)
+        path.with_suffix(".pin").touch()  # prepared: never evicted
+        if path.exists():
+            return False
+        claim = path.with_suffix(".claim")
+        try:
+            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        try:
+            if path.exists():
+                return False
+            self._write(path, download).close()
+            return True
+        finally:
+            claim.unlink(missing_ok=True)
+
     def _open(self, path: Path):
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed when streamed out
@@ -365,6 +443,8 @@ class DownloadFiles:
     def _evict(self) -> None:
         files = []
         for p in self.folder.glob("*.dl"):
+            if p.with_suffix(".pin").exists():  # prepared at start-up: kept, outside the bound
+                continue
             try:
                 st = p.stat()
             except FileNotFoundError:
@@ -582,7 +662,8 @@ def create_app(
                      description="What the map shows: total score, deviation (afw), a dimension of the index shown ("
                      + ", ".join(data.facts.dimension_codes) + "), class, change, or an indicator.",
                      json_schema_extra={"enum": list(measures)})
-    cache = Cache(max_bytes=int((cache_mb if cache_mb is not None else _setting("CACHE_MB", 64)) * 2**20))
+    budget = Budget.of(cache_mb)
+    cache = Cache(max_bytes=budget.cache)
 
     own_folder = None
     folder = os.environ.get("LEEFBAAR_WEB_DOWNLOAD_DIR")
@@ -595,11 +676,23 @@ def create_app(
         parameter set, kept on disk (``DownloadFiles``; the store does not change while it is served) and
         streamed."""
 
+        signature = inspect.signature(route)
+
+        def key(params: dict) -> tuple:
+            bound = signature.bind(**params)
+            bound.apply_defaults()
+            full = {k: getattr(v, "default", v) if isinstance(v, FieldInfo) else v for k, v in bound.arguments.items()}
+            return (__version__, str(store.path), route.__name__, *sorted((k, str(v)) for k, v in full.items()))
+
         @functools.wraps(route)
         def wrapper(**params) -> Response:
-            key = (__version__, str(store.path), route.__name__, *sorted((k, str(v)) for k, v in params.items()))
-            return downloads.response(key, route(**params))
+            return downloads.response(key(params), route(**params))
 
+        def prepare(**params) -> bool:
+            """Write this download's file now (start-up), as a request with ``params`` would."""
+            return downloads.prepare(key(params), route(**params))
+
+        wrapper.prepare = prepare
         return wrapper
 
     def _frame(key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
@@ -620,31 +713,39 @@ def create_app(
                                    lambda: data.map_frame(level, year, measure, indicator, None, base_year, scheme)),
                             gemeente)
 
+    ready = threading.Event()
+    kept_lock, kept_tables, made_late = threading.Lock(), {}, []
+
+    def keep(key: tuple, make: Callable[[], object]):
+        """A table this worker keeps for its whole life, made at warm-up (``warm_up``). One made after the worker
+        reported ready (a kept table built lazily under load) is still kept and answered, but recorded in
+        ``made_late`` and logged: warm-up should have made it."""
+        with kept_lock:
+            if key in kept_tables:
+                return kept_tables[key]
+        value = make()
+        with kept_lock:
+            if key not in kept_tables and ready.is_set():
+                made_late.append(key)
+                log.warning("kept table %r made after warm-up", key)
+            return kept_tables.setdefault(key, value)
+
     def ranking_frame(level: str, year: int, gemeente: str | None) -> pd.DataFrame:
         """The ranking (``DashboardData.ranking``) of the whole country, kept; then one gemeente's rows (the
         national order is the gemeente's order)."""
-        return _in_gemeente(_frame(("ranking_frame", level, year), lambda: data.ranking(level, year, None)), gemeente)
-
-    dist_lock, dists = threading.Lock(), {}
+        return _in_gemeente(keep(("ranking", level, year), lambda: data.ranking(level, year, None)), gemeente)
 
     def distribution(level: str, gemeente: str | None) -> dict:
         """The gap page's distribution of one gemeente or the country, from the table of every gemeente made
-        once per level (``facts.distribution``)."""
-        with dist_lock:
-            if level not in dists:
-                pop = data.population
-                dists[level] = distributions(data.scores(level), data.facts.gemeente_of(level),
-                                             pop[pop["level"] == level])
-            return distribution_of(dists[level], level, gemeente)
-
-    wkb_lock, wkb = threading.Lock(), {}
+        once per level (``facts.distribution``), kept."""
+        def make():
+            pop = data.population
+            return distributions(data.scores(level), data.facts.gemeente_of(level), pop[pop["level"] == level])
+        return distribution_of(keep(("distributions", level), make), level, gemeente)
 
     def boundaries_rd(level: str):
-        """The level's boundaries as WKB in RD New (``facts.boundaries``), read once."""
-        with wkb_lock:
-            if level not in wkb:
-                wkb[level] = wkb_table(data.sql, level)
-            return wkb[level]
+        """The level's boundaries as WKB in RD New (``facts.boundaries``), kept."""
+        return keep(("boundaries_rd", level), lambda: wkb_table(data.sql, level))
 
     def profile_body(level: str, code: str, year: int | None = None, base_year: int | None = None):
         return cache.get(("profile", level, code, year, base_year),
@@ -724,40 +825,79 @@ def create_app(
             tile_sets[level] = level_tiles(data.thread_store(), level)
         return tile_sets[level]
 
-    ready = threading.Event()
+    warm_steps: list[tuple[str, float, int]] = []  # (step, CPU seconds, RSS growth in bytes) of warm-up
+
+    def step(name: str, make: Callable[[], object]) -> None:
+        """One step of warm-up, with its CPU time and the growth of this process's RSS recorded."""
+        rss0, cpu0 = _rss(), time.process_time()
+        make()
+        warm_steps.append((name, time.process_time() - cpu0, _rss() - rss0))
+
+    def level_tables(level: str) -> None:
+        """What every request of ``level`` reads: scores, references, explanations and analyses (facts layer),
+        and the kept national tables: distributions of every gemeente, rankings of every year, boundaries."""
+        data.warm(level)
+        search_index.set()  # built by warm
+        for code in data.scores(level)["code"].unique():  # the score facts of every area (profiles, compare)
+            data.facts.series(level, str(code))
+        distribution(level, None)
+        for year in data.score_years(level):
+            data.references(level, year, None)
+            ranking_frame(level, year, None)
+        boundaries_rd(level)
+
+    def level_answers(level: str) -> None:
+        """Every profile and every score map of ``level``, answered from memory (while the cache holds them)."""
+        for code in data.scores(level)["code"].unique():
+            area_body(level, str(code))
+        for year in data.score_years(level):
+            for measure in ("total", "afw", "klasse", "change", *data.facts.dimension_codes):
+                try:
+                    map_body(level, year, measure, None, None)
+                except NotFound:  # no dimensions or no earlier year: answered as 404 on request
+                    pass
+
+    def prepare_downloads(levels: list[str]) -> None:
+        """The files of the national downloads of ``levels``: per year the map of every score measure as CSV,
+        Excel and GeoPackage and the ranking as CSV and Excel, and per level the gap table; written into the
+        shared download folder, each by one worker (the others take the next), so their first request is
+        answered from disk."""
+        for level in levels:
+            lv = Level(level)
+            for year in data.score_years(level):
+                for measure in ("total", "afw", *data.facts.dimension_codes, "klasse", "change"):
+                    for fmt in MapFormat:
+                        try:
+                            download_map.prepare(level=lv, year=year, format=fmt, measure=measure)
+                        except NotFound:  # no earlier year for a change: answered as 404 on request
+                            pass
+                for fmt in TableFormat:
+                    download_ranking.prepare(level=lv, year=year, format=fmt)
+            for fmt in TableFormat:
+                download_gap.prepare(level=lv, format=fmt)
 
     def warm_up() -> None:
         light = os.environ.get("LEEFBAAR_WEB_WARM", "full") == "light"
         try:
-            for level in data.levels[:1]:
-                geometry(level)
-                data.warm(level)
-                search_index.set()  # built by warm
-                data.gap_analysis(level)  # the analyses run once here, not in the first visitor's request
-                distribution(level, None)  # and the distribution of every gemeente
-                for year in data.score_years(level):
-                    data.references(level, year, None)
-                    ranking_frame(level, year, None)  # the national ranking, which every gemeente's is cut from
-                if light:
-                    continue
-                for code in data.scores(level)["code"].unique():  # every profile answered from memory
-                    area_body(level, str(code))
-                for year in data.score_years(level):  # and every score map
-                    for measure in ("total", "afw", "klasse", "change", *data.facts.dimension_codes):
-                        try:
-                            map_body(level, year, measure, None, None)
-                        except NotFound:  # no dimensions or no earlier year: answered as 404 on request
-                            pass
+            levels = list(dict.fromkeys(data.levels[:1] + data.scored_levels))
+            step(f"geometry {levels[0]}", lambda: geometry(levels[0]))
+            for level in levels:
+                step(f"{level} tables", lambda level=level: level_tables(level))
+            prepare = os.environ.get("LEEFBAAR_WEB_PREPARE", "none" if light else "national")
+            if prepare != "none":  # national: every scored level; or the levels named (pc4,wijk)
+                chosen = data.scored_levels if prepare == "national" else prepare.split(",")
+                step("downloads", lambda: prepare_downloads([lv for lv in data.scored_levels if lv in chosen]))
+            if not light:
+                step(f"{levels[0]} profiles and maps", lambda: level_answers(levels[0]))
             if "gemeente" in data.levels:
-                geometry("gemeente")
+                step("geometry gemeente", lambda: geometry("gemeente"))
             for level in grids():  # the grid maps' default answer, and (full) every tile of their zooms
-                grid_body(level)
-                if not light and level in tile_levels:
-                    tiles(level).prepare()
-            context_body()
+                step(f"grid {level}", lambda level=level: (grid_body(level), not light and level in tile_levels
+                                                           and tiles(level).prepare()))
+            step("context", context_body)
             # the national views of the vector tiles (light: of the first level and the gemeente context only)
             for level in [lv for lv in data.levels[:1] + ["gemeente"] if lv in tile_levels] if light else data.levels:
-                tiles(level)
+                step(f"tiles {level}", lambda level=level: tiles(level))
         except LeefbaarError as exc:  # a store without PC4 data still serves the other pages
             log.warning("warm-up incomplete: %s", exc)
         finally:
@@ -794,11 +934,15 @@ def create_app(
         responses={422: {"model": models.Error, "description": "Invalid parameter"}},
     )
     app.add_middleware(Admission, **admission)
-    app.add_middleware(KeptAnswers)
+    app.add_middleware(KeptAnswers, max_bytes=budget.kept)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     app.state.data = data
     app.state.cache = cache
+    app.state.budget = budget
+    app.state.kept = kept_tables
+    app.state.made_late = made_late
+    app.state.warm_steps = warm_steps
 
     # -- errors -------------------------------------------------------------------------------------
     def _lang(request: Request) -> str:
@@ -848,7 +992,7 @@ def create_app(
         ``map_schemes``: the class-break schemes of indicator maps."""
         return _encoded(request, *meta_body())
 
-    searches = Cache(max_bytes=8 * 2**20)
+    searches = Cache(max_bytes=budget.searches)
     search_index = threading.Event()  # set once the facts layer's search index is built
 
     @app.get("/api/search", response_model=list[models.Area], tags=["areas"])
