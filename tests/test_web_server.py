@@ -170,6 +170,40 @@ def test_a_request_that_waits_too_long_gets_503(store_file):
         assert c.get("/api/meta").status_code == 200
 
 
+
+def test_a_download_being_streamed_holds_no_slot():
+    """The download lane bounds the making of files, not their streaming: once a response has started, its slot
+    is free for the next request, however slowly the client reads."""
+    streaming, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow_download(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        streaming.set()
+        await finish.wait()  # a slow client: the body is not sent yet
+        await send({"type": "http.response.body", "body": b"x"})
+
+    admission = web_app.Admission(slow_download, concurrency=2, queue=0)
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request"}
+
+    async def scenario():
+        scope = {"type": "http", "path": "/api/download/map/pc4", "method": "GET"}
+        tasks = [asyncio.create_task(admission(scope, receive, send)) for _ in range(5)]  # more than the lane's 2
+        await asyncio.wait_for(streaming.wait(), 5)
+        await asyncio.sleep(0.05)
+        assert admission.downloads.active == 0 and admission.rejected == 0  # all five started, none refused
+        finish.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(scenario())
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200] * 5
+    assert admission.downloads.active == 0
+
 # -- vector tiles and search -----------------------------------------------------------------------------
 def _pb(buf: bytes):
     """Fields of one protobuf message as (field number, wire type, value) (varints and length-delimited)."""

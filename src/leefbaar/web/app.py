@@ -505,8 +505,9 @@ class Admission:
     seconds. Downloads (``/api/download/``) have their own lane (half as many at once, at least 2), so a
     large Excel file or GeoPackage does not hold up the JSON answers. A request beyond the queue, one whose
     expected wait (queue ahead times mean service time) exceeds ``max_wait``, or one that waited that long,
-    is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). Paths outside ``/api/``,
-    ``/api/health`` and the answers kept in memory (search, vector tiles) pass untouched.
+    is answered at once with ``503`` and ``Retry-After`` (whole seconds, at least 1). A slot is held while the
+    answer is made, until its response starts: streaming a download file from disk to a slow client holds none.
+    Paths outside ``/api/``, ``/api/health`` and the answers kept in memory (search, vector tiles) pass untouched.
     """
 
     def __init__(self, app, concurrency: int = 4, queue: int = 16, max_wait: float = 1.5):
@@ -550,12 +551,24 @@ class Admission:
                 return await self._reject(lane, send)
         else:
             lane.active += 1
-        t0 = time.perf_counter()
+        t0, held = time.perf_counter(), True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                lane.service = 0.8 * lane.service + 0.2 * (time.perf_counter() - t0)
+                lane.release()
+
+        async def send_releasing(message) -> None:
+            if message["type"] == "http.response.start":  # the answer is made: streaming it needs no slot
+                release()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_releasing)
         finally:
-            lane.service = 0.8 * lane.service + 0.2 * (time.perf_counter() - t0)
-            lane.release()
+            release()
 
 
 class KeptAnswers:
