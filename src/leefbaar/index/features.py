@@ -307,7 +307,17 @@ class IndicatorMatrix:
         return out
 
     def fit(self, frame: pd.DataFrame) -> IndicatorMatrix:
+        self._fit(self._prepared(frame, fitting=True))
+        return self
+
+    def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``fit(frame).transform(frame)``, preparing the indicators once (what ``_prepared`` gives while fitting
+        is what it gives after: the reference values it learns are those of this frame)."""
         prepared = self._prepared(frame, fitting=True)
+        self._fit(prepared)
+        return self._transform(frame, prepared)
+
+    def _fit(self, prepared: dict[str, np.ndarray]) -> None:
         self.clip_, self.median_ = {}, {}
         for ind in self.features():
             x = prepared[ind.key]
@@ -315,12 +325,13 @@ class IndicatorMatrix:
             self.clip_[ind.key] = (np.quantile(x, ind.winsor) if ind.winsor is not None and len(x)
                                    else (-np.inf, np.inf))
             self.median_[ind.key] = float(np.median(np.clip(x, *self.clip_[ind.key]))) if len(x) else 0.0
-        return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The feature matrix of ``frame`` (one column per feature, the centroids with a location term, the
         spatial lags with ``spatial_lag``), each column its own array (no copies into one block)."""
-        prepared = self._prepared(frame)
+        return self._transform(frame, self._prepared(frame))
+
+    def _transform(self, frame: pd.DataFrame, prepared: dict[str, np.ndarray]) -> pd.DataFrame:
         cols = {}
         for ind in self.features():
             x = np.clip(prepared.pop(ind.key), *self.clip_[ind.key])
