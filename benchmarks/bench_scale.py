@@ -60,6 +60,9 @@ import numpy as np
 STEPS = ("ingest", "queen", "score", "score_lite", "draws", "gap", "vulnerable", "lisa", "dashboard")
 YEAR0 = 2017
 TARGET_SAMPLE = 4070
+SCORE_DUCKDB_MEMORY = "1GB"
+"""DuckDB's memory limit in the score steps (its default, 80 % of the machine, keeps about 1 GB per 40,000 areas
+of the pivot's pages after the panel is read)."""
 REAL_STORE = Path(os.environ.get("LEEFBAAR_BENCH_STORE", "/work/stores/leefbaar.duckdb"))
 
 
@@ -252,7 +255,7 @@ def step_score(folder: Path, years: list[int]) -> str:
     from leefbaar.store.store import Store
 
     pipeline = _patched_pipeline(folder)
-    with Store.open(_store(folder), read_only=False) as st:
+    with Store.open(_store(folder), read_only=False, memory_limit=SCORE_DUCKDB_MEMORY) as st:
         res = pipeline.build_scores(st, load_spec("default"), years, n_draws=0)
         pipeline.write_scores(st, res, {"bench": "scale"})
         n = st.sql("SELECT count(*) AS n FROM contributions")["n"].iloc[0]
@@ -267,7 +270,7 @@ def step_score_lite(folder: Path, years: list[int]) -> str:
 
     pipeline = _patched_pipeline(folder)
     pipeline.Contributions.values = lambda self, *args, **kw: iter(())
-    with Store.open(_store(folder), read_only=False) as st:
+    with Store.open(_store(folder), read_only=False, memory_limit=SCORE_DUCKDB_MEMORY) as st:
         res = pipeline.build_scores(st, load_spec("default"), years, n_draws=0)
         pipeline.write_scores(st, res, {"bench": "scale"})
     return f"{len(res.scores):,} scores (no contributions)"

@@ -240,3 +240,59 @@ def test_draws_summarised_year_by_year_in_float32_match_all_draws_at_once(fitted
     diff = np.abs(new["p_class_differs"] - ref64["p_class_differs"])
     assert diff.max() <= 2 / 200 and (diff == 0).mean() > 0.98
     assert (new["total_hi"] - new["total_lo"])[~fixed].median() > 0.01  # the draws do vary
+
+
+@pytest.fixture(scope="module")
+def lagged(store_file):
+    """The ``fitted`` subset with spatial lags (the PC4 Queen pairs), 3 knots, 8 location centres."""
+    from leefbaar.store.store import Store
+
+    spec = replace(load_spec("default"), knots=3, location=(8, 12.0, 1e-4))
+    with Store.open(store_file) as st:
+        panel = load_panel(st, spec, YEARS)
+        pairs = contiguity_pairs(st, "pc4")
+    panel = panel[panel["code"].str[:2].isin(["30", "31"])].reset_index(drop=True)
+    return spec, panel, pairs
+
+
+def test_feature_matrix_without_copies_is_the_fitted_transform(lagged):
+    """Preparing the indicators once for fit and transform, and the lags in column blocks, change nothing; the
+    engine table holds each feature once, under every engine code that reads it."""
+    from leefbaar.index.features import IndicatorMatrix, spatial_lag
+
+    spec, panel, pairs = lagged
+    once = IndicatorMatrix(spec, pairs).fit_transform(panel)
+    twice = IndicatorMatrix(spec, pairs).fit(panel).transform(panel)
+    pd.testing.assert_frame_equal(once, twice, check_exact=True)
+    base = once[[c for c in once.columns if "@" not in c and not c.startswith("centroid")]]
+    for block in (1, 5):
+        pd.testing.assert_frame_equal(spatial_lag(panel, base, pairs, block=block),
+                                      spatial_lag(panel, base, pairs, block=len(base.columns)), check_exact=True)
+    model = LivabilityIndex(spec, pairs)
+    X = model.fit_transform(panel)
+    nodes = model.engine_.hierarchy.nodes
+    by_feature: dict[str, list[str]] = {}
+    for code in model.engine_.hierarchy.indicators:
+        by_feature.setdefault(nodes[code].name, []).append(code)
+    shared = [codes for codes in by_feature.values() if len(codes) > 1]
+    assert shared, "the default spec uses some feature in two dimensions"
+    for codes in shared:
+        assert all(np.shares_memory(X[codes[0]].to_numpy(), X[c].to_numpy()) for c in codes[1:])
+
+
+def test_model_fitted_on_its_criterion_rows_is_the_model_fitted_on_all(lagged):
+    """The engine spec of an index spec prepares nothing, so fitting on the rows with every criterion (what
+    ``LivabilityIndex`` does) gives the model fitted on the whole engine table, covariance included."""
+    from leefbaar.index.engine.fit import fit
+    from leefbaar.index.engine.ops import impute
+
+    spec, panel, pairs = lagged
+    model = LivabilityIndex(spec, pairs)
+    X = model.fit_transform(panel)
+    whole = fit(X, model.engine_, source="panel")
+    assert whole.fit_rows == model.fitted_.fit_rows < len(panel)
+    assert whole.model.params() == model.fitted_.model.params()
+    for d, m in whole.model.models.items():
+        np.testing.assert_array_equal(m.cov, model.fitted_.model.models[d].cov)
+    values = X[model.engine_.hierarchy.indicators].to_numpy()
+    assert impute(values, "none")[0] is values  # nothing to fill: no copy

@@ -185,17 +185,21 @@ class RowKeys:
         return out
 
 
-def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs, keys: RowKeys | None = None) -> pd.DataFrame:
+def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs, keys: RowKeys | None = None,
+                block: int = 8) -> pd.DataFrame:
     """Mean of ``values`` over contiguous areas of the same year (re-normalised to the neighbours present).
 
-    Rows that repeat a (code, year) (bootstrap samples) take the lag of its first row."""
+    Rows that repeat a (code, year) (bootstrap samples) take the lag of its first row. Computed ``block``
+    columns at a time (memory: the result plus a few columns)."""
     from scipy import sparse
 
     src, dst, _ = pairs
     keys = RowKeys(frame) if keys is None else keys
-    out = values.to_numpy(float).copy()
+    out = np.empty((values.shape[1], len(frame)))  # one contiguous row per column: the columns without copies
+    for k, c in enumerate(values.columns):
+        out[k] = values[c].to_numpy(float)
     if len(src) == 0 or len(frame) == 0:
-        return pd.DataFrame(out, index=values.index, columns=values.columns)
+        return pd.DataFrame(dict(zip(values.columns, out, strict=True)), index=values.index, copy=False)
     first = keys.at(keys.code, keys.year)  # each row's first occurrence
     distinct = np.flatnonzero(first == np.arange(len(frame)))
     si, di = keys.code_ids(src), keys.code_ids(dst)
@@ -209,14 +213,15 @@ def spatial_lag(frame: pd.DataFrame, values: pd.DataFrame, pairs, keys: RowKeys 
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     adj = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(frame), len(frame)))
     deg = np.asarray(adj.sum(axis=1)).ravel()
-    v = values.to_numpy(float)
-    lag = adj @ np.nan_to_num(v)
     has = np.zeros(len(frame), dtype=bool)
     has[distinct] = deg[distinct] > 0
-    out[has] = lag[has] / deg[has, None]
+    at = np.flatnonzero(has)
+    for lo in range(0, len(out), block):
+        lag = adj @ np.nan_to_num(out[lo:lo + block].T)
+        out[lo:lo + block, at] = (lag[at] / deg[at, None]).T
     if keys.has_duplicates:
-        out = out[first]
-    return pd.DataFrame(out, index=values.index, columns=values.columns)
+        out = out[:, first]
+    return pd.DataFrame(dict(zip(values.columns, out, strict=True)), index=values.index, copy=False)
 
 
 @lru_cache(maxsize=1)
@@ -302,7 +307,17 @@ class IndicatorMatrix:
         return out
 
     def fit(self, frame: pd.DataFrame) -> IndicatorMatrix:
+        self._fit(self._prepared(frame, fitting=True))
+        return self
+
+    def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``fit(frame).transform(frame)``, preparing the indicators once (what ``_prepared`` gives while fitting
+        is what it gives after: the reference values it learns are those of this frame)."""
         prepared = self._prepared(frame, fitting=True)
+        self._fit(prepared)
+        return self._transform(frame, prepared)
+
+    def _fit(self, prepared: dict[str, np.ndarray]) -> None:
         self.clip_, self.median_ = {}, {}
         for ind in self.features():
             x = prepared[ind.key]
@@ -310,26 +325,31 @@ class IndicatorMatrix:
             self.clip_[ind.key] = (np.quantile(x, ind.winsor) if ind.winsor is not None and len(x)
                                    else (-np.inf, np.inf))
             self.median_[ind.key] = float(np.median(np.clip(x, *self.clip_[ind.key]))) if len(x) else 0.0
-        return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        prepared = self._prepared(frame)
+        """The feature matrix of ``frame`` (one column per feature, the centroids with a location term, the
+        spatial lags with ``spatial_lag``), each column its own array (no copies into one block)."""
+        return self._transform(frame, self._prepared(frame))
+
+    def _transform(self, frame: pd.DataFrame, prepared: dict[str, np.ndarray]) -> pd.DataFrame:
         cols = {}
         for ind in self.features():
-            x = np.clip(prepared[ind.key], *self.clip_[ind.key])
+            x = np.clip(prepared.pop(ind.key), *self.clip_[ind.key])
             if self.spec.missing_fill == "median":
                 x = np.where(np.isfinite(x), x, self.median_[ind.key])
             cols[ind.key] = x
-        out = pd.DataFrame(cols, index=frame.index)
         if self.spec.location is not None:
             for c in ("centroid_x_km", "centroid_y_km"):
                 if c not in frame.columns:
                     raise StoreError(f"the spec has a location term but the panel has no {c}")
                 v = frame[c].to_numpy(float)
-                out[c] = np.where(np.isfinite(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0)
+                cols[c] = np.where(np.isfinite(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0)
+        out = pd.DataFrame(cols, index=frame.index, copy=False)
         if self.spec.spatial_lag and self.pairs is not None:
-            base = out[[f.key for f in self.features()]]
-            lag = spatial_lag(frame, base, self.pairs)
-            lag.columns = [c + LAG_SUFFIX for c in base.columns]
-            out = pd.concat([out, lag], axis=1)
+            keys = [f.key for f in self.features()]
+            lag = spatial_lag(frame, out[keys], self.pairs)
+            for c in keys:
+                cols[c + LAG_SUFFIX] = lag[c].to_numpy()
+            del lag
+            out = pd.DataFrame(cols, index=frame.index, copy=False)
         return out

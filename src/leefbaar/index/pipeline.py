@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -117,7 +118,7 @@ class ScoreResult:
     without them); ``dimensions``: every dimension score of the spec in long form (spec, level, code, year,
     dimension, score), whatever the dimensions are called; ``record``: the index engine's build record of a
     calibrated spec (its fitted model's parameters: ``engine.replay(record, model.matrix_.transform(panel))``
-    gives the same modelled dimension scores)."""
+    gives the same modelled dimension scores; ``source`` names the data in it)."""
 
     scores: pd.DataFrame
     contributions: Contributions
@@ -125,7 +126,16 @@ class ScoreResult:
     panel: pd.DataFrame
     nowcast: NowcastCorrection | None = None
     dimensions: pd.DataFrame | None = None
-    record: dict | None = None
+    source: str = "panel"
+
+    @cached_property
+    def record(self) -> dict | None:
+        """The engine's build record (None unless calibrated), computed when first asked for: it hashes and
+        validates the whole engine table as one matrix (3.5 GB at 400,000 areas over 7 years), and ``leefbaar
+        score`` does not keep it."""
+        if self.model.spec.weighting != "calibrated":
+            return None
+        return self.model.fitted_.record(self.contributions.X, source=self.source)
 
     def wide(self) -> pd.DataFrame:
         """The scores with the spec's own dimension columns (for CSV output)."""
@@ -238,8 +248,6 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         X = model.fit_transform(panel)
         dims = list(spec.dimension_codes)
         modelled = _modelled(model, panel, X, dims)
-        record = (model.fitted_.record(X, source=f"{spec.level} panel {years[0]}-{years[-1]}")
-                  if spec.weighting == "calibrated" else None)  # the engine's fitted model, recorded
         scores = panel[["code", "year"]].copy()
         lbm = on_lbm_scale(spec)
         residual = pd.DataFrame(0.0, index=panel.index, columns=dims)
@@ -295,7 +303,8 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
                                    "dimension": np.repeat(np.asarray(dims, dtype=object), n),
                                    "score": final[dims].to_numpy().T.ravel()})
         contributions = Contributions(spec, model, panel, X, residual, correction)
-    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel, nowcast, dimensions, record)
+    return ScoreResult(scores[SCORE_COLUMNS], contributions, model, panel, nowcast, dimensions,
+                       f"{spec.level} panel {years[0]}-{years[-1]}")
 
 
 def _modelled(model: LivabilityIndex, panel: pd.DataFrame, X: pd.DataFrame, dims: list[str]) -> pd.DataFrame:

@@ -103,7 +103,7 @@ def model_inputs(frame: pd.DataFrame, spec: EngineSpec, source: str = "<data>") 
 def _model_frame(st: Stages, inputs: Inputs, extra: pd.DataFrame, spec: EngineSpec) -> pd.DataFrame:
     """The model's input on the kept units: treated indicator values named by code (before the direction and
     normalising: the model standardises each child itself), the coordinates as ``XY``."""
-    X = pd.DataFrame(st.treated, columns=spec.hierarchy.indicators, index=inputs.frame.index[st.keep])
+    X = pd.DataFrame(st.treated, columns=spec.hierarchy.indicators, index=inputs.frame.index[st.keep], copy=False)
     if spec.weights_model.location_columns:
         for c in XY:
             X[c] = extra[c].to_numpy()[st.keep]

@@ -39,17 +39,19 @@ def denominate(X: np.ndarray, D: np.ndarray, scale: float = 1.0) -> np.ndarray:
 
 # -- impute -----------------------------------------------------------------------------------------------
 def impute(X: np.ndarray, method: str, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fill NaN cells; returns (X imputed, number of cells filled per indicator).
+    """Fill NaN cells; returns (X imputed, number of cells filled per indicator). Nothing to fill returns ``X``
+    itself (as floats), not a copy.
 
     ``group_mean``/``group_median`` use the mean/median of the unit's group (``groups``: one label per unit);
     a unit without a group or a group without any value for the indicator takes the overall mean/median.
     """
     if method not in IMPUTE:
         raise SpecError(f"impute method {method!r} is not one of {', '.join(IMPUTE)}")
-    out = X.astype(float, copy=True)
+    out = np.asarray(X, dtype=float)
     gap = np.isnan(out)
-    if method == "none" or not gap.any():
+    if method == "none" or not gap.any():  # nothing to fill: the values themselves, not a copy
         return out, gap.sum(axis=0) * 0
+    out = out.copy()
     stat = np.nanmedian if method.endswith("median") else np.nanmean
     with np.errstate(all="ignore"):
         import warnings
