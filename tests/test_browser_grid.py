@@ -7,6 +7,7 @@ One page load; screenshots go to test-artifacts/screenshots/ (git-ignored)."""
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 
@@ -35,6 +36,14 @@ def _pixels(pg, color: str) -> int:
     return sum(n for n, c in img.getcolors(img.width * img.height) if c == rgb)
 
 
+def _tile_meets(url: str, w: float, s: float, e: float, n: float) -> bool:
+    """Whether the Web Mercator tile .../z/x/y of ``url`` overlaps the box w, s, e, n (degrees)."""
+    z, x, y = (int(v) for v in url.rsplit("/", 3)[1:])
+    lon = lambda tx: tx / 2**z * 360 - 180  # noqa: E731
+    lat = lambda ty: math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * ty / 2**z))))  # noqa: E731
+    return lon(x) < e and lon(x + 1) > w and lat(y + 1) < n and lat(y) > s
+
+
 def _attribution(pg) -> str:
     return pg.locator("#map .maplibregl-ctrl-attrib-inner").text_content()
 
@@ -44,8 +53,14 @@ def test_grid_level_colours_cells_and_names_indicator_and_source(server, page):
     _ready(page, "pc4:")
     assert "Leefbaarometer BZK" in _attribution(page)
     assert page.locator("#f-measure option[value='total']").count() == 1
+    tiles = []  # the grid tiles the map asks for (the map's worker fetches them; Playwright sees its requests)
+    page.on("request", lambda r: tiles.append(r.url) if "/api/tiles/grid100/" in r.url else None)
     page.select_option("#f-level", "grid100")
     _ready(page, "grid100:2024:indicator")
+    # only tiles within the cells' bounds are asked for (no empty tiles around Rijnmond in the first view)
+    (w, s), (e, n) = next(g for g in page.evaluate("() => fetch('/api/meta').then(r => r.json())")["grid_levels"]
+                          if g["id"] == "grid100")["bounds"]
+    assert tiles and all(_tile_meets(u, w, s, e, n) for u in tiles), tiles
     assert "level=grid100" in page.url and "indicator=inwoner" in page.url
     # the measures are the cells' own indicators: no score, no dimension, no change map
     options = page.locator("#f-measure option").evaluate_all("os => os.map(o => o.value)")

@@ -377,11 +377,17 @@ function addContext(map) {
 // The map draws a level from its vector tiles (source "areas", source layer "areas", feature id = property
 // "code"): only the tiles in view are loaded, each generalised to its zoom. Feature state therefore names the
 // source layer: { source: "areas", sourceLayer: "areas", id: code }.
-// A regional level (grid) is first shown whole, at most at a zoom drawn from a few coarser tiles (zoom 9 for
-// Rijnmond: 2 tiles instead of 9 at zoom 10).
+// A regional level (grid) is first shown whole, at most at zoom 9.99, which is drawn from zoom-9 tiles (at zoom 10:
+// from zoom-10 tiles). Its tiles are asked for only within the level's bounds: for Rijnmond the first view then
+// needs the two zoom-9 tiles with cells (Rijnmond straddles a tile edge at zooms 8-11), not also the two empty
+// ones north of them in view.
 const FIT_MAX_ZOOM = 9.99;
 const NO_DATA = "#d9d9d9"; // an area without a value (the facts layer's no_data_color)
-const tileSource = (level) => ({ type: "vector", tiles: [`${location.origin}/api/tiles/${level}/{z}/{x}/{y}`], minzoom: 4, maxzoom: 11, promoteId: "code" });
+function tileSource(level) {
+  const bounds = (state.meta.grid_levels || []).find((g) => g.id === level)?.bounds; // [[w, s], [e, n]]
+  return { type: "vector", tiles: [`${location.origin}/api/tiles/${level}/{z}/{x}/{y}`], minzoom: 4, maxzoom: 11, promoteId: "code",
+    ...(bounds ? { bounds: bounds.flat() } : {}) };
+}
 
 function loadLevel(map, level, bounds = null, values = null) {
   if (state.mapLevel === level) return;
