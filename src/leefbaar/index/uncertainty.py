@@ -107,7 +107,9 @@ def _root(cov: np.ndarray | None, size: int) -> np.ndarray:
     if cov is None:
         return np.zeros((size, size))
     vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-    return vecs * np.sqrt(np.clip(vals, 0, None))
+    root = vecs * np.sqrt(np.clip(vals, 0, None))
+    root[(cov == 0).all(axis=1)] = 0.0  # no variance (held at the bound): exactly none (eigh leaves ~1e-10)
+    return root
 
 
 def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X: pd.DataFrame | None = None,
