@@ -28,12 +28,15 @@ its nowcast factors beside its intercept and constant columns, times the draws' 
 weights), so 1,000 draws over all PC4 take seconds. Scoring summarises the draws with ``summarise_draws``: one
 year at a time, the design built for a chunk of rows when needed, float32, so memory is bounded by one year's
 areas x draws (1.6 GB for 400,000 areas and 1,000 draws) whatever the number of years; ``draws`` with
-``summarise`` hold all rows x draws in float64 and are its reference. Interval bounds come from one partition
-per row (``_quantiles``: numpy's linear quantiles, bitwise), ranks from one argsort per draw, ``THREADS``
-blocks of draws at a time. The nowcast errors are drawn year by year (ascending), row by row, after all other
-randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the index once per draw (bootstrap
-rows, refit everything from the indicator matrix on, rescore), as COINr does: the reference the fast path is
-checked against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
+``summarise`` hold all rows x draws in float64 and are its reference. Interval bounds come from one sort
+per row (``_quantiles``: numpy's linear quantiles, bitwise), ranks from one sort of packed 64-bit keys per
+draw (``_ranks``: exactly a stable argsort; ties in row order, as ``summarise``), chunks of rows and blocks of
+draws on ``THREADS`` threads (see ``summarise_draws``). A coefficient held at its monotonicity bound has no
+variance in the draws (its row of the root of the covariance is exactly zero), so its column adds nothing and
+is left out of the product (``_Columns``). The nowcast errors are drawn year by year (ascending), row by
+row, after all other randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the index once
+per draw (bootstrap rows, refit everything from the indicator matrix on, rescore), as COINr does: the
+reference the fast path is checked against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
 """
 
 from __future__ import annotations
