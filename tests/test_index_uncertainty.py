@@ -119,3 +119,91 @@ def test_interval_bounds_are_numpys_quantiles():
             got = unc._quantiles(a, lo, hi)
             np.testing.assert_array_equal(got[0], want[0])
             np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_ranks_from_packed_keys_equal_a_stable_argsort():
+    """``_ranks`` (float32: one sort of 64-bit keys per draw) gives exactly the ranks of a stable argsort of the
+    negated column (1 = highest, ties in row order, NaN last), with many ties, -0.0 beside 0.0, infinities and
+    NaN; float64 too."""
+    rng = np.random.default_rng(7)
+    m, n = 5003, 70
+    for dtype in (np.float32, np.float64):
+        a = np.round(rng.standard_normal((m, n)), 2).astype(dtype)  # about 500 distinct values: ties everywhere
+        a[rng.random((m, n)) < 0.01] = -0.0
+        a[rng.random((m, n)) < 0.01] = np.nan
+        a[rng.random((m, n)) < 0.005] = np.inf
+        a[rng.random((m, n)) < 0.005] = -np.inf
+        want = np.argsort(np.argsort(-a, axis=0, kind="stable"), axis=0) + 1
+        got = a.copy()
+        unc._ranks(got, 3, 40)
+        unc._ranks(got, 40, n)
+        np.testing.assert_array_equal(got[:, 3:], want[:, 3:])
+        np.testing.assert_array_equal(got[:, :3], a[:, :3])  # other draws untouched
+
+
+def test_class_share_by_bisection_counts_every_draw():
+    """``_class_share`` (bisection on the sorted draws) equals counting the draws whose class differs, with draws
+    on the class boundaries, NaN draws and a point without a class."""
+    from leefbaar.index.classes import classify_total, load_scheme
+
+    rng = np.random.default_rng(3)
+    bounds = load_scheme().total_boundaries
+    a = rng.normal(0, 0.3, (400, 1000)).astype(np.float32)
+    a[rng.random(a.shape) < 0.05] = np.float32(bounds[3])
+    a[rng.random(a.shape) < 0.01] = np.nan
+    point = rng.normal(0, 0.3, 400)
+    point[:5] = np.nan
+    point[5:10] = bounds[3]
+    pc = classify_total(point)
+    want = (classify_total(a) != pc[:, None]).mean(axis=1)
+    np.testing.assert_array_equal(unc._class_share(np.sort(a, axis=1), pc, classify_total), want)
+    zeros = lambda v: np.zeros(np.shape(v), np.int8)  # noqa: E731  (specs without classes)
+    np.testing.assert_array_equal(unc._class_share(np.sort(a, axis=1), zeros(point), zeros), 0.0)
+
+
+def test_columns_leave_out_only_what_adds_nothing(region):
+    """``_Columns`` (the design straight into float32, the basis columns whose coefficient is 0 in every draw
+    left out) times the kept coefficients equals ``_terms`` times all of them; a row whose left-out column is
+    not finite is flagged to be redone with every column (as the product would be NaN there)."""
+    spec, panel, pairs = region
+    with threadpool_limits(limits=1):
+        model = LivabilityIndex(spec, pairs).fit(panel)
+    prep = unc.prepare([model], panel)[0]
+    dims = list(spec.dimension_codes)
+    n = len(panel)
+    rng = np.random.default_rng(1)
+    rows = np.arange(n)
+    anchor = np.where(rng.random(n) < 0.3, rng.integers(0, n, n), rows)
+    anchoring = unc.Anchoring(anchor, {d: np.where(rng.random(n) < 0.5, 1.0, rng.uniform(0.5, 1, n)) for d in dims},
+                              {d: np.where(anchor != rows, rng.uniform(-1, 0, n), 0.0) for d in dims},
+                              {d: rng.normal(0, 0.01, n) for d in dims}, np.zeros(n))
+    plan = unc._plan([prep], 50, 2, 50.0)
+    idx, per_dim = plan.coefs[0]
+    for anch in (None, anchoring):
+        cols = unc._Columns(prep, dims, anch)
+        assert cols.width < len(cols.keep) + 1 and cols.width == len(cols.keep)
+        theta = unc._coefficients(per_dim, plan.weights[idx], dims, anch is not None)
+        assert len(cols.keep) < len(theta)  # some coefficients are held at 0 in every draw
+        dropped = np.setdiff1d(np.arange(len(theta)), cols.keep)
+        assert (theta[dropped] == 0).all()
+        r = rng.permutation(n)[: n // 2]
+        linked = np.flatnonzero(anchor[r] != r) if anch else np.array([], int)
+        E = np.empty((len(r), cols.width))
+        redo = cols.fill(E, r, linked, anchor[r[linked]], ({}, {}))
+        assert not redo.any()
+        ref = unc._terms(prep, dims, r, anch, linked, anchor[r[linked]])
+        np.testing.assert_array_equal(E, ref[:, cols.keep])
+        np.testing.assert_allclose(E @ theta[cols.keep], ref @ theta, rtol=0, atol=1e-12)
+    # a left-out column that is not finite: the row is flagged
+    d = next(d for d in dims if len(cols.parts[d]["exact"]))
+    f = cols.parts[d]["exact"][0]
+    saved = cols.parts[d]["x"][f]
+    cols.parts[d]["x"][f] = saved.copy()
+    cols.parts[d]["x"][f][r[:3]] = np.inf
+    E = np.empty((len(r), cols.width))
+    redo = cols.fill(E, r, linked, anchor[r[linked]], ({}, {}))
+    linked_mask = np.zeros(len(r), bool)
+    linked_mask[linked] = True
+    want = np.isin(r, r[:3]) | (linked_mask & np.isin(anchor[r], r[:3]))  # the row's own or its anchor's basis
+    np.testing.assert_array_equal(redo, want)
+    cols.parts[d]["x"][f] = saved

@@ -83,3 +83,17 @@ def test_resamples_with_ties_between_areas_sort_tied_copies_as_drawn():
         w = rng.random(n) * 100
         idx = rng.integers(0, n, size=(200, n))
         _same(Resamples(idx).measures(YearValues(y, w, y < 3.9, True)), measures(y[idx], w[idx], y[idx] < 3.9, True))
+
+
+def test_one_year_has_no_beta_period_and_no_warning(panel):
+    """One year: the beta table keeps its one row (the year with itself) with no slope, and nothing divides
+    by zero (formerly a RuntimeWarning)."""
+    import dataclasses
+    import warnings
+
+    one = dataclasses.replace(panel, frame=panel.frame[panel.frame["year"] == 2022].reset_index(drop=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = GapAnalysis(one, n_boot=9).fit()
+    assert len(res.beta) == 1 and res.beta["result"].iloc[0] == "none"
+    assert np.isnan(res.beta["beta_per_year"].iloc[0]) and res.beta["n"].iloc[0] == len(one.frame)

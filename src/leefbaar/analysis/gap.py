@@ -369,6 +369,9 @@ class GapAnalysis:
         periods = [(years[0], years[-1])] + [(a, b) for a, b in zip(years, years[1:], strict=False)]
         rows = []
         for a, b in dict.fromkeys(periods):
+            if b == a:  # one year: no period to regress over
+                rows.append((a, b, np.nan, np.nan, np.nan, np.nan, len(wide), "none"))
+                continue
             x, d = wide[a].to_numpy(), (wide[b] - wide[a]).to_numpy() / (b - a)
             fit = sm.OLS(d, sm.add_constant(x)).fit(cov_type="HC1")
             rows.append((a, b, fit.params[1], fit.bse[1], fit.pvalues[1], fit.rsquared, len(x),
