@@ -281,7 +281,7 @@ def step_draws(folder: Path, years: list[int]) -> str:
     from leefbaar.store.store import Store
 
     pipeline = _patched_pipeline(folder)
-    with Store.open(_store(folder)) as st:
+    with Store.open(_store(folder), memory_limit=SCORE_DUCKDB_MEMORY) as st:  # the same scoring as ``score``
         res = pipeline.build_scores(st, load_spec("default"), years, n_draws=1000)
     width = float((res.scores["total_hi"] - res.scores["total_lo"]).median())
     return f"{len(res.scores):,} area-years x 1,000 draws, median 90% width {width:.3f}"
