@@ -859,12 +859,16 @@ def create_app(
             ranking_frame(level, year, None)
         boundaries_rd(level)
 
+    def score_measures() -> list[str]:
+        """The measures of a score map (``DashboardData.measures`` but an indicator)."""
+        return [m for m in data.measures() if m != "indicator"]
+
     def level_answers(level: str) -> None:
         """Every profile and every score map of ``level``, answered from memory (while the cache holds them)."""
         for code in data.scores(level)["code"].unique():
             area_body(level, str(code))
         for year in data.score_years(level):
-            for measure in ("total", "afw", "klasse", "change", *data.facts.dimension_codes):
+            for measure in score_measures():
                 try:
                     map_body(level, year, measure, None, None)
                 except NotFound:  # no dimensions or no earlier year: answered as 404 on request
@@ -878,7 +882,7 @@ def create_app(
         for level in levels:
             lv = Level(level)
             for year in data.score_years(level):
-                for measure in ("total", "afw", *data.facts.dimension_codes, "klasse", "change"):
+                for measure in score_measures():
                     for fmt in MapFormat:
                         try:
                             download_map.prepare(level=lv, year=year, format=fmt, measure=measure)
