@@ -32,6 +32,9 @@ cell-like codes (``E0974N4514``). Each step runs in its own subprocess with a ti
   the analyses can still be measured);
 - ``draws``: ``build_scores`` with 1,000 Monte Carlo draws (includes the fit and the scoring; not written;
   summarised year by year in float32, ``index.uncertainty.summarise_draws``);
+- ``run_score``: ``leefbaar score`` as a user runs it (``cli.index.score``: fit, score, 1,000 draws, the store
+  written and the CSV/Markdown outputs), one process; with ``ingest``, ``gap`` and ``vulnerable`` it makes the
+  issue's target, whose sum the table prints as ``run``;
 - ``gap``: ``analysis.gap.GapAnalysis`` over the index scores (999 bootstrap resamples, resident weights,
   gemeente decomposition), as ``leefbaar monitor gap``;
 - ``vulnerable``: ``analysis.vulnerable.VulnerableAreas`` with the default definition;
@@ -50,6 +53,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -57,7 +61,9 @@ from pathlib import Path
 
 import numpy as np
 
-STEPS = ("ingest", "queen", "score", "score_lite", "draws", "gap", "vulnerable", "lisa", "dashboard")
+STEPS = ("ingest", "queen", "score", "score_lite", "draws", "run_score", "gap", "vulnerable", "lisa", "dashboard")
+RUN = ("ingest", "run_score", "gap", "vulnerable")
+"""The steps of the issue's target: 400,000 areas through ingest, score, 1,000 draws, gap and vulnerable."""
 YEAR0 = 2017
 TARGET_SAMPLE = 4070
 SCORE_DUCKDB_MEMORY = "1GB"
@@ -287,6 +293,17 @@ def step_draws(folder: Path, years: list[int]) -> str:
     return f"{len(res.scores):,} area-years x 1,000 draws, median 90% width {width:.3f}"
 
 
+def step_run_score(folder: Path, years: list[int]) -> str:
+    """``leefbaar score`` as a user runs it: fit, score, 1,000 draws, the store written (scores, dimension scores,
+    contributions) and its CSV and Markdown outputs, in one process (DuckDB's limit: ``config.DUCKDB_MEMORY``)."""
+    from leefbaar.cli.index import score
+
+    out = folder / "out_score"
+    score(store=_store(folder), out=out, years=f"{years[0]}-{years[-1]}", draws=1000, lang="nl")
+    rows = sum(1 for _ in open(out / "scores_default_pc4.csv", encoding="utf-8")) - 1
+    return f"{rows:,} area-years scored with 1,000 draws, written, CSV out"
+
+
 def _index_panel(st):
     from leefbaar.analysis.panel import load_panel
 
@@ -433,6 +450,15 @@ def table(results: dict[int, dict], steps) -> str:
             if prev and not prev.get("failed") and not r.get("failed") and prev[key] > 0:
                 ks.append(f"{math.log(r[key] / prev[key]) / math.log(n / sizes[a - 1]):.2f}")
         lines.append(f"{step:<12}" + "".join(cells) + "   " + " ".join(ks))
+    cells = []
+    for n in sizes:
+        parts = [results[n].get(step) for step in RUN]
+        if any(r is None or r.get("failed") for r in parts):
+            cells.append(f"{'-':>30}")
+            continue
+        wall, cpu = sum(r["seconds"] for r in parts), sum(r.get("cpu", float("nan")) for r in parts)
+        cells.append(f"{wall:>11.1f} /{cpu:>8.1f} /{max(r['peak_gb'] for r in parts):>6.2f} GB")
+    lines.append(f"{'run':<12}" + "".join(cells) + "   (= " + " + ".join(RUN) + ")")
     lines.append("(! = did not complete: see the notes)")
     return "\n".join(lines)
 
@@ -484,9 +510,7 @@ def main() -> None:
             old = json.loads(path.read_text()) if path.exists() else {}
             path.write_text(json.dumps({**old, **res}, indent=1))
             if not args.keep:
-                for p in folder.iterdir():
-                    p.unlink()
-                folder.rmdir()
+                shutil.rmtree(folder)
     results = {int(p.stem.split("_")[1]): json.loads(p.read_text()) for p in args.out.glob("result_*.json")}
     print(table(results, ["generate", *STEPS]))
     for n in sorted(results):

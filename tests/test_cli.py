@@ -37,6 +37,17 @@ def test_usage_error_is_one_line_with_exit_code_2(args, reason, capsys):
     assert "internal error" not in err and "Traceback" not in err
 
 
+def test_duckdb_memory_setting_is_checked_before_the_store_opens(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LEEFBAAR_DUCKDB_MEMORY", "lots")
+    code, out, err = run_main(["score", "--store", str(tmp_path / "none.duckdb"), "--out", str(tmp_path)], capsys)
+    assert code == 1 and err.strip() == "leefbaar: error: LEEFBAAR_DUCKDB_MEMORY 'lots': give a size such as '4GB'"
+    assert not (tmp_path / "none.duckdb").exists()
+    monkeypatch.setenv("LEEFBAAR_DUCKDB_MEMORY", "1.5GB")
+    from leefbaar.config import duckdb_memory
+
+    assert duckdb_memory() == "1.5GB"
+
+
 def test_version(capsys):
     code, out, err = run_main(["--version"], capsys)
     assert code == 0 and out.strip() == f"leefbaar {__version__}" and err == ""

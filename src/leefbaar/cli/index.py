@@ -32,6 +32,7 @@ def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt
           draws: Annotated[int, typer.Option(help="Monte Carlo draws (0 = none).")] = 1000,
           seed: Annotated[int, typer.Option(help="Random seed.")] = 0, lang: LangOpt = "nl") -> None:
     """Score every area and year; official where the Leefbaarometer exists, else modelled (nowcast)."""
+    from leefbaar.config import duckdb_memory
     from leefbaar.index.pipeline import KIND_LABELS, build_scores, score_summary, summary_markdown, write_scores
     from leefbaar.index.spec import load_spec
     from leefbaar.store.store import Store
@@ -39,7 +40,7 @@ def score(store: StoreOpt = None, out: OutOpt = Path("out/index"), spec: SpecOpt
     sp = load_spec(spec)
     if sp.level != level:
         raise LeefbaarError(f"spec {sp.name!r} is for level {sp.level!r}, not {level!r}")
-    with Store.open(resolve_store(store), read_only=False) as st:
+    with Store.open(resolve_store(store), read_only=False, memory_limit=duckdb_memory()) as st:
         result = build_scores(st, sp, _years(years), n_draws=draws, seed=seed,
                               progress=lambda m: err_console.print(f"[dim]{m}[/dim]"))
         run = write_scores(st, result, {"spec": spec, "level": level, "years": years, "draws": draws, "seed": seed})
