@@ -30,8 +30,9 @@ def long(st: Store) -> pd.DataFrame:
     return st.sql("SELECT * EXCLUDE (source_id) FROM observations ORDER BY level, code, year, indicator")
 
 
-ROWS = [("0363", "gemeente", 2020, "pop", 900.0), ("0363", "pc4", 2020, "pop", 9.0),
-        ("1011", "pc4", 2020, "pop", 1.0), ("1011", "pc4", 2021, "inc", None), ("1012", "pc4", 2021, "pop", 2.0)]
+ROWS = [("0363", "gemeente", 2020, "inwoner", 900.0), ("0363", "pc4", 2020, "inwoner", 9.0),
+        ("1011", "pc4", 2020, "inwoner", 1.0), ("1011", "pc4", 2021, "wozwoning", None),
+        ("1012", "pc4", 2021, "inwoner", 2.0)]
 
 
 @pytest.fixture
@@ -50,14 +51,14 @@ def test_view_has_the_long_columns_and_one_area_per_level_and_code(built):
         assert list(cols.itertuples(index=False, name=None)) == LONG
         got = long(st)
         assert list(got.itertuples(index=False, name=None))[:2] == [
-            ("0363", "gemeente", 2020, 2020, "pop", 900.0, "ok"), ("0363", "pc4", 2020, 2020, "pop", 9.0, "ok")]
+            ("0363", "gemeente", 2020, 2020, "inwoner", 900.0, "ok"), ("0363", "pc4", 2020, 2020, "inwoner", 9.0, "ok")]
         assert st.sql("SELECT count(*) AS n FROM obs_areas")["n"].iloc[0] == 4  # 0363 at two levels: two areas
         wide = st.table("pc4", with_status=True)
         assert wide[["code", "year"]].values.tolist() == [["0363", 2020], ["1011", 2020], ["1011", 2021],
                                                          ["1012", 2021]]
-        assert wide["pop"].tolist()[:2] == [9.0, 1.0] and np.isnan(wide["pop"].iloc[2])
-        assert wide["inc__status"].tolist() == [np.nan, np.nan, "suppressed", np.nan]
-        assert st.table("gemeente")["pop"].tolist() == [900.0]
+        assert wide["inwoner"].tolist()[:2] == [9.0, 1.0] and np.isnan(wide["inwoner"].iloc[2])
+        assert wide["wozwoning__status"].tolist() == [np.nan, np.nan, "suppressed", np.nan]
+        assert st.table("gemeente")["inwoner"].tolist() == [900.0]
 
 
 def _as_version_1(path) -> None:
@@ -84,11 +85,12 @@ def test_a_version_1_store_is_converted_with_its_rows_kept(built, tmp_path):
         pd.testing.assert_frame_equal(long(st), before)
         pd.testing.assert_frame_equal(st.table("pc4", with_status=True), wide)
         with st.transaction():  # ids continue after the converted ones
-            st.ingest(batch(tmp_path, "b.csv", [("1013", "pc4", 2021, "pop", 3.0), ("1011", "pc4", 2020, "pop", 5.0)]))
+            st.ingest(batch(tmp_path, "b.csv", [("1013", "pc4", 2021, "inwoner", 3.0),
+                                                ("1011", "pc4", 2020, "inwoner", 5.0)]))
         assert st.sql("SELECT count(DISTINCT area) AS n FROM obs_areas")["n"].iloc[0] == 5
     with Store.open(built) as st:
         got = long(st).set_index(["level", "code", "year", "indicator"])["value"]
-        assert got[("pc4", "1013", 2021, "pop")] == 3.0 and got[("pc4", "1011", 2020, "pop")] == 5.0
+        assert got[("pc4", "1013", 2021, "inwoner")] == 3.0 and got[("pc4", "1011", 2020, "inwoner")] == 5.0
         assert len(got) == len(before) + 1
 
 
@@ -99,3 +101,15 @@ def test_a_failed_ingest_adds_no_ids(built, tmp_path):
             st.ingest(batch(tmp_path, "c.csv", [("9999", "pc4", 2022, "new_indicator", 1.0)]))
             raise RuntimeError("killed")
         assert {t: st.sql(f"SELECT count(*) AS n FROM {t}")["n"].iloc[0] for t in counts} == counts
+
+
+def test_table_of_a_level_whose_area_ids_are_not_one_block(built, tmp_path):
+    with Store.open(built, read_only=False) as st:
+        with st.transaction():
+            st.ingest(batch(tmp_path, "g.csv", [("0599", "gemeente", 2020, "inwoner", 600.0)]))
+            st.ingest(batch(tmp_path, "p.csv", [("1010", "pc4", 2020, "inwoner", 10.0)]))
+        ids = st.sql("SELECT level, list(area ORDER BY area) AS ids FROM obs_areas GROUP BY level ORDER BY level")
+        assert ids["ids"].map(list).tolist() == [[0, 4], [1, 2, 3, 5]]
+        wide = st.table("pc4", [2020])
+        assert wide.values.tolist() == [["0363", 2020, 9.0], ["1010", 2020, 10.0], ["1011", 2020, 1.0]]
+        assert st.table("gemeente", indicators=["inwoner"])["inwoner"].tolist() == [900.0, 600.0]

@@ -201,8 +201,8 @@ class Store:
         """
         self._staged: list[tuple[pd.DataFrame | None, pa.Table, set]] = []
         self._written = set(self.con.execute(
-            "SELECT DISTINCT a.level, v.year, i.name FROM (SELECT DISTINCT area, year, indicator FROM obs_values) v "
-            "JOIN obs_areas a ON v.area = a.area JOIN obs_indicators i ON v.indicator = i.indicator").fetchall())
+            "SELECT c.level, c.year, i.name FROM (SELECT DISTINCT a.level, v.year, v.indicator FROM obs_values v "
+            "JOIN obs_areas a ON v.area = a.area) c JOIN obs_indicators i ON c.indicator = i.indicator").fetchall())
         try:
             yield
             self._flush()
@@ -627,14 +627,23 @@ def _pivot(con: duckdb.DuckDBPyConnection, level: str, years: list[int] | None, 
     """
     areas = con.sql("SELECT area, code FROM obs_areas WHERE level = ? ORDER BY code", params=[level]).to_arrow_table()
     ids = areas.column("area").to_numpy()
-    conds = ["v.area IN (SELECT area FROM obs_areas WHERE level = ?)"]
-    params: list = [level]
+    if len(ids) == 0:
+        return pd.DataFrame(columns=["code", "year", *(wanted or [])])
+    # the level's areas as a range of ids when they are one block (as one file brings them): a filter DuckDB checks
+    # against the row groups' min and max, three times cheaper than a semi-join; literal ids for the same reason
+    lo, hi = int(ids.min()), int(ids.max())
+    conds = [f"v.area BETWEEN {lo} AND {hi}"]
+    params: list = []
+    if hi - lo + 1 != len(ids):
+        conds.append("v.area IN (SELECT area FROM obs_areas WHERE level = ?)")
+        params.append(level)
     if years is not None:
         conds.append(f"v.year IN ({', '.join('?' * len(years))})" if years else "FALSE")
         params += years
     if wanted is not None:
-        conds.append("v.indicator IN (SELECT indicator FROM obs_indicators WHERE list_contains(?::VARCHAR[], name))")
-        params.append(wanted)
+        known = con.execute("SELECT indicator FROM obs_indicators WHERE list_contains(?::VARCHAR[], name)",
+                            [wanted]).fetchnumpy()["indicator"]
+        conds.append(f"v.indicator IN ({', '.join(str(int(i)) for i in known)})" if len(known) else "FALSE")
     obs = f"FROM obs_values v WHERE {' AND '.join(conds)}"
     present = con.execute(f"SELECT i.name AS indicator, v.indicator AS ind, v.year, s.name AS status, v.status AS st, "
                           f"v.n FROM (SELECT indicator, year, status, count(*) AS n {obs} GROUP BY ALL) v "
@@ -646,7 +655,7 @@ def _pivot(con: duckdb.DuckDBPyConnection, level: str, years: list[int] | None, 
     stats = sorted(set(present["status"]))
     yrs = np.sort(present["year"].unique()).astype(np.int64)
     # lookup tables from the ids: area -> rank of its code in the level, indicator -> column, status -> category
-    rank = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
+    rank = np.full(hi + 1, -1, dtype=np.int64)
     rank[ids] = np.arange(len(ids))
     col = _lookup(present["ind"], [inds.index(i) for i in present["indicator"]])
     cat = _lookup(present["st"], [stats.index(x) for x in present["status"]])
