@@ -42,10 +42,9 @@ def fingerprint(store_path: Path) -> dict[str, str]:
     with Store.open(store_path) as st:
         tables = st.sql("SELECT table_name FROM information_schema.tables ORDER BY 1")["table_name"]
         out = {}
-        for t in tables:
-            frame = st.sql(f"SELECT * FROM {t}")
-            frame = frame.sort_values(list(frame.columns[: min(4, len(frame.columns))])).reset_index(drop=True)
-            out[t] = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+        for t in tables:  # the rows as a multiset: a view (observations) gives its rows in no fixed order
+            rows = sorted(st.sql(f"SELECT * FROM {t}").to_csv(index=False, header=False).splitlines())
+            out[t] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
         return out
 
 

@@ -57,7 +57,8 @@ def test_table_equals_pandas_pivot(store):
 
 
 def test_table_refuses_duplicate_keys(store):
-    store.con.execute("INSERT INTO observations SELECT * FROM observations WHERE level = 'pc4' AND year = 2018 "
-                      "AND indicator = 'inwoner' LIMIT 1")
+    store.con.execute("INSERT INTO obs_values SELECT v.* FROM obs_values v JOIN obs_areas a ON v.area = a.area "
+                      "JOIN obs_indicators i ON v.indicator = i.indicator WHERE a.level = 'pc4' AND v.year = 2018 "
+                      "AND i.name = 'inwoner' LIMIT 1")
     with pytest.raises(StoreError, match="twice"):
         store.table("pc4", [2018], ["inwoner"])

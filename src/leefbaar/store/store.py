@@ -29,15 +29,18 @@ import shapely
 
 from leefbaar import __version__
 from leefbaar.errors import StoreError
-from leefbaar.sources.batch import AREA_COLUMNS, OBS_COLUMNS, Batch, sha256
+from leefbaar.sources.batch import AREA_COLUMNS, Batch, sha256
 from leefbaar.sources.catalogue import column_maps, indicators
 from leefbaar.sources.projection import to_crs
-from leefbaar.store.schema import DDL, SCHEMA_VERSION, SOURCED_TABLES
+from leefbaar.store.schema import DDL, OBS_DIMENSIONS, OBSERVATIONS_VIEW, SCHEMA_VERSION, SOURCED_TABLES, UPGRADABLE
 
-FLUSH_ROWS = 20_000_000  # observations Store.bulk stages at most before it writes them (about 36 bytes a row)
+FLUSH_ROWS = 20_000_000  # observations Store.bulk stages at most before it writes them (27 bytes a row)
 STREAM_ROWS = 1 << 20  # rows per Arrow batch handed to DuckDB (several of its 122,880-row groups, written in parallel)
-_OBS_KEYS = ["code", "level", "year", "indicator"]
-_OBS_KEY = "o.code = n.code AND o.level = n.level AND o.year = n.year AND o.indicator = n.indicator"
+_OBS_KEYS = ["area", "year", "indicator"]  # of ``obs_values`` (the area id stands for level and code)
+_OBS_KEY = "o.area = n.area AND o.year = n.year AND o.indicator = n.indicator"
+_ID_TYPES = {"area": pa.int32(), "vintage": pa.int32(), "year": pa.int32(), "indicator": pa.int16(),
+             "value": pa.float64(), "status": pa.int8()}  # the columns of ``obs_values`` but source_id
+_ID_COLUMNS = list(_ID_TYPES)
 
 
 def _now() -> datetime:
@@ -84,9 +87,11 @@ class Store:
                 raise StoreError(f"{path}: cannot be written: {exc}") from None
             return store
         version = store._meta("schema_version")
-        if version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION and (read_only or version not in UPGRADABLE):
             con.close()
-            raise StoreError(f"{path}: schema version {version!r}, expected {SCHEMA_VERSION!r}; rebuild it")
+            hint = " (or open it for writing once, as 'leefbaar build' does, to convert it)" if (
+                version in UPGRADABLE) else ""
+            raise StoreError(f"{path}: schema version {version!r}, expected {SCHEMA_VERSION!r}; rebuild it{hint}")
         if store._meta("build") == "incomplete":
             con.close()
             raise StoreError(f"{path}: the build that created this store did not complete (it was interrupted); "
@@ -123,8 +128,32 @@ class Store:
                 self.con.execute("INSERT OR REPLACE INTO meta VALUES ('build', 'incomplete')")
             for ddl in DDL:
                 self.con.execute(ddl)
+            self._convert_observations()
+            self.con.execute(OBSERVATIONS_VIEW)
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             self._load_catalogue()
+
+    def _convert_observations(self) -> None:
+        """Convert ``observations`` held as a table of text keys (schema version 1) to ``obs_values`` and its
+        dimension tables, rows kept (in the caller's transaction); the values ordered by area and year, so
+        that the row groups of an area are few."""
+        kind = self.con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' "
+                                "AND table_name = 'observations'").fetchall()
+        if not kind or kind[0][0] != "BASE TABLE":
+            return
+        con = self.con
+        con.execute("ALTER TABLE observations RENAME TO observations_long")
+        con.execute("INSERT INTO obs_areas SELECT (row_number() OVER (ORDER BY level, code) - 1)::INTEGER, level, "
+                    "code FROM (SELECT DISTINCT level, code FROM observations_long)")
+        con.execute("INSERT INTO obs_indicators SELECT (row_number() OVER (ORDER BY indicator) - 1)::SMALLINT, "
+                    "indicator FROM (SELECT DISTINCT indicator FROM observations_long)")
+        con.execute("INSERT INTO obs_statuses SELECT (row_number() OVER (ORDER BY status) - 1)::TINYINT, status "
+                    "FROM (SELECT DISTINCT status FROM observations_long)")
+        con.execute("INSERT INTO obs_values SELECT a.area, o.vintage, o.year, i.indicator, o.value, s.status, "
+                    "o.source_id FROM observations_long o JOIN obs_areas a ON o.level = a.level AND o.code = a.code "
+                    "JOIN obs_indicators i ON o.indicator = i.name JOIN obs_statuses s ON o.status = s.name "
+                    "ORDER BY a.area, o.year, i.indicator")
+        con.execute("DROP TABLE observations_long")
 
     def _load_catalogue(self) -> None:
         cat = indicators().reset_index()
@@ -163,15 +192,17 @@ class Store:
         """Stage the areas and observations of many ``ingest`` calls and write them in one statement per table
         (inside a transaction).
 
-        Observations are staged as compact Arrow tables (dictionary-encoded text, about 36 bytes a row; the
-        source frames can be released) and written at the end, or whenever ``FLUSH_ROWS`` are staged. Later
+        Observations are staged as compact Arrow tables (the rows of ``obs_values``: ids and numbers, 27 bytes a
+        row; the source frames can be released) and written at the end, or whenever ``FLUSH_ROWS`` are staged. Later
         sources win over earlier ones and over rows already in the store for the same (code, level, year,
         indicator). Each file's own keys are unique (its reader checks them), so only sources that share a
         (level, year, indicator) are compared, and an overridden row is dropped before it is written: DuckDB
         rewrites every row a transaction inserted when it deletes one of them at commit.
         """
         self._staged: list[tuple[pd.DataFrame | None, pa.Table, set]] = []
-        self._written = set(self.con.execute("SELECT DISTINCT level, year, indicator FROM observations").fetchall())
+        self._written = set(self.con.execute(
+            "SELECT c.level, c.year, i.name FROM (SELECT DISTINCT a.level, v.year, v.indicator FROM obs_values v "
+            "JOIN obs_areas a ON v.area = a.area) c JOIN obs_indicators i ON c.indicator = i.indicator").fetchall())
         try:
             yield
             self._flush()
@@ -194,20 +225,77 @@ class Store:
                           batch.licence, _now(), batch.rows, len(batch.observations)])
         areas = batch.areas[AREA_COLUMNS].assign(source_id=sid) if batch.areas is not None else None
         encoded = encode(batch).encoded
-        obs = _with_source(encoded["observations"], sid)
+        obs = _with_source(self._obs_ids(encoded["observations"]), sid)
         if hasattr(self, "_staged"):
             self._staged.append((areas, obs, encoded["combos"]))
             if sum(t.num_rows for _, t, _ in self._staged) >= FLUSH_ROWS:
                 self._flush()
         else:
             self._write_areas(areas)
-            self._write_observations([obs], replace=self._count("observations") > 0)
+            self._write_observations([obs], replace=self._count("obs_values") > 0)
         counts = {"areas": 0 if areas is None else len(areas), "observations": obs.num_rows}
         counts["geometries"] = (self._add_geometries(_with_source(encoded["geometries"], sid))
                                 if batch.geometries is not None else 0)
         for table, frame in batch.tables.items():
             counts[table] = self.append(table, frame.assign(source_id=sid))
         return counts
+
+    def _obs_ids(self, obs: pa.Table) -> pa.Table:
+        """Observations (``_obs_arrow``) as rows of ``obs_values`` without ``source_id``: the text keys replaced
+        by the ids of the dimension tables (new ones added), through the dictionaries (no string per row)."""
+        if obs.num_rows == 0:
+            return pa.table({c: pa.array([], t) for c, t in _ID_TYPES.items()})
+        level, code, indicator, status = (obs[c].combine_chunks() for c in ("level", "code", "indicator", "status"))
+        # the (level, code) pairs used, numbered by their dictionary indices (a dictionary entry no row uses gets
+        # no area); a row with a NULL level or code gets a NULL area, which the NOT NULL of obs_values refuses
+        n_codes = len(code.dictionary)
+        valid = pc.and_(level.indices.is_valid(), code.indices.is_valid()).to_numpy(zero_copy_only=False)
+        pair = (level.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64) * n_codes
+                + code.indices.fill_null(0).to_numpy(zero_copy_only=False))
+        used = np.zeros(len(level.dictionary) * n_codes, dtype=bool)
+        used[pair[valid]] = True
+        pairs = np.flatnonzero(used)
+        lut = np.zeros(len(used), dtype=np.int32)
+        lut[pairs] = self._dimension_ids("obs_areas", pa.table({
+            "level": level.dictionary.take(pa.array(pairs // n_codes)),
+            "code": code.dictionary.take(pa.array(pairs % n_codes))}))
+        area = pa.array(lut[pair], mask=~valid)
+
+        def ids(column: pa.DictionaryArray, table: str) -> pa.Array:
+            names = self._dimension_ids(table, pa.table({"name": column.dictionary}))
+            return pa.array(names).take(column.indices)
+
+        return pa.table({"area": area, "vintage": obs["vintage"], "year": obs["year"],
+                         "indicator": ids(indicator, "obs_indicators"), "value": obs["value"],
+                         "status": ids(status, "obs_statuses")})
+
+    def _dimension_ids(self, table: str, keys: pa.Table) -> np.ndarray:
+        """The ids of distinct ``keys`` (the key columns of dimension ``table``, ``OBS_DIMENSIONS``), adding the
+        keys not yet there with the next ids."""
+        id_col, id_type, key_cols = OBS_DIMENSIONS[table]
+        n = keys.num_rows
+        self.con.register("dim_keys", _stream([keys.append_column("pos", pa.array(np.arange(n, dtype=np.int64)))]))
+        try:
+            on = " AND ".join(f"k.{c} = d.{c}" for c in key_cols)
+            found = self.con.execute(f"SELECT k.pos, d.{id_col} AS id FROM dim_keys k JOIN {table} d ON {on}"
+                                     ).fetchnumpy()
+            out = np.full(n, -1, dtype=np.int64)
+            out[found["pos"]] = found["id"]
+            new = np.flatnonzero(out < 0)
+            if len(new):
+                start = self.con.execute(f"SELECT coalesce(max({id_col}) + 1, 0) FROM {table}").fetchall()[0][0]
+                if start + len(new) - 1 > np.iinfo(id_type).max:
+                    raise StoreError(f"the store cannot number more than {np.iinfo(id_type).max + 1:,} "
+                                     f"{table.removeprefix('obs_')}")
+                out[new] = np.arange(start, start + len(new))
+                self.con.register("dim_new", _stream([keys.take(pa.array(new)).append_column(
+                    id_col, pa.array(out[new], getattr(pa, id_type)()))]))
+                self.con.execute(f"INSERT INTO {table} ({id_col}, {', '.join(key_cols)}) "
+                                 f"SELECT {id_col}, {', '.join(key_cols)} FROM dim_new")
+        finally:
+            self.con.unregister("dim_keys")
+            self.con.unregister("dim_new")
+        return out.astype(id_type)
 
     def _count(self, table: str) -> int:
         return self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
@@ -235,8 +323,7 @@ class Store:
                 "pos", pa.array(np.arange(mine.num_rows)))]))
             self.con.register("later", _stream([t.select(_OBS_KEYS) for t in later]))
             try:
-                pos = self.con.execute("SELECT o.pos FROM mine o SEMI JOIN later n ON o.code = n.code AND "
-                                       "o.level = n.level AND o.year = n.year AND o.indicator = n.indicator"
+                pos = self.con.execute(f"SELECT o.pos FROM mine o SEMI JOIN later n ON {_OBS_KEY}"
                                        ).fetchnumpy()["pos"]
             finally:
                 self.con.unregister("mine")
@@ -248,8 +335,8 @@ class Store:
         return out
 
     def _write_observations(self, tables: list[pa.Table], replace: bool) -> None:
-        """Insert observations (``_obs_arrow`` tables with ``source_id``, one schema) in one statement; with
-        ``replace``, rows already stored with the same (code, level, year, indicator) are deleted first.
+        """Insert observations (``_obs_ids`` tables with ``source_id``, one schema) in one statement; with
+        ``replace``, rows already stored with the same (area, year, indicator) are deleted first.
 
         Takes the list over: each table is released once DuckDB has read it (see ``_stream``)."""
         tables[:] = [t for t in tables if t.num_rows]
@@ -258,9 +345,9 @@ class Store:
         try:
             if replace:
                 self.con.register("new_keys", _stream([t.select(_OBS_KEYS) for t in tables]))
-                self.con.execute(f"DELETE FROM observations o USING new_keys n WHERE {_OBS_KEY}")
+                self.con.execute(f"DELETE FROM obs_values o USING new_keys n WHERE {_OBS_KEY}")
             self.con.register("new_obs", _stream(tables))
-            self.con.execute(f"INSERT INTO observations SELECT {', '.join(OBS_COLUMNS)}, source_id FROM new_obs")
+            self.con.execute(f"INSERT INTO obs_values SELECT {', '.join(_ID_COLUMNS)}, source_id FROM new_obs")
         finally:
             for name in ("new_keys", "new_obs"):
                 self.con.unregister(name)
@@ -394,15 +481,7 @@ class Store:
                 expr = expr.filter(t.indicator.isin(wanted))
             return expr.select("code", "year", "indicator", "value").pivot_wider(
                 id_cols=["code", "year"], names_from="indicator", values_from="value")
-        conds, params = ["level = ?"], [level]
-        if years is not None:
-            conds.append(f"year IN ({', '.join('?' * len(years))})")
-            params += years
-        if wanted is not None:
-            conds.append(f"indicator IN ({', '.join('?' * len(wanted))})")
-            params += wanted
-        where = " AND ".join(conds)
-        return _pivot(self.con, where, params, wanted, with_status)
+        return _pivot(self.con, level, years, wanted, with_status)
 
     def areas(self, level: str | None = None, vintage: int | None = None) -> pd.DataFrame:
         """Rows of ``areas`` for a level and vintage (all when None)."""
@@ -536,53 +615,102 @@ def _geometry_arrow(geoms: gpd.GeoDataFrame) -> pa.Table:
     })
 
 
-def _pivot(con: duckdb.DuckDBPyConnection, where: str, params: list, wanted: list[str] | None,
+def _pivot(con: duckdb.DuckDBPyConnection, level: str, years: list[int] | None, wanted: list[str] | None,
            with_status: bool) -> pd.DataFrame:
-    """Observations matching ``where`` as a wide frame (see ``Store.table``), in time and memory linear in the rows.
+    """Observations of ``level`` (of ``years`` and ``wanted`` indicators, all when None) as a wide frame (see
+    ``Store.table``), in time and memory linear in the rows.
 
-    DuckDB numbers the (code, year) rows, the indicators and the statuses and hands over only integers and
-    values; numpy places them. The long rows never become Python objects (a pandas pivot of 165 million rows
+    Reads ``obs_values`` twice, integers only: the (indicator, year, status) present with their counts, then the
+    rows themselves, streamed. numpy places each value at its (code, year) row, found from the area id through
+    the level's areas in code order; the long rows never become Python objects (a pandas pivot of 165 million rows
     needs tens of GB).
     """
-    obs = f"FROM observations WHERE {where}"
-    keys = con.sql(f"SELECT DISTINCT code, year {obs} ORDER BY code, year", params=params).to_arrow_table()
-    if keys.num_rows == 0:
+    areas = con.sql("SELECT area, code FROM obs_areas WHERE level = ? ORDER BY code", params=[level]).to_arrow_table()
+    ids = areas.column("area").to_numpy()
+    if len(ids) == 0:
         return pd.DataFrame(columns=["code", "year", *(wanted or [])])
-    inds = con.execute(f"SELECT DISTINCT indicator {obs} ORDER BY indicator", params).fetchnumpy()["indicator"]
-    stats = con.execute(f"SELECT DISTINCT status {obs} ORDER BY status", params).fetchnumpy()["status"]
-    inds, stats = [str(i) for i in inds], [str(s) for s in stats]
-    cells = con.sql(
-        f"WITH o AS (SELECT code, year, indicator, value, status {obs}), "
-        "k AS (SELECT code, year, (row_number() OVER (ORDER BY code, year) - 1)::BIGINT AS r "
-        "      FROM (SELECT DISTINCT code, year FROM o)), "
-        "i AS (SELECT indicator, (row_number() OVER (ORDER BY indicator) - 1)::INTEGER AS j "
-        "      FROM (SELECT DISTINCT indicator FROM o)), "
-        "s AS (SELECT status, (row_number() OVER (ORDER BY status) - 1)::TINYINT AS t "
-        "      FROM (SELECT DISTINCT status FROM o)) "
-        "SELECT k.r, i.j, coalesce(o.value, 'NaN'::DOUBLE) AS value, s.t FROM o JOIN k USING (code, year) "
-        "JOIN i USING (indicator) JOIN s USING (status)", params=params).to_arrow_reader(1 << 20)
-    n = keys.num_rows
-    cols = [c for c in (wanted or inds) if c in inds]
-    at = np.asarray([inds.index(c) for c in cols], dtype=np.int64)
+    # the level's areas as a range of ids when they are one block (as one file brings them): a filter DuckDB checks
+    # against the row groups' min and max, three times cheaper than a semi-join; literal ids for the same reason
+    lo, hi = int(ids.min()), int(ids.max())
+    conds = [f"v.area BETWEEN {lo} AND {hi}"]
+    params: list = []
+    if hi - lo + 1 != len(ids):
+        conds.append("v.area IN (SELECT area FROM obs_areas WHERE level = ?)")
+        params.append(level)
+    if years is not None:
+        conds.append(f"v.year IN ({', '.join('?' * len(years))})" if years else "FALSE")
+        params += years
+    if wanted is not None:
+        known = con.execute("SELECT indicator FROM obs_indicators WHERE list_contains(?::VARCHAR[], name)",
+                            [wanted]).fetchnumpy()["indicator"]
+        conds.append(f"v.indicator IN ({', '.join(str(int(i)) for i in known)})" if len(known) else "FALSE")
+    obs = f"FROM obs_values v WHERE {' AND '.join(conds)}"
+    present = con.execute(f"SELECT i.name AS indicator, v.indicator AS ind, v.year, s.name AS status, v.status AS st, "
+                          f"v.n FROM (SELECT indicator, year, status, count(*) AS n {obs} GROUP BY ALL) v "
+                          "JOIN obs_indicators i ON v.indicator = i.indicator "
+                          "JOIN obs_statuses s ON v.status = s.status", params).df()
+    if present.empty:
+        return pd.DataFrame(columns=["code", "year", *(wanted or [])])
+    inds = sorted(set(present["indicator"]))
+    stats = sorted(set(present["status"]))
+    yrs = np.sort(present["year"].unique()).astype(np.int64)
+    # lookup tables from the ids: area -> rank of its code in the level, indicator -> column, status -> category
+    rank = np.full(hi + 1, -1, dtype=np.int64)
+    rank[ids] = np.arange(len(ids))
+    col = _lookup(present["ind"], [inds.index(i) for i in present["indicator"]])
+    cat = _lookup(present["st"], [stats.index(x) for x in present["status"]])
+    ycol = _lookup(present["year"] - yrs[0], np.arange(len(yrs))[np.searchsorted(yrs, present["year"])])
+    # rows: (code rank, year) on the full grid when most of it is present (the last year of a code missing costs
+    # little), else the (area, year) pairs present, read first
+    grid = len(ids) * len(yrs)
+    dense = grid <= 2 * int(present.groupby("ind")["n"].sum().max())
+    if dense:
+        row = np.arange(grid, dtype=np.int64)
+    else:
+        pairs = con.execute(f"SELECT DISTINCT v.area, v.year {obs}", params).fetchnumpy()
+        keys = np.sort(rank[pairs["area"]] * len(yrs) + ycol[pairs["year"] - yrs[0]])
+        row = np.full(grid, -1, dtype=np.int64)
+        row[keys] = np.arange(len(keys))
+    n = int(row.max()) + 1
     seen = np.zeros(n * len(inds), dtype=bool)
     values = np.full((len(inds), n), np.nan)  # one contiguous row per indicator: the columns without copies
     status = np.full((len(inds), n), -1, dtype=np.int8)
     placed = 0
+    cells = con.sql(f"SELECT v.area, v.year, v.indicator, coalesce(v.value, 'NaN'::DOUBLE), v.status {obs}",
+                    params=params).to_arrow_reader(1 << 20)
     for batch in cells:  # streamed: the long rows are never held whole (150 million at 400,000 areas)
-        r, j = (batch.column(c).to_numpy(zero_copy_only=False) for c in ("r", "j"))
+        area, year, ind, value, st = (batch.column(k).to_numpy(zero_copy_only=False) for k in range(5))
+        r = row[rank[area] * len(yrs) + ycol[year - yrs[0]]]
+        j = col[ind]
         seen[r * len(inds) + j] = True
-        values[j, r] = batch.column("value").to_numpy(zero_copy_only=False)
-        status[j, r] = batch.column("t").to_numpy(zero_copy_only=False)
+        values[j, r] = value
+        status[j, r] = cat[st]
         placed += len(r)
     if int(seen.sum()) != placed:
         raise StoreError("observations hold one (code, level, year, indicator) twice; rebuild the store")
-    out = {"code": keys.column("code"), "year": keys.column("year")}
+    pos = np.flatnonzero(row >= 0)  # the grid position of each row
+    if dense:  # drop the (code, year) rows of the grid that hold nothing
+        keep = seen.reshape(n, len(inds)).any(axis=1)
+        if not keep.all():
+            pos, values, status = pos[keep], values[:, keep], status[:, keep]
+    out = {"code": areas.column("code").take(pa.array(pos // len(yrs))),
+           "year": pa.array(yrs[pos % len(yrs)].astype(np.int32))}
+    cols = [c for c in (wanted or inds) if c in inds]
+    at = [inds.index(c) for c in cols]
     out.update({c: pa.array(values[k]) for c, k in zip(cols, at, strict=True)})
     if with_status:  # statuses as categoricals of the few distinct ones (a byte a row, never Python objects)
         names = pa.array(stats, pa.string())
         out.update({f"{c}__status": pa.DictionaryArray.from_arrays(pa.array(status[k], mask=status[k] < 0), names)
                     for c, k in zip(cols, at, strict=True)})
     return pa.table(out).to_pandas()
+
+
+def _lookup(keys, values) -> np.ndarray:
+    """An array mapping the small non-negative integers ``keys`` to ``values`` (-1 elsewhere)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    out = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
+    out[keys] = values
+    return out
 
 
 def _rel(path: Path) -> str:
