@@ -67,7 +67,8 @@ class LevelScores:
 def official_scores(store: Store, level: str) -> pd.DataFrame:
     """Official afw and dimensions of ``level`` (pc4 or buurt): ``code, year, afw, won .. onv``."""
     long = store.sql("SELECT code, year, indicator, value FROM observations WHERE level = ? AND value IS NOT NULL "
-                     f"AND indicator IN ({', '.join('?' * len(OFFICIAL))})", [level, *OFFICIAL])
+                     f"AND indicator IN ({', '.join('?' * len(OFFICIAL))}) ORDER BY code, year, indicator",
+                     [level, *OFFICIAL])
     if long.empty:
         return pd.DataFrame(columns=["code", "year", *VALUES])
     wide = long.pivot_table(index=["code", "year"], columns="indicator", values="value", aggfunc="first")
@@ -221,7 +222,7 @@ def _class_agreement(ours: pd.Series, official: pd.Series) -> dict[str, float]:
 def lbm2_classes(store: Store, level: str) -> pd.DataFrame:
     """Official LBM 2.0 classes (``lbm2_klasse``, 1-9) of ``level``: code, year, lbm2_klasse."""
     return store.sql("SELECT code, year, value AS lbm2_klasse FROM observations WHERE level = ? AND "
-                     "indicator = 'lbm2_klasse' AND value IS NOT NULL", [level])
+                     "indicator = 'lbm2_klasse' AND value IS NOT NULL ORDER BY code, year", [level])
 
 
 def _unchanged_wijken(store: Store, vintage: int) -> set[str]:

@@ -61,7 +61,7 @@ def load_outcome(store, outcome: str, level: str = LEVEL) -> pd.DataFrame:
             raise StoreError(f"unknown outcome {outcome!r}; use an indicator id ('leefbaar indicators --search'), "
                              "'index' or 'scores.<column>'")
         frame = store.sql("SELECT code, year, value AS y FROM observations WHERE level = ? AND indicator = ? "
-                          "AND value IS NOT NULL", [level, outcome])
+                          "AND value IS NOT NULL ORDER BY code, year", [level, outcome])
     if frame.empty:
         raise StoreError(f"the store holds no values of {outcome!r} at level {level}")
     frame = frame.dropna(subset=["y"])
@@ -150,7 +150,8 @@ def build_panel(store, programme: Programme, outcome: str, year_from: int | None
     gemeente = store.sql("SELECT code, gemeente_code FROM areas WHERE level = 'pc4' AND vintage = ?",
                          [PC4_VINTAGE]).set_index("code")["gemeente_code"]
     pop = store.sql("SELECT code, value FROM observations WHERE level = 'pc4' AND indicator = 'inwoner' "
-                    "AND year = (SELECT min(year) FROM observations WHERE level = 'pc4' AND indicator = 'inwoner')")
+                    "AND year = (SELECT min(year) FROM observations WHERE level = 'pc4' AND indicator = 'inwoner') "
+                    "ORDER BY code")
     pop = pop.set_index("code")["value"]
     # balanced: observed in every year of the window
     counts = out.groupby("code")["year"].nunique()

@@ -219,7 +219,8 @@ def composition(store, panel: Panel, covariates: tuple[str, ...]) -> tuple[pd.Da
                                        year=years[0], first=first)
             continue
         y = before[-1]
-        v = store.sql("SELECT code, value FROM observations WHERE level = 'pc4' AND indicator = ? AND year = ?",
+        v = store.sql("SELECT code, value FROM observations WHERE level = 'pc4' AND indicator = ? AND year = ? "
+                      "ORDER BY code",
                       [c, y]).set_index("code")["value"].rename(c)
         cols.append(v)
         used[c] = y
@@ -258,7 +259,7 @@ def programme_residents(store, areas: pd.DataFrame) -> float | None:
     if b.empty:
         return None
     pop = store.sql("SELECT code, value FROM observations WHERE level = 'buurt' AND indicator = 'inwoner' "
-                    "AND year = ?", [BUURT_VINTAGE]).set_index("code")["value"]
+                    "AND year = ? ORDER BY code", [BUURT_VINTAGE]).set_index("code")["value"]
     return float(pop.reindex(b["code"].unique()).sum())
 
 

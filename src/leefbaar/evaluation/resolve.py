@@ -354,7 +354,7 @@ class Gazetteer:
             "SELECT from_code, from_vintage, to_code, to_vintage, weight FROM crosswalks "
             "WHERE from_level = 'gemeente' AND to_level = 'gemeente'")
         pop = store.sql("SELECT code, value FROM observations WHERE level = 'buurt' AND indicator = 'inwoner' "
-                        "AND year = ?", [BUURT_VINTAGE])
+                        "AND year = ? ORDER BY code", [BUURT_VINTAGE])
         self.buurt_pop = pop.set_index("code")["value"]
         self._geo: dict[str, gpd.GeoDataFrame] = {}
         self._trees: dict[str, shapely.STRtree] = {}

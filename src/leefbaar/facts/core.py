@@ -599,7 +599,7 @@ class Facts:
     def population(self) -> pd.DataFrame:
         """Inhabitants (``inwoner``) per level, code and year."""
         return self.sql("SELECT level, code, year, value AS inwoner FROM observations WHERE indicator = 'inwoner' "
-                        "AND value IS NOT NULL")
+                        "AND value IS NOT NULL ORDER BY level, code, year")
 
     def indicator_values(self, level: str, year: int, indicator: str) -> pd.DataFrame:
         """code, value of one indicator at a level in a year."""

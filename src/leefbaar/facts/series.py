@@ -51,8 +51,8 @@ def raw_scores(sql, tables: frozenset[str], spec: str | None, level: str, refere
     known = sorted(int(y) for y in frame["year"].unique())
     long = sql("SELECT code, year, indicator, value FROM observations WHERE level = ? AND indicator IN "
                f"({', '.join('?' * len(OFFICIAL_SERIES))}) AND value IS NOT NULL"
-               + (f" AND year NOT IN ({', '.join('?' * len(known))})" if known else ""),
-               [level, *OFFICIAL_SERIES, *known])
+               + (f" AND year NOT IN ({', '.join('?' * len(known))})" if known else "")
+               + " ORDER BY code, year, indicator", [level, *OFFICIAL_SERIES, *known])
     if not long.empty:
         official = (long.pivot_table(index=["code", "year"], columns="indicator", values="value", aggfunc="first")
                     .rename(columns=OFFICIAL_SERIES).reset_index())
@@ -85,9 +85,9 @@ def raw_scores(sql, tables: frozenset[str], spec: str | None, level: str, refere
 def counts_by_year(sql, level: str, rules: Rules) -> pd.DataFrame:
     """Residents and dwellings per code and year of ``level`` (CBS counts)."""
     frame = sql("SELECT code, year, value AS residents FROM observations WHERE level = ? AND indicator = ? "
-                "AND value IS NOT NULL", [level, rules.residents_indicator])
+                "AND value IS NOT NULL ORDER BY code, year", [level, rules.residents_indicator])
     dw = sql("SELECT code, year, value AS dwellings FROM observations WHERE level = ? AND indicator = ? "
-             "AND value IS NOT NULL", [level, rules.dwellings_indicator])
+             "AND value IS NOT NULL ORDER BY code, year", [level, rules.dwellings_indicator])
     return frame.merge(dw, on=["code", "year"], how="outer")
 
 
