@@ -115,18 +115,20 @@ def _root(cov: np.ndarray | None, size: int) -> np.ndarray:
     return root
 
 
-def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X: pd.DataFrame | None = None,
-            dtype=np.float64) -> list[Prepared]:
+def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X=None, dtype=np.float64) -> list[Prepared]:
     """Each fitted model on ``panel`` as linear terms. ``X``: the first model's feature matrix on ``panel``
-    when already computed (reused as it is); the others' are computed and held as ``dtype`` (float32 halves
-    their memory; the draws themselves are float32 in ``summarise_draws``)."""
+    when already computed (reused as it is), or a list with each model's (``fit_transform``'s; None where not
+    computed). The feature matrices of the other models keep only the columns their terms read, each distinct
+    array once (engine codes of one feature share it), as ``dtype`` (float32 halves their memory; the draws
+    themselves are float32 in ``summarise_draws``)."""
+    given = list(X) if isinstance(X, list | tuple) else [X]
     out = []
     for i, m in enumerate(models):
-        if i == 0 and X is not None:
-            Xm = X
-        else:  # the engine table holds the unit codes beside the numbers
+        Xm = given[i] if i < len(given) else None
+        if Xm is None:
             Xm = m.matrix_.transform(panel)
-            Xm = Xm.astype({c: dtype for c in Xm.columns if Xm[c].dtype.kind == "f"})
+        if i > 0:
+            Xm = _columns_as(Xm, _read_columns(m, Xm), dtype)
         if m.spec.weighting == "calibrated":
             terms = {d: Term(np.concatenate([[mm.intercept], mm.coef]), mm.lower, _root(mm.cov, len(mm.coef) + 1))
                      for d, mm in m.models_.items()}
@@ -137,6 +139,29 @@ def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X: pd.DataFrame 
                 terms[d] = Term(np.concatenate([[0.0], w]), np.full(len(w), -np.inf), np.zeros((len(w) + 1,) * 2))
         out.append(Prepared(terms, m, Xm))
     return out
+
+
+def _read_columns(m: LivabilityIndex, X: pd.DataFrame) -> list[str]:
+    """The columns of ``X`` that ``Prepared.design`` reads: each dimension's features (and the centroids with a
+    location term) when calibrated, else every numeric column."""
+    if m.spec.weighting != "calibrated":
+        return [c for c in X.columns if X[c].dtype.kind == "f"]
+    cols = {}
+    for mm in m.models_.values():
+        cols.update(dict.fromkeys(mm.features + (list(XY) if mm.location is not None else [])))
+    return list(cols)
+
+
+def _columns_as(X: pd.DataFrame, columns: list[str], dtype) -> pd.DataFrame:
+    """``X[columns]`` as ``dtype``, columns that share one array sharing one converted array."""
+    seen, cols = {}, {}
+    for c in columns:
+        a = X[c].to_numpy()
+        key = (a.__array_interface__["data"][0], a.strides, a.shape, a.dtype.str)
+        if key not in seen:
+            seen[key] = a.astype(dtype) if a.dtype.kind == "f" and a.dtype != dtype else a
+        cols[c] = seen[key]
+    return pd.DataFrame(cols, index=X.index, copy=False)
 
 
 def _weights(rng: np.random.Generator, k: int, size: int | None, concentration: float) -> np.ndarray:
