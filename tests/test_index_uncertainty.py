@@ -207,3 +207,21 @@ def test_columns_leave_out_only_what_adds_nothing(region):
     want = np.isin(r, r[:3]) | (linked_mask & np.isin(anchor[r], r[:3]))  # the row's own or its anchor's basis
     np.testing.assert_array_equal(redo, want)
     cols.parts[d]["x"][f] = saved
+
+
+def test_rank_normalisation_is_pandas_groupby_rank():
+    """The rank alternative's normalisation (one sort per year) gives exactly pandas' ``groupby(year).rank(pct=True)``:
+    ties averaged, NaN kept, -0.0 tied with 0.0, infinities ranked, a year without values all NaN."""
+    from leefbaar.index.features import _rank_pct, _year_groups
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    years = rng.integers(2017, 2024, n)
+    x = np.where(rng.random(n) < 0.4, np.round(rng.normal(size=n), 1), rng.normal(size=n))
+    x[rng.random(n) < 0.1] = np.nan
+    x[rng.random(n) < 0.02] = np.inf
+    x[rng.random(n) < 0.02] = -0.0
+    x[rng.random(n) < 0.02] = 0.0
+    x[years == 2020] = np.nan
+    want = pd.Series(x).groupby(years).rank(pct=True).to_numpy()
+    np.testing.assert_array_equal(_rank_pct(x, _year_groups(years)), want)
