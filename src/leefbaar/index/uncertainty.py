@@ -411,11 +411,30 @@ class _Columns:
         """The columns of ``_merge`` on rows ``r`` (rows that are their own model) into ``E`` (len(r) x
         ``merged_width``); ``E @ merged_coefficients(theta)`` is ``_terms(...) @ theta`` of these rows up to
         rounding. Returns the rows (mask) to redo with every column (see ``fill``)."""
-        blocks, bad = self._basis("*", r, places)
-        at = 0
-        for D in blocks:
-            E[:, at:at + D.shape[1]] = D
-            at += D.shape[1]
+        q = self.parts["*"]
+        xt = np.empty((len(q["x"]), len(r)))  # features x rows: the basis of a tile of rows is then built in cache
+        for j, col in enumerate(q["x"]):
+            xt[j] = col[r]
+        xt -= q["centre"][:, None]  # SplineBasis.raw, the same operations as ``_basis``
+        xt /= q["scale"][:, None]
+        xt *= q["sign"][:, None]
+        bad = np.zeros(len(r), bool)
+        if len(q["exact"]) and not np.isfinite(xt).all():
+            bad = ~np.isfinite(xt[q["exact"]]).all(axis=0)
+        at = len(q["feature"])
+        for lo in range(0, len(r), 256):
+            spline = np.ascontiguousarray(xt[:, lo:lo + 256].T)[:, q["feature"]]
+            np.clip(spline, q["lo"], q["hi"], out=spline)
+            spline -= q["first"]
+            spline -= q["mean"]
+            E[lo:lo + 256, :at] = spline
+        loc = q["location"]
+        if loc is not None:
+            key = (loc.centres.tobytes(), loc.bandwidth)
+            if key not in places:
+                places[key] = loc.raw(np.column_stack([c[r] for c in q["xy"]]).astype(np.float64, copy=False))
+            E[:, at:at + loc.size] = places[key] - loc.mean  # LocationBasis.__call__
+            at += loc.size
         E[:, at] = 1.0
         if self.anchoring is not None:
             for k, d in enumerate(self.dims):
