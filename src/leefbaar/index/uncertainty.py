@@ -36,10 +36,11 @@ variance in the draws (its row of the root of the covariance is exactly zero), s
 is left out of the product (``_Columns``); rows that are their own model (no anchor, ``c_now`` 1: most modelled
 rows) are written in a merged layout (``_Columns.fill_merged``): a feature's basis, the same in every dimension
 that reads it, is one block, as is the location basis, the intercepts one column, the coefficients summed over
-dimensions with the draw's weights: about half the columns of the product. The nowcast errors are drawn year by year (ascending), row by
-row, after all other randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the index once
-per draw (bootstrap rows, refit everything from the indicator matrix on, rescore), as COINr does: the
-reference the fast path is checked against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
+dimensions with the draw's weights: about half the columns of the product. The nowcast errors are drawn year
+by year (ascending), row by row, after all other randomness, so that a year can be drawn alone.
+``naive_draws`` rebuilds the index once per draw (bootstrap rows, refit everything from the indicator matrix
+on, rescore), as COINr does: the reference the fast path is checked against
+(``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
 """
 
 from __future__ import annotations
