@@ -207,3 +207,68 @@ def test_columns_leave_out_only_what_adds_nothing(region):
     want = np.isin(r, r[:3]) | (linked_mask & np.isin(anchor[r], r[:3]))  # the row's own or its anchor's basis
     np.testing.assert_array_equal(redo, want)
     cols.parts[d]["x"][f] = saved
+
+
+def test_rank_normalisation_is_pandas_groupby_rank():
+    """The rank alternative's normalisation (one sort per year) gives exactly pandas' ``groupby(year).rank(pct=True)``:
+    ties averaged, NaN kept, -0.0 tied with 0.0, infinities ranked, a year without values all NaN."""
+    from leefbaar.index.features import _rank_pct, _year_groups
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    years = rng.integers(2017, 2024, n)
+    x = np.where(rng.random(n) < 0.4, np.round(rng.normal(size=n), 1), rng.normal(size=n))
+    x[rng.random(n) < 0.1] = np.nan
+    x[rng.random(n) < 0.02] = np.inf
+    x[rng.random(n) < 0.02] = -0.0
+    x[rng.random(n) < 0.02] = 0.0
+    x[years == 2020] = np.nan
+    want = pd.Series(x).groupby(years).rank(pct=True).to_numpy()
+    np.testing.assert_array_equal(_rank_pct(x, _year_groups(years)), want)
+
+
+def test_merged_layout_of_rows_that_are_their_own_model(region):
+    """Rows without an anchor and with ``c_now`` 1: a feature's basis shared by several dimensions and the location
+    basis are one block each, the intercepts one column (``_Columns.fill_merged``), fewer columns, and the
+    product with the summed coefficients is ``_terms`` times the coefficients; the other rows are not
+    ``own``; a left-out basis value that is not finite flags the row."""
+    spec, panel, pairs = region
+    with threadpool_limits(limits=1):
+        model = LivabilityIndex(spec, pairs).fit(panel)
+    prep = unc.prepare([model], panel)[0]
+    dims = list(spec.dimension_codes)
+    n = len(panel)
+    rng = np.random.default_rng(5)
+    rows = np.arange(n)
+    anchor = np.where(rng.random(n) < 0.3, rng.integers(0, n, n), rows)
+    anchoring = unc.Anchoring(anchor, {d: np.where(rng.random(n) < 0.8, 1.0, rng.uniform(0.5, 1, n)) for d in dims},
+                              {d: np.where(anchor != rows, rng.uniform(-1, 0, n), 0.0) for d in dims},
+                              {d: rng.normal(0, 0.01, n) for d in dims}, np.zeros(n))
+    plan = unc._plan([prep], 50, 2, 50.0)
+    idx, per_dim = plan.coefs[0]
+    for anch in (None, anchoring):
+        cols = unc._Columns(prep, dims, anch)
+        assert cols.merged_width < cols.width
+        theta = unc._coefficients(per_dim, plan.weights[idx], dims, anch is not None)
+        own = cols.own(rows)
+        if anch is None:
+            assert own.all()
+        else:
+            want = anchor == rows
+            for d in dims:
+                want &= anchoring.c_now[d] == 1
+            np.testing.assert_array_equal(own, want)
+            assert 0 < own.sum() < n
+        r = rng.permutation(rows[own])[: 400]
+        E = np.empty((len(r), cols.merged_width))
+        assert not cols.fill_merged(E, r, {}).any()
+        none = np.array([], int)
+        ref = unc._terms(prep, dims, r, anch, none, none)
+        np.testing.assert_allclose(E @ cols.merged_coefficients(theta), ref @ theta, rtol=0, atol=1e-12)
+    q = cols.parts["*"]
+    f = q["exact"][0]
+    saved = q["x"][f]
+    q["x"][f] = saved.copy()
+    q["x"][f][r[:3]] = np.nan
+    np.testing.assert_array_equal(cols.fill_merged(E, r, {}), np.isin(r, r[:3]))
+    q["x"][f] = saved

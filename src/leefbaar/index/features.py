@@ -266,6 +266,36 @@ def _carry(keys: RowKeys, x: np.ndarray, years: int) -> np.ndarray:
     return out
 
 
+def _year_groups(years: np.ndarray) -> list[np.ndarray]:
+    """Row positions of each year (ascending positions)."""
+    order = np.argsort(years, kind="stable")
+    cuts = np.flatnonzero(np.diff(years[order])) + 1
+    return np.split(order, cuts)
+
+
+def _rank_pct(x: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """``pd.Series(x).groupby(years).rank(pct=True)``, the same numbers: the average rank of ties among the year's
+    non-missing values divided by their number, NaN kept; one sort per year (``groups``: ``_year_groups``)."""
+    out = np.full(len(x), np.nan)
+    for idx in groups:
+        v = x[idx]
+        at = idx[~np.isnan(v)]
+        v = x[at]
+        n = len(v)
+        if not n:
+            continue
+        order = np.argsort(v)
+        s = v[order]
+        new = np.empty(n, bool)
+        new[0] = True
+        np.not_equal(s[1:], s[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        last = np.append(first[1:], n) - 1
+        avg = (first + last + 2) / 2  # ranks first+1 .. last+1, averaged
+        out[at[order]] = avg[np.cumsum(new) - 1] / n
+    return out
+
+
 @dataclass
 class IndicatorMatrix:
     """Turns a panel into the feature matrix of a spec (see the module docstring). sklearn-style fit/transform."""
@@ -284,6 +314,7 @@ class IndicatorMatrix:
         out = {}
         years = frame["year"].to_numpy()
         keys = RowKeys(frame)
+        groups = None  # row positions per year (rank transform)
         if fitting:
             self.year_median_, self.log_offset_ = {}, {}
         for ind in self.features():
@@ -302,7 +333,8 @@ class IndicatorMatrix:
                     self.log_offset_[ind.key] = 0.01 * (float(np.median(pos)) if len(pos) else 1.0)
                 x = np.log(np.maximum(x, 0) + self.log_offset_[ind.key])
             elif ind.transform == "rank":
-                x = pd.Series(x).groupby(years).rank(pct=True).to_numpy()
+                groups = _year_groups(years) if groups is None else groups
+                x = _rank_pct(x, groups)
             out[ind.key] = x
         return out
 

@@ -275,8 +275,8 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
         scores["anchor_year"] = pd.array(np.where(np.isnan(anchor_out), pd.NA, anchor_out), dtype="Int64")
         if n_draws > 0:
             step("uncertainty")
-            alt = LivabilityIndex(unc.rank_variant(spec), pairs).fit(panel)
-            prepared = unc.prepare([model, alt], panel, X=X, dtype=np.float32)
+            alt = LivabilityIndex(unc.rank_variant(spec), pairs)
+            prepared = unc.prepare([model, alt], panel, X=[X, alt.fit_transform(panel)], dtype=np.float32)
             classify = classify_total if lbm else (lambda a: np.zeros(np.shape(a), dtype=np.int8))
             summary = unc.summarise_draws(prepared, n_draws, scores["afw"].to_numpy(), scores["year"].to_numpy(),
                                           spec.reference, classify, fixed=kind == "official", seed=seed,

@@ -33,10 +33,14 @@ per row (``_quantiles``: numpy's linear quantiles, bitwise), ranks from one sort
 draw (``_ranks``: exactly a stable argsort; ties in row order, as ``summarise``), chunks of rows and blocks of
 draws on ``THREADS`` threads (see ``summarise_draws``). A coefficient held at its monotonicity bound has no
 variance in the draws (its row of the root of the covariance is exactly zero), so its column adds nothing and
-is left out of the product (``_Columns``). The nowcast errors are drawn year by year (ascending), row by
-row, after all other randomness, so that a year can be drawn alone. ``naive_draws`` rebuilds the index once
-per draw (bootstrap rows, refit everything from the indicator matrix on, rescore), as COINr does: the
-reference the fast path is checked against (``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
+is left out of the product (``_Columns``); rows that are their own model (no anchor, ``c_now`` 1: most modelled
+rows) are written in a merged layout (``_Columns.fill_merged``): a feature's basis, the same in every dimension
+that reads it, is one block, as is the location basis, the intercepts one column, the coefficients summed over
+dimensions with the draw's weights: about half the columns of the product. The nowcast errors are drawn year
+by year (ascending), row by row, after all other randomness, so that a year can be drawn alone.
+``naive_draws`` rebuilds the index once per draw (bootstrap rows, refit everything from the indicator matrix
+on, rescore), as COINr does: the reference the fast path is checked against
+(``benchmarks/bench_uncertainty.py``, ``tests/test_index_uncertainty.py``).
 """
 
 from __future__ import annotations
@@ -115,18 +119,20 @@ def _root(cov: np.ndarray | None, size: int) -> np.ndarray:
     return root
 
 
-def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X: pd.DataFrame | None = None,
-            dtype=np.float64) -> list[Prepared]:
+def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X=None, dtype=np.float64) -> list[Prepared]:
     """Each fitted model on ``panel`` as linear terms. ``X``: the first model's feature matrix on ``panel``
-    when already computed (reused as it is); the others' are computed and held as ``dtype`` (float32 halves
-    their memory; the draws themselves are float32 in ``summarise_draws``)."""
+    when already computed (reused as it is), or a list with each model's (``fit_transform``'s; None where not
+    computed). The feature matrices of the other models keep only the columns their terms read, each distinct
+    array once (engine codes of one feature share it), as ``dtype`` (float32 halves their memory; the draws
+    themselves are float32 in ``summarise_draws``)."""
+    given = list(X) if isinstance(X, list | tuple) else [X]
     out = []
     for i, m in enumerate(models):
-        if i == 0 and X is not None:
-            Xm = X
-        else:  # the engine table holds the unit codes beside the numbers
+        Xm = given[i] if i < len(given) else None
+        if Xm is None:
             Xm = m.matrix_.transform(panel)
-            Xm = Xm.astype({c: dtype for c in Xm.columns if Xm[c].dtype.kind == "f"})
+        if i > 0:
+            Xm = _columns_as(Xm, _read_columns(m, Xm), dtype)
         if m.spec.weighting == "calibrated":
             terms = {d: Term(np.concatenate([[mm.intercept], mm.coef]), mm.lower, _root(mm.cov, len(mm.coef) + 1))
                      for d, mm in m.models_.items()}
@@ -137,6 +143,29 @@ def prepare(models: list[LivabilityIndex], panel: pd.DataFrame, X: pd.DataFrame 
                 terms[d] = Term(np.concatenate([[0.0], w]), np.full(len(w), -np.inf), np.zeros((len(w) + 1,) * 2))
         out.append(Prepared(terms, m, Xm))
     return out
+
+
+def _read_columns(m: LivabilityIndex, X: pd.DataFrame) -> list[str]:
+    """The columns of ``X`` that ``Prepared.design`` reads: each dimension's features (and the centroids with a
+    location term) when calibrated, else every numeric column."""
+    if m.spec.weighting != "calibrated":
+        return [c for c in X.columns if X[c].dtype.kind == "f"]
+    cols = {}
+    for mm in m.models_.values():
+        cols.update(dict.fromkeys(mm.features + (list(XY) if mm.location is not None else [])))
+    return list(cols)
+
+
+def _columns_as(X: pd.DataFrame, columns: list[str], dtype) -> pd.DataFrame:
+    """``X[columns]`` as ``dtype``, columns that share one array sharing one converted array."""
+    seen, cols = {}, {}
+    for c in columns:
+        a = X[c].to_numpy()
+        key = (a.__array_interface__["data"][0], a.strides, a.shape, a.dtype.str)
+        if key not in seen:
+            seen[key] = a.astype(dtype) if a.dtype.kind == "f" and a.dtype != dtype else a
+        cols[c] = seen[key]
+    return pd.DataFrame(cols, index=X.index, copy=False)
 
 
 def _weights(rng: np.random.Generator, k: int, size: int | None, concentration: float) -> np.ndarray:
@@ -303,6 +332,126 @@ class _Columns:
             off += p + extra
         self.keep = np.concatenate(keep)
         self.width = len(self.keep)
+        self.merged = self._merge(off) if self.calibrated else None
+
+    def _merge(self, full: int) -> np.ndarray | None:
+        """The layout of ``fill_merged`` (rows that are their own model: no anchor, ``c_now`` 1): a feature's basis
+        is the same in every dimension that reads it (same array, centre, scale, knots, means), and so is the
+        location basis, so each is one block of columns whose coefficient is the sum over dimensions of weight
+        times coefficient, and the intercepts are one column of ones; the constants stay one column each. Sets
+        ``parts["*"]`` (as ``_basis`` reads it) and returns, per row of ``_coefficients``, its column here (-1:
+        none, a coefficient 0 in every draw); None where the dimensions' location bases differ."""
+        prep, anchored = self.prep, self.anchoring is not None
+        locs = {(mm.location.centres.tobytes(), mm.location.bandwidth, mm.location.mean.tobytes())
+                for mm in prep.model.models_.values() if mm.location is not None}
+        if len(locs) > 1:
+            return None
+        units, where = {}, []  # unit key -> (x, basis, kept mask); per dimension the unit of each feature
+        for d in self.dims:
+            mm, t = prep.model.models_[d], prep.terms[d]
+            zero = (t.root[1:] == 0).all(axis=1) & (t.theta[1:] <= t.lower) & (t.lower == 0)
+            here = []
+            for f, b, sl in zip(mm.features, mm.bases, mm.slices, strict=False):
+                x = prep.X[f].to_numpy()
+                key = (x.__array_interface__["data"][0], x.strides, b.centre, b.scale, b.sign, b.knots.tobytes(),
+                       b.mean.tobytes())
+                if key not in units:
+                    units[key] = [x, b, np.zeros(b.size, bool)]
+                units[key][2] |= ~zero[sl]
+                here.append(key)
+            where.append(here)
+        keys = list(units)
+        start = np.cumsum([0] + [int(units[k][2].sum()) for k in keys])
+        col = {}  # (unit, basis column) -> merged column
+        for u, k in enumerate(keys):
+            for j, i in enumerate(np.flatnonzero(units[k][2])):
+                col[(k, i)] = start[u] + j
+        n_spline = int(start[-1])
+        loc = next((mm.location for mm in prep.model.models_.values() if mm.location is not None), None)
+        n_loc = 0 if loc is None else loc.size
+        to = np.full(full, -1)
+        off = 0
+        for k_d, (d, here) in enumerate(zip(self.dims, where, strict=True)):
+            mm = prep.model.models_[d]
+            for key, sl in zip(here, mm.slices, strict=False):
+                for i in range(sl.stop - sl.start):
+                    to[off + sl.start + i] = col.get((key, i), -1)
+            if mm.location is not None:
+                to[off + mm.slices[-1].start:off + mm.slices[-1].stop] = n_spline + np.arange(n_loc)
+            p = len(mm.coef)
+            to[off + p] = n_spline + n_loc  # intercept
+            if anchored:
+                to[off + p + 1] = n_spline + n_loc + 1 + k_d  # constant
+            off += p + (2 if anchored else 1)
+        bases = [units[k][1] for k in keys]
+        kept = [np.flatnonzero(units[k][2]) for k in keys]
+        feature = np.concatenate([np.full(len(c), u) for u, c in enumerate(kept)]).astype(np.intp)
+        knots = [(np.concatenate([[-np.inf], b.knots]), np.concatenate([b.knots, [np.inf]]),
+                  np.concatenate([[b.knots[0]], b.knots])) if len(b.knots) else
+                 (np.array([-np.inf]), np.array([np.inf]), np.array([0.0])) for b in bases]
+        self.parts["*"] = dict(
+            x=[units[k][0] for k in keys], centre=np.array([b.centre for b in bases]),
+            scale=np.array([b.scale for b in bases]), sign=np.array([float(b.sign or 1) for b in bases]),
+            feature=feature, lo=np.concatenate([q[0][c] for q, c in zip(knots, kept, strict=True)]),
+            hi=np.concatenate([q[1][c] for q, c in zip(knots, kept, strict=True)]),
+            first=np.concatenate([q[2][c] for q, c in zip(knots, kept, strict=True)]),
+            mean=np.concatenate([b.mean[c] for b, c in zip(bases, kept, strict=True)]),
+            exact=np.flatnonzero([not m.all() for m in (units[k][2] for k in keys)]), location=loc,
+            xy=[prep.X[c].to_numpy() for c in XY] if loc is not None else None)
+        self.merged_width = n_spline + n_loc + 1 + (len(self.dims) if anchored else 0)
+        return to
+
+    def merged_coefficients(self, theta: np.ndarray) -> np.ndarray:
+        """``theta`` (rows of ``_coefficients``, float64) summed into the columns of ``fill_merged``."""
+        out = np.zeros((self.merged_width, theta.shape[1]))
+        use = self.merged >= 0
+        np.add.at(out, self.merged[use], theta[use])
+        return out
+
+    def fill_merged(self, E: np.ndarray, r: np.ndarray, places: dict) -> np.ndarray:
+        """The columns of ``_merge`` on rows ``r`` (rows that are their own model) into ``E`` (len(r) x
+        ``merged_width``); ``E @ merged_coefficients(theta)`` is ``_terms(...) @ theta`` of these rows up to
+        rounding. Returns the rows (mask) to redo with every column (see ``fill``)."""
+        q = self.parts["*"]
+        xt = np.empty((len(q["x"]), len(r)))  # features x rows: the basis of a tile of rows is then built in cache
+        for j, col in enumerate(q["x"]):
+            xt[j] = col[r]
+        xt -= q["centre"][:, None]  # SplineBasis.raw, the same operations as ``_basis``
+        xt /= q["scale"][:, None]
+        xt *= q["sign"][:, None]
+        bad = np.zeros(len(r), bool)
+        if len(q["exact"]) and not np.isfinite(xt).all():
+            bad = ~np.isfinite(xt[q["exact"]]).all(axis=0)
+        at = len(q["feature"])
+        for lo in range(0, len(r), 256):
+            spline = np.ascontiguousarray(xt[:, lo:lo + 256].T)[:, q["feature"]]
+            np.clip(spline, q["lo"], q["hi"], out=spline)
+            spline -= q["first"]
+            spline -= q["mean"]
+            E[lo:lo + 256, :at] = spline
+        loc = q["location"]
+        if loc is not None:
+            key = (loc.centres.tobytes(), loc.bandwidth)
+            if key not in places:
+                places[key] = loc.raw(np.column_stack([c[r] for c in q["xy"]]).astype(np.float64, copy=False))
+            E[:, at:at + loc.size] = places[key] - loc.mean  # LocationBasis.__call__
+            at += loc.size
+        E[:, at] = 1.0
+        if self.anchoring is not None:
+            for k, d in enumerate(self.dims):
+                E[:, at + 1 + k] = self.anchoring.const[d][r]
+        return bad
+
+    def own(self, r: np.ndarray) -> np.ndarray:
+        """Which rows ``r`` are their own model (no anchor, ``c_now`` 1 in every dimension): ``fill_merged``'s."""
+        if self.merged is None:
+            return np.zeros(len(r), bool)
+        if self.anchoring is None:
+            return np.ones(len(r), bool)
+        ok = self.anchoring.anchor_row[r] == r
+        for d in self.dims:
+            ok &= self.anchoring.c_now[d][r] == 1
+        return ok
 
     def _basis(self, d: str, r: np.ndarray, places: dict) -> tuple[list[np.ndarray], np.ndarray]:
         """The kept basis columns of dimension ``d`` on rows ``r`` (float64, as blocks side by side: spline,
@@ -488,8 +637,9 @@ def summarise_draws(prepared: list[Prepared], n_draws: int, point_afw: np.ndarra
         if len(idx):
             cols = _Columns(prep, dims, anchoring)
             theta = _coefficients(per_dim, plan.weights[idx], dims, anchoring is not None)
+            merged = cols.merged_coefficients(theta).astype(dtype) if cols.merged is not None else None
             alts.append((prep, cols, slice(at, at + len(idx)), theta.astype(dtype),
-                         np.ascontiguousarray(theta[cols.keep]).astype(dtype)))
+                         np.ascontiguousarray(theta[cols.keep]).astype(dtype), merged))
             at += len(idx)
     sd = np.nan_to_num(anchoring.noise_sd) if anchoring is not None else None
 
@@ -505,17 +655,34 @@ def summarise_draws(prepared: list[Prepared], n_draws: int, point_afw: np.ndarra
         if anchoring is not None:
             linked = np.flatnonzero(anchoring.anchor_row[rt] != rt)
             a_rows = anchoring.anchor_row[rt[linked]]
-        places = ({}, {})
-        for prep, cols, span, theta, kept in alts:
+        places = {}  # the location basis per set of rows (``_Columns._basis``), shared between alternatives
+        for prep, cols, span, theta, kept, merged in alts:
             if not len(rt):
                 break
-            E = np.empty((len(rt), cols.width), dtype)
-            redo = np.flatnonzero(cols.fill(E, rt, linked, a_rows, places))
-            if whole:
-                np.matmul(E, kept, out=blk[:, span])
-            else:
-                blk[todo, span] = E @ kept
-            del E
+            own = cols.own(rt)
+            redo = np.zeros(len(rt), bool)
+            if own.any():  # rows that are their own model: the merged layout (about half the columns)
+                m = np.arange(len(rt)) if own.mean() > 0.8 else np.flatnonzero(own)  # (the others redone below)
+                E = np.empty((len(m), cols.merged_width), dtype)
+                redo[m] = own[m] & cols.fill_merged(E, rt[m], places.setdefault(("*", m.tobytes()), {}))
+                if whole and len(m) == len(rt):
+                    np.matmul(E, merged, out=blk[:, span])
+                else:
+                    blk[todo[m], span] = E @ merged
+                del E
+            g = np.flatnonzero(~own)
+            if len(g):
+                rg = rt[g]
+                lg = np.flatnonzero(np.isin(g, linked))
+                E = np.empty((len(g), cols.width), dtype)
+                redo[g] |= cols.fill(E, rg, lg, anchoring.anchor_row[rg[lg]] if len(lg) else lg,
+                                     places.setdefault(("g", g.tobytes()), ({}, {})))
+                if whole and len(g) == len(rt):
+                    np.matmul(E, kept, out=blk[:, span])
+                else:
+                    blk[todo[g], span] = E @ kept
+                del E
+            redo = np.flatnonzero(redo)
             if len(redo):
                 sub = np.flatnonzero(np.isin(linked, redo))
                 full = _terms(prep, dims, rt[redo], anchoring, np.searchsorted(redo, linked[sub]), a_rows[sub])
