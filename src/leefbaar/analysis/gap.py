@@ -175,9 +175,10 @@ class Resamples:
             counts = counts.astype(np.uint8)
         self.counts = counts
 
-    def sums(self, values: list[YearValues]) -> list[np.ndarray]:
-        """The column sums of every year's ``values`` over each resample (one matrix product)."""
-        cols = np.hstack([yv.columns for yv in values])
+    def sums(self, values: list[YearValues], cols: np.ndarray | None = None) -> list[np.ndarray]:
+        """The column sums of every year's ``values`` over each resample (one matrix product; ``cols``: their
+        columns side by side, if already stacked)."""
+        cols = np.hstack([yv.columns for yv in values]) if cols is None else cols
         S = self.counts.astype(float) @ cols
         k = values[0].columns.shape[1]
         return [S[:, j * k:(j + 1) * k] for j in range(len(values))]
@@ -348,13 +349,14 @@ class GapAnalysis:
         step = max(1, BOOT_CHUNK // n)
         values = [YearValues(y[:, j], w[:, j], None if b is None else b[:, j], positive)
                   for j in range(len(self.years))]
+        cols = np.hstack([yv.columns for yv in values])
         pending: list[list] = []  # the futures of the chunk being measured
         with ThreadPoolExecutor(max_workers=THREADS) as pool, threadpool_limits(limits=1):
             for start in range(0, self.n_boot + step, step):
                 if start < self.n_boot:
                     res = Resamples(rng.integers(0, n, size=(min(step, self.n_boot - start), n)))
                     pending.append([pool.submit(res.measures, yv, S)
-                                    for yv, S in zip(values, res.sums(values), strict=True)])
+                                    for yv, S in zip(values, res.sums(values, cols), strict=True)])
                 if len(pending) == 2 or start >= self.n_boot:
                     for t, f in zip(self.years, pending.pop(0), strict=True):
                         parts[t].append(f.result())
