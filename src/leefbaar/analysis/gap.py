@@ -23,8 +23,8 @@ are paired); percentile intervals for every measure and for its change between t
 All measures are computed on the areas that have a score in every year analysed (a balanced panel).
 A resample is held as its count vector over the areas (``Resamples``): the sums are one matrix product of the
 counts per chunk of resamples (all years), and the quantiles and Gini run over the areas sorted once per year,
-so no resample is sorted (O(n) per resample instead of O(n log n), and no Python loop over resamples); the
-years of a chunk run on ``THREADS`` threads while the next chunk is drawn.
+so no resample is sorted (O(n) per resample instead of O(n log n); the quantiles of a chunk's resamples are
+found at once); the years of a chunk run on ``THREADS`` threads while the next chunk is drawn.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class YearValues:
 class Resamples:
     """Bootstrap resamples of ``n`` areas (``idx``: rows of area positions) held as counts: how often each area
     is drawn in each resample. ``measures`` gives what ``measures`` gives on ``y[idx]``, without sorting any
-    resample and without a Python loop over resamples (O(n) per resample instead of O(n log n)):
+    resample (O(n) per resample instead of O(n log n)), all resamples of a chunk at once:
 
     - sums (mean, sd, Theil, share below) are products of the counts with columns of the areas' values, taken
       about the mean of ``y`` to avoid cancellation (Theil: sum v r ln r / W = sum v y ln y / (W mu) - ln mu,
