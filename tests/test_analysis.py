@@ -279,6 +279,11 @@ def test_vulnerable_areas_follow_the_definition(store, official):
     flagged = a[a["flagged"]]
     assert flagged["rank"].tolist() == list(range(1, len(flagged) + 1))
     assert flagged["level"].all() and "klasse" in flagged["reason"].iloc[0]
+    # reasons shared between areas without decline are written once: the same text as area by area
+    cols = [c for c in ("class", "level", "decline", "development_class", "change", "slope", "slope_t",
+                        *(f"{p}{d}" for d in vul.definition.dimensions for p in ("k", "low_")),
+                        *(f"low_{r.id}" for r in vul.definition.indicators)) if c in a.columns]
+    assert a["reason"].tolist() == [vul._reason(k) for k in a[cols].to_dict("records")]
     apcg = set(store.area_groups("apcg_2019")["code"])
     vul.compare(store, apcg, "apcg_2019")
     c = vul.comparison

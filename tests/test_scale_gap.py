@@ -13,7 +13,7 @@ import pytest
 from inequality.theil import TheilD
 
 from leefbaar.analysis import gap as gap_module
-from leefbaar.analysis.gap import GapAnalysis, Resamples, YearValues, measures
+from leefbaar.analysis.gap import GapAnalysis, Resamples, YearValues, _search, measures
 from leefbaar.analysis.panel import load_panel
 from leefbaar.sources.registry import discover
 from leefbaar.store.store import Store
@@ -41,6 +41,21 @@ def test_chunked_bootstrap_equals_one_block(panel, monkeypatch):
     chunked = GapAnalysis(panel, n_boot=99, seed=3).fit()
     pd.testing.assert_frame_equal(one.by_year, chunked.by_year)
     pd.testing.assert_frame_equal(one.change, chunked.change)
+    monkeypatch.setattr(gap_module, "BOOT_CHUNK", 11 * len(one.codes))  # 9 chunks of 11: none short
+    even = GapAnalysis(panel, n_boot=99, seed=3).fit()
+    pd.testing.assert_frame_equal(one.by_year, even.by_year)
+
+
+def test_row_search_equals_searchsorted_per_row():
+    """The vectorised binary search of all resamples at once gives ``np.searchsorted`` of each row, both sides,
+    with ties, keys outside the range and a row of length 1."""
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 1000):
+        a = np.sort(rng.integers(0, 20, size=(6, n)).astype(float), axis=1)
+        v = rng.integers(-2, 23, size=(6, 5)).astype(float)
+        for side in ("left", "right"):
+            want = np.stack([np.searchsorted(a[r], v[r], side=side) for r in range(6)])
+            np.testing.assert_array_equal(_search(a, v, side), want)
 
 
 def test_unweighted_decomposition_equals_pysal(panel):

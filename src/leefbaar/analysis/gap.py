@@ -21,9 +21,10 @@ sigma convergence and the interdecile gap are the decisive answer to "is the gap
 Uncertainty: areas are resampled with replacement (bootstrap, the same resample for every year, so changes
 are paired); percentile intervals for every measure and for its change between the first and last year.
 All measures are computed on the areas that have a score in every year analysed (a balanced panel).
-A resample is held as its count vector over the areas (``Resamples``): the sums are matrix products of the
-counts, and the quantiles and Gini run over the areas sorted once per year, so no resample is sorted (O(n) per
-resample instead of O(n log n); the years of a chunk of resamples run on ``THREADS`` threads).
+A resample is held as its count vector over the areas (``Resamples``): the sums are one matrix product of the
+counts per chunk of resamples (all years), and the quantiles and Gini run over the areas sorted once per year,
+so no resample is sorted (O(n) per resample instead of O(n log n); the quantiles of a chunk's resamples are
+found at once); the years of a chunk run on ``THREADS`` threads while the next chunk is drawn.
 """
 
 from __future__ import annotations
@@ -34,9 +35,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from inequality.gini import Gini
-from inequality.theil import Theil
 from threadpoolctl import threadpool_limits
 
 from leefbaar.analysis.panel import Panel
@@ -125,8 +123,9 @@ def measures(y: np.ndarray, w: np.ndarray, below: np.ndarray | None, positive: b
 class YearValues:
     """One year's areas as ``Resamples.measures`` reads them (prepared once, used for every chunk of resamples):
     values ``y``, weights ``w``, ``below`` (or None), ``positive``; their stable sort order (ties in area order),
-    the sorted values, which of them tie with a neighbour, and the columns whose sums over a resample give its
-    mean, sd, Theil, share below and the squared-count terms of Gini (values taken about ``c0``, the mean)."""
+    the sorted values and weights, the gaps ``d`` between consecutive sorted values, which sorted values tie with
+    a neighbour, and the ``columns`` whose sums over a resample give its mean, sd, Theil and share below (values
+    taken about ``c0``, the mean)."""
 
     def __init__(self, y: np.ndarray, w: np.ndarray, below: np.ndarray | None, positive: bool) -> None:
         self.y, self.w = np.asarray(y, float), np.asarray(w, float)
@@ -134,7 +133,9 @@ class YearValues:
         self.order = np.argsort(self.y, kind="stable")
         self.c0 = float(self.y.mean())
         yc = self.y - self.c0
-        self.ys, self.ws, self.ysc = self.y[self.order], self.w[self.order], yc[self.order]
+        self.ys, self.ws = self.y[self.order], self.w[self.order]
+        self.d = np.append(np.diff(self.ys), 0.0)
+        self.top = float(self.ys[-1]) - self.c0
         same = self.ys[1:] == self.ys[:-1]
         self.tied = np.concatenate([same, [False]]) | np.concatenate([[False], same])
         u = self.y / self.c0
@@ -142,22 +143,21 @@ class YearValues:
         b = np.zeros_like(yc) if below is None else np.asarray(below, float)
         w = self.w
         self.columns = np.column_stack([yc, yc * yc, ulu, b, w, w * yc, w * yc * yc, w * ulu, w * b])
-        self.columns2 = np.column_stack([yc, w * w * yc])
 
 
 @dataclass
 class Resamples:
     """Bootstrap resamples of ``n`` areas (``idx``: rows of area positions) held as counts: how often each area
     is drawn in each resample. ``measures`` gives what ``measures`` gives on ``y[idx]``, without sorting any
-    resample (O(n) per resample instead of O(n log n)):
+    resample (O(n) per resample instead of O(n log n)), all resamples of a chunk at once:
 
-    - sums (mean, sd, Theil, share below, and the squared-count terms of Gini) are products of the counts with
-      columns of the areas' values, taken about the mean of ``y`` to avoid cancellation (Theil: sum v r ln r /
-      W = sum v y ln y / (W mu) - ln mu, v = count x weight);
+    - sums (mean, sd, Theil, share below) are products of the counts with columns of the areas' values, taken
+      about the mean of ``y`` to avoid cancellation (Theil: sum v r ln r / W = sum v y ln y / (W mu) - ln mu,
+      v = count x weight); ``sums`` does them for all years of a chunk in one matrix product;
     - quantiles and Gini run over the areas sorted once per year: the cumulative count and weight per area
-      locate every position of the sorted resample (``_row_quantiles``), and the Gini numerator sum v y (2 P - v
-      - W) over the copies of every area (P: cumulative weight) sums per area to the same expression with v =
-      count x weight.
+      (``cum``) locate every position of the sorted resample (``_quantiles``, a binary search per resample),
+      and Gini's sum over pairs sum_{i<j} v_i v_j (y_j - y_i) is the Lorenz form sum_k d_k cum_k (W - cum_k)
+      (d_k: gap between the k-th and next sorted value), of which sum_k d_k cum_k is a sum over the areas.
 
     Equal to ``measures`` up to rounding (1e-12 relative; sd: 1e-8 of the resample mean's distance from the mean
     of ``y``, which matters only for a resample without spread). Only a weighted quantile next to a tie between
@@ -174,29 +174,35 @@ class Resamples:
         if counts.max() < 256:  # a count above 255 is most unlikely; otherwise keep the wider type
             counts = counts.astype(np.uint8)
         self.counts = counts
-        self.f = counts.astype(float)
-        self.f2 = self.f * self.f
 
-    def measures(self, yv: YearValues) -> dict[str, np.ndarray]:
-        """``measures(y[idx], w[idx], below[idx], positive)`` of one year's values ``yv``."""
-        y, w, c0, ys, ws, ysc = yv.y, yv.w, yv.c0, yv.ys, yv.ws, yv.ysc
-        S = self.f @ yv.columns
-        S2 = self.f2 @ yv.columns2
+    def sums(self, values: list[YearValues], cols: np.ndarray | None = None) -> list[np.ndarray]:
+        """The column sums of every year's ``values`` over each resample (one matrix product; ``cols``: their
+        columns side by side, if already stacked)."""
+        cols = np.hstack([yv.columns for yv in values]) if cols is None else cols
+        S = self.counts.astype(float) @ cols
+        k = values[0].columns.shape[1]
+        return [S[:, j * k:(j + 1) * k] for j in range(len(values))]
+
+    def measures(self, yv: YearValues, S: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """``measures(y[idx], w[idx], below[idx], positive)`` of one year's values ``yv`` (``S``: its ``sums``)."""
+        y, w, c0, ys, ws, d = yv.y, yv.w, yv.c0, yv.ys, yv.ws, yv.d
+        if S is None:
+            S = self.sums([yv])[0]
         ct = np.take(self.counts, yv.order, axis=1)
-        cum_c = np.cumsum(ct, axis=1, dtype=np.int64 if y.size >= 2 ** 31 else np.int32)
-        v = ct * ws
-        cum_v = np.cumsum(v, axis=1)
+        cum_c = np.cumsum(ct, axis=1, dtype=float)  # whole numbers: exact
+        cum_v = np.multiply(ct, ws)
+        np.cumsum(cum_v, axis=1, out=cum_v)
+        ones = np.ones_like(ws)
         out: dict[str, np.ndarray] = {}
         with np.errstate(divide="ignore", invalid="ignore"):
-            for suffix, k, vv, cum, wv in (("", 0, ct, cum_c, np.ones_like(ws)), ("_w", 5, v, cum_v, ws)):
-                total = cum_c[:, -1].astype(float) if k == 0 else S[:, 4]
+            for suffix, k, cum, wv in (("", 0, cum_c, ones), ("_w", 5, cum_v, ws)):
+                total = cum_c[:, -1] if k == 0 else S[:, 4]
                 shift = S[:, k] / total
                 mean = c0 + shift
                 sd = np.sqrt(np.maximum(S[:, k + 1] / total - shift * shift, 0.0))
-                q = np.empty((len(ct), len(QUANTILES)))
-                for r in range(len(ct)):
-                    q[r], at = _row_quantiles(cum[r], cum_c[r], ct[r], ys, wv, total[r])
-                    if k and yv.tied[at].any():  # as measures sorts it: tied copies in the order drawn
+                q, at = _quantiles(cum, cum_c, ct, ys, wv, total)
+                if k:  # as measures sorts it: tied copies in the order drawn
+                    for r in np.flatnonzero(yv.tied[at].any(axis=(0, 2))):
                         yr, wr = y[self.idx[r]], w[self.idx[r]]
                         o = np.argsort(yr, kind="stable")
                         st = _sorted_stats(yr[o][None], wr[o][None], tuple(QUANTILES))
@@ -206,7 +212,8 @@ class Resamples:
                 out[f"p90_p10{suffix}"] = q[:, 2] - q[:, 0]
                 out[f"sd{suffix}"] = sd
                 if yv.positive:
-                    num = 2 * np.einsum("ij,ij,j->i", vv, cum, ysc) - S2[:, k // 5] - total * S[:, k]
+                    # sum_k d_k cum_k (W - cum_k); sum_k d_k cum_k = sum_i v_i (max y - y_i)
+                    num = total * (total * yv.top - S[:, k]) - np.einsum("ij,ij,j->i", cum, cum, d)
                     mu = mean / c0
                     out[f"p90_div_p10{suffix}"] = q[:, 2] / q[:, 0]
                     out[f"cv{suffix}"] = sd / mean
@@ -220,34 +227,53 @@ class Resamples:
 QUANTILES = np.array([0.1, 0.5, 0.9])
 
 
-def _row_quantiles(cum: np.ndarray, cum_c: np.ndarray, counts: np.ndarray, ys: np.ndarray, ws: np.ndarray,
-                   total: float) -> tuple[np.ndarray, np.ndarray]:
-    """``QUANTILES`` of one resample by the midpoint rule of ``_sorted_stats``, from its areas in sorted order
-    (values ``ys``, weight per copy ``ws``, ``counts``; ``cum``/``cum_c``: cumulative weight/count per area,
-    inclusive): copy m (1-based) of area i sits at position cum_c[i-1] + m - 1 of the sorted resample, at
-    ``mid`` (cum[i-1] + (m - 0.5) ws[i]) / total. O(log n) per quantile. Returns the quantiles and the areas
-    either side of each (2 x quantiles)."""
-    n, size = len(ys), int(round(cum_c[-1]))
-    qs = QUANTILES
-    # the areas before a lie wholly below q (keys of the arrays' own type: searchsorted would cast the array)
-    if cum.dtype.kind == "f":
-        a = np.searchsorted(cum, qs * total, side="left")
-    else:
-        a = np.searchsorted(cum, np.floor(qs * total).astype(cum.dtype), side="right")
-    k0 = np.where(a > 0, cum_c[np.maximum(a - 1, 0)], 0).astype(cum_c.dtype)
-    i = np.searchsorted(cum_c, k0, side="right")  # the first drawn area from a on
+def _search(a: np.ndarray, v: np.ndarray, side: str = "left") -> np.ndarray:
+    """``np.searchsorted(a[r], v[r], side)`` for every row ``r`` of ``a`` (rows ascending), all rows at once:
+    a binary search of log2(n) steps over the (rows, queries) array ``v``."""
+    rows, n = a.shape[0], a.shape[1]
+    r = np.arange(rows).reshape((rows,) + (1,) * (v.ndim - 1))
+    lo = np.zeros(v.shape, np.intp)
+    hi = np.full(v.shape, n, np.intp)
+    for _ in range(n.bit_length()):
+        mid = (lo + hi) >> 1
+        am = a[r, np.minimum(mid, n - 1)]
+        right = (am < v) if side == "left" else (am <= v)
+        active = lo < hi
+        lo = np.where(active & right, mid + 1, lo)
+        hi = np.where(active & ~right, mid, hi)
+    return lo
+
+
+def _quantiles(cum: np.ndarray, cum_c: np.ndarray, counts: np.ndarray, ys: np.ndarray, ws: np.ndarray,
+               total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``QUANTILES`` of every resample (rows) by the midpoint rule of ``_sorted_stats``, from its areas in
+    sorted order (values ``ys``, weight per copy ``ws``, ``counts``; ``cum``/``cum_c``: cumulative weight/count
+    per area, inclusive): copy m (1-based) of area i sits at position cum_c[i-1] + m - 1 of the sorted resample,
+    at ``mid`` (cum[i-1] + (m - 0.5) ws[i]) / total. O(log n) per quantile. Returns the quantiles (rows x
+    quantiles) and the areas either side of each (2 x rows x quantiles)."""
+    rows, n = counts.shape
+    qs = QUANTILES[None, :]
+    r = np.arange(rows)[:, None]
+    size = np.rint(cum_c[:, -1])[:, None]
+    t = total[:, None]
+
+    def before(a: np.ndarray, i: np.ndarray) -> np.ndarray:  # a[r, i - 1], 0 before the first area
+        return np.where(i > 0, a[r, np.maximum(i - 1, 0)], 0.0)
+
+    a = _search(cum, qs * t, "left")  # the areas before a lie wholly below q
+    k0 = before(cum_c, a)
+    i = _search(cum_c, k0, "right")  # the first drawn area from a on
     ii = np.minimum(i, n - 1)
-    prev = np.where(ii > 0, cum[np.maximum(ii - 1, 0)], 0.0)
-    c, wi = counts[ii], ws[ii]
+    prev = before(cum, ii)
+    c, wi = counts[r, ii].astype(float), ws[ii]
     m = np.arange(1, int(c.max()) + 1)
-    mids = (prev[:, None] + m * wi[:, None] - 0.5 * wi[:, None]) / total
-    inside = ((mids < qs[:, None]) & (m <= c[:, None])).sum(axis=1)
-    k = np.clip(np.where(i < n, k0 + inside, size), 1, size - 1).astype(np.int64)
-    p = np.stack([k - 1, k]).astype(cum_c.dtype)  # the positions either side of q
-    j = np.searchsorted(cum_c, p, side="right")
-    before_c = np.where(j > 0, cum_c[np.maximum(j - 1, 0)], 0.0)
-    before_w = np.where(j > 0, cum[np.maximum(j - 1, 0)], 0.0)
-    x = (before_w + (p - before_c + 1) * ws[j] - 0.5 * ws[j]) / total
+    mids = (prev[..., None] + m * wi[..., None] - 0.5 * wi[..., None]) / t[..., None]
+    inside = ((mids < qs[..., None]) & (m <= c[..., None])).sum(axis=-1)
+    k = np.clip(np.where(i < n, k0 + inside, size), 1, size - 1)
+    p = np.stack([k - 1, k])  # the positions either side of q
+    j = _search(cum_c, p.transpose(1, 0, 2).reshape(rows, -1), "right").reshape(rows, 2, -1).transpose(1, 0, 2)
+    before_c, before_w = before(cum_c, j), before(cum, j)
+    x = (before_w + (p - before_c + 1) * ws[j] - 0.5 * ws[j]) / t
     v0, v1 = ys[j[0]], ys[j[1]]
     gap = x[1] - x[0]
     frac = np.clip(np.where(gap > 0, (qs - x[0]) / np.where(gap > 0, gap, 1.0), 0.0), 0.0, 1.0)
@@ -306,9 +332,11 @@ class GapAnalysis:
         b = None if self.below is None else self.below.reindex(index=self.codes, columns=self.years).fillna(
             False).to_numpy(bool)
         rng = np.random.default_rng(self.seed)
-        from leefbaar.store.compute import requested_engine  # Ibis on first use (2 s of imports)
+        engine = None
+        if self.engine or os.environ.get("LEEFBAAR_ENGINE"):
+            from leefbaar.store.compute import requested_engine  # Ibis on first use (2 s of imports)
 
-        engine = requested_engine(self.engine)
+            engine = requested_engine(self.engine)
         point = _point_ibis(y, w, b, self.years, positive, engine) if engine else {}
         parts = {t: [] for t in self.years}
         if not engine:
@@ -316,15 +344,22 @@ class GapAnalysis:
                 bj = None if b is None else b[:, j]
                 point[t] = {k: v[0] for k, v in measures(y[:, j], w[:, j], bj, positive).items()}
         # resamples in chunks of about BOOT_CHUNK values (the same random stream as one (n_boot, n) draw), so
-        # that memory stays flat however many areas there are; each resample as its counts per area
+        # that memory stays flat however many areas there are; each resample as its counts per area. The years
+        # of a chunk are measured on the pool while this thread draws and counts the next chunk.
         step = max(1, BOOT_CHUNK // n)
         values = [YearValues(y[:, j], w[:, j], None if b is None else b[:, j], positive)
                   for j in range(len(self.years))]
+        cols = np.hstack([yv.columns for yv in values])
+        pending: list[list] = []  # the futures of the chunk being measured
         with ThreadPoolExecutor(max_workers=THREADS) as pool, threadpool_limits(limits=1):
-            for start in range(0, self.n_boot, step):
-                res = Resamples(rng.integers(0, n, size=(min(step, self.n_boot - start), n)))
-                for t, m in zip(self.years, pool.map(res.measures, values), strict=True):
-                    parts[t].append(m)
+            for start in range(0, self.n_boot + step, step):
+                if start < self.n_boot:
+                    res = Resamples(rng.integers(0, n, size=(min(step, self.n_boot - start), n)))
+                    pending.append([pool.submit(res.measures, yv, S)
+                                    for yv, S in zip(values, res.sums(values, cols), strict=True)])
+                if len(pending) == 2 or start >= self.n_boot:
+                    for t, f in zip(self.years, pending.pop(0), strict=True):
+                        parts[t].append(f.result())
         boot = {t: {k: np.concatenate([p[k] for p in parts[t]]) for k in parts[t][0]} for t in self.years}
         alpha = (1 - self.level) / 2
         rows = []
@@ -358,6 +393,9 @@ class GapAnalysis:
         """Unweighted Theil and Gini straight from PySAL ``inequality`` (replaces our own point estimates)."""
         if not positive:
             return
+        from inequality.gini import Gini  # on first use: inequality imports matplotlib
+        from inequality.theil import Theil
+
         est = self.by_year.set_index(["year", "measure"])["estimate"]
         for j, t in enumerate(self.years):
             est.loc[(t, "theil")] = float(np.ravel(Theil(y[:, j]).T)[0])
@@ -365,6 +403,8 @@ class GapAnalysis:
         self.by_year["estimate"] = est.to_numpy()
 
     def _beta(self, wide: pd.DataFrame) -> pd.DataFrame:
+        from statsmodels.regression.linear_model import OLS  # on first use (statsmodels.api: 2 s of imports)
+
         years = self.years
         periods = [(years[0], years[-1])] + [(a, b) for a, b in zip(years, years[1:], strict=False)]
         rows = []
@@ -373,7 +413,7 @@ class GapAnalysis:
                 rows.append((a, b, np.nan, np.nan, np.nan, np.nan, len(wide), "none"))
                 continue
             x, d = wide[a].to_numpy(), (wide[b] - wide[a]).to_numpy() / (b - a)
-            fit = sm.OLS(d, sm.add_constant(x)).fit(cov_type="HC1")
+            fit = OLS(d, np.column_stack([np.ones(len(x)), x])).fit(cov_type="HC1")
             rows.append((a, b, fit.params[1], fit.bse[1], fit.pvalues[1], fit.rsquared, len(x),
                          "convergence" if fit.params[1] < 0 and fit.pvalues[1] < 0.05 else
                          "divergence" if fit.params[1] > 0 and fit.pvalues[1] < 0.05 else "none"))

@@ -144,11 +144,13 @@ def _index(store: Store, level: str, spec: str | None) -> Panel:
         spec = specs[0]
     elif spec not in specs:
         raise StoreError(f"no index scores for spec {spec!r} at level {level}; have: {', '.join(specs)}")
-    frame = store.sql("SELECT * FROM scores WHERE spec = ? AND level = ? ORDER BY code, year", [spec, level])
-    keep = ["code", "year", "total", *[c for c in ("afw", *DIMENSIONS) if c in frame.columns]]
-    if "kind" in frame.columns:
-        keep.append("kind")
-    frame = frame[keep].dropna(subset=["total"]).astype({"year": "int64", "code": "str"}).reset_index(drop=True)
+    have = set(store.sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'scores'")
+               ["column_name"])
+    keep = ["code", "year", "total", *[c for c in ("afw", *DIMENSIONS, "kind") if c in have]]
+    # only the columns used (the table also holds intervals and ranks: fetching them doubled the load)
+    frame = store.sql(f"SELECT {', '.join(keep)} FROM scores WHERE spec = ? AND level = ? ORDER BY code, year",
+                      [spec, level])
+    frame = frame.dropna(subset=["total"]).astype({"year": "int64", "code": "str"}).reset_index(drop=True)
     comps = [d for d in DIMENSIONS if d in frame.columns and frame[d].notna().any()]
     notes = [note_in_languages(N_("Source: leefbaar index, spec {spec} (table scores)."), spec=spec)]
     if "kind" in frame.columns and (frame["kind"] == "modelled").any():

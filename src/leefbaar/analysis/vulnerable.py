@@ -267,7 +267,7 @@ class VulnerableAreas:
         out = out[out["afw"].notna()]
         used = ["class", "level", "decline", "development_class", "change", "slope", "slope_t",
                 *(f"{p}{dim}" for dim in d.dimensions for p in ("k", "low_")), *(f"low_{r.id}" for r in d.indicators)]
-        out["reason"] = [self._reason(row) for row in out[[c for c in used if c in out.columns]].to_dict("records")]
+        out["reason"] = self._reasons(out[[c for c in used if c in out.columns]].to_dict("records"))
         out = out.sort_values(["flagged", "criteria_met", "n_low", "total"], ascending=[False, False, False, True])
         out["rank"] = np.where(out["flagged"], np.arange(1, len(out) + 1), np.nan)
         out.index.name = "code"
@@ -299,6 +299,21 @@ class VulnerableAreas:
             self.notes.append(note_in_languages(N_("{indicator}: CBS {use} used for reference year {year}."),
                                                 indicator=rule.id, use=use, year=year))
         return flag.fillna(False).astype(bool)
+
+    def _reasons(self, rows: list[dict]) -> list[str]:
+        """``_reason`` of every row; a row without decline is written once per distinct class, flags and
+        component classes (its reason uses nothing else), so that 400,000 areas need a few thousand texts."""
+        memo: dict[tuple, str] = {}
+        out = []
+        for k in rows:
+            if k["decline"]:
+                out.append(self._reason(k))
+                continue
+            key = tuple(v for c, v in k.items() if c not in ("development_class", "change", "slope", "slope_t"))
+            if key not in memo:
+                memo[key] = self._reason(k)
+            out.append(memo[key])
+        return out
 
     def _reason(self, k: dict) -> str:
         d, lang = self.definition, self.lang
