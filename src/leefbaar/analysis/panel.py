@@ -166,7 +166,7 @@ def _indicator(store: Store, level: str, indicator: str) -> Panel:
         raise StoreError(f"unknown indicator {indicator!r}; see 'leefbaar indicators --search'")
     m = meta.iloc[0]
     obs = store.sql("SELECT code, vintage, year, value FROM observations WHERE level = ? AND indicator = ? "
-                    "AND value IS NOT NULL", [level, indicator])
+                    "AND value IS NOT NULL ORDER BY code, vintage, year", [level, indicator])
     if obs.empty:
         raise StoreError(f"indicator {indicator!r} has no values at level {level!r}")
     notes = [note_in_languages(N_("Source: indicator {indicator} ({label}), level {level}."), indicator=indicator,
