@@ -54,7 +54,8 @@ def population_weights(store: Store, level: str, years: list[int], measure: str 
     if measure not in MEASURES:
         raise StoreError(f"unknown weight {measure!r}; use one of {', '.join(MEASURES)}")
     obs = store.sql("SELECT code, vintage, year, coalesce(value, 0.0) AS value FROM observations "
-                    "WHERE level = ? AND indicator = ? AND status <> 'missing' ORDER BY code, vintage, year", [level, measure])
+                    "WHERE level = ? AND indicator = ? AND status <> 'missing' ORDER BY code, vintage, year",
+                    [level, measure])
     if obs.empty:
         raise StoreError(f"the store holds no {measure} figures at level {level!r}; cannot weight")
     frame, _, boundary_notes = harmonise(store, obs, level, extensive=True, target=vintage)
