@@ -33,7 +33,6 @@ on the latest pair of official years in the store. Validated in ``leefbaar valid
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -432,8 +431,7 @@ def write_contributions(store, contributions: Contributions, rows: int = CHUNK_R
     them across specs and levels), ``contribution_terms`` (term, dimension, indicator) and
     ``contribution_values`` (unit, term, contribution: the long rows), joined by the view ``contributions``
     (``CONTRIBUTIONS_VIEW``). Writing the long rows as strings cost DuckDB ~7 CPU s per 10 million rows (400,000
-    areas over 7 years give ~460 million); as two integers and a double it costs a quarter of that. The rows of
-    the next chunk are computed while DuckDB inserts a chunk (two cores: about the insert's time saved). A store
+    areas over 7 years give ~460 million); as two integers and a double it costs a quarter of that. A store
     that still holds ``contributions`` as a table is converted (its rows kept)."""
     con = store.con
     spec, level = contributions.spec.name, contributions.spec.level
@@ -482,14 +480,8 @@ def write_contributions(store, contributions: Contributions, rows: int = CHUNK_R
         "year": pa.array(panel["year"].to_numpy(np.int64))}))
     ids = np.array([known[t] for t in terms], dtype=np.int16)
     written = 0
-    # the next chunk is computed (numpy, in a thread) while DuckDB inserts this one: at most two chunks in memory
-    chunks = contributions.values(ids, offset, rows)
-    with ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(next, chunks, None)
-        while (chunk := ahead.result()) is not None:
-            ahead = pool.submit(next, chunks, None)
-            written += store.append("contribution_values", chunk)
-            del chunk
+    for chunk in contributions.values(ids, offset, rows):
+        written += store.append("contribution_values", chunk)
     return written
 
 
