@@ -44,8 +44,8 @@ from threadpoolctl import threadpool_limits
 from leefbaar.i18n import N_, translator
 from leefbaar.index import uncertainty as unc
 from leefbaar.index.classes import classify_total
-from leefbaar.index.features import RowKeys, contiguity_pairs, load_panel
 from leefbaar.index.engine.calibrated import XY
+from leefbaar.index.features import RowKeys, contiguity_pairs, load_panel
 from leefbaar.index.model import BASELINE, RESIDUAL, LivabilityIndex
 from leefbaar.index.nowcast import CORRECTION, NowcastCorrection, load_official
 from leefbaar.index.spec import IndexSpec
