@@ -82,6 +82,38 @@ def test_contributions_in_chunks_are_the_table_in_one_piece(fitted):
                                np.column_stack([whole[d].sum(axis=1) for d in dims]), rtol=0, atol=1e-12)
 
 
+def test_contributions_as_arrays_are_the_frames_to_the_bit(fitted):
+    """``TermValues`` (the calibrated model straight from the column arrays, chunk by chunk) gives the very numbers
+    of ``LivabilityIndex.contributions``, and ``_modelled`` the very sums ``DataFrame.sum(axis=1)`` made of them,
+    also where a feature is missing (its term NaN, left out of the sum)."""
+    from leefbaar.index.pipeline import TermValues
+
+    spec, panel, model, X = fitted
+    dims = list(spec.dimension_codes)
+    X = X.copy()
+    feature = model.models_[dims[0]].features[1]
+    gap = X[feature].to_numpy(float).copy()
+    gap[::7] = np.nan
+    X[feature] = gap
+    whole = model.contributions(panel, X)
+    source = TermValues(model, panel, X)
+    for part in (slice(0, len(panel)), slice(13, 50)):  # (the location term of a chunk is the model's on its rows)
+        values = source.chunk(part)
+        frames = model.contributions(panel.iloc[part], X.iloc[part])
+        for d in dims:
+            assert source.names[d] == list(frames[d].columns)
+            assert values[d].flags["C_CONTIGUOUS"]
+            np.testing.assert_array_equal(values[d], frames[d].to_numpy().T)
+            np.testing.assert_array_equal(TermValues.total(values[d]), frames[d].sum(axis=1).to_numpy())
+    assert np.isnan(source.chunk(slice(0, 1))[dims[0]]).any()
+    np.testing.assert_array_equal(_modelled(model, panel, X, dims).to_numpy(),
+                                  np.column_stack([whole[d].sum(axis=1) for d in dims]))
+    m = model.models_[dims[0]]
+    np.testing.assert_array_equal(m.term_rows([X[f].to_numpy(float) for f in m.features]
+                                              + [X[c].to_numpy(float) for c in ("centroid_x_km", "centroid_y_km")]),
+                                  m.contributions(X).T)
+
+
 def test_contributions_stored_compact_are_the_long_table(fitted, tmp_path):
     """``write_contributions`` keeps the long rows as (unit, term, contribution) behind the view
     ``contributions``: the view gives the long table; a store holding ``contributions`` as a table (written

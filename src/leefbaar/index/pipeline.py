@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits
 from leefbaar.i18n import N_, translator
 from leefbaar.index import uncertainty as unc
 from leefbaar.index.classes import classify_total
+from leefbaar.index.engine.calibrated import XY
 from leefbaar.index.features import RowKeys, contiguity_pairs, load_panel
 from leefbaar.index.model import BASELINE, RESIDUAL, LivabilityIndex
 from leefbaar.index.nowcast import CORRECTION, NowcastCorrection, load_official
@@ -59,6 +60,54 @@ CHUNK_ROWS = 20_000
 rows or 1,000 draws per area-year)."""
 
 
+class TermValues:
+    """The model's contributions of a panel's rows as arrays, ``CHUNK_ROWS`` area-years at a time: ``chunk(part)``
+    gives per dimension a (terms x rows) array whose first row is the baseline and the others the terms (each one
+    contiguous row), in the order of ``names[dimension]``. A calibrated spec is evaluated straight from the
+    engine table's column arrays (``DimensionModel.term_rows``: no frames per chunk); other specs through
+    ``LivabilityIndex.contributions``."""
+
+    def __init__(self, model: LivabilityIndex, panel: pd.DataFrame, X: pd.DataFrame):
+        self.model, self.panel, self.X = model, panel, X
+        self.calibrated = model.spec.weighting == "calibrated"
+        if self.calibrated:
+            nodes = model.engine_.hierarchy.nodes
+            self.models = model.fitted_.model.models
+            self.names = {d: [BASELINE, *(nodes[c].name if c in nodes else c for c in m.terms)]
+                          for d, m in self.models.items()}
+            self.columns = {d: [X[f].to_numpy(float) for f in m.features]
+                            + ([X[c].to_numpy(float) for c in XY] if m.location is not None else [])
+                            for d, m in self.models.items()}
+        else:
+            parts = model.contributions(panel.iloc[:1], X.iloc[:1])
+            self.names = {d: list(frame.columns) for d, frame in parts.items()}
+
+    def chunk(self, part: slice) -> dict[str, np.ndarray]:
+        """Per dimension the (terms x rows) contributions of the rows ``part`` (baseline first)."""
+        if not self.calibrated:
+            parts = self.model.contributions(self.panel.iloc[part], self.X.iloc[part])
+            return {d: np.ascontiguousarray(frame.to_numpy(float).T) for d, frame in parts.items()}
+        out = {}
+        for d, m in self.models.items():
+            cols = [c[part] for c in self.columns[d]]
+            values = np.empty((len(self.names[d]), len(cols[0]) if cols else 0))
+            values[0] = m.intercept
+            m.term_rows(cols, out=values[1:])
+            out[d] = values
+        return out
+
+    @staticmethod
+    def total(values: np.ndarray) -> np.ndarray:
+        """A dimension score from its (baseline-first) contributions: the terms summed in order, missing ones as
+        0, then the baseline (the additions ``DataFrame.sum(axis=1)`` makes over the frames of
+        ``LivabilityIndex.contributions``, so the scores are those of the frames to the last bit)."""
+        terms = values[1:]
+        if np.isnan(terms).any():
+            terms = np.where(np.isnan(terms), 0.0, terms)
+        base = values[0]
+        return terms.sum(axis=0) + np.where(np.isnan(base), 0.0, base)
+
+
 @dataclass
 class Contributions:
     """The long ``contributions`` table of a scoring run, produced ``CHUNK_ROWS`` area-years at a time
@@ -71,39 +120,55 @@ class Contributions:
     residual: pd.DataFrame
     correction: pd.DataFrame
 
+    @cached_property
+    def _values(self) -> TermValues:
+        return TermValues(self.model, self.panel, self.X)
+
     def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
         """The table in chunks of area-years (Arrow tables with the long columns of the ``contributions`` view)."""
-        for _, panel, kept in self._kept(rows):
-            yield _long_contributions(self.spec, panel, kept)
+        for part, kept in self._kept(rows):
+            panel = self.panel.iloc[part]
+            long = []
+            for d, names, wide, keep in kept:
+                r, c = np.nonzero(keep)
+                long.append((d, names, r, c, wide[r, c]))
+            yield _long_contributions(self.spec, panel, long)
 
     def terms(self) -> list[tuple[str, str]]:
         """The (dimension, indicator) pairs a row can hold, in the order of the long table."""
-        parts = self.model.contributions(self.panel.iloc[:1], self.X.iloc[:1])
-        return [(d, name) for d, frame in parts.items() for name in (*frame.columns, RESIDUAL, CORRECTION)]
+        return [(d, name) for d, names in self._values.names.items() for name in (*names, RESIDUAL, CORRECTION)]
 
     def values(self, term_ids: np.ndarray, offset: int = 0, rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
         """The same rows as ``chunks`` in the compact form the store keeps (``write_contributions``): ``unit``
         (``offset`` + position of the area-year in the panel), ``term`` (``term_ids[k]`` for the k-th of ``terms()``),
         ``contribution``."""
-        for lo, _, kept in self._kept(rows):
+        term_ids = np.asarray(term_ids, dtype=np.int16)
+        for part, kept in self._kept(rows):
             start, units, terms, values = 0, [], [], []
-            for _, names, r, c, v in kept:
-                units.append((r + (lo + offset)).astype(np.int32))
-                terms.append(term_ids[start + c].astype(np.int16))
-                values.append(v)
-                start += len(names)
+            unit = np.arange(part.start + offset, part.stop + offset, dtype=np.int32)
+            for _, names, wide, keep in kept:
+                k = len(names)
+                flat = keep.ravel()
+                every = bool(flat.all())
+                units.append(np.repeat(unit, k) if every else np.repeat(unit, k)[flat])
+                terms.append(np.tile(term_ids[start:start + k], len(unit)) if every
+                             else np.tile(term_ids[start:start + k], len(unit))[flat])
+                values.append(wide.ravel() if every else wide.ravel()[flat])
+                start += k
             yield pa.table({"unit": np.concatenate(units), "term": np.concatenate(terms),
                             "contribution": np.concatenate(values)})
 
     def _kept(self, rows: int):
-        """Per chunk of area-years: (first row, panel rows, per dimension (dimension, term names, row, column,
-        value) of every non-zero term and always the baseline and the residual, area-year by area-year)."""
+        """Per chunk of area-years: (the rows, per dimension (dimension, term names, the terms as a rows x terms
+        array with the residual and the nowcast last, which of them the long table keeps: every non-zero one
+        and always the baseline and the residual))."""
+        source = self._values
+        residual = {d: self.residual[d].to_numpy(float) for d in source.names}
+        correction = {d: self.correction[d].to_numpy(float) for d in source.names}
         for lo in range(0, len(self.panel), rows):
-            part = slice(lo, lo + rows)
-            panel = self.panel.iloc[part]
-            parts = self.model.contributions(panel, self.X.iloc[part])
-            yield lo, panel, [_kept_terms(d, frame, self.residual.iloc[part], self.correction.iloc[part])
-                              for d, frame in parts.items()]
+            part = slice(lo, min(lo + rows, len(self.panel)))
+            yield part, [_kept_terms(d, source.names[d], values, residual[d][part], correction[d][part])
+                         for d, values in source.chunk(part).items()]
 
     def frame(self) -> pd.DataFrame:
         """The whole table as one frame (small data only)."""
@@ -310,21 +375,27 @@ def build_scores(store, spec: IndexSpec, years, n_draws: int = 1000, seed: int =
 def _modelled(model: LivabilityIndex, panel: pd.DataFrame, X: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     """The model's dimension scores (sum of the contributions), ``CHUNK_ROWS`` rows at a time."""
     out = np.empty((len(panel), len(dims)))
+    source = TermValues(model, panel, X)
     for lo in range(0, len(panel), CHUNK_ROWS):
-        part = slice(lo, lo + CHUNK_ROWS)
-        parts = model.contributions(panel.iloc[part], X.iloc[part])
-        out[part] = np.column_stack([parts[d].sum(axis=1).to_numpy() for d in dims])
+        part = slice(lo, min(lo + CHUNK_ROWS, len(panel)))
+        values = source.chunk(part)
+        for k, d in enumerate(dims):
+            out[part, k] = TermValues.total(values[d])
     return pd.DataFrame(out, columns=dims)
 
 
-def _kept_terms(d: str, frame: pd.DataFrame, residual: pd.DataFrame, correction: pd.DataFrame) -> tuple:
-    """(dimension, term names, row, column, value) of the terms of dimension ``d`` kept in the long table:
-    every non-zero one and always the baseline and the residual, area-year by area-year."""
-    names = [*frame.columns, RESIDUAL, CORRECTION]
-    values = np.column_stack([frame.to_numpy(float), residual[d].to_numpy(float), correction[d].to_numpy(float)])
-    keep = (values != 0) | np.isin(np.asarray(names, dtype=object), [BASELINE, RESIDUAL])[None, :]
-    rows, cols = np.nonzero(keep)
-    return d, names, rows, cols, values[rows, cols]
+def _kept_terms(d: str, names: list[str], values: np.ndarray, residual: np.ndarray,
+                correction: np.ndarray) -> tuple:
+    """(dimension, term names, rows x terms array, kept) of the terms of dimension ``d`` in the long table, the
+    residual and the nowcast added last: kept is every non-zero one and always the baseline and the residual."""
+    names = [*names, RESIDUAL, CORRECTION]
+    wide = np.empty((values.shape[1], len(names)))
+    wide[:, :-2] = values.T
+    wide[:, -2] = residual
+    wide[:, -1] = correction
+    keep = wide != 0
+    keep[:, np.isin(np.asarray(names, dtype=object), [BASELINE, RESIDUAL])] = True
+    return d, names, wide, keep
 
 
 def _long_contributions(spec: IndexSpec, panel: pd.DataFrame, kept: list[tuple]) -> pa.Table:

@@ -182,17 +182,28 @@ class DimensionModel:
         return np.hstack(blocks)
 
     def contributions(self, X: pd.DataFrame, coef: np.ndarray | None = None) -> np.ndarray:
-        """Per term (``terms``) its part of the value: its basis block times its coefficients (block by block:
-        the whole design matrix is never built)."""
+        """Per term (``terms``) its part of the value (rows x terms): its basis block times its coefficients
+        (block by block: the whole design matrix is never built)."""
+        columns = [X[f].to_numpy(float) for f in self.features]
+        if self.location is not None:
+            columns += [X[c].to_numpy(float) for c in XY]
+        return self.term_rows(columns, coef).T
+
+    def term_rows(self, columns: list[np.ndarray], coef: np.ndarray | None = None,
+                  out: np.ndarray | None = None) -> np.ndarray:
+        """``contributions`` transposed (terms x rows, each term one contiguous row, written into ``out`` when
+        given) from the input columns as arrays: the ``features`` in order, then the ``XY`` coordinates when
+        there is a location term (scoring in chunks slices the arrays, no frames)."""
         coef = self.coef if coef is None else coef
-        out = np.empty((len(X), len(self.slices)))
-        for k, (f, b) in enumerate(zip(self.features, self.bases, strict=True)):
-            out[:, k] = b.value(X[f].to_numpy(float), coef[self.slices[k]])
+        n = len(columns[0]) if columns else 0
+        out = np.empty((len(self.slices), n)) if out is None else out
+        for k, b in enumerate(self.bases):
+            out[k] = b.value(columns[k], coef[self.slices[k]])
         if self.location is not None:  # once per run of rows at the same place (an area's years)
-            xy = X[list(XY)].to_numpy(float)
+            xy = np.column_stack(columns[len(self.bases):len(self.bases) + 2])
             new = np.ones(len(xy), dtype=bool)
             new[1:] = (xy[1:] != xy[:-1]).any(axis=1)
-            out[:, -1] = (self.location(xy[new]) @ coef[self.slices[-1]])[np.cumsum(new) - 1]
+            out[-1] = (self.location(xy[new]) @ coef[self.slices[-1]])[np.cumsum(new) - 1]
         return out
 
     def params(self) -> dict:
