@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from leefbaar.errors import SpecError
@@ -37,6 +38,11 @@ def test_any_dimension_names_score_with_intervals(store, weighting):
     assert s["p_class_differs"].isna().all() and s["klasse"].isna().all()
     wide = res.wide()
     assert list(wide.columns[:8]) == ["spec", "level", "code", "year", "total", "afw", "wonen", "voorzieningen"]
+    pivot = res.dimensions.pivot_table(index=["code", "year"], columns="dimension", values="score")
+    at = pd.MultiIndex.from_frame(wide[["code", "year"]])
+    for d in ("wonen", "voorzieningen"):
+        np.testing.assert_array_equal(wide[d].to_numpy(), pivot[d].reindex(at).to_numpy())
+    assert wide[["code", "year", "total"]].equals(s[["code", "year", "total"]].reset_index(drop=True))
     assert np.isnan(score_summary(res)["share_uncertain"]).all()
     assert "geen officiële reeks" in summary_markdown(res, 1, "nl")
 

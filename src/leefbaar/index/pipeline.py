@@ -203,13 +203,19 @@ class ScoreResult:
         return self.model.fitted_.record(self.contributions.X, source=self.source)
 
     def wide(self) -> pd.DataFrame:
-        """The scores with the spec's own dimension columns (for CSV output)."""
-        dims = self.dimensions.pivot_table(index=["code", "year"], columns="dimension", values="score",
-                                           sort=False)
+        """The scores with the spec's own dimension columns (for CSV output). ``dimensions`` holds one block of
+        rows per dimension, each in the order of ``scores`` (``build_scores``), so a block is a column (a pandas
+        pivot of the long rows took 18 s at 400,000 areas over 7 years)."""
         order = list(dict.fromkeys(self.dimensions["dimension"]))
+        n = len(self.scores)
+        codes = self.dimensions["code"].to_numpy()
+        if len(self.dimensions) != n * len(order) or not all(
+                np.array_equal(codes[k * n:(k + 1) * n], self.scores["code"].to_numpy()) for k in range(len(order))):
+            raise ValueError("dimension scores are not in blocks in the order of the scores")
+        values = self.dimensions["score"].to_numpy(float).reshape(len(order), n)
         base = self.scores.drop(columns=[d for d in LBM_DIMENSIONS if d not in order])
-        base = base.drop(columns=[d for d in order if d in base.columns])
-        out = base.merge(dims[order].reset_index(), on=["code", "year"], how="left")
+        base = base.drop(columns=[d for d in order if d in base.columns]).reset_index(drop=True)
+        out = pd.concat([base, pd.DataFrame(dict(zip(order, values, strict=True)))], axis=1)
         first = ["spec", "level", "code", "year", "total", "afw", *order]
         return out[first + [c for c in out.columns if c not in first]]
 
