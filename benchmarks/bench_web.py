@@ -476,9 +476,10 @@ class Browser:
         cdp.send("Network.enable")
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
         cdp.send("Performance.enable")
-        urls, sizes = {}, {}
-        cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
-        cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+        # bytes of every request of the page and of its map's worker (the vector tiles: a CDP session on the page
+        # alone does not see the worker's requests), as received: headers and (encoded) body
+        done = []
+        page.on("requestfinished", lambda r: done.append(r))
         page.goto(url)
         page.wait_for_selector("body[data-map-ready]", state="attached", timeout=120_000)
         ms = float(page.locator("body").get_attribute("data-map-ready-ms"))
@@ -487,9 +488,13 @@ class Browser:
         task = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}.get("TaskDuration", 0)
         page.wait_for_timeout(300)
         parts = ("/geometry/", "/tiles/", "/api/map/", "/api/grid/", "/naive/map", "/naive/values")
-        geo = sum(v for k, v in sizes.items() if any(part in urls.get(k, "") for part in parts))
+        sizes = {}
+        for i, r in enumerate(done):
+            got = r.sizes()
+            sizes[i] = (r.url, max(0, got["responseBodySize"]) + max(0, got["responseHeadersSize"]))
+        geo = sum(n for u, n in sizes.values() if any(part in u for part in parts))
         ctx.close()
-        return {"ms": ms, "bytes": sum(sizes.values()), "map_bytes": geo, "cpu": task}
+        return {"ms": ms, "bytes": sum(n for _u, n in sizes.values()), "map_bytes": geo, "cpu": task}
 
 
 def first_paint(pages: list[tuple[str, str]], runs: int) -> dict[str, dict]:
