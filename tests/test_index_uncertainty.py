@@ -161,23 +161,31 @@ def test_class_share_by_bisection_counts_every_draw():
     np.testing.assert_array_equal(unc._class_share(np.sort(a, axis=1), zeros(point), zeros), 0.0)
 
 
-def test_columns_leave_out_only_what_adds_nothing(region):
-    """``_Columns`` (the design straight into float32, the basis columns whose coefficient is 0 in every draw
-    left out) times the kept coefficients equals ``_terms`` times all of them; a row whose left-out column is
-    not finite is flagged to be redone with every column (as the product would be NaN there)."""
+def _random_anchoring(region, seed: int, share_now: float):
+    """A fitted model's prepared terms on ``region`` and a random ``Anchoring`` (30 % of rows anchored elsewhere,
+    ``c_now`` 1 in ``share_now`` of rows): (prep, dims, rows, anchor, anchoring, plan, rng)."""
     spec, panel, pairs = region
     with threadpool_limits(limits=1):
         model = LivabilityIndex(spec, pairs).fit(panel)
     prep = unc.prepare([model], panel)[0]
     dims = list(spec.dimension_codes)
     n = len(panel)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     rows = np.arange(n)
     anchor = np.where(rng.random(n) < 0.3, rng.integers(0, n, n), rows)
-    anchoring = unc.Anchoring(anchor, {d: np.where(rng.random(n) < 0.5, 1.0, rng.uniform(0.5, 1, n)) for d in dims},
+    c_now = {d: np.where(rng.random(n) < share_now, 1.0, rng.uniform(0.5, 1, n)) for d in dims}
+    anchoring = unc.Anchoring(anchor, c_now,
                               {d: np.where(anchor != rows, rng.uniform(-1, 0, n), 0.0) for d in dims},
                               {d: rng.normal(0, 0.01, n) for d in dims}, np.zeros(n))
-    plan = unc._plan([prep], 50, 2, 50.0)
+    return prep, dims, rows, anchor, anchoring, unc._plan([prep], 50, 2, 50.0), rng
+
+
+def test_columns_leave_out_only_what_adds_nothing(region):
+    """``_Columns`` (the design straight into float32, the basis columns whose coefficient is 0 in every draw
+    left out) times the kept coefficients equals ``_terms`` times all of them; a row whose left-out column is
+    not finite is flagged to be redone with every column (as the product would be NaN there)."""
+    prep, dims, rows, anchor, anchoring, plan, rng = _random_anchoring(region, 1, 0.5)
+    n = len(rows)
     idx, per_dim = plan.coefs[0]
     for anch in (None, anchoring):
         cols = unc._Columns(prep, dims, anch)
@@ -232,19 +240,8 @@ def test_merged_layout_of_rows_that_are_their_own_model(region):
     basis are one block each, the intercepts one column (``_Columns.fill_merged``), fewer columns, and the
     product with the summed coefficients is ``_terms`` times the coefficients; the other rows are not
     ``own``; a left-out basis value that is not finite flags the row."""
-    spec, panel, pairs = region
-    with threadpool_limits(limits=1):
-        model = LivabilityIndex(spec, pairs).fit(panel)
-    prep = unc.prepare([model], panel)[0]
-    dims = list(spec.dimension_codes)
-    n = len(panel)
-    rng = np.random.default_rng(5)
-    rows = np.arange(n)
-    anchor = np.where(rng.random(n) < 0.3, rng.integers(0, n, n), rows)
-    anchoring = unc.Anchoring(anchor, {d: np.where(rng.random(n) < 0.8, 1.0, rng.uniform(0.5, 1, n)) for d in dims},
-                              {d: np.where(anchor != rows, rng.uniform(-1, 0, n), 0.0) for d in dims},
-                              {d: rng.normal(0, 0.01, n) for d in dims}, np.zeros(n))
-    plan = unc._plan([prep], 50, 2, 50.0)
+    prep, dims, rows, anchor, anchoring, plan, rng = _random_anchoring(region, 5, 0.8)
+    n = len(rows)
     idx, per_dim = plan.coefs[0]
     for anch in (None, anchoring):
         cols = unc._Columns(prep, dims, anch)
