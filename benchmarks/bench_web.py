@@ -14,13 +14,15 @@ Measures, in one run, for the leefbaar server and for the baseline (both started
   2. Time to first map paint in headless Debian chromium (navigation start to the map's first 'idle' after
      colouring; fresh browser context per run, so nothing comes from the HTTP cache): all PC4 and all 2024
      buurten on the dashboard against the naive page (whole GeoJSON fetched, then drawn), and the 100 m cells
-     of Rijnmond (grid100, coloured by inhabitants): the dashboard's own grid map (/map?level=grid100: its
-     tiles prepared at start-up, values from /api/grid) against the naive page, with a bare bench page that
+     of Rijnmond (grid100, coloured by inhabitants): the dashboard's own grid map (/map?level=grid100: values
+     from /api/grid, first drawn from the image of the coloured cells, /api/grid/grid100/image, its vector tiles
+     prepared at start-up and added after the first paint) against the naive page, with a bare bench page that
      draws leefbaar's tiles from the baseline process (tiles made on request) beside them. First paint is the
-     page's own mark: the map's first 'idle' once every area has its colour (all tiles in view drawn coloured),
-     never an empty page or an uncoloured map. With ``--paint-baseline-src`` the dashboard of another source
-     folder (today's code, served by a second leefbaar process over the same store) is timed too; the runs of
-     all pages are interleaved, so the machine's load falls alike on each.
+     page's own mark: the map's first 'idle' once every area has its colour (all tiles in view drawn coloured;
+     for a grid level, its image drawn), never an empty page or an uncoloured map. With
+     ``--paint-baseline-src`` the dashboard of another source folder (today's code, served by a second leefbaar
+     process over the same store) is timed too; the runs of all pages are interleaved, so the machine's load
+     falls alike on each.
   3. Bytes transferred for each map (as counted by the browser: encoded bytes on the wire).
   4. (``--mix``) The uncached heavy mix under load: downloads as CSV, GeoPackage and Excel, compare, gap,
      profile (with a year) and ranking, parameters drawn at random (seed fixed), N concurrent clients, first
@@ -469,7 +471,8 @@ class Browser:
     def paint(self, url: str) -> dict:
         """Time to first paint of one load of ``url``: navigation start to the moment the page marks its map
         drawn with every area coloured (``body[data-map-ready-ms]``: the map's first 'idle' after the colours
-        are set, i.e. all tiles in view loaded and drawn), and the bytes on the wire (all, and map data)."""
+        are set, i.e. all tiles in view, or a grid level's image, loaded and drawn), and the bytes on the wire
+        (all, and map data) up to 300 ms after that mark."""
         ctx = self.browser.new_context(viewport={"width": 1400, "height": 900})
         page = ctx.new_page()
         cdp = ctx.new_cdp_session(page)

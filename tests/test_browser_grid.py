@@ -27,13 +27,19 @@ def _ready(pg, prefix: str) -> None:
     pg.wait_for_function("p => (document.body.dataset.mapReady || '').startsWith(p)", arg=prefix, timeout=90_000)
 
 
-def _pixels(pg, color: str) -> int:
-    """Pixels of the map canvas in exactly ``color`` (#rrggbb): the cells are drawn without outline or blending."""
+def _where(pg, color: str) -> list[tuple[int, int]]:
+    """The (x, y) pixels of the map canvas in exactly ``color`` (#rrggbb): the cells are drawn without outline or
+    blending, from the image of the cells and from their vector tiles alike."""
+    import numpy as np
     from PIL import Image
 
-    img = Image.open(io.BytesIO(pg.locator("#map canvas").screenshot())).convert("RGB")
-    rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
-    return sum(n for n, c in img.getcolors(img.width * img.height) if c == rgb)
+    img = np.asarray(Image.open(io.BytesIO(pg.locator("#map canvas").screenshot())).convert("RGB"))
+    ys, xs = np.nonzero((img == [int(color[i:i + 2], 16) for i in (1, 3, 5)]).all(axis=2))
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+def _pixels(pg, color: str) -> int:
+    return len(_where(pg, color))
 
 
 def _tile_meets(url: str, w: float, s: float, e: float, n: float) -> bool:
@@ -77,6 +83,16 @@ def test_grid_level_colours_cells_and_names_indicator_and_source(server, page):
     page.wait_for_timeout(300)
     darkest = page.locator("#legend li[data-bin='6'] .swatch").evaluate("e => e.dataset.color")
     assert _pixels(page, darkest) > 500  # the densest cells (central Rotterdam) are coloured
+    # the cells' vector tiles come after the first paint: the pointer then names the cell under it
+    x, y = _where(page, darkest)[len(_where(page, darkest)) // 2]
+    box = page.locator("#map canvas").bounding_box()
+    for dx in range(20):  # moved until the tiles are there (a move before is answered by nothing)
+        page.mouse.move(box["x"] + x + dx % 2, box["y"] + y)
+        if page.locator("#tooltip").is_visible():
+            break
+        page.wait_for_timeout(250)
+    assert page.locator("#tooltip strong").inner_text().startswith("Vierkant E")
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "grid100-nl.png"))
 
@@ -100,4 +116,21 @@ def test_grid_level_colours_cells_and_names_indicator_and_source(server, page):
     assert page.locator("#f-measure").input_value() == "total"
     assert page.locator("#legend-no-score").count() == 0
     assert "Leefbaarometer BZK" in _attribution(page) and "vierkantstatistieken" not in _attribution(page)
+    assert not page.problems, page.problems
+
+
+def test_first_view_of_the_grid_is_drawn_from_its_image(server, page):
+    """The map's first paint of a grid level needs no vector tile: with every tile answered empty, the cells are
+    still drawn in their class colours (from /api/grid/{level}/image), and the image is asked for before any tile."""
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/grid/grid100/image" in r.url or "/api/tiles/" in r.url
+            else None)
+    page.route("**/api/tiles/grid100/**", lambda route: route.fulfill(
+        status=200, body=b"", headers={"Content-Type": "application/vnd.mapbox-vector-tile"}))
+    page.goto(f"{server}/map?level=grid100&indicator=inwoner")
+    _ready(page, "grid100:2024:indicator")
+    darkest = page.locator("#legend li[data-bin='6'] .swatch").evaluate("e => e.dataset.color")
+    lightest = page.locator("#legend li[data-bin='0'] .swatch").evaluate("e => e.dataset.color")
+    assert _pixels(page, darkest) > 500 and _pixels(page, lightest) > 500
+    assert "/api/grid/grid100/image" in asked[0] and "indicator=inwoner" in asked[0] and "year=2024" in asked[0]
     assert not page.problems, page.problems

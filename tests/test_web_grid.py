@@ -97,3 +97,45 @@ def test_regional_tiles_are_prepared_at_every_zoom(store):
     assert vt.prepare() == len(deeper) and 0 < len(deeper) <= 64
     assert all(vt.cached(*k) is not None and vt.cached(*k) == vt.tile(*k) for k in deeper)
     assert sum(len(vt.cached(*k)[0]) > 0 for k in deeper) >= len(range(PREBUILT_MAX_ZOOM + 1, TILE_MAX_ZOOM + 1))
+
+
+def test_grid_image_draws_every_cell_in_its_class_colour(client, meta, store):
+    """The map's first view of a grid level: the image's pixel at each cell's centre has exactly the colour of
+    that cell's class in /api/grid (no data: the legend's grey), pixels without a cell are transparent."""
+    import io
+    import math
+
+    from PIL import Image
+
+    body = client.get("/api/grid/grid100?indicator=p_koopwon").json()
+    r = client.get("/api/grid/grid100/image?indicator=p_koopwon")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert client.get("/api/grid/grid100/image?indicator=p_koopwon",
+                      headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+    img = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))
+    (w, s), (e, n) = next(g for g in meta["grid_levels"] if g["id"] == "grid100")["bounds"]
+    merc_y = lambda lat: math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))  # noqa: E731
+    cells = store.geometries("grid100", 2024, crs=4326)
+    centre = cells.geometry.centroid
+    col = ((centre.x - w) / (e - w) * img.shape[1]).astype(int)
+    row = ((merc_y(n) - centre.y.map(merc_y)) / (merc_y(n) - merc_y(s)) * img.shape[0]).astype(int)
+    colours = body["legend"]["colors"]
+    bins = dict(zip(body["codes"], body["bins"], strict=True))
+    want = [colours[bins[c]] if bins[c] >= 0 else body["legend"]["no_data_color"] for c in cells["code"]]
+    got = ["#{:02x}{:02x}{:02x}".format(*img[y, x, :3]) for y, x in zip(row, col, strict=True)]
+    assert got == want and (img[row, col, 3] == 255).all()
+    assert sum(b < 0 for b in body["bins"]) > 1000 and body["legend"]["no_data_color"] in got  # no data drawn grey
+    assert (img[..., 3] == 0).mean() > 0.3  # the land and water between the towns: no cell, nothing drawn
+    assert client.get("/api/grid/pc4/image").status_code == 404
+    assert client.get("/api/grid/grid100/image?indicator=lbm").status_code == 404
+
+
+def test_grid_image_needs_a_regular_grid():
+    import shapely
+
+    from leefbaar.web.geometry import GridRaster
+
+    bounds = [[4.0, 51.9], [4.1, 52.0]]
+    GridRaster(["a", "b"], np.array([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)]), 100, bounds)
+    with pytest.raises(ValueError, match="not squares of 100 m on one grid"):
+        GridRaster(["a", "b"], np.array([shapely.box(0, 0, 100, 100), shapely.box(150, 0, 250, 100)]), 100, bounds)

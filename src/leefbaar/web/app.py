@@ -35,10 +35,10 @@ Serving under load (settings: arguments of ``create_app``/``serve``, or the envi
   rankings, boundaries in RD New), so no kept table is built under load and no request waits behind the one-off
   analysis lock (``store_lock``); then the national downloads (above), the first level's profiles and score
   maps (into the response cache), the national zooms of every level's vector tiles, and for the grid levels
-  (CBS cells, a small region) their default map and their tiles at every zoom. ``LEEFBAAR_WEB_WARM=light``
-  makes the tables of every level, the grid levels' default maps and the first level's tiles only, and
-  prepares no downloads (profiles, maps, downloads and other tiles are then made on first request; the tests
-  use it).
+  (CBS cells, a small region) their default map with its image and their tiles at every zoom.
+  ``LEEFBAAR_WEB_WARM=light`` makes the tables of every level, the grid levels' default maps and images and the
+  first level's tiles only, and prepares no downloads (profiles, maps, downloads and other tiles are then made on
+  first request; the tests use it).
 - HEAD is answered like GET, without the body.
 """
 
@@ -93,7 +93,7 @@ from leefbaar.report.data import DIMENSIONS, DashboardData, NotFound, records
 from leefbaar.sources.catalogue import indicators as catalogue_indicators
 from leefbaar.store.store import Store
 from leefbaar.web import models
-from leefbaar.web.geometry import Encoded, VectorTiles, level_tiles, level_topojson
+from leefbaar.web.geometry import Encoded, GridRaster, VectorTiles, level_raster, level_tiles, level_topojson
 
 log = logging.getLogger("leefbaar.web")
 STATIC = Path(str(resources.files("leefbaar") / "web" / "static"))
@@ -790,16 +790,39 @@ def create_app(
                 grid_facts.append({g["id"]: g for g in grid_levels(data.facts)})
             return grid_facts[0]
 
-    def grid_body(level: str, indicator: str | None = None, year: int | None = None,
-                  scheme: str = choropleth.DEFAULT_SCHEME):
+    def grid_query(level: str, indicator: str | None, year: int | None) -> tuple[dict, str, int | None]:
+        """The grid level's facts and the indicator and year asked for, defaults filled in (one cache key)."""
         gl = grids().get(level)
         if gl is None:
             raise not_found("error.no_grid", level=level, levels=", ".join(grids()) or "–")
         indicator = indicator or gl["default_measure"]
         m = next((x for x in gl["measures"] if x["id"] == indicator), None)
-        year = year if year is not None or m is None else m["years"][-1]  # one cached answer for the default year
+        return gl, indicator, year if year is not None or m is None else m["years"][-1]
+
+    def grid_body(level: str, indicator: str | None = None, year: int | None = None,
+                  scheme: str = choropleth.DEFAULT_SCHEME):
+        gl, indicator, year = grid_query(level, indicator, year)
         return cache.get(("grid", level, indicator, year, scheme),
                          lambda: _dumps(choropleth.grid_map(data.facts, gl, indicator, year, scheme)))
+
+    raster_lock = threading.Lock()
+    rasters: dict[str, GridRaster] = {}
+
+    def grid_image(level: str, indicator: str | None = None, year: int | None = None,
+                   scheme: str = choropleth.DEFAULT_SCHEME) -> tuple[bytes, str]:
+        """(PNG, ETag) of the cells coloured by the classes of ``grid_body`` (the same facts-layer answer)."""
+        gl, indicator, year = grid_query(level, indicator, year)
+
+        def make():
+            with raster_lock:
+                if level not in rasters:
+                    rasters[level] = level_raster(data.thread_store(), level, gl["cell_m"], gl["bounds"],
+                                                  gl["vintage"])
+            v = choropleth.grid_map(data.facts, gl, indicator, year, scheme)
+            png = rasters[level].png(v["codes"], v["bins"], v["legend"]["colors"], v["legend"]["no_data_color"])
+            return (png, hashlib.sha256(png).hexdigest()[:20]), len(png)
+
+        return cache.value(("grid-image", level, indicator, year, scheme), make)
 
     context_lock = threading.Lock()
     context: dict[str, tuple[bytes, bytes, str]] = {}
@@ -908,9 +931,9 @@ def create_app(
                 step(f"{levels[0]} profiles and maps", lambda: level_answers(levels[0]))
             if "gemeente" in data.levels:
                 step("geometry gemeente", lambda: geometry("gemeente"))
-            for level in grids():  # the grid maps' default answer, and (full) every tile of their zooms
-                step(f"grid {level}", lambda level=level: (grid_body(level), not light and level in tile_levels
-                                                           and tiles(level).prepare()))
+            for level in grids():  # the grid maps' default answer and image, and (full) every tile of their zooms
+                step(f"grid {level}", lambda level=level: (grid_body(level), grid_image(level), not light
+                                                           and level in tile_levels and tiles(level).prepare()))
             step("context", context_body)
             # the national views of the vector tiles (light: of the first level and the gemeente context only)
             for level in [lv for lv in data.levels[:1] + ["gemeente"] if lv in tile_levels] if light else data.levels:
@@ -1100,6 +1123,26 @@ def create_app(
         Leefbaarometer score at this level. Default indicator: the level's ``default_measure``; default year:
         the latest with values."""
         return _encoded(request, *grid_body(level, indicator and indicator.value, year, scheme.value))
+
+    @app.get("/api/grid/{level}/image", tags=["map"], responses={200: {
+        "content": {"image/png": {}}, "description": "PNG, Web Mercator, corners: the level's bounds"},
+        **not_found_doc})
+    def grid_map_image(
+        request: Request,
+        level: LevelName,
+        indicator: Indicator | None = None,
+        year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        scheme: Scheme = Scheme.quantiles,
+    ):
+        """The cells of ``/api/grid/{level}`` with the same parameters, as one image: each cell in its class
+        colour (no data: the legend's no-data grey; no cell: transparent). Web Mercator, square pixels of half
+        a cell; its corners are the level's ``bounds`` in ``/api/meta`` ``grid_levels``. The map draws it first
+        and adds the cells' vector tiles (pointer, outlines) after."""
+        png, etag = grid_image(level, indicator and indicator.value, year, scheme.value)
+        headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300"}
+        if request.headers.get("if-none-match") == f'"{etag}"':
+            return Response(status_code=304, headers=headers)
+        return Response(png, media_type="image/png", headers=headers)
 
     @app.get("/api/context", tags=["map"], responses={200: {
         "content": {"application/json": {"schema": {"type": "object"}}},

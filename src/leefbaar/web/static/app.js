@@ -323,8 +323,8 @@ async function ensureMap(container, bounds = null, level = null, values = null) 
     container, attributionControl: false, dragRotate: false, pitchWithRotate: false, maxZoom: 14, minZoom: 5,
     fadeDuration: 0, renderWorldCopies: false,
     bounds: bounds || [[3.31, 50.75], [7.23, 53.56]], fitBoundsOptions: { padding: 10, maxZoom: FIT_MAX_ZOOM },
-    style: { version: 8, sources: level ? { areas: tileSource(level) } : {},
-      layers: level ? levelLayers(level, values) : [] }, // no background layer: the map's box is coloured (app.css), a full-canvas pass less per frame
+    style: { version: 8, sources: level ? firstSources(level, values) : {},
+      layers: level ? firstLayers(level, values) : [] }, // no background layer: the map's box is coloured (app.css), a full-canvas pass less per frame
   });
   if (level) levelDrawn(map, level, values);
   map.touchZoomRotate.disableRotation();
@@ -381,21 +381,41 @@ function addContext(map) {
 // from zoom-10 tiles). Its tiles are asked for only within the level's bounds: for Rijnmond the first view then
 // needs the two zoom-9 tiles with cells (Rijnmond straddles a tile edge at zooms 8-11), not also the two empty
 // ones north of them in view.
+// A grid level with values is first drawn from one image of its coloured cells (source "cells",
+// /api/grid/{level}/image: Web Mercator, corners = the level's bounds): one texture instead of thousands of
+// polygons under a pixel each. Its vector tiles (pointer, outlines, deeper zooms) are added after the first paint.
 const FIT_MAX_ZOOM = 9.99;
 const NO_DATA = "#d9d9d9"; // an area without a value (the facts layer's no_data_color)
+const gridLevel = (level) => (state.meta.grid_levels || []).find((g) => g.id === level);
 function tileSource(level) {
-  const bounds = (state.meta.grid_levels || []).find((g) => g.id === level)?.bounds; // [[w, s], [e, n]]
+  const bounds = gridLevel(level)?.bounds; // [[w, s], [e, n]]
   return { type: "vector", tiles: [`${location.origin}/api/tiles/${level}/{z}/{x}/{y}`], minzoom: 4, maxzoom: 11, promoteId: "code",
     ...(bounds ? { bounds: bounds.flat() } : {}) };
+}
+
+function cellsImage(level, values) {
+  const [[w, s], [e, n]] = gridLevel(level).bounds;
+  const q = new URLSearchParams({ indicator: values.indicator, year: values.year, scheme: values.legend.scheme });
+  return { url: `${location.origin}/api/grid/${level}/image?${q}`, coordinates: [[w, n], [e, n], [e, s], [w, s]] };
+}
+
+const imageFirst = (level, values) => Boolean(values && gridLevel(level));
+function firstSources(level, values) {
+  return imageFirst(level, values) ? { cells: { type: "image", ...cellsImage(level, values) } } : { areas: tileSource(level) };
+}
+function firstLayers(level, values) {
+  return imageFirst(level, values)
+    ? [{ id: "cells-image", type: "raster", source: "cells", paint: { "raster-resampling": "nearest", "raster-fade-duration": 0 } }]
+    : levelLayers(level, values);
 }
 
 function loadLevel(map, level, bounds = null, values = null) {
   if (state.mapLevel === level) return;
   if (bounds) map.fitBounds(bounds, { padding: 10, animate: false, maxZoom: FIT_MAX_ZOOM }); // a regional level (grid): its own view
-  for (const id of ["areas-fill", "areas-hover", "areas-selected", "context-line", "water-fill"]) if (map.getLayer(id)) map.removeLayer(id);
-  for (const id of ["areas", "context"]) if (map.getSource(id)) map.removeSource(id);
-  map.addSource("areas", tileSource(level));
-  levelLayers(level, values).forEach((layer) => map.addLayer(layer));
+  for (const id of ["cells-image", "areas-fill", "areas-hover", "areas-selected", "context-line", "water-fill"]) if (map.getLayer(id)) map.removeLayer(id);
+  for (const id of ["cells", "areas", "context"]) if (map.getSource(id)) map.removeSource(id);
+  Object.entries(firstSources(level, values)).forEach(([id, source]) => map.addSource(id, source));
+  firstLayers(level, values).forEach((layer) => map.addLayer(layer));
   levelDrawn(map, level, values);
 }
 
@@ -428,6 +448,10 @@ function levelDrawn(map, level, values) {
   // water, gemeente names and boundaries as context, added once the areas are drawn and coloured (paint): not
   // on the critical path of the first paint
   state.afterPaint = () => {
+    if (!map.getSource("areas")) { // drawn from its image first: now the vector tiles, coloured by the values shown
+      map.addSource("areas", tileSource(level));
+      levelLayers(level, state.mapValues).forEach((layer) => map.addLayer(layer));
+    }
     addContext(map);
     if (level === "gemeente" || !state.meta.levels.some((l) => l.id === "gemeente")) return;
     if (state.mapLevel !== level || map.getSource("context")) return;
@@ -453,7 +477,8 @@ function paint(map, level, values) {
   setAttribution(map, level);
   const context = () => { const add = state.afterPaint; state.afterPaint = null; add?.(); };
   if (state.mapValues !== values) { // another measure or year on the same level
-    map.setPaintProperty("areas-fill", "fill-color", fillColor(values));
+    if (map.getLayer("areas-fill")) map.setPaintProperty("areas-fill", "fill-color", fillColor(values));
+    if (map.getSource("cells") && values) map.getSource("cells").updateImage(cellsImage(level, values));
     state.mapValues = values;
   }
   if (!values) { map.once("idle", context); map.triggerRepaint(); return; }

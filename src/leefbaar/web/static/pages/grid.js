@@ -1,9 +1,9 @@
 // The map of a grid level (CBS vierkantstatistieken: 100 m or 500 m cells). A cell has no Leefbaarometer score:
 // the measures are the cells' own CBS indicators (facts layer, /api/meta grid_levels), the legend names the
 // source and says that there is no score at this level; cells without a value are "no data", never 0.
-// First paint: the values are asked for at once, the map is made with the cells' colours in its style (the tiles
-// are read once, already coloured), the view is fitted to the cells, and the water and gemeente context come after
-// the first paint (kit.paint).
+// First paint: the values are asked for at once, the map is made with one image of the cells in their colours
+// (/api/grid/{level}/image: the same classes) and fitted to the cells; the cells' vector tiles (already coloured,
+// for the pointer and deeper zooms), the water and the gemeente context come after the first paint (kit.paint).
 
 export async function pageGrid(ui, kit, gl) {
   const { h, t, state, main } = ui;
