@@ -580,7 +580,8 @@ def paint_part(args, port: int, bport: int, base_port: int | None) -> None:
     """Part 2: time to first map paint of the dashboard (this code, and ``--paint-baseline-src`` when given)
     against the naive page, interleaved per run."""
     print(f"\nTime to first map paint, headless chromium 1400x900, software WebGL (median of {args.runs}, fresh "
-          "context, runs interleaved); leefbaar: vector tiles, naive: whole GeoJSON then drawn; load average "
+          "context, runs interleaved); leefbaar: vector tiles (a grid level: its image first), naive: whole "
+          "GeoJSON then drawn; load average "
           f"{_loadavg()}")
     lf, nv = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bport}"
     bs = f"http://127.0.0.1:{base_port}" if base_port else None
