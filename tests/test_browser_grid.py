@@ -121,7 +121,8 @@ def test_grid_level_colours_cells_and_names_indicator_and_source(server, page):
 
 def test_first_view_of_the_grid_is_drawn_from_its_image(server, page):
     """The map's first paint of a grid level needs no vector tile: with every tile answered empty, the cells are
-    still drawn in their class colours (from /api/grid/{level}/image), and the image is asked for before any tile."""
+    still drawn in their class colours (from /api/grid/{level}/image), and the image is asked for before any tile.
+    When the values of another measure fail, the legend says so and the image of the previous one is not shown."""
     asked = []
     page.on("request", lambda r: asked.append(r.url) if "/api/grid/grid100/image" in r.url or "/api/tiles/" in r.url
             else None)
@@ -134,3 +135,12 @@ def test_first_view_of_the_grid_is_drawn_from_its_image(server, page):
     assert _pixels(page, darkest) > 500 and _pixels(page, lightest) > 500
     assert "/api/grid/grid100/image" in asked[0] and "indicator=inwoner" in asked[0] and "year=2024" in asked[0]
     assert not page.problems, page.problems
+    # another measure whose values fail: an error, and the previous measure's colours are not left on the map
+    page.route("**/api/grid/grid100?*", lambda route: route.fulfill(status=500, body="{}"))
+    page.select_option("#f-measure", "p_koopwon")
+    page.wait_for_selector("#legend .error", timeout=30_000)
+    for _ in range(20):
+        if _pixels(page, darkest) == 0:
+            break
+        page.wait_for_timeout(250)
+    assert _pixels(page, darkest) == 0

@@ -478,7 +478,10 @@ function paint(map, level, values) {
   const context = () => { const add = state.afterPaint; state.afterPaint = null; add?.(); };
   if (state.mapValues !== values) { // another measure or year on the same level
     if (map.getLayer("areas-fill")) map.setPaintProperty("areas-fill", "fill-color", fillColor(values));
-    if (map.getSource("cells") && values) map.getSource("cells").updateImage(cellsImage(level, values));
+    if (map.getLayer("cells-image")) { // a grid level drawn from its image: the new colours, or none without values
+      if (values) map.getSource("cells").updateImage(cellsImage(level, values));
+      map.setLayoutProperty("cells-image", "visibility", values ? "visible" : "none");
+    }
     state.mapValues = values;
   }
   if (!values) { map.once("idle", context); map.triggerRepaint(); return; }
