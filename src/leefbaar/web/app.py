@@ -312,13 +312,13 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 
 def _encoded(
-    request: Request, raw: bytes, gz: bytes, etag: str, media: str = "application/json", max_age: int = 300
+    request: Request, raw: bytes, gz: bytes | None, etag: str, media: str = "application/json", max_age: int = 300
 ) -> Response:
-    """A cached body: 304 on a matching ETag, gzip when accepted."""
+    """A cached body: 304 on a matching ETag, gzip when accepted (and given: None for a compressed format)."""
     headers = {"ETag": f'"{etag}"', "Cache-Control": f"public, max-age={max_age}", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == f'"{etag}"':
         return Response(status_code=304, headers=headers)
-    if accepts_gzip(request.headers.get("accept-encoding", "")):
+    if gz is not None and accepts_gzip(request.headers.get("accept-encoding", "")):
         headers["Content-Encoding"] = "gzip"
         return Response(gz, media_type=media, headers=headers)
     return Response(raw, media_type=media, headers=headers)
@@ -810,7 +810,7 @@ def create_app(
 
     def grid_image(level: str, indicator: str | None = None, year: int | None = None,
                    scheme: str = choropleth.DEFAULT_SCHEME) -> tuple[bytes, str]:
-        """(PNG, ETag) of the cells coloured by the classes of ``grid_body`` (the same facts-layer answer)."""
+        """(PNG, ETag) of the cells coloured by the classes of ``grid_body``: its (cached) answer, read back."""
         gl, indicator, year = grid_query(level, indicator, year)
 
         def make():
@@ -818,7 +818,7 @@ def create_app(
                 if level not in rasters:
                     rasters[level] = level_raster(data.thread_store(), level, gl["cell_m"], gl["bounds"],
                                                   gl["vintage"])
-            v = choropleth.grid_map(data.facts, gl, indicator, year, scheme)
+            v = json.loads(grid_body(level, indicator, year, scheme)[0])
             png = rasters[level].png(v["codes"], v["bins"], v["legend"]["colors"], v["legend"]["no_data_color"])
             return (png, hashlib.sha256(png).hexdigest()[:20]), len(png)
 
@@ -1139,10 +1139,7 @@ def create_app(
         a cell; its corners are the level's ``bounds`` in ``/api/meta`` ``grid_levels``. The map draws it first
         and adds the cells' vector tiles (pointer, outlines) after."""
         png, etag = grid_image(level, indicator and indicator.value, year, scheme.value)
-        headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300"}
-        if request.headers.get("if-none-match") == f'"{etag}"':
-            return Response(status_code=304, headers=headers)
-        return Response(png, media_type="image/png", headers=headers)
+        return _encoded(request, png, None, etag, "image/png")
 
     @app.get("/api/context", tags=["map"], responses={200: {
         "content": {"application/json": {"schema": {"type": "object"}}},

@@ -454,7 +454,7 @@ class GridRaster:
 
         self.codes = np.asarray(codes, dtype=object)
         (w, s), (e, n) = bounds
-        (mx0, my0), (mx1, my1) = (_mercator(w, n), _mercator(e, s))  # normalised, y down
+        (mx0, my0), (mx1, my1) = shapely.get_coordinates(to_mercator(shapely.points([[w, n], [e, s]])))
         ground = 2 * math.pi * 6_378_137 * math.cos(math.radians((s + n) / 2))  # metres per unit of x
         px = cell_m / RASTER_PIXELS_PER_CELL / ground
         self.width, self.height = max(1, math.ceil((mx1 - mx0) / px)), max(1, math.ceil((my1 - my0) / px))
@@ -496,12 +496,6 @@ class GridRaster:
         out = io.BytesIO()
         img.save(out, format="PNG", transparency=0, optimize=False)
         return out.getvalue()
-
-
-def _mercator(lon: float, lat: float) -> tuple[float, float]:
-    """A WGS84 point in normalised Web Mercator (x, y in [0, 1], y down), as ``to_mercator``."""
-    lat_r = math.radians(lat)
-    return (lon + 180.0) / 360.0, (1.0 - math.log(math.tan(lat_r) + 1.0 / math.cos(lat_r)) / math.pi) / 2
 
 
 def level_raster(store: Store, level: str, cell_m: float, bounds: list[list[float]],
